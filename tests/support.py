@@ -1,0 +1,131 @@
+"""Write small, hand-readable export files in the exact formats the servers write.
+
+Tests build their fixtures from plain dicts with these writers, then load them through the real
+ingest into a temporary DuckDB file.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import yaml
+
+from sustain.config import DEFAULT_CONFIG
+
+PRACTICES = ["group_work", "questioning", "teaching_aids", "lesson_planning", "learning_environment", "peer_feedback"]
+HINDRANCES = ["no_followup", "teacher_resistance", "management_resistance", "parent_resistance", "low_pay",
+              "political_interference", "no_resources", "other"]
+END = {"CBM": dt.date(2023, 12, 15), "CBT": dt.date(2024, 6, 14)}
+
+ROSTER_HEADER = ["teacher_id", "teacher_name", "gender", "subject", "school_id", "school_name", "school_type",
+                 "cluster", "district", "province", "programme"]
+
+
+def write_config(tmp_path: Path, **changes) -> Path:
+    """A copy of the project's config.yaml with its database in tmp_path; `changes` are merged in
+    by dotted key, e.g. write_config(tmp, **{"thresholds.min_group_n": 1})."""
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    data["database"] = str(tmp_path / "sustain.duckdb")
+    for dotted, value in changes.items():
+        node = data
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def teacher(teacher_id, school_id, cluster="THA-C1", district="Thatta", province="Sindh", programme="CBM",
+            gender="female", subject="maths", school_type="primary", name=None, school_name=None) -> dict:
+    return {"teacher_id": teacher_id, "teacher_name": name or f"Name of {teacher_id}", "gender": gender,
+            "subject": subject, "school_id": school_id, "school_name": school_name or f"School {school_id}",
+            "school_type": school_type, "cluster": cluster, "district": district, "province": province,
+            "programme": programme}
+
+
+def write_roster(path: Path, teachers: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ROSTER_HEADER)
+        writer.writeheader()
+        writer.writerows(teachers)
+    return path
+
+
+def visit(uid, teacher_id, school_id, month=0, programme="CBM", scores=None, status="present", hindrances="",
+          district="Thatta", cluster="THA-C1", cop_active="yes", cop_meetings="2", comments="", visit_date=None,
+          edits=0, root=None, end_time="2024-01-01T10:00:00.000+05:00") -> dict:
+    """One visit; `scores` maps practice -> '1'..'4'/'na' (missing practices are left empty)."""
+    date = visit_date or (END[programme] + dt.timedelta(days=round(month * 30.44))).isoformat()
+    return {"uid": uid, "root": root or uid, "teacher_id": teacher_id, "school_id": school_id, "visit_date": date,
+            "status": status, "scores": scores or {}, "hindrances": hindrances, "district": district,
+            "cluster": cluster, "cop_active": cop_active, "cop_meetings": cop_meetings, "comments": comments,
+            "edits": edits, "end": end_time}
+
+
+def kobo_header() -> list[str]:
+    return (["start", "end", "visit/visit_date", "visit/observer_id", "school/district", "school/cluster",
+             "school/school_id", "teacher/teacher_id", "teacher/teacher_status"]
+            + [f"practices/{p}" for p in PRACTICES]
+            + ["context/hindrances"] + [f"context/hindrances/{h}" for h in HINDRANCES]
+            + ["context/cop_active", "context/cop_meetings_3m", "comments", "meta/instanceID", "meta/rootUuid",
+               "meta/deprecatedID", "_id", "_uuid", "_submission_time", "_validation_status", "_notes", "_status",
+               "_submitted_by", "__version__", "_tags", "_index"])
+
+
+def kobo_row(v: dict, index: int) -> list[str]:
+    chosen = v["hindrances"].split()
+    deprecated = "" if v["root"] == v["uid"] else f"uuid:{v['root']}"
+    return ([v["end"], v["end"], v["visit_date"], "OBS-01", v["district"], v["cluster"], v["school_id"],
+             v["teacher_id"], v["status"]]
+            + [v["scores"].get(p, "") for p in PRACTICES]
+            + [v["hindrances"]] + [("1" if h in chosen else "0") for h in HINDRANCES]
+            + [v["cop_active"], v["cop_meetings"], v["comments"], f"uuid:{v['uid']}", f"uuid:{v['root']}",
+               deprecated, str(1000 + index), v["uid"], "2024-01-02T09:00:00", "", "[]", "submitted_via_web",
+               "enum1", "vAbc123", "[]", str(index)])
+
+
+def write_kobo(path: Path, visits: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_ALL)
+        writer.writerow(kobo_header())
+        for index, v in enumerate(visits, start=1):
+            writer.writerow(kobo_row(v, index))
+    return path
+
+
+def write_kobo_xlsx(path: Path, visits: list[dict]) -> Path:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(kobo_header())
+    for index, v in enumerate(visits, start=1):
+        sheet.append(kobo_row(v, index))
+    workbook.save(path)
+    return path
+
+
+ODK_HEADER = (["SubmissionDate", "start", "end", "visit-visit_date", "visit-observer_id", "school-district",
+               "school-cluster", "school-school_id", "teacher-teacher_id", "teacher-teacher_status"]
+              + [f"practices-{p}" for p in PRACTICES]
+              + ["context-hindrances", "context-cop_active", "context-cop_meetings_3m", "comments",
+                 "meta-instanceID", "KEY", "SubmitterID", "SubmitterName", "AttachmentsPresent",
+                 "AttachmentsExpected", "Status", "ReviewState", "DeviceID", "Edits", "FormVersion"])
+
+
+def write_odk(path: Path, visits: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ODK_HEADER)
+        for v in visits:
+            submitted = f"2024-01-02T0{min(v['edits'], 9)}:00:00.000Z"
+            writer.writerow([submitted, v["end"], v["end"], v["visit_date"], "OBS-02", v["district"], v["cluster"],
+                             v["school_id"], v["teacher_id"], v["status"]]
+                            + [v["scores"].get(p, "") for p in PRACTICES]
+                            + [v["hindrances"], v["cop_active"], v["cop_meetings"], v["comments"],
+                               f"uuid:{v['uid']}", f"uuid:{v['root']}", "5", "enumerator", "0", "0", "",
+                               "edited" if v["edits"] else "", "collect:abc", str(v["edits"]), "2024010101"])
+    return path
