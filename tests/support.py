@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from sustain.config import DEFAULT_CONFIG
+from sustain.config import DEFAULT_CONFIG, PROJECT_ROOT as ROOT_DIR
 
 PRACTICES = ["group_work", "questioning", "teaching_aids", "lesson_planning", "learning_environment", "peer_feedback"]
 HINDRANCES = ["no_followup", "teacher_resistance", "management_resistance", "parent_resistance", "low_pay",

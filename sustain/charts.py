@@ -1,0 +1,34 @@
+"""Plotly figures built from indicator tables. No arithmetic on the figures' numbers: every value
+drawn is a column of the indicator's table; suppressed rows are left out of the lines and named
+in the hover/caption as "too few to show"."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+TOO_FEW = "too few to show"
+
+
+def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=str) -> go.Figure:
+    """Retention by months since programme end, one line per `group` value, with Wilson bars."""
+    figure = go.Figure()
+    groups = [(None, table)] if not group else list(table.groupby(group, sort=True))
+    for value, rows in groups:
+        shown = rows[~rows["suppressed"]]
+        if shown.empty:
+            continue
+        figure.add_trace(go.Scatter(
+            x=shown["months"], y=shown["rate"], mode="lines+markers",
+            name=label(value) if value is not None else "all teachers",
+            error_y=dict(type="data", symmetric=False, array=shown["ci_high"] - shown["rate"],
+                         arrayminus=shown["rate"] - shown["ci_low"], thickness=1),
+            customdata=shown[["n", "teachers", "ci_low", "ci_high"]].to_numpy(),
+            hovertemplate=("month %{x}: %{y:.0%} retained<br>95% CI %{customdata[2]:.0%}–%{customdata[3]:.0%}"
+                           "<br>n = %{customdata[0]} teacher-practices, %{customdata[1]} teachers<extra>%{fullData.name}</extra>"),
+        ))
+    figure.update_layout(
+        title=title, xaxis_title="months since programme end", yaxis_title="share retained",
+        yaxis=dict(tickformat=".0%", range=[0, 1.05]), legend_title=group or "", hovermode="closest",
+        margin=dict(t=60, l=10, r=10, b=10),
+    )
+    return figure

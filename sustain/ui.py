@@ -1,0 +1,151 @@
+"""What every Streamlit page shares: the config, the first-start build, the sidebar filters whose
+state lives in the URL, and the one cached way to call an indicator.
+
+Pages stay thin: they call `sidebar_filters()`, `indicator(...)` once, and draw one figure.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from metrics.filters import BY_COLUMNS, Filters
+from metrics.indicators import INDICATORS
+from sustain.config import PROJECT_ROOT, Config, load_config
+from sustain.db import DataRefreshing, read_only
+
+SAMPLE_DIR = PROJECT_ROOT / "sample_data"
+SAMPLE_ORDER = ["roster.csv", "cop_meetings.csv"]
+TOO_FEW = "too few to show"
+URL_FILTERS = ["programme", "province", "district", "school_type", "gender", "subject", "practice", "hindrance"]
+
+
+@st.cache_resource
+def config() -> Config:
+    return load_config()
+
+
+def database_path() -> Path:
+    return config().database_path()
+
+
+def sample_files() -> list[Path]:
+    """Sample exports in import order: roster, CoP log, then the surveys (earlier exports first)."""
+    files = [SAMPLE_DIR / name for name in SAMPLE_ORDER if (SAMPLE_DIR / name).exists()]
+    surveys = sorted(p for p in SAMPLE_DIR.glob("*followup*") if p.suffix in (".csv", ".xlsx"))
+    surveys.sort(key=lambda p: (0 if "earlier" in p.stem else 1, p.name))
+    return files + surveys
+
+
+def ensure_database() -> None:
+    """On first start, build the database from sample_data/ through the same ingest, visibly."""
+    path = database_path()
+    if path.exists():
+        return
+    from ingest import ingest_files
+
+    with st.status("First start: building the database from the bundled sample data…", expanded=True) as status:
+        result = ingest_files(sample_files(), config(), path, progress=status.write)
+        refused = [f.refused for f in result.files if f.refused]
+        if refused:
+            status.update(label="The sample data could not be imported", state="error")
+            for reason in refused:
+                st.error(reason)
+            st.stop()
+        taken = sum(f.inserted + f.updated for f in result.files)
+        status.update(label=f"Database built: {taken:,} records from {len(result.files)} files", state="complete",
+                      expanded=False)
+
+
+def _database_version() -> float:
+    """Caches key on the database file's modification time (DESIGN: concurrency)."""
+    path = database_path()
+    stamps = [p.stat().st_mtime for p in (path, Path(f"{path}.wal")) if p.exists()]
+    return max(stamps, default=0.0)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str, version: float) -> pd.DataFrame:
+    with read_only(db) as con:
+        return INDICATORS[name](con, filters, list(by), config())
+
+
+def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """The one cached metric call of a page. None (with a message shown) while an import runs."""
+    try:
+        return _cached_indicator(name, filters, tuple(by), str(database_path()), _database_version())
+    except DataRefreshing:
+        st.info("The data is refreshing (an import is running). This page will show it in a moment.")
+        return None
+
+
+@st.cache_data(show_spinner=False)
+def _choices(db: str, version: float) -> dict[str, list[str]]:
+    with read_only(db) as con:
+        frame = con.execute(
+            """select distinct t.programme, sc.province, sc.district, sc.school_type, t.gender, t.subject
+               from teachers t join schools sc using (school_id)"""
+        ).df()
+    return {column: sorted(frame[column].dropna().unique().tolist()) for column in frame.columns}
+
+
+def sidebar_filters() -> Filters:
+    """The shared sidebar; its state is read from and written to the URL so a view can be sent."""
+    cfg = config()
+    try:
+        choices = _choices(str(database_path()), _database_version())
+    except DataRefreshing:
+        choices = {}
+    choices["practice"] = cfg.practice_codes
+    choices["hindrance"] = cfg.hindrance_codes
+    labels = {"practice": cfg.practice_label, "hindrance": cfg.hindrance_label}
+    selected: dict[str, tuple[str, ...]] = {}
+    with st.sidebar:
+        st.header("Filters")
+        for name in URL_FILTERS:
+            options = choices.get(name, [])
+            from_url = [v for v in st.query_params.get_all(name) if v in options]
+            key = f"filter_{name}"
+            if key not in st.session_state:
+                st.session_state[key] = from_url
+            chosen = st.multiselect(name.replace("_", " ").capitalize(), options, key=key,
+                                    format_func=labels.get(name, str), placeholder="all")
+            selected[name] = tuple(chosen)
+    filters = Filters(**selected)
+    sync_url(filters)
+    return filters
+
+
+def sync_url(filters: Filters) -> None:
+    for name in URL_FILTERS:
+        values = list(getattr(filters, name))
+        if st.query_params.get_all(name) != values:
+            if values:
+                st.query_params[name] = values
+            elif name in st.query_params:
+                del st.query_params[name]
+
+
+def demo_banner() -> None:
+    if not config().access.users:
+        st.caption("Open demo on sample data: no login is configured, everyone sees every district.")
+
+
+def n_caption(frame: pd.DataFrame, what: str = "teachers") -> str:
+    shown = frame.loc[~frame["suppressed"]]
+    hidden = int(frame["suppressed"].sum())
+    text = f"Rests on {int(shown['teachers'].max()) if len(shown) else 0:,} {what} at most per point"
+    if hidden:
+        text += f"; {hidden} group(s) {TOO_FEW} (fewer than {config().thresholds.min_group_n} teachers)"
+    return text
+
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The indicator table as shown: suppressed rows say "too few to show" instead of numbers."""
+    shown = table.drop(columns=["suppressed"]).astype(object)
+    value_columns = [c for c in shown.columns if c not in BY_COLUMNS]
+    shown.loc[table["suppressed"].to_numpy(), value_columns] = TOO_FEW
+    return shown
+

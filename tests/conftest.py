@@ -1,0 +1,35 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+os.environ.pop("SUSTAIN_DB", None)
+os.environ.pop("SUSTAIN_CONFIG", None)
+os.environ.setdefault("SUSTAIN_SALT", "test-salt")
+
+from sustain.config import load_config  # noqa: E402
+
+from support import write_config  # noqa: E402
+
+
+@pytest.fixture
+def config_factory(tmp_path):
+    """Build a validated config in tmp_path (database inside it); keyword changes by dotted key."""
+    def make(**changes):
+        return load_config(write_config(tmp_path, **changes))
+    return make
+
+
+@pytest.fixture
+def load(tmp_path):
+    """Import files through the real ingest into the config's temporary DuckDB file."""
+    from ingest import ingest_files
+
+    def run(config, *files, dry_run=False):
+        return ingest_files(list(files), config, dry_run=dry_run)
+    return run
