@@ -92,7 +92,7 @@ ROSTER_WRITE = [
 ]
 
 COP_VALIDATION = """
-select _row, 'cluster', cluster, 'unknown_cluster', 'cluster not in the roster'
+select _row, 'cluster' as column_name, cluster as value, 'unknown_cluster' as rule, 'cluster not in the roster' as detail
 from staged where cluster not in (select cluster from schools)
 union all
 select _row, 'meeting_date', meeting_date,

@@ -718,12 +718,16 @@ class Generator:
     def truth(self) -> dict:
         M = np.array([t["M"] for t in self.teachers])
         progs = np.array([t["school"]["programme"] for t in self.teachers])
-        median = {}
+        median, fitted = {}, {}
+        t_fit = np.array([m for m in self.months if m > 0], dtype=float)
         for g in ("CBM", "CBT"):
             mg = M[progs == g]
-            median[g] = {}
+            median[g], fitted[g] = {}, {}
             for p in self.practices:
                 lam = math.log(2) / self.half_life[g][p]
+                surv = np.array([np.mean(np.exp(-lam * mg * t)) for t in t_fit])
+                lam_fit = float(np.sum(t_fit * -np.log(surv)) / np.sum(t_fit ** 2))
+                fitted[g][p] = round(math.log(2) / lam_fit, 2)
                 lo, hi = 0.0, 200.0
                 for _ in range(60):
                     mid = (lo + hi) / 2
@@ -773,6 +777,12 @@ class Generator:
                                "teachers; because M varies, the population median time to "
                                "abandonment (population_median_months) is a little longer"),
             "population_median_months": median,
+            "expected_exponential_fit_half_life": fitted,
+            "expected_exponential_fit_note": (
+                "ln2 / lambda of an unweighted least-squares fit of -ln S(t) = lambda t through "
+                "the origin, at the scheduled months > 0, where S(t) = mean over the programme's "
+                "teachers of exp(-ln2/half_life x M x t): what a single-exponential fit of "
+                "retention (retained at 0 and at t) should find, apart from sampling noise"),
             "p0": self.p0,
             "late_adoption_per_round": LATE_ADOPTION,
             "hindrances": {h: {"level": self.h_level[h], "prevalence": self.hind[h][0],

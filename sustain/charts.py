@@ -28,7 +28,7 @@ def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=st
         ))
     figure.update_layout(
         title=title, xaxis_title="months since programme end", yaxis_title="share retained",
-        yaxis=dict(tickformat=".0%", range=[0, 1.05]), legend_title=group or "", hovermode="closest",
+        yaxis=dict(tickformat=".0%", range=[0, 1.05]), legend_title=group or "", showlegend=True, hovermode="closest",
         margin=dict(t=60, l=10, r=10, b=10),
     )
     return figure

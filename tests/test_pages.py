@@ -1,0 +1,70 @@
+"""Every page through Streamlit's AppTest on a database built by the real ingest from sample_data/."""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from support import ROOT_DIR
+
+PAGES = {"pages/overview.py": "Retention of practices after the programme"}
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory):
+    import os
+
+    from ingest import ingest_files
+    from sustain.config import load_config
+    from sustain.ui import sample_files
+
+    path = tmp_path_factory.mktemp("pages") / "sustain.duckdb"
+    salt = os.environ.pop("SUSTAIN_SALT", None)
+    try:
+        result = ingest_files(sample_files(), load_config(), path)
+    finally:
+        if salt is not None:
+            os.environ["SUSTAIN_SALT"] = salt
+    assert result.ok
+    return path
+
+
+@pytest.fixture
+def app(sample_db, monkeypatch):
+    monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    def run(page, **query):
+        at = AppTest.from_file(str(ROOT_DIR / page), default_timeout=60)
+        for key, values in query.items():
+            at.query_params[key] = values
+        return at.run()
+    return run
+
+
+def figure(at, index=0):
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+@pytest.mark.parametrize("page, heading", PAGES.items())
+def test_page_renders_with_heading(app, page, heading):
+    at = app(page)
+    assert not at.exception
+    assert at.title[0].value == heading
+
+
+def test_overview_filter_changes_the_figure(app):
+    at = app("pages/overview.py")
+    everyone = {trace["name"] for trace in figure(at)["data"]}
+    assert everyone == {"Thatta", "Sanghar", "Mirpurkhas", "Quetta", "Pishin", "Lasbela"}
+    at.multiselect(key="filter_district").set_value(["Quetta"]).run()
+    assert [trace["name"] for trace in figure(at)["data"]] == ["Quetta"]
+    assert at.query_params["district"] in ("Quetta", ["Quetta"])
+
+
+def test_overview_reads_filters_from_the_url(app):
+    at = app("pages/overview.py", district=["Pishin", "Lasbela"])
+    assert sorted(trace["name"] for trace in figure(at)["data"]) == ["Lasbela", "Pishin"]
+    assert "Rests on" in at.caption[-1].value
