@@ -15,7 +15,7 @@ from sustain.config import ConfigError, load_config
 from sustain.db import DatabaseMissing, DataRefreshing, read_only
 
 from .filters import FilterError, Filters
-from .indicators import INDICATORS
+from .registry import INDICATORS
 
 
 def main(argv: list[str] | None = None) -> int:

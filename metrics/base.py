@@ -7,7 +7,9 @@
   has several visits in one round's window the latest counts;
 - `observations`: one row per teacher, practice and round where the teacher was present and the
   practice was scored (`na` is missing, never 0), with `retained` = score >= the practice's cut-off;
-- `teacher_hindrances`: each teacher with every hindrance any of their visits reported.
+- `teacher_hindrances`: each teacher with every hindrance any of their visits reported;
+- `observed_visit_practices`: placed visits with each practice scored at them, the visit-level
+  relation used when a visit-level indicator is grouped or filtered by practice.
 """
 from __future__ import annotations
 
@@ -55,6 +57,11 @@ placed_visits as (
 practice_cutoffs as (
     select unnest($practice_codes) as practice, unnest($practice_cutoffs) as retained_at
 ),
+observed_visit_practices as (
+    select pv.*, vp.practice
+    from placed_visits pv join visit_practices vp using (submission_id)
+    where vp.score is not null
+),
 observations as (
     select pv.*, vp.practice, vp.score, vp.score >= pc.retained_at as retained
     from placed_visits pv
@@ -101,9 +108,24 @@ def hindrance_join(by: Sequence[str], relation: str) -> str:
     return f"(select r.*, th.hindrance from {relation} r join teacher_hindrances th using (teacher_key))"
 
 
+def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observations") -> tuple[str, dict]:
+    """`select * from <relation, joined to hindrance groups when grouped by them> where <filters>`.
+    A visit-level relation (`placed_visits`) becomes `observed_visit_practices` when practice is
+    grouped on or filtered, so "by practice" means visits at which that practice was scored."""
+    level = "practice"
+    if relation == "placed_visits":
+        if "practice" in by or filters.practice:
+            relation = "observed_visit_practices"
+        else:
+            level = "visit"
+    where, params = filters.where(level, hindrance_rows="hindrance" in by)
+    return f"select * from {hindrance_join(by, relation)} r where {where}", params
+
+
 def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str], min_n: int,
-             n_column: str = "teachers") -> pd.DataFrame:
-    """Mark groups resting on fewer than `min_n` teachers as suppressed and blank their values.
+             n_column: str = "n") -> pd.DataFrame:
+    """Mark groups whose n is below `min_n` (DESIGN: "groups with n below min_group_n") as
+    suppressed and blank their values.
 
     Complementary suppression: where exactly one group among rows that differ in only one --by
     column is suppressed, the next smallest is suppressed too, so no suppressed value can be

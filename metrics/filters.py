@@ -101,9 +101,11 @@ class Filters:
     def describe(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.as_pairs()) or "no filters"
 
-    def where(self, level: str = "practice", alias: str = "") -> tuple[str, dict]:
+    def where(self, level: str = "practice", alias: str = "", hindrance_rows: bool = False) -> tuple[str, dict]:
         """(`clause`, params) for the base relation; `level` is "practice" or "visit"
-        (visit-level relations have no practice column, so a practice filter is ignored there)."""
+        (visit-level relations have no practice column, so a practice filter is ignored there).
+        `hindrance_rows`: the relation has one row per hindrance (grouped by hindrance), so the
+        hindrance filter keeps those rows rather than testing teachers' membership."""
         prefix = f"{alias}." if alias else ""
         clauses, params = [], {}
         for name, column in DIMENSIONS.items():
@@ -112,7 +114,7 @@ class Filters:
                 continue
             key = f"f_{name}"
             params[key] = list(values)
-            if name == "hindrance":
+            if name == "hindrance" and not hindrance_rows:
                 clauses.append(
                     f"{prefix}teacher_key in (select teacher_key from teacher_hindrances where list_contains(${key}, hindrance))"
                 )

@@ -48,7 +48,8 @@ P0 = {  # P(practice in use at month 0)
     "group_work": 0.80, "questioning": 0.70, "teaching_aids": 0.90,
     "lesson_planning": 0.75, "learning_environment": 0.85, "peer_feedback": 0.65,
 }
-HALF_LIFE = {  # true half-life in months, by programme and practice
+HALF_LIFE = {  # true half-life in months, by programme and practice: the half-life of the single
+    # exponential that best fits the population retention curve (base hazards are calibrated so)
     "CBM": {"group_work": 12.0, "questioning": 10.0, "teaching_aids": 14.0,
             "lesson_planning": 11.0, "learning_environment": 13.0, "peer_feedback": 10.0},
     "CBT": {"group_work": 6.0, "questioning": 5.0, "teaching_aids": 7.0,
@@ -239,6 +240,30 @@ def odk_headers(practices: list[str]) -> list[str]:
             + ODK_TAIL)
 
 
+def fit_exponential_rate(t, s, w) -> float:
+    """Rate λ of retention(t) = exp(-λ t) fitted to shares ``s`` at months ``t`` (t > 0) by maximum
+    likelihood of a binomial GLM with log link, no intercept and weights ``w`` (the number of
+    teacher-practices at each t) -- the indicator's fit. Solves the score equation
+    sum w t [(1 - s) / expm1(λ t) - s] = 0, which falls strictly in λ."""
+    from scipy.optimize import brentq
+
+    t, s, w = (np.asarray(x, dtype=float) for x in (t, s, w))
+    if np.all(s >= 1.0):
+        return 0.0
+
+    def score(lam):
+        with np.errstate(over="ignore"):  # expm1 -> inf at a huge trial rate: the term is then 0
+            return float(np.sum(w * t * ((1.0 - s) / np.expm1(lam * t) - s)))
+
+    return brentq(score, 1e-9, 50.0, xtol=1e-14, rtol=1e-13, maxiter=500)
+
+
+def population_retention(M, lam_base: float, t) -> np.ndarray:
+    """Noise-free population retention E_M[exp(-lam_base M t)] at months ``t``, over multipliers M."""
+    return np.mean(np.exp(-lam_base * np.outer(np.asarray(M, dtype=float), np.asarray(t, dtype=float))),
+                   axis=0)
+
+
 # ---------------------------------------------------------------------------------------------
 class Generator:
     def __init__(self, teachers: int, seed: int, config: dict):
@@ -378,6 +403,39 @@ class Generator:
         for t, m in zip(self.teachers, raw):
             t["M"] = m / self.norm
 
+    # -- calibration of the base hazards -------------------------------------------------
+    def fit_months_weights(self):
+        """Months > 0 of the schedule and the expected relative number of teacher-practices at each
+        (present at month 0 and at round k): (1 - P(left) - P(transferred)) ** k."""
+        t_fit = np.array([m for m in self.months if m > 0], dtype=float)
+        stay = 1.0 - RATES["left"] - RATES["transferred"]
+        w = np.array([stay ** k for k, m in enumerate(self.months) if m > 0], dtype=float)
+        return t_fit, w
+
+    def calibrate(self):
+        """Per programme and practice, the factor c on the base hazard ln2/half_life such that the
+        single exponential fitted (binomial ML, log link, no intercept, expected-n weights) to the
+        noise-free population retention curve E_M[exp(-c ln2/half_life M t)] over the programme's
+        teachers has exactly the stated half-life. Rounded to 6 decimals so the draws do not hang
+        on the last bits of the root finder."""
+        from scipy.optimize import brentq
+
+        t_fit, w = self.fit_months_weights()
+        progs = np.array([t["school"]["programme"] for t in self.teachers])
+        M = np.array([t["M"] for t in self.teachers])
+        self.hazard_scale = {}
+        for g in ("CBM", "CBT"):
+            mg = M[progs == g]
+            self.hazard_scale[g] = {}
+            for p in self.practices:
+                lam0 = math.log(2) / self.half_life[g][p]
+
+                def gap(c):
+                    return fit_exponential_rate(t_fit, population_retention(mg, c * lam0, t_fit), w) - lam0
+
+                c = brentq(gap, 0.05, 20.0, xtol=1e-12, rtol=1e-12, maxiter=500)
+                self.hazard_scale[g][p] = round(c, 6)
+
     # -- practice use over time ----------------------------------------------------------
     def practice_paths(self):
         rng = self.r_prac
@@ -386,7 +444,7 @@ class Generator:
             prog = t["school"]["programme"]
             t["path"] = {}
             for p in self.practices:
-                lam = math.log(2) / self.half_life[prog][p] * t["M"]
+                lam = math.log(2) / self.half_life[prog][p] * self.hazard_scale[prog][p] * t["M"]
                 retained0 = bool(rng.random() < self.p0[p])
                 T = float(rng.exponential(1 / lam))
                 adopt = None
@@ -718,16 +776,19 @@ class Generator:
     def truth(self) -> dict:
         M = np.array([t["M"] for t in self.teachers])
         progs = np.array([t["school"]["programme"] for t in self.teachers])
-        median, fitted = {}, {}
-        t_fit = np.array([m for m in self.months if m > 0], dtype=float)
+        median, fitted, typical, curve = {}, {}, {}, {}
+        t_fit, w_fit = self.fit_months_weights()
         for g in ("CBM", "CBT"):
             mg = M[progs == g]
-            median[g], fitted[g] = {}, {}
+            median[g], fitted[g], typical[g], curve[g] = {}, {}, {}, {}
             for p in self.practices:
-                lam = math.log(2) / self.half_life[g][p]
-                surv = np.array([np.mean(np.exp(-lam * mg * t)) for t in t_fit])
-                lam_fit = float(np.sum(t_fit * -np.log(surv)) / np.sum(t_fit ** 2))
+                lam = math.log(2) / self.half_life[g][p] * self.hazard_scale[g][p]
+                surv = population_retention(mg, lam, t_fit)
+                lam_fit = fit_exponential_rate(t_fit, surv, w_fit)
                 fitted[g][p] = round(math.log(2) / lam_fit, 2)
+                typical[g][p] = round(math.log(2) / lam, 2)
+                curve[g][p] = {"0": 1.0, **{str(int(t)): round(float(s), 4)
+                                            for t, s in zip(t_fit, surv)}}
                 lo, hi = 0.0, 200.0
                 for _ in range(60):
                     mid = (lo + hi) / 2
@@ -773,16 +834,37 @@ class Generator:
             "programme_end_dates": {g: d.isoformat() for g, d in self.end.items()},
             "schedule_months": self.months,
             "half_life_months": self.half_life,
-            "half_life_note": ("hazard = ln2/half_life x M, M normalised to mean 1 over all "
-                               "teachers; because M varies, the population median time to "
-                               "abandonment (population_median_months) is a little longer"),
+            "half_life_note": (
+                "the stated truth: the half-life ln2/lambda of the single exponential exp(-lambda t) "
+                "that best fits the population retention curve (see hazard_calibration); a "
+                "teacher-practice's hazard is ln2/half_life x hazard_scale x M, M normalised to "
+                "mean 1 over all teachers. Because M varies, time to abandonment is a mixture of "
+                "exponentials: its population median (population_median_months) and the half-life "
+                "of a teacher with M = 1 (half_life_at_M1_months) differ from the stated value"),
+            "hazard_calibration": {
+                "hazard_scale": self.hazard_scale,
+                "method": (
+                    "per programme and practice, scipy.optimize.brentq solves for the factor c on "
+                    "the base hazard ln2/half_life such that the noise-free population retention "
+                    "S(t) = mean over the programme's teachers of exp(-c ln2/half_life M t), at the "
+                    "scheduled months > 0, fitted as the retention indicator is (retention(t) = "
+                    "exp(-lambda t), binomial maximum likelihood, log link, no intercept, weights = "
+                    "expected number of teacher-practices at t), gives ln2/lambda = half_life; c "
+                    "rounded to 6 decimals"),
+                "fit_months": [int(t) for t in t_fit],
+                "fit_weights": [round(float(x), 6) for x in w_fit],
+                "fit_weights_note": ("expected relative number of teacher-practices present at month "
+                                     "0 and at round k: (1 - rate left - rate transferred) ** k"),
+            },
+            "population_retention_curve": curve,
             "population_median_months": median,
+            "half_life_at_M1_months": typical,
             "expected_exponential_fit_half_life": fitted,
             "expected_exponential_fit_note": (
-                "ln2 / lambda of an unweighted least-squares fit of -ln S(t) = lambda t through "
-                "the origin, at the scheduled months > 0, where S(t) = mean over the programme's "
-                "teachers of exp(-ln2/half_life x M x t): what a single-exponential fit of "
-                "retention (retained at 0 and at t) should find, apart from sampling noise"),
+                "ln2 / lambda of the calibration's fit (hazard_calibration.method) to the "
+                "population_retention_curve with the calibrated hazards: equal to half_life_months "
+                "by construction; what a single-exponential fit of observed retention (retained at "
+                "0 and at t) should find, apart from sampling and scoring noise"),
             "p0": self.p0,
             "late_adoption_per_round": LATE_ADOPTION,
             "hindrances": {h: {"level": self.h_level[h], "prevalence": self.hind[h][0],
@@ -842,6 +924,7 @@ def generate(out_dir, teachers: int = DEFAULT_TEACHERS, seed: int = DEFAULT_SEED
     g.population()
     g.cop()
     g.hazards()
+    g.calibrate()
     g.practice_paths()
     g.visits()
     g.build_files()

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics.filters import BY_COLUMNS, Filters
-from metrics.indicators import INDICATORS
+from metrics.registry import INDICATORS
 from sustain.config import PROJECT_ROOT, Config, load_config
 from sustain.db import DataRefreshing, read_only
 

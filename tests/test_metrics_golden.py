@@ -8,6 +8,10 @@ Fixture (programme CBM, cut-off 3; gw = group_work, q = questioning):
     T4      S1     Thatta    gw 3, q 3    absent
     T5      S2     Sanghar   gw 3, q 1    gw 3, q 1
     T6      S2     Sanghar   gw 1, q 3    gw 1, q 4
+    T7      S2     Sanghar   (on the roster, never visited)
+Hindrances reported: T1 month 0 low_pay; T2 month 0 low_pay no_followup; T5 month 3 no_followup.
+The CoP question is answered yes in Thatta (THA-C1), no in Sanghar (SAN-C1); the CoP log has two
+THA-C1 meetings after the programme end (15 Dec 2023) and one before it.
 """
 import json
 import subprocess
@@ -17,7 +21,13 @@ import duckdb
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+import numpy as np
+import pandas as pd
+from scipy.optimize import curve_fit
+
 from metrics import Filters
+from metrics.context import cop_activity, coverage, hindrance_prevalence
+from metrics.decay import fit_decay, half_life, persistence
 from metrics.indicators import prevalence, retention
 from metrics.stats import wilson_interval
 from support import ROOT_DIR, teacher, visit, write_kobo, write_roster
@@ -33,19 +43,30 @@ SCORES = {
 }
 
 
+HINDRANCES = {"T1-0": "low_pay", "T2-0": "low_pay no_followup", "T5-3": "no_followup"}
+
+
 def build(tmp_path, config, load):
     teachers = [teacher(t, "S1") for t in ("T1", "T2", "T3", "T4")]
-    teachers += [teacher(t, "S2", **SANGHAR) for t in ("T5", "T6")]
+    teachers += [teacher(t, "S2", **SANGHAR) for t in ("T5", "T6", "T7")]
     visits = []
     for t, (month0, month3) in SCORES.items():
         place = SANGHAR if t in ("T5", "T6") else {}
         school = "S2" if place else "S1"
-        visits.append(visit(f"{t}-0", t, school, 0, scores=month0, **place))
+        context = {"cop_active": "no" if place else "yes", **place}
+        visits.append(visit(f"{t}-0", t, school, 0, scores=month0, hindrances=HINDRANCES.get(f"{t}-0", ""), **context))
         if month3 is None:
-            visits.append(visit(f"{t}-3", t, school, 3, status="absent", **place))
+            visits.append(visit(f"{t}-3", t, school, 3, status="absent", cop_active="", **place))
         else:
-            visits.append(visit(f"{t}-3", t, school, 3, scores=month3, **place))
-    result = load(config, write_roster(tmp_path / "roster.csv", teachers), write_kobo(tmp_path / "k.csv", visits))
+            visits.append(visit(f"{t}-3", t, school, 3, scores=month3, hindrances=HINDRANCES.get(f"{t}-3", ""),
+                                **context))
+    cop_log = tmp_path / "cop.csv"
+    cop_log.write_text("cluster,meeting_date,attendees,facilitator_role,topic\n"
+                       "THA-C1,2023-11-01,20,mentor,before the end\n"
+                       "THA-C1,2024-01-10,18,teacher,group work\n"
+                       "THA-C1,2024-02-10,15,teacher,questioning\n", encoding="utf-8")
+    result = load(config, write_roster(tmp_path / "roster.csv", teachers), write_kobo(tmp_path / "k.csv", visits),
+                  cop_log)
     assert result.ok and result.files[1].inserted == 12
     return duckdb.connect(str(config.database_path()), read_only=True)
 
@@ -130,3 +151,79 @@ def test_metrics_cli(con):
     bad = subprocess.run([sys.executable, "-m", "metrics", "retention", "--config", str(config.source_path),
                           "--by", "teacher_name"], capture_output=True, text=True, cwd=ROOT_DIR)
     assert bad.returncode == 2 and "cannot group by 'teacher_name'" in bad.stderr
+
+
+def test_half_life_fit_by_hand():
+    # counts that follow 2^(-t/12) exactly: the fit must give 12 months
+    months = np.array([3, 6, 12, 18])
+    n = np.array([1000, 900, 800, 700])
+    fit = fit_decay(months, n * 0.5 ** (months / 12), n)
+    assert fit["half_life_months"] == pytest.approx(12, rel=1e-6)
+    assert fit["ci_low"] < 12 < fit["ci_high"]
+    assert fit_decay(months, n * 0.5 ** (months / 120), n)["half_life_months"] == pytest.approx(120)
+    for flat in (n * 1.0, n * 0.99):
+        assert fit_decay(months, flat, n)["note"].startswith("no decay")
+        assert fit_decay(months, flat, n)["half_life_months"] == np.inf
+
+
+def test_half_life_agrees_with_scipy_weighted_least_squares():
+    rng = np.random.default_rng(7)
+    months = np.repeat([3, 6, 12, 18, 24], 40)
+    n = rng.integers(5, 15, size=months.size)
+    retained = rng.binomial(n, np.exp(-np.log(2) / 9 * months))
+    fit = fit_decay(months, retained, n)
+    rounds = pd.DataFrame({"m": months, "k": retained, "n": n}).groupby("m").sum()
+    share = rounds["k"] / rounds["n"]
+    (rate,), _ = curve_fit(lambda t, lam: np.exp(-lam * t), rounds.index.to_numpy(float), share.to_numpy(),
+                           p0=[0.1], sigma=np.sqrt(share * (1 - share) / rounds["n"]).to_numpy())
+    assert fit["half_life_months"] == pytest.approx(np.log(2) / rate, rel=0.05)
+
+
+def test_half_life_needs_three_rounds(con):
+    connection, config = con
+    table = half_life(connection, Filters(), [], config)
+    assert table.loc[0, "rounds"] == 1 and table.loc[0, "suppressed"]
+    assert "needs at least 3 rounds after month 0" in table.loc[0, "note"]
+
+
+def test_persistence_by_hand(con):
+    connection, config = con
+    table = persistence(connection, Filters(), [], config)
+    # S1: 6 retained at month 0, 3 at its latest round (3) -> 0.5; S2: 2 and 2 -> 1.0
+    # shrunk toward 5/8 with m = median base 4: S1 (3 + 2.5) / 10, S2 (2 + 2.5) / 6
+    assert as_records(table, ["school_id", "n", "retained_latest", "latest_months"]) == [("S1", 6, 3, 3), ("S2", 2, 2, 3)]
+    assert table["index"].tolist() == pytest.approx([0.5, 1.0])
+    assert table["index_shrunk"].tolist() == pytest.approx([0.55, 0.75])
+
+
+def test_hindrance_prevalence_by_hand(con):
+    connection, config = con
+    table = hindrance_prevalence(connection, Filters(), [], config)
+    assert table["hindrance"].tolist() == config.hindrance_codes
+    # 11 present visits (T4 absent at month 3): low_pay 2, no_followup 2, others 0
+    rates = dict(zip(table["hindrance"], table["rate"]))
+    assert rates["low_pay"] == pytest.approx(2 / 11) and rates["no_followup"] == pytest.approx(2 / 11)
+    assert rates["political_interference"] == 0 and set(table["n"]) == {11}
+    by_round = hindrance_prevalence(connection, Filters(hindrance=("no_followup",)), ["months"], config)
+    assert as_records(by_round, ["months", "hindrance", "reported", "n"]) == [(0, "no_followup", 1, 6), (3, "no_followup", 1, 5)]
+
+
+def test_cop_activity_by_hand(con):
+    connection, config = con
+    table = cop_activity(connection, Filters(), [], config)
+    # after month 0: Thatta visits T1-T3 answer yes (3 of 3), Sanghar T5, T6 no (0 of 2)
+    assert as_records(table, ["cluster", "n", "meetings"]) == [("SAN-C1", 2, 0), ("THA-C1", 3, 2)]
+    assert table["active_share"].tolist() == [0.0, 1.0]
+    # two meetings after the end over the 24 months to the last round (731 days)
+    assert table["meetings_per_month"].tolist() == pytest.approx([0.0, 2 / (731 / 30.4375)])
+
+
+def test_coverage_by_hand(con):
+    connection, config = con
+    table = coverage(connection, Filters(), [], config)
+    # 7 roster teachers, 6 visited at months 0 and 3 (an absent teacher was visited), none later
+    assert as_records(table, ["months", "observed", "expected"]) == [
+        (0, 6, 7), (3, 6, 7), (6, 0, 7), (12, 0, 7), (18, 0, 7), (24, 0, 7)]
+    per_practice = coverage(connection, Filters(practice=("questioning",), months_max=3), [], config)
+    # questioning scored: month 0 for all 6 visited; month 3 for T1, T3, T5, T6 (T2 na, T4 absent)
+    assert as_records(per_practice, ["months", "observed", "expected"]) == [(0, 6, 7), (3, 4, 7)]
