@@ -10,6 +10,12 @@ st.set_page_config(page_title="Sustain", page_icon="🌱", layout="wide")
 ui.ensure_database()
 navigation = st.navigation([
     st.Page("pages/overview.py", title="Overview", icon="📈", default=True),
+    st.Page("pages/districts.py", title="Districts and schools", icon="🏫", url_path="districts"),
+    st.Page("pages/practices.py", title="Practices", icon="🧑‍🏫", url_path="practices"),
+    st.Page("pages/hindrances.py", title="Hindrances", icon="🚧", url_path="hindrances"),
+    st.Page("pages/communities.py", title="Communities of practice", icon="🤝", url_path="communities"),
+    st.Page("pages/planner.py", title="Follow-up planner", icon="🗓️", url_path="planner"),
+    st.Page("pages/data.py", title="Data", icon="🗂️", url_path="data"),
 ])
 ui.demo_banner()
 navigation.run()

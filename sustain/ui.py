@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics.filters import BY_COLUMNS, Filters
-from metrics.registry import INDICATORS
+from metrics.registry import TABLES
 from sustain.config import PROJECT_ROOT, Config, load_config
 from sustain.db import DataRefreshing, read_only
 
@@ -68,11 +68,12 @@ def _database_version() -> float:
 @st.cache_data(show_spinner=False, max_entries=256)
 def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str, version: float) -> pd.DataFrame:
     with read_only(db) as con:
-        return INDICATORS[name](con, filters, list(by), config())
+        return TABLES[name](con, filters, list(by), config())
 
 
 def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame | None:
-    """The one cached metric call of a page. None (with a message shown) while an import runs."""
+    """The one cached metric call of a page (any name of metrics.registry.TABLES). None, with a
+    message shown, while an import holds the database."""
     try:
         return _cached_indicator(name, filters, tuple(by), str(database_path()), _database_version())
     except DataRefreshing:

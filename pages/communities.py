@@ -1,0 +1,4 @@
+"""Communities of practice (being built)."""
+import streamlit as st
+
+st.title("Communities of practice")

@@ -1,0 +1,4 @@
+"""Data (being built)."""
+import streamlit as st
+
+st.title("Data")

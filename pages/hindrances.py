@@ -1,0 +1,4 @@
+"""Hindrances (being built)."""
+import streamlit as st
+
+st.title("Hindrances")

@@ -1,0 +1,4 @@
+"""Practices (being built)."""
+import streamlit as st
+
+st.title("Practices")
