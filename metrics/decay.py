@@ -18,6 +18,7 @@ from .indicators import retention_counts
 
 HALF_LIFE_BY = [c for c in BY_COLUMNS if c != "months"]
 MIN_ROUNDS = 3
+MIN_CLUSTERS = 5
 # a half-life beyond ten times the follow-up is "no decay" (the fit cannot tell it from none)
 NO_DECAY_FACTOR = 10
 
@@ -39,14 +40,21 @@ def fit_decay(months, retained, n, clusters=None) -> dict:
     exog = -months.reshape(-1, 1)
     family = sm.families.Binomial(link=sm.families.links.Log())
     fit_options = {"start_params": [_log_linear_start(months, retained, n)]}
-    if clusters is not None:
-        fit_options |= {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(np.asarray(clusters))[0]}}
+    note = ""
+    groups = pd.factorize(np.asarray(clusters))[0] if clusters is not None else None
+    if groups is not None and groups.max() + 1 >= MIN_CLUSTERS:
+        fit_options |= {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
+    elif groups is not None:
+        note = f"interval not clustered by school (fewer than {MIN_CLUSTERS} schools)"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             result = sm.GLM(endog, exog, family=family).fit(**fit_options)
             rate, se = float(result.params[0]), float(result.bse[0])
-        except (ValueError, np.linalg.LinAlgError, sm.tools.sm_exceptions.PerfectSeparationError):
+            if "cov_type" not in fit_options and result.df_resid > 0:
+                # unclustered: widen by Pearson's dispersion when rounds scatter more than binomially
+                se *= math.sqrt(max(1.0, result.pearson_chi2 / result.df_resid))
+        except (ValueError, ZeroDivisionError, np.linalg.LinAlgError, sm.tools.sm_exceptions.PerfectSeparationError):
             rate, se = math.nan, math.nan
     if not math.isfinite(rate):
         return {"half_life_months": np.nan, "ci_low": np.nan, "ci_high": np.nan, "decay_rate": rate,
@@ -60,7 +68,7 @@ def fit_decay(months, retained, n, clusters=None) -> dict:
         "ci_low": math.log(2) / high_rate,
         "ci_high": math.log(2) / low_rate if low_rate > 0 else math.inf,
         "decay_rate": rate,
-        "note": "",
+        "note": note,
     }
 
 

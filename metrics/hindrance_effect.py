@@ -36,8 +36,9 @@ Decisions:
   rounds within them). Grouped by `months`, each row t uses the rounds up to t: "abandoned by
   month t" (one row per scheduled round t > 0).
 - Suppression: a row is suppressed when its exposed or its unexposed units number fewer than
-  `thresholds.min_group_n` (with complementary suppression across the --by groups of each
-  hindrance, `base.suppress`); every value is blank, the note says why.
+  `thresholds.min_group_n` but more than 0 (with complementary suppression across the --by
+  groups of each hindrance, `base.suppress`); every value is blank, the note says why. An empty
+  arm has nothing to hide: the row keeps its n and the note "no units with(out) the hindrance".
 """
 from __future__ import annotations
 
@@ -93,13 +94,15 @@ from exposure
 
     order = {code: i for i, code in enumerate(config.hindrance_codes)}
     rows = []
-    for key, group in units.groupby([*by, "hindrance"], sort=False):
+    for key, group in units.groupby([*by, "hindrance"], sort=False, dropna=False):
         row = dict(zip([*by, "hindrance"], key if isinstance(key, tuple) else (key,)))
         row.update(effect_estimates(group["event"].to_numpy(), group["exposed"].to_numpy(),
                                     group["school_id"].to_numpy()))
         exposed = group["exposed"].to_numpy() == 1
         row["teachers"] = group["teacher_key"].nunique()
-        row["smaller_arm"] = min(int(exposed.sum()), int((~exposed).sum()))
+        arms = sorted([int(exposed.sum()), int((~exposed).sum())])
+        # an empty arm is a structural zero with nothing to hide: the row shows its note instead
+        row["smaller_arm"] = arms[0] if arms[0] > 0 else arms[1]
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame["p_adj"] = benjamini_hochberg(frame, by)
@@ -154,6 +157,9 @@ def effect_estimates(event, exposed, schools) -> dict:
     b = exposed_n - a                        # exposed, kept
     c = event[exposed == 0].sum()            # unexposed, abandoned
     d = (n - exposed_n) - c                  # unexposed, kept
+    if a + c == 0 or b + d == 0:
+        return result | {"note": "no confirmed abandonment in this group" if a + c == 0 else
+                         "every unit of this group was abandoned"}
     if min(a, b, c, d) == 0:
         return result | {"note": "an arm has no abandonment or only abandonment (perfect separation): "
                                  "odds ratio not estimable"}

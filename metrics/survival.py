@@ -179,36 +179,29 @@ where {where}
     if units.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
-    grouped = units.groupby(by, sort=False, dropna=False) if by else [((), units)]
-    summaries, tables = [], {}
-    for key, group in grouped:
-        key = key if isinstance(key, tuple) else (key,)
-        summaries.append((*key, len(group), group["teacher_key"].nunique()))
-        tables[key] = group
-    summary = pd.DataFrame(summaries, columns=[*by, "n", "teachers"])
+    units["group"] = units.groupby(by, sort=False, dropna=False).ngroup() if by else 0
+    summary = units.groupby("group", sort=True).agg(
+        **{c: (c, "first") for c in by}, n=("teacher_key", "size"), teachers=("teacher_key", "nunique"))
     summary = suppress(summary, by, ["n", "teachers"], config.thresholds.min_group_n, n_column="n")
 
     parts = []
-    for row in summary.itertuples(index=False):
-        key = tuple(getattr(row, c) for c in by)
-        if row.suppressed:
-            parts.append(pd.DataFrame([{**dict(zip(by, key)), "suppressed": True}]))
+    for group_id, group in units.groupby("group", sort=True):
+        row = summary.loc[group_id]
+        keys = {c: row[c] for c in by}
+        if row["suppressed"]:
+            parts.append(pd.DataFrame([{**keys, "suppressed": True}]))
             continue
-        group = tables[key]
         table = km_table(group["duration"], group["event"]).rename(columns={"time": "months"})
         if filters.months_min is not None:
             table = table[table["months"] >= filters.months_min]
         if filters.months_max is not None:
             table = table[table["months"] <= filters.months_max]
-        for column, value in zip(by, key):
-            table[column] = value
-        table["n"], table["teachers"], table["suppressed"] = row.n, row.teachers, False
+        table = table.assign(**keys, n=row["n"], teachers=row["teachers"], suppressed=False)
         parts.append(table)
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    frame = pd.concat(parts, ignore_index=True).reindex(columns=columns)
     for column in ("months", "at_risk", "events", "n", "teachers"):
-        frame[column] = pd.to_numeric(frame.get(column), errors="coerce").round().astype("Int64")
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
     for column in ("survival", "ci_low", "ci_high"):
-        frame[column] = frame.get(column, np.nan)
         frame[column] = frame[column].astype("float64")
     frame["suppressed"] = frame["suppressed"].astype(bool)
     return order_rows(frame[columns], by)

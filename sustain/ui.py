@@ -12,11 +12,10 @@ import streamlit as st
 
 from metrics.filters import BY_COLUMNS, Filters
 from metrics.registry import TABLES
-from sustain.config import PROJECT_ROOT, Config, load_config
+from sustain.config import Config, load_config
+from sustain.samples import sample_files
 from sustain.db import DataRefreshing, read_only
 
-SAMPLE_DIR = PROJECT_ROOT / "sample_data"
-SAMPLE_ORDER = ["roster.csv", "cop_meetings.csv"]
 TOO_FEW = "too few to show"
 URL_FILTERS = ["programme", "province", "district", "school_type", "gender", "subject", "practice", "hindrance"]
 
@@ -28,14 +27,6 @@ def config() -> Config:
 
 def database_path() -> Path:
     return config().database_path()
-
-
-def sample_files() -> list[Path]:
-    """Sample exports in import order: roster, CoP log, then the surveys (earlier exports first)."""
-    files = [SAMPLE_DIR / name for name in SAMPLE_ORDER if (SAMPLE_DIR / name).exists()]
-    surveys = sorted(p for p in SAMPLE_DIR.glob("*followup*") if p.suffix in (".csv", ".xlsx"))
-    surveys.sort(key=lambda p: (0 if "earlier" in p.stem else 1, p.name))
-    return files + surveys
 
 
 def ensure_database() -> None:

@@ -33,3 +33,21 @@ def load(tmp_path):
     def run(config, *files, dry_run=False):
         return ingest_files(list(files), config, dry_run=dry_run)
     return run
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory):
+    """The bundled sample data imported through the real ingest (with the demo salt, as the
+    dashboard's first start does), once per test session. Tests open it read-only."""
+    from ingest import ingest_files
+    from sustain.samples import sample_files
+
+    path = tmp_path_factory.mktemp("sample") / "sustain.duckdb"
+    salt = os.environ.pop("SUSTAIN_SALT", None)
+    try:
+        result = ingest_files(sample_files(), load_config(), path)
+    finally:
+        if salt is not None:
+            os.environ["SUSTAIN_SALT"] = salt
+    assert result.ok, [f.refused for f in result.files]
+    return path

@@ -9,25 +9,6 @@ from support import ROOT_DIR
 PAGES = {"pages/overview.py": "Retention of practices after the programme"}
 
 
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory):
-    import os
-
-    from ingest import ingest_files
-    from sustain.config import load_config
-    from sustain.ui import sample_files
-
-    path = tmp_path_factory.mktemp("pages") / "sustain.duckdb"
-    salt = os.environ.pop("SUSTAIN_SALT", None)
-    try:
-        result = ingest_files(sample_files(), load_config(), path)
-    finally:
-        if salt is not None:
-            os.environ["SUSTAIN_SALT"] = salt
-    assert result.ok
-    return path
-
-
 @pytest.fixture
 def app(sample_db, monkeypatch):
     monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
