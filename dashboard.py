@@ -6,16 +6,16 @@ import streamlit as st
 
 from sustain import ui
 
-st.set_page_config(page_title="Sustain", page_icon="🌱", layout="wide")
+st.set_page_config(page_title="Sustain", page_icon=":material/eco:", layout="wide")
 ui.ensure_database()
 navigation = st.navigation([
-    st.Page("pages/overview.py", title="Overview", icon="📈", default=True),
-    st.Page("pages/districts.py", title="Districts and schools", icon="🏫", url_path="districts"),
-    st.Page("pages/practices.py", title="Practices", icon="🧑‍🏫", url_path="practices"),
-    st.Page("pages/hindrances.py", title="Hindrances", icon="🚧", url_path="hindrances"),
-    st.Page("pages/communities.py", title="Communities of practice", icon="🤝", url_path="communities"),
-    st.Page("pages/planner.py", title="Follow-up planner", icon="🗓️", url_path="planner"),
-    st.Page("pages/data.py", title="Data", icon="🗂️", url_path="data"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/trending_down:", default=True),
+    st.Page("pages/districts.py", title="Districts and schools", icon=":material/school:", url_path="districts"),
+    st.Page("pages/practices.py", title="Practices", icon=":material/co_present:", url_path="practices"),
+    st.Page("pages/hindrances.py", title="Hindrances", icon=":material/block:", url_path="hindrances"),
+    st.Page("pages/communities.py", title="Communities of practice", icon=":material/groups:", url_path="communities"),
+    st.Page("pages/planner.py", title="Follow-up planner", icon=":material/event:", url_path="planner"),
+    st.Page("pages/data.py", title="Data", icon=":material/table_view:", url_path="data"),
 ])
 ui.demo_banner()
 navigation.run()

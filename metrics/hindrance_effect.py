@@ -7,8 +7,8 @@ Definitions (shared with `survival`; see metrics/survival.py for the full text):
 - **Outcome**: the unit was abandoned during follow-up: not retained at two observed rounds in a
   row (missed rounds skipped), before any round at which the teacher `left` or `transferred`. A
   final non-retained round with nothing after it is not an abandonment (not confirmed).
-- **Exposure** to hindrance h: the teacher had h reported at any of their visits (any round, as in
-  `teacher_hindrances`).
+- **Exposure** to hindrance h: h was reported at the teacher's month-0 visit, i.e. before any
+  abandonment could be observed.
 - **Cluster**: the school of the unit's month-0 visit.
 
 Per hindrance of config (rows always by hindrance, in config order, after any --by columns):
@@ -22,6 +22,11 @@ Per hindrance of config (rows always by hindrance, in config order, after any --
   hindrances of config that could be tested in the same group (the same --by values);
 - `n` units, `exposed_n` exposed units, `teachers` distinct teachers of the group, `note` why a
   row has no estimate (empty when fine).
+
+Why month 0: exposure "reported at any visit" grows with the number of visits, and so does the
+chance of a confirmed abandonment (it needs two follow-up visits), so a rarely reported
+hindrance looked harmful by follow-up length alone (on the demo data the null `other` read OR
+1.28 with any-visit exposure, 1.04 with month-0 exposure).
 
 Decisions:
 - A hindrance with no exposed or no unexposed units, fewer than 2 schools, or an empty cell of the
@@ -77,11 +82,16 @@ def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
 codes as (
     select unnest($hindrance_codes) as hindrance
 ),
+baseline_hindrances as (
+    select distinct pv.teacher_key, vh.hindrance
+    from placed_visits pv join visit_hindrances vh using (submission_id)
+    where pv.months = 0
+),
 exposure as (
     select u.*, c.hindrance, th.teacher_key is not null as exposed
     from units u
     cross join codes c
-    left join teacher_hindrances th on th.teacher_key = u.teacher_key and th.hindrance = c.hindrance
+    left join baseline_hindrances th on th.teacher_key = u.teacher_key and th.hindrance = c.hindrance
 )
 select {select_list(keys)}hindrance, teacher_key, school_id, event::integer as event, exposed::integer as exposed
 from exposure

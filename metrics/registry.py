@@ -9,18 +9,36 @@ from __future__ import annotations
 
 from .context import cop_activity, coverage, hindrance_prevalence
 from .decay import half_life, persistence
+from .hindrance_effect import hindrance_effect
 from .indicators import prevalence, retention
+from .communities import retention_by_cop
+from .schools import school_trends, teacher_practices
+from .overview import headline
+from .survival import survival
+from .planner import visit_plan
+from .records import import_ledger, quarantine_rows, tidy_observations
 
 INDICATORS = {
     "prevalence": prevalence,
     "retention": retention,
     "half_life": half_life,
+    "survival": survival,
     "persistence": persistence,
     "hindrance_prevalence": hindrance_prevalence,
+    "hindrance_effect": hindrance_effect,
     "cop_activity": cop_activity,
     "coverage": coverage,
 }
 
-DATASETS: dict = {}
+DATASETS: dict = {
+    "headline": headline,
+    "school_trends": school_trends,
+    "teacher_practices": teacher_practices,
+    "retention_by_cop": retention_by_cop,
+    "visit_plan": visit_plan,
+    "import_ledger": import_ledger,
+    "quarantine_rows": quarantine_rows,
+    "tidy_observations": tidy_observations,
+}
 
 TABLES = INDICATORS | DATASETS

@@ -18,7 +18,8 @@ Shared definitions (metrics/hindrance_effect.py uses the same units and outcome)
   when the teacher left (whether or not it comes after the last observation), otherwise at the
   last observed round (month 0 for a unit never seen again). Decision: a final non-retained round
   with no observed round after it is *not* an abandonment (it is not confirmed); the unit is
-  censored there (or at the later left/transferred round).
+  censored there (or at the later left/transferred round). So no abandonment is ever dated at
+  the latest round observed so far: it needs a later visit to be confirmed.
 
 `survival` columns: the --by columns, `months, survival, ci_low, ci_high, at_risk, events, n,
 teachers, suppressed`: one row per group and per distinct time of the Kaplan-Meier table (event

@@ -32,3 +32,26 @@ def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=st
         margin=dict(t=60, l=10, r=10, b=10),
     )
     return figure
+
+
+def districts_compared(table: pd.DataFrame, title: str) -> go.Figure:
+    """Retention at the latest round for each district, with its Wilson interval and n (districts
+    with too few observations are named by `ui.n_caption`, not in the figure)."""
+    shown = table[~table["suppressed"] & (table["months"] > 0)]
+    figure = go.Figure()
+    if not shown.empty:
+        latest = shown[shown["months"] == shown["months"].max()].sort_values("rate")
+        figure.add_trace(go.Scatter(
+            x=latest["rate"], y=latest["district"], mode="markers",
+            marker=dict(size=11),
+            error_x=dict(type="data", symmetric=False, array=latest["ci_high"] - latest["rate"],
+                         arrayminus=latest["rate"] - latest["ci_low"]),
+            text=[f"n = {n}" for n in latest["n"]], name="retention",
+            customdata=latest[["ci_low", "ci_high", "n", "teachers"]].to_numpy(),
+            hovertemplate=("%{y}: %{x:.0%} (95% CI %{customdata[0]:.0%}–%{customdata[1]:.0%})"
+                           "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers<extra></extra>"),
+        ))
+        title = f"{title} (month {int(latest['months'].iloc[0])})"
+    figure.update_layout(title=title, xaxis=dict(tickformat=".0%", range=[0, 1], title="share retained"),
+                         yaxis_title="", margin=dict(t=70, l=10, r=10, b=10), showlegend=False)
+    return figure

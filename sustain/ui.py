@@ -124,14 +124,41 @@ def demo_banner() -> None:
         st.caption("Open demo on sample data: no login is configured, everyone sees every district.")
 
 
-def n_caption(frame: pd.DataFrame, what: str = "teachers") -> str:
+def n_caption(frame: pd.DataFrame, what: str = "teachers", group: str | None = None) -> str:
+    """What a chart rests on, and which groups are too few to show."""
     shown = frame.loc[~frame["suppressed"]]
-    hidden = int(frame["suppressed"].sum())
-    text = f"Rests on {int(shown['teachers'].max()) if len(shown) else 0:,} {what} at most per point"
-    if hidden:
-        text += f"; {hidden} group(s) {TOO_FEW} (fewer than {config().thresholds.min_group_n} teachers)"
-    return text
+    text = (f"Each point rests on up to {int(shown['n'].max()):,} observations of "
+            f"{int(shown['teachers'].max()):,} {what}" if len(shown) else f"Nothing to show: {TOO_FEW}")
+    hidden = frame.loc[frame["suppressed"]]
+    if len(hidden):
+        names = sorted(set(hidden[group].astype(str))) if group and group in hidden else []
+        text += (f"; {len(hidden)} point(s) {TOO_FEW} (n below {config().thresholds.min_group_n})"
+                 + (f": {', '.join(names)}" if names else ""))
+    return text + "."
 
+
+def _percent(value) -> str:
+    return "–" if pd.isna(value) else f"{value:.0%}"
+
+
+def headline_metrics(headline: pd.DataFrame) -> None:
+    """The headline figures as metrics, each with its interval and n in words."""
+    per_row = 3
+    columns = [c for _ in range(0, len(headline), per_row) for c in st.columns(per_row)]
+    for column, row in zip(columns, headline.itertuples(index=False)):
+        if row.suppressed:
+            column.metric(row.label, TOO_FEW, help=row.note)
+            continue
+        if row.figure == "teachers_followed":
+            value, detail = f"{int(row.value):,}", row.note
+        elif row.figure == "median_half_life":
+            value = f"{row.value:.1f}"
+            detail = f"range {row.ci_low:.1f}–{row.ci_high:.1f}; n = {int(row.n):,}"
+        else:
+            value = _percent(row.value)
+            detail = f"95% CI {_percent(row.ci_low)}–{_percent(row.ci_high)}; n = {int(row.n):,}"
+        column.metric(row.label, value, help=row.note)
+        column.caption(detail)
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:

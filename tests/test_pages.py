@@ -48,4 +48,4 @@ def test_overview_filter_changes_the_figure(app):
 def test_overview_reads_filters_from_the_url(app):
     at = app("pages/overview.py", district=["Pishin", "Lasbela"])
     assert sorted(trace["name"] for trace in figure(at)["data"]) == ["Lasbela", "Pishin"]
-    assert "Rests on" in at.caption[-1].value
+    assert "rests on up to" in at.caption[-1].value
