@@ -111,11 +111,11 @@ def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str]
             name=str(value) if group else "all teachers", marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
             error_x=dict(type="data", symmetric=False, array=upper - shown["half_life_months"],
                          arrayminus=shown["half_life_months"] - shown["ci_low"], thickness=1.5),
-            customdata=np.column_stack([shown["ci_low"], upper.fillna(np.inf).astype(str), shown["n"],
-                                        shown["teachers"], shown["rounds"]]).astype(object),
-            hovertemplate=("half-life %{x:.1f} months<br>95% CI %{customdata[0]:.1f} – %{customdata[1]}"
-                           "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers, "
-                           "%{customdata[4]} rounds<extra>%{fullData.name}</extra>"),
+            text=[f"95% CI {low:.1f} – {'open' if pd.isna(high) else f'{high:.1f}'}<br>n = {n:,} teacher-practices, "
+                  f"{teachers:,} teachers, {rounds} rounds"
+                  for low, high, n, teachers, rounds in shown[["ci_low", "ci_high", "n", "teachers", "rounds"]]
+                  .assign(ci_high=upper).itertuples(index=False)],
+            hovertemplate="half-life %{x:.1f} months<br>%{text}<extra>%{fullData.name}</extra>",
         ))
     return _layout(figure, title, scattermode="group", xaxis=dict(title="half-life (months)", rangemode="tozero"),
                    yaxis=dict(title=None, categoryorder="category descending"), legend_title=group or "",
@@ -212,7 +212,8 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
             x=shown["odds_ratio"], y=[ticks[h] for h in shown["hindrance"]], mode="markers+text",
             name=str(value) if group else "odds ratio", marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
             error_x=_error_y(shown, "odds_ratio") | {"thickness": 1.5},
-            text=["p_adj " + (f"{p:.3f}" if p >= 0.001 else "< 0.001") for p in shown["p_adj"]],
+            text=[(f"n {int(n):,} · " if group else "") + "p_adj " + (f"{p:.3f}" if p >= 0.001 else "< 0.001")
+                  for n, p in zip(shown["n"], shown["p_adj"])],
             textposition="top center", textfont=dict(size=10),
             customdata=shown[["ci_low", "ci_high", "p_adj", "risk_difference", "rd_ci_low", "rd_ci_high", "n",
                               "exposed_n", "teachers"]].to_numpy(),
