@@ -7,6 +7,7 @@ import streamlit as st
 from sustain import ui
 
 st.set_page_config(page_title="Sustain", page_icon=":material/eco:", layout="wide")
+ui.login_gate()
 ui.ensure_database()
 navigation = st.navigation([
     st.Page("pages/overview.py", title="Overview", icon=":material/trending_down:", default=True),

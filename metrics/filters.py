@@ -52,6 +52,9 @@ class Filters:
     hindrance: tuple[str, ...] = ()
     months_min: int | None = None
     months_max: int | None = None
+    # Districts the viewer may see (access control), set only by server-side code from config,
+    # never from widgets or URLs (`from_pairs` does not accept it). None: unrestricted; (): nothing.
+    scope: tuple[str, ...] | None = None
 
     def __post_init__(self):
         for name in DIMENSIONS:
@@ -61,6 +64,10 @@ class Filters:
             if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
                 raise FilterError(f"filter {name} takes text values, got {value!r}")
             object.__setattr__(self, name, tuple(sorted(set(value))))
+        if self.scope is not None:
+            if isinstance(self.scope, str) or not all(isinstance(v, str) for v in self.scope):
+                raise FilterError(f"scope takes a tuple of district names, got {self.scope!r}")
+            object.__setattr__(self, "scope", tuple(sorted(set(self.scope))))
         for name in ("months_min", "months_max"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -99,7 +106,10 @@ class Filters:
         return pairs
 
     def describe(self) -> str:
-        return "; ".join(f"{k}={v}" for k, v in self.as_pairs()) or "no filters"
+        text = "; ".join(f"{k}={v}" for k, v in self.as_pairs()) or "no filters"
+        if self.scope is not None:
+            text += f" (limited to the districts {', '.join(self.scope) or '(none)'})"
+        return text
 
     def where(self, level: str = "practice", alias: str = "", hindrance_rows: bool = False) -> tuple[str, dict]:
         """(`clause`, params) for the base relation; `level` is "practice" or "visit"
@@ -120,6 +130,10 @@ class Filters:
                 )
             else:
                 clauses.append(f"list_contains(${key}, {prefix}{column})")
+        if self.scope is not None:
+            clauses.append(f"list_contains($f_scope, {prefix}district)" if self.scope else "false")
+            if self.scope:
+                params["f_scope"] = list(self.scope)
         if self.months_min is not None:
             clauses.append(f"{prefix}months >= $f_months_min")
             params["f_months_min"] = self.months_min

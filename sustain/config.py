@@ -108,6 +108,7 @@ class Pseudonymisation(_Strict):
 
 class Access(_Strict):
     users: dict[str, list[str]] = Field(default_factory=dict)
+    password_file: Path | None = None
 
 
 class Config(_Strict):

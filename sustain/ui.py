@@ -12,6 +12,7 @@ import streamlit as st
 
 from metrics.filters import BY_COLUMNS, Filters
 from metrics.registry import TABLES
+from sustain import access
 from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, read_only
@@ -62,22 +63,42 @@ def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str,
         return TABLES[name](con, filters, list(by), config())
 
 
-def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame | None:
-    """The one cached metric call of a page (any name of metrics.registry.TABLES). None, with a
-    message shown, while an import holds the database."""
+def current_user() -> str | None:
+    """The logged-in user: Streamlit's OIDC user when configured, else the local login."""
     try:
-        return _cached_indicator(name, filters, tuple(by), str(database_path()), _database_version())
+        if getattr(st.user, "is_logged_in", False):
+            return st.user.get("email") or st.user.get("name")
+    except Exception:  # no [auth] in secrets: st.user has nothing to say
+        pass
+    return st.session_state.get("sustain_user")
+
+
+def viewer_scope() -> tuple[str, ...] | None:
+    """Districts the viewer may see, from server-side config only (None: all; (): none)."""
+    return access.scope_for(config(), current_user())
+
+
+def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """The one cached metric call of a page (any name of metrics.registry.TABLES). The viewer's
+    district scope is applied here, on the one path every page's data takes, and is part of the
+    cache key. None, with a message shown, while an import holds the database."""
+    scoped = filters.replace(scope=viewer_scope())
+    try:
+        return _cached_indicator(name, scoped, tuple(by), str(database_path()), _database_version())
     except DataRefreshing:
         st.info("The data is refreshing (an import is running). This page will show it in a moment.")
         return None
 
 
 @st.cache_data(show_spinner=False)
-def _choices(db: str, version: float) -> dict[str, list[str]]:
+def _choices(db: str, version: float, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
+    """Values offered in the sidebar, only from the districts the viewer may see."""
     with read_only(db) as con:
         frame = con.execute(
             """select distinct t.programme, sc.province, sc.district, sc.school_type, t.gender, t.subject
-               from teachers t join schools sc using (school_id)"""
+               from teachers t join schools sc using (school_id)
+               where $everything or list_contains($scope, sc.district)""",
+            {"everything": scope is None, "scope": list(scope or [])},
         ).df()
     return {column: sorted(frame[column].dropna().unique().tolist()) for column in frame.columns}
 
@@ -86,7 +107,7 @@ def sidebar_filters() -> Filters:
     """The shared sidebar; its state is read from and written to the URL so a view can be sent."""
     cfg = config()
     try:
-        choices = _choices(str(database_path()), _database_version())
+        choices = _choices(str(database_path()), _database_version(), viewer_scope())
     except DataRefreshing:
         choices = {}
     choices["practice"] = cfg.practice_codes
@@ -120,8 +141,56 @@ def sync_url(filters: Filters) -> None:
 
 
 def demo_banner() -> None:
-    if not config().access.users:
+    if not access.access_configured(config()):
         st.caption("Open demo on sample data: no login is configured, everyone sees every district.")
+
+
+def login_gate() -> None:
+    """When access is configured, nothing is shown before login (OIDC or the local user file)."""
+    cfg = config()
+    if not access.access_configured(cfg) or current_user():
+        _signed_in_box()
+        return
+    st.title("Sustain: log in")
+    oidc = _oidc_configured()
+    if oidc:
+        st.button("Log in", on_click=st.login, key="oidc_login")
+    if access.password_file(cfg) is not None:
+        with st.form("local_login"):
+            user = st.text_input("User name", key="login_user")
+            password = st.text_input("Password", type="password", key="login_password")
+            submitted = st.form_submit_button("Log in")
+        if submitted:
+            if access.verify_password(cfg, user, password):
+                st.session_state["sustain_user"] = user
+                st.rerun()
+            st.error("Unknown user name or wrong password.")
+    elif not oidc:
+        st.error("Access is configured (access.users) but no login is: set [auth] in .streamlit/secrets.toml "
+                 "or access.password_file in the config.")
+    st.stop()
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def _signed_in_box() -> None:
+    user = current_user()
+    if not user:
+        return
+    scope = viewer_scope()
+    with st.sidebar:
+        st.caption(f"Signed in as {user}; districts: "
+                   + ("all" if scope is None else (", ".join(scope) or "none assigned")))
+        if st.button("Log out", key="logout"):
+            st.session_state.pop("sustain_user", None)
+            if getattr(st.user, "is_logged_in", False):
+                st.logout()
+            st.rerun()
 
 
 def n_caption(frame: pd.DataFrame, what: str = "teachers", group: str | None = None) -> str:
