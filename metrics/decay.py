@@ -120,42 +120,62 @@ PERSISTENCE_BY = [c for c in BY_COLUMNS if c not in ("months", "school_id")]
 
 def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
                 config: Config | None = None) -> pd.DataFrame:
-    """Per school: teacher-practices retained at the school's latest round / retained at month 0.
+    """Per school: of the teacher-practices retained at month 0, the share still retained at the
+    school's latest follow-up round, among those observed at that round (n).
 
-    `index` is that ratio (1 = everything kept; it can exceed 1 when practices are taken up after
-    month 0). `index_shrunk` pulls each school toward the overall index in proportion to how
-    little it rests on: (retained_latest + m * overall) / (retained_base + m), with m the median
-    base of the schools shown — for display, so a school of three teacher-practices does not
-    look best or worst by chance. The raw index stays the indicator."""
+    Only teacher-practices observed at both count, as in `retention`: a teacher who was absent,
+    transferred or left at the latest round is not read as having dropped their practices
+    (otherwise a transfer looks like decay). `retained_base` is the month-0 count for reference.
+    `index_shrunk` pulls each school toward the overall index in proportion to how little it
+    rests on: (retained_latest + m * overall) / (n + m), with m the median n of the schools
+    shown — for display, so a school of a few teacher-practices does not look best or worst by
+    chance. The raw index stays the indicator."""
     config = config or load_config()
     by = ["school_id"] + group_columns(by, PERSISTENCE_BY)
     rows, params = filtered_rows(by, filters)
+    keys = ", ".join(by)
     frame = query(con, config, f"""
 filtered as (
     {rows}
 ),
+baseline as (
+    select teacher_key, practice from observations where months = 0 and retained
+),
+followed as (
+    select f.* from filtered f join baseline b using (teacher_key, practice) where f.months > 0
+),
 latest as (
-    select {select_list(by)} max(months) as latest_months from filtered group by all
+    select {select_list(by)} max(months) as latest_months from followed group by all
+),
+base_counts as (
+    select {select_list(by)}
+           count(*) filter (where months = 0 and retained) as retained_base,
+           count(distinct teacher_key) as teachers
+    from filtered group by all
+),
+at_latest as (
+    select {select_list(by, "f")}
+           count(*) as observed_latest,
+           count(*) filter (where f.retained) as retained_latest
+    from followed f join latest l using ({keys})
+    where f.months = l.latest_months
+    group by all
 )
-select {select_list(by, "f")}
-       any_value(l.latest_months) as latest_months,
-       count(*) filter (where f.months = 0 and f.retained) as retained_base,
-       count(*) filter (where f.months = l.latest_months and f.retained) as retained_latest,
-       count(distinct f.teacher_key) as teachers
-from filtered f join latest l using ({", ".join(by)})
-group by all
+select {select_list(by, "b")} l.latest_months, b.retained_base,
+       coalesce(a.observed_latest, 0) as n, coalesce(a.retained_latest, 0) as retained_latest, b.teachers
+from base_counts b
+left join latest l using ({keys})
+left join at_latest a using ({keys})
 """, params)
-    frame["n"] = frame["retained_base"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        frame["index"] = np.where(frame["retained_base"] > 0, frame["retained_latest"] / frame["retained_base"], np.nan)
-    frame.loc[frame["latest_months"] == 0, "index"] = np.nan  # no follow-up round yet
+        frame["index"] = np.where(frame["n"] > 0, frame["retained_latest"] / frame["n"], np.nan)
     frame = suppress(order_rows(frame, by), by, ["index", "n", "retained_base", "retained_latest", "teachers"],
                      config.thresholds.min_group_n)
     shown = frame[~frame["suppressed"] & frame["index"].notna()]
     if len(shown):
-        overall = shown["retained_latest"].sum() / shown["retained_base"].sum()
-        prior = float(shown["retained_base"].median())
-        frame["index_shrunk"] = (frame["retained_latest"] + prior * overall) / (frame["retained_base"] + prior)
+        overall = shown["retained_latest"].sum() / shown["n"].sum()
+        prior = float(shown["n"].median())
+        frame["index_shrunk"] = (frame["retained_latest"] + prior * overall) / (frame["n"] + prior)
     else:
         frame["index_shrunk"] = np.nan
     frame.loc[frame["suppressed"] | frame["index"].isna(), "index_shrunk"] = np.nan

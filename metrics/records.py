@@ -3,7 +3,8 @@ observations researchers download. Same signature as the indicators, `(con, filt
 
 - `import_ledger`: every file import, newest first (not filtered: a file spans districts).
 - `quarantine_rows`: rows kept aside by the ingest, with file, row, column, value, rule and detail
-  (not filtered: a quarantined row may name a district or school the roster lacks).
+  (not filtered: a quarantined row may name a district or school the roster lacks). It cannot be
+  placed in a district, so a viewer limited to some districts (`Filters.scope`) sees none of it.
 - `tidy_observations`: one row per teacher, practice and round (the `observations` base
   relation), with the filters applied. This is row-level pseudonymous data for researchers:
   teachers appear only under their salted key, no group is suppressed and nothing else is left
@@ -44,17 +45,20 @@ select * from ledger order by finished_at desc, started_at desc, source_file
 
 def quarantine_rows(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, by: Sequence[str] = (),
                     config: Config | None = None) -> pd.DataFrame:
-    """Quarantined rows, newest first, then by file and row; `filters` and `by` do not apply.
-    `row` is the data row of the file (1 = first row under the header)."""
+    """Quarantined rows, newest first, then by file and row; `filters` and `by` do not apply,
+    except the viewer's district scope: limited viewers see no rows (a quarantined row cannot be
+    placed in a district). `row` is the data row of the file (1 = first row under the header)."""
     config = config or load_config()
+    every_district = filters is None or filters.scope is None
     frame = query(con, config, """
 kept_aside as (
     select source_file as file, row_number as "row", column_name as "column", value, rule, detail,
            run_id, quarantined_at
     from quarantine
+    where $every_district
 )
 select * from kept_aside order by quarantined_at desc, file, "row", "column"
-""")
+""", {"every_district": every_district})
     return frame[QUARANTINE_COLUMNS]
 
 

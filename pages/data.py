@@ -1,4 +1,100 @@
-"""Data (being built)."""
+"""Data: what was imported, what was kept aside, coverage of the rounds, uploads and downloads.
+
+Tables come from metrics/records.py and the coverage indicator through `ui.indicator`; uploads go
+through the real ingest (sustain/uploads.py); download files are built in sustain/exports.py.
+"""
 import streamlit as st
 
+from sustain import exports, ui, uploads
+
+PREVIEW = "Preview (dry run: nothing written)"
+IMPORTED = "Imported"
+
+
+def upload_section(config) -> None:
+    """Upload -> dry-run preview -> "Import this file" (the same ingest, for real)."""
+    st.caption("Check a KoboToolbox or ODK export, a roster or a CoP log before importing it: the preview is a dry "
+               "run through the same import and writes nothing.")
+    uploaded = st.file_uploader("Export, roster or CoP log (CSV or XLSX)", type=uploads.UPLOAD_TYPES,
+                                max_upload_size=uploads.upload_limit_mb(config), key="upload_file")
+    if uploaded is None:
+        return
+    imported = st.session_state.get("upload_imported")
+    if imported and imported[0] == uploaded.file_id:
+        result, heading = imported[1], IMPORTED
+    else:
+        if st.session_state.get("upload_preview", (None,))[0] != uploaded.file_id:
+            st.session_state["upload_preview"] = (
+                uploaded.file_id, uploads.preview_upload(uploaded.name, uploaded.getvalue(), config, ui.database_path()))
+        result, heading = st.session_state["upload_preview"][1], PREVIEW
+    st.subheader(heading)
+    refused = uploads.refusals(result)
+    if refused:
+        st.error("This file is refused: nothing was or will be written. The reason:")
+        for reason in refused:
+            st.text(reason)
+    st.dataframe(uploads.summary_frame(result), hide_index=True, key="upload_summary")
+    problems = uploads.problems_frame(result)
+    if len(problems):
+        st.caption("Rows kept aside (quarantined), with the rule they break; the rest of the file is imported.")
+        st.dataframe(problems, hide_index=True, key="upload_problems",
+                     column_config={"value": st.column_config.TextColumn("value")})
+    if heading == PREVIEW:
+        if st.button("Import this file", key="upload_import", type="primary", disabled=bool(refused)):
+            done = uploads.import_upload(uploaded.name, uploaded.getvalue(), config, ui.database_path())
+            st.cache_data.clear()
+            st.session_state["upload_imported"] = (uploaded.file_id, done)
+            st.rerun()
+    elif not refused:
+        st.success("Imported. Every page now shows the new data.")
+
+
 st.title("Data")
+filters = ui.sidebar_filters()
+config = ui.config()
+imports_tab, quarantine_tab, coverage_tab, upload_tab, download_tab = st.tabs(
+    ["Imports", "Quarantine", "Coverage", "Upload", "Download"])
+
+with imports_tab:
+    ledger = ui.indicator("import_ledger", filters)
+    if ledger is not None:
+        st.caption("Every file import, newest first (the whole database: a file spans districts).")
+        st.dataframe(ledger, hide_index=True, key="ledger_table")
+
+with quarantine_tab:
+    quarantine = ui.indicator("quarantine_rows", filters)
+    if quarantine is not None:
+        st.caption("Rows kept aside by the import, with the rule they broke; the rest of each file was imported. "
+                   "`row` is the data row of the file (1 = first row under the header). Viewers limited to some "
+                   "districts see none: a quarantined row cannot be placed in a district.")
+        st.dataframe(quarantine, hide_index=True, key="quarantine_table",
+                     column_config={"value": st.column_config.TextColumn("value"),
+                                    "detail": st.column_config.TextColumn("detail")})
+
+with coverage_tab:
+    coverage = ui.indicator("coverage", filters, by=("months",))
+    if coverage is not None:
+        st.caption("Roster teachers visited per scheduled round: observed of expected (rounds that have come due).")
+        st.dataframe(ui.display_table(coverage), hide_index=True, key="coverage_table")
+        st.caption(ui.n_caption(coverage, "teachers"))
+
+with upload_tab:
+    if ui.viewer_scope() is None:
+        upload_section(config)
+    else:
+        st.info("Uploads write data of every district: they are for data managers who see every district.")
+
+with download_tab:
+    tidy = ui.indicator("tidy_observations", filters)
+    scoped = filters.replace(scope=ui.viewer_scope())  # as applied by ui.indicator, for the codebook
+    if tidy is not None and ledger is not None:
+        st.caption(f"{len(tidy):,} observations (one row per teacher, practice and round) with the sidebar's "
+                   "filters applied. Row-level pseudonymous data for researchers: teachers appear only under their "
+                   "key and no group is suppressed. Each download carries a codebook: every column with its meaning "
+                   "and unit, the filters applied, the config version and the import ledger rows it came from.")
+        for fmt, label in (("csv", "Download CSV (zip with codebook)"), ("xlsx", "Download Excel (with codebook)"),
+                           ("parquet", "Download Parquet (zip with codebook)")):
+            file_name, mime = exports.BUNDLES[fmt]
+            st.download_button(label, lambda fmt=fmt: exports.data_bundle(tidy, scoped, config, ledger, fmt),
+                               file_name=file_name, mime=mime, key=f"download_{fmt}", on_click="ignore")
+        st.dataframe(tidy.head(100), hide_index=True, key="tidy_preview")

@@ -24,5 +24,5 @@ if plan is not None:
                f"and decay does not count in the score. Showing {len(chosen)} of {len(plan)} schools.")
     with st.expander("What the need score means"):
         st.markdown(SCORE_EXPLANATION)
-    st.download_button("Download visit plan (Excel)", exports.visit_plan_workbook(chosen, filters, ui.config()),
+    st.download_button("Download visit plan (Excel)", exports.visit_plan_workbook(chosen, filters.replace(scope=ui.viewer_scope()), ui.config()),
                        file_name="visit_plan.xlsx", mime=exports.XLSX_MIME, key="plan_download", on_click="ignore")

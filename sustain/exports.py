@@ -3,7 +3,7 @@
 Formula injection: a text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is
 written with a leading `'` in CSV and XLSX, so a spreadsheet shows it as text and never runs it;
 XLSX cells are written as strings, never as formulas. Parquet keeps values as they are (it is
-read by programs, not spreadsheets). CSV is UTF-8 without a byte-order mark, so text in any
+read by programs, not spreadsheets). CSV (RFC 4180, CRLF) is UTF-8 without a byte-order mark, so text in any
 script (Urdu included) is written byte for byte; open it in Excel through Data > From Text/CSV,
 or use the XLSX download.
 """
@@ -31,6 +31,12 @@ CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ZIP_MIME = "application/zip"
 PARQUET_MIME = "application/vnd.apache.parquet"
+# download format -> (file name, mime) of `data_bundle`
+BUNDLES = {
+    "csv": ("sustain_observations_csv.zip", ZIP_MIME),
+    "xlsx": ("sustain_observations.xlsx", XLSX_MIME),
+    "parquet": ("sustain_observations_parquet.zip", ZIP_MIME),
+}
 
 # column -> (meaning, unit) for every column the dashboard exports
 COLUMN_DOCS: dict[str, tuple[str, str]] = {
@@ -86,8 +92,9 @@ def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
 
 # -- formats -------------------------------------------------------------------------------------
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV, UTF-8 (no BOM), `,`-separated, `\\n` line ends, text cells neutralised."""
-    return neutralised(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    """CSV (RFC 4180): UTF-8 without BOM, `,`-separated, CRLF line ends, fields holding a comma,
+    quote or line break quoted; text cells neutralised."""
+    return neutralised(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -180,21 +187,17 @@ def _source_ledger(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     return ledger[ledger["source_sha256"].isin(shas)]
 
 
-def data_bundle(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.DataFrame,
-                fmt: str) -> tuple[bytes, str, str]:
-    """(content, file name, mime) of the tidy data with its codebook: `csv` and `parquet` as a zip
-    of data + codebook.csv, `xlsx` as a workbook with sheets "Data" and "Codebook"."""
+def data_bundle(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.DataFrame, fmt: str) -> bytes:
+    """The tidy data with its codebook (file name and mime in BUNDLES[fmt]): `csv` and `parquet`
+    as a zip of data.csv / data.parquet + codebook.csv, `xlsx` as a workbook with sheets "Data"
+    and "Codebook"."""
+    if fmt not in BUNDLES:
+        raise ValueError(f"unknown format {fmt!r}: {', '.join(BUNDLES)}")
     book = codebook(frame, filters, config, ledger)
-    stem = f"sustain_observations_{dt.date.today().isoformat()}"
     if fmt == "xlsx":
-        return to_xlsx_bytes({"Data": frame, "Codebook": book}), f"{stem}.xlsx", XLSX_MIME
-    if fmt == "csv":
-        data = {"data.csv": to_csv_bytes(frame)}
-    elif fmt == "parquet":
-        data = {"data.parquet": to_parquet_bytes(frame)}
-    else:
-        raise ValueError(f"unknown format {fmt!r}: csv, xlsx or parquet")
-    return zip_bytes(data | {"codebook.csv": to_csv_bytes(book)}), f"{stem}_{fmt}.zip", ZIP_MIME
+        return to_xlsx_bytes({"Data": frame, "Codebook": book})
+    data = {"data.csv": to_csv_bytes(frame)} if fmt == "csv" else {"data.parquet": to_parquet_bytes(frame)}
+    return zip_bytes(data | {"codebook.csv": to_csv_bytes(book)})
 
 
 def visit_plan_workbook(plan: pd.DataFrame, filters: Filters, config: Config,

@@ -189,11 +189,14 @@ def test_half_life_needs_three_rounds(con):
 def test_persistence_by_hand(con):
     connection, config = con
     table = persistence(connection, Filters(), [], config)
-    # S1: 6 retained at month 0, 3 at its latest round (3) -> 0.5; S2: 2 and 2 -> 1.0
-    # shrunk toward 5/8 with m = median base 4: S1 (3 + 2.5) / 10, S2 (2 + 2.5) / 6
-    assert as_records(table, ["school_id", "n", "retained_latest", "latest_months"]) == [("S1", 6, 3, 3), ("S2", 2, 2, 3)]
-    assert table["index"].tolist() == pytest.approx([0.5, 1.0])
-    assert table["index_shrunk"].tolist() == pytest.approx([0.55, 0.75])
+    # S1: retained at month 0: T1 gw, T2 gw, T2 q, T3 q, T4 gw, T4 q (6); at its latest round (3)
+    #     observed among them: T1 gw kept, T2 gw lost, T3 q lost (T2 q na, T4 absent) -> 1 of 3
+    # S2: T5 gw, T6 q retained at 0, both kept at 3 -> 2 of 2
+    # shrunk toward 3/5 with m = median n 2.5: S1 (1 + 1.5) / 5.5, S2 (2 + 1.5) / 4.5
+    assert as_records(table, ["school_id", "n", "retained_latest", "retained_base", "latest_months"]) == [
+        ("S1", 3, 1, 6, 3), ("S2", 2, 2, 2, 3)]
+    assert table["index"].tolist() == pytest.approx([1 / 3, 1.0])
+    assert table["index_shrunk"].tolist() == pytest.approx([2.5 / 5.5, 3.5 / 4.5])
 
 
 def test_hindrance_prevalence_by_hand(con):

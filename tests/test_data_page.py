@@ -1,0 +1,201 @@
+"""The Data page (imports, quarantine, coverage, upload, download) through AppTest on a database
+built by the real ingest from sample_data/, plus one hostile file; the record tables and the
+upload helpers on their own."""
+import hashlib
+import io
+import shutil
+import zipfile
+
+import duckdb
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from metrics import Filters
+from metrics.records import QUARANTINE_COLUMNS, TIDY_COLUMNS, import_ledger, quarantine_rows, tidy_observations
+from support import ROOT_DIR, visit, write_kobo
+
+SCRIPT = "<script>alert('x')</script>"
+TABS = ["Imports", "Quarantine", "Coverage", "Upload", "Download"]
+
+
+def hostile_file(path):
+    """One visit of a sample teacher whose score is a script: quarantined as bad_score."""
+    return write_kobo(path, [visit("hostile-1", "T-00001", "SCH-0001", 0, scores={"group_work": SCRIPT})])
+
+
+def new_visit_file(path):
+    """One valid month-3 visit of a sample teacher that the sample data does not hold."""
+    return write_kobo(path, [visit("upload-new-1", "T-00001", "SCH-0001", 3, visit_date="2024-03-20",
+                                   scores={"group_work": "3", "questioning": "2"}, hindrances="low_pay")])
+
+
+@pytest.fixture(scope="module")
+def data_db(sample_db, tmp_path_factory):
+    """A copy of the session's sample database with one hostile file imported (demo salt, as the
+    sample data)."""
+    import os
+
+    from ingest import ingest_files
+    from sustain.config import load_config
+
+    folder = tmp_path_factory.mktemp("data_page")
+    path = folder / "sustain.duckdb"
+    shutil.copy(sample_db, path)
+    salt = os.environ.pop("SUSTAIN_SALT", None)
+    try:
+        result = ingest_files([hostile_file(folder / "hostile.csv")], load_config(), path)
+    finally:
+        if salt is not None:
+            os.environ["SUSTAIN_SALT"] = salt
+    assert result.ok and result.files[0].quarantined == 1
+    return path
+
+
+@pytest.fixture
+def app(data_db, monkeypatch):
+    import streamlit as st
+
+    def run(db=data_db, **query):
+        monkeypatch.setenv("SUSTAIN_DB", str(db))
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        at = AppTest.from_file(str(ROOT_DIR / "pages/data.py"), default_timeout=60)
+        for key, values in query.items():
+            at.query_params[key] = values
+        return at.run()
+    return run
+
+
+def tab(at, label):
+    return next(t for t in at.tabs if t.label == label)
+
+
+def count(db, sql):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchone()[0]
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_data_page_renders_every_tab(app):
+    at = app()
+    assert not at.exception
+    assert at.title[0].value == "Data"
+    assert [t.label for t in at.tabs] == TABS
+    ledger = tab(at, "Imports").dataframe[0].value
+    assert len(ledger) == 8 and "hostile.csv" in ledger["source_file"].tolist()
+    assert len(tab(at, "Coverage").dataframe[0].value)
+    assert "rests on" in tab(at, "Coverage").caption[-1].value.lower()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download CSV (zip with codebook)", "Download Excel (with codebook)",
+                      "Download Parquet (zip with codebook)"]
+
+
+def test_quarantine_shows_a_script_as_text(app):
+    at = app()
+    table = tab(at, "Quarantine").dataframe[0].value
+    assert list(table.columns) == QUARANTINE_COLUMNS
+    hostile = table[table["file"] == "hostile.csv"]
+    assert hostile[["row", "column", "value", "rule"]].values.tolist() == [[1, "group_work", SCRIPT, "bad_score"]]
+    assert not at.get("html")
+    assert all(SCRIPT not in m.value for m in [*at.markdown, *at.caption])
+
+
+def test_filter_changes_the_tables(app):
+    at = app()
+    coverage = tab(at, "Coverage").dataframe[0].value
+    rows = tab(at, "Download").dataframe[0].value
+    at.multiselect(key="filter_district").set_value(["Quetta"]).run()
+    assert not at.exception
+    quetta = tab(at, "Coverage").dataframe[0].value
+    assert quetta["expected"].tolist() != coverage["expected"].tolist()
+    assert set(tab(at, "Download").dataframe[0].value["district"]) == {"Quetta"}
+    assert set(rows["district"]) != {"Quetta"}
+
+
+def test_upload_preview_then_import(app, data_db, tmp_path, monkeypatch):
+    monkeypatch.delenv("SUSTAIN_SALT", raising=False)  # the sample data's demo salt
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(data_db, db)
+    before, visits = digest(db), count(db, "select count(*) from visits")
+    data = new_visit_file(tmp_path / "new_visits.csv").read_bytes()
+    at = app(db)
+    at.file_uploader(key="upload_file").set_value(("new_visits.csv", data, "text/csv")).run()
+    assert not at.exception
+    upload = tab(at, "Upload")
+    assert upload.subheader[0].value == "Preview (dry run: nothing written)"
+    summary = upload.dataframe[0].value
+    assert summary[["file", "kind", "rows", "inserted", "quarantined"]].values.tolist() == [
+        ["new_visits.csv", "kobo", 1, 1, 0]]
+    assert digest(db) == before  # the dry run wrote nothing
+    at.button(key="upload_import").click().run()
+    assert not at.exception
+    assert count(db, "select count(*) from visits") == visits + 1
+    assert count(db, "select count(*) from import_ledger where source_file = 'new_visits.csv'") == 1
+    assert tab(at, "Upload").subheader[0].value == "Imported"
+    assert "new_visits.csv" in tab(at, "Imports").dataframe[0].value["source_file"].tolist()
+
+
+def test_refused_upload_says_why(app, tmp_path):
+    at = app()
+    at.file_uploader(key="upload_file").set_value(("twice.csv", b"a,a\n1,2\n", "text/csv")).run()
+    upload = tab(at, "Upload")
+    assert "refused" in upload.error[0].value
+    assert any("duplicate header" in t.value for t in upload.text)
+    assert at.button(key="upload_import").disabled
+
+
+# -- the helpers behind the page -------------------------------------------------------------
+def test_preview_upload_is_a_dry_run(data_db, tmp_path, monkeypatch):
+    from sustain import uploads
+    from sustain.config import load_config
+
+    monkeypatch.delenv("SUSTAIN_SALT", raising=False)  # the sample data's demo salt
+    config = load_config()
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(data_db, db)
+    before = digest(db)
+    data = hostile_file(tmp_path / "again.csv").read_bytes()
+    result = uploads.preview_upload("folder/../again.csv", data, config, db)
+    assert result.dry_run and result.ok
+    assert uploads.summary_frame(result)["file"].tolist() == ["again.csv"]
+    problems = uploads.problems_frame(result)
+    assert problems[["row", "column", "value", "rule"]].values.tolist() == [[1, "group_work", SCRIPT, "bad_score"]]
+    assert digest(db) == before
+    too_big = uploads.preview_upload("big.csv", b"x" * (int(config.thresholds.max_file_mb * 1e6) + 1), config, db)
+    assert "over the size cap" in uploads.refusals(too_big)[0]
+    assert uploads.safe_file_name("..\\evil/../../x.xlsx") == "x.xlsx"
+    assert uploads.upload_limit_mb(config) >= 1
+
+
+def test_records(data_db):
+    from sustain import exports
+    from sustain.config import load_config
+
+    config = load_config()
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        ledger = import_ledger(con, Filters(), [], config)
+        quarantine = quarantine_rows(con, Filters(), [], config)
+        everyone = tidy_observations(con, Filters(), [], config)
+        quetta = tidy_observations(con, Filters(district=("Quetta",), practice=("group_work",)), [], config)
+        limited = (quarantine_rows(con, Filters(scope=("Quetta",)), [], config),
+                   tidy_observations(con, Filters(scope=("Quetta",)), [], config))
+        observations = con.execute("select count(*) from visit_practices vp join visits v using (submission_id) "
+                                   "where v.teacher_status = 'present' and vp.score is not null").fetchone()[0]
+    assert len(ledger) == 8 and len(quarantine) == 22
+    assert list(everyone.columns) == TIDY_COLUMNS
+    assert limited[0].empty and set(limited[1]["district"]) == {"Quetta"}  # a viewer limited to Quetta
+    assert 0 < len(everyone) <= observations
+    assert set(quetta["district"]) == {"Quetta"} and set(quetta["practice"]) == {"group_work"}
+    assert everyone["teacher_key"].str.fullmatch(r"[0-9a-f]{16,}").all()
+    assert (everyone["retained"] == (everyone["score"] >= 3)).all()
+    with zipfile.ZipFile(io.BytesIO(exports.data_bundle(quetta, Filters(district=("Quetta",)), config, ledger,
+                                                        "csv"))) as archive:
+        data = pd.read_csv(io.BytesIO(archive.read("data.csv")))
+        book = pd.read_csv(io.BytesIO(archive.read("codebook.csv")))
+    assert len(data) == len(quetta)
+    assert set(book.loc[book["section"] == "source", "name"]) <= set(ledger["source_file"])
+    assert "district=Quetta" in book["meaning"].tolist()

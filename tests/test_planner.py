@@ -1,0 +1,205 @@
+"""The follow-up planner: `visit_plan` on a hand fixture (order, scores and reasons worked by hand),
+and the page through AppTest on the sample data, including its Excel download.
+
+Fixture (programme CBM, end 2023-12-15; cut-off 3; min_group_n 3; today 2025-06-14; gw, q, ta =
+group_work, questioning, teaching_aids):
+
+    school cluster teacher  month 0 (2023-12-15)   later visit                      hindrances, CoP answer
+    S1     THA-C1  T1       gw 3, q 3, ta 3        m12 (2024-12-14) gw 3, q 2, ta 2  no_followup low_pay, no
+    S1     THA-C1  T2       gw 3, q 3, ta 3        m12 (2024-12-14) gw 2, q 3, ta 1  no_followup, no
+    S2     SAN-C1  T3, T4   gw 3, q 4, ta 3        m12 (2024-12-14) gw 3, q 3, ta 4  none, yes
+    S3     THA-C1  T5       gw 3, q 3, ta 1        m6 (2024-06-15) gw 2, q 3, ta 1   no_resources, no
+    S4     SAN-C1  T6       never visited
+    S5     SAN-C1  T7       gw 4                   m12 (2024-12-14) gw 1             political_interference, yes
+    S6     THA-C1  T8       gw 3                   m6 (2024-06-15) teacher left
+
+CoP log: THA-C1 met 2024-06-01 (before its window), SAN-C1 met 2024-11-20.
+Persistence: S1 2 of 6 (index 1/3), S2 6 of 6; S3 (n 2), S5 (n 1), S6 (n 1) too few.
+index_shrunk: overall 8/12, prior median(6, 6) = 6: S1 (2 + 4) / 12 = 0.5, S2 (6 + 4) / 12 = 5/6.
+Recent visits are the latest round's; months since the last visit: 182 days (5.98 months) for
+S1, S2, S5; 364 days for S3, S6. THA-C1 not active (both recent answers no, no meeting in the
+window), SAN-C1 active (3 of 3 yes, a meeting on 2024-11-20).
+"""
+import datetime as dt
+import io
+
+import duckdb
+import openpyxl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from metrics import Filters
+from metrics.planner import WEIGHTS, visit_plan
+from support import ROOT_DIR, teacher, visit, write_kobo, write_roster
+
+TODAY = dt.date(2025, 6, 14)
+SAN = dict(cluster="SAN-C1", district="Sanghar")
+M0, M6, M12 = "2023-12-15", "2024-06-15", "2024-12-14"
+ALL3 = {"group_work": "3", "questioning": "3", "teaching_aids": "3"}
+
+
+def build(tmp_path, config, load):
+    teachers = [teacher("T1", "S1"), teacher("T2", "S1"), teacher("T3", "S2", **SAN), teacher("T4", "S2", **SAN),
+                teacher("T5", "S3"), teacher("T6", "S4", **SAN), teacher("T7", "S5", **SAN), teacher("T8", "S6")]
+    s2_m0 = {"group_work": "3", "questioning": "4", "teaching_aids": "3"}
+    s2_m12 = {"group_work": "3", "questioning": "3", "teaching_aids": "4"}
+    visits = [
+        visit("T1-0", "T1", "S1", visit_date=M0, scores=ALL3),
+        visit("T2-0", "T2", "S1", visit_date=M0, scores=ALL3),
+        visit("T1-12", "T1", "S1", visit_date=M12, scores={"group_work": "3", "questioning": "2", "teaching_aids": "2"},
+              hindrances="no_followup low_pay", cop_active="no"),
+        visit("T2-12", "T2", "S1", visit_date=M12, scores={"group_work": "2", "questioning": "3", "teaching_aids": "1"},
+              hindrances="no_followup", cop_active="no"),
+        visit("T3-0", "T3", "S2", visit_date=M0, scores=s2_m0, **SAN),
+        visit("T4-0", "T4", "S2", visit_date=M0, scores=s2_m0, **SAN),
+        visit("T3-12", "T3", "S2", visit_date=M12, scores=s2_m12, **SAN),
+        visit("T4-12", "T4", "S2", visit_date=M12, scores=s2_m12, **SAN),
+        visit("T5-0", "T5", "S3", visit_date=M0, scores={"group_work": "3", "questioning": "3", "teaching_aids": "1"}),
+        visit("T5-6", "T5", "S3", visit_date=M6, scores={"group_work": "2", "questioning": "3", "teaching_aids": "1"},
+              hindrances="no_resources", cop_active="no"),
+        visit("T7-0", "T7", "S5", visit_date=M0, scores={"group_work": "4"}, **SAN),
+        visit("T7-12", "T7", "S5", visit_date=M12, scores={"group_work": "1"}, hindrances="political_interference",
+              **SAN),
+        visit("T8-0", "T8", "S6", visit_date=M0, scores={"group_work": "3"}),
+        visit("T8-6", "T8", "S6", visit_date=M6, status="left", cop_active="", cop_meetings=""),
+    ]
+    cop_log = tmp_path / "cop.csv"
+    cop_log.write_text("cluster,meeting_date,attendees,facilitator_role,topic\n"
+                       "THA-C1,2024-06-01,12,teacher,before the window\n"
+                       "SAN-C1,2024-11-20,9,lead teacher,سبق کی منصوبہ بندی\n", encoding="utf-8")
+    result = load(config, write_roster(tmp_path / "roster.csv", teachers), write_kobo(tmp_path / "k.csv", visits),
+                  cop_log)
+    assert result.ok and result.files[1].inserted == len(visits) and result.files[1].quarantined == 0
+    return duckdb.connect(str(config.database_path()), read_only=True)
+
+
+@pytest.fixture
+def plan(tmp_path, config_factory, load):
+    config = config_factory(**{"thresholds.min_group_n": 3})
+    con = build(tmp_path, config, load)
+    try:
+        yield lambda filters=Filters(): visit_plan(con, filters, [], config, today=TODAY)
+    finally:
+        con.close()
+
+
+def months(days):
+    return days / 30.4375
+
+
+def test_visit_plan_golden(plan):
+    table = plan()
+    recency_5 = WEIGHTS["recency"] * months(182) / 12
+    recency_11 = WEIGHTS["recency"] * months(364) / 12
+    expected = [
+        ("S1", 0.4 * 0.5 + 0.25 * 1 + recency_5 + 0.15,
+         "retention fell to 33% of month 0 by month 12 (n=6); Lack of follow-up reported at 2 of 2 recent visits, "
+         "Teachers' low pay at 1 of 2; last visited 5 months ago; no active community of practice"),
+        ("S3", 0.25 * 1 + recency_11 + 0.15,
+         "too few observations to judge decay; Lack of resources reported at 1 of 1 recent visit; "
+         "last visited 11 months ago; no active community of practice"),
+        ("S5", 0.25 * 1 + recency_5,
+         "too few observations to judge decay; Political interference reported at 1 of 1 recent visit; "
+         "last visited 5 months ago; community of practice active"),
+        ("S4", 0.2,
+         "too few observations to judge decay; no recent visit with the teacher present to ask about hindrances; "
+         "never visited; community of practice active"),
+        ("S2", 0.4 * (1 - 5 / 6) + recency_5,
+         "retention held at 100% of month 0 by month 12 (n=6); no hindrance reported at 2 recent visits; "
+         "last visited 5 months ago; community of practice active"),
+        ("S6", None,
+         "every trained teacher of the school is recorded as left or transferred: no practice to follow up "
+         "(not scored); too few observations to judge decay; no recent visit with the teacher present to ask "
+         "about hindrances; last visited 11 months ago; no active community of practice"),
+    ]
+    assert table["school_id"].tolist() == [e[0] for e in expected]
+    assert table["rank"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert table["need_score"].iloc[:5].tolist() == pytest.approx([e[1] for e in expected[:5]])
+    assert table["need_score"].isna().tolist() == [False] * 5 + [True]
+    for (school, _, reason), got in zip(expected, table["reason"]):
+        assert got == reason, school
+    by_school = table.set_index("school_id")
+    assert by_school.loc["S1", "retention_index"] == pytest.approx(1 / 3)
+    assert by_school.loc["S1", "n"] == 6 and by_school.loc["S2", "n"] == 6
+    assert by_school["suppressed"].to_dict() == {"S1": False, "S3": True, "S5": True, "S4": True, "S2": False,
+                                                 "S6": True}
+    assert by_school["cop_active"].to_dict() == {"S1": False, "S3": False, "S5": True, "S4": True, "S2": True,
+                                                 "S6": False}
+    assert by_school.loc["S1", "top_hindrances"] == "Lack of follow-up, Teachers' low pay"
+    assert by_school.loc["S1", "last_visit"] == dt.date(2024, 12, 14)
+    assert by_school["teachers"].to_dict() == {"S1": 2, "S3": 1, "S5": 1, "S4": 1, "S2": 2, "S6": 1}
+    assert all(0 <= s <= 1 for s in table["need_score"].dropna())
+
+
+def test_visit_plan_filters_and_injection(plan):
+    sanghar = plan(Filters(district=("Sanghar",)))
+    assert sanghar["school_id"].tolist() == ["S5", "S4", "S2"]
+    assert plan(Filters(scope=("Sanghar",)))["school_id"].tolist() == ["S5", "S4", "S2"]  # a limited viewer
+    assert plan(Filters(scope=())).empty
+    assert plan(Filters(district=("x' OR 1=1 --",))).empty
+
+
+# -- the page ------------------------------------------------------------------------------------
+@pytest.fixture
+def app(sample_db, monkeypatch):
+    """Run the planner page; media files (download buttons) are kept in `app.media`."""
+    import streamlit as st
+    import streamlit.testing.v1.app_test as app_test
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    storages = []
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            storages.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+
+    def run(**query):
+        at = AppTest.from_file(str(ROOT_DIR / "pages/planner.py"), default_timeout=60)
+        for key, values in query.items():
+            at.query_params[key] = values
+        return at.run()
+    run.storages = storages
+    return run
+
+
+def test_planner_page(app):
+    at = app()
+    assert not at.exception
+    assert at.title[0].value == "Follow-up planner"
+    table = at.dataframe[0].value
+    assert len(table) == 5 and table["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert table["need_score"].is_monotonic_decreasing
+    assert not any("teacher_key" in c for c in table.columns)
+
+    at.number_input(key="plan_count").set_value(8).run()
+    assert len(at.dataframe[0].value) == 8
+
+    at.multiselect(key="filter_district").set_value(["Quetta"]).run()
+    quetta = at.dataframe[0].value
+    assert set(quetta["district"]) == {"Quetta"}
+    assert quetta["school_id"].tolist() != table["school_id"].tolist()
+
+
+def test_planner_download_is_a_valid_workbook(app):
+    at = app(district=["Pishin"])
+    shown = at.dataframe[0].value
+    button = at.get("download_button")[0]
+    assert button.proto.label == "Download visit plan (Excel)"
+    content = next(s.get_file(button.proto.url.rsplit("/", 1)[-1]) for s in app.storages
+                   if button.proto.url.rsplit("/", 1)[-1].split(".")[0] in s._files_by_id).content
+    workbook = openpyxl.load_workbook(io.BytesIO(content))
+    assert workbook.sheetnames == ["Visit plan", "About"]
+    rows = list(workbook["Visit plan"].iter_rows(values_only=True))
+    header = rows[0]
+    assert "planned visit date" in header and "visitor" in header
+    assert [r[header.index("school_id")] for r in rows[1:]] == shown["school_id"].tolist()
+    assert [r[header.index("reason")] for r in rows[1:]] == shown["reason"].tolist()
+    about = dict(workbook["About"].iter_rows(min_row=2, values_only=True))
+    assert about["Filters applied"] == "district=Pishin"
+    assert "need_score" in about["What the score means"]
