@@ -14,7 +14,7 @@ import pandas as pd
 from sustain.config import Config, load_config
 
 from .base import query
-from .decay import half_life, persistence
+from .decay import half_life
 from .filters import Filters
 from .indicators import prevalence, retention
 from .stats import wilson_interval
@@ -27,7 +27,7 @@ def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     """The Overview's headline figures (rows): teachers followed after the programme; retention
     at the latest round with its Wilson interval; share of teacher-practices in use at month 0 and
     at the latest round; the median half-life across practices; the share of schools decaying
-    (persistence index below thresholds.at_risk_retention) with its Wilson interval. `by` is not
+    (class "decaying" of metrics.schools.school_trends) with its Wilson interval. `by` is not
     used: headlines are for the whole filtered selection."""
     config = config or load_config()
     rows = [_teachers_followed(con, filters, config), _latest_retention(con, filters, config),
@@ -106,13 +106,17 @@ def _median_half_life(con, filters, config) -> dict:
 
 
 def _schools_decaying(con, filters, config) -> dict:
-    schools = persistence(con, filters, [], config)
-    judged = schools[~schools["suppressed"] & schools["index"].notna()]
+    """Share of schools whose class (metrics.schools.school_trends, the Districts page's
+    definition) is decaying, among the schools that can be judged."""
+    from .schools import DECAYING, TOO_FEW, school_trends
+
+    schools = school_trends(con, filters, [], config)
+    judged = schools[schools["persistence_class"] != TOO_FEW]
     if judged.empty:
-        return _row("schools_decaying", "Schools decaying", suppressed=True, note="too few to show")
-    decaying = int((judged["index"] < config.thresholds.at_risk_retention).sum())
+        return _row("schools_decaying", "Schools decaying", suppressed=True, note=TOO_FEW)
+    decaying = int((judged["persistence_class"] == DECAYING).sum())
     low, high = wilson_interval([decaying], [len(judged)])
     return _row("schools_decaying", "Schools decaying", value=decaying / len(judged), ci_low=low[0],
                 ci_high=high[0], n=len(judged),
-                note=f"{decaying} of {len(judged)} schools keep under "
-                     f"{config.thresholds.at_risk_retention:.0%} of their month-0 practices")
+                note=f"{decaying} of {len(judged)} schools retain under "
+                     f"{config.thresholds.at_risk_retention:.0%} of their month-0 practices at their latest round")

@@ -3,13 +3,15 @@
 in metrics/registry.py: `(connection, Filters, by, config) -> DataFrame`.
 
 `school_trends` columns: `school_id, school_name, cluster, district, province, retention,
-latest_months, latest_retention, persistence_class, hindrances, n, teachers, suppressed`.
+retention_trend, latest_months, latest_retention, persistence_class, hindrances, n, teachers, suppressed`.
 
 - `retention`: a list with one value per round of `schedule.months` (month 0 first): the
   school's retention at that round, as the `retention` indicator computes it (of the school's
   teacher-practices retained at month 0, the share retained at the round; counts from
   `indicators.retention_counts`). A round with no observation, or whose n (teacher-practices
   observed at month 0 and at the round) is below `thresholds.min_group_n`, is None.
+- `retention_trend`: the same values without the Nones (the rounds shown, in order), for a
+  sparkline, which cannot draw gaps.
 - `latest_months`, `latest_retention`: the school's latest round after month 0 whose retention
   is shown (not None), and the retention there.
 - `n`: teacher-practices retained at month 0 (the base every round's retention is a share of);
@@ -53,7 +55,8 @@ TOO_FEW = "too few to show"
 DECAYING, RECOVERED, PERSISTING = "decaying", "recovered", "persisting"
 CLASSES = [DECAYING, RECOVERED, PERSISTING, TOO_FEW]
 
-SCHOOL_COLUMNS = ["school_id", "school_name", "cluster", "district", "province", "retention", "latest_months",
+SCHOOL_COLUMNS = ["school_id", "school_name", "cluster", "district", "province", "retention", "retention_trend",
+                  "latest_months",
                   "latest_retention", "persistence_class", "hindrances", "n", "teachers", "suppressed"]
 
 
@@ -97,6 +100,7 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
         [[None] * len(rounds)] * int(frame["suppressed"].sum()), index=frame.index[frame["suppressed"]], dtype=object)
     frame.loc[frame["suppressed"], "hindrances"] = ""
 
+    frame["retention_trend"] = [[rate for rate in values if rate is not None] for values in frame["retention"]]
     latest = [_latest(values, rounds) for values in frame["retention"]]
     frame["latest_months"] = pd.array([m for m, _ in latest], dtype="Int64")
     frame["latest_retention"] = [np.nan if r is None else r for _, r in latest]
@@ -104,6 +108,21 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
                                   for values in frame["retention"]]
     frame = frame.sort_values(["latest_retention", "school_id"], na_position="last", kind="stable")
     return frame[SCHOOL_COLUMNS].reset_index(drop=True)
+
+
+HIERARCHY = ["province", "district", "cluster", "school_id"]
+
+
+def within(table: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """The rows of a school table (school_trends) inside the hierarchy filters (province,
+    district, cluster, school_id) of `filters`: the districts page's drill-down narrows the
+    schools shown without a new query (classes and suppression stay those of the whole table)."""
+    keep = pd.Series(True, index=table.index)
+    for column in HIERARCHY:
+        values = getattr(filters, column)
+        if values:
+            keep &= table[column].isin(values)
+    return table[keep]
 
 
 def _value(rate) -> float | None:

@@ -1,4 +1,83 @@
-"""Districts and schools (being built)."""
+"""Districts and schools: which of my schools are losing the practices, and what stands in their way?
+
+Drill down province > district > cluster > school; the schools table (school_trends, one cached
+call) shows each school's retention by round, its persistence class and its hindrances; a chosen
+school's teachers appear by pseudonymous key only (teacher_practices, the second tab's call).
+"""
 import streamlit as st
 
+from metrics.schools import within
+from sustain import charts_analysis, ui
+
+ALL = "all"
+LEVELS = [("province", "drill_province", "Province"), ("district", "drill_district", "District"),
+          ("cluster", "drill_cluster", "Cluster"), ("school_id", "drill_school", "School")]
+
 st.title("Districts and schools")
+filters = ui.sidebar_filters()
+cfg = ui.config()
+table = ui.indicator("school_trends", filters)
+if table is None:
+    st.stop()
+
+# drill-down: each level's choices are the schools' values inside the levels above it
+names = dict(zip(table["school_id"], table["school_name"]))
+narrowed = filters
+for column, (level, key, title) in zip(st.columns(len(LEVELS)), LEVELS):
+    options = [ALL, *sorted(within(table, narrowed)[level].unique())]
+    if st.session_state.get(key, ALL) not in options:
+        st.session_state[key] = ALL
+    label = (lambda v: v if v == ALL else f"{v} · {names.get(v, '')}") if level == "school_id" else str
+    chosen = column.selectbox(title, options, key=key, format_func=label)
+    if chosen != ALL:
+        narrowed = narrowed.replace(**{level: (chosen,)})
+
+school = narrowed.school_id[0] if narrowed.school_id else None
+shown = within(table, narrowed.replace(school_id=()))
+schools_tab, teachers_tab = st.tabs(["Schools", "Teachers of the chosen school"])
+
+with schools_tab:
+    st.plotly_chart(
+        charts_analysis.school_ranking(shown, cfg.thresholds.at_risk_retention,
+                                       "Retention at each school's latest round, worst first"),
+        key="schools_chart")
+    st.caption(ui.n_caption(shown, "teachers") + " Classes: decaying = latest retention below "
+               f"{cfg.thresholds.at_risk_retention:.0%}; recovered = back at or above it after a round below; "
+               f"persisting = never below it; {ui.TOO_FEW} = fewer than {cfg.thresholds.min_group_n} "
+               "teacher-practices retained at month 0, or no follow-up round with enough observed.")
+    st.dataframe(
+        shown.drop(columns=["suppressed"]), hide_index=True, key="schools_table",
+        column_order=["school_id", "school_name", "cluster", "district", "retention_trend", "latest_retention",
+                      "latest_months", "persistence_class", "hindrances", "n", "teachers"],
+        column_config={
+            "school_id": "school",
+            "school_name": "name",
+            "retention_trend": st.column_config.LineChartColumn(
+                "retention by round", y_min=0, y_max=1,
+                help="Rounds at months " + ", ".join(str(m) for m in cfg.schedule.months)
+                     + "; rounds with too few observations are left out"),
+            "latest_retention": st.column_config.NumberColumn("latest retention", format="percent"),
+            "latest_months": st.column_config.NumberColumn("latest round (months)"),
+            "persistence_class": "class",
+            "hindrances": st.column_config.TextColumn("hindrances reported (visits)", width="large"),
+            "n": st.column_config.NumberColumn("n", help="teacher-practices retained at month 0"),
+        },
+    )
+
+with teachers_tab:
+    if not school:
+        st.info("Choose a school above to see its teachers (by pseudonymous key, never by name).")
+    else:
+        teachers = ui.indicator("teacher_practices", narrowed)
+        if teachers is not None:
+            st.caption(f"Teachers of {school} by pseudonymous key, with their practices at their latest observed "
+                       f"round; rows of a school with fewer than {cfg.thresholds.min_group_n} teacher-practices "
+                       f"retained at month 0 are {ui.TOO_FEW}.")
+            st.dataframe(ui.display_table(teachers), hide_index=True, key="teachers_table",
+                         column_order=["teacher_key", "latest_months", "retained_practices", "lost_practices",
+                                       "retained", "n"],
+                         column_config={"teacher_key": "teacher (pseudonymous key)",
+                                        "latest_months": "latest round (months)",
+                                        "retained_practices": "retained at the latest round",
+                                        "lost_practices": "retained at month 0, lost since",
+                                        "n": st.column_config.NumberColumn("n", help="practices observed")})

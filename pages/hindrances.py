@@ -1,4 +1,31 @@
-"""Hindrances (being built)."""
+"""Hindrances: which factors go with abandonment?"""
 import streamlit as st
 
+from sustain import charts_analysis, ui
+
+COMPARE = ["none", "programme", "province", "district", "school_type", "gender", "subject", "practice"]
+
 st.title("Hindrances")
+filters = ui.sidebar_filters()
+cfg = ui.config()
+prevalence_tab, effect_tab = st.tabs(["Reported, by district and round", "Abandonment with vs without"])
+
+with prevalence_tab:
+    table = ui.indicator("hindrance_prevalence", filters, by=("district", "months"))
+    if table is not None:
+        st.plotly_chart(charts_analysis.prevalence_heatmaps(
+            table, "district", cfg.hindrance_label, "Share of visits reporting each hindrance, by district and round"),
+            key="prevalence_chart")
+        st.caption(ui.n_caption(table, "teachers", group="district") + " Blank cells: " + ui.TOO_FEW + " or no visits.")
+
+with effect_tab:
+    compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: c.replace("_", " "))
+    group = None if compare == "none" else compare
+    table = ui.indicator("hindrance_effect", filters, by=(group,) if group else ())
+    if table is not None:
+        st.plotly_chart(charts_analysis.forest(
+            table, group, cfg.hindrance_label,
+            "Odds of abandoning a practice, teachers with vs without each hindrance"), key="forest_chart")
+        st.caption(ui.n_caption(table, "teachers")
+                   + " 95% intervals robust to clustering by school; p_adj: "
+                   "Benjamini-Hochberg across hindrances. An association, not a proven cause.")

@@ -1,4 +1,43 @@
-"""Practices (being built)."""
+"""Practices: how fast does each practice decay, and does that differ between groups?"""
 import streamlit as st
 
+from sustain import charts_analysis, ui
+
+COMPARE = ["none", "programme", "province", "district", "school_type", "gender", "subject"]
+
 st.title("Practices")
+filters = ui.sidebar_filters()
+cfg = ui.config()
+compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: c.replace("_", " "))
+group = None if compare == "none" else compare
+by = tuple(c for c in ("practice", group) if c)
+decay_tab, half_life_tab, survival_tab = st.tabs(["Decay curves", "Half-life", "Survival (Kaplan-Meier)"])
+
+with decay_tab:
+    table = ui.indicator("retention", filters, by=by)
+    if table is not None:
+        st.plotly_chart(charts_analysis.practice_decay(
+            table, group, cfg.practice_label,
+            "Retention of each practice by months since programme end" + (f", by {compare}" if group else "")),
+            key="decay_chart")
+        st.caption(ui.n_caption(table, "teachers") + " Bars: Wilson 95% intervals.")
+
+with half_life_tab:
+    table = ui.indicator("half_life", filters, by=by)
+    if table is not None:
+        st.plotly_chart(charts_analysis.half_life_dots(
+            table, group, cfg.practice_label,
+            "Half-life of each practice (months until half is no longer retained)"), key="half_life_chart")
+        st.caption(ui.n_caption(table, "teachers")
+                   + " Fit of retention = exp(-λ·months), 95% interval "
+                   "robust to clustering by school; no decay or too few rounds: see the note.")
+        st.dataframe(ui.display_table(table.assign(practice=table["practice"].map(cfg.practice_label))),
+                     hide_index=True, key="half_life_table")
+
+with survival_tab:
+    table = ui.indicator("survival", filters, by=(group,) if group else ())
+    if table is not None:
+        st.plotly_chart(charts_analysis.survival_curves(
+            table, group, "Practices not yet abandoned (Kaplan-Meier, 95% band)"), key="survival_chart")
+        st.caption(ui.n_caption(table, "teachers", group=group) + " Abandoned: not retained at two visits in a row; "
+                   "censored when the teacher left, transferred or was last seen.")

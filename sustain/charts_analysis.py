@@ -31,6 +31,11 @@ def _groups(table: pd.DataFrame, group: str | None):
     return [(None, table)] if not group else list(table.groupby(group, sort=True, dropna=False))
 
 
+def _count(table: pd.DataFrame, group: str | None) -> int:
+    """How many groups share a category row (for the figure's height)."""
+    return int(table[group].nunique()) if group else 1
+
+
 def _error_y(shown: pd.DataFrame, value: str, low: str = "ci_low", high: str = "ci_high") -> dict:
     return dict(type="data", symmetric=False, array=shown[high] - shown[value],
                 arrayminus=shown[value] - shown[low], thickness=1)
@@ -39,27 +44,29 @@ def _error_y(shown: pd.DataFrame, value: str, low: str = "ci_low", high: str = "
 # -- Districts and schools ---------------------------------------------------------------------
 
 def school_ranking(table: pd.DataFrame, at_risk: float, title: str) -> go.Figure:
-    """Each school's latest retention (school_trends), worst first, coloured by persistence
-    class, with the at-risk threshold as a line. Schools "too few to show" are not drawn."""
+    """Each school's latest retention (school_trends) as a dot, worst first, coloured by
+    persistence class, with the at-risk threshold as a line. Schools "too few to show" are not
+    drawn (the caption counts them)."""
     figure = go.Figure()
     for kind in ("decaying", "recovered", "persisting"):
         shown = table[(table["persistence_class"] == kind) & table["latest_retention"].notna()]
         if shown.empty:
             continue
-        figure.add_trace(go.Bar(
-            x=shown["school_id"], y=shown["latest_retention"], name=kind, marker_color=CLASS_COLOURS[kind],
-            customdata=shown[["school_name", "latest_months", "n", "teachers", "hindrances"]].astype(object)
-            .fillna("").to_numpy(),
+        figure.add_trace(go.Scatter(
+            x=shown["school_id"], y=shown["latest_retention"], mode="markers", name=kind,
+            marker=dict(color=CLASS_COLOURS[kind], size=7 if len(table) > 100 else 10),
+            customdata=shown[["school_name", "latest_months", "n", "teachers", "hindrances"]].to_numpy(),
             hovertemplate=("%{x} %{customdata[0]}<br>%{y:.0%} retained at month %{customdata[1]}"
                            "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers"
                            "<br>%{customdata[4]}<extra>%{fullData.name}</extra>"),
         ))
     figure.add_hline(y=at_risk, line_dash="dash", line_color="#555",
                      annotation_text=f"at-risk threshold {at_risk:.0%}", annotation_position="top right")
-    return _layout(figure, title, xaxis=dict(title="school (worst first)", categoryorder="array",
-                                             categoryarray=table["school_id"].tolist(), showticklabels=len(table) <= 40),
+    return _layout(figure, title,
+                   xaxis=dict(title="school (worst first)", categoryorder="array",
+                              categoryarray=table["school_id"].tolist(), showticklabels=len(table) <= 40),
                    yaxis=dict(title="share retained at the latest round", tickformat=".0%", range=[0, 1.05]),
-                   legend_title="class", bargap=0.1)
+                   legend_title="class")
 
 
 # -- Practices ---------------------------------------------------------------------------------
@@ -107,7 +114,7 @@ def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str]
             continue
         upper = shown["ci_high"].replace([np.inf], np.nan)
         figure.add_trace(go.Scatter(
-            x=shown["half_life_months"], y=[label(p) for p in shown["practice"]], mode="markers",
+            x=shown["half_life_months"], y=[label(p) for p in shown["practice"]], mode="markers", orientation="h",
             name=str(value) if group else "all teachers", marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
             error_x=dict(type="data", symmetric=False, array=upper - shown["half_life_months"],
                          arrayminus=shown["half_life_months"] - shown["ci_low"], thickness=1.5),
@@ -117,9 +124,10 @@ def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str]
                   .assign(ci_high=upper).itertuples(index=False)],
             hovertemplate="half-life %{x:.1f} months<br>%{text}<extra>%{fullData.name}</extra>",
         ))
-    return _layout(figure, title, scattermode="group", xaxis=dict(title="half-life (months)", rangemode="tozero"),
+    return _layout(figure, title, scattermode="group", legend_traceorder="reversed",
+                   xaxis=dict(title="half-life (months)", rangemode="tozero"),
                    yaxis=dict(title=None, categoryorder="category descending"), legend_title=group or "",
-                   height=460)
+                   height=max(460, table["practice"].nunique() * (30 + 16 * _count(table, group)) + 150))
 
 
 def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Figure:
@@ -139,7 +147,8 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
         figure.add_trace(go.Scatter(x=shown["months"], y=shown["ci_high"], **band))
         figure.add_trace(go.Scatter(x=shown["months"], y=shown["ci_low"], fill="tonexty", opacity=0.2, **band))
         figure.add_trace(go.Scatter(
-            x=shown["months"], y=shown["survival"], mode="lines+markers", name=f"{name} (n = {int(shown['n'].iloc[0]):,})",
+            x=shown["months"], y=shown["survival"], mode="lines+markers",
+            name=f"{name} (n = {int(shown['n'].iloc[0]):,})",
             legendgroup=name, line=dict(shape="hv", color=colour),
             customdata=shown[["ci_low", "ci_high", "at_risk", "events", "n", "teachers"]].to_numpy(),
             hovertemplate=("month %{x}: %{y:.0%} not abandoned<br>95% CI %{customdata[0]:.0%}–%{customdata[1]:.0%}"
@@ -209,12 +218,12 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
         if shown.empty:
             continue
         figure.add_trace(go.Scatter(
-            x=shown["odds_ratio"], y=[ticks[h] for h in shown["hindrance"]], mode="markers+text",
+            x=shown["odds_ratio"], y=[ticks[h] for h in shown["hindrance"]], mode="markers+text", orientation="h",
             name=str(value) if group else "odds ratio", marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
             error_x=_error_y(shown, "odds_ratio") | {"thickness": 1.5},
             text=[(f"n {int(n):,} · " if group else "") + "p_adj " + (f"{p:.3f}" if p >= 0.001 else "< 0.001")
                   for n, p in zip(shown["n"], shown["p_adj"])],
-            textposition="top center", textfont=dict(size=10),
+            textposition="top center" if not group else "middle right", textfont=dict(size=10),
             customdata=shown[["ci_low", "ci_high", "p_adj", "risk_difference", "rd_ci_low", "rd_ci_high", "n",
                               "exposed_n", "teachers"]].to_numpy(),
             hovertemplate=("odds ratio %{x:.2f} (95% CI %{customdata[0]:.2f}–%{customdata[1]:.2f}), "
@@ -230,10 +239,10 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
             hoverinfo="text",
         ))
     figure.add_vline(x=1, line_dash="dash", line_color="#555")
-    return _layout(figure, title, scattermode="group",
+    return _layout(figure, title, scattermode="group", legend_traceorder="reversed",
                    xaxis=dict(type="log", title="odds ratio of abandonment, exposed vs not (log scale)"),
                    yaxis=dict(title=None, categoryorder="array", categoryarray=[ticks[h] for h in reversed(order)]),
-                   legend_title=group or "", height=max(450, 70 * len(order) + 150))
+                   legend_title=group or "", height=max(450, len(order) * (40 + 24 * _count(table, group)) + 150))
 
 
 # -- Communities of practice ---------------------------------------------------------------------

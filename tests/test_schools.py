@@ -1,0 +1,187 @@
+"""school_trends (persistence classes), teacher_practices and retention_by_cop on a ten-teacher
+fixture, against values computed by hand.
+
+Config: min_group_n 3, at_risk_retention 0.5, programme CBM (end 2023-12-15), cut-off 3.
+Two practices per teacher (gw = group_work, q = questioning; others never scored):
+
+    school cluster  teacher  month 0     month 3      month 6
+    S1     THA-C1   T1       gw 3, q 3   gw 3, q 3    gw 4, q 3
+    S1     THA-C1   T2       gw 3, q 3   gw 3, q 2    gw 3, q 1
+    S2     THA-C1   T3       gw 3, q 3   gw 3, q 3    gw 3, q 2
+    S2     THA-C1   T4       gw 3, q 3   gw 3, q 2    gw 2, q 2
+    S3     THA-C1   T5       gw 3, q 3   gw 2, q 2    gw 3, q 2
+    S3     THA-C1   T6       gw 3, q 3   gw 1, q 3    gw 3, q 2
+    S4     THA-C2   T7       gw 3, q 3   gw 2, q 3    -
+    S5     THA-C2   T8       gw 3        -            -
+    S6     THA-C2   T9       gw 3, q 3   gw 3, q 3    -
+    S6     THA-C2   T10      gw 3, q 3   absent       -
+
+Retention per school (retained at month 0 = the base n; a round needs n >= 3 to be shown):
+    S1: base 4; month 3: 3 of 4 = .75; month 6: 3 of 4 = .75      -> persisting
+    S2: base 4; month 3: 3 of 4 = .75; month 6: 1 of 4 = .25      -> decaying (.25 < .5)
+    S3: base 4; month 3: 1 of 4 = .25; month 6: 2 of 4 = .50      -> recovered (.5 is "at or above")
+    S4: base 2 < 3                                                 -> suppressed, too few to show
+    S5: base 1 < 3 (two schools suppressed: no complementary one)  -> suppressed, too few to show
+    S6: base 4; month 3: n = 2 (T10 absent) < 3, not shown         -> too few to show, not suppressed
+Hindrances: T1 month 0 low_pay; T2 month 3 low_pay no_followup; T1 month 6 no_followup: S1 has
+6 present visits, each hindrance reported at 2 (ties in config order: no_followup first).
+
+CoP log after the end (2023-12-15; period to the month-24 round, 730 days = 23.98 months):
+THA-C1 14 meetings (0.58 a month: active), THA-C2 11 meetings (0.46 a month: inactive).
+"""
+import datetime as dt
+
+import duckdb
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from metrics import FilterError, Filters
+from metrics.communities import cluster_cop_class, retention_by_cop
+from metrics.schools import persistence_class, school_trends, teacher_practices, within
+from support import teacher, visit, write_kobo, write_roster
+
+C2 = dict(cluster="THA-C2")
+SCHOOL = {"T1": "S1", "T2": "S1", "T3": "S2", "T4": "S2", "T5": "S3", "T6": "S3", "T7": "S4", "T8": "S5",
+          "T9": "S6", "T10": "S6"}
+BOTH3 = {"group_work": "3", "questioning": "3"}
+SCORES = {  # teacher -> {month: scores, or "absent"}
+    "T1": {0: BOTH3, 3: BOTH3, 6: {"group_work": "4", "questioning": "3"}},
+    "T2": {0: BOTH3, 3: {"group_work": "3", "questioning": "2"}, 6: {"group_work": "3", "questioning": "1"}},
+    "T3": {0: BOTH3, 3: BOTH3, 6: {"group_work": "3", "questioning": "2"}},
+    "T4": {0: BOTH3, 3: {"group_work": "3", "questioning": "2"}, 6: {"group_work": "2", "questioning": "2"}},
+    "T5": {0: BOTH3, 3: {"group_work": "2", "questioning": "2"}, 6: {"group_work": "3", "questioning": "2"}},
+    "T6": {0: BOTH3, 3: {"group_work": "1", "questioning": "3"}, 6: {"group_work": "3", "questioning": "2"}},
+    "T7": {0: BOTH3, 3: {"group_work": "2", "questioning": "3"}},
+    "T8": {0: {"group_work": "3"}},
+    "T9": {0: BOTH3, 3: BOTH3},
+    "T10": {0: BOTH3, 3: "absent"},
+}
+HINDRANCES = {("T1", 0): "low_pay", ("T2", 3): "low_pay no_followup", ("T1", 6): "no_followup"}
+
+
+def monthly(cluster, first, count):
+    return [f"{cluster},{first + dt.timedelta(days=30 * i)},12,teacher,meeting {i + 1}" for i in range(count)]
+
+
+@pytest.fixture
+def con(tmp_path, config_factory, load):
+    config = config_factory(**{"thresholds.min_group_n": 3, "thresholds.at_risk_retention": 0.5})
+    teachers, visits = [], []
+    for t, school in SCHOOL.items():
+        place = C2 if school in ("S4", "S5", "S6") else {}
+        teachers.append(teacher(t, school, **place))
+        for month, scores in SCORES[t].items():
+            if scores == "absent":
+                visits.append(visit(f"{t}-{month}", t, school, month, status="absent", cop_active="", **place))
+            else:
+                visits.append(visit(f"{t}-{month}", t, school, month, scores=scores,
+                                    hindrances=HINDRANCES.get((t, month), ""), **place))
+    log = tmp_path / "cop.csv"
+    log.write_text("\n".join(["cluster,meeting_date,attendees,facilitator_role,topic",
+                              *monthly("THA-C1", dt.date(2024, 1, 10), 14),
+                              *monthly("THA-C2", dt.date(2024, 1, 12), 11)]) + "\n", encoding="utf-8")
+    result = load(config, write_roster(tmp_path / "roster.csv", teachers), write_kobo(tmp_path / "k.csv", visits), log)
+    assert result.ok and result.files[1].inserted == len(visits) == 25
+    connection = duckdb.connect(str(config.database_path()), read_only=True)
+    yield connection, config
+    connection.close()
+
+
+def test_persistence_class_rules():
+    months = [0, 3, 6, 12]
+    assert persistence_class([1.0, 0.8, 0.6, 0.5], months, 0.5) == "persisting"
+    assert persistence_class([1.0, 0.8, 0.6, 0.49], months, 0.5) == "decaying"
+    assert persistence_class([1.0, 0.4, None, 0.5], months, 0.5) == "recovered"
+    assert persistence_class([1.0, 0.4, 0.7, None], months, 0.5) == "recovered"  # latest shown round counts
+    assert persistence_class([1.0, None, None, None], months, 0.5) == "too few to show"  # month 0 alone
+
+
+def test_school_trends_by_hand(con):
+    connection, config = con
+    table = school_trends(connection, Filters(), [], config)
+    # worst first: S2 (.25), S3 (.5), S1 (.75), then the schools without a latest retention by id
+    assert table["school_id"].tolist() == ["S2", "S3", "S1", "S4", "S5", "S6"]
+    rows = table.set_index("school_id")
+    assert rows["persistence_class"].to_dict() == {
+        "S1": "persisting", "S2": "decaying", "S3": "recovered",
+        "S4": "too few to show", "S5": "too few to show", "S6": "too few to show"}
+    assert rows["suppressed"].to_dict() == {"S1": False, "S2": False, "S3": False, "S4": True, "S5": True, "S6": False}
+    # one value per round of schedule.months [0, 3, 6, 12, 18, 24]; None: not observed or n < 3
+    assert rows.loc["S1", "retention"] == [1.0, 0.75, 0.75, None, None, None]
+    assert rows.loc["S2", "retention"] == [1.0, 0.75, 0.25, None, None, None]
+    assert rows.loc["S3", "retention"] == [1.0, 0.25, 0.5, None, None, None]
+    assert rows.loc["S6", "retention"] == [1.0, None, None, None, None, None]
+    assert rows.loc["S4", "retention"] == [None] * 6
+    assert rows.loc["S3", "retention_trend"] == [1.0, 0.25, 0.5]
+    assert rows.loc[["S1", "S2", "S3"], "latest_months"].tolist() == [6, 6, 6]
+    assert rows.loc[["S1", "S2", "S3"], "latest_retention"].tolist() == [0.75, 0.25, 0.5]
+    assert rows.loc[["S1", "S2", "S3", "S6"], "n"].tolist() == [4, 4, 4, 4]
+    assert rows.loc[["S1", "S2", "S3", "S6"], "teachers"].tolist() == [2, 2, 2, 2]
+    assert rows.loc[["S4", "S5"], "n"].isna().all()
+    assert rows.loc["S1", "hindrances"] == "Lack of follow-up (2 of 6 visits); Teachers' low pay (2 of 6 visits)"
+    assert rows.loc["S2", "hindrances"] == "" and rows.loc["S4", "hindrances"] == ""
+    assert rows.loc["S1", ["school_name", "cluster", "district", "province"]].tolist() == [
+        "School S1", "THA-C1", "Thatta", "Sindh"]
+
+
+def test_school_trends_filters_and_drill(con):
+    connection, config = con
+    table = school_trends(connection, Filters(), [], config)
+    assert within(table, Filters(cluster=("THA-C2",)))["school_id"].tolist() == ["S4", "S5", "S6"]
+    # group_work alone: S1 keeps 2 of 2 at months 3 and 6, but n = 2 < 3: no round shown
+    gw = school_trends(connection, Filters(practice=("group_work",)), [], config).set_index("school_id")
+    assert gw.loc["S1", "retention"] == [None] * 6 and gw.loc["S1", "suppressed"]
+    hostile = school_trends(connection, Filters(district=("x' OR 1=1 --",)), [], config)
+    assert hostile.empty
+    with pytest.raises(FilterError):
+        school_trends(connection, Filters(), ["gender"], config)
+
+
+def test_teacher_practices_by_hand(con):
+    connection, config = con
+    table = teacher_practices(connection, Filters(school_id=("S2",)), [], config)
+    assert len(table) == 2 and table["teachers"].tolist() == [1, 1]
+    assert not table["suppressed"].any()
+    rows = sorted(table[["latest_months", "retained_practices", "lost_practices", "retained", "n"]]
+                  .itertuples(index=False, name=None))
+    # T3 at month 6: gw 3 kept, q 2 lost; T4: gw 2 and q 2, both lost
+    assert rows == [(6, "", "Group work, Higher-order questioning", 0, 2),
+                    (6, "Group work", "Higher-order questioning", 1, 2)]
+    assert table["teacher_key"].str.fullmatch(r"[0-9a-f]{16}").all()  # pseudonymous keys only
+    small = teacher_practices(connection, Filters(school_id=("S4",)), [], config)
+    assert small["suppressed"].all() and small["n"].isna().all() and (small["retained_practices"] == "").all()
+    with pytest.raises(FilterError):
+        teacher_practices(connection, Filters(), [], config)
+
+
+def test_cop_classes_by_hand(con):
+    connection, config = con
+    # THA-C1: 14 meetings / 23.98 months = 0.58 >= 0.5; THA-C2: 11 / 23.98 = 0.46
+    assert cluster_cop_class(connection, config) == {"THA-C1": "active", "THA-C2": "inactive"}
+
+
+def test_retention_by_cop_by_hand(con):
+    connection, config = con
+    table = retention_by_cop(connection, Filters(), [], config)
+    # active (T1-T6): month 0 12 of 12; month 3: 3 + 3 + 1 = 7 of 12; month 6: 3 + 1 + 2 = 6 of 12
+    # inactive (T7-T10): month 0 7 of 7; month 3: T7 1 of 2, T9 2 of 2 = 3 of 4 (T8 unseen, T10 absent)
+    assert [tuple(r) for r in table[["cop", "months", "retained", "n", "clusters", "teachers"]]
+            .itertuples(index=False)] == [("active", 0, 12, 12, 1, 6), ("active", 3, 7, 12, 1, 6),
+                                          ("active", 6, 6, 12, 1, 6), ("inactive", 0, 7, 7, 1, 4),
+                                          ("inactive", 3, 3, 4, 1, 2)]
+    assert table["rate"].tolist() == pytest.approx([1, 7 / 12, 0.5, 1, 0.75])
+    low, high = proportion_confint(7, 12, method="wilson")
+    assert table.loc[1, ["ci_low", "ci_high"]].tolist() == pytest.approx([low, high])
+    assert not table["suppressed"].any()
+
+
+def test_retention_by_cop_suppression(con):
+    connection, config = con
+    stricter = config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 5})})
+    table = retention_by_cop(connection, Filters(), [], stricter).set_index(["cop", "months"])
+    # inactive month 3 has n 4 < 5; active month 3 (n 12) is suppressed with it (complementary)
+    assert table["suppressed"].to_dict() == {("active", 0): False, ("active", 3): True, ("active", 6): False,
+                                             ("inactive", 0): False, ("inactive", 3): True}
+    assert table.loc[("active", 3), ["rate", "n"]].isna().all()
+    only_c1 = retention_by_cop(connection, Filters(cluster=("THA-C1",)), [], config)
+    assert set(only_c1["cop"]) == {"active"}
