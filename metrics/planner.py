@@ -10,10 +10,11 @@ evidence of need, so a school whose decay cannot be judged scores at most 0.60 a
 schools where decay is seen. A school all of whose trained teachers are recorded as left or
 transferred (at their latest visit) is listed last, unscored, with that as its reason.
 
-- decay (0.40): 1 - the school's persistence index (teacher-practices retained at its latest
-  round / retained at month 0, `metrics.decay.persistence`), shrunk toward the overall index
-  (`index_shrunk`) so a school resting on few observations is not ranked by chance; 0 when the
-  index is 1 or more. Not judged when n (teacher-practices retained at month 0) is below
+- decay (0.40): 1 - the school's persistence index (of the teacher-practices retained at month
+  0, the share retained at its latest round among those observed then, `metrics.decay.persistence`),
+  shrunk toward the overall index (`index_shrunk`) so a school resting on few observations is not
+  ranked by chance; 0 when the index is 1. Not judged when n (teacher-practices observed at
+  both month 0 and the latest round) is below
   thresholds.min_group_n ("too few observations to judge decay"), or before any follow-up round.
   The reason quotes the raw (unshrunk) index with its n.
 - hindrances (0.25): the share of the school's recent visits reporting its most frequent
@@ -65,7 +66,7 @@ SCORE_EXPLANATION = (
     "community of practice 15% (1 when the cluster's community is not active: fewer than half of "
     "its recent visits say it met in the last month, or the CoP log shows no meeting since 3 months "
     "before its last visit). A part that cannot be judged (for decay: fewer than thresholds.min_group_n "
-    "teacher-practices retained at month 0) adds nothing: missing evidence is not evidence of need. "
+    "teacher-practices observed at month 0 and the latest round) adds nothing: missing evidence is not evidence of need. "
     "Schools whose trained teachers have all left or transferred are listed last, without a score. "
     "The score orders schools for follow-up support; it is not a judgement of teachers."
 )
@@ -78,8 +79,8 @@ PLAN_COLUMNS = ["rank", "school_id", "school_name", "cluster", "district", "need
 def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
                config: Config | None = None, today: dt.date | None = None) -> pd.DataFrame:
     """One row per school, ranked by need_score (see the module docstring), with `reason` in
-    plain words built from config labels. `n`: teacher-practices retained at month 0 (the decay
-    part's base); `teachers`: roster teachers of the school within the filters; `suppressed`:
+    plain words built from config labels. `n`: teacher-practices retained at month 0 and observed at
+    the latest round (the decay part's base); `teachers`: roster teachers of the school within the filters; `suppressed`:
     the decay part rests on fewer than thresholds.min_group_n (the school still appears)."""
     config = config or load_config()
     today = today or dt.date.today()

@@ -16,10 +16,10 @@ if plan is not None:
                          "recent_visits", "last_visit"]],
                  hide_index=True, key="plan_table",
                  column_config={"need_score": st.column_config.NumberColumn("need score", format="%.2f"),
-                                "n": st.column_config.NumberColumn("n", help="teacher-practices retained at "
-                                                                   "month 0 that the decay figure rests on"),
+                                "n": st.column_config.NumberColumn("n", help="teacher-practices in use at month 0 "
+                                                                   "and observed at the latest round"),
                                 "reason": st.column_config.TextColumn("reason", width="large")})
-    st.caption(f"n = teacher-practices retained at month 0 behind each school's decay figure; where it is below "
+    st.caption(f"n = teacher-practices in use at month 0 and observed at the latest round, behind each school's decay figure; where it is below "
                f"{ui.config().thresholds.min_group_n} the reason reads \"too few observations to judge decay\" "
                f"and decay does not count in the score. Showing {len(chosen)} of {len(plan)} schools.")
     with st.expander("What the need score means"):

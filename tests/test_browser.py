@@ -119,3 +119,40 @@ def test_filter_goes_into_the_url(server, browser):
     assert sorted(legend_texts(page, "retention_chart")) == ["Pishin", "Quetta"]
     page.screenshot(path=str(SCREENSHOTS / "overview_filtered.png"), full_page=True)
     page.close()
+
+
+PAGES = [("Districts and schools", "districts"), ("Practices", "practices"), ("Hindrances", "hindrances"),
+         ("Communities of practice", "communities"), ("Follow-up planner", "planner"), ("Data", "data"),
+         ("Overview", "")]
+HEADINGS = {"": "Retention of practices after the programme", "districts": "Districts and schools",
+            "practices": "Practices", "hindrances": "Hindrances", "communities": "Communities of practice",
+            "planner": "Follow-up planner", "data": "Data"}
+
+
+def test_every_page_with_a_filter_in_the_url(server, browser):
+    """Visit every page from the navigation, change the district filter there, check the URL
+    carries it and nothing failed, and keep a screenshot of each."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server)
+    wait_until_idle(page)
+    for title, path in PAGES:
+        page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+        suffix = f"/{path}" if path else ""
+        page.wait_for_function(f"() => location.pathname.replace(/\\/$/, '').endsWith('{suffix}')", timeout=30_000)
+        wait_until_idle(page)
+        page.get_by_role("heading", name=HEADINGS[path]).first.wait_for(timeout=30_000)
+        district_box = page.locator(".st-key-filter_district input")
+        district_box.click()
+        choice = "Pishin" if "Pishin" not in page.url else "Lasbela"
+        page.get_by_role("option", name=choice).click()
+        page.keyboard.press("Escape")
+        page.wait_for_function(
+            f"() => new URL(location.href).searchParams.getAll('district').includes('{choice}')", timeout=30_000)
+        wait_until_idle(page)
+        assert page.locator("[data-testid='stException']").count() == 0, title
+        page.screenshot(path=str(SCREENSHOTS / f"page_{path or 'overview'}.png"), full_page=True)
+    assert not errors, errors
+    page.close()
