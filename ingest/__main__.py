@@ -1,7 +1,8 @@
 """python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] FILE...
 
 Exit 0 when every file was taken (quarantined rows included), 1 when any file was refused,
-2 for a usage or configuration error.
+2 for a usage or configuration error, or when another process kept the database locked
+for longer than $SUSTAIN_LOCK_WAIT seconds (default 10; nothing is written then).
 """
 from __future__ import annotations
 

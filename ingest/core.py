@@ -20,10 +20,11 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config
-from sustain.db import execute, open_for_writing
+from sustain.db import execute, open_for_writing, wait_for_lock
 from sustain.pseudonym import resolve_salt
 
 from . import survey, tables
+from .survey import date_shapes
 from .read import FileRefused, RawTable, detect_kind, read_table
 
 KIND_ORDER = {"roster": 0, "cop_log": 1, "kobo": 2, "odk": 2}
@@ -116,7 +117,8 @@ def _copy_database(source: Path, target: Path) -> None:
         return
     con = duckdb.connect(str(target))
     try:
-        con.execute("attach ? as source (read_only)", [str(source)])
+        # an import holding the real database is waited for, then reported as busy (no traceback)
+        wait_for_lock(lambda: con.execute("attach ? as source (read_only)", [str(source)]), source)
         con.execute("copy from database source to scratch")
         con.execute("detach source")
     finally:
@@ -185,6 +187,7 @@ def _import_survey(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
     con.register("cfg_programmes", _programmes_frame(config))
     params = survey.validation_params(config, salt)
     params["date_formats"] = getattr(config.sources, kind).date_formats
+    params["date_shapes"] = date_shapes(params["date_formats"])
     execute(con, f"create or replace temp table bad as {survey.validation_sql(config)}", params)
     execute(con, survey.clean_sql(config), params)
     # several versions of one identity in the file, equal rank and time, different content
@@ -262,9 +265,10 @@ def _import_table(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
         validation, merge, writes, actions = tables.ROSTER_VALIDATION, tables.ROSTER_MERGE, tables.ROSTER_WRITE, "roster_actions"
         merge_params = {"salt": salt}
     else:
-        params = {"date_formats": config.sources.cop_log.date_formats}
+        formats = config.sources.cop_log.date_formats
+        params = {"date_formats": formats, "date_shapes": date_shapes(formats)}
         validation, merge, writes, actions = tables.COP_VALIDATION, tables.COP_MERGE, tables.COP_WRITE, "cop_actions"
-        merge_params = params
+        merge_params = {"date_formats": formats}
     execute(con, f"create or replace temp table bad as {validation}", params)
     execute(con, merge, merge_params)
     for statement in writes:

@@ -3,8 +3,9 @@
 Everything is read as text ("" for empty), so validation can quote exactly what the file held.
 Refusals (`FileRefused`) happen before anything is written: file too large (also an XLSX whose
 unpacked parts exceed the cap, checked from the zip directory before any XML is parsed), not
-UTF-8, duplicate headers, empty file, unknown kind. XML in XLSX is parsed through defusedxml
-(openpyxl uses it when installed), so entity expansion attacks are refused.
+UTF-8, duplicate headers, empty file (0 bytes, or a header row and no data rows), unknown kind.
+An XLSX whose XML declares a DOCTYPE or entities is refused by a byte scan before parsing, and
+XML is parsed through defusedxml (openpyxl uses it when installed) as a second line of defence.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def read_table(path: str | Path, max_bytes: int) -> RawTable:
         raise FileRefused(f"{path}: no such file")
     size = path.stat().st_size
     if size > max_bytes:
-        raise FileRefused(f"{path.name}: {size / 1e6:.1f} MB is over the size cap of {max_bytes / 1e6:.0f} MB (thresholds.max_file_mb)")
+        raise FileRefused(f"{path.name}: {size / 1e6:.3g} MB is over the size cap of {max_bytes / 1e6:g} MB (thresholds.max_file_mb)")
     if size == 0:
         raise FileRefused(f"{path.name}: the file is empty")
     digest = sha256_of(path)
@@ -70,6 +71,8 @@ def read_table(path: str | Path, max_bytes: int) -> RawTable:
         if header in seen:
             raise FileRefused(f"{path.name}: duplicate header {header!r} in columns {seen[header]} and {index}")
         seen[header] = index
+    if not rows:
+        raise FileRefused(f"{path.name}: the file has a header row but no data rows (an export with no submissions?)")
     width = len(headers)
     for number, row in enumerate(rows, start=1):
         if len(row) > width and any(cell.strip() for cell in row[width:]):
@@ -116,11 +119,17 @@ def _read_xlsx(path: Path, max_bytes: int) -> tuple[list[str], list[list[str]]]:
         raise FileRefused(f"{path.name}: not a readable XLSX file ({exc})") from None
     if unpacked > max_bytes:
         raise FileRefused(
-            f"{path.name}: unpacks to {unpacked / 1e6:.1f} MB, over the size cap of "
-            f"{max_bytes / 1e6:.0f} MB (thresholds.max_file_mb); refused before parsing"
+            f"{path.name}: unpacks to {unpacked / 1e6:.3g} MB, over the size cap of "
+            f"{max_bytes / 1e6:g} MB (thresholds.max_file_mb); refused before parsing"
         )
     if "xl/workbook.xml" not in names:
         raise FileRefused(f"{path.name}: a zip file but not an XLSX workbook")
+    try:
+        declared = _xml_declarations(path)
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:  # damaged or encrypted parts
+        raise FileRefused(f"{path.name}: not a readable XLSX file ({exc})") from None
+    if declared:
+        raise FileRefused(f"{path.name}: {declared}")
     import openpyxl  # local: only XLSX paths pay for it
 
     try:
@@ -130,10 +139,12 @@ def _read_xlsx(path: Path, max_bytes: int) -> tuple[list[str], list[list[str]]]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged or hostile files
-        raise FileRefused(f"{path.name}: not a readable XLSX file ({type(exc).__name__}: {exc})") from None
+        raise FileRefused(f"{path.name}: {_xlsx_problem(exc)}") from None
     try:
         sheet = workbook.worksheets[0]
         rows = [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    except Exception as exc:  # read-only sheets are parsed lazily, so hostile XML surfaces here
+        raise FileRefused(f"{path.name}: {_xlsx_problem(exc)}") from None
     finally:
         workbook.close()
     rows = [row for row in rows if any(cell.strip() for cell in row)]
@@ -143,6 +154,42 @@ def _read_xlsx(path: Path, max_bytes: int) -> tuple[list[str], list[list[str]]]:
     while headers and not headers[-1]:
         headers.pop()
     return headers, rows[1:]
+
+
+_DECLARATIONS = [marker.encode(encoding) for marker in ("<!DOCTYPE", "<!ENTITY")
+                 for encoding in ("utf-8", "utf-16-le", "utf-16-be")]
+ENTITY_REFUSAL = ("{part} holds an XML DOCTYPE/ENTITY declaration; spreadsheets from KoboToolbox, ODK "
+                  "and Excel never do, and entity expansion can exhaust memory, so the file is refused "
+                  "unparsed (save it again from Excel, or export it again from the server)")
+
+
+def _xml_declarations(path: Path) -> str | None:
+    """Scan every XML part (its unpacked size already checked against the cap) for a DOCTYPE or
+    ENTITY declaration, before any XML is parsed. defusedxml (through openpyxl) is the second line."""
+    overlap = max(len(marker) for marker in _DECLARATIONS)
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith((".xml", ".rels", ".vml")):
+                continue
+            tail = b""
+            with archive.open(info) as part:
+                for block in iter(lambda: part.read(1 << 20), b""):
+                    window = tail + block
+                    if any(marker in window.upper() for marker in _DECLARATIONS):
+                        return ENTITY_REFUSAL.format(part=info.filename)
+                    tail = window[-overlap:]
+    return None
+
+
+def _xlsx_problem(exc: BaseException) -> str:
+    """A clear reason for a workbook openpyxl could not read (defusedxml's refusals named)."""
+    chain, seen = exc, set()
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        if type(chain).__module__.startswith("defusedxml"):
+            return ENTITY_REFUSAL.format(part="a part of the workbook") + f" ({type(chain).__name__})"
+        chain = chain.__cause__ or chain.__context__
+    return f"not a readable XLSX file ({type(exc).__name__}: {exc})"
 
 
 def _cell_text(value) -> str:

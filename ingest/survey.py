@@ -38,6 +38,27 @@ REQUIRED = ["visit_date", "school_id", "teacher_id", "teacher_status"]
 MULTI_SELECT = "hindrances"
 
 
+_DATE_DIRECTIVES = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{1,2}", "d": r"\d{1,2}", "H": r"\d{1,2}",
+                    "M": r"\d{1,2}", "S": r"\d{1,2}", "f": r"\d{1,6}", "j": r"\d{1,3}", "b": "[A-Za-z]+",
+                    "B": "[A-Za-z]+", "z": r"(Z|[+-]\d{2}:?\d{2})", "%": "%"}
+
+
+def date_shapes(formats: list[str]) -> list[str]:
+    """For each declared strptime format, a regular expression of its shape: a value of that shape
+    that still does not parse names a day that does not exist (`impossible_date`, e.g. 31/02);
+    any other unparsed value is `bad_date` (an undeclared format, an Excel serial number, text)."""
+    shapes = []
+    for fmt in formats:
+        pattern, pieces = "", iter(fmt)
+        for char in pieces:
+            if char == "%":
+                pattern += _DATE_DIRECTIVES.get(next(pieces, ""), ".+")
+            else:
+                pattern += char if char.isalnum() else f"\\x{{{ord(char):x}}}"
+        shapes.append(pattern)
+    return shapes
+
+
 def stage(raw: RawTable, kind: str, config: Config) -> pd.DataFrame:
     """Rename the file's columns to canonical ones; all values stay text."""
     source = getattr(config.sources, kind)
@@ -121,7 +142,8 @@ def validation_sql(config: Config) -> str:
                    'score must be ' || $scale_{code}_min || '..' || $scale_{code}_max || ' or na' as detail
             from joined
             where lower(trim({column})) not in ('', 'na')
-              and coalesce(try_cast(trim({column}) as integer) not between $scale_{code}_min and $scale_{code}_max, true)"""
+              and (not regexp_full_match(trim({column}), '[0-9]+')  -- DuckDB would cast '3.5' to 4, '1e1' to 10
+                   or coalesce(try_cast(trim({column}) as integer) not between $scale_{code}_min and $scale_{code}_max, true))"""
         )
     practice_checks = "\nunion all\n".join(checks)
     return f"""
@@ -153,7 +175,7 @@ from joined where known_school is not null and trim(district) <> ''
   and lower(trim(district)) <> lower(roster_district)
 union all
 select _row, 'visit_date', visit_date,
-       case when regexp_full_match(trim(visit_date), '\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}|\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{4}}')
+       case when len(list_filter($date_shapes, lambda shape: regexp_full_match(trim(visit_date), shape))) > 0
             then 'impossible_date' else 'bad_date' end,
        'expected a date in one of the formats ' || array_to_string($date_formats, ', ')
 from joined where parsed_date is null
@@ -178,7 +200,8 @@ from joined where lower(trim(cop_active)) not in ('', 'yes', 'no')
 union all
 select _row, 'cop_meetings_3m', cop_meetings_3m, 'bad_integer', 'expected a whole number 0 or more'
 from joined where trim(cop_meetings_3m) <> ''
-  and coalesce(try_cast(trim(cop_meetings_3m) as integer) < 0, true)
+  and (not regexp_full_match(trim(cop_meetings_3m), '[0-9]+')
+       or coalesce(try_cast(trim(cop_meetings_3m) as integer) < 0, true))
 """
 
 
@@ -186,6 +209,7 @@ def validation_params(config: Config, salt: str) -> dict:
     params = {
         "salt": salt,
         "date_formats": config.sources.kobo.date_formats,
+        "date_shapes": date_shapes(config.sources.kobo.date_formats),
         "window_days": config.schedule.window_weeks * 7,
         "last_month_days": int(round(config.schedule.months[-1] * 30.44)),
         "today": dt.date.today(),

@@ -96,12 +96,14 @@ select _row, 'cluster' as column_name, cluster as value, 'unknown_cluster' as ru
 from staged where cluster not in (select cluster from schools)
 union all
 select _row, 'meeting_date', meeting_date,
-       case when regexp_full_match(meeting_date, '\\d{4}-\\d{1,2}-\\d{1,2}') then 'impossible_date' else 'bad_date' end,
+       case when len(list_filter($date_shapes, lambda shape: regexp_full_match(meeting_date, shape))) > 0
+            then 'impossible_date' else 'bad_date' end,
        'expected a date in one of the formats ' || array_to_string($date_formats, ', ')
 from staged where try_strptime(meeting_date, $date_formats) is null
 union all
 select _row, 'attendees', attendees, 'bad_integer', 'expected a whole number 0 or more'
-from staged where attendees <> '' and coalesce(try_cast(attendees as integer) < 0, true)
+from staged where attendees <> ''
+  and (not regexp_full_match(attendees, '[0-9]+') or coalesce(try_cast(attendees as integer) < 0, true))
 """
 
 COP_MERGE = """
