@@ -21,3 +21,21 @@ if table is not None:
     st.caption(ui.n_caption(table, "teachers", group="district"))
     with st.expander("The numbers behind the charts"):
         st.dataframe(ui.display_table(table), hide_index=True, key="retention_table")
+
+with st.expander("Donor pack: PowerPoint with native charts and a self-contained HTML report"):
+    config = ui.config()
+    left, right = st.columns(2)
+    programme = left.selectbox("Programme", config.programme_codes, key="pack_programme",
+                               format_func=lambda code: next(p.name for p in config.programmes if p.code == code))
+    language = right.selectbox("Language", ["en", "ur"], key="pack_language",
+                               format_func={"en": "English", "ur": "اردو (Urdu)"}.get)
+    st.caption("For the districts chosen in the sidebar (all when none is chosen); small groups are "
+               "suppressed exactly as on screen. The same pack comes from `python -m report`.")
+    if st.button("Build the donor pack", key="pack_build"):
+        pack = ui.donor_pack(programme, filters, language)
+        if pack is not None:
+            stem = pack["stem"].decode()
+            left.download_button("Download PowerPoint", pack["pptx"], f"{stem}.pptx", key="pack_pptx",
+                                 mime="application/vnd.openxmlformats-officedocument.presentationml.presentation")
+            right.download_button("Download HTML report", pack["html"], f"{stem}.html", key="pack_html",
+                                  mime="text/html")

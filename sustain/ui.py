@@ -237,3 +237,28 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     shown.loc[table["suppressed"].to_numpy(), value_columns] = TOO_FEW
     return shown
 
+
+
+@st.cache_data(show_spinner="Building the donor pack…", max_entries=16)
+def _donor_pack(programme: str, districts: tuple[str, ...], language: str, scope: tuple[str, ...] | None,
+                db: str, version: float) -> dict[str, bytes]:
+    from report import build_deck, build_html, build_report
+
+    with read_only(db) as con:
+        pack = build_report(con, config(), programme, districts, language, scope=scope)
+    return {"pptx": build_deck(pack), "html": build_html(pack).encode("utf-8"), "stem": pack.file_stem.encode()}
+
+
+def donor_pack(programme: str, filters: Filters, language: str) -> dict[str, bytes] | None:
+    """The PowerPoint deck and HTML report of `python -m report` for the sidebar's districts,
+    within the viewer's scope. None, with the reason shown, when it cannot be built."""
+    from report import ReportError
+
+    try:
+        return _donor_pack(programme, filters.district, language, viewer_scope(), str(database_path()),
+                           _database_version())
+    except DataRefreshing:
+        st.info("The data is refreshing (an import is running). Try again in a moment.")
+    except ReportError as exc:
+        st.warning(str(exc))
+    return None

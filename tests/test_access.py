@@ -169,3 +169,17 @@ def test_admin_sees_every_district(page):
     """The check above can fail: the same page for a user of all districts shows the others."""
     text = shown_text(page("overview", user=ADMIN))
     assert all(district in text for district in OTHERS + ["Quetta"])
+
+
+def test_donor_pack_is_scoped(sample_db, secured):
+    from report import build_report
+
+    _, config, _ = secured
+    con = duckdb.connect(str(sample_db), read_only=True)
+    try:
+        pack = build_report(con, config, "CBM", (), "en", scope=("Quetta",))
+    finally:
+        con.close()
+    districts = pack.chart("districts")
+    labels = {point.label for point in districts.points}
+    assert labels == {"Quetta"}

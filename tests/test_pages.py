@@ -48,4 +48,12 @@ def test_overview_filter_changes_the_figure(app):
 def test_overview_reads_filters_from_the_url(app):
     at = app("pages/overview.py", district=["Pishin", "Lasbela"])
     assert sorted(trace["name"] for trace in figure(at)["data"]) == ["Lasbela", "Pishin"]
-    assert "rests on up to" in at.caption[-1].value
+    assert any("rests on up to" in caption.value for caption in at.caption)
+
+
+def test_overview_builds_the_donor_pack(app):
+    at = app("pages/overview.py")
+    at.button(key="pack_build").click().run()
+    assert not at.exception
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert labels == ["Download PowerPoint", "Download HTML report"]
