@@ -9,10 +9,7 @@ The file is written with fixed timestamps, so rebuilding an unchanged form gives
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import io
-import re
-import zipfile
+import sys
 from pathlib import Path
 
 import yaml
@@ -20,6 +17,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # also run as a script: python forms/build_form.py
+
+from sustain.xlsx import save_workbook_deterministic  # noqa: E402
 DEFAULT_CONFIG = ROOT / "config.yaml"
 DEFAULT_OUT = Path(__file__).resolve().parent / "sustain_followup.xlsx"
 FORM_ID = "sustain_followup"
@@ -138,26 +138,8 @@ def build(config_path=DEFAULT_CONFIG, out=DEFAULT_OUT) -> Path:
         ws.freeze_panes = "A2"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _save(wb, out)
+    save_workbook_deterministic(wb, out)
     return out
-
-
-def _save(wb, path: Path) -> None:
-    wb.properties.created = dt.datetime(2026, 1, 1)
-    wb.properties.creator = "sustain"
-    buf = io.BytesIO()
-    wb.save(buf)
-    buf.seek(0)
-    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>2026-01-01T00:00:00Z\g<2>", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o600 << 16
-            dst.writestr(zi, data)
 
 
 def main(argv=None) -> int:

@@ -13,16 +13,16 @@ import argparse
 import copy
 import csv
 import datetime as dt
-import io
 import json
 import math
 import re
 import uuid
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import yaml
+
+from sustain.xlsx import save_workbook_deterministic
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config.yaml"
@@ -894,26 +894,6 @@ class Generator:
             "kobo_duplicate_uuids": self.kobo_dup_uuids,
             "odk_duplicate_keys": self.odk_dup_keys,
         }
-
-
-def save_workbook_deterministic(wb, path: Path) -> None:
-    """Save an openpyxl workbook with fixed document and zip-entry timestamps."""
-    fixed = dt.datetime(2026, 1, 1)
-    wb.properties.created = fixed
-    wb.properties.creator = "sustain"
-    buf = io.BytesIO()
-    wb.save(buf)
-    buf.seek(0)
-    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>2026-01-01T00:00:00Z\g<2>", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o600 << 16
-            dst.writestr(zi, data)
 
 
 def generate(out_dir, teachers: int = DEFAULT_TEACHERS, seed: int = DEFAULT_SEED,

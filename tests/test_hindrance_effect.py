@@ -220,22 +220,11 @@ def test_effect_estimates_degenerate_inputs():
 # ---- the sample data: does it find what the generator made harmful? -------------------------
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    from ingest import ingest_files
+def sample(sample_db):
     from sustain.config import load_config
-    from sustain.samples import sample_files
 
-    path = tmp_path_factory.mktemp("hindrance_effect") / "sustain.duckdb"
-    salt = os.environ.pop("SUSTAIN_SALT", None)
-    try:
-        config = load_config()
-        result = ingest_files(sample_files(), config, path)
-    finally:
-        if salt is not None:
-            os.environ["SUSTAIN_SALT"] = salt
-    assert result.ok
-    con = duckdb.connect(str(path), read_only=True)
-    yield con, config
+    con = duckdb.connect(str(sample_db), read_only=True)
+    yield con, load_config()
     con.close()
 
 
