@@ -21,6 +21,7 @@ if table is not None:
     st.caption(ui.n_caption(table, "teachers", group="district"))
     with st.expander("The numbers behind the charts"):
         st.dataframe(ui.display_table(table), hide_index=True, key="retention_table")
+        ui.view_downloads(table, "retention", filters, key="retention_download")
 
 with st.expander("Donor pack: PowerPoint with native charts and a self-contained HTML report"):
     config = ui.config()
@@ -28,6 +29,7 @@ with st.expander("Donor pack: PowerPoint with native charts and a self-contained
     programme = left.selectbox("Programme", config.programme_codes, key="pack_programme",
                                format_func=lambda code: next(p.name for p in config.programmes if p.code == code))
     language = right.selectbox("Language", ["en", "ur"], key="pack_language",
+                               index=["en", "ur"].index(config.report_language),
                                format_func={"en": "English", "ur": "اردو (Urdu)"}.get)
     st.caption("For the districts chosen in the sidebar (all when none is chosen); small groups are "
                "suppressed exactly as on screen. The same pack comes from `python -m report`.")

@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--programme", required=True, help="programme code from config (e.g. CBM)")
     parser.add_argument("--district", nargs="+", action="extend", default=[], metavar="D",
                         help="only these districts (repeat or list several)")
-    parser.add_argument("--language", choices=LANGUAGES, default="en", help="labels in English or Urdu (default en)")
+    parser.add_argument("--language", choices=LANGUAGES, default=None,
+                        help="labels in English or Urdu (default: config report_language)")
     parser.add_argument("--db", help="DuckDB file (default: $SUSTAIN_DB or config 'database')")
     parser.add_argument("--config", help="config file (default: $SUSTAIN_CONFIG or config.yaml)")
     parser.add_argument("--out", required=True, help="directory to write into (created if missing)")
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         with read_only(config.database_path(args.db)) as con:
-            report = build_report(con, config, args.programme, args.district, args.language)
+            report = build_report(con, config, args.programme, args.district, args.language or config.report_language)
             data_files = _data_files(con, config, report, args.data) if args.data else {}
     except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, ReportError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -122,6 +122,7 @@ class Config(_Strict):
     thresholds: Thresholds
     sources: Sources
     access: Access = Access()
+    report_language: Literal["en", "ur"] = "en"
     # where the file came from: relative paths (database) resolve against it
     source_path: Path = Field(default=DEFAULT_CONFIG, exclude=True)
 

@@ -60,6 +60,17 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "retained": ("the score is at or above the practice's cut-off (retained_at in config)", "true/false"),
     "source_file": ("file the visit was imported from", "file name"),
     "source_sha256": ("sha256 of that file: links the row to the import ledger", "text (hex)"),
+    # indicator tables (definitions: README "Indicators"; the codebook's `indicator` row names it)
+    "rate": ("the indicator's share (see the indicator's definition)", "share 0-1"),
+    "retained": ("teacher-practices retained (scored at or above the cut-off)", "count"),
+    "n": ("observations the row rests on (teacher-practices, visits or units at risk)", "count"),
+    "ci_low": ("lower end of the 95% interval", "as the estimate"),
+    "ci_high": ("upper end of the 95% interval", "as the estimate"),
+    "teachers": ("distinct teachers the row rests on", "count"),
+    "hindrance": ("hindrance (code from config hindrances)", "code"),
+    "half_life_months": ("months until half the practices in use at month 0 are dropped (fitted)", "months"),
+    "rounds": ("follow-up rounds the fit used", "count"),
+    "note": ("why a value is missing, when it is", "text"),
 }
 
 VISIT_PLAN_SHEET_COLUMNS = {
@@ -148,8 +159,16 @@ def zip_bytes(files: Mapping[str, bytes]) -> bytes:
 
 
 # -- codebook and bundles ------------------------------------------------------------------------
+ROW_LEVEL = ("row-level pseudonymous data for researchers: teachers appear only under their salted key; no "
+             "group is suppressed and nothing else is left out; share only under the programme's "
+             "data-protection terms")
+AS_SHOWN = ("the table as shown on screen: groups whose n is below thresholds.min_group_n read "
+            "\"too few to show\", exactly as on screen")
+
+
 def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.DataFrame,
-             generated: dt.datetime | None = None) -> pd.DataFrame:
+             generated: dt.datetime | None = None, privacy: str = ROW_LEVEL,
+             about: Mapping[str, str] | None = None) -> pd.DataFrame:
     """What a downloaded table means, as one table (`section, name, meaning, unit`):
     - `column`: every column of `frame` with its meaning and unit;
     - `about`: the filters applied, the config version, when it was made, rows, privacy;
@@ -167,9 +186,8 @@ def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.D
         ("about", "generated", generated.isoformat(sep=" "), "local time"),
         ("about", "rows", str(len(frame)), "rows"),
         ("about", "practices", practices, ""),
-        ("about", "privacy", "row-level pseudonymous data for researchers: teachers appear only under their "
-                             "salted key; no group is suppressed and nothing else is left out; share only under "
-                             "the programme's data-protection terms", ""),
+        ("about", "privacy", privacy, ""),
+        *(("about", name, text, "") for name, text in (about or {}).items()),
     ]
     for entry in _source_ledger(frame, ledger).itertuples(index=False):
         rows.append(("source", entry.source_file,
@@ -181,19 +199,24 @@ def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.D
 
 
 def _source_ledger(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
-    if "source_sha256" not in frame.columns or ledger.empty:
-        return ledger.iloc[0:0]
-    shas = set(frame["source_sha256"].dropna().unique())
-    return ledger[ledger["source_sha256"].isin(shas)]
+    """Row-level data: the ledger rows of the files its rows came from. An aggregate table rests
+    on everything imported, so: every import that was taken, latest run of each file."""
+    if ledger.empty:
+        return ledger
+    if "source_sha256" in frame.columns:
+        return ledger[ledger["source_sha256"].isin(set(frame["source_sha256"].dropna().unique()))]
+    taken = ledger[~ledger["refused"].astype(bool)] if "refused" in ledger.columns else ledger
+    return taken.drop_duplicates("source_sha256", keep="last")
 
 
-def data_bundle(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.DataFrame, fmt: str) -> bytes:
+def data_bundle(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.DataFrame, fmt: str,
+                privacy: str = ROW_LEVEL, about: Mapping[str, str] | None = None) -> bytes:
     """The tidy data with its codebook (file name and mime in BUNDLES[fmt]): `csv` and `parquet`
     as a zip of data.csv / data.parquet + codebook.csv, `xlsx` as a workbook with sheets "Data"
     and "Codebook"."""
     if fmt not in BUNDLES:
         raise ValueError(f"unknown format {fmt!r}: {', '.join(BUNDLES)}")
-    book = codebook(frame, filters, config, ledger)
+    book = codebook(frame, filters, config, ledger, privacy=privacy, about=about)
     if fmt == "xlsx":
         return to_xlsx_bytes({"Data": frame, "Codebook": book})
     data = {"data.csv": to_csv_bytes(frame)} if fmt == "csv" else {"data.parquet": to_parquet_bytes(frame)}

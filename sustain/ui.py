@@ -230,6 +230,28 @@ def headline_metrics(headline: pd.DataFrame) -> None:
         column.caption(detail)
 
 
+def view_downloads(table: pd.DataFrame, name: str, filters: Filters, key: str) -> None:
+    """Download buttons for the table a page shows (CSV or Parquet zipped with a codebook, XLSX
+    with a Codebook sheet), suppressed exactly as on screen, formula-like text neutralised."""
+    from report.content import readme_indicators
+    from sustain import exports
+
+    scoped = filters.replace(scope=viewer_scope())
+    ledger = indicator("import_ledger", filters)
+    definition = readme_indicators().get(name, ("", ""))[1]
+    about = {"indicator": f"{name}: {definition}" if definition else name}
+    shown = display_table(table)
+    columns = st.columns(len(exports.BUNDLES))
+    for column, fmt in zip(columns, exports.BUNDLES):
+        _, mime = exports.BUNDLES[fmt]
+        file_name = f"sustain_{name}.{'xlsx' if fmt == 'xlsx' else fmt + '.zip'}"
+        column.download_button(
+            f"Download {fmt.upper()}",
+            lambda fmt=fmt: exports.data_bundle(shown, scoped, config(), ledger if ledger is not None else pd.DataFrame(),
+                                                fmt, privacy=exports.AS_SHOWN, about=about),
+            file_name=file_name, mime=mime, key=f"{key}_{fmt}", on_click="ignore")
+
+
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """The indicator table as shown: suppressed rows say "too few to show" instead of numbers."""
     shown = table.drop(columns=["suppressed"]).astype(object)
