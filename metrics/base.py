@@ -25,6 +25,8 @@ from sustain.db import execute
 from .filters import Filters, check_by
 
 DAYS_PER_MONTH = 30.4375
+# what every output says in place of a suppressed value
+TOO_FEW = "too few to show"
 
 BASE_CTES = """
 programmes as (

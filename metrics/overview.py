@@ -13,10 +13,11 @@ import pandas as pd
 
 from sustain.config import Config, load_config
 
-from .base import query
+from .base import TOO_FEW, query
 from .decay import half_life
 from .filters import Filters
 from .indicators import prevalence, retention
+from .schools import DECAYING, school_trends
 from .stats import wilson_interval
 
 COLUMNS = ["figure", "label", "value", "ci_low", "ci_high", "n", "months", "note", "suppressed"]
@@ -65,7 +66,7 @@ def _latest_retention(con, filters, config) -> dict:
     latest = _latest_round(retention(con, filters, [], config))
     if latest is None:
         return _row("retention_latest", "Retention at the latest round", suppressed=True,
-                    note="too few to show")
+                    note=TOO_FEW)
     return _row("retention_latest", f"Retention at month {int(latest['months'])}", value=latest["rate"],
                 ci_low=latest["ci_low"], ci_high=latest["ci_high"], n=int(latest["n"]), months=int(latest["months"]),
                 note="of practices in use at month 0, still in use")
@@ -77,14 +78,14 @@ def _prevalence_ends(con, filters, config) -> list[dict]:
     latest = _latest_round(table)
     rows = []
     if start.empty:
-        rows.append(_row("prevalence_month0", "In use at month 0", suppressed=True, note="too few to show"))
+        rows.append(_row("prevalence_month0", "In use at month 0", suppressed=True, note=TOO_FEW))
     else:
         first = start.iloc[0]
         low, high = wilson_interval([round(first["rate"] * first["n"])], [first["n"]])
         rows.append(_row("prevalence_month0", "In use at month 0", value=first["rate"], ci_low=low[0],
                          ci_high=high[0], n=int(first["n"]), months=0, note="share of teacher-practices observed"))
     if latest is None:
-        rows.append(_row("prevalence_latest", "In use at the latest round", suppressed=True, note="too few to show"))
+        rows.append(_row("prevalence_latest", "In use at the latest round", suppressed=True, note=TOO_FEW))
     else:
         low, high = wilson_interval([round(latest["rate"] * latest["n"])], [latest["n"]])
         rows.append(_row("prevalence_latest", f"In use at month {int(latest['months'])}", value=latest["rate"],
@@ -108,8 +109,6 @@ def _median_half_life(con, filters, config) -> dict:
 def _schools_decaying(con, filters, config) -> dict:
     """Share of schools whose class (metrics.schools.school_trends, the Districts page's
     definition) is decaying, among the schools that can be judged."""
-    from .schools import DECAYING, TOO_FEW, school_trends
-
     schools = school_trends(con, filters, [], config)
     judged = schools[schools["persistence_class"] != TOO_FEW]
     if judged.empty:

@@ -45,13 +45,12 @@ import pandas as pd
 
 from sustain.config import Config, load_config
 
-from .base import filtered_rows, query, suppress
+from .base import TOO_FEW, filtered_rows, query, suppress
 from .filters import FilterError, Filters, check_by
 from .indicators import retention_counts
 
 # the unit is the school: --by may only name its hierarchy (always present as columns)
 SCHOOL_BY = ["province", "district", "cluster", "school_id"]
-TOO_FEW = "too few to show"
 DECAYING, RECOVERED, PERSISTING = "decaying", "recovered", "persisting"
 CLASSES = [DECAYING, RECOVERED, PERSISTING, TOO_FEW]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-TOO_FEW = "too few to show"
 
 
 def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=str) -> go.Figure:

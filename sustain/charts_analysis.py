@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-TOO_FEW = "too few to show"
+from metrics.base import TOO_FEW
+
 PALETTE = qualitative.Plotly
 CLASS_COLOURS = {"decaying": "#d62728", "recovered": "#ff7f0e", "persisting": "#2ca02c", TOO_FEW: "#bbbbbb"}
 MONTHS_AXIS = "months since programme end"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from metrics.base import TOO_FEW
 from metrics.filters import BY_COLUMNS, Filters
 from metrics.registry import TABLES
 from sustain import access
@@ -17,7 +18,6 @@ from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, read_only
 
-TOO_FEW = "too few to show"
 URL_FILTERS = ["programme", "province", "district", "school_type", "gender", "subject", "practice", "hindrance"]
 
 
