@@ -24,6 +24,7 @@ from sustain.db import execute, open_for_writing, wait_for_lock
 from sustain.pseudonym import resolve_salt
 
 from . import survey, tables
+from .model import refresh_model
 from .survey import date_shapes
 from .read import FileRefused, RawTable, detect_kind, read_table
 
@@ -133,8 +134,12 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
     try:
         if kind in ("kobo", "odk"):
             counts = _import_survey(con, raw, kind, config, salt, base)
+            # the analysis model is recomputed for the teachers this file touched only
+            refresh_model(con, config, "select teacher_key from touched_teachers")
         else:
             counts = _import_table(con, raw, kind, config, salt, base)
+            if kind == "roster":
+                refresh_model(con, config)
         problems = con.execute(
             "select _row, column_name, value, rule, detail from bad order by _row, column_name"
         ).fetchall()
@@ -226,6 +231,12 @@ def _import_survey(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
            from actions where action = 'conflict'"""
     )
     changed = "select submission_id from actions where action = 'update'"
+    # an edit may move a visit to another teacher: both teachers' model rows change
+    con.execute(
+        f"""create or replace temp table touched_teachers as
+            select teacher_key from visits where submission_id in ({changed})
+            union select teacher_key from actions where action in ('insert', 'update')"""
+    )
     con.execute(f"delete from visit_practices where submission_id in ({changed})")
     con.execute(f"delete from visit_hindrances where submission_id in ({changed})")
     con.execute(f"delete from visits where submission_id in ({changed})")

@@ -1,13 +1,12 @@
 """The base relations every indicator starts from, and the shared post-processing.
 
-`BASE_CTES` defines, as named CTEs over the canonical tables:
-- `programmes`: code and end date of each programme (from config, bound as lists);
-- `placed_visits`: one row per teacher and scheduled round: a visit is placed on the nearest
-  scheduled month (months since the teacher's programme end) within +-window_weeks; when a teacher
-  has several visits in one round's window the latest counts;
-- `observations`: one row per teacher, practice and round where the teacher was present and the
-  practice was scored (`na` is missing, never 0), with `retained` = score >= the practice's cut-off;
-- `teacher_hindrances`: each teacher with every hindrance any of their visits reported;
+Placement is done once, at import, by the analysis model (ingest/model.py documents its tables);
+`BASE_CTES` names its relations for the indicators' SQL:
+- `programmes`, `practice_cutoffs`, `schedule`: from config, bound as lists;
+- `placed_visits`: `model_visits`, one row per teacher and scheduled round;
+- `observations`: `model_observations`, one row per teacher, practice and round where the teacher
+  was present and the practice was scored (`na` is missing, never 0), with `retained`;
+- `teacher_hindrances`: each teacher with every hindrance any of their placed visits reported;
 - `observed_visit_practices`: placed visits with each practice scored at them, the visit-level
   relation used when a visit-level indicator is grouped or filtered by practice.
 """
@@ -19,12 +18,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import Config
+from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
 
 from .filters import Filters, check_by
 
-DAYS_PER_MONTH = 30.4375
 # what every output says in place of a suppressed value
 TOO_FEW = "too few to show"
 
@@ -32,32 +30,17 @@ BASE_CTES = """
 programmes as (
     select unnest($programme_codes) as programme, unnest($programme_ends)::date as end_date
 ),
+practice_cutoffs as (
+    select unnest($practice_codes) as practice, unnest($practice_cutoffs) as retained_at
+),
 schedule as (
     select unnest($schedule_months) as months
 ),
 teacher_hindrances as (
-    select distinct v.teacher_key, vh.hindrance
-    from visits v join visit_hindrances vh using (submission_id)
-),
-visit_context as (
-    select v.submission_id, v.teacher_key, v.visit_date, v.teacher_status, v.cop_active, v.cop_meetings_3m,
-           v.school_id, sc.cluster, sc.district, sc.province, sc.school_type,
-           t.programme, t.gender, t.subject,
-           date_diff('day', p.end_date, v.visit_date) as days_since_end
-    from visits v
-    join teachers t using (teacher_key)
-    join schools sc on sc.school_id = v.school_id
-    join programmes p on p.programme = t.programme
+    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
 ),
 placed_visits as (
-    select vc.*, s.months
-    from visit_context vc
-    join schedule s on abs(vc.days_since_end - s.months * $days_per_month) <= $window_days
-    qualify row_number() over (partition by vc.teacher_key, s.months
-                               order by vc.visit_date desc, vc.submission_id) = 1
-),
-practice_cutoffs as (
-    select unnest($practice_codes) as practice, unnest($practice_cutoffs) as retained_at
+    select * exclude (hindrances) from model_visits
 ),
 observed_visit_practices as (
     select pv.*, vp.practice
@@ -65,11 +48,7 @@ observed_visit_practices as (
     where vp.score is not null
 ),
 observations as (
-    select pv.*, vp.practice, vp.score, vp.score >= pc.retained_at as retained
-    from placed_visits pv
-    join visit_practices vp using (submission_id)
-    join practice_cutoffs pc using (practice)
-    where pv.teacher_status = 'present' and vp.score is not null
+    select * from model_observations
 )
 """
 

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yaml"
 CODE_PATTERN = r"^[a-z][a-z0-9_]*$"
+# Average days in a month (365.25 / 12): how visit dates become months since a programme ended.
+DAYS_PER_MONTH = 30.4375
 
 
 class ConfigError(Exception):

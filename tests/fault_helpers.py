@@ -209,6 +209,9 @@ def _paused_ingest(point: str, marker_dir: str, argv: list[str]) -> int:
             statement = sql.strip().lower() if isinstance(sql, str) else ""
             if statement == "commit":
                 reached("commit")
+            elif statement.startswith("insert into person_period"):
+                # rows of the file are written, the analysis model is being rebuilt: mid-transaction
+                reached("writing")
             result = self._con.execute(sql, *args, **kwargs)
             if statement == "begin transaction":
                 reached("begin")

@@ -111,16 +111,17 @@ def test_sigkill_mid_file_leaves_the_database_as_it_was_and_a_rerun_completes(in
     kill(proc)
     kills.append(("SIGKILL right after `begin transaction`", state(db)))
 
-    # 2. the real command, black box: killed while the database file grows (rows being written
-    #    inside the transaction, before any commit: no .wal file yet)
-    size = db.stat().st_size
+    # 2. killed while rows are being written inside the transaction (the file's visits are in,
+    #    the analysis model is being rebuilt), before any commit: no .wal file yet
+    markers = tmp_path / "m2"
+    markers.mkdir()
     wal = Path(f"{db}.wal")
-    proc = subprocess.Popen(cli(db, inputs.big), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: db.stat().st_size > size, 60, "the database file to grow", proc)
+    proc = subprocess.Popen(paused("writing", markers, db, inputs.big), cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (markers / "writing").exists(), 60, "rows to be written", proc)
     wal_at_kill = wal.exists()
     kill(proc)
     assert not wal_at_kill, "killed after the commit had begun: the kill point is not mid-transaction"
-    kills.append(("SIGKILL of `python -m ingest` while rows were being written", state(db)))
+    kills.append(("SIGKILL while rows were being written (analysis model mid-rebuild)", state(db)))
 
     # 3. every write done, the commit not yet run; meanwhile the lock is held: readers hear "refreshing"
     markers = tmp_path / "m3"
