@@ -66,3 +66,8 @@ def print_summary(result: ImportResult, elapsed: float) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def cli() -> None:
+    """Console entry point (pyproject.toml [project.scripts])."""
+    sys.exit(main())

@@ -54,3 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def cli() -> None:
+    """Console entry point (pyproject.toml [project.scripts])."""
+    sys.exit(main())

@@ -97,3 +97,8 @@ def _data_files(con, config, report, formats) -> dict[str, bytes]:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def cli() -> None:
+    """Console entry point (pyproject.toml [project.scripts])."""
+    sys.exit(main())

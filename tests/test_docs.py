@@ -61,3 +61,20 @@ def test_config_walker_sees_nested_keys():
     assert {"thresholds.min_group_n", "sources.kobo.columns", "access.users", "programmes"} <= keys
     assert "source_path" not in keys
     assert typing.get_origin(Config.model_fields["programmes"].annotation) is list
+
+
+def test_ci_runs_the_readme_test_command_and_installs_pinned_versions():
+    """CI runs exactly the README's test command; both README commands install with the
+    constraints file, so a fresh machine gets the versions the suite last passed on."""
+    readme = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv .venv")]
+    assert len(commands) == 2, commands
+    assert all("-c constraints.txt" in c for c in commands)
+    test_command = next(c for c in commands if c.endswith("-m pytest -q"))
+    assert test_command in (ROOT_DIR / ".ci" / "run").read_text(encoding="utf-8")
+    pinned = {line.split("==")[0].lower() for line in (ROOT_DIR / "constraints.txt").read_text().splitlines() if "==" in line}
+    for name in ("requirements.txt", "requirements-test.txt"):
+        for line in (ROOT_DIR / name).read_text().splitlines():
+            if line and not line.startswith("#"):
+                package = line.split(">")[0].split("<")[0].split("=")[0].strip().lower()
+                assert package in pinned, f"{package} from {name} has no pinned version in constraints.txt"

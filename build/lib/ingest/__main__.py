@@ -1,0 +1,73 @@
+"""python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] FILE...
+
+Exit 0 when every file was taken (quarantined rows included), 1 when any file was refused,
+2 for a usage or configuration error, or when another process kept the database locked
+for longer than $SUSTAIN_LOCK_WAIT seconds (default 10; nothing is written then).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from sustain.config import ConfigError, load_config
+from sustain.db import DataRefreshing
+from sustain.pseudonym import SaltMissing
+
+from .core import ImportResult, ingest_files
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", metavar="FILE", help="KoboToolbox/ODK exports (CSV, XLSX), roster, CoP log")
+    parser.add_argument("--db", help="DuckDB file (default: $SUSTAIN_DB or config 'database')")
+    parser.add_argument("--config", help="config file (default: $SUSTAIN_CONFIG or config.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="check and summarise; write nothing")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        started = time.perf_counter()
+        result = ingest_files(args.files, config, args.db, dry_run=args.dry_run)
+        elapsed = time.perf_counter() - started
+    except (ConfigError, SaltMissing, DataRefreshing) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"files": [f.as_json() for f in result.files], "run_id": result.run_id,
+                          "dry_run": result.dry_run}, ensure_ascii=False, indent=2))
+    else:
+        print_summary(result, elapsed)
+    return 0 if result.ok else 1
+
+
+def print_summary(result: ImportResult, elapsed: float) -> None:
+    if result.demo_salt:
+        print("note: teachers keyed with the public demo salt (fine for sample data only; set SUSTAIN_SALT)")
+    if result.dry_run:
+        print("dry run: nothing was written")
+    for f in result.files:
+        if f.refused:
+            print(f"REFUSED {f.refused}")
+            continue
+        print(f"{f.file} [{f.kind}]: {f.rows} rows read, {f.inserted} inserted, {f.updated} updated, "
+              f"{f.unchanged} unchanged, {f.quarantined} quarantined ({f.seconds:.2f} s)")
+        for problem in f.problems[:MAX_PROBLEMS_SHOWN]:
+            print(f"  row {problem['row']}, column {problem['column']}, value {problem['value']!r}: "
+                  f"{problem['rule']} ({problem['detail']})")
+        if len(f.problems) > MAX_PROBLEMS_SHOWN:
+            print(f"  ... and {len(f.problems) - MAX_PROBLEMS_SHOWN} more (use --json for all)")
+    taken = sum(1 for f in result.files if not f.refused)
+    print(f"{taken} of {len(result.files)} file(s) taken in {elapsed:.2f} s (run {result.run_id})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def cli() -> None:
+    """Console entry point (pyproject.toml [project.scripts])."""
+    sys.exit(main())

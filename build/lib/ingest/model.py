@@ -1,0 +1,282 @@
+"""The analysis model: the tables every indicator reads, built at the end of each import.
+
+Indicators never rebuild placement from raw visits: they aggregate (or fit models on) these
+tables. `refresh_model(con, config, teachers)` recomputes the rows of the given teachers only
+(an import touches few teachers; a roster import or a changed schedule rebuilds everything).
+`model_info` keeps a fingerprint of the configuration the model was built with (schedule,
+window, programme end dates, practices and their cut-offs); a reader meeting a model built
+under another configuration is told to rebuild it (`python -m ingest --rebuild-model`).
+
+Columns, documented as dbt documents a model:
+
+`model_visits`: placed visits, one row per teacher and scheduled round.
+  submission_id, teacher_key   the visit and the teacher's pseudonymous key
+  months                       the scheduled round (months since the cohort's programme end) the
+                               visit is placed on: the nearest round within +- schedule.window_weeks;
+                               several visits in one round's window: the latest counts
+  visit_date, days_since_end   the date and days since the programme's end date
+  teacher_status, cop_active, cop_meetings_3m   as recorded at the visit
+  school_id, cluster, district, province, school_type   where the visit was made
+  programme, gender, subject   the teacher's (roster)
+  hindrances                   list of hindrance codes reported at the visit (empty list: none)
+
+`model_observations`: one row per placed visit where the teacher was present and a practice was
+  scored (`na` is missing, never 0): the model_visits columns (but hindrances) plus
+  practice, score, retained (score >= the practice's `retained_at`).
+
+`person_period`: one row per teacher-practice in use at month 0 (retained at its month-0
+  observation) and per scheduled round t > 0.
+  teacher_key, practice, months        the unit and the round
+  observed                             the practice was scored at a present visit at t
+  retained                             retained at t (null when not observed)
+  at_risk                              observed at t and no event at an earlier round: in the
+                                       discrete-time risk set of round t
+  event                                at_risk and not retained: the first visit not retained
+                                       (abandonment dated at that visit; it happened in the
+                                       interval since the last retained visit)
+  censored                             the last round the unit was observed, retained, with no
+                                       later observation: follow-up ends here without an event
+  confirmed_event                      event, and not retained at the next observed round too
+                                       (the "confirmed abandonment" sensitivity rule)
+  months_prev                          the previous round with a placed visit of the teacher
+  hindrances_now, hindrances_prev      hindrances reported at the visit of round t, and at the
+                                       teacher's previous placed visit (exposure for round t)
+  hindrances_m0                        hindrances reported at the month-0 visit
+  school_id, cluster, district, province, school_type   where the unit was observed at t (the
+                                       round's visit), else where it was at month 0
+  programme, gender, subject           the teacher's
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+
+from sustain.config import DAYS_PER_MONTH, Config
+from sustain.db import execute
+
+MODEL_TABLES = ("model_visits", "model_observations", "person_period")
+
+MODEL_SCHEMA = """
+create table if not exists model_info (
+    config_fingerprint varchar not null,
+    built_at timestamp not null
+);
+create table if not exists model_visits (
+    submission_id varchar, teacher_key varchar, months integer, visit_date date, days_since_end integer,
+    teacher_status varchar, cop_active boolean, cop_meetings_3m integer,
+    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
+    programme varchar, gender varchar, subject varchar, hindrances varchar[]
+);
+create table if not exists model_observations (
+    submission_id varchar, teacher_key varchar, months integer, visit_date date, days_since_end integer,
+    teacher_status varchar, cop_active boolean, cop_meetings_3m integer,
+    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
+    programme varchar, gender varchar, subject varchar,
+    practice varchar, score integer, retained boolean
+);
+create table if not exists person_period (
+    teacher_key varchar, practice varchar, months integer,
+    observed boolean, retained boolean, at_risk boolean, event boolean, censored boolean,
+    confirmed_event boolean, months_prev integer,
+    hindrances_now varchar[], hindrances_prev varchar[], hindrances_m0 varchar[],
+    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
+    programme varchar, gender varchar, subject varchar
+);
+"""
+
+# The model's SQL, one idea per CTE. `$scope_all` true: every teacher; else those in temp table
+# `model_scope(teacher_key)`.
+PLACED_VISITS_SQL = """
+insert into model_visits
+with programmes as (
+    select unnest($programme_codes) as programme, unnest($programme_ends)::date as end_date
+),
+schedule as (
+    select unnest($schedule_months) as months
+),
+scoped_visits as (
+    select * from visits
+    where $scope_all or teacher_key in (select teacher_key from model_scope)
+),
+visit_context as (
+    select v.submission_id, v.teacher_key, v.visit_date, v.teacher_status, v.cop_active, v.cop_meetings_3m,
+           v.school_id, sc.cluster, sc.district, sc.province, sc.school_type,
+           t.programme, t.gender, t.subject,
+           date_diff('day', p.end_date, v.visit_date) as days_since_end
+    from scoped_visits v
+    join teachers t using (teacher_key)
+    join schools sc on sc.school_id = v.school_id
+    join programmes p on p.programme = t.programme
+),
+placed as (
+    select vc.*, s.months
+    from visit_context vc
+    join schedule s on abs(vc.days_since_end - s.months * $days_per_month) <= $window_days
+    qualify row_number() over (partition by vc.teacher_key, s.months
+                               order by vc.visit_date desc, vc.submission_id) = 1
+),
+reported as (
+    select submission_id, list(hindrance order by hindrance) as hindrances
+    from visit_hindrances
+    where submission_id in (select submission_id from placed)
+    group by submission_id
+)
+select p.submission_id, p.teacher_key, p.months, p.visit_date, p.days_since_end,
+       p.teacher_status, p.cop_active, p.cop_meetings_3m,
+       p.school_id, p.cluster, p.district, p.province, p.school_type,
+       p.programme, p.gender, p.subject,
+       coalesce(r.hindrances, []::varchar[]) as hindrances
+from placed p left join reported r using (submission_id)
+"""
+
+OBSERVATIONS_SQL = """
+insert into model_observations
+with practice_cutoffs as (
+    select unnest($practice_codes) as practice, unnest($practice_cutoffs) as retained_at
+),
+scoped as (
+    select * from model_visits
+    where $scope_all or teacher_key in (select teacher_key from model_scope)
+)
+select pv.submission_id, pv.teacher_key, pv.months, pv.visit_date, pv.days_since_end,
+       pv.teacher_status, pv.cop_active, pv.cop_meetings_3m,
+       pv.school_id, pv.cluster, pv.district, pv.province, pv.school_type,
+       pv.programme, pv.gender, pv.subject,
+       vp.practice, vp.score, vp.score >= pc.retained_at as retained
+from scoped pv
+join visit_practices vp using (submission_id)
+join practice_cutoffs pc using (practice)
+where pv.teacher_status = 'present' and vp.score is not null
+"""
+
+PERSON_PERIOD_SQL = """
+insert into person_period
+with schedule as (
+    select unnest($schedule_months) as months
+),
+scoped_observations as (
+    select * from model_observations
+    where $scope_all or teacher_key in (select teacher_key from model_scope)
+),
+scoped_visits as (
+    select *, lag(months) over (partition by teacher_key order by months) as months_prev,
+           lag(hindrances) over (partition by teacher_key order by months) as hindrances_prev
+    from model_visits
+    where $scope_all or teacher_key in (select teacher_key from model_scope)
+),
+units as (
+    -- teacher-practices in use when the programme ended
+    select teacher_key, practice, school_id, cluster, district, province, school_type,
+           programme, gender, subject, submission_id as m0_submission
+    from scoped_observations
+    where months = 0 and retained
+),
+rounds as (
+    select u.*, s.months
+    from units u cross join schedule s
+    where s.months > 0
+),
+with_observation as (
+    select r.teacher_key, r.practice, r.months,
+           o.teacher_key is not null as observed,
+           o.retained,
+           coalesce(o.school_id, r.school_id) as school_id,
+           coalesce(o.cluster, r.cluster) as cluster,
+           coalesce(o.district, r.district) as district,
+           coalesce(o.province, r.province) as province,
+           coalesce(o.school_type, r.school_type) as school_type,
+           r.programme, r.gender, r.subject, r.m0_submission
+    from rounds r
+    left join scoped_observations o
+      on o.teacher_key = r.teacher_key and o.practice = r.practice and o.months = r.months
+),
+sequenced as (
+    select *,
+           -- rounds observed not retained before this one: the unit has left the risk set
+           coalesce(sum(case when observed and not retained then 1 else 0 end)
+                    over (partition by teacher_key, practice order by months
+                          rows between unbounded preceding and 1 preceding), 0) as earlier_drops,
+           max(case when observed then months end)
+               over (partition by teacher_key, practice) as last_observed,
+           lead(retained ignore nulls) over (partition by teacher_key, practice order by months) as next_retained
+    from with_observation
+)
+select s.teacher_key, s.practice, s.months,
+       s.observed,
+       s.retained,
+       s.observed and s.earlier_drops = 0 as at_risk,
+       s.observed and s.earlier_drops = 0 and not s.retained as event,
+       s.observed and s.earlier_drops = 0 and s.retained and s.months = s.last_observed as censored,
+       s.observed and s.earlier_drops = 0 and not s.retained and s.next_retained is not distinct from false
+           as confirmed_event,
+       v.months_prev,
+       coalesce(v.hindrances, []::varchar[]) as hindrances_now,
+       coalesce(v.hindrances_prev, []::varchar[]) as hindrances_prev,
+       coalesce(m0.hindrances, []::varchar[]) as hindrances_m0,
+       s.school_id, s.cluster, s.district, s.province, s.school_type,
+       s.programme, s.gender, s.subject
+from sequenced s
+left join scoped_visits v on v.teacher_key = s.teacher_key and v.months = s.months
+left join scoped_visits m0 on m0.submission_id = s.m0_submission
+"""
+
+
+def config_fingerprint(config: Config) -> str:
+    """What the model depends on in the configuration; a change means a full rebuild."""
+    basis = {
+        "days_per_month": DAYS_PER_MONTH,
+        "months": list(config.schedule.months),
+        "window_weeks": config.schedule.window_weeks,
+        "programmes": [[p.code, p.end_date.isoformat()] for p in config.programmes],
+        "practices": [[p.code, p.retained_at] for p in config.practices],
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def model_params(config: Config) -> dict:
+    return {
+        "programme_codes": [p.code for p in config.programmes],
+        "programme_ends": [p.end_date.isoformat() for p in config.programmes],
+        "schedule_months": list(config.schedule.months),
+        "days_per_month": DAYS_PER_MONTH,
+        "window_days": config.schedule.window_weeks * 7,
+        "practice_codes": config.practice_codes,
+        "practice_cutoffs": [p.retained_at for p in config.practices],
+    }
+
+
+def ensure_model_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(MODEL_SCHEMA)
+
+
+def model_is_current(con: duckdb.DuckDBPyConnection, config: Config) -> bool:
+    row = con.execute("select config_fingerprint from model_info limit 1").fetchone()
+    return row is not None and row[0] == config_fingerprint(config)
+
+
+def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: str | None = None,
+                  params: dict | None = None) -> None:
+    """Recompute the model rows of the teachers selected by `teachers_sql` (a query returning
+    `teacher_key`, with `params`), or of every teacher when it is None or the model was built
+    under another configuration. Runs inside the caller's transaction."""
+    ensure_model_schema(con)
+    full = teachers_sql is None or not model_is_current(con, config)
+    if full:
+        for table in MODEL_TABLES:
+            con.execute(f"delete from {table}")
+    else:
+        execute(con, f"create or replace temp table model_scope as select distinct teacher_key from ({teachers_sql})",
+                params or {})
+        for table in MODEL_TABLES:
+            con.execute(f"delete from {table} where teacher_key in (select teacher_key from model_scope)")
+    if full:
+        con.execute("create or replace temp table model_scope (teacher_key varchar)")
+    values = model_params(config) | {"scope_all": full}
+    for sql in (PLACED_VISITS_SQL, OBSERVATIONS_SQL, PERSON_PERIOD_SQL):
+        execute(con, sql, values)
+    con.execute("delete from model_info")
+    execute(con, "insert into model_info values ($fingerprint, now()::timestamp)",
+            {"fingerprint": config_fingerprint(config)})
+    con.execute("drop table if exists model_scope")

@@ -1,0 +1,267 @@
+"""Follow-up visit exports (KoboToolbox CSV/XLSX, ODK Central CSV) -> visits.
+
+Staging only renames: headers are stripped of their group path and mapped onto the canonical
+fields of the default form (plus `sources.<kind>.columns` from config). Validation and the merge
+with what is stored are done in bulk in SQL over the staged table.
+
+Identity and edits (decision, following how the servers behave):
+- identity = root instance id: Kobo `meta/rootUuid`, else `_uuid`, else `meta/instanceID`;
+  ODK `KEY`, else `meta-instanceID`; a `uuid:` prefix is dropped.
+- version = (edit_rank, version_time). ODK: edit_rank = `Edits`; Kobo: 1 when the row carries
+  `meta/deprecatedID` or its instance id differs from its root, else 0. version_time = Kobo `end`
+  / ODK `SubmissionDate`.
+- same identity, same content: unchanged. Newer version: replaces the stored one (updated).
+  Older version: unchanged (the stored one is newer). Same version, different content: a
+  conflict, quarantined with rule `conflict_no_edit_marker`; the stored row is kept.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from sustain.config import Config
+
+from .read import FileRefused, RawTable
+
+TEACHER_STATUSES = ["present", "absent", "transferred", "left", "on_leave"]
+FORM_FIELDS = [
+    "visit_date", "observer_id", "district", "cluster", "school_id", "teacher_id",
+    "teacher_status", "hindrances", "cop_active", "cop_meetings_3m", "comments",
+]
+META_FIELDS = {
+    "instanceID": "instance_id", "rootUuid": "root_uuid", "deprecatedID": "deprecated_id",
+    "_uuid": "uuid", "KEY": "key", "_submission_time": "submitted_at", "SubmissionDate": "submitted_at",
+    "end": "end", "Edits": "edits",
+}
+REQUIRED = ["visit_date", "school_id", "teacher_id", "teacher_status"]
+MULTI_SELECT = "hindrances"
+
+
+_DATE_DIRECTIVES = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{1,2}", "d": r"\d{1,2}", "H": r"\d{1,2}",
+                    "M": r"\d{1,2}", "S": r"\d{1,2}", "f": r"\d{1,6}", "j": r"\d{1,3}", "b": "[A-Za-z]+",
+                    "B": "[A-Za-z]+", "z": r"(Z|[+-]\d{2}:?\d{2})", "%": "%"}
+
+
+def date_shapes(formats: list[str]) -> list[str]:
+    """For each declared strptime format, a regular expression of its shape: a value of that shape
+    that still does not parse names a day that does not exist (`impossible_date`, e.g. 31/02);
+    any other unparsed value is `bad_date` (an undeclared format, an Excel serial number, text)."""
+    shapes = []
+    for fmt in formats:
+        pattern, pieces = "", iter(fmt)
+        for char in pieces:
+            if char == "%":
+                pattern += _DATE_DIRECTIVES.get(next(pieces, ""), ".+")
+            else:
+                pattern += char if char.isalnum() else f"\\x{{{ord(char):x}}}"
+        shapes.append(pattern)
+    return shapes
+
+
+def stage(raw: RawTable, kind: str, config: Config) -> pd.DataFrame:
+    """Rename the file's columns to canonical ones; all values stay text."""
+    source = getattr(config.sources, kind)
+    practice_fields = {code: f"practice__{code}" for code in config.practice_codes}
+    known = {name: name for name in FORM_FIELDS} | META_FIELDS | practice_fields
+    mapping: dict[str, str] = {}
+    split_options: dict[str, str] = {}  # header -> hindrance option of a split 0/1 column
+    for header in raw.headers:
+        if header in source.columns:
+            target = known.get(source.columns[header], source.columns[header])
+            if target not in known.values():
+                raise FileRefused(
+                    f"{raw.path.name}: config sources.{kind}.columns maps {header!r} onto "
+                    f"{source.columns[header]!r}, which is not a field of the form"
+                )
+            mapping[header] = target
+            continue
+        parts = [p for chunk in header.split(source.group_separator) for p in chunk.split("/")]
+        if len(parts) >= 2 and parts[-2] == MULTI_SELECT:
+            split_options[header] = parts[-1]
+        elif parts[-1] in known:
+            mapping[header] = known[parts[-1]]
+    targets = list(mapping.values())
+    for target in set(targets):
+        if targets.count(target) > 1:
+            clashing = [h for h, t in mapping.items() if t == target]
+            raise FileRefused(f"{raw.path.name}: columns {', '.join(map(repr, clashing))} all map to the field {target!r}")
+    missing = [f for f in REQUIRED if f not in targets]
+    missing += [code for code, field in practice_fields.items() if field not in targets]
+    if not {"instance_id", "root_uuid", "uuid", "key"} & set(targets):
+        missing.append("instance id (meta/instanceID, _uuid or meta-instanceID)")
+    if missing:
+        raise FileRefused(
+            f"{raw.path.name}: required column(s) missing: {', '.join(missing)} "
+            f"(a renamed column can be mapped in config.yaml sources.{kind}.columns)"
+        )
+
+    frame = raw.frame.rename(columns=mapping)
+    staged = pd.DataFrame({"_row": raw.frame["_row"]})
+    for field in FORM_FIELDS + list(practice_fields.values()) + list(set(META_FIELDS.values())):
+        staged[field] = frame[field].astype(str) if field in frame.columns else ""
+    if "hindrances" not in targets and split_options:
+        # only the split 0/1 columns were exported: rebuild the space-separated answer
+        chosen = pd.Series([""] * len(frame), index=frame.index)
+        for header, option in split_options.items():
+            ticked = raw.frame[header].astype(str).str.strip().isin(["1", "1.0", "True", "true"])
+            chosen = chosen.where(~ticked, (chosen + " " + option).str.strip())
+        staged["hindrances"] = chosen
+
+    def no_prefix(series: pd.Series) -> pd.Series:
+        return series.str.strip().str.removeprefix("uuid:")
+
+    if kind == "kobo":
+        root = no_prefix(staged["root_uuid"])
+        uuid = no_prefix(staged["uuid"])
+        instance = no_prefix(staged["instance_id"]).where(lambda s: s != "", uuid)
+        staged["submission_id"] = root.where(root != "", uuid).where(lambda s: s != "", instance)
+        staged["instance_id"] = instance.where(instance != "", staged["submission_id"])
+        edited = (staged["deprecated_id"].str.strip() != "") | (
+            (root != "") & (instance != "") & (root != instance)
+        )
+        staged["edit_rank"] = edited.astype(int).astype(str)
+        staged["version_time"] = staged["end"]
+    else:
+        key = no_prefix(staged["key"])
+        instance = no_prefix(staged["instance_id"])
+        staged["submission_id"] = key.where(key != "", instance)
+        staged["instance_id"] = instance.where(instance != "", staged["submission_id"])
+        staged["edit_rank"] = staged["edits"].str.strip()
+        staged["version_time"] = staged["submitted_at"]
+    return staged.drop(columns=["root_uuid", "uuid", "key", "deprecated_id", "end", "edits"])
+
+
+def validation_sql(config: Config) -> str:
+    """One query over `staged` (+ `cfg_programmes`) giving every broken rule as a row."""
+    checks = []
+    for code in config.practice_codes:
+        column = f"practice__{code}"
+        checks.append(
+            f"""select _row, '{code}' as column_name, {column} as value, 'bad_score' as rule,
+                   'score must be ' || $scale_{code}_min || '..' || $scale_{code}_max || ' or na' as detail
+            from joined
+            where lower(trim({column})) not in ('', 'na')
+              and (not regexp_full_match(trim({column}), '[0-9]+')  -- DuckDB would cast '3.5' to 4, '1e1' to 10
+                   or coalesce(try_cast(trim({column}) as integer) not between $scale_{code}_min and $scale_{code}_max, true))"""
+        )
+    practice_checks = "\nunion all\n".join(checks)
+    return f"""
+with joined as (
+    select s.*, t.teacher_key, t.programme, sc.school_id as known_school, sc.district as roster_district,
+           p.end_date,
+           try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date
+    from staged s
+    left join teachers t on t.teacher_key = substr(sha256($salt || ':' || trim(s.teacher_id)), 1, 16)
+    left join schools sc on sc.school_id = trim(s.school_id)
+    left join cfg_programmes p on p.code = t.programme
+),
+hindrance_tokens as (
+    select _row, hindrances, unnest(string_split(regexp_replace(trim(hindrances), '\\s+', ' ', 'g'), ' ')) as token
+    from joined where trim(hindrances) <> ''
+)
+select _row, 'instance_id' as column_name, '' as value, 'missing_instance_id' as rule,
+       'no meta/instanceID, meta/rootUuid, _uuid or KEY' as detail
+from joined where trim(submission_id) = ''
+union all
+select _row, 'teacher_id', teacher_id, 'unknown_teacher', 'teacher not in the roster'
+from joined where teacher_key is null
+union all
+select _row, 'school_id', school_id, 'unknown_school', 'school not in the roster'
+from joined where known_school is null
+union all
+select _row, 'district', district, 'school_not_in_district', 'the roster places this school in ' || roster_district
+from joined where known_school is not null and trim(district) <> ''
+  and lower(trim(district)) <> lower(roster_district)
+union all
+select _row, 'visit_date', visit_date,
+       case when len(list_filter($date_shapes, lambda shape: regexp_full_match(trim(visit_date), shape))) > 0
+            then 'impossible_date' else 'bad_date' end,
+       'expected a date in one of the formats ' || array_to_string($date_formats, ', ')
+from joined where parsed_date is null
+union all
+select _row, 'visit_date', visit_date, 'date_outside_programme',
+       'the programme ' || programme || ' ended ' || end_date::varchar
+from joined where parsed_date is not null and end_date is not null
+  and (parsed_date < end_date - $window_days
+       or parsed_date > end_date + $last_month_days + $window_days
+       or parsed_date > $today)
+union all
+select _row, 'teacher_status', teacher_status, 'bad_status', 'expected one of ' || array_to_string($statuses, ', ')
+from joined where not list_contains($statuses, lower(trim(teacher_status)))
+union all
+{practice_checks}
+union all
+select distinct _row, 'hindrances', hindrances, 'unknown_option', 'unknown hindrance code ' || token
+from hindrance_tokens where not list_contains($hindrance_codes, token)
+union all
+select _row, 'cop_active', cop_active, 'unknown_option', 'expected yes or no'
+from joined where lower(trim(cop_active)) not in ('', 'yes', 'no')
+union all
+select _row, 'cop_meetings_3m', cop_meetings_3m, 'bad_integer', 'expected a whole number 0 or more'
+from joined where trim(cop_meetings_3m) <> ''
+  and (not regexp_full_match(trim(cop_meetings_3m), '[0-9]+')
+       or coalesce(try_cast(trim(cop_meetings_3m) as integer) < 0, true))
+"""
+
+
+def validation_params(config: Config, salt: str) -> dict:
+    params = {
+        "salt": salt,
+        "date_formats": config.sources.kobo.date_formats,
+        "date_shapes": date_shapes(config.sources.kobo.date_formats),
+        "window_days": config.schedule.window_weeks * 7,
+        "last_month_days": int(round(config.schedule.months[-1] * 30.44)),
+        "today": dt.date.today(),
+        "statuses": TEACHER_STATUSES,
+        "hindrance_codes": config.hindrance_codes,
+    }
+    for practice in config.practices:
+        params[f"scale_{practice.code}_min"] = practice.scale_min
+        params[f"scale_{practice.code}_max"] = practice.scale_max
+    return params
+
+
+def clean_sql(config: Config) -> str:
+    """Valid rows as stored values, with a content hash, one chosen row per identity."""
+    practice_cols = [f"practice__{code}" for code in config.practice_codes]
+    scores = ", ".join(f"try_cast(trim({c}) as integer) as {c}" for c in practice_cols)
+    hashed = ", ".join(f"coalesce({c}::varchar, '')" for c in practice_cols)
+    return f"""
+create or replace temp table clean as
+with valid as (
+    select s.* from staged s where s._row not in (select _row from bad)
+),
+typed as (
+    select _row, trim(submission_id) as submission_id, trim(instance_id) as instance_id,
+           coalesce(try_cast(nullif(trim(edit_rank), '') as integer), 0) as edit_rank,
+           try_cast(nullif(trim(version_time), '') as timestamptz) as version_time,
+           try_strptime(trim(visit_date), $date_formats)::date as visit_date,
+           nullif(trim(observer_id), '') as observer_id,
+           sc.district, sc.cluster, sc.school_id,
+           substr(sha256($salt || ':' || trim(teacher_id)), 1, 16) as teacher_key,
+           lower(trim(teacher_status)) as teacher_status,
+           case lower(trim(cop_active)) when 'yes' then true when 'no' then false end as cop_active,
+           try_cast(nullif(trim(cop_meetings_3m), '') as integer) as cop_meetings_3m,
+           nullif(comments, '') as comments,
+           nullif(trim(submitted_at), '') as submitted_at,
+           case when trim(hindrances) = '' then []::varchar[]
+                else list_sort(list_distinct(string_split(regexp_replace(trim(hindrances), '\\s+', ' ', 'g'), ' ')))
+           end as hindrance_list,
+           {scores}
+    from valid v join schools sc on sc.school_id = trim(v.school_id)
+),
+hashed as (
+    select *, md5(concat_ws('|', visit_date::varchar, coalesce(observer_id, ''), school_id, teacher_key,
+                  teacher_status, coalesce(cop_active::varchar, ''), coalesce(cop_meetings_3m::varchar, ''),
+                  coalesce(comments, ''), array_to_string(hindrance_list, ' '), {hashed})) as content_hash
+    from typed
+),
+ranked as (
+    select *,
+           row_number() over (partition by submission_id order by edit_rank desc, version_time desc nulls last, _row) as pick,
+           count(distinct content_hash) over (partition by submission_id, edit_rank, version_time) as variants
+    from hashed
+)
+select * from ranked
+"""

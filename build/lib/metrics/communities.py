@@ -1,0 +1,89 @@
+"""Communities of practice and retention: `retention_by_cop`.
+
+A cluster's community of practice (CoP) is **active** when its CoP meeting log, after the
+cluster's programme end, averages at least `ACTIVE_MEETINGS_PER_MONTH` (0.5) meetings per month,
+**inactive** otherwise (no meeting logged included). The rate is `cop_activity`'s
+`meetings_per_month` by cluster: meetings logged after the end over the months elapsed from the
+end to the last scheduled round (or today, whichever is first). It is a property of the cluster,
+so it is taken over the whole log, whatever the filters; it is not shown, only used to split the
+clusters, so cop_activity's suppression (on the number of visits answering the CoP question) is
+not applied to it. A cluster with no follow-up visit after month 0 has no rate and is in neither
+group.
+
+Then `retention` (as the indicator: of teacher-practices retained at month 0, the share retained
+at month t; counts from `indicators.retention_counts`, Wilson 95% interval from
+`stats.wilson_interval`) for the teachers of active and of inactive clusters, by `months` and
+any other --by columns. Rows are suppressed as every indicator (`base.suppress`: n below
+`thresholds.min_group_n`, complementary across `cop` and the other --by columns).
+
+Columns: the --by columns, `cop` ("active" / "inactive"), `months, rate, retained, n, ci_low,
+ci_high, clusters` (clusters with teachers in the group), `teachers, suppressed`.
+
+This is a comparison of groups, not an effect: clusters chose (or kept) their CoP, and what made
+them keep it may also keep the practices.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import duckdb
+import pandas as pd
+
+from sustain.config import Config, load_config
+
+from .base import group_columns, order_rows, suppress
+from .context import cop_activity
+from .filters import BY_COLUMNS, Filters
+from .indicators import retention_counts
+from .stats import wilson_interval
+
+ACTIVE_MEETINGS_PER_MONTH = 0.5
+ACTIVE, INACTIVE = "active", "inactive"
+COP_BY = [c for c in BY_COLUMNS if c != "cluster"]
+
+COLUMNS = ["cop", "months", "rate", "retained", "n", "ci_low", "ci_high", "clusters", "teachers", "suppressed"]
+
+
+def cluster_cop_class(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, str]:
+    """cluster -> "active" / "inactive" (see the module docstring)."""
+    unsuppressed = config.model_copy(
+        update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 0})})
+    activity = cop_activity(con, Filters(), ["cluster"], unsuppressed)
+    activity = activity[activity["meetings_per_month"].notna()]
+    return {cluster: ACTIVE if rate >= ACTIVE_MEETINGS_PER_MONTH else INACTIVE
+            for cluster, rate in zip(activity["cluster"], activity["meetings_per_month"])}
+
+
+def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+                     config: Config | None = None) -> pd.DataFrame:
+    """Retention by months for teachers in clusters with an active vs an inactive CoP."""
+    config = config or load_config()
+    by = group_columns(by, COP_BY, always=["months"])
+    keys = [c for c in by if c != "months"] + ["cop", "months"]
+    values = [c for c in COLUMNS if c not in ("cop", "months")]
+    classes = cluster_cop_class(con, config)
+    parts = []
+    for cop in (ACTIVE, INACTIVE):
+        clusters = sorted(c for c, kind in classes.items() if kind == cop
+                          and (not filters.cluster or c in filters.cluster))
+        if not clusters:
+            continue
+        within = filters.replace(cluster=tuple(clusters))
+        counts = retention_counts(con, within, by, config)
+        # clusters with teachers in the group (any round)
+        groups = [c for c in by if c != "months"]
+        present = retention_counts(con, within, [*groups, "cluster"], config)
+        if groups:
+            per_group = present.groupby(groups, dropna=False).size().rename("clusters").reset_index()
+            counts = counts.merge(per_group, on=groups, how="left")
+        else:
+            counts["clusters"] = len(present)
+        parts.append(counts.assign(cop=cop))
+    if not parts:
+        return pd.DataFrame(columns=[*keys, *values])
+    frame = pd.concat(parts, ignore_index=True)
+    frame["rate"] = frame["retained"] / frame["n"]
+    frame["ci_low"], frame["ci_high"] = wilson_interval(frame["retained"], frame["n"])
+    frame = suppress(order_rows(frame, keys), keys, ["rate", "retained", "n", "ci_low", "ci_high", "teachers"],
+                     config.thresholds.min_group_n)
+    return frame[[*keys, *values]]

@@ -1,0 +1,190 @@
+"""What surrounds the practices: hindrance_prevalence, cop_activity and coverage.
+
+These are visit- or roster-level indicators. Grouping or filtering them by `practice` uses the
+visits at which that practice was scored (coverage: teacher-practices scored at a round).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sustain.config import Config, load_config
+
+from .base import filtered_rows, group_columns, hindrance_join, order_rows, query, select_list, suppress
+from .filters import BY_COLUMNS, Filters
+
+NOT_HINDRANCE = [c for c in BY_COLUMNS if c != "hindrance"]
+
+
+def hindrance_prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+                         config: Config | None = None) -> pd.DataFrame:
+    """Share of visits (teacher present, so the context questions were asked) reporting each
+    hindrance. Rows are always by hindrance (the hindrance filter picks which ones)."""
+    config = config or load_config()
+    by = group_columns(by, NOT_HINDRANCE)
+    codes = list(filters.hindrance) or config.hindrance_codes
+    rows, params = filtered_rows(by, filters.replace(hindrance=()), "placed_visits")
+    frame = query(con, config, f"""
+filtered as (
+    select * from ({rows}) where teacher_status = 'present'
+),
+hindrance_list as (
+    select unnest($codes) as hindrance
+),
+crossed as (
+    select f.*, h.hindrance, vh.submission_id is not null as reported
+    from filtered f
+    cross join hindrance_list h
+    left join visit_hindrances vh on vh.submission_id = f.submission_id and vh.hindrance = h.hindrance
+)
+select {select_list(by)} hindrance,
+       avg(reported::integer) as rate,
+       count(*) as n,
+       count(*) filter (where reported) as reported,
+       count(distinct teacher_key) as teachers
+from crossed
+group by all
+""", params | {"codes": codes})
+    frame["hindrance"] = pd.Categorical(frame["hindrance"], categories=config.hindrance_codes, ordered=True)
+    frame = order_rows(frame, ["hindrance", *by]).astype({"hindrance": str})
+    frame = suppress(frame, [*by, "hindrance"], ["rate", "n", "reported", "teachers"], config.thresholds.min_group_n)
+    return frame[[*by, "hindrance", "rate", "n", "reported", "teachers", "suppressed"]]
+
+
+def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+                 config: Config | None = None) -> pd.DataFrame:
+    """Communities of practice after month 0, by cluster unless grouped otherwise.
+
+    meetings_per_month: meetings in the CoP log of the group's clusters after their programme
+    ended, over the months elapsed (to the last scheduled round or today, whichever is first;
+    by `months`: within the interval since the previous round). active_share: share of
+    follow-up visits after month 0 answering that the cluster's community met in the last month.
+    n: those visits."""
+    config = config or load_config()
+    by = group_columns(by, BY_COLUMNS) or ["cluster"]
+    rows, params = filtered_rows(by, filters, "placed_visits")
+    by_months = "months" in by
+    # one period per round (since the previous round) when grouped by months, else one period
+    # from the programme end to the last round
+    periods = ("select months, lag(months) over (order by months) as previous, months as upto from schedule"
+               if by_months else "select null::integer as months, 0 as previous, max(months) as upto from schedule")
+    frame = query(con, config, f"""
+filtered as (
+    select * from ({rows}) where months > 0 and teacher_status = 'present'
+),
+cluster_end as (
+    select sc.cluster, min(p.end_date) as end_date
+    from schools sc join teachers t using (school_id) join programmes p using (programme)
+    group by sc.cluster
+),
+periods as (
+    {periods}
+),
+cluster_periods as (
+    select ce.cluster, pe.months,
+           ce.end_date + to_days(cast(round(pe.previous * $days_per_month) as integer)) as period_start,
+           least(ce.end_date + to_days(cast(round(pe.upto * $days_per_month) as integer)), $today::date) as period_end
+    from cluster_end ce cross join periods pe
+    where pe.months is null or pe.months > 0
+),
+cluster_meetings as (
+    select cp.cluster, cp.months,
+           greatest(date_diff('day', cp.period_start, cp.period_end), 0) / $days_per_month as months_elapsed,
+           count(m.meeting_key) as meetings
+    from cluster_periods cp
+    left join cop_meetings m on m.cluster = cp.cluster
+         and m.meeting_date > cp.period_start and m.meeting_date <= cp.period_end
+    group by all
+),
+group_clusters as (
+    select distinct {select_list(by)} cluster as group_cluster from filtered
+),
+group_meetings as (
+    select {select_list(by, "g")} sum(cm.meetings) as meetings, sum(cm.months_elapsed) as months_elapsed
+    from group_clusters g join cluster_meetings cm
+      on cm.cluster = g.group_cluster {"and cm.months = g.months" if by_months else ""}
+    group by all
+),
+group_visits as (
+    select {select_list(by)}
+           avg(cop_active::integer) as active_share,
+           count(*) filter (where cop_active is not null) as n,
+           count(distinct teacher_key) as teachers
+    from filtered
+    group by all
+)
+select {select_list(by, "v")} gm.meetings, gm.months_elapsed, v.active_share, v.n, v.teachers
+from group_visits v left join group_meetings gm using ({", ".join(by)})
+""", params | {"today": _today()})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["meetings_per_month"] = np.where(frame["months_elapsed"] > 0,
+                                               frame["meetings"] / frame["months_elapsed"], np.nan)
+    frame = suppress(order_rows(frame, by), by, ["meetings_per_month", "active_share", "n", "meetings", "teachers"],
+                     config.thresholds.min_group_n)
+    return frame[[*by, "meetings_per_month", "active_share", "n", "meetings", "teachers", "suppressed"]]
+
+
+def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+             config: Config | None = None) -> pd.DataFrame:
+    """Roster teachers visited per scheduled round (always by months).
+
+    expected: roster teachers whose round has come due (programme end + round <= today), less
+    those recorded as left or transferred at an earlier round; observed: those with a visit
+    placed on the round (any status). Groups use the roster's school of the teacher. By or
+    filtered on practice: teacher-practices expected and scored."""
+    config = config or load_config()
+    by = group_columns(by, BY_COLUMNS, always=["months"])
+    per_practice = "practice" in by or bool(filters.practice)
+    units = "expected_practices" if per_practice else "expected_teachers"
+    where, params = filters.where("practice" if per_practice else "visit", hindrance_rows="hindrance" in by)
+    frame = query(con, config, f"""
+roster_rounds as (
+    select t.teacher_key, t.programme, t.gender, t.subject, t.school_id,
+           sc.cluster, sc.district, sc.province, sc.school_type, s.months
+    from teachers t
+    join schools sc using (school_id)
+    join programmes p using (programme)
+    cross join schedule s
+    where p.end_date + to_days(cast(round(s.months * $days_per_month) as integer)) <= $today::date
+),
+gone as (
+    select teacher_key, min(months) as gone_at
+    from placed_visits where teacher_status in ('left', 'transferred')
+    group by teacher_key
+),
+expected_teachers as (
+    select r.*, exists (select 1 from placed_visits pv
+                        where pv.teacher_key = r.teacher_key and pv.months = r.months) as visited
+    from roster_rounds r left join gone g using (teacher_key)
+    where g.gone_at is null or r.months <= g.gone_at
+),
+expected_practices as (
+    select e.* exclude (visited), pc.practice,
+           exists (select 1 from observed_visit_practices o
+                   where o.teacher_key = e.teacher_key and o.months = e.months and o.practice = pc.practice) as visited
+    from expected_teachers e cross join practice_cutoffs pc
+),
+filtered as (
+    select * from {hindrance_join(by, units)} r where {where}
+)
+select {select_list(by)}
+       count(*) filter (where visited) as observed,
+       count(*) as expected,
+       count(distinct teacher_key) as teachers
+from filtered
+group by all
+""", params | {"today": _today()})
+    frame["rate"] = frame["observed"] / frame["expected"]
+    frame["n"] = frame["expected"]
+    frame = suppress(order_rows(frame, by), by, ["observed", "expected", "rate", "n", "teachers"],
+                     config.thresholds.min_group_n)
+    return frame[[*by, "observed", "expected", "rate", "n", "teachers", "suppressed"]]
+
+
+def _today():
+    import datetime as dt
+
+    return dt.date.today()

@@ -1,0 +1,166 @@
+"""`Filters`: one frozen value that turns into a WHERE clause with bound parameters.
+
+Following datasette's filters: identifiers come only from the allow-lists below, values always go
+in as bound parameters. A filter on a dimension keeps rows whose value is any of the given ones;
+an empty tuple means no filter on it.
+
+Decision on `hindrance`: a teacher belongs to a hindrance group when any of the teacher's visits
+reported it. Filtering by hindrance keeps all observations of those teachers (so retention from
+month 0 stays defined); grouping `--by hindrance` puts a teacher in every group they belong to.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+# filter field -> column of the base relations (metrics/base.py)
+DIMENSIONS: dict[str, str] = {
+    "programme": "programme",
+    "province": "province",
+    "district": "district",
+    "cluster": "cluster",
+    "school_id": "school_id",
+    "school_type": "school_type",
+    "gender": "gender",
+    "subject": "subject",
+    "practice": "practice",
+    "hindrance": "hindrance",
+}
+# `--by` columns of DESIGN.md, in their canonical output order
+BY_COLUMNS = ["province", "district", "cluster", "school_id", "practice", "months", "programme",
+              "school_type", "gender", "subject", "hindrance"]
+# dimensions that exist only on practice-level rows
+PRACTICE_LEVEL = {"practice"}
+
+
+class FilterError(ValueError):
+    """A filter or --by names a column that is not allowed, or a value of the wrong shape."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    programme: tuple[str, ...] = ()
+    province: tuple[str, ...] = ()
+    district: tuple[str, ...] = ()
+    cluster: tuple[str, ...] = ()
+    school_id: tuple[str, ...] = ()
+    school_type: tuple[str, ...] = ()
+    gender: tuple[str, ...] = ()
+    subject: tuple[str, ...] = ()
+    practice: tuple[str, ...] = ()
+    hindrance: tuple[str, ...] = ()
+    months_min: int | None = None
+    months_max: int | None = None
+    # Districts the viewer may see (access control), set only by server-side code from config,
+    # never from widgets or URLs (`from_pairs` does not accept it). None: unrestricted; (): nothing.
+    scope: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        for name in DIMENSIONS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = (value,)
+            if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+                raise FilterError(f"filter {name} takes text values, got {value!r}")
+            object.__setattr__(self, name, tuple(sorted(set(value))))
+        if self.scope is not None:
+            if isinstance(self.scope, str) or not all(isinstance(v, str) for v in self.scope):
+                raise FilterError(f"scope takes a tuple of district names, got {self.scope!r}")
+            object.__setattr__(self, "scope", tuple(sorted(set(self.scope))))
+        for name in ("months_min", "months_max"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise FilterError(f"filter {name} takes a whole number of months, got {value!r}")
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> "Filters":
+        """From `COL=VALUE` pairs (the CLI's --where, the URL's query parameters)."""
+        values: dict[str, list[str]] = {}
+        bounds: dict[str, int] = {}
+        for column, value in pairs:
+            if column in ("months_min", "months_max"):
+                try:
+                    bounds[column] = int(value)
+                except ValueError:
+                    raise FilterError(f"{column} takes a whole number of months, got {value!r}") from None
+            elif column == "months":
+                try:
+                    bounds["months_min"] = bounds["months_max"] = int(value)
+                except ValueError:
+                    raise FilterError(f"months takes a whole number, got {value!r}") from None
+            elif column in DIMENSIONS:
+                values.setdefault(column, []).append(value)
+            else:
+                allowed = ", ".join(list(DIMENSIONS) + ["months", "months_min", "months_max"])
+                raise FilterError(f"cannot filter on {column!r}; allowed: {allowed}")
+        return cls(**{k: tuple(v) for k, v in values.items()}, **bounds)
+
+    def replace(self, **changes) -> "Filters":
+        return dataclasses.replace(self, **changes)
+
+    def as_pairs(self) -> list[tuple[str, str]]:
+        pairs = [(name, v) for name in DIMENSIONS for v in getattr(self, name)]
+        pairs += [(name, str(getattr(self, name))) for name in ("months_min", "months_max")
+                  if getattr(self, name) is not None]
+        return pairs
+
+    def describe(self) -> str:
+        text = "; ".join(f"{k}={v}" for k, v in self.as_pairs()) or "no filters"
+        if self.scope is not None:
+            text += f" (limited to the districts {', '.join(self.scope) or '(none)'})"
+        return text
+
+    def where(self, level: str = "practice", alias: str = "", hindrance_rows: bool = False) -> tuple[str, dict]:
+        """(`clause`, params) for the base relation; `level` is "practice" or "visit"
+        (visit-level relations have no practice column, so a practice filter is ignored there).
+        `hindrance_rows`: the relation has one row per hindrance (grouped by hindrance), so the
+        hindrance filter keeps those rows rather than testing teachers' membership."""
+        prefix = f"{alias}." if alias else ""
+        clauses, params = [], {}
+        for name, column in DIMENSIONS.items():
+            values = getattr(self, name)
+            if not values or (level == "visit" and name in PRACTICE_LEVEL):
+                continue
+            key = f"f_{name}"
+            params[key] = list(values)
+            if name == "hindrance" and not hindrance_rows:
+                clauses.append(
+                    f"{prefix}teacher_key in (select teacher_key from teacher_hindrances where list_contains(${key}, hindrance))"
+                )
+            else:
+                clauses.append(f"list_contains(${key}, {prefix}{column})")
+        if self.scope is not None:
+            clauses.append(f"list_contains($f_scope, {prefix}district)" if self.scope else "false")
+            if self.scope:
+                params["f_scope"] = list(self.scope)
+        if self.months_min is not None:
+            clauses.append(f"{prefix}months >= $f_months_min")
+            params["f_months_min"] = self.months_min
+        if self.months_max is not None:
+            clauses.append(f"{prefix}months <= $f_months_max")
+            params["f_months_max"] = self.months_max
+        return (" and ".join(clauses) or "true"), params
+
+
+def check_by(by: Iterable[str], allowed: Iterable[str] = BY_COLUMNS) -> list[str]:
+    """Validate --by columns against the allow-list; keeps the order given, drops repeats."""
+    allowed = list(allowed)
+    chosen: list[str] = []
+    for column in by:
+        column = column.strip()
+        if not column:
+            continue
+        if column not in allowed:
+            raise FilterError(f"cannot group by {column!r}; allowed: {', '.join(allowed)}")
+        if column not in chosen:
+            chosen.append(column)
+    return chosen
+
+
+def filters_from_mapping(mapping: Mapping[str, Iterable[str] | str]) -> Filters:
+    pairs = []
+    for key, values in mapping.items():
+        for value in ([values] if isinstance(values, str) else values):
+            pairs.append((key, value))
+    return Filters.from_pairs(pairs)

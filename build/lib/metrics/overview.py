@@ -1,0 +1,121 @@
+"""Headline figures of the Overview page, each with its n and interval, as one tidy table.
+
+Each figure comes from an indicator of this package, so every number traces back to one
+definition: retention, prevalence, half_life and persistence.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sustain.config import Config, load_config
+
+from .base import TOO_FEW, query
+from .decay import half_life
+from .filters import Filters
+from .indicators import prevalence, retention
+from .schools import DECAYING, school_trends
+from .stats import wilson_interval
+
+COLUMNS = ["figure", "label", "value", "ci_low", "ci_high", "n", "months", "note", "suppressed"]
+
+
+def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+             config: Config | None = None) -> pd.DataFrame:
+    """The Overview's headline figures (rows): teachers followed after the programme; retention
+    at the latest round with its Wilson interval; share of teacher-practices in use at month 0 and
+    at the latest round; the median half-life across practices; the share of schools decaying
+    (class "decaying" of metrics.schools.school_trends) with its Wilson interval. `by` is not
+    used: headlines are for the whole filtered selection."""
+    config = config or load_config()
+    rows = [_teachers_followed(con, filters, config), _latest_retention(con, filters, config),
+            *_prevalence_ends(con, filters, config), _median_half_life(con, filters, config),
+            _schools_decaying(con, filters, config)]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _row(figure, label, value=np.nan, ci_low=np.nan, ci_high=np.nan, n=0, months=np.nan, note="",
+         suppressed=False) -> dict:
+    return dict(figure=figure, label=label, value=value, ci_low=ci_low, ci_high=ci_high, n=n, months=months,
+                note=note, suppressed=suppressed)
+
+
+def _teachers_followed(con, filters, config) -> dict:
+    where, params = filters.where("practice")
+    followed, rostered = query(con, config, f"""
+filtered as (
+    select * from observations r where {where}
+)
+select count(distinct teacher_key) filter (where months > 0),
+       count(distinct teacher_key)
+from filtered
+""", params).iloc[0]
+    return _row("teachers_followed", "Teachers followed after the programme", value=int(followed),
+                n=int(rostered), note=f"of {int(rostered):,} observed at any round")
+
+
+def _latest_round(table: pd.DataFrame) -> pd.Series | None:
+    shown = table[~table["suppressed"] & (table["months"] > 0)]
+    return None if shown.empty else shown.loc[shown["months"].idxmax()]
+
+
+def _latest_retention(con, filters, config) -> dict:
+    latest = _latest_round(retention(con, filters, [], config))
+    if latest is None:
+        return _row("retention_latest", "Retention at the latest round", suppressed=True,
+                    note=TOO_FEW)
+    return _row("retention_latest", f"Retention at month {int(latest['months'])}", value=latest["rate"],
+                ci_low=latest["ci_low"], ci_high=latest["ci_high"], n=int(latest["n"]), months=int(latest["months"]),
+                note="of practices in use at month 0, still in use")
+
+
+def _prevalence_ends(con, filters, config) -> list[dict]:
+    table = prevalence(con, filters, [], config)
+    start = table[(table["months"] == 0) & ~table["suppressed"]]
+    latest = _latest_round(table)
+    rows = []
+    if start.empty:
+        rows.append(_row("prevalence_month0", "In use at month 0", suppressed=True, note=TOO_FEW))
+    else:
+        first = start.iloc[0]
+        low, high = wilson_interval([round(first["rate"] * first["n"])], [first["n"]])
+        rows.append(_row("prevalence_month0", "In use at month 0", value=first["rate"], ci_low=low[0],
+                         ci_high=high[0], n=int(first["n"]), months=0, note="share of teacher-practices observed"))
+    if latest is None:
+        rows.append(_row("prevalence_latest", "In use at the latest round", suppressed=True, note=TOO_FEW))
+    else:
+        low, high = wilson_interval([round(latest["rate"] * latest["n"])], [latest["n"]])
+        rows.append(_row("prevalence_latest", f"In use at month {int(latest['months'])}", value=latest["rate"],
+                         ci_low=low[0], ci_high=high[0], n=int(latest["n"]), months=int(latest["months"]),
+                         note="share of teacher-practices observed"))
+    return rows
+
+
+def _median_half_life(con, filters, config) -> dict:
+    table = half_life(con, filters, ["practice"], config)
+    fitted = table[~table["suppressed"] & table["half_life_months"].notna()]
+    if fitted.empty:
+        return _row("median_half_life", "Median half-life of practices", suppressed=True,
+                    note="too few rounds to fit")
+    values = fitted["half_life_months"]
+    return _row("median_half_life", "Median half-life of practices (months)", value=float(values.median()),
+                ci_low=float(values.min()), ci_high=float(values.max()), n=int(fitted["n"].sum()),
+                note=f"median of {len(fitted)} practices; the interval shown is their range (months)")
+
+
+def _schools_decaying(con, filters, config) -> dict:
+    """Share of schools whose class (metrics.schools.school_trends, the Districts page's
+    definition) is decaying, among the schools that can be judged."""
+    schools = school_trends(con, filters, [], config)
+    judged = schools[schools["persistence_class"] != TOO_FEW]
+    if judged.empty:
+        return _row("schools_decaying", "Schools decaying", suppressed=True, note=TOO_FEW)
+    decaying = int((judged["persistence_class"] == DECAYING).sum())
+    low, high = wilson_interval([decaying], [len(judged)])
+    return _row("schools_decaying", "Schools decaying", value=decaying / len(judged), ci_low=low[0],
+                ci_high=high[0], n=len(judged),
+                note=f"{decaying} of {len(judged)} schools retain under "
+                     f"{config.thresholds.at_risk_retention:.0%} of their month-0 practices at their latest round")

@@ -1,0 +1,85 @@
+"""Record-level tables for the Data page: the import ledger, the quarantine and the tidy
+observations researchers download. Same signature as the indicators, `(con, filters, by, config)`.
+
+- `import_ledger`: every file import, newest first (not filtered: a file spans districts).
+- `quarantine_rows`: rows kept aside by the ingest, with file, row, column, value, rule and detail
+  (not filtered: a quarantined row may name a district or school the roster lacks). It cannot be
+  placed in a district, so a viewer limited to some districts (`Filters.scope`) sees none of it.
+- `tidy_observations`: one row per teacher, practice and round (the `observations` base
+  relation), with the filters applied. This is row-level pseudonymous data for researchers:
+  teachers appear only under their salted key, no group is suppressed and nothing else is left
+  out; it must be shared under the programme's data-protection terms, not published.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import duckdb
+import pandas as pd
+
+from sustain.config import Config, load_config
+
+from .base import filtered_rows, query
+from .filters import Filters
+
+LEDGER_COLUMNS = ["run_id", "source_file", "source_sha256", "kind", "started_at", "finished_at", "rows_read",
+                  "inserted", "updated", "unchanged", "quarantined", "refused", "reason", "config_version"]
+QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "detail", "run_id", "quarantined_at"]
+TIDY_COLUMNS = ["teacher_key", "school_id", "school_name", "cluster", "district", "province", "programme",
+                "school_type", "gender", "subject", "months", "visit_date", "practice", "score", "retained",
+                "source_file", "source_sha256"]
+
+
+def import_ledger(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, by: Sequence[str] = (),
+                  config: Config | None = None) -> pd.DataFrame:
+    """The import ledger, newest first; `filters` and `by` do not apply."""
+    config = config or load_config()
+    frame = query(con, config, f"""
+ledger as (
+    select {", ".join(LEDGER_COLUMNS)} from import_ledger
+)
+select * from ledger order by finished_at desc, started_at desc, source_file
+""")
+    return frame[LEDGER_COLUMNS]
+
+
+def quarantine_rows(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, by: Sequence[str] = (),
+                    config: Config | None = None) -> pd.DataFrame:
+    """Quarantined rows, newest first, then by file and row; `filters` and `by` do not apply,
+    except the viewer's district scope: limited viewers see no rows (a quarantined row cannot be
+    placed in a district). `row` is the data row of the file (1 = first row under the header)."""
+    config = config or load_config()
+    every_district = filters is None or filters.scope is None
+    frame = query(con, config, """
+kept_aside as (
+    select source_file as file, row_number as "row", column_name as "column", value, rule, detail,
+           run_id, quarantined_at
+    from quarantine
+    where $every_district
+)
+select * from kept_aside order by quarantined_at desc, file, "row", "column"
+""", {"every_district": every_district})
+    return frame[QUARANTINE_COLUMNS]
+
+
+def tidy_observations(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+                      config: Config | None = None) -> pd.DataFrame:
+    """One row per teacher, practice and round with the filters applied (`by` does not apply):
+    the observations every indicator starts from, with the school's name and the source file of
+    the visit (its sha256 links it to the import ledger). Not suppressed: see the module docstring."""
+    config = config or load_config()
+    rows, params = filtered_rows([], filters)
+    frame = query(con, config, f"""
+filtered as (
+    {rows}
+)
+select f.teacher_key, f.school_id, sc.school_name, f.cluster, f.district, f.province, f.programme,
+       f.school_type, f.gender, f.subject, f.months, f.visit_date, f.practice, f.score, f.retained,
+       v.source_file, v.source_sha256
+from filtered f
+join schools sc on sc.school_id = f.school_id
+join visits v on v.submission_id = f.submission_id
+order by f.teacher_key, f.months, f.practice
+""", params)
+    frame["visit_date"] = pd.to_datetime(frame["visit_date"]).dt.date
+    return frame[TIDY_COLUMNS]

@@ -1,0 +1,244 @@
+"""Page tables for district officers: `school_trends` (one row per school) and
+`teacher_practices` (the teachers of the chosen school). Both have the signature of every table
+in metrics/registry.py: `(connection, Filters, by, config) -> DataFrame`.
+
+`school_trends` columns: `school_id, school_name, cluster, district, province, retention,
+retention_trend, latest_months, latest_retention, persistence_class, hindrances, n, teachers, suppressed`.
+
+- `retention`: a list with one value per round of `schedule.months` (month 0 first): the
+  school's retention at that round, as the `retention` indicator computes it (of the school's
+  teacher-practices retained at month 0, the share retained at the round; counts from
+  `indicators.retention_counts`). A round with no observation, or whose n (teacher-practices
+  observed at month 0 and at the round) is below `thresholds.min_group_n`, is None.
+- `retention_trend`: the same values without the Nones (the rounds shown, in order), for a
+  sparkline, which cannot draw gaps.
+- `latest_months`, `latest_retention`: the school's latest round after month 0 whose retention
+  is shown (not None), and the retention there.
+- `n`: teacher-practices retained at month 0 (the base every round's retention is a share of);
+  `teachers`: distinct teachers the row rests on.
+- `suppressed`: n < `thresholds.min_group_n`, with complementary suppression across the schools
+  shown (`base.suppress`). A suppressed school's retention, hindrances and counts are blank.
+- `persistence_class`, with r = `latest_retention` and a = `thresholds.at_risk_retention`:
+    * "too few to show": the school is suppressed, or no round after month 0 is shown;
+    * "decaying": r < a;
+    * "recovered": r >= a, and a shown round after month 0 and before the latest one had
+      retention < a;
+    * "persisting": otherwise (every shown round after month 0 at or above a).
+  These are point estimates: with a school's n of a few teacher-practices one more or fewer
+  retained practice can change the class (the table shows n beside it).
+- `hindrances`: the hindrances reported at the school's visits (teacher present, under the
+  filters), as config labels with how many of those visits reported each, most reported first,
+  e.g. "Lack of follow-up (7 of 11 visits); Teachers' low pay (2 of 11 visits)". Empty when none
+  was reported.
+
+Rows are ordered worst first: by `latest_retention` ascending (schools without one last), then
+school_id. A hindrance filter keeps the teachers who reported it (as everywhere): their
+observations and their visits. `months_min` / `months_max` are ignored: a trend spans all rounds.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sustain.config import Config, load_config
+
+from .base import TOO_FEW, filtered_rows, query, suppress
+from .filters import FilterError, Filters, check_by
+from .indicators import retention_counts
+
+# the unit is the school: --by may only name its hierarchy (always present as columns)
+SCHOOL_BY = ["province", "district", "cluster", "school_id"]
+DECAYING, RECOVERED, PERSISTING = "decaying", "recovered", "persisting"
+CLASSES = [DECAYING, RECOVERED, PERSISTING, TOO_FEW]
+
+SCHOOL_COLUMNS = ["school_id", "school_name", "cluster", "district", "province", "retention", "retention_trend",
+                  "latest_months",
+                  "latest_retention", "persistence_class", "hindrances", "n", "teachers", "suppressed"]
+
+
+def persistence_class(rates: Sequence[float | None], months: Sequence[int], at_risk: float) -> str:
+    """The class of one school from its shown retention per round (None: not shown); see the
+    module docstring."""
+    followed = [rate for rate, month in zip(rates, months) if month > 0 and rate is not None]
+    if not followed:
+        return TOO_FEW
+    if followed[-1] < at_risk:
+        return DECAYING
+    if any(rate < at_risk for rate in followed[:-1]):
+        return RECOVERED
+    return PERSISTING
+
+
+def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+                  config: Config | None = None) -> pd.DataFrame:
+    """One row per school: retention by round, its persistence class and its hindrances (see the
+    module docstring)."""
+    config = config or load_config()
+    check_by(by, SCHOOL_BY)
+    minimum = config.thresholds.min_group_n
+    rounds = list(config.schedule.months)
+    filters = filters.replace(months_min=None, months_max=None)
+
+    cells = retention_counts(con, filters, ["school_id", "months"], config)
+    totals = retention_counts(con, filters, ["school_id"], config)
+    context = _school_context(con, filters, config)
+
+    base = cells[cells["months"] == 0].set_index("school_id")["n"]
+    cells = cells[cells["n"] >= minimum].assign(rate=lambda f: f["retained"] / f["n"])
+    rates = {school: dict(zip(group["months"], group["rate"])) for school, group in cells.groupby("school_id")}
+
+    frame = context.merge(totals[["school_id", "teachers"]], on="school_id", how="inner")
+    frame["n"] = frame["school_id"].map(base).fillna(0).astype("int64")
+    frame["retention"] = [[_value(rates.get(school, {}).get(m)) for m in rounds] for school in frame["school_id"]]
+    frame = suppress(frame.sort_values("school_id").reset_index(drop=True), ["school_id"], ["n", "teachers"],
+                     minimum)
+    frame.loc[frame["suppressed"], "retention"] = pd.Series(
+        [[None] * len(rounds)] * int(frame["suppressed"].sum()), index=frame.index[frame["suppressed"]], dtype=object)
+    frame.loc[frame["suppressed"], "hindrances"] = ""
+
+    frame["retention_trend"] = [[rate for rate in values if rate is not None] for values in frame["retention"]]
+    latest = [_latest(values, rounds) for values in frame["retention"]]
+    frame["latest_months"] = pd.array([m for m, _ in latest], dtype="Int64")
+    frame["latest_retention"] = [np.nan if r is None else r for _, r in latest]
+    frame["persistence_class"] = [persistence_class(values, rounds, config.thresholds.at_risk_retention)
+                                  for values in frame["retention"]]
+    frame = frame.sort_values(["latest_retention", "school_id"], na_position="last", kind="stable")
+    return frame[SCHOOL_COLUMNS].reset_index(drop=True)
+
+
+HIERARCHY = ["province", "district", "cluster", "school_id"]
+
+
+def within(table: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """The rows of a school table (school_trends) inside the hierarchy filters (province,
+    district, cluster, school_id) of `filters`: the districts page's drill-down narrows the
+    schools shown without a new query (classes and suppression stay those of the whole table)."""
+    keep = pd.Series(True, index=table.index)
+    for column in HIERARCHY:
+        values = getattr(filters, column)
+        if values:
+            keep &= table[column].isin(values)
+    return table[keep]
+
+
+def _value(rate) -> float | None:
+    return None if rate is None or pd.isna(rate) else float(rate)
+
+
+def _latest(values: list, rounds: list[int]) -> tuple[int | None, float | None]:
+    for month, rate in reversed(list(zip(rounds, values))):
+        if month > 0 and rate is not None:
+            return month, rate
+    return None, None
+
+
+def _school_context(con: duckdb.DuckDBPyConnection, filters: Filters, config: Config) -> pd.DataFrame:
+    """Each school with visits under the filters: its names and hierarchy, and the hindrances
+    reported at its visits with the teacher present (counts of visits)."""
+    rows, params = filtered_rows([], filters, "placed_visits")
+    frame = query(con, config, f"""
+present_visits as (
+    select distinct submission_id, school_id from ({rows}) where teacher_status = 'present'
+),
+school_visits as (
+    select school_id, count(*) as visits from present_visits group by all
+),
+school_hindrances as (
+    select pv.school_id, vh.hindrance, count(*) as reported
+    from present_visits pv join visit_hindrances vh using (submission_id)
+    group by all
+)
+select sc.school_id, sc.school_name, sc.cluster, sc.district, sc.province, sv.visits,
+       list(sh.hindrance order by sh.reported desc, sh.hindrance) filter (where sh.hindrance is not null) as codes,
+       list(sh.reported order by sh.reported desc, sh.hindrance) filter (where sh.hindrance is not null) as counts
+from school_visits sv
+join schools sc using (school_id)
+left join school_hindrances sh using (school_id)
+group by all
+""", params)
+    frame["hindrances"] = [_hindrance_text(codes, counts, visits, config)
+                           for codes, counts, visits in zip(frame["codes"], frame["counts"], frame["visits"])]
+    return frame[["school_id", "school_name", "cluster", "district", "province", "hindrances"]]
+
+
+def _hindrance_text(codes, counts, visits: int, config: Config) -> str:
+    if not isinstance(codes, (list, np.ndarray)) or len(codes) == 0:
+        return ""
+    order = {code: i for i, code in enumerate(config.hindrance_codes)}
+    pairs = sorted(zip(codes, counts), key=lambda p: (-p[1], order.get(p[0], len(order))))
+    return "; ".join(f"{config.hindrance_label(code)} ({count} of {visits} visits)" for code, count in pairs)
+
+
+TEACHER_COLUMNS = ["teacher_key", "school_id", "latest_months", "retained_practices", "lost_practices", "retained",
+                   "n", "teachers", "suppressed"]
+
+
+def teacher_practices(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+                      config: Config | None = None) -> pd.DataFrame:
+    """The teachers of the chosen school(s), by pseudonymous key only, with their practices at
+    their latest observed round.
+
+    Needs a `school_id` filter (a teacher-level table is for one school's follow-up visit, never
+    a list of all teachers): FilterError otherwise.
+
+    Columns: `teacher_key, school_id, latest_months` (the teacher's latest round with a practice
+    observed), `retained_practices` (config labels of the practices retained there, in config
+    order), `lost_practices` (retained at month 0, observed and not retained at the latest round),
+    `retained` (count of retained practices there), `n` (practices observed there), `teachers` (1),
+    `suppressed`. Suppression follows the school: when the school's teacher-practices retained
+    at month 0 (its `school_trends` n) number fewer than `thresholds.min_group_n`, every row is
+    suppressed (values blank).
+    """
+    config = config or load_config()
+    check_by(by, SCHOOL_BY)
+    if not filters.school_id:
+        raise FilterError("teacher_practices needs a school_id filter (one school's teachers)")
+    rows, params = filtered_rows([], filters)
+    frame = query(con, config, f"""
+filtered as (
+    {rows}
+),
+latest as (
+    select teacher_key, school_id, max(months) as latest_months from filtered group by all
+),
+baseline as (
+    select teacher_key, school_id, practice from filtered where months = 0 and retained
+),
+at_latest as (
+    select f.teacher_key, f.school_id, f.practice, f.retained, l.latest_months,
+           b.practice is not null as retained_at_start
+    from filtered f
+    join latest l on l.teacher_key = f.teacher_key and l.school_id = f.school_id and f.months = l.latest_months
+    left join baseline b on b.teacher_key = f.teacher_key and b.school_id = f.school_id and b.practice = f.practice
+),
+school_base as (
+    select school_id, count(*) as base from baseline group by all
+)
+select a.teacher_key, a.school_id, any_value(a.latest_months) as latest_months,
+       list(a.practice) filter (where a.retained) as retained_codes,
+       list(a.practice) filter (where a.retained_at_start and not a.retained) as lost_codes,
+       count(*) filter (where a.retained) as retained,
+       count(*) as n,
+       1 as teachers,
+       coalesce(any_value(sb.base), 0) as school_base
+from at_latest a left join school_base sb using (school_id)
+group by a.teacher_key, a.school_id
+order by a.school_id, a.teacher_key
+""", params)
+    frame["retained_practices"] = [_practice_text(codes, config) for codes in frame["retained_codes"]]
+    frame["lost_practices"] = [_practice_text(codes, config) for codes in frame["lost_codes"]]
+    frame["suppressed"] = frame["school_base"] < config.thresholds.min_group_n
+    hidden = frame["suppressed"]
+    for column in ("latest_months", "retained", "n", "teachers"):
+        frame[column] = frame[column].astype("Int64")
+        frame.loc[hidden, column] = pd.NA
+    frame.loc[hidden, ["retained_practices", "lost_practices"]] = ""
+    return frame[TEACHER_COLUMNS].reset_index(drop=True)
+
+
+def _practice_text(codes, config: Config) -> str:
+    chosen = set(codes) if isinstance(codes, (list, np.ndarray)) else set()
+    return ", ".join(config.practice_label(code) for code in config.practice_codes if code in chosen)

@@ -1,0 +1,159 @@
+"""Words of the donor pack in English and Urdu.
+
+Practice and hindrance names come from config (`label` / `label_ur`); this module holds only the
+report's own words (slide titles, axis titles, captions). A key missing in Urdu falls back to
+English, so a new string never breaks the Urdu report.
+"""
+from __future__ import annotations
+
+LANGUAGES = ("en", "ur")
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "report_title": "Do teachers keep the practices? {programme}",
+        "subtitle": "Follow-up of teachers' classroom practices after the programme ended",
+        "funder": "Funder",
+        "programme": "Programme",
+        "districts": "Districts",
+        "all_districts": "all districts",
+        "visits": "Follow-up visits",
+        "no_visits": "no visits recorded",
+        "generated": "Generated",
+        "config_version": "Config version",
+        "filters": "Filters",
+        "retention_title": "Practices still in use after the programme ended",
+        "districts_title": "Districts compared at month {months}",
+        "districts_title_none": "Districts compared",
+        "half_life_title": "How long each practice lasts: half-life",
+        "hindrances_title": "Hindrances and abandonment of practices",
+        "months_axis": "months since programme end",
+        "retained_axis": "share retained",
+        "half_life_axis": "half-life (months)",
+        "odds_ratio_axis": "odds ratio of abandonment (log scale; 1 = no difference)",
+        "series_retention": "retention",
+        "series_districts": "retention at month {months}",
+        "series_half_life": "half-life",
+        "series_odds_ratio": "odds ratio",
+        "too_few": "too few to show",
+        "no_decay": "no decay seen",
+        "not_estimable": "not estimable",
+        "n_teacher_practices": "n = {n} teacher-practices ({teachers} teachers)",
+        "n_per_round": "n per round",
+        "month": "month",
+        "ci": "95% CI",
+        "date_span": "{start} to {end}",
+        "date_range": "Visits {span}",
+        "method": "Method",
+        "methodology": "Methodology",
+        "methodology_intro": ("Every figure comes from one indicator function of Sustain (metrics/). The "
+                              "definitions below are taken from the project's indicator table and the "
+                              "functions' own documentation when this report was generated."),
+        "indicator": "Indicator",
+        "columns": "Columns",
+        "definition": "Definition",
+        "used_for": "Used for",
+        "suppression": ("Groups with n below {min_n} (thresholds.min_group_n) are shown as \"too few to "
+                        "show\", never as 0; where one group of a breakdown is hidden the next smallest is "
+                        "too, so no hidden figure can be recovered by subtraction."),
+        "privacy": ("Teachers appear only under pseudonymous keys. These figures are for deciding where "
+                    "to send support, not for ranking or blaming teachers."),
+        "method_retention": ("Of teacher-practices in use at month 0, the share still in use at each round; "
+                             "Wilson 95% interval."),
+        "method_districts": ("Retention at the latest round with enough data, by district; Wilson 95% "
+                             "interval."),
+        "method_half_life": ("Binomial fit of retention(t) = exp(-λt) per practice; 95% interval robust to "
+                             "clustering by school."),
+        "method_hindrances": ("Odds of confirmed abandonment with vs without the hindrance reported at "
+                              "month 0; 95% interval robust to clustering by school; p adjusted "
+                              "(Benjamini-Hochberg)."),
+        "empty_chart": "No figure to show: {reason}",
+        "no_data": "no observations for this selection",
+        "table_group": "Group",
+        "table_value": "Value",
+        "p_adj": "adjusted p",
+        "exposed": "with the hindrance at month 0",
+        "note": "note",
+        "contents": "Contents",
+        "slide_about": "About these figures",
+        "teachers": "teachers",
+    },
+    "ur": {
+        "report_title": "کیا اساتذہ سیکھے ہوئے طریقے جاری رکھتے ہیں؟ {programme}",
+        "subtitle": "پروگرام ختم ہونے کے بعد اساتذہ کے تدریسی طریقوں کا جائزہ",
+        "funder": "مالی معاون",
+        "programme": "پروگرام",
+        "districts": "اضلاع",
+        "all_districts": "تمام اضلاع",
+        "visits": "فالو اپ دورے",
+        "no_visits": "کوئی دورہ درج نہیں",
+        "generated": "تیاری کی تاریخ",
+        "config_version": "کنفیگریشن ورژن",
+        "filters": "فلٹر",
+        "retention_title": "پروگرام ختم ہونے کے بعد بھی استعمال میں طریقے",
+        "districts_title": "مہینہ {months} پر اضلاع کا موازنہ",
+        "districts_title_none": "اضلاع کا موازنہ",
+        "half_life_title": "ہر طریقہ کتنی دیر قائم رہتا ہے: نصف عمر",
+        "hindrances_title": "رکاوٹیں اور طریقے ترک کرنا",
+        "months_axis": "پروگرام کے اختتام سے مہینے",
+        "retained_axis": "برقرار رہنے کی شرح",
+        "half_life_axis": "نصف عمر (مہینے)",
+        "odds_ratio_axis": "طریقہ ترک کرنے کا اوڈز ریشو (لاگ اسکیل؛ 1 = کوئی فرق نہیں)",
+        "series_retention": "برقرار رہنے کی شرح",
+        "series_districts": "مہینہ {months} پر برقرار رہنے کی شرح",
+        "series_half_life": "نصف عمر",
+        "series_odds_ratio": "اوڈز ریشو",
+        "too_few": "دکھانے کے لیے بہت کم",
+        "no_decay": "کوئی کمی نظر نہیں آئی",
+        "not_estimable": "اندازہ ممکن نہیں",
+        "n_teacher_practices": "n = {n} استاد-طریقے ({teachers} اساتذہ)",
+        "n_per_round": "ہر دور کا n",
+        "month": "مہینہ",
+        "ci": "95% اعتماد کا وقفہ",
+        "date_span": "{start} سے {end} تک",
+        "date_range": "دورے: {span}",
+        "method": "طریقہ",
+        "methodology": "طریقۂ کار",
+        "methodology_intro": ("ہر عدد Sustain کے ایک اشاریہ فنکشن (metrics/) سے آتا ہے۔ ذیل کی تعریفیں "
+                              "رپورٹ بنتے وقت منصوبے کے اشاریہ جدول اور فنکشنز کی دستاویز سے لی گئی ہیں "
+                              "(انگریزی میں)۔"),
+        "indicator": "اشاریہ",
+        "columns": "کالم",
+        "definition": "تعریف",
+        "used_for": "استعمال",
+        "suppression": ("جن گروہوں کا n {min_n} (thresholds.min_group_n) سے کم ہو وہ \"دکھانے کے لیے بہت کم\" "
+                        "لکھے جاتے ہیں، کبھی صفر نہیں؛ تفریق سے کوئی چھپا عدد معلوم نہیں کیا جا سکتا۔"),
+        "privacy": ("اساتذہ صرف فرضی شناختی کلید سے ظاہر ہوتے ہیں۔ یہ اعداد مدد بھیجنے کی جگہ طے کرنے کے لیے "
+                    "ہیں، اساتذہ کی درجہ بندی یا الزام کے لیے نہیں۔"),
+        "method_retention": ("مہینہ 0 پر استعمال ہونے والے استاد-طریقوں میں سے ہر دور میں جاری رہنے والوں کا "
+                             "تناسب؛ ولسن 95% وقفہ۔"),
+        "method_districts": "کافی ڈیٹا والے آخری دور میں ہر ضلع کی شرح؛ ولسن 95% وقفہ۔",
+        "method_half_life": ("ہر طریقے کے لیے retention(t) = exp(-λt) کا بائنومیل فٹ؛ اسکول کی سطح پر "
+                             "کلسٹرنگ کے لحاظ سے 95% وقفہ۔"),
+        "method_hindrances": ("مہینہ 0 پر رپورٹ شدہ رکاوٹ کے ساتھ اور اس کے بغیر طریقہ ترک کرنے کا اوڈز "
+                              "ریشو؛ اسکول کی سطح پر کلسٹرنگ کے لحاظ سے 95% وقفہ؛ p بینجمنی-ہوکبرگ سے "
+                              "درست کیا گیا۔"),
+        "empty_chart": "دکھانے کو کوئی شکل نہیں: {reason}",
+        "no_data": "اس انتخاب کے لیے کوئی مشاہدہ نہیں",
+        "table_group": "گروہ",
+        "table_value": "قدر",
+        "p_adj": "درست شدہ p",
+        "exposed": "مہینہ 0 پر رکاوٹ کے ساتھ",
+        "note": "نوٹ",
+        "contents": "فہرست",
+        "slide_about": "ان اعداد کے بارے میں",
+        "teachers": "اساتذہ",
+    },
+}
+
+
+def text(key: str, language: str = "en", **values) -> str:
+    """The report's word for `key` in `language` (English when Urdu lacks it), formatted."""
+    words = TEXT.get(language, TEXT["en"])
+    template = words.get(key) or TEXT["en"][key]
+    return template.format(**values) if values else template
+
+
+def check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    return language

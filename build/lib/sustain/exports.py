@@ -1,0 +1,298 @@
+"""Files the dashboard hands out: CSV, XLSX, Parquet, zip bundles with a codebook, the visit plan.
+
+Formula injection: a text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is
+written with a leading `'` in CSV and XLSX, so a spreadsheet shows it as text and never runs it;
+XLSX cells are written as strings, never as formulas. Parquet keeps values as they are (it is
+read by programs, not spreadsheets). CSV (RFC 4180, CRLF) is UTF-8 without a byte-order mark, so text in any
+script (Urdu included) is written byte for byte; open it in Excel through Data > From Text/CSV,
+or use the XLSX download.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import re
+import zipfile
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from metrics.filters import Filters
+from sustain.config import Config
+
+DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# characters XLSX (XML 1.0) cannot hold; replaced, never silently dropped
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
+
+CSV_MIME = "text/csv"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ZIP_MIME = "application/zip"
+PARQUET_MIME = "application/vnd.apache.parquet"
+# download format -> (file name, mime) of `data_bundle`
+BUNDLES = {
+    "csv": ("sustain_observations_csv.zip", ZIP_MIME),
+    "xlsx": ("sustain_observations.xlsx", XLSX_MIME),
+    "parquet": ("sustain_observations_parquet.zip", ZIP_MIME),
+}
+
+# column -> (meaning, unit) for every column the dashboard exports
+COLUMN_DOCS: dict[str, tuple[str, str]] = {
+    "teacher_key": ("pseudonymous key of the teacher: salted sha256 of the roster id; names are never stored",
+                    "text (hex)"),
+    "school_id": ("school code, as in the roster", "code"),
+    "school_name": ("school name, as in the roster", "text"),
+    "cluster": ("cluster of the school (e.g. an LTRC), as in the roster", "code"),
+    "district": ("district of the school, as in the roster", "name"),
+    "province": ("province of the school, as in the roster", "name"),
+    "programme": ("training programme the teacher finished (code from config programmes)", "code"),
+    "school_type": ("type of school, as in the roster", "category"),
+    "gender": ("teacher's gender, as in the roster", "category"),
+    "subject": ("teacher's subject, as in the roster", "category"),
+    "months": ("follow-up round: months since the teacher's programme end (month 0 = end date) on which the "
+               "visit was placed (nearest scheduled round within schedule.window_weeks)", "months"),
+    "visit_date": ("date of the classroom visit", "date (YYYY-MM-DD)"),
+    "practice": ("practice observed (code from config practices)", "code"),
+    "score": ("rubric score of the practice at the visit; visits scored na are not in the data (missing, not 0)",
+              "points on the practice's scale (scale_min..scale_max, default 1..4)"),
+    "retained": ("the score is at or above the practice's cut-off (retained_at in config)", "true/false"),
+    "source_file": ("file the visit was imported from", "file name"),
+    "source_sha256": ("sha256 of that file: links the row to the import ledger", "text (hex)"),
+    # indicator tables (definitions: README "Indicators"; the codebook's `indicator` row names it)
+    "rate": ("the indicator's share (see the indicator's definition)", "share 0-1"),
+    "retained": ("teacher-practices retained (scored at or above the cut-off)", "count"),
+    "n": ("observations the row rests on (teacher-practices, visits or units at risk)", "count"),
+    "ci_low": ("lower end of the 95% interval", "as the estimate"),
+    "ci_high": ("upper end of the 95% interval", "as the estimate"),
+    "teachers": ("distinct teachers the row rests on", "count"),
+    "hindrance": ("hindrance (code from config hindrances)", "code"),
+    "half_life_months": ("months until half the practices in use at month 0 are dropped (fitted)", "months"),
+    "rounds": ("follow-up rounds the fit used", "count"),
+    "note": ("why a value is missing, when it is", "text"),
+}
+
+VISIT_PLAN_SHEET_COLUMNS = {
+    "rank": "rank", "school_id": "school_id", "school_name": "school_name", "cluster": "cluster",
+    "district": "district", "need_score": "need_score", "reason": "reason", "n": "n (teacher-practices at month 0)",
+    "recent_visits": "recent visits", "last_visit": "last visit",
+}
+FILL_IN_COLUMNS = ["planned visit date", "visitor", "notes"]
+
+
+# -- neutralising ------------------------------------------------------------------------------
+def neutralise(value):
+    """A text value that a spreadsheet would run as a formula gets a leading `'`."""
+    if isinstance(value, str) and value.startswith(DANGEROUS_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell neutralised (numbers, dates and booleans untouched)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(object)
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(neutralise, na_action="ignore")
+    frame.columns = [neutralise(str(c)) for c in frame.columns]
+    return frame
+
+
+# -- formats -------------------------------------------------------------------------------------
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV (RFC 4180): UTF-8 without BOM, `,`-separated, CRLF line ends, fields holding a comma,
+    quote or line break quoted; text cells neutralised."""
+    return neutralised(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, engine="pyarrow")
+    return buffer.getvalue()
+
+
+def to_xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """One worksheet per entry (name -> frame), header in the first row. Text cells are written
+    as strings (neutralised), never formulas; numbers, dates and booleans as such; missing as blank."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    used: set[str] = set()
+    for name, frame in sheets.items():
+        sheet = workbook.create_sheet(_sheet_title(name, used))
+        for index, column in enumerate(frame.columns, start=1):
+            sheet.column_dimensions[_column_letter(index)].width = _width(frame[column], str(column))
+        header = []
+        for column in frame.columns:
+            cell = WriteOnlyCell(sheet, value=_xlsx_text(str(column)))
+            cell.font = Font(bold=True)
+            header.append(cell)
+        sheet.append(header)
+        for record in frame.itertuples(index=False, name=None):
+            row = []
+            for value in record:
+                value = _xlsx_value(value)
+                if isinstance(value, str):
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"  # a string, whatever it starts with
+                    row.append(cell)
+                else:
+                    row.append(value)
+            sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def zip_bytes(files: Mapping[str, bytes]) -> bytes:
+    """A zip of name -> content (deflated)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+# -- codebook and bundles ------------------------------------------------------------------------
+ROW_LEVEL = ("row-level pseudonymous data for researchers: teachers appear only under their salted key; no "
+             "group is suppressed and nothing else is left out; share only under the programme's "
+             "data-protection terms")
+AS_SHOWN = ("the table as shown on screen: groups whose n is below thresholds.min_group_n read "
+            "\"too few to show\", exactly as on screen")
+
+
+def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.DataFrame,
+             generated: dt.datetime | None = None, privacy: str = ROW_LEVEL,
+             about: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """What a downloaded table means, as one table (`section, name, meaning, unit`):
+    - `column`: every column of `frame` with its meaning and unit;
+    - `about`: the filters applied, the config version, when it was made, rows, privacy;
+    - `source`: the import ledger rows the data came from (files whose sha256 appears in the data)."""
+    generated = generated or dt.datetime.now().replace(microsecond=0)
+    rows = []
+    for column in frame.columns:
+        meaning, unit = COLUMN_DOCS.get(column, ("(not documented)", ""))
+        rows.append(("column", column, meaning, unit))
+    practices = "; ".join(f"{p.code} = {p.label} (scale {p.scale_min}-{p.scale_max}, retained at {p.retained_at})"
+                          for p in config.practices)
+    rows += [
+        ("about", "filters", filters.describe(), ""),
+        ("about", "config_version", config.version, ""),
+        ("about", "generated", generated.isoformat(sep=" "), "local time"),
+        ("about", "rows", str(len(frame)), "rows"),
+        ("about", "practices", practices, ""),
+        ("about", "privacy", privacy, ""),
+        *(("about", name, text, "") for name, text in (about or {}).items()),
+    ]
+    for entry in _source_ledger(frame, ledger).itertuples(index=False):
+        rows.append(("source", entry.source_file,
+                     f"imported {entry.finished_at} (run {entry.run_id}, config {entry.config_version}): "
+                     f"{entry.rows_read} rows read, {entry.inserted} inserted, {entry.updated} updated, "
+                     f"{entry.unchanged} unchanged, {entry.quarantined} quarantined; sha256 {entry.source_sha256}",
+                     entry.kind or ""))
+    return pd.DataFrame(rows, columns=["section", "name", "meaning", "unit"])
+
+
+def _source_ledger(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Row-level data: the ledger rows of the files its rows came from. An aggregate table rests
+    on everything imported, so: every import that was taken, latest run of each file."""
+    if ledger.empty:
+        return ledger
+    if "source_sha256" in frame.columns:
+        return ledger[ledger["source_sha256"].isin(set(frame["source_sha256"].dropna().unique()))]
+    taken = ledger[~ledger["refused"].astype(bool)] if "refused" in ledger.columns else ledger
+    return taken.drop_duplicates("source_sha256", keep="last")
+
+
+def data_bundle(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.DataFrame, fmt: str,
+                privacy: str = ROW_LEVEL, about: Mapping[str, str] | None = None) -> bytes:
+    """The tidy data with its codebook (file name and mime in BUNDLES[fmt]): `csv` and `parquet`
+    as a zip of data.csv / data.parquet + codebook.csv, `xlsx` as a workbook with sheets "Data"
+    and "Codebook"."""
+    if fmt not in BUNDLES:
+        raise ValueError(f"unknown format {fmt!r}: {', '.join(BUNDLES)}")
+    book = codebook(frame, filters, config, ledger, privacy=privacy, about=about)
+    if fmt == "xlsx":
+        return to_xlsx_bytes({"Data": frame, "Codebook": book})
+    data = {"data.csv": to_csv_bytes(frame)} if fmt == "csv" else {"data.parquet": to_parquet_bytes(frame)}
+    return zip_bytes(data | {"codebook.csv": to_csv_bytes(book)})
+
+
+def visit_plan_workbook(plan: pd.DataFrame, filters: Filters, config: Config,
+                        generated: dt.datetime | None = None) -> bytes:
+    """The visit plan as .xlsx: sheet "Visit plan" (the schools with their reasons, and empty
+    columns for the visit date, the visitor and notes) and sheet "About" (filters, config version,
+    generation date, what the score means)."""
+    from metrics.planner import SCORE_EXPLANATION, WEIGHTS
+
+    generated = generated or dt.datetime.now().replace(microsecond=0)
+    sheet = plan[[c for c in VISIT_PLAN_SHEET_COLUMNS if c in plan.columns]].rename(columns=VISIT_PLAN_SHEET_COLUMNS)
+    sheet = sheet.assign(need_score=sheet["need_score"].round(2)) if "need_score" in sheet else sheet
+    for column in FILL_IN_COLUMNS:
+        sheet[column] = ""
+    about = pd.DataFrame([
+        ("Follow-up visit plan", f"{len(plan)} school(s), highest need first"),
+        ("Filters applied", filters.describe()),
+        ("Config version", config.version),
+        ("Generated", generated.isoformat(sep=" ")),
+        ("What the score means", SCORE_EXPLANATION),
+        ("Weights", ", ".join(f"{k} {v:.0%}" for k, v in WEIGHTS.items())),
+        ("Too few to judge", f"decay is judged only from {config.thresholds.min_group_n} or more teacher-practices "
+                             "retained at month 0 (thresholds.min_group_n)"),
+        ("n", "teacher-practices retained at month 0 that the school's decay figure rests on"),
+        ("Privacy", "the plan names schools, never teachers; it is for planning support visits, not for ranking people"),
+    ], columns=["item", "value"])
+    return to_xlsx_bytes({"Visit plan": sheet, "About": about})
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _xlsx_text(value: str) -> str:
+    return _ILLEGAL_XML.sub("\ufffd", neutralise(value))
+
+
+def _xlsx_value(value):
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, str):
+        return _xlsx_text(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else (float(value) if math.isfinite(value) else str(value))
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(value, (dt.datetime, dt.date, int)):
+        return value
+    return _xlsx_text(str(value))
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    title = _SHEET_NAME.sub("_", name)[:31] or "Sheet"
+    base, counter = title, 2
+    while title.lower() in used:
+        suffix = f" ({counter})"
+        title = base[: 31 - len(suffix)] + suffix
+        counter += 1
+    used.add(title.lower())
+    return title
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index)
+
+
+def _width(series: pd.Series, header: str) -> float:
+    sample = series.head(200).map(lambda v: len(str(v)) if v is not None else 0)
+    longest = max([len(header), *sample.tolist()]) if len(sample) else len(header)
+    return float(min(max(longest + 2, 8), 80))

@@ -1,0 +1,17 @@
+"""Where the bundled sample data lives and the order it is imported in."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import PROJECT_ROOT
+
+SAMPLE_DIR = PROJECT_ROOT / "sample_data"
+FIRST = ["roster.csv", "cop_meetings.csv"]
+
+
+def sample_files(folder: Path = SAMPLE_DIR) -> list[Path]:
+    """Sample exports in import order: roster, CoP log, then the surveys (earlier exports first)."""
+    files = [folder / name for name in FIRST if (folder / name).exists()]
+    surveys = sorted(p for p in folder.glob("*followup*") if p.suffix in (".csv", ".xlsx"))
+    surveys.sort(key=lambda p: (0 if "earlier" in p.stem else 1, p.name))
+    return files + surveys

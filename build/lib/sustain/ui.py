@@ -1,0 +1,286 @@
+"""What every Streamlit page shares: the config, the first-start build, the sidebar filters whose
+state lives in the URL, and the one cached way to call an indicator.
+
+Pages stay thin: they call `sidebar_filters()`, `indicator(...)` once, and draw one figure.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from metrics.base import TOO_FEW
+from metrics.filters import BY_COLUMNS, Filters
+from metrics.registry import TABLES
+from sustain import access
+from sustain.config import Config, load_config
+from sustain.samples import sample_files
+from sustain.db import DataRefreshing, read_only
+
+URL_FILTERS = ["programme", "province", "district", "school_type", "gender", "subject", "practice", "hindrance"]
+
+
+@st.cache_resource
+def config() -> Config:
+    return load_config()
+
+
+def database_path() -> Path:
+    return config().database_path()
+
+
+def ensure_database() -> None:
+    """On first start, build the database from sample_data/ through the same ingest, visibly."""
+    path = database_path()
+    if path.exists():
+        return
+    from ingest import ingest_files
+
+    with st.status("First start: building the database from the bundled sample data…", expanded=True) as status:
+        result = ingest_files(sample_files(), config(), path, progress=status.write)
+        refused = [f.refused for f in result.files if f.refused]
+        if refused:
+            status.update(label="The sample data could not be imported", state="error")
+            for reason in refused:
+                st.error(reason)
+            st.stop()
+        taken = sum(f.inserted + f.updated for f in result.files)
+        status.update(label=f"Database built: {taken:,} records from {len(result.files)} files", state="complete",
+                      expanded=False)
+
+
+def _database_version() -> float:
+    """Caches key on the database file's modification time (DESIGN: concurrency)."""
+    path = database_path()
+    stamps = [p.stat().st_mtime for p in (path, Path(f"{path}.wal")) if p.exists()]
+    return max(stamps, default=0.0)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str, version: float) -> pd.DataFrame:
+    with read_only(db) as con:
+        return TABLES[name](con, filters, list(by), config())
+
+
+def current_user() -> str | None:
+    """The logged-in user: Streamlit's OIDC user when configured, else the local login."""
+    try:
+        if getattr(st.user, "is_logged_in", False):
+            return st.user.get("email") or st.user.get("name")
+    except Exception:  # no [auth] in secrets: st.user has nothing to say
+        pass
+    return st.session_state.get("sustain_user")
+
+
+def viewer_scope() -> tuple[str, ...] | None:
+    """Districts the viewer may see, from server-side config only (None: all; (): none)."""
+    return access.scope_for(config(), current_user())
+
+
+def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """The one cached metric call of a page (any name of metrics.registry.TABLES). The viewer's
+    district scope is applied here, on the one path every page's data takes, and is part of the
+    cache key. None, with a message shown, while an import holds the database."""
+    scoped = filters.replace(scope=viewer_scope())
+    try:
+        return _cached_indicator(name, scoped, tuple(by), str(database_path()), _database_version())
+    except DataRefreshing:
+        st.info("The data is refreshing (an import is running). This page will show it in a moment.")
+        return None
+
+
+@st.cache_data(show_spinner=False)
+def _choices(db: str, version: float, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
+    """Values offered in the sidebar, only from the districts the viewer may see."""
+    with read_only(db) as con:
+        frame = con.execute(
+            """select distinct t.programme, sc.province, sc.district, sc.school_type, t.gender, t.subject
+               from teachers t join schools sc using (school_id)
+               where $everything or list_contains($scope, sc.district)""",
+            {"everything": scope is None, "scope": list(scope or [])},
+        ).df()
+    return {column: sorted(frame[column].dropna().unique().tolist()) for column in frame.columns}
+
+
+def sidebar_filters() -> Filters:
+    """The shared sidebar; its state is read from and written to the URL so a view can be sent."""
+    cfg = config()
+    try:
+        choices = _choices(str(database_path()), _database_version(), viewer_scope())
+    except DataRefreshing:
+        choices = {}
+    choices["practice"] = cfg.practice_codes
+    choices["hindrance"] = cfg.hindrance_codes
+    labels = {"practice": cfg.practice_label, "hindrance": cfg.hindrance_label}
+    selected: dict[str, tuple[str, ...]] = {}
+    with st.sidebar:
+        st.header("Filters")
+        for name in URL_FILTERS:
+            options = choices.get(name, [])
+            from_url = [v for v in st.query_params.get_all(name) if v in options]
+            key = f"filter_{name}"
+            if key not in st.session_state:
+                st.session_state[key] = from_url
+            chosen = st.multiselect(name.replace("_", " ").capitalize(), options, key=key,
+                                    format_func=labels.get(name, str), placeholder="all")
+            selected[name] = tuple(chosen)
+    filters = Filters(**selected)
+    sync_url(filters)
+    return filters
+
+
+def sync_url(filters: Filters) -> None:
+    for name in URL_FILTERS:
+        values = list(getattr(filters, name))
+        if st.query_params.get_all(name) != values:
+            if values:
+                st.query_params[name] = values
+            elif name in st.query_params:
+                del st.query_params[name]
+
+
+def demo_banner() -> None:
+    if not access.access_configured(config()):
+        st.caption("Open demo on sample data: no login is configured, everyone sees every district.")
+
+
+def login_gate() -> None:
+    """When access is configured, nothing is shown before login (OIDC or the local user file)."""
+    cfg = config()
+    if not access.access_configured(cfg) or current_user():
+        _signed_in_box()
+        return
+    st.title("Sustain: log in")
+    oidc = _oidc_configured()
+    if oidc:
+        st.button("Log in", on_click=st.login, key="oidc_login")
+    if access.password_file(cfg) is not None:
+        with st.form("local_login"):
+            user = st.text_input("User name", key="login_user")
+            password = st.text_input("Password", type="password", key="login_password")
+            submitted = st.form_submit_button("Log in")
+        if submitted:
+            if access.verify_password(cfg, user, password):
+                st.session_state["sustain_user"] = user
+                st.rerun()
+            st.error("Unknown user name or wrong password.")
+    elif not oidc:
+        st.error("Access is configured (access.users) but no login is: set [auth] in .streamlit/secrets.toml "
+                 "or access.password_file in the config.")
+    st.stop()
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def _signed_in_box() -> None:
+    user = current_user()
+    if not user:
+        return
+    scope = viewer_scope()
+    with st.sidebar:
+        st.caption(f"Signed in as {user}; districts: "
+                   + ("all" if scope is None else (", ".join(scope) or "none assigned")))
+        if st.button("Log out", key="logout"):
+            st.session_state.pop("sustain_user", None)
+            if getattr(st.user, "is_logged_in", False):
+                st.logout()
+            st.rerun()
+
+
+def n_caption(frame: pd.DataFrame, what: str = "teachers", group: str | None = None) -> str:
+    """What a chart rests on, and which groups are too few to show."""
+    shown = frame.loc[~frame["suppressed"]]
+    text = (f"Each point rests on up to {int(shown['n'].max()):,} observations of "
+            f"{int(shown['teachers'].max()):,} {what}" if len(shown) else f"Nothing to show: {TOO_FEW}")
+    hidden = frame.loc[frame["suppressed"]]
+    if len(hidden):
+        names = sorted(set(hidden[group].astype(str))) if group and group in hidden else []
+        text += (f"; {len(hidden)} point(s) {TOO_FEW} (n below {config().thresholds.min_group_n})"
+                 + (f": {', '.join(names)}" if names else ""))
+    return text + "."
+
+
+def _percent(value) -> str:
+    return "–" if pd.isna(value) else f"{value:.0%}"
+
+
+def headline_metrics(headline: pd.DataFrame) -> None:
+    """The headline figures as metrics, each with its interval and n in words."""
+    per_row = 3
+    columns = [c for _ in range(0, len(headline), per_row) for c in st.columns(per_row)]
+    for column, row in zip(columns, headline.itertuples(index=False)):
+        if row.suppressed:
+            column.metric(row.label, TOO_FEW, help=row.note)
+            continue
+        if row.figure == "teachers_followed":
+            value, detail = f"{int(row.value):,}", row.note
+        elif row.figure == "median_half_life":
+            value = f"{row.value:.1f}"
+            detail = f"range {row.ci_low:.1f}–{row.ci_high:.1f}; n = {int(row.n):,}"
+        else:
+            value = _percent(row.value)
+            detail = f"95% CI {_percent(row.ci_low)}–{_percent(row.ci_high)}; n = {int(row.n):,}"
+        column.metric(row.label, value, help=row.note)
+        column.caption(detail)
+
+
+def view_downloads(table: pd.DataFrame, name: str, filters: Filters, key: str) -> None:
+    """Download buttons for the table a page shows (CSV or Parquet zipped with a codebook, XLSX
+    with a Codebook sheet), suppressed exactly as on screen, formula-like text neutralised."""
+    from report.content import readme_indicators
+    from sustain import exports
+
+    scoped = filters.replace(scope=viewer_scope())
+    ledger = indicator("import_ledger", filters)
+    definition = readme_indicators().get(name, ("", ""))[1]
+    about = {"indicator": f"{name}: {definition}" if definition else name}
+    shown = display_table(table)
+    columns = st.columns(len(exports.BUNDLES))
+    for column, fmt in zip(columns, exports.BUNDLES):
+        _, mime = exports.BUNDLES[fmt]
+        file_name = f"sustain_{name}.{'xlsx' if fmt == 'xlsx' else fmt + '.zip'}"
+        column.download_button(
+            f"Download {fmt.upper()}",
+            lambda fmt=fmt: exports.data_bundle(shown, scoped, config(), ledger if ledger is not None else pd.DataFrame(),
+                                                fmt, privacy=exports.AS_SHOWN, about=about),
+            file_name=file_name, mime=mime, key=f"{key}_{fmt}", on_click="ignore")
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The indicator table as shown: suppressed rows say "too few to show" instead of numbers."""
+    shown = table.drop(columns=["suppressed"]).astype(object)
+    value_columns = [c for c in shown.columns if c not in BY_COLUMNS]
+    shown.loc[table["suppressed"].to_numpy(), value_columns] = TOO_FEW
+    return shown
+
+
+
+@st.cache_data(show_spinner="Building the donor pack…", max_entries=16)
+def _donor_pack(programme: str, districts: tuple[str, ...], language: str, scope: tuple[str, ...] | None,
+                db: str, version: float) -> dict[str, bytes]:
+    from report import build_deck, build_html, build_report
+
+    with read_only(db) as con:
+        pack = build_report(con, config(), programme, districts, language, scope=scope)
+    return {"pptx": build_deck(pack), "html": build_html(pack).encode("utf-8"), "stem": pack.file_stem.encode()}
+
+
+def donor_pack(programme: str, filters: Filters, language: str) -> dict[str, bytes] | None:
+    """The PowerPoint deck and HTML report of `python -m report` for the sidebar's districts,
+    within the viewer's scope. None, with the reason shown, when it cannot be built."""
+    from report import ReportError
+
+    try:
+        return _donor_pack(programme, filters.district, language, viewer_scope(), str(database_path()),
+                           _database_version())
+    except DataRefreshing:
+        st.info("The data is refreshing (an import is running). Try again in a moment.")
+    except ReportError as exc:
+        st.warning(str(exc))
+    return None

@@ -1,0 +1,99 @@
+"""Files uploaded on the Data page go through the same ingest as `python -m ingest`.
+
+`preview_upload` saves the bytes under the original file name (the ledger and the quarantine
+record it) in a private temporary folder and runs a dry run: the exact summary the real import
+would give, with nothing written to the database. `import_upload` runs it for real. The size cap
+is thresholds.max_file_mb, checked here before anything is saved, and again by the ingest.
+"""
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ingest import ingest_files
+from ingest.core import ImportResult
+from sustain.config import Config
+from sustain.db import DataRefreshing
+
+UPLOAD_TYPES = ["csv", "xlsx"]
+SUMMARY_COLUMNS = ["file", "kind", "rows", "inserted", "updated", "unchanged", "quarantined", "refused"]
+PROBLEM_COLUMNS = ["row", "column", "value", "rule", "detail"]
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+
+
+def upload_limit_mb(config: Config) -> int:
+    """The uploader's limit in whole MB (at least 1), from thresholds.max_file_mb."""
+    return max(1, math.ceil(config.thresholds.max_file_mb))
+
+
+def safe_file_name(name: str) -> str:
+    """The uploaded file's own name without any folder part or characters a file system refuses."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")
+    return base or "upload.csv"
+
+
+def size_refusal(name: str, size: int, config: Config) -> str | None:
+    limit = int(config.thresholds.max_file_mb * 1_000_000)
+    if size > limit:
+        return (f"{safe_file_name(name)}: {size / 1e6:.1f} MB is over the size cap of "
+                f"{config.thresholds.max_file_mb:g} MB (thresholds.max_file_mb)")
+    return None
+
+
+def run_upload(name: str, data: bytes, config: Config, db_path: str | Path, dry_run: bool) -> ImportResult:
+    """Save `data` as `name` in a temporary folder and ingest it (a dry run writes nothing).
+    A file over the size cap, or a database locked by another import, comes back refused."""
+    file_name = safe_file_name(name)
+    refusal = size_refusal(name, len(data), config)
+    if refusal:
+        return _refused(file_name, refusal, dry_run)
+    with tempfile.TemporaryDirectory(prefix="sustain-upload-") as folder:
+        path = Path(folder) / file_name
+        path.write_bytes(data)
+        try:
+            return ingest_files([path], config, db_path, dry_run=dry_run)
+        except DataRefreshing as exc:
+            return _refused(file_name, f"{file_name}: {exc}", dry_run)
+
+
+def preview_upload(name: str, data: bytes, config: Config, db_path: str | Path) -> ImportResult:
+    return run_upload(name, data, config, db_path, dry_run=True)
+
+
+def import_upload(name: str, data: bytes, config: Config, db_path: str | Path) -> ImportResult:
+    return run_upload(name, data, config, db_path, dry_run=False)
+
+
+def summary_frame(result: ImportResult) -> pd.DataFrame:
+    """One row per file: kind, rows read, inserted, updated, unchanged, quarantined, refused
+    (the file name without the temporary folder)."""
+    rows = []
+    for summary in result.files:
+        data = summary.as_json()
+        data["file"] = Path(summary.file).name
+        data["refused"] = summary.refused or ""
+        rows.append({c: data[c] for c in SUMMARY_COLUMNS})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def problems_frame(result: ImportResult) -> pd.DataFrame:
+    """The rows that would be (or were) quarantined: row, column, value, rule, detail."""
+    rows = [{"file": Path(s.file).name, **{c: p.get(c) for c in PROBLEM_COLUMNS}}
+            for s in result.files for p in s.problems]
+    return pd.DataFrame(rows, columns=["file", *PROBLEM_COLUMNS])
+
+
+def refusals(result: ImportResult) -> list[str]:
+    return [s.refused for s in result.files if s.refused]
+
+
+def _refused(file_name: str, reason: str, dry_run: bool) -> ImportResult:
+    from ingest.core import FileSummary
+
+    return ImportResult(files=[FileSummary(file=file_name, refused=reason)], run_id="", demo_salt=False,
+                        dry_run=dry_run)
