@@ -21,6 +21,11 @@ MAX_PROBLEMS_SHOWN = 20
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sync"]:
+        from .sync import sync_main
+
+        return sync_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", metavar="FILE", help="KoboToolbox/ODK exports (CSV, XLSX), roster, CoP log")
     parser.add_argument("--db", help="DuckDB file (default: $SUSTAIN_DB or config 'database')")

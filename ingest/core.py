@@ -68,7 +68,9 @@ def ingest_files(
     db_path: str | Path | None = None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    tables: list[RawTable] = (),
 ) -> ImportResult:
+    """Import files (and `tables` already read, e.g. by live sync) into the database."""
     db_path = config.database_path(db_path)
     salt, demo_salt = resolve_salt(config)
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
@@ -86,6 +88,14 @@ def ingest_files(
             loaded.append((summary, raw))
         except FileRefused as exc:
             summary.refused = str(exc) if str(exc).startswith(Path(path).name) else f"{Path(path).name}: {exc}"
+    for raw in tables:
+        summary = FileSummary(file=raw.path.name, rows=len(raw.frame))
+        summaries.append(summary)
+        try:
+            summary.kind = detect_kind(raw.headers)
+            loaded.append((summary, raw))
+        except FileRefused as exc:
+            summary.refused = f"{raw.path.name}: {exc}"
     loaded.sort(key=lambda item: KIND_ORDER[item[0].kind])
 
     scratch = None

@@ -96,11 +96,33 @@ class TableSource(_Strict):
     columns: dict[str, str] = Field(default_factory=dict)
 
 
+class SyncSource(_Strict):
+    """A form on a server that `python -m ingest sync --source NAME` pulls from. No secret here:
+    only the names of the environment variables that hold them."""
+    kind: Literal["kobo", "odk"]
+    server: str = Field(pattern=r"^https?://")
+    form: str = Field(min_length=1)          # KoboToolbox asset uid / ODK Central xmlFormId
+    project: int | None = None               # ODK Central project id (required for odk)
+    token_env: str | None = None             # KoboToolbox: variable holding the API token
+    username_env: str | None = None          # ODK Central: variables holding the login
+    password_env: str | None = None
+    page_size: int = Field(default=5000, ge=1, le=30000)
+
+    @model_validator(mode="after")
+    def _credentials(self):
+        if self.kind == "kobo" and not self.token_env:
+            raise ValueError("a kobo source needs token_env (the environment variable holding the API token)")
+        if self.kind == "odk" and not (self.project and self.username_env and self.password_env):
+            raise ValueError("an odk source needs project, username_env and password_env")
+        return self
+
+
 class Sources(_Strict):
     kobo: SurveySource
     odk: SurveySource
     roster: TableSource = TableSource()
     cop_log: TableSource = TableSource()
+    sync: dict[str, SyncSource] = Field(default_factory=dict)
 
 
 class Pseudonymisation(_Strict):
