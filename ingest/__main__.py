@@ -12,7 +12,7 @@ import sys
 import time
 
 from sustain.config import ConfigError, load_config
-from sustain.db import DataRefreshing
+from sustain.db import DataRefreshing, SchemaMismatch
 from sustain.pseudonym import SaltMissing
 
 from .core import ImportResult, ingest_files
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         from .sync import sync_main
 
         return sync_main(argv[1:])
+    if argv[:1] == ["upgrade"]:
+        return upgrade_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", metavar="FILE", help="KoboToolbox/ODK exports (CSV, XLSX), roster, CoP log")
     parser.add_argument("--db", help="DuckDB file (default: $SUSTAIN_DB or config 'database')")
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         result = ingest_files(args.files, config, args.db, dry_run=args.dry_run)
         elapsed = time.perf_counter() - started
-    except (ConfigError, SaltMissing, DataRefreshing) as exc:
+    except (ConfigError, SaltMissing, DataRefreshing, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -47,6 +49,37 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print_summary(result, elapsed)
     return 0 if result.ok else 1
+
+
+def upgrade_main(argv: list[str]) -> int:
+    """`python -m ingest upgrade [--db PATH] [--config PATH]`: apply pending schema migrations and
+    rebuild the analysis model when it is out of date; exit 0, or 2 with a message."""
+    from sustain.db import open_for_writing, schema_version
+
+    from .model import bring_model_up_to_date
+
+    parser = argparse.ArgumentParser(prog="python -m ingest upgrade",
+                                     description="Bring a database up to this version of Sustain.")
+    parser.add_argument("--db", help="DuckDB file (default: $SUSTAIN_DB or config 'database')")
+    parser.add_argument("--config", help="config file (default: $SUSTAIN_CONFIG or config.yaml)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        path = config.database_path(args.db)
+        if not path.exists():
+            print(f"error: no database at {path}", file=sys.stderr)
+            return 2
+        con = open_for_writing(path)
+        try:
+            done = bring_model_up_to_date(con, config)
+            version = schema_version(con)
+        finally:
+            con.close()
+    except (ConfigError, DataRefreshing, SchemaMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: schema version {version}" + "".join(f"; {d}" for d in done) + ("" if done else "; up to date"))
+    return 0
 
 
 def print_summary(result: ImportResult, elapsed: float) -> None:

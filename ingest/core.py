@@ -24,7 +24,7 @@ from sustain.db import execute, open_for_writing, wait_for_lock
 from sustain.pseudonym import resolve_salt
 
 from . import survey, tables
-from .model import refresh_model
+from .model import bring_model_up_to_date, refresh_model
 from .survey import date_shapes
 from .read import FileRefused, RawTable, detect_kind, read_table
 
@@ -108,6 +108,7 @@ def ingest_files(
         if loaded:
             con = open_for_writing(target)
             try:
+                bring_model_up_to_date(con, config)
                 for summary, raw in loaded:
                     if progress:
                         progress(f"importing {raw.path.name} ({summary.rows} rows)")

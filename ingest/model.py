@@ -7,7 +7,8 @@ tables. `refresh_model(con, config, teachers)` recomputes the rows of the given 
 window, programme end dates, practices and their cut-offs); a reader meeting a model built
 under another configuration is told to rebuild it (`python -m ingest --rebuild-model`).
 
-Columns, documented as dbt documents a model:
+The tables are created by migration 2 (sustain/db.py MIGRATIONS). Columns, documented as dbt
+documents a model:
 
 `model_visits`: placed visits, one row per teacher and scheduled round.
   submission_id, teacher_key   the visit and the teacher's pseudonymous key
@@ -58,33 +59,6 @@ from sustain.db import execute
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
 
-MODEL_SCHEMA = """
-create table if not exists model_info (
-    config_fingerprint varchar not null,
-    built_at timestamp not null
-);
-create table if not exists model_visits (
-    submission_id varchar, teacher_key varchar, months integer, visit_date date, days_since_end integer,
-    teacher_status varchar, cop_active boolean, cop_meetings_3m integer,
-    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
-    programme varchar, gender varchar, subject varchar, hindrances varchar[]
-);
-create table if not exists model_observations (
-    submission_id varchar, teacher_key varchar, months integer, visit_date date, days_since_end integer,
-    teacher_status varchar, cop_active boolean, cop_meetings_3m integer,
-    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
-    programme varchar, gender varchar, subject varchar,
-    practice varchar, score integer, retained boolean
-);
-create table if not exists person_period (
-    teacher_key varchar, practice varchar, months integer,
-    observed boolean, retained boolean, at_risk boolean, event boolean, censored boolean,
-    confirmed_event boolean, months_prev integer,
-    hindrances_now varchar[], hindrances_prev varchar[], hindrances_m0 varchar[],
-    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
-    programme varchar, gender varchar, subject varchar
-);
-"""
 
 # The model's SQL, one idea per CTE. `$scope_all` true: every teacher; else those in temp table
 # `model_scope(teacher_key)`.
@@ -247,10 +221,6 @@ def model_params(config: Config) -> dict:
     }
 
 
-def ensure_model_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(MODEL_SCHEMA)
-
-
 def model_is_current(con: duckdb.DuckDBPyConnection, config: Config) -> bool:
     row = con.execute("select config_fingerprint from model_info limit 1").fetchone()
     return row is not None and row[0] == config_fingerprint(config)
@@ -261,7 +231,6 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     """Recompute the model rows of the teachers selected by `teachers_sql` (a query returning
     `teacher_key`, with `params`), or of every teacher when it is None or the model was built
     under another configuration. Runs inside the caller's transaction."""
-    ensure_model_schema(con)
     full = teachers_sql is None or not model_is_current(con, config)
     if full:
         for table in MODEL_TABLES:
@@ -280,3 +249,19 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     execute(con, "insert into model_info values ($fingerprint, now()::timestamp)",
             {"fingerprint": config_fingerprint(config)})
     con.execute("drop table if exists model_scope")
+
+
+def bring_model_up_to_date(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+    """Rebuild the whole model, in one transaction, when it was built under another configuration
+    (or never, e.g. in a database upgraded from an earlier release). Returns what it did."""
+    if model_is_current(con, config):
+        return []
+    con.execute("begin transaction")
+    try:
+        refresh_model(con, config)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    con.execute("checkpoint")
+    return ["analysis model rebuilt for the current configuration (schedule, programmes, practices)"]

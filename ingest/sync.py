@@ -43,17 +43,6 @@ from .read import RawTable
 
 HTTP_TIMEOUT_SECONDS = 60
 
-SYNC_SCHEMA = """
-create table if not exists sync_state (
-    source        varchar primary key,
-    kind          varchar not null,
-    cursor        varchar,          -- Kobo: the last _id; ODK: the last submissionDate/updatedAt
-    synced_at     timestamp not null,
-    fetched       integer not null,
-    run_id        varchar,
-    absent        integer           -- full runs: stored submissions the server no longer lists
-)
-"""
 
 
 class SyncError(RuntimeError):
@@ -265,8 +254,6 @@ def _get_json(url: str, headers: dict, base: str) -> dict:
 def last_cursor(db_path: Path, name: str) -> str | None:
     try:
         with read_only(db_path) as con:
-            if not con.execute("select count(*) from information_schema.tables where table_name = 'sync_state'").fetchone()[0]:
-                return None
             row = con.execute("select cursor from sync_state where source = ?", [name]).fetchone()
     except DatabaseMissing:
         return None
@@ -286,7 +273,6 @@ def _absent_count(db_path: Path, name: str, identities: set[str]) -> int | None:
 def _save_state(db_path: Path, name: str, kind: str, cursor, fetched: int, imported, absent) -> None:
     con = open_for_writing(db_path)
     try:
-        con.execute(SYNC_SCHEMA)
         con.execute(
             """insert or replace into sync_state values (?, ?, ?, ?, ?, ?, ?)""",
             [name, kind, cursor, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), fetched,
@@ -299,8 +285,6 @@ def _save_state(db_path: Path, name: str, kind: str, cursor, fetched: int, impor
 
 def sync_status(con) -> pd.DataFrame:
     """The last sync of every source (for the Data page); empty when none has run."""
-    if not con.execute("select count(*) from information_schema.tables where table_name = 'sync_state'").fetchone()[0]:
-        return pd.DataFrame(columns=["source", "kind", "synced_at", "fetched", "absent"])
     return con.execute("select source, kind, synced_at, fetched, absent from sync_state order by source").df()
 
 

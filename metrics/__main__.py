@@ -12,7 +12,7 @@ import json
 import sys
 
 from sustain.config import ConfigError, load_config
-from sustain.db import DatabaseMissing, DataRefreshing, read_only
+from sustain.db import DatabaseMissing, DataRefreshing, SchemaMismatch, read_only
 
 from .filters import FilterError, Filters
 from .registry import INDICATORS
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         by = [c for c in args.by.split(",") if c.strip()]
         with read_only(config.database_path(args.db)) as con:
             table = INDICATORS[args.indicator](con, filters, by, config)
-    except (ConfigError, FilterError, DatabaseMissing, DataRefreshing) as exc:
+    except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":

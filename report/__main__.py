@@ -17,7 +17,7 @@ from pathlib import Path
 
 from metrics.filters import FilterError
 from sustain.config import ConfigError, load_config
-from sustain.db import DatabaseMissing, DataRefreshing, read_only
+from sustain.db import DatabaseMissing, DataRefreshing, SchemaMismatch, read_only
 
 from .content import ReportError, build_report
 from .html_report import figures, write_html
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         with read_only(config.database_path(args.db)) as con:
             report = build_report(con, config, args.programme, args.district, args.language or config.report_language)
             data_files = _data_files(con, config, report, args.data) if args.data else {}
-    except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, ReportError) as exc:
+    except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, SchemaMismatch, ReportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = 1
-
 SCHEMA = """
 create table if not exists schema_info (version integer not null);
 
@@ -122,6 +120,109 @@ create table if not exists import_ledger (
     config_version varchar
 );
 """
+
+
+# -- schema migrations ----------------------------------------------------------------------------
+# Ordered; each runs once, in one transaction, when the database is opened for writing, and is
+# recorded in `schema_info` (version, applied_at, description). A reader refuses a database whose
+# version is newer than the code's (written by a later Sustain), and one that is older than the
+# code's until an import or `python -m ingest upgrade` has brought it up to date. Never edit a
+# released migration: add the next one.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "the canonical tables, quarantine and import ledger", SCHEMA),
+    (2, "the analysis model (ingest/model.py) and live-sync state", """
+alter table schema_info add column if not exists applied_at timestamp;
+alter table schema_info add column if not exists description varchar;
+create table if not exists model_info (
+    config_fingerprint varchar not null,
+    built_at timestamp not null
+);
+create table if not exists model_visits (
+    submission_id varchar, teacher_key varchar, months integer, visit_date date, days_since_end integer,
+    teacher_status varchar, cop_active boolean, cop_meetings_3m integer,
+    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
+    programme varchar, gender varchar, subject varchar, hindrances varchar[]
+);
+create table if not exists model_observations (
+    submission_id varchar, teacher_key varchar, months integer, visit_date date, days_since_end integer,
+    teacher_status varchar, cop_active boolean, cop_meetings_3m integer,
+    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
+    programme varchar, gender varchar, subject varchar,
+    practice varchar, score integer, retained boolean
+);
+create table if not exists person_period (
+    teacher_key varchar, practice varchar, months integer,
+    observed boolean, retained boolean, at_risk boolean, event boolean, censored boolean,
+    confirmed_event boolean, months_prev integer,
+    hindrances_now varchar[], hindrances_prev varchar[], hindrances_m0 varchar[],
+    school_id varchar, cluster varchar, district varchar, province varchar, school_type varchar,
+    programme varchar, gender varchar, subject varchar
+);
+create table if not exists sync_state (
+    source    varchar primary key,
+    kind      varchar not null,
+    cursor    varchar,          -- Kobo: the last _id; ODK: the last submissionDate/updatedAt
+    synced_at timestamp not null,
+    fetched   integer not null,
+    run_id    varchar,
+    absent    integer           -- full runs: stored submissions the server no longer lists
+);
+"""),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class SchemaMismatch(RuntimeError):
+    """The database was written by a newer Sustain, or needs an upgrade this reader cannot do."""
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The database's schema version (0 for an empty file)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'schema_info'").fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("select coalesce(max(version), 0) from schema_info").fetchone()[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every migration newer than the database; returns their descriptions."""
+    current = schema_version(con)
+    if current > SCHEMA_VERSION:
+        raise SchemaMismatch(newer_message(current))
+    applied = []
+    for version, description, sql in MIGRATIONS:
+        if version <= current:
+            continue
+        con.execute("begin transaction")
+        try:
+            con.execute(sql)
+            if version == 1:
+                con.execute("insert into schema_info (version) values (1)")
+            else:
+                con.execute("insert into schema_info (version, applied_at, description) values (?, now()::timestamp, ?)",
+                            [version, description])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        applied.append(f"schema {version}: {description}")
+    return applied
+
+
+def newer_message(version: int) -> str:
+    return (f"this database has schema version {version}, written by a newer Sustain than this one "
+            f"(which knows up to {SCHEMA_VERSION}); upgrade Sustain to read it. Nothing was changed.")
+
+
+def check_readable(con: duckdb.DuckDBPyConnection, path) -> None:
+    version = schema_version(con)
+    if version > SCHEMA_VERSION:
+        raise SchemaMismatch(newer_message(version))
+    if version < SCHEMA_VERSION:
+        raise SchemaMismatch(
+            f"{path} was written by an earlier Sustain (schema {version}, this one needs {SCHEMA_VERSION}): "
+            "run `python -m ingest upgrade` (or any import) once to upgrade it; nothing is lost")
 
 
 class DataRefreshing(RuntimeError):
@@ -240,9 +341,11 @@ def open_for_writing(path: str | Path, wait_seconds: float | None = None) -> duc
             marker.unlink(missing_ok=True)
         except OSError:
             pass
-    con.execute(SCHEMA)
-    if not con.execute("select count(*) from schema_info").fetchone()[0]:
-        con.execute("insert into schema_info values (?)", [SCHEMA_VERSION])
+    try:
+        migrate(con)
+    except Exception:
+        con.close()
+        raise
     return con
 
 
@@ -268,6 +371,7 @@ def read_only(path: str | Path, retry_seconds: float = 3.0):
         time.sleep(delay)
         delay = min(delay * 2, 0.5)
     try:
+        check_readable(con, path)
         yield con
     finally:
         con.close()
