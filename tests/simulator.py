@@ -12,6 +12,8 @@ the simulated population or from the data-generating process (DGP), never from a
     true = truth(pop)                      # realised (finite-population) truth, a dict
     super_ = superpopulation_truth(params)  # the same DGP on a very large population
 
+    python tests/simulator.py --seed 1 --out DIR   # roster, export, truth.json, truth_superpopulation.json
+
 Everything is vectorised numpy; one `numpy.random.SeedSequence(seed)` is split into independent
 child streams, one per component (structure, frailty, in-use, hazard draws, exposure, attrition,
 missed rounds, dates, scores, other hindrances, context), so changing one component's parameters
@@ -505,3 +507,29 @@ class _Frozen:
 
     def replace(self, **changes):
         return self.params.replace(**changes)
+
+
+def main(argv=None) -> None:
+    """`python tests/simulator.py --seed 1 --out DIR [--teachers N] [--accuracy A]`: write the
+    roster, the KoboToolbox export, `truth.json` (realised) and `truth_superpopulation.json`."""
+    import argparse
+    import sys
+
+    sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--teachers", type=int, default=SimParams.teachers)
+    parser.add_argument("--accuracy", type=float, default=SimParams.accuracy)
+    args = parser.parse_args(argv)
+    params = SimParams(teachers=args.teachers, accuracy=args.accuracy)
+    pop = simulate(params, args.seed)
+    out = Path(args.out)
+    roster, export = write_files(pop, out)
+    write_truth(out / "truth.json", truth(pop))
+    write_truth(out / "truth_superpopulation.json", superpopulation_truth(params))
+    print(f"wrote {roster}, {export}, {out / 'truth.json'}, {out / 'truth_superpopulation.json'}")
+
+
+if __name__ == "__main__":
+    main()
