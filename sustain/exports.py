@@ -57,12 +57,10 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "practice": ("practice observed (code from config practices)", "code"),
     "score": ("rubric score of the practice at the visit; visits scored na are not in the data (missing, not 0)",
               "points on the practice's scale (scale_min..scale_max, default 1..4)"),
-    "retained": ("the score is at or above the practice's cut-off (retained_at in config)", "true/false"),
     "source_file": ("file the visit was imported from", "file name"),
     "source_sha256": ("sha256 of that file: links the row to the import ledger", "text (hex)"),
     # indicator tables (definitions: README "Indicators"; the codebook's `indicator` row names it)
     "rate": ("the indicator's share (see the indicator's definition)", "share 0-1"),
-    "retained": ("teacher-practices retained (scored at or above the cut-off)", "count"),
     "n": ("observations the row rests on (teacher-practices, visits or units at risk)", "count"),
     "ci_low": ("lower end of the 95% interval", "as the estimate"),
     "ci_high": ("upper end of the 95% interval", "as the estimate"),
@@ -71,6 +69,15 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "half_life_months": ("months until half the practices in use at month 0 are dropped (fitted)", "months"),
     "rounds": ("follow-up rounds the fit used", "count"),
     "note": ("why a value is missing, when it is", "text"),
+}
+
+# A column whose meaning differs between row-level data (one row per observation) and an
+# indicator's table (one row per group): the codebook picks by the kind of download.
+ROW_LEVEL_DOCS: dict[str, tuple[str, str]] = {
+    "retained": ("the score is at or above the practice's cut-off (retained_at in config)", "true/false"),
+}
+TABLE_DOCS: dict[str, tuple[str, str]] = {
+    "retained": ("teacher-practices retained (scored at or above the cut-off)", "count"),
 }
 
 VISIT_PLAN_SHEET_COLUMNS = {
@@ -175,8 +182,9 @@ def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.D
     - `source`: the import ledger rows the data came from (files whose sha256 appears in the data)."""
     generated = generated or dt.datetime.now().replace(microsecond=0)
     rows = []
+    docs = COLUMN_DOCS | (ROW_LEVEL_DOCS if privacy == ROW_LEVEL else TABLE_DOCS)
     for column in frame.columns:
-        meaning, unit = COLUMN_DOCS.get(column, ("(not documented)", ""))
+        meaning, unit = docs.get(column, ("(not documented)", ""))
         rows.append(("column", column, meaning, unit))
     practices = "; ".join(f"{p.code} = {p.label} (scale {p.scale_min}-{p.scale_max}, retained at {p.retained_at})"
                           for p in config.practices)

@@ -110,6 +110,11 @@ def test_codebook_documents_every_column(config):
     assert columns["name"].tolist() == TIDY_COLUMNS
     assert "(not documented)" not in columns["meaning"].tolist()
     assert all(columns["unit"].str.len() > 0)
+    # row-level data: `retained` is a flag per observation (in an indicator's table it is a count)
+    assert columns.set_index("name").loc["retained", "unit"] == "true/false"
+    table_book = exports.codebook(pd.DataFrame({"rate": [0.5], "retained": [3], "n": [6]}), Filters(), config,
+                                  ledger, privacy=exports.AS_SHOWN)
+    assert table_book.set_index("name").loc["retained", "unit"] == "count"
     about = dict(book[book["section"] == "about"][["name", "meaning"]].itertuples(index=False))
     assert about["filters"] == "district=Quetta"
     assert about["config_version"] == config.version
