@@ -40,8 +40,10 @@ teacher_hindrances as (
     from visits v join visit_hindrances vh using (submission_id)
 ),
 visit_context as (
+    -- a visit is placed where it was made (visits hold the roster's place of the school on the
+    -- visit date), not where its school is now
     select v.submission_id, v.teacher_key, v.visit_date, v.teacher_status, v.cop_active, v.cop_meetings_3m,
-           v.school_id, sc.cluster, sc.district, sc.province, sc.school_type,
+           v.school_id, v.cluster, v.district, v.province, sc.school_type,
            t.programme, t.gender, t.subject,
            date_diff('day', p.end_date, v.visit_date) as days_since_end
     from visits v

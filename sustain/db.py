@@ -66,7 +66,10 @@ create table if not exists visits (
     cop_meetings_3m integer,
     comments        varchar,
     submitted_at    varchar,
-    source_file varchar, source_sha256 varchar, source_row integer, run_id varchar
+    source_file varchar, source_sha256 varchar, source_row integer, run_id varchar,
+    -- the place of the visit: the roster's district and cluster of its school valid at visit_date
+    -- (school_history), fixed at import, so a later move of the school does not move the visit
+    province        varchar
 );
 
 create table if not exists visit_practices (
@@ -102,6 +105,7 @@ create table if not exists quarantine (
     detail        varchar,
     run_id        varchar not null,
     quarantined_at timestamp not null,
+    raw_row       varchar,                 -- the whole row as JSON (header -> cell, file order); teacher ids as keys
     primary key (source_sha256, row_number, column_name, rule)
 );
 
@@ -119,7 +123,36 @@ create table if not exists import_ledger (
     quarantined   integer,
     refused       boolean not null,
     reason        varchar,
-    config_version varchar
+    config_version varchar,
+    notes         varchar                  -- assignments changed by a roster ("school S1 moved ...")
+);
+
+-- Assignments over time. The row with valid_to null is the current one (also in schools /
+-- teachers). A school's or teacher's first row also stands for the time before its valid_from:
+-- the roster is the only record of where they were before they first appeared in it.
+create table if not exists school_history (
+    school_id  varchar not null,
+    cluster    varchar not null,
+    district   varchar not null,
+    province   varchar not null,
+    valid_from date not null,
+    valid_to   date,
+    run_id     varchar
+);
+
+create table if not exists teacher_history (
+    teacher_key varchar not null,
+    school_id   varchar not null,
+    programme   varchar not null,
+    valid_from  date not null,
+    valid_to    date,
+    run_id      varchar
+);
+
+-- key -> value; `salt_fingerprint`: sha256 of the salt and a constant, to refuse imports under another salt
+create table if not exists settings (
+    key   varchar primary key,
+    value varchar not null
 );
 """
 
@@ -243,7 +276,34 @@ def open_for_writing(path: str | Path, wait_seconds: float | None = None) -> duc
     con.execute(SCHEMA)
     if not con.execute("select count(*) from schema_info").fetchone()[0]:
         con.execute("insert into schema_info values (?)", [SCHEMA_VERSION])
+    upgrade(con)
     return con
+
+
+# -- UPGRADE OF DATABASES FROM THE PREVIOUS RELEASE (to become ordered migrations) ----------------
+# `create table if not exists` leaves an existing table as it was: add what this release added.
+UPGRADE = [
+    "alter table visits add column if not exists province varchar",
+    "alter table quarantine add column if not exists raw_row varchar",
+    "alter table import_ledger add column if not exists notes varchar",
+    # an old database has schools and teachers but no history: their current assignment becomes
+    # their first history row (which also stands for the time before it)
+    """insert into school_history
+       select school_id, cluster, district, province, current_date, null, 'upgrade'
+       from schools where school_id not in (select school_id from school_history)""",
+    """insert into teacher_history
+       select teacher_key, school_id, programme, current_date, null, 'upgrade'
+       from teachers where teacher_key not in (select teacher_key from teacher_history)""",
+    # visits stored before visits.province existed: their school's province (district and cluster
+    # were already the roster's at import)
+    """update visits set province = sc.province from schools sc
+       where visits.province is null and sc.school_id = visits.school_id""",
+]
+
+
+def upgrade(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in UPGRADE:
+        con.execute(statement)
 
 
 @contextlib.contextmanager
