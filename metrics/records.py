@@ -25,7 +25,7 @@ from .base import filtered_rows, query
 from .filters import Filters
 
 LEDGER_COLUMNS = ["run_id", "source_file", "source_sha256", "kind", "started_at", "finished_at", "rows_read",
-                  "inserted", "updated", "unchanged", "quarantined", "refused", "reason", "config_version"]
+                  "inserted", "updated", "unchanged", "quarantined", "refused", "reason", "config_version", "notes"]
 QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "detail", "run_id", "quarantined_at", "raw_row"]
 TIDY_COLUMNS = ["teacher_key", "school_id", "school_name", "cluster", "district", "province", "programme",
                 "school_type", "gender", "subject", "months", "visit_date", "practice", "score", "retained",

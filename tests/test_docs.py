@@ -61,3 +61,9 @@ def test_config_walker_sees_nested_keys():
     assert {"thresholds.min_group_n", "sources.kobo.columns", "access.users", "programmes"} <= keys
     assert "source_path" not in keys
     assert typing.get_origin(Config.model_fields["programmes"].annotation) is list
+
+
+def test_quarantine_rules_of_trust_round_2_are_documented():
+    rules = first_column_names(section("Load your own KoboToolbox / ODK exports"))
+    assert {"school_mismatch", "valid_from_before_current", "unknown_teacher", "duplicate_teacher"} <= rules
+    assert "--allow-reassign" in section("Load your own KoboToolbox / ODK exports")
