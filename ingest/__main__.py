@@ -1,4 +1,4 @@
-"""python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] FILE...
+"""python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] [--allow-reassign] FILE...
 
 Exit 0 when every file was taken (quarantined rows included), 1 when any file was refused,
 2 for a usage or configuration error, or when another process kept the database locked
@@ -13,7 +13,7 @@ import time
 
 from sustain.config import ConfigError, load_config
 from sustain.db import DataRefreshing, SchemaMismatch
-from sustain.pseudonym import SaltMissing
+from sustain.pseudonym import DEMO_SALT_NOTE, SaltMissing
 
 from .core import ImportResult, ingest_files
 
@@ -34,18 +34,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="config file (default: $SUSTAIN_CONFIG or config.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="check and summarise; write nothing")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--allow-reassign", action="store_true",
+                        help="let a roster change a teacher's programme (moves month 0, reinterprets visits)")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
         started = time.perf_counter()
-        result = ingest_files(args.files, config, args.db, dry_run=args.dry_run)
+        result = ingest_files(args.files, config, args.db, dry_run=args.dry_run,
+                              allow_reassign=args.allow_reassign)
         elapsed = time.perf_counter() - started
     except (ConfigError, SaltMissing, DataRefreshing, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps({"files": [f.as_json() for f in result.files], "run_id": result.run_id,
-                          "dry_run": result.dry_run}, ensure_ascii=False, indent=2))
+                          "dry_run": result.dry_run, "demo_salt": result.demo_salt}, ensure_ascii=False, indent=2))
     else:
         print_summary(result, elapsed)
     return 0 if result.ok else 1
@@ -84,7 +87,7 @@ def upgrade_main(argv: list[str]) -> int:
 
 def print_summary(result: ImportResult, elapsed: float) -> None:
     if result.demo_salt:
-        print("note: teachers keyed with the public demo salt (fine for sample data only; set SUSTAIN_SALT)")
+        print(f"note: {DEMO_SALT_NOTE}")
     if result.dry_run:
         print("dry run: nothing was written")
     for f in result.files:
@@ -93,6 +96,8 @@ def print_summary(result: ImportResult, elapsed: float) -> None:
             continue
         print(f"{f.file} [{f.kind}]: {f.rows} rows read, {f.inserted} inserted, {f.updated} updated, "
               f"{f.unchanged} unchanged, {f.quarantined} quarantined ({f.seconds:.2f} s)")
+        for change in f.changes:
+            print(f"  changed: {change}")
         for problem in f.problems[:MAX_PROBLEMS_SHOWN]:
             print(f"  row {problem['row']}, column {problem['column']}, value {problem['value']!r}: "
                   f"{problem['rule']} ({problem['detail']})")

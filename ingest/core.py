@@ -8,6 +8,7 @@ real run would print and writes nothing to the real database.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import tempfile
 import time
@@ -21,7 +22,7 @@ import pandas as pd
 
 from sustain.config import Config
 from sustain.db import execute, open_for_writing, wait_for_lock
-from sustain.pseudonym import resolve_salt
+from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
 from .model import bring_model_up_to_date, refresh_model
@@ -42,6 +43,7 @@ class FileSummary:
     quarantined: int = 0
     refused: str | None = None  # the reason, when the whole file was refused
     problems: list[dict] = field(default_factory=list)  # row, column, value, rule, detail
+    changes: list[str] = field(default_factory=list)  # assignments a roster changed, in words
     seconds: float = 0.0
 
     def as_json(self) -> dict:
@@ -69,8 +71,11 @@ def ingest_files(
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
     tables: list[RawTable] = (),
+    allow_reassign: bool = False,
 ) -> ImportResult:
-    """Import files (and `tables` already read, e.g. by live sync) into the database."""
+    """Import `paths` (and `tables` already read, e.g. by live sync); `allow_reassign` lets a roster
+    change a teacher's programme (refused otherwise: it moves the teacher's month 0 and reinterprets
+    every visit)."""
     db_path = config.database_path(db_path)
     salt, demo_salt = resolve_salt(config)
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
@@ -109,11 +114,15 @@ def ingest_files(
             con = open_for_writing(target)
             try:
                 bring_model_up_to_date(con, config)
+                mismatch = _salt_mismatch(con, salt, demo_salt, config, db_path)
                 for summary, raw in loaded:
+                    if mismatch:
+                        summary.refused = f"{raw.path.name}: {mismatch}"
+                        continue
                     if progress:
                         progress(f"importing {raw.path.name} ({summary.rows} rows)")
                     started = time.perf_counter()
-                    _ingest_one(con, raw, summary, config, salt, run_id)
+                    _ingest_one(con, raw, summary, config, salt, run_id, allow_reassign)
                     summary.seconds = time.perf_counter() - started
             finally:
                 con.close()
@@ -137,27 +146,51 @@ def _copy_database(source: Path, target: Path) -> None:
         con.close()
 
 
-def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: str, run_id: str) -> None:
+def _salt_mismatch(con, salt: str, demo_salt: bool, config: Config, db_path: Path) -> str | None:
+    """Why this import must be refused when the database's teachers were keyed under another salt
+    (None when the salt is the same, or no salt is recorded yet: the first import records it)."""
+    stored = con.execute("select value from settings where key = 'salt_fingerprint'").fetchone()
+    if not stored or stored[0] == salt_fingerprint(salt):
+        return None
+    env = config.pseudonymisation.salt_env
+    built = "the public demo salt" if stored[0] == salt_fingerprint(DEMO_SALT) else "a secret salt"
+    now = (f"{env} is not set, so the public demo salt would be used" if demo_salt
+           else f"the salt in {env} is not the one it was built with")
+    return (f"the database {db_path.name} keys its teachers with {built}, but {now}: no teacher would match "
+            "(every visit an unknown_teacher, every roster teacher stored twice). Nothing was written. "
+            f"Set {env} to the salt this database was built with, or import into a new database (--db PATH).")
+
+
+def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: str, run_id: str,
+                allow_reassign: bool = False) -> None:
     kind = summary.kind
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     base = {"file": raw.path.name, "sha": raw.sha256, "run_id": run_id}
     con.execute("begin transaction")
     try:
+        # the first import records the salt's fingerprint (an import under another one is refused)
+        execute(con, "insert into settings values ('salt_fingerprint', $fingerprint) on conflict do nothing",
+                {"fingerprint": salt_fingerprint(salt)})
         if kind in ("kobo", "odk"):
             counts = _import_survey(con, raw, kind, config, salt, base)
             # the analysis model is recomputed for the teachers this file touched only
             refresh_model(con, config, "select teacher_key from touched_teachers")
+        elif kind == "roster":
+            counts, summary.changes = _import_roster(con, raw, config, salt, base, allow_reassign)
+            refresh_model(con, config)
         else:
             counts = _import_table(con, raw, kind, config, salt, base)
-            if kind == "roster":
-                refresh_model(con, config)
         problems = con.execute(
             "select _row, column_name, value, rule, detail from bad order by _row, column_name"
         ).fetchall()
+        con.register("bad_raw", _raw_rows(con, raw, kind, config, salt))
         execute(
             con,
-            """insert into quarantine
-               select $file, $sha, _row, column_name, value, rule, detail, $run_id, now()::timestamp from bad
+            """insert into quarantine (source_file, source_sha256, row_number, column_name, value, rule, detail,
+                                       run_id, quarantined_at, raw_row)
+               select $file, $sha, b._row, b.column_name, b.value, b.rule, b.detail, $run_id, now()::timestamp,
+                      r.raw_row
+               from bad b left join bad_raw r using (_row)
                on conflict do nothing""",
             base,
         )
@@ -168,22 +201,27 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         summary.inserted, summary.updated, summary.unchanged = counts
         execute(
             con,
-            """insert into import_ledger values ($run_id, $file, $sha, $kind, $started, now()::timestamp,
-               $rows, $inserted, $updated, $unchanged, $quarantined, false, null, $version)""",
+            """insert into import_ledger (run_id, source_file, source_sha256, kind, started_at, finished_at,
+                                          rows_read, inserted, updated, unchanged, quarantined, refused, reason,
+                                          config_version, notes)
+               values ($run_id, $file, $sha, $kind, $started, now()::timestamp,
+                       $rows, $inserted, $updated, $unchanged, $quarantined, false, null, $version, $notes)""",
             base | {"kind": kind, "started": started_at, "rows": summary.rows, "inserted": summary.inserted,
                     "updated": summary.updated, "unchanged": summary.unchanged,
-                    "quarantined": summary.quarantined, "version": config.version},
+                    "quarantined": summary.quarantined, "version": config.version,
+                    "notes": "; ".join(summary.changes) or None},
         )
         con.execute("commit")
     except Exception as exc:
         con.execute("rollback")
         summary.inserted = summary.updated = summary.unchanged = summary.quarantined = 0
         summary.problems = []
+        summary.changes = []
         reason = str(exc) if isinstance(exc, FileRefused) else f"{type(exc).__name__}: {exc}"
         summary.refused = reason if reason.startswith(raw.path.name) else f"{raw.path.name}: {reason}"
         return
     finally:
-        for name in ("staged", "cfg_programmes"):
+        for name in ("staged", "cfg_programmes", "bad_raw"):
             try:
                 con.unregister(name)
             except Exception:
@@ -253,10 +291,13 @@ def _import_survey(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
     con.execute(f"delete from visits where submission_id in ({changed})")
     execute(
         con,
-        """insert into visits
+        """insert into visits (submission_id, instance_id, edit_rank, version_time, content_hash, source_kind,
+                               visit_date, observer_id, district, cluster, school_id, teacher_key, teacher_status,
+                               cop_active, cop_meetings_3m, comments, submitted_at, source_file, source_sha256,
+                               source_row, run_id, province)
            select submission_id, instance_id, edit_rank, version_time, content_hash, $kind,
                   visit_date, observer_id, district, cluster, school_id, teacher_key, teacher_status,
-                  cop_active, cop_meetings_3m, comments, submitted_at, $file, $sha, _row, $run_id
+                  cop_active, cop_meetings_3m, comments, submitted_at, $file, $sha, _row, $run_id, province
            from actions where action in ('insert', 'update')""",
         base | {"kind": kind},
     )
@@ -279,24 +320,97 @@ def _import_survey(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
     return inserted, updated, unchanged
 
 
+def _raw_rows(con, raw: RawTable, kind: str, config: Config, salt: str) -> pd.DataFrame:
+    """Each quarantined row whole, as JSON (header -> cell, in file order), so it can be fixed and
+    imported again: a teacher id cell holds `key:<key>` (read back as that key), teacher names are
+    left out (never stored)."""
+    rows = [r for (r,) in con.execute("select distinct _row from bad").fetchall()]
+    fields = {header: _field_of(header, kind, config) for header in raw.headers}
+    kept = [h for h in raw.headers if fields[h] != "teacher_name"]
+    id_headers = {h for h in kept if fields[h] == "teacher_id"}
+    records = []
+    for row in raw.frame[raw.frame["_row"].isin(rows)].to_dict("records"):
+        cells = {h: shown_id(salt, str(row[h])) if h in id_headers else row[h] for h in kept}
+        records.append({"_row": row["_row"], "raw_row": json.dumps(cells, ensure_ascii=False)})
+    frame = pd.DataFrame(records, columns=["_row", "raw_row"])
+    return frame.astype({"_row": "int64", "raw_row": "object"})
+
+
+def _field_of(header: str, kind: str, config: Config) -> str:
+    """The canonical field a header is read as (as the staging of its kind maps it)."""
+    mapped = getattr(config.sources, kind).columns.get(header)
+    if mapped or kind not in ("kobo", "odk"):
+        return mapped or header
+    separator = getattr(config.sources, kind).group_separator
+    return [p for chunk in header.split(separator) for p in chunk.split("/")][-1]
+
+
 def _import_table(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
     staged = tables.stage_plain(raw, kind, config)
     con.register("staged", staged)
-    if kind == "roster":
-        params = {"programmes": config.programme_codes}
-        validation, merge, writes, actions = tables.ROSTER_VALIDATION, tables.ROSTER_MERGE, tables.ROSTER_WRITE, "roster_actions"
-        merge_params = {"salt": salt}
-    else:
-        formats = config.sources.cop_log.date_formats
-        params = {"date_formats": formats, "date_shapes": date_shapes(formats)}
-        validation, merge, writes, actions = tables.COP_VALIDATION, tables.COP_MERGE, tables.COP_WRITE, "cop_actions"
-        merge_params = {"date_formats": formats}
-    execute(con, f"create or replace temp table bad as {validation}", params)
-    execute(con, merge, merge_params)
-    for statement in writes:
+    formats = config.sources.cop_log.date_formats
+    params = {"date_formats": formats, "date_shapes": date_shapes(formats)}
+    execute(con, f"create or replace temp table bad as {tables.COP_VALIDATION}", params)
+    execute(con, tables.COP_MERGE, {"date_formats": formats})
+    for statement in tables.COP_WRITE:
         execute(con, statement, base)
     inserted, updated = con.execute(
-        f"select count(*) filter (action = 'insert'), count(*) filter (action = 'update') from {actions}"
+        "select count(*) filter (action = 'insert'), count(*) filter (action = 'update') from cop_actions"
     ).fetchone()
     quarantined_rows = con.execute("select count(distinct _row) from bad").fetchone()[0]
     return inserted, updated, len(staged) - inserted - updated - quarantined_rows
+
+
+def _import_roster(con, raw, config, salt, base, allow_reassign) -> tuple[tuple[int, int, int], list[str]]:
+    """The roster: current schools and teachers, and their history (see tables.py). A programme
+    change is refused unless `allow_reassign`; every change of assignment is returned in words."""
+    staged = tables.stage_plain(raw, "roster", config)
+    con.register("staged", staged)
+    formats = config.sources.roster.date_formats
+    params = {"programmes": config.programme_codes, "salt": salt, "date_formats": formats,
+              "date_shapes": date_shapes(formats), "today": dt.date.today()}
+    execute(con, f"create or replace temp table bad as {tables.ROSTER_VALIDATION}", params)
+    for statement in tables.ROSTER_MERGE:
+        execute(con, statement, params)
+    ends = {p.code: p.end_date for p in config.programmes}
+    reassigned = con.execute(
+        """select 'key:' || a.teacher_key, a.old_programme, a.programme, a.starts,
+                  (select count(*) from visits v where v.teacher_key = a.teacher_key) as visits
+           from roster_actions a where a.reassigned order by a._row"""
+    ).fetchall()
+    said = [f"teacher {key} programme {old} -> {new} from {starts}: month 0 moves from {ends.get(old)} to "
+            f"{ends.get(new)}, {visits} visit(s) reinterpreted" for key, old, new, starts, visits in reassigned]
+    if reassigned and not allow_reassign:
+        shown = "; ".join(said[:10]) + (f"; and {len(said) - 10} more" if len(said) > 10 else "")
+        raise FileRefused(
+            f"{raw.path.name}: the roster changes the programme of {len(said)} teacher(s), which moves their "
+            f"month 0 and reinterprets their visits: {shown}. Nothing was written. If this is deliberate, import "
+            "it again with --allow-reassign (python -m ingest); if not, correct the programme in the roster."
+        )
+    for statement in tables.ROSTER_WRITE:
+        execute(con, statement, base)
+    changes = []
+    for school, old_d, new_d, old_c, new_c, old_p, new_p, starts, replaced in con.execute(
+        """select c.school_id, c.old_district, c.district, c.old_cluster, c.cluster, c.old_province, c.province,
+                  c.starts, (select count(*) from replaced_visits r where r.school_id = c.school_id)
+           from school_changes c where c.change = 'moved' order by c.school_id"""
+    ).fetchall():
+        if (old_d, old_p) != (new_d, new_p):
+            text = f"school {school} moved {old_d} -> {new_d}"
+            text += f" ({old_p} -> {new_p})" if old_p != new_p else ""
+            text += f", cluster {old_c} -> {new_c}" if old_c != new_c else ""
+        else:
+            text = f"school {school} moved cluster {old_c} -> {new_c}"
+        text += f" from {starts}"
+        changes.append(text + (f"; {replaced} stored visit(s) from that date placed there" if replaced else ""))
+    for key, old, new, starts in con.execute(
+        """select 'key:' || teacher_key, old_school, school_id, starts from roster_actions
+           where moved order by _row"""
+    ).fetchall():
+        changes.append(f"teacher {key} moved school {old} -> {new} from {starts}")
+    changes += said
+    inserted, updated = con.execute(
+        "select count(*) filter (action = 'insert'), count(*) filter (action = 'update') from roster_actions"
+    ).fetchone()
+    quarantined_rows = con.execute("select count(distinct _row) from bad").fetchone()[0]
+    return (inserted, updated, len(staged) - inserted - updated - quarantined_rows), changes

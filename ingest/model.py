@@ -75,8 +75,10 @@ scoped_visits as (
     where $scope_all or teacher_key in (select teacher_key from model_scope)
 ),
 visit_context as (
+    -- a visit is placed where it was made (visits hold the roster's place of the school on the
+    -- visit date), not where its school is now
     select v.submission_id, v.teacher_key, v.visit_date, v.teacher_status, v.cop_active, v.cop_meetings_3m,
-           v.school_id, sc.cluster, sc.district, sc.province, sc.school_type,
+           v.school_id, v.cluster, v.district, v.province, sc.school_type,
            t.programme, t.gender, t.subject,
            date_diff('day', p.end_date, v.visit_date) as days_since_end
     from scoped_visits v

@@ -21,8 +21,10 @@ import datetime as dt
 import pandas as pd
 
 from sustain.config import Config
+from sustain.pseudonym import shown_id_sql, teacher_key_sql
 
 from .read import FileRefused, RawTable
+from .tables import periods_sql
 
 TEACHER_STATUSES = ["present", "absent", "transferred", "left", "on_leave"]
 FORM_FIELDS = [
@@ -147,13 +149,29 @@ def validation_sql(config: Config) -> str:
         )
     practice_checks = "\nunion all\n".join(checks)
     return f"""
-with joined as (
-    select s.*, t.teacher_key, t.programme, sc.school_id as known_school, sc.district as roster_district,
-           p.end_date,
+with school_periods as (
+    {periods_sql("school_history", "school_id")}
+),
+teacher_periods as (
+    {periods_sql("teacher_history", "teacher_key")}
+),
+keyed as (
+    select s.*, {teacher_key_sql("s.teacher_id")} as given_key,
            try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date
     from staged s
-    left join teachers t on t.teacher_key = substr(sha256($salt || ':' || trim(s.teacher_id)), 1, 16)
+),
+joined as (
+    -- the school's place and the teacher's school as the roster had them on the visit date
+    select s.*, t.teacher_key, t.programme, sc.school_id as known_school,
+           coalesce(sp.district, sc.district) as roster_district, tp.school_id as roster_school,
+           p.end_date
+    from keyed s
+    left join teachers t on t.teacher_key = s.given_key
     left join schools sc on sc.school_id = trim(s.school_id)
+    left join school_periods sp on sp.school_id = sc.school_id
+         and s.parsed_date >= sp.eff_from and s.parsed_date < sp.eff_to
+    left join teacher_periods tp on tp.teacher_key = t.teacher_key
+         and s.parsed_date >= tp.eff_from and s.parsed_date < tp.eff_to
     left join cfg_programmes p on p.code = t.programme
 ),
 hindrance_tokens as (
@@ -164,7 +182,8 @@ select _row, 'instance_id' as column_name, '' as value, 'missing_instance_id' as
        'no meta/instanceID, meta/rootUuid, _uuid or KEY' as detail
 from joined where trim(submission_id) = ''
 union all
-select _row, 'teacher_id', teacher_id, 'unknown_teacher', 'teacher not in the roster'
+select _row, 'teacher_id', {shown_id_sql("teacher_id")}, 'unknown_teacher',
+       'no roster teacher has this id (shown as its pseudonymous key): check the id, or import the roster first'
 from joined where teacher_key is null
 union all
 select _row, 'school_id', school_id, 'unknown_school', 'school not in the roster'
@@ -173,6 +192,11 @@ union all
 select _row, 'district', district, 'school_not_in_district', 'the roster places this school in ' || roster_district
 from joined where known_school is not null and trim(district) <> ''
   and lower(trim(district)) <> lower(roster_district)
+union all
+select _row, 'school_id', school_id, 'school_mismatch',
+       'the roster places this teacher at ' || roster_school || ' on ' || parsed_date::varchar
+       || ': if the teacher transferred, import a roster giving the new school (and its valid_from) first'
+from joined where known_school is not null and roster_school is not null and trim(school_id) <> roster_school
 union all
 select _row, 'visit_date', visit_date,
        case when len(list_filter($date_shapes, lambda shape: regexp_full_match(trim(visit_date), shape))) > 0
@@ -229,17 +253,22 @@ def clean_sql(config: Config) -> str:
     hashed = ", ".join(f"coalesce({c}::varchar, '')" for c in practice_cols)
     return f"""
 create or replace temp table clean as
-with valid as (
-    select s.* from staged s where s._row not in (select _row from bad)
+with school_periods as (
+    {periods_sql("school_history", "school_id")}
+),
+valid as (
+    select s.*, try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date
+    from staged s where s._row not in (select _row from bad)
 ),
 typed as (
+    -- the visit's place: its school's province, district and cluster valid on the visit date
     select _row, trim(submission_id) as submission_id, trim(instance_id) as instance_id,
            coalesce(try_cast(nullif(trim(edit_rank), '') as integer), 0) as edit_rank,
            try_cast(nullif(trim(version_time), '') as timestamptz) as version_time,
-           try_strptime(trim(visit_date), $date_formats)::date as visit_date,
+           parsed_date as visit_date,
            nullif(trim(observer_id), '') as observer_id,
-           sc.district, sc.cluster, sc.school_id,
-           substr(sha256($salt || ':' || trim(teacher_id)), 1, 16) as teacher_key,
+           sp.province, sp.district, sp.cluster, sp.school_id,
+           {teacher_key_sql("teacher_id")} as teacher_key,
            lower(trim(teacher_status)) as teacher_status,
            case lower(trim(cop_active)) when 'yes' then true when 'no' then false end as cop_active,
            try_cast(nullif(trim(cop_meetings_3m), '') as integer) as cop_meetings_3m,
@@ -249,7 +278,8 @@ typed as (
                 else list_sort(list_distinct(string_split(regexp_replace(trim(hindrances), '\\s+', ' ', 'g'), ' ')))
            end as hindrance_list,
            {scores}
-    from valid v join schools sc on sc.school_id = trim(v.school_id)
+    from valid v join school_periods sp on sp.school_id = trim(v.school_id)
+         and v.parsed_date >= sp.eff_from and v.parsed_date < sp.eff_to
 ),
 hashed as (
     select *, md5(concat_ws('|', visit_date::varchar, coalesce(observer_id, ''), school_id, teacher_key,

@@ -8,11 +8,13 @@ from __future__ import annotations
 import pandas as pd
 
 from sustain.config import Config
+from sustain.pseudonym import shown_id_sql, teacher_key_sql
 
 from .read import FileRefused, RawTable
 
+# valid_from (optional): the date the row's assignment starts; empty or absent: the import date
 ROSTER_FIELDS = ["teacher_id", "gender", "subject", "school_id", "school_name", "school_type",
-                 "cluster", "district", "province", "programme"]
+                 "cluster", "district", "province", "programme", "valid_from"]
 ROSTER_REQUIRED = ["teacher_id", "school_id", "cluster", "district", "province", "programme"]
 COP_FIELDS = ["cluster", "meeting_date", "attendees", "facilitator_role", "topic"]
 COP_REQUIRED = ["cluster", "meeting_date"]
@@ -35,11 +37,35 @@ def stage_plain(raw: RawTable, kind: str, config: Config) -> pd.DataFrame:
     return staged
 
 
-ROSTER_VALIDATION = """
-with firsts as (
-    select *, row_number() over (partition by teacher_id order by _row) as teacher_seen,
-           first_value(cluster || '|' || district || '|' || province) over (partition by school_id order by _row) as school_place
+def periods_sql(table: str, key: str) -> str:
+    """`table` (school_history or teacher_history; `key` its id column, both from code) with each
+    row's effective interval [eff_from, eff_to). Rows of one key chain (each closed row ends where
+    the next starts), so ordering by valid_to gives their order; the first row also covers the time
+    before it (see sustain/db.py), which keeps visits older than the first roster import placed."""
+    return f"""select *, case when row_number() over (partition by {key} order by valid_to nulls last, valid_from) = 1
+                     then date '0001-01-01' else valid_from end as eff_from,
+                coalesce(valid_to, date '9999-12-31') as eff_to
+         from {table}"""
+
+
+FIRST_ROW_START = "date '0001-01-01'"
+
+ROSTER_VALIDATION = f"""
+with keyed as (
+    select *, {teacher_key_sql("teacher_id")} as teacher_key,
+           coalesce(try_strptime(nullif(valid_from, ''), $date_formats)::date, $today) as starts
     from staged
+),
+firsts as (
+    select *, row_number() over (partition by teacher_key order by _row) as teacher_seen,
+           first_value(cluster || '|' || district || '|' || province) over (partition by school_id order by _row) as school_place
+    from keyed
+),
+current_schools as (
+    select * from ({periods_sql("school_history", "school_id")}) where valid_to is null
+),
+current_teachers as (
+    select * from ({periods_sql("teacher_history", "teacher_key")}) where valid_to is null
 )
 select _row, col as column_name, val as value, 'missing_value' as rule, 'a roster row needs ' || col as detail
 from (unpivot (select _row, teacher_id, school_id, cluster, district, province, programme from staged)
@@ -49,26 +75,78 @@ union all
 select _row, 'programme', programme, 'unknown_programme', 'expected one of ' || array_to_string($programmes, ', ')
 from staged where programme <> '' and not list_contains($programmes, programme)
 union all
-select _row, 'teacher_id', teacher_id, 'duplicate_teacher', 'this teacher_id is on an earlier row of the file'
+select _row, 'teacher_id', {shown_id_sql("teacher_id")}, 'duplicate_teacher',
+       'this teacher is on an earlier row of the file (teacher ids are shown as their pseudonymous keys)'
 from firsts where teacher_id <> '' and teacher_seen > 1
 union all
 select _row, 'school_id', school_id, 'school_conflict', 'an earlier row places this school in ' || school_place
 from firsts where school_id <> '' and school_place <> cluster || '|' || district || '|' || province
+union all
+select _row, 'valid_from', valid_from,
+       case when len(list_filter($date_shapes, lambda shape: regexp_full_match(valid_from, shape))) > 0
+            then 'impossible_date' else 'bad_date' end,
+       'expected a date in one of the formats ' || array_to_string($date_formats, ', ')
+from staged where valid_from <> '' and try_strptime(valid_from, $date_formats) is null
+union all
+-- a change of assignment cannot start before the one it replaces (the history would overlap)
+select k._row, 'valid_from', k.valid_from, 'valid_from_before_current',
+       'the teacher''s current assignment (' || ct.school_id || ', ' || ct.programme || ') started '
+       || ct.valid_from::varchar || '; a change must start on or after that date'
+from keyed k join current_teachers ct using (teacher_key)
+where ct.eff_from <> {FIRST_ROW_START} and k.starts < ct.valid_from
+  and (k.school_id, k.programme) is distinct from (ct.school_id, ct.programme)
+union all
+select k._row, 'valid_from', k.valid_from, 'valid_from_before_current',
+       'the school''s current place (' || cs.district || ', ' || cs.cluster || ') started '
+       || cs.valid_from::varchar || '; a move must start on or after that date'
+from keyed k join current_schools cs using (school_id)
+where cs.eff_from <> {FIRST_ROW_START} and k.starts < cs.valid_from
+  and (k.cluster, k.district, k.province) is distinct from (cs.cluster, cs.district, cs.province)
 """
 
-ROSTER_MERGE = """
-create or replace temp table roster_actions as
-with valid as (
-    select *, substr(sha256($salt || ':' || teacher_id), 1, 16) as teacher_key
-    from staged where _row not in (select _row from bad)
-),
-hashed as (
-    select *, md5(concat_ws('|', gender, subject, school_id, programme)) as content_hash from valid
-)
-select h.*, case when t.teacher_key is null then 'insert'
-                 when t.content_hash = h.content_hash then 'unchanged' else 'update' end as action
-from hashed h left join teachers t using (teacher_key)
-"""
+# The merge: valid rows with their key and start date; per school, whether it is new or moved;
+# per row, insert / update / unchanged (a row whose school moved is updated: its assignment changed).
+ROSTER_MERGE = [
+    f"""create or replace temp table roster_valid as
+        select *, {teacher_key_sql("teacher_id")} as teacher_key,
+               coalesce(try_strptime(nullif(valid_from, ''), $date_formats)::date, $today) as starts,
+               md5(concat_ws('|', gender, subject, school_id, programme)) as content_hash
+        from staged where _row not in (select _row from bad)""",
+    f"""create or replace temp table school_changes as
+        with listed as (
+            select school_id, any_value(cluster) as cluster, any_value(district) as district,
+                   any_value(province) as province, min(starts) as starts
+            from roster_valid group by school_id
+        ),
+        current_schools as (
+            select * from ({periods_sql("school_history", "school_id")}) where valid_to is null
+        ),
+        compared as (
+            select l.*, cs.cluster as old_cluster, cs.district as old_district, cs.province as old_province,
+                   -- a second change on the day the current one started replaces it
+                   coalesce(cs.eff_from <> {FIRST_ROW_START} and cs.valid_from = l.starts, false) as in_place,
+                   case when cs.school_id is null then 'new'
+                        when (l.cluster, l.district, l.province) is distinct from (cs.cluster, cs.district, cs.province)
+                        then 'moved' end as change
+            from listed l left join current_schools cs using (school_id)
+        )
+        select * from compared where change is not null""",
+    f"""create or replace temp table roster_actions as
+        with current_teachers as (
+            select * from ({periods_sql("teacher_history", "teacher_key")}) where valid_to is null
+        )
+        select v.*, ct.school_id as old_school, ct.programme as old_programme,
+               coalesce(ct.eff_from <> {FIRST_ROW_START} and ct.valid_from = v.starts, false) as in_place,
+               ct.teacher_key is not null and ct.school_id <> v.school_id as moved,
+               ct.teacher_key is not null and ct.programme <> v.programme as reassigned,
+               case when t.teacher_key is null then 'insert'
+                    when t.content_hash <> v.content_hash
+                         or v.school_id in (select school_id from school_changes where change = 'moved') then 'update'
+                    else 'unchanged' end as action
+        from roster_valid v
+        left join teachers t using (teacher_key)
+        left join current_teachers ct using (teacher_key)""",
+]
 
 ROSTER_WRITE = [
     """insert or replace into schools
@@ -84,13 +162,44 @@ ROSTER_WRITE = [
        where s.school_id is null
           or (l.school_name, l.school_type, l.cluster, l.district, l.province)
              is distinct from (s.school_name, s.school_type, s.cluster, s.district, s.province)""",
+    # school history: replace a same-day change, else close the current row and open a new one
+    """update school_history h set cluster = c.cluster, district = c.district, province = c.province, run_id = $run_id
+       from school_changes c
+       where c.change = 'moved' and c.in_place and h.school_id = c.school_id and h.valid_to is null""",
+    """update school_history h set valid_to = c.starts
+       from school_changes c
+       where c.change = 'moved' and not c.in_place and h.school_id = c.school_id and h.valid_to is null""",
+    """insert into school_history (school_id, cluster, district, province, valid_from, valid_to, run_id)
+       select school_id, cluster, district, province, starts, null, $run_id
+       from school_changes where change = 'new' or not in_place""",
+    # teacher history: the same for a new school or programme
+    """update teacher_history h set school_id = a.school_id, programme = a.programme, run_id = $run_id
+       from roster_actions a
+       where (a.moved or a.reassigned) and a.in_place and h.teacher_key = a.teacher_key and h.valid_to is null""",
+    """update teacher_history h set valid_to = a.starts
+       from roster_actions a
+       where (a.moved or a.reassigned) and not a.in_place and h.teacher_key = a.teacher_key and h.valid_to is null""",
+    """insert into teacher_history (teacher_key, school_id, programme, valid_from, valid_to, run_id)
+       select teacher_key, school_id, programme, starts, null, $run_id
+       from roster_actions where action = 'insert' or ((moved or reassigned) and not in_place)""",
     "delete from teachers where teacher_key in (select teacher_key from roster_actions where action = 'update')",
     """insert into teachers
        select teacher_key, nullif(gender, ''), nullif(subject, ''), school_id, programme, content_hash,
               $file, $sha, _row, $run_id
        from roster_actions where action in ('insert', 'update')""",
+    # stored visits of a moved school dated on or after the move (a valid_from in the past) now
+    # belong to the school's new place; earlier visits keep theirs
+    f"""create or replace temp table replaced_visits as
+        with school_periods as ({periods_sql("school_history", "school_id")})
+        select v.submission_id, v.school_id, sp.province, sp.district, sp.cluster
+        from visits v
+        join school_periods sp on sp.school_id = v.school_id
+             and v.visit_date >= sp.eff_from and v.visit_date < sp.eff_to
+        where v.school_id in (select school_id from school_changes where change = 'moved')
+          and (v.province, v.district, v.cluster) is distinct from (sp.province, sp.district, sp.cluster)""",
+    """update visits set province = r.province, district = r.district, cluster = r.cluster
+       from replaced_visits r where visits.submission_id = r.submission_id""",
 ]
-
 COP_VALIDATION = """
 select _row, 'cluster' as column_name, cluster as value, 'unknown_cluster' as rule, 'cluster not in the roster' as detail
 from staged where cluster not in (select cluster from schools)

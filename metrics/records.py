@@ -5,6 +5,8 @@ observations researchers download. Same signature as the indicators, `(con, filt
 - `quarantine_rows`: rows kept aside by the ingest, with file, row, column, value, rule and detail
   (not filtered: a quarantined row may name a district or school the roster lacks). It cannot be
   placed in a district, so a viewer limited to some districts (`Filters.scope`) sees none of it.
+  `raw_row` is the whole row as the file held it (JSON, header -> cell; teacher ids as `key:<key>`),
+  so a data manager can fix it and import it again.
 - `tidy_observations`: one row per teacher, practice and round (the `observations` base
   relation), with the filters applied. This is row-level pseudonymous data for researchers:
   teachers appear only under their salted key, no group is suppressed and nothing else is left
@@ -23,8 +25,8 @@ from .base import filtered_rows, query
 from .filters import Filters
 
 LEDGER_COLUMNS = ["run_id", "source_file", "source_sha256", "kind", "started_at", "finished_at", "rows_read",
-                  "inserted", "updated", "unchanged", "quarantined", "refused", "reason", "config_version"]
-QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "detail", "run_id", "quarantined_at"]
+                  "inserted", "updated", "unchanged", "quarantined", "refused", "reason", "config_version", "notes"]
+QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "detail", "run_id", "quarantined_at", "raw_row"]
 TIDY_COLUMNS = ["teacher_key", "school_id", "school_name", "cluster", "district", "province", "programme",
                 "school_type", "gender", "subject", "months", "visit_date", "practice", "score", "retained",
                 "source_file", "source_sha256"]
@@ -53,7 +55,7 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, filters: Filters | None = No
     frame = query(con, config, """
 kept_aside as (
     select source_file as file, row_number as "row", column_name as "column", value, rule, detail,
-           run_id, quarantined_at
+           run_id, quarantined_at, raw_row
     from quarantine
     where $every_district
 )

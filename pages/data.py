@@ -28,6 +28,8 @@ def upload_section(config) -> None:
                 uploaded.file_id, uploads.preview_upload(uploaded.name, uploaded.getvalue(), config, ui.database_path()))
         result, heading = st.session_state["upload_preview"][1], PREVIEW
     st.subheader(heading)
+    if uploads.salt_note(result):
+        st.warning(uploads.salt_note(result))
     refused = uploads.refusals(result)
     if refused:
         st.error("This file is refused: nothing was or will be written. The reason:")
@@ -69,7 +71,13 @@ with quarantine_tab:
                    "districts see none: a quarantined row cannot be placed in a district.")
         st.dataframe(quarantine, hide_index=True, key="quarantine_table",
                      column_config={"value": st.column_config.TextColumn("value"),
-                                    "detail": st.column_config.TextColumn("detail")})
+                                    "detail": st.column_config.TextColumn("detail"),
+                                    "raw_row": st.column_config.TextColumn("raw_row")})
+        st.caption("`raw_row` is the whole row as the file held it (teacher ids as `key:...`, which an import "
+                   "reads back as that teacher): fix it and import it again.")
+        st.download_button("Download quarantined rows (CSV)", lambda: exports.to_csv_bytes(quarantine),
+                           file_name="quarantine.csv", mime="text/csv", key="download_quarantine",
+                           on_click="ignore")
 
 with coverage_tab:
     coverage = ui.indicator("coverage", filters, by=("months",))

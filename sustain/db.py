@@ -168,6 +168,47 @@ create table if not exists sync_state (
     absent    integer           -- full runs: stored submissions the server no longer lists
 );
 """),
+    (3, "history of assignments (valid-from dates), the place of each visit, whole quarantined rows, "
+        "import notes and the salt fingerprint", """
+alter table visits add column if not exists province varchar;
+alter table quarantine add column if not exists raw_row varchar;
+alter table import_ledger add column if not exists notes varchar;
+-- Assignments over time. The row with valid_to null is the current one (also in schools /
+-- teachers). A school's or teacher's first row also stands for the time before its valid_from:
+-- the roster is the only record of where they were before they first appeared in it.
+create table if not exists school_history (
+    school_id  varchar not null,
+    cluster    varchar not null,
+    district   varchar not null,
+    province   varchar not null,
+    valid_from date not null,
+    valid_to   date,
+    run_id     varchar
+);
+create table if not exists teacher_history (
+    teacher_key varchar not null,
+    school_id   varchar not null,
+    programme   varchar not null,
+    valid_from  date not null,
+    valid_to    date,
+    run_id      varchar
+);
+-- key -> value; `salt_fingerprint`: sha256 of the salt and a constant, to refuse imports under another salt
+create table if not exists settings (
+    key   varchar primary key,
+    value varchar not null
+);
+-- a database of an earlier release has schools and teachers but no history: their current
+-- assignment becomes their first history row (which also stands for the time before it)
+insert into school_history
+select school_id, cluster, district, province, current_date, null, 'upgrade' from schools;
+insert into teacher_history
+select teacher_key, school_id, programme, current_date, null, 'upgrade' from teachers;
+-- visits stored before visits.province existed: their school's province (district and cluster
+-- were already the roster's at import, checked by the school_not_in_district rule)
+update visits set province = sc.province from schools sc
+where visits.province is null and sc.school_id = visits.school_id;
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -18,6 +18,7 @@ from ingest import ingest_files
 from ingest.core import ImportResult
 from sustain.config import Config
 from sustain.db import DataRefreshing
+from sustain.pseudonym import DEMO_SALT_NOTE
 
 UPLOAD_TYPES = ["csv", "xlsx"]
 SUMMARY_COLUMNS = ["file", "kind", "rows", "inserted", "updated", "unchanged", "quarantined", "refused"]
@@ -86,6 +87,11 @@ def problems_frame(result: ImportResult) -> pd.DataFrame:
     rows = [{"file": Path(s.file).name, **{c: p.get(c) for c in PROBLEM_COLUMNS}}
             for s in result.files for p in s.problems]
     return pd.DataFrame(rows, columns=["file", *PROBLEM_COLUMNS])
+
+
+def salt_note(result: ImportResult) -> str | None:
+    """The CLI's note when teachers are keyed with the public demo salt (None otherwise)."""
+    return f"Note: {DEMO_SALT_NOTE}." if result.demo_salt else None
 
 
 def refusals(result: ImportResult) -> list[str]:

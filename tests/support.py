@@ -47,8 +47,10 @@ def teacher(teacher_id, school_id, cluster="THA-C1", district="Thatta", province
 
 
 def write_roster(path: Path, teachers: list[dict]) -> Path:
+    """The roster's columns, plus any other key the rows carry (e.g. valid_from), in that order."""
+    extra = [k for row in teachers for k in row if k not in ROSTER_HEADER]
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ROSTER_HEADER)
+        writer = csv.DictWriter(handle, fieldnames=ROSTER_HEADER + list(dict.fromkeys(extra)))
         writer.writeheader()
         writer.writerows(teachers)
     return path

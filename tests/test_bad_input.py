@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import shutil
 
 import duckdb
@@ -18,6 +19,7 @@ from fault_helpers import BILLION_LAUGHS, rows_changed, rows_lost, snapshot, wri
 from support import (ROOT_DIR, kobo_header, kobo_row, teacher, visit, write_config, write_kobo, write_odk,
                      write_roster)
 from sustain.config import load_config
+from sustain.pseudonym import shown_id, teacher_key
 
 TEACHERS = [teacher("T1", "S1"), teacher("T2", "S1"),
             teacher("T3", "S2", cluster="SAN-C1", district="Sanghar", programme="CBT")]
@@ -72,6 +74,8 @@ def happened(summary) -> str:
         return "refused: " + summary.refused.split(": ", 1)[-1]
     text = (f"{summary.rows} read: {summary.inserted} inserted, {summary.updated} updated, "
             f"{summary.unchanged} unchanged, {summary.quarantined} quarantined")
+    if summary.changes:
+        text += f" (changed: {'; '.join(summary.changes)})"
     shown = [f"row {p['row']} `{p['column']}`={p['value']!r} {p['rule']}" for p in summary.problems[:3]]
     more = f" (+{len(summary.problems) - 3} more)" if len(summary.problems) > 3 else ""
     return text + (f" ({'; '.join(shown)}{more})" if shown else "")
@@ -309,7 +313,7 @@ def test_district_school_or_teacher_not_in_roster(base, tmp_path):
     summary = ingest(base.config(), write_kobo(tmp_path / "roster_miss.csv", rows)).files[0]
     assert problems(summary) == {(1, "district", "Atlantis", "school_not_in_district"),
                                  (2, "school_id", "S404", "unknown_school"),
-                                 (3, "teacher_id", "T404", "unknown_teacher")}
+                                 (3, "teacher_id", shown_id("test-salt", "T404"), "unknown_teacher")}
     assert summary.inserted == 0
     assert stored(base.db, "select count(*) from schools where school_id = 'S404'") == [(0,)]  # never guessed
     record("a district, school or teacher not in the roster", base, summary)
@@ -411,6 +415,253 @@ def test_names_starting_with_formula_characters_are_stored_as_given(base, tmp_pa
     every_text = " ".join(str(v) for table in snapshot(base.db).values() for row in table.values() for v in row)
     assert not any(name in every_text for name in teachers)  # teacher names are never stored
     record("a school or teacher name starting with = + - @ (roster)", base, summary)
+
+
+# -- trust, round 2 (issue 9): teacher ids, salt, whole rows, history ------------------------------
+def cli(config, *args) -> tuple[int, str]:
+    """`python -m ingest` in this process (its real argument parsing, summary and exit code)."""
+    from contextlib import redirect_stdout
+
+    from ingest.__main__ import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["--config", str(config.source_path), *map(str, args)])
+    return code, out.getvalue()
+
+
+def every_stored_text(db) -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        texts = []
+        for (table,) in con.execute("select table_name from information_schema.tables").fetchall():
+            texts += [str(v) for row in con.execute(f'select * from "{table}"').fetchall() for v in row]
+        return " ".join(texts)
+    finally:
+        con.close()
+
+
+def test_raw_teacher_ids_are_never_stored_or_shown(base, tmp_path):
+    config = base.config()
+    roster = write_roster(tmp_path / "roster_dup.csv", TEACHERS + [teacher("SECRET-ID-77", "S1"),
+                                                                   teacher("SECRET-ID-77", "S1")])
+    visits = write_kobo(tmp_path / "unknown.csv", [visit("x1", "UNKNOWN-ID-99", "S1", 3, **OBS)])
+    code, plain = cli(config, roster, visits)
+    json_code, as_json = cli(config, "--json", "--dry-run", roster, visits)
+    assert code == json_code == 0
+    summaries = ingest(config, roster, visits).files  # again: the same problems, nothing new stored
+    assert [p["rule"] for s in summaries for p in s.problems] == ["duplicate_teacher", "unknown_teacher"]
+    assert [p["value"] for s in summaries for p in s.problems] == [
+        shown_id("test-salt", "SECRET-ID-77"), shown_id("test-salt", "UNKNOWN-ID-99")]
+    quarantined = stored(base.db, "select value, detail, raw_row from quarantine where rule in "
+                                  "('duplicate_teacher', 'unknown_teacher')")
+    assert len(quarantined) == 2
+    for text in (" ".join(map(str, quarantined)), plain, as_json, every_stored_text(base.db)):
+        assert "SECRET-ID-77" not in text and "UNKNOWN-ID-99" not in text
+    assert shown_id("test-salt", "UNKNOWN-ID-99") in plain
+    record("a roster repeating a teacher and a visit of an unknown teacher: quarantine values, details, raw rows "
+           "and CLI/JSON output hold the teacher's `key:...`, never the id", base, *summaries,
+           expect_changed={})
+
+
+def test_a_changed_salt_is_refused(base, tmp_path, monkeypatch):
+    visits = write_kobo(tmp_path / "other_salt.csv", [visit("n1", "T2", "S1", 3, **OBS)])
+    ledger = stored(base.db, "select count(*) from import_ledger")
+    monkeypatch.setenv("SUSTAIN_SALT", "another-salt")
+    other = ingest(base.config(), visits).files[0]
+    assert other.refused.startswith("other_salt.csv: the database sustain.duckdb keys its teachers with a secret "
+                                    "salt, but the salt in SUSTAIN_SALT is not the one it was built with")
+    assert "Nothing was written" in other.refused and "Set SUSTAIN_SALT to the salt" in other.refused
+    code, out = cli(base.config(), visits)
+    assert code == 1 and "REFUSED other_salt.csv: the database" in out
+    monkeypatch.delenv("SUSTAIN_SALT")
+    demo = ingest(base.config(), visits).files[0]
+    assert "SUSTAIN_SALT is not set, so the public demo salt would be used" in demo.refused
+    assert stored(base.db, "select count(*) from import_ledger") == ledger  # nothing written
+    record("visits under another salt than the roster's (another secret salt; no salt: the demo salt)",
+           base, other, demo)
+    # and a database built under the demo salt refuses a real salt
+    (tmp_path / "demo").mkdir()
+    demo_db = write_config(tmp_path / "demo", **{"thresholds.min_group_n": 1})
+    demo_config = load_config(demo_db)
+    assert ingest(demo_config, write_roster(tmp_path / "demo" / "r.csv", TEACHERS)).ok
+    monkeypatch.setenv("SUSTAIN_SALT", "a-real-secret")
+    real = ingest(demo_config, visits).files[0]
+    assert "keys its teachers with the public demo salt, but the salt in SUSTAIN_SALT" in real.refused
+    assert stored(demo_config.database_path(), "select count(*) from visits") == [(0,)]
+
+
+def test_quarantine_keeps_the_whole_row_to_fix_and_import_again(base, tmp_path):
+    rows = [visit("w1", "T2", "S1", 3, scores={"group_work": "9"}, comments="كلاس"), visit("w2", "T2", "S1", 6, **OBS)]
+    first = ingest(base.config(), write_kobo(tmp_path / "whole.csv", rows)).files[0]
+    assert (first.inserted, first.quarantined) == (1, 1)
+    (raw_row,) = stored(base.db, "select raw_row from quarantine where source_file = 'whole.csv'")[0]
+    raw = json.loads(raw_row)
+    expected = dict(zip(kobo_header(), kobo_row(rows[0], 1)))
+    expected["teacher/teacher_id"] = shown_id("test-salt", "T2")  # pseudonymised, read back as that teacher
+    assert list(raw.items()) == list(expected.items())  # every cell, in the file's column order
+    # the data manager fixes the score and imports the row again, as downloaded
+    raw["practices/group_work"] = "3"
+    fixed = tmp_path / "fixed.csv"
+    with fixed.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_ALL)
+        writer.writerow(list(raw))
+        writer.writerow(list(raw.values()))
+    again = ingest(base.config(), fixed).files[0]
+    assert (again.inserted, again.quarantined) == (1, 0)
+    assert stored(base.db, "select teacher_key = (select teacher_key from visits where submission_id = 'b2'), "
+                           "comments from visits where submission_id = 'w1'") == [(True, "كلاس")]
+    # a roster row keeps every column but the teacher's name (never stored) and holds the key
+    roster = write_roster(tmp_path / "roster_bad.csv", TEACHERS + [teacher("T9", "S1", programme="XYZ")])
+    roster_summary = ingest(base.config(), roster).files[0]
+    (roster_raw,) = stored(base.db, "select raw_row from quarantine where source_file = 'roster_bad.csv'")[0]
+    assert json.loads(roster_raw) == {"teacher_id": shown_id("test-salt", "T9"), "gender": "female",
+                                      "subject": "maths", "school_id": "S1", "school_name": "School S1",
+                                      "school_type": "primary", "cluster": "THA-C1", "district": "Thatta",
+                                      "province": "Sindh", "programme": "XYZ"}
+    record("a quarantined row (bad score; roster row with an unknown programme): kept whole as JSON, teacher id "
+           "as its key, no teacher name; fixed and imported again", base, first, again, roster_summary)
+
+
+# the teachers of S1, whose rows a move of S1 rewrites (their school's place, and the source roster)
+S1_TEACHERS = [(teacher_key("test-salt", "T1"),), (teacher_key("test-salt", "T2"),)]
+
+
+def moved_roster(path, valid_from=None, **school):
+    """The baseline roster with school S1 in Sanghar (cluster SAN-C2), optionally from `valid_from`."""
+    place = {"cluster": "SAN-C2", "district": "Sanghar"} | school
+    rows = [teacher("T1", "S1", **place), teacher("T2", "S1", **place), TEACHERS[2]]
+    if valid_from:
+        rows = [r | {"valid_from": valid_from} for r in rows]
+    return write_roster(path, rows)
+
+
+def observations_by_district(db, config, district):
+    from metrics import Filters
+    from metrics.records import tidy_observations
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = tidy_observations(con, Filters(district=(district,)), [], config)
+    finally:
+        con.close()
+    return sorted(set(zip(rows["school_id"], rows["visit_date"].astype(str))))
+
+
+def test_a_school_moved_by_the_roster_keeps_its_visits_where_they_were_made(base, tmp_path):
+    config = base.config()
+    thatta = observations_by_district(base.db, config, "Thatta")
+    sanghar = observations_by_district(base.db, config, "Sanghar")
+    assert {school for school, _ in thatta} == {"S1"}
+    summary = ingest(config, moved_roster(tmp_path / "roster_moved.csv")).files[0]
+    today = dt.date.today().isoformat()
+    assert (summary.inserted, summary.updated, summary.unchanged) == (0, 2, 1)  # never "3 unchanged"
+    assert summary.changes == [f"school S1 moved Thatta -> Sanghar, cluster THA-C1 -> SAN-C2 from {today}"]
+    assert stored(base.db, "select notes from import_ledger where source_file = 'roster_moved.csv'") == [
+        (summary.changes[0],)]
+    assert observations_by_district(base.db, config, "Thatta") == thatta  # the old district keeps them
+    assert observations_by_district(base.db, config, "Sanghar") == sanghar  # the new one gains nothing
+    assert stored(base.db, "select district, cluster, valid_to is null from school_history where school_id = 'S1' "
+                           "order by valid_to nulls last") == [("Thatta", "THA-C1", False), ("Sanghar", "SAN-C2", True)]
+    assert stored(base.db, "select district from schools where school_id = 'S1'") == [("Sanghar",)]  # current
+    again = ingest(config, moved_roster(tmp_path / "roster_moved.csv")).files[0]
+    assert (again.updated, again.unchanged, again.changes) == (0, 3, [])
+    record("a roster re-import moving school S1 from Thatta to Sanghar (visits made before stay in Thatta)", base,
+           summary, again, expect_changed={"schools": [("S1",)], "teachers": S1_TEACHERS})
+
+
+def test_a_move_from_a_past_date_places_the_visits_made_since_then(base, tmp_path):
+    config = base.config()
+    summary = ingest(config, moved_roster(tmp_path / "roster_march.csv", "2024-03-01")).files[0]
+    assert summary.changes == ["school S1 moved Thatta -> Sanghar, cluster THA-C1 -> SAN-C2 from 2024-03-01; "
+                               "1 stored visit(s) from that date placed there"]
+    assert stored(base.db, "select submission_id, district, cluster from visits where school_id = 'S1' "
+                           "order by submission_id") == [("b1", "Thatta", "THA-C1"), ("b2", "Thatta", "THA-C1"),
+                                                         ("b3", "Sanghar", "SAN-C2")]
+    later = [visit("m1", "T2", "S1", 6, district="Sanghar", cluster="SAN-C2", **OBS),
+             visit("m2", "T2", "S1", 6, root="m2", district="Thatta", **OBS),
+             visit("m3", "T2", "S1", 0, district="Thatta", **OBS)]
+    visits = ingest(config, write_kobo(tmp_path / "after_move.csv", later)).files[0]
+    assert problems(visits) == {(2, "district", "Thatta", "school_not_in_district")}  # Sanghar by then
+    assert stored(base.db, "select submission_id, province, district from visits where submission_id in ('m1', 'm3') "
+                           "order by 1") == [("m1", "Sindh", "Sanghar"), ("m3", "Sindh", "Thatta")]
+    early = ingest(config, moved_roster(tmp_path / "roster_early.csv", "2024-01-01", district="Thatta",
+                                        cluster="THA-C1")).files[0]
+    assert {p["rule"] for p in early.problems} == {"valid_from_before_current"}
+    assert early.updated == 0
+    record("a roster moving S1 from a past date (2024-03-01); visits after it; then a move back dated before "
+           "the current place", base, summary, visits, early,
+           expect_changed={"schools": [("S1",)], "visits": [("b3",)], "teachers": S1_TEACHERS})
+
+
+def test_a_programme_change_needs_allow_reassign(base, tmp_path):
+    config = base.config()
+    reassigned = write_roster(tmp_path / "roster_cbm.csv", TEACHERS[:2] + [TEACHERS[2] | {"programme": "CBM"}])
+    key = shown_id("test-salt", "T3")
+    refused = ingest(config, reassigned).files[0]
+    assert refused.refused.startswith(
+        f"roster_cbm.csv: the roster changes the programme of 1 teacher(s), which moves their month 0 and "
+        f"reinterprets their visits: teacher {key} programme CBT -> CBM from {dt.date.today()}: month 0 moves "
+        f"from 2024-06-14 to 2023-12-15, 1 visit(s) reinterpreted. Nothing was written.")
+    assert "--allow-reassign" in refused.refused
+    code, out = cli(config, reassigned)
+    assert code == 1 and "REFUSED roster_cbm.csv" in out
+    assert stored(base.db, "select programme from teachers where school_id = 'S2'") == [("CBT",)]
+    code, out = cli(config, "--allow-reassign", "--dry-run", reassigned)
+    assert code == 0 and f"changed: teacher {key} programme CBT -> CBM" in out
+    assert "0 inserted, 1 updated, 2 unchanged" in out
+    from ingest import ingest_files
+
+    allowed = ingest_files([reassigned], config, allow_reassign=True).files[0]
+    assert (allowed.updated, allowed.changes) == (1, [refused.refused.split("their visits: ")[1].split(". Nothing")[0]])
+    assert stored(base.db, "select notes from import_ledger where source_file = 'roster_cbm.csv'") == [
+        (allowed.changes[0],)]
+    assert stored(base.db, "select programme, valid_to is null from teacher_history where school_id = 'S2' "
+                           "order by valid_to nulls last") == [("CBT", False), ("CBM", True)]
+    record("a roster changing a teacher's programme (refused; then with --allow-reassign)", base, refused, allowed,
+           expect_changed={"teachers": [(key.removeprefix("key:"),)]})
+
+
+def test_a_visit_at_another_school_than_the_teachers(base, tmp_path):
+    config = base.config()
+    elsewhere = [visit("t1", "T3", "S1", 3, programme="CBT", **OBS)]  # T3 teaches at S2 (Sanghar)
+    before = ingest(config, write_kobo(tmp_path / "elsewhere.csv", elsewhere)).files[0]
+    assert problems(before) == {(1, "school_id", "S1", "school_mismatch")}
+    assert "the roster places this teacher at S2" in before.problems[0]["detail"]
+    # the roster records the transfer to S1 from 1 July 2024: visits at S1 since then are accepted
+    transfer = write_roster(tmp_path / "roster_transfer.csv", TEACHERS[:2] + [
+        teacher("T3", "S1", programme="CBT", valid_from="2024-07-01") if False else
+        TEACHERS[2] | {"school_id": "S1", "school_name": "School S1", "cluster": "THA-C1", "district": "Thatta",
+                       "valid_from": "2024-07-01"}])
+    moved = ingest(config, transfer).files[0]
+    assert moved.changes == [f"teacher {shown_id('test-salt', 'T3')} moved school S2 -> S1 from 2024-07-01"]
+    assert (moved.updated, moved.unchanged) == (1, 2)
+    after = [visit("t2", "T3", "S1", 3, programme="CBT", **OBS),
+             visit("t3", "T3", "S1", 0, programme="CBT", visit_date="2024-06-20", **OBS),
+             visit("t4", "T3", "S2", 3, programme="CBT", district="Sanghar", cluster="SAN-C1", **OBS)]
+    visits = ingest(config, write_kobo(tmp_path / "after_transfer.csv", after)).files[0]
+    assert problems(visits) == {(2, "school_id", "S1", "school_mismatch"), (3, "school_id", "S2", "school_mismatch")}
+    assert stored(base.db, "select school_id, district from visits where submission_id = 't2'") == [("S1", "Thatta")]
+    record("a visit at another school than the teacher's (then a roster transfer from 2024-07-01)", base, before,
+           moved, visits, expect_changed={"teachers": [(shown_id("test-salt", "T3").removeprefix("key:"),)]})
+
+
+def test_a_database_of_the_previous_release_is_upgraded(base, tmp_path):
+    con = duckdb.connect(str(base.db))
+    try:  # the schema of the previous release: no history, no settings, no new columns
+        for statement in ["drop table school_history", "drop table teacher_history", "drop table settings",
+                          "alter table visits drop column province", "alter table quarantine drop column raw_row",
+                          "alter table import_ledger drop column notes", "delete from schema_info where version > 1"]:
+            con.execute(statement)
+    finally:
+        con.close()
+    summary = ingest(base.config(), moved_roster(tmp_path / "roster_moved.csv")).files[0]
+    assert summary.updated == 2 and summary.changes[0].startswith("school S1 moved Thatta -> Sanghar")
+    assert stored(base.db, "select count(*) from visits where province is null") == [(0,)]
+    assert observations_by_district(base.db, base.config(), "Sanghar") == [("S2", "2024-06-14")]
+    RESULTS.append({"input": "a database of the previous release (no history tables, no new columns), then a "
+                             "roster moving a school", "happened": happened(summary),
+                    "lost": rows_lost(base.before, snapshot(base.db))})
 
 
 # -- the closing table ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ built by the real ingest from sample_data/, plus one hostile file; the record ta
 upload helpers on their own."""
 import hashlib
 import io
+import json
 import shutil
 import zipfile
 
@@ -90,7 +91,7 @@ def test_data_page_renders_every_tab(app):
     assert len(tab(at, "Coverage").dataframe[0].value)
     assert "rests on" in tab(at, "Coverage").caption[-1].value.lower()
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Download CSV (zip with codebook)", "Download Excel (with codebook)",
+    assert labels == ["Download quarantined rows (CSV)", "Download CSV (zip with codebook)", "Download Excel (with codebook)",
                       "Download Parquet (zip with codebook)"]
 
 
@@ -102,6 +103,24 @@ def test_quarantine_shows_a_script_as_text(app):
     assert hostile[["row", "column", "value", "rule"]].values.tolist() == [[1, "group_work", SCRIPT, "bad_score"]]
     assert not at.get("html")
     assert all(SCRIPT not in m.value for m in [*at.markdown, *at.caption])
+
+
+def test_quarantine_download_holds_the_whole_row(app, data_db):
+    """Issue 9, item 13: the quarantine keeps the whole row (teacher id as its key), in the Data
+    page's table and in its download, so the row can be fixed and imported again."""
+    from sustain import exports
+    from sustain.pseudonym import DEMO_SALT, shown_id
+
+    at = app()
+    table = tab(at, "Quarantine").dataframe[0].value
+    assert "Download quarantined rows (CSV)" in [b.proto.label for b in tab(at, "Quarantine").get("download_button")]
+    raw = json.loads(table.loc[table["file"] == "hostile.csv", "raw_row"].iloc[0])
+    assert list(raw)[:3] == ["start", "end", "visit/visit_date"]  # the file's own headers, in its order
+    assert raw["practices/group_work"] == SCRIPT and raw["_uuid"] == "hostile-1"
+    assert raw["teacher/teacher_id"] == shown_id(DEMO_SALT, "T-00001") != "T-00001"
+    download = pd.read_csv(io.BytesIO(exports.to_csv_bytes(table)))
+    assert "raw_row" in download.columns
+    assert json.loads(download.loc[download["file"] == "hostile.csv", "raw_row"].iloc[0]) == raw
 
 
 def test_filter_changes_the_tables(app):
@@ -127,6 +146,7 @@ def test_upload_preview_then_import(app, data_db, tmp_path, monkeypatch):
     assert not at.exception
     upload = tab(at, "Upload")
     assert upload.subheader[0].value == "Preview (dry run: nothing written)"
+    assert "public demo salt" in upload.warning[0].value  # as the CLI says (issue 9, item 3)
     summary = upload.dataframe[0].value
     assert summary[["file", "kind", "rows", "inserted", "quarantined"]].values.tolist() == [
         ["new_visits.csv", "kobo", 1, 1, 0]]

@@ -78,3 +78,9 @@ def test_ci_runs_the_readme_test_command_and_installs_pinned_versions():
             if line and not line.startswith("#"):
                 package = line.split(">")[0].split("<")[0].split("=")[0].strip().lower()
                 assert package in pinned, f"{package} from {name} has no pinned version in constraints.txt"
+
+
+def test_quarantine_rules_of_trust_round_2_are_documented():
+    rules = first_column_names(section("Load your own KoboToolbox / ODK exports"))
+    assert {"school_mismatch", "valid_from_before_current", "unknown_teacher", "duplicate_teacher"} <= rules
+    assert "--allow-reassign" in section("Load your own KoboToolbox / ODK exports")

@@ -7,6 +7,7 @@ import sys
 import duckdb
 import pytest
 
+from sustain.pseudonym import shown_id
 from support import (ROOT_DIR, teacher, visit, write_kobo, write_kobo_xlsx, write_odk, write_roster)
 
 TEACHERS = [teacher("T1", "S1"), teacher("T2", "S1"),
@@ -135,7 +136,7 @@ def test_bad_rows_are_quarantined_with_row_column_value_rule(tmp_path, setup, lo
     found = {(p["row"], p["column"], p["value"], p["rule"]) for p in summary.problems}
     assert found == {
         (1, "instance_id", "", "missing_instance_id"),
-        (2, "teacher_id", "T9", "unknown_teacher"),
+        (2, "teacher_id", shown_id("test-salt", "T9"), "unknown_teacher"),  # never the raw id
         (3, "school_id", "S404", "unknown_school"),
         (4, "district", "Quetta", "school_not_in_district"),
         (5, "visit_date", "2024-02-31", "impossible_date"),
