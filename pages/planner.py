@@ -6,8 +6,8 @@ from sustain import exports, ui
 
 NO_SCHOOLS = "No schools match these filters."
 
+filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Follow-up planner")
-filters = ui.sidebar_filters()
 count = st.number_input("schools to plan", min_value=1, max_value=100, value=5, step=1, key="plan_count")
 plan = ui.indicator("visit_plan", filters)
 if plan is not None and plan.empty:

@@ -5,6 +5,7 @@ Pages stay thin: they call `sidebar_filters()`, `indicator(...)` once, and draw 
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -105,6 +106,7 @@ def _choices(db: str, version: float, scope: tuple[str, ...] | None) -> dict[str
 
 def sidebar_filters() -> Filters:
     """The shared sidebar; its state is read from and written to the URL so a view can be sent."""
+    require_login()
     cfg = config()
     try:
         choices = _choices(str(database_path()), _database_version(), viewer_scope())
@@ -145,12 +147,46 @@ def demo_banner() -> None:
         st.caption("Open demo on sample data: no login is configured, everyone sees every district.")
 
 
+def login_needed() -> bool:
+    return access.access_configured(config()) and not current_user()
+
+
 def login_gate() -> None:
-    """When access is configured, nothing is shown before login (OIDC or the local user file)."""
-    cfg = config()
-    if not access.access_configured(cfg) or current_user():
+    """When access is configured, nothing is shown before login (OIDC or the local user file).
+    Before login Streamlit is still handed a navigation, holding only the login page: a script that
+    stops before `st.navigation` makes Streamlit fall back to running pages/*.py for a typed URL."""
+    if not login_needed():
         _signed_in_box()
         return
+    st.navigation([st.Page(login_page, title="Log in", url_path="login", default=True)], position="hidden").run()
+    st.stop()
+
+
+def require_login() -> None:
+    """Every page's first call (through sidebar_filters): a page Streamlit runs directly, without
+    dashboard.py (its pages/ fallback on a fresh server), shows the login form and stops too."""
+    if login_needed():
+        login_page()
+        st.stop()
+
+
+def client_id() -> str:
+    """Who is trying to log in, for the throttle: the client's address when Streamlit knows it,
+    else this browser session."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no request context (AppTest, bare mode)
+        address = None
+    if address:
+        return f"ip:{address}"
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return f"session:{ctx.session_id if ctx else 'unknown'}"
+
+
+def login_page() -> None:
+    cfg = config()
     st.title("Sustain: log in")
     oidc = _oidc_configured()
     if oidc:
@@ -161,14 +197,17 @@ def login_gate() -> None:
             password = st.text_input("Password", type="password", key="login_password")
             submitted = st.form_submit_button("Log in")
         if submitted:
-            if access.verify_password(cfg, user, password):
+            accepted, locked = access.check_login(cfg, user, password, client_id())
+            if accepted:
                 st.session_state["sustain_user"] = user
                 st.rerun()
-            st.error("Unknown user name or wrong password.")
+            if locked:
+                st.error(f"Too many failed log-ins: wait {math.ceil(locked)} s, then try again.")
+            else:
+                st.error("Unknown user name or wrong password.")
     elif not oidc:
         st.error("Access is configured (access.users) but no login is: set [auth] in .streamlit/secrets.toml "
                  "or access.password_file in the config.")
-    st.stop()
 
 
 def _oidc_configured() -> bool:
