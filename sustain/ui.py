@@ -5,7 +5,11 @@ Pages stay thin: they call `sidebar_filters()`, `indicator(...)` once, and draw 
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
+import os
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -31,16 +35,53 @@ def database_path() -> Path:
     return config().database_path()
 
 
+_BUILD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path):
+    """One first-start build at a time: a lock for this server's sessions, and a file lock for
+    other processes (a second server on the same folder)."""
+    with _BUILD_LOCK:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".build-lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_database() -> None:
-    """On first start, build the database from sample_data/ through the same ingest, visibly."""
+    """On first start, build the database from sample_data/ through the same ingest, visibly.
+    Sessions that arrive during the build wait for it (saying so) instead of building again; the
+    build goes into a temporary file renamed into place when complete, so no reader ever opens a
+    half-built database."""
     path = database_path()
     if path.exists():
         return
     from ingest import ingest_files
 
     with st.status("First start: building the database from the bundled sample data…", expanded=True) as status:
-        result = ingest_files(sample_files(), config(), path, progress=status.write)
-        refused = [f.refused for f in result.files if f.refused]
+        if _BUILD_LOCK.locked():
+            status.write("Another window is building it; this page shows the data when it is done.")
+        with _build_lock(path):
+            if path.exists():  # built by the session we waited for
+                status.update(label="Database built", state="complete", expanded=False)
+                return
+            building = path.with_name(f"{path.name}.building-{os.getpid()}")
+            for leftover in (building, Path(f"{building}.wal")):
+                leftover.unlink(missing_ok=True)  # from a build that was killed
+            try:
+                result = ingest_files(sample_files(), config(), building, progress=status.write)
+                refused = [f.refused for f in result.files if f.refused]
+                if not refused:
+                    if Path(f"{building}.wal").exists():  # ingest checkpoints; a WAL left means an unfinished file
+                        raise RuntimeError(f"the first-start build left {building}.wal behind")
+                    os.replace(building, path)
+            finally:
+                building.unlink(missing_ok=True)
+                Path(f"{building}.wal").unlink(missing_ok=True)
         if refused:
             status.update(label="The sample data could not be imported", state="error")
             for reason in refused:
