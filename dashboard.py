@@ -2,11 +2,15 @@
 
 On first start the database is built from sample_data/ through the same ingest code.
 """
+from pathlib import Path
+
 import streamlit as st
 
 from sustain import ui
 
-st.set_page_config(page_title="Sustain", page_icon=":material/eco:", layout="wide")
+# a file of the repo, served by this server: a :material/...: icon is fetched from fonts.gstatic.com
+FAVICON = Path(__file__).resolve().with_name("assets") / "favicon.png"
+st.set_page_config(page_title="Sustain", page_icon=str(FAVICON), layout="wide")
 ui.login_gate()
 ui.ensure_database()
 navigation = st.navigation([

@@ -4,8 +4,8 @@ import streamlit as st
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH
 from sustain import charts, charts_analysis, ui
 
+filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Communities of practice")
-filters = ui.sidebar_filters()
 meetings_tab, retention_tab = st.tabs(["Meetings by cluster", "Retention: active vs inactive communities"])
 
 with meetings_tab:

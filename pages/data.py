@@ -51,8 +51,8 @@ def upload_section(config) -> None:
         st.success("Imported. Every page now shows the new data.")
 
 
+filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Data")
-filters = ui.sidebar_filters()
 config = ui.config()
 imports_tab, quarantine_tab, coverage_tab, upload_tab, download_tab = st.tabs(
     ["Imports", "Quarantine", "Coverage", "Upload", "Download"])

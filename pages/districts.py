@@ -13,8 +13,8 @@ ALL = "all"
 LEVELS = [("province", "drill_province", "Province"), ("district", "drill_district", "District"),
           ("cluster", "drill_cluster", "Cluster"), ("school_id", "drill_school", "School")]
 
+filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Districts and schools")
-filters = ui.sidebar_filters()
 cfg = ui.config()
 table = ui.indicator("school_trends", filters)
 if table is None:

@@ -5,8 +5,8 @@ from sustain import charts_analysis, ui
 
 COMPARE = ["none", "programme", "province", "district", "school_type", "gender", "subject", "practice"]
 
+filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Hindrances")
-filters = ui.sidebar_filters()
 cfg = ui.config()
 prevalence_tab, effect_tab = st.tabs(["Reported, by district and round", "Abandonment with vs without"])
 

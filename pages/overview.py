@@ -3,8 +3,8 @@ import streamlit as st
 
 from sustain import charts, ui
 
+filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Retention of practices after the programme")
-filters = ui.sidebar_filters()
 
 headline = ui.indicator("headline", filters)
 if headline is not None:

@@ -4,11 +4,15 @@ import streamlit as st
 from metrics.planner import SCORE_EXPLANATION
 from sustain import exports, ui
 
+NO_SCHOOLS = "No schools match these filters."
+
+filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Follow-up planner")
-filters = ui.sidebar_filters()
 count = st.number_input("schools to plan", min_value=1, max_value=100, value=5, step=1, key="plan_count")
 plan = ui.indicator("visit_plan", filters)
-if plan is not None:
+if plan is not None and plan.empty:
+    st.info(NO_SCHOOLS)
+elif plan is not None:
     chosen = plan.head(int(count))
     st.caption("Schools ranked by need for a follow-up visit; the reason says why, in plain words. "
                "A visit is support for a school, not a judgement of its teachers.")
@@ -24,5 +28,7 @@ if plan is not None:
                f"and decay does not count in the score. Showing {len(chosen)} of {len(plan)} schools.")
     with st.expander("What the need score means"):
         st.markdown(SCORE_EXPLANATION)
-    st.download_button("Download visit plan (Excel)", exports.visit_plan_workbook(chosen, filters.replace(scope=ui.viewer_scope()), ui.config()),
+    scoped, config = filters.replace(scope=ui.viewer_scope()), ui.config()
+    # built only when the download is asked for (a callable), not on every rerun
+    st.download_button("Download visit plan (Excel)", lambda: exports.visit_plan_workbook(chosen, scoped, config),
                        file_name="visit_plan.xlsx", mime=exports.XLSX_MIME, key="plan_download", on_click="ignore")

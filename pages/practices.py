@@ -5,8 +5,8 @@ from sustain import charts_analysis, ui
 
 COMPARE = ["none", "programme", "province", "district", "school_type", "gender", "subject"]
 
+filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Practices")
-filters = ui.sidebar_filters()
 cfg = ui.config()
 compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: c.replace("_", " "))
 group = None if compare == "none" else compare

@@ -173,7 +173,7 @@ def build_report(con: duckdb.DuckDBPyConnection, config: Config, programme: str,
     if chosen is None:
         raise ReportError(f"unknown programme {programme!r}; config has: {', '.join(config.programme_codes)}")
     districts = tuple(sorted(set(districts)))
-    _check_districts(con, programme, districts)
+    _check_districts(con, programme, districts, scope)
     filters = Filters(programme=(programme,), district=districts, scope=scope)
     start, end = _visit_dates(con, config, filters)
 
@@ -197,16 +197,29 @@ def build_report(con: duckdb.DuckDBPyConnection, config: Config, programme: str,
                   visits_end=end, charts=charts, methodology=methodology(charts))
 
 
-def _check_districts(con, programme: str, districts: tuple[str, ...]) -> None:
+def _check_districts(con, programme: str, districts: tuple[str, ...], scope: tuple[str, ...] | None) -> None:
+    """Refuse districts without teachers of `programme`. The message names only districts the
+    viewer may see (`scope`): never one outside it, not even the one asked for."""
     if not districts:
         return
     known = [row[0] for row in con.execute(
-        "select distinct s.district from teachers t join schools s using (school_id) "
-        "where t.programme = ? order by 1", [programme]).fetchall()]
+        """with programme_districts as (
+               select distinct s.district
+               from teachers t join schools s using (school_id)
+               where t.programme = $programme
+           )
+           select district from programme_districts
+           where $everything or list_contains($scope, district)
+           order by 1""",
+        {"programme": programme, "everything": scope is None, "scope": list(scope or [])}).fetchall()]
     unknown = [d for d in districts if d not in known]
-    if unknown:
+    if not unknown:
+        return
+    if scope is None:
         raise ReportError(f"no district {', '.join(map(repr, unknown))} in programme {programme}; "
                           f"known: {', '.join(known) or '(none)'}")
+    raise ReportError(f"{len(unknown)} chosen district(s) have no teachers of programme {programme} among the "
+                      f"districts you may see; yours with this programme: {', '.join(known) or '(none)'}")
 
 
 def _visit_dates(con, config: Config, filters: Filters) -> tuple[dt.date | None, dt.date | None]:

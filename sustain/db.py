@@ -11,12 +11,19 @@ second import meets the first one's: `open_for_writing` waits for the lock up to
 `DatabaseBusy` naming the process that holds it; nothing has been written at that point. While
 it waits it leaves `<database>.importing`, and readers step aside, so a busy dashboard cannot
 starve an import.
+
+Inside one process (the dashboard's server) DuckDB shares one database instance per file, and a
+read-write connection cannot be opened while read-only ones are (ConnectionException: "different
+configuration"), nor the reverse. So an import run by the server (an upload, the first-start
+build) takes `PROCESS_LOCK` for writing: it waits for the queries in flight, new queries wait
+behind it (then say "the data is refreshing"), and a second import queues behind the first.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -266,6 +273,58 @@ def check_readable(con: duckdb.DuckDBPyConnection, path) -> None:
             "run `python -m ingest upgrade` (or any import) once to upgrade it; nothing is lost")
 
 
+class ReadWriteLock:
+    """Many readers or one writer, within this process. A waiting writer holds new readers back,
+    so queries cannot starve an import; the writing thread may also read (re-entrant)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None  # thread id of the writer
+        self._writers_waiting = 0
+
+    def acquire_read(self, timeout: float) -> bool:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._readers += 1
+                return True
+            ok = self._cond.wait_for(lambda: self._writer is None and not self._writers_waiting, timeout=timeout)
+            if ok:
+                self._readers += 1
+            return ok
+
+    def release_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Exclusive use; blocks until the readers in flight and earlier writers are done."""
+        me = threading.get_ident()
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                self._cond.wait_for(lambda: self._writer is None and self._readers == 0)
+            finally:
+                self._writers_waiting -= 1
+            self._writer = me
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = None
+                self._cond.notify_all()
+
+    def busy_writing(self) -> bool:
+        with self._cond:
+            return self._writer is not None or bool(self._writers_waiting)
+
+
+PROCESS_LOCK = ReadWriteLock()
+
+
 class DataRefreshing(RuntimeError):
     """The database is locked by an ingest for longer than the reader is willing to wait."""
 
@@ -291,6 +350,12 @@ def write_wait_seconds() -> float:
 
 def is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def is_configuration_clash(exc: BaseException) -> bool:
+    """A connection of this process holds the file in the other mode (read-only vs read-write):
+    for a reader, the same as another process's lock."""
+    return isinstance(exc, duckdb.ConnectionException) and "different configuration" in str(exc).lower()
 
 
 def lock_holder(exc: BaseException) -> str:
@@ -392,30 +457,36 @@ def open_for_writing(path: str | Path, wait_seconds: float | None = None) -> duc
 
 @contextlib.contextmanager
 def read_only(path: str | Path, retry_seconds: float = 3.0):
-    """A short-lived read-only connection; waits up to `retry_seconds` for a writer to finish (or
-    for a waiting writer to get in and finish), then raises DataRefreshing."""
+    """A short-lived read-only connection; waits up to `retry_seconds` for a writer to finish (an
+    import in this process or another, or a waiting writer to get in and finish), then raises
+    DataRefreshing."""
     path = Path(path)
     if not path.exists():
         raise DatabaseMissing(f"no database at {path}: import data with `python -m ingest FILE...` first")
     deadline = time.monotonic() + retry_seconds
-    delay = 0.05
-    while True:
-        if not import_waiting(path):
-            try:
-                con = duckdb.connect(str(path), read_only=True)
-                break
-            except duckdb.IOException as exc:
-                if not is_lock_error(exc):
-                    raise
-        if time.monotonic() > deadline:
-            raise DataRefreshing("the data is refreshing (an import is running); try again in a moment") from None
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
+    if not PROCESS_LOCK.acquire_read(timeout=retry_seconds):
+        raise DataRefreshing("the data is refreshing (an import is running); try again in a moment")
     try:
-        check_readable(con, path)
-        yield con
+        delay = 0.05
+        while True:
+            if not import_waiting(path):
+                try:
+                    con = duckdb.connect(str(path), read_only=True)
+                    break
+                except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                    if not (is_lock_error(exc) or is_configuration_clash(exc)):
+                        raise
+            if time.monotonic() > deadline:
+                raise DataRefreshing("the data is refreshing (an import is running); try again in a moment") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        try:
+            check_readable(con, path)
+            yield con
+        finally:
+            con.close()
     finally:
-        con.close()
+        PROCESS_LOCK.release_read()
 
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")

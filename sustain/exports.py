@@ -240,7 +240,8 @@ def visit_plan_workbook(plan: pd.DataFrame, filters: Filters, config: Config,
 
     generated = generated or dt.datetime.now().replace(microsecond=0)
     sheet = plan[[c for c in VISIT_PLAN_SHEET_COLUMNS if c in plan.columns]].rename(columns=VISIT_PLAN_SHEET_COLUMNS)
-    sheet = sheet.assign(need_score=sheet["need_score"].round(2)) if "need_score" in sheet else sheet
+    # to_numeric: an empty plan's column has object dtype, which round() refuses
+    sheet = sheet.assign(need_score=pd.to_numeric(sheet["need_score"]).round(2)) if "need_score" in sheet else sheet
     for column in FILL_IN_COLUMNS:
         sheet[column] = ""
     about = pd.DataFrame([

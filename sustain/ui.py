@@ -5,6 +5,11 @@ Pages stay thin: they call `sidebar_filters()`, `indicator(...)` once, and draw 
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import math
+import os
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -30,16 +35,54 @@ def database_path() -> Path:
     return config().database_path()
 
 
+_BUILD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path):
+    """One first-start build at a time: a lock for this server's sessions, and a file lock for
+    other processes (a second server on the same folder)."""
+    with _BUILD_LOCK:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".build-lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_database() -> None:
-    """On first start, build the database from sample_data/ through the same ingest, visibly."""
+    """On first start, build the database from sample_data/ through the same ingest, visibly.
+    Sessions that arrive during the build wait for it (saying so) instead of building again; the
+    build goes into a temporary file renamed into place when complete, so no reader ever opens a
+    half-built database."""
     path = database_path()
     if path.exists():
+        _upgrade_if_needed(path)
         return
     from ingest import ingest_files
 
     with st.status("First start: building the database from the bundled sample data…", expanded=True) as status:
-        result = ingest_files(sample_files(), config(), path, progress=status.write)
-        refused = [f.refused for f in result.files if f.refused]
+        if _BUILD_LOCK.locked():
+            status.write("Another window is building it; this page shows the data when it is done.")
+        with _build_lock(path):
+            if path.exists():  # built by the session we waited for
+                status.update(label="Database built", state="complete", expanded=False)
+                return
+            building = path.with_name(f"{path.name}.building-{os.getpid()}")
+            for leftover in (building, Path(f"{building}.wal")):
+                leftover.unlink(missing_ok=True)  # from a build that was killed
+            try:
+                result = ingest_files(sample_files(), config(), building, progress=status.write)
+                refused = [f.refused for f in result.files if f.refused]
+                if not refused:
+                    if Path(f"{building}.wal").exists():  # ingest checkpoints; a WAL left means an unfinished file
+                        raise RuntimeError(f"the first-start build left {building}.wal behind")
+                    os.replace(building, path)
+            finally:
+                building.unlink(missing_ok=True)
+                Path(f"{building}.wal").unlink(missing_ok=True)
         if refused:
             status.update(label="The sample data could not be imported", state="error")
             for reason in refused:
@@ -48,6 +91,36 @@ def ensure_database() -> None:
         taken = sum(f.inserted + f.updated for f in result.files)
         status.update(label=f"Database built: {taken:,} records from {len(result.files)} files", state="complete",
                       expanded=False)
+
+
+def _upgrade_if_needed(path: Path) -> None:
+    """A database of an earlier release is upgraded (migrations, then the analysis model) on the
+    dashboard's start, visibly and once, as `python -m ingest upgrade` would; one written by a
+    newer Sustain is left untouched and the page says so."""
+    import duckdb
+
+    from ingest.model import bring_model_up_to_date
+    from sustain.db import PROCESS_LOCK, SCHEMA_VERSION, SchemaMismatch, open_for_writing, schema_version
+
+    try:
+        with read_only(path) as con:
+            return  # readable: up to date
+    except SchemaMismatch as exc:
+        with duckdb.connect(str(path), read_only=True) as probe:
+            if schema_version(probe) > SCHEMA_VERSION:
+                st.error(str(exc))
+                st.stop()
+    except DataRefreshing:
+        return  # an import is running; it upgrades the database itself
+    with st.status("Upgrading the database to this version of Sustain…", expanded=True) as status:
+        with _build_lock(path), PROCESS_LOCK.writing():
+            con = open_for_writing(path)
+            try:
+                for line in bring_model_up_to_date(con, config()):
+                    status.write(line)
+            finally:
+                con.close()
+        status.update(label="Database upgraded", state="complete", expanded=False)
 
 
 def _database_version() -> float:
@@ -105,6 +178,7 @@ def _choices(db: str, version: float, scope: tuple[str, ...] | None) -> dict[str
 
 def sidebar_filters() -> Filters:
     """The shared sidebar; its state is read from and written to the URL so a view can be sent."""
+    require_login()
     cfg = config()
     try:
         choices = _choices(str(database_path()), _database_version(), viewer_scope())
@@ -145,12 +219,46 @@ def demo_banner() -> None:
         st.caption("Open demo on sample data: no login is configured, everyone sees every district.")
 
 
+def login_needed() -> bool:
+    return access.access_configured(config()) and not current_user()
+
+
 def login_gate() -> None:
-    """When access is configured, nothing is shown before login (OIDC or the local user file)."""
-    cfg = config()
-    if not access.access_configured(cfg) or current_user():
+    """When access is configured, nothing is shown before login (OIDC or the local user file).
+    Before login Streamlit is still handed a navigation, holding only the login page: a script that
+    stops before `st.navigation` makes Streamlit fall back to running pages/*.py for a typed URL."""
+    if not login_needed():
         _signed_in_box()
         return
+    st.navigation([st.Page(login_page, title="Log in", url_path="login", default=True)], position="hidden").run()
+    st.stop()
+
+
+def require_login() -> None:
+    """Every page's first call (through sidebar_filters): a page Streamlit runs directly, without
+    dashboard.py (its pages/ fallback on a fresh server), shows the login form and stops too."""
+    if login_needed():
+        login_page()
+        st.stop()
+
+
+def client_id() -> str:
+    """Who is trying to log in, for the throttle: the client's address when Streamlit knows it,
+    else this browser session."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no request context (AppTest, bare mode)
+        address = None
+    if address:
+        return f"ip:{address}"
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return f"session:{ctx.session_id if ctx else 'unknown'}"
+
+
+def login_page() -> None:
+    cfg = config()
     st.title("Sustain: log in")
     oidc = _oidc_configured()
     if oidc:
@@ -161,14 +269,17 @@ def login_gate() -> None:
             password = st.text_input("Password", type="password", key="login_password")
             submitted = st.form_submit_button("Log in")
         if submitted:
-            if access.verify_password(cfg, user, password):
+            accepted, locked = access.check_login(cfg, user, password, client_id())
+            if accepted:
                 st.session_state["sustain_user"] = user
                 st.rerun()
-            st.error("Unknown user name or wrong password.")
+            if locked:
+                st.error(f"Too many failed log-ins: wait {math.ceil(locked)} s, then try again.")
+            else:
+                st.error("Unknown user name or wrong password.")
     elif not oidc:
         st.error("Access is configured (access.users) but no login is: set [auth] in .streamlit/secrets.toml "
                  "or access.password_file in the config.")
-    st.stop()
 
 
 def _oidc_configured() -> bool:

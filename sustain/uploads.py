@@ -17,7 +17,7 @@ import pandas as pd
 from ingest import ingest_files
 from ingest.core import ImportResult
 from sustain.config import Config
-from sustain.db import DataRefreshing
+from sustain.db import PROCESS_LOCK, DataRefreshing, write_wait_seconds
 from sustain.pseudonym import DEMO_SALT_NOTE
 
 UPLOAD_TYPES = ["csv", "xlsx"]
@@ -57,7 +57,17 @@ def run_upload(name: str, data: bytes, config: Config, db_path: str | Path, dry_
         path = Path(folder) / file_name
         path.write_bytes(data)
         try:
-            return ingest_files([path], config, db_path, dry_run=dry_run)
+            if dry_run:  # reads the database (to copy it): waits for an import of this server
+                if not PROCESS_LOCK.acquire_read(timeout=write_wait_seconds()):
+                    raise DataRefreshing("another import is running; preview the file again when it has finished")
+                try:
+                    return ingest_files([path], config, db_path, dry_run=True)
+                finally:
+                    PROCESS_LOCK.release_read()
+            # the server's own queries hold the file read-only: the import waits for them, new ones
+            # wait behind it (pages say "the data is refreshing"), and a second import queues
+            with PROCESS_LOCK.writing():
+                return ingest_files([path], config, db_path, dry_run=False)
         except DataRefreshing as exc:
             return _refused(file_name, f"{file_name}: {exc}", dry_run)
 

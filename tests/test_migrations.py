@@ -93,3 +93,21 @@ def test_a_database_from_a_newer_release_is_refused_by_readers_and_writers(old_d
                          cwd=ROOT_DIR, capture_output=True, text=True)
     assert run.returncode == 2 and "newer Sustain" in run.stderr and "Traceback" not in run.stderr
     assert old_db.read_bytes() == before
+
+
+def test_the_dashboard_upgrades_a_database_of_the_previous_release_on_start(old_db, monkeypatch):
+    """An office that installs the new release and starts the dashboard on its old database gets
+    it upgraded (visibly), then its data, not an error."""
+    from streamlit.testing.v1 import AppTest
+    import streamlit as st
+
+    monkeypatch.setenv("SUSTAIN_DB", str(old_db))
+    monkeypatch.setenv("SUSTAIN_SALT", "upgrade-test-salt")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT_DIR / "dashboard.py"), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert at.title and at.title[0].value  # the Overview rendered from the upgraded data
+    with read_only(old_db) as con:
+        assert schema_version(con) == SCHEMA_VERSION
+        assert con.execute("select count(*) from person_period").fetchone()[0] > 0

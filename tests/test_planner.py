@@ -158,14 +158,33 @@ def app(sample_db, monkeypatch):
             storages.append(self)
 
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    managers = []
 
-    def run(**query):
+    class RecordingManager(app_test.MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            managers.append(self)
+
+    monkeypatch.setattr(app_test, "MediaFileManager", RecordingManager)
+
+    def run(user=None, **query):
         at = AppTest.from_file(str(ROOT_DIR / "pages/planner.py"), default_timeout=60)
+        if user:
+            at.session_state["sustain_user"] = user
         for key, values in query.items():
             at.query_params[key] = values
         return at.run()
     run.storages = storages
+    run.managers = managers
     return run
+
+
+def download_content(app, button) -> bytes:
+    """The bytes behind a download button: built by its deferred callable (as a click does)."""
+    file_id = button.proto.deferred_file_id
+    assert file_id and not button.proto.url, "the workbook must be built only when asked for"
+    entry = next(m._deferred_callables[file_id] for m in app.managers if file_id in m._deferred_callables)
+    return entry["callable"]()
 
 
 def test_planner_page(app):
@@ -191,8 +210,7 @@ def test_planner_download_is_a_valid_workbook(app):
     shown = at.dataframe[0].value
     button = at.get("download_button")[0]
     assert button.proto.label == "Download visit plan (Excel)"
-    content = next(s.get_file(button.proto.url.rsplit("/", 1)[-1]) for s in app.storages
-                   if button.proto.url.rsplit("/", 1)[-1].split(".")[0] in s._files_by_id).content
+    content = download_content(app, button)
     workbook = openpyxl.load_workbook(io.BytesIO(content))
     assert workbook.sheetnames == ["Visit plan", "About"]
     rows = list(workbook["Visit plan"].iter_rows(values_only=True))
@@ -203,3 +221,34 @@ def test_planner_download_is_a_valid_workbook(app):
     about = dict(workbook["About"].iter_rows(min_row=2, values_only=True))
     assert about["Filters applied"] == "district=Pishin"
     assert "need_score" in about["What the score means"]
+
+
+def test_empty_plan_says_so_instead_of_crashing(app):
+    """Issue 9 item 17: Province=Sindh with District=Quetta matches no school; the page used to
+    raise TypeError in visit_plan_workbook."""
+    at = app(province=["Sindh"], district=["Quetta"])
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info] == ["No schools match these filters."]
+    assert not at.get("download_button") and not at.dataframe
+
+
+def test_user_mapped_to_no_district_gets_an_empty_plan_not_a_crash(app, tmp_path, monkeypatch):
+    from support import write_config
+
+    monkeypatch.setenv("SUSTAIN_CONFIG", str(write_config(tmp_path, **{"access.users": {"nobody": []},
+                                                                        "access.password_file": "users.yaml"})))
+    at = app(user="nobody")
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info] == ["No schools match these filters."]
+    assert not at.get("download_button")
+
+
+def test_empty_workbook_is_valid():
+    import pandas as pd
+
+    from sustain import exports
+    from sustain.config import load_config
+
+    empty = pd.DataFrame({"rank": [], "school_id": [], "need_score": [], "reason": []}, dtype=object)
+    workbook = openpyxl.load_workbook(io.BytesIO(exports.visit_plan_workbook(empty, Filters(), load_config())))
+    assert len(list(workbook["Visit plan"].iter_rows(values_only=True))) == 1
