@@ -1,41 +1,67 @@
-"""`survival`: Kaplan-Meier of time to abandonment, and the follow-up derivation it shares with
-`hindrance_effect`.
+"""`survival`: a life table, at the scheduled rounds, of the time until a practice in use at the
+programme's end is abandoned; read from the person-period table (ingest/model.py).
 
-Shared definitions (metrics/hindrance_effect.py uses the same units and outcome):
-- **Units at risk**: teacher-practices retained at month 0, exactly as in `retention`
-  (`observations` rows with months = 0 and retained). A unit's groups (school, cluster, district,
-  province, school type, programme, gender, subject) are those of its month-0 visit; the
-  dimension filters select units on them. A hindrance filter keeps the teachers who reported it
-  at any visit; grouped by hindrance (a teacher in every group they reported), it keeps those
-  hindrance rows instead (as `base.filtered_rows`).
-- **Follow-up**: the unit's later observed rounds (`observations`: teacher present and the
-  practice scored; missed rounds, absent / on-leave visits and `na` scores are skipped). It ends
-  at the first round whose placed visit says the teacher `left` or `transferred`: observations
-  after that round are not used.
-- **Abandonment**: not retained at two observed rounds in a row of the follow-up, dated at the
-  first of the two (its `months`). Only the first abandonment counts.
-- **Censoring**, when there is no abandonment: at the round of the `left` / `transferred` visit
-  when the teacher left (whether or not it comes after the last observation), otherwise at the
-  last observed round (month 0 for a unit never seen again). Decision: a final non-retained round
-  with no observed round after it is *not* an abandonment (it is not confirmed); the unit is
-  censored there (or at the later left/transferred round). So no abandonment is ever dated at
-  the latest round observed so far: it needs a later visit to be confirmed.
+Definition (rule="first_drop", the default):
+- **Units**: teacher-practices in use at month 0 (retained at their month-0 observation), one row
+  each per scheduled round t > 0 in `person_period`.
+- **Risk set** r_t, at each scheduled round t > 0: the units with `at_risk`: observed at t (the
+  teacher present and the practice scored at the visit placed on round t) and no event at an
+  earlier round. A unit missed at a round (no visit, absent, on leave, `na`) is not in that
+  round's risk set and comes back at its next observed round.
+- **Event** d_t: the `event` rows: the first observed round at which the practice is not
+  retained. The abandonment happened in the interval since the last retained visit; it is dated
+  at the visit that found it (interval-censored, read at the scheduled rounds). A drop at the last
+  round is an event: S may fall between the last two rounds.
+- **Censoring** is implied by the person-period table: a unit contributes to a round's risk set
+  only where it was observed, so it drops out after the last visit where the practice was seen
+  (not at the round the teacher was recorded as having left or transferred).
+- **S(t)** = prod over scheduled rounds u <= t of (1 - d_u / r_u); S(0) = 1. Rounds where no unit of
+  the group is at risk give no row (the product skips them: a drop is dated at the next visit).
 
-`survival` columns: the --by columns, `months, survival, ci_low, ci_high, at_risk, events, n,
-teachers, suppressed`: one row per group and per distinct time of the Kaplan-Meier table (event
-or censoring times, 0 included). `survival` is the product-limit estimate (lifelines
-`KaplanMeierFitter`), `ci_low`/`ci_high` its 95% interval (lifelines' default, Greenwood variance
-on the log(-log) scale), `at_risk` the units with duration >= months, `events` the abandonments
-dated at months; `n` the units of the group and `teachers` its distinct teachers (the same on
-every row of the group: the estimate at any time rests on the whole group).
+Sensitivity option rule="confirmed" (the rule used before issue 10): an event is a round not
+retained *and* not retained at the next observed round too (`lead` over the observed rounds),
+dated at the first of the two; only the first counts, and a unit stays in the risk set at its
+observed rounds until then (an unconfirmed drop does not end follow-up). Censoring is as above.
+Under "confirmed" the last round can hold no event (nothing can confirm it), so S(24) = S(18)
+whenever 24 is the last round: this rule biases the curve upward, and is offered only to show
+how much the definition matters. (The person-period column `confirmed_event` is the narrower
+"first drop, confirmed"; this option reproduces the old rule on the same rows instead.)
+
+Groups and filters: as every indicator over the analysis model, on each row's own columns
+(`person_period`: where the unit was observed at t, else where it was at month 0; the month-0 row:
+the month-0 visit). A hindrance filter keeps the teachers who reported the hindrance at any placed
+visit; `--by hindrance` puts a teacher in every hindrance group they reported
+(`base.filtered_rows` / `base.hindrance_join`, joined to `teacher_hindrances`).
+
+Columns: the --by columns, `months, survival, ci_low, ci_high, at_risk, events, n, teachers,
+suppressed`: one row per group for month 0 and for every scheduled round t > 0 with at least one
+unit at risk. `at_risk` = r_t (month 0: the units in use at month 0), `events` = d_t, `n` = the
+units of the group (any round), `teachers` = its distinct teachers (the same on every row of a
+group: the curve at any time rests on the whole group).
+
+Interval (cluster-robust by school): a percentile school bootstrap. The schools of the view are
+resampled with replacement (`stats.school_bootstrap_weights`, seeded, `BOOTSTRAP_REPLICATES`
+replicates), one draw shared by every group shown, as for a domain estimate in a survey (a group's
+number of schools varies between replicates, and groups that share schools move together). Each
+replicate's life table is computed from the per-school per-round (at_risk, events) counts (a
+replicates x schools weight matrix times a schools x (group, round) count matrix), and
+ci_low / ci_high are the 2.5% and 97.5% percentiles of the replicates' S(t) (replicates with no
+unit at risk at a round the estimate uses are left out). The interval is never narrower than
+Greenwood's (log(-log) scale, as lifelines), so a group resting on one school (whose bootstrap
+cannot see between-school variation) keeps the binomial interval: a design effect of at least 1.
 
 Decisions:
 - `months` cannot be a --by column (time is the table's own axis): FilterError.
 - `months_min` / `months_max` select the rows shown; the estimate always uses the whole follow-up,
   so a shown S(t) equals the unfiltered curve's S(t).
-- A group whose n (units at risk) is below `thresholds.min_group_n` (with complementary
+- A group resting on fewer than `thresholds.min_group_n` distinct teachers (with complementary
   suppression, `base.suppress`) gives one row with `suppressed` true and every value blank
-  (months too: its event and censoring times are not shown either).
+  (months too).
+- Aggregation is in DuckDB (one query: per group x school x round counts, and per group n and
+  teachers, as grouping sets); the life table and the bootstrap are numpy over those counts.
+
+`followup_ctes` below is the derivation of the confirmed rule as it was before the person-period
+table; only metrics/hindrance_effect.py still uses it (to be deleted when that is rewritten).
 """
 from __future__ import annotations
 
@@ -44,20 +70,214 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from sustain.config import Config
 
-from .base import group_columns, hindrance_join, order_rows, query, select_list, suppress
+from .base import filtered_rows, group_columns, order_rows, query, select_list, suppress
 from .filters import BY_COLUMNS, FilterError, Filters
+from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interval, school_bootstrap_weights
 
 # --by columns of survival: all but months (time is the table's own axis)
 SURVIVAL_BY = [c for c in BY_COLUMNS if c != "months"]
-# unit attributes taken from the month-0 observation (everything a unit can be grouped by but hindrance)
-UNIT_COLUMNS = ["province", "district", "cluster", "school_id", "practice", "programme", "school_type",
-                "gender", "subject"]
-NO_HORIZON = 10_000  # months: "no end to the follow-up"
+# the grouping columns a person-period row carries (hindrance comes from teacher_hindrances)
+ROW_COLUMNS = ["province", "district", "cluster", "school_id", "practice", "programme", "school_type",
+               "gender", "subject"]
+# unit attributes taken from the month-0 observation (followup_ctes only)
+UNIT_COLUMNS = ROW_COLUMNS
+NO_HORIZON = 10_000  # months: "no end to the follow-up" (followup_ctes only)
+RULES = ("first_drop", "confirmed")
 
 VALUE_COLUMNS = ["months", "survival", "ci_low", "ci_high", "at_risk", "events", "n", "teachers"]
+# (bootstrap replicates x group-round cells) computed at once, to bound memory with many groups
+BOOTSTRAP_CELLS = 4_000_000
+
+# the risk set and events of each rule, one row per unit and round t > 0
+RULE_CTES = {
+    "first_drop": """
+unit_periods as (
+    select teacher_key, practice, months, at_risk, event, {row_columns}
+    from person_period
+)""",
+    "confirmed": """
+drops as (
+    select *,
+           coalesce(observed and not retained
+                    and lead(retained ignore nulls) over unit is not distinct from false, false) as confirmed_drop
+    from person_period
+    window unit as (partition by teacher_key, practice order by months)
+),
+earlier as (
+    select *,
+           coalesce(sum(confirmed_drop::integer) over (partition by teacher_key, practice order by months
+                                                      rows between unbounded preceding and 1 preceding), 0)
+               as earlier_confirmed
+    from drops
+),
+unit_periods as (
+    select teacher_key, practice, months,
+           observed and earlier_confirmed = 0 as at_risk,
+           observed and earlier_confirmed = 0 and confirmed_drop as event,
+           {row_columns}
+    from earlier
+)""",
+}
+
+
+def survival_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config,
+                    rule: str = "first_drop") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cells, groups) from one DuckDB query: `cells` has one row per group, school and round
+    (month 0 included) with `at_risk` and `events`; `groups` one row per group with `n` (units)
+    and `teachers`. Unsuppressed: for estimators and tests, never shown as they are."""
+    row_columns = ", ".join(ROW_COLUMNS)
+    dims = filters.replace(months_min=None, months_max=None)
+    rows, params = filtered_rows(by, dims, relation="unit_rounds")
+    keys = select_list(by)
+    counts = query(con, config, f"""{RULE_CTES[rule].format(row_columns=row_columns)},
+baseline as (
+    -- month 0: the units in use when the programme ended, where they were then
+    select teacher_key, practice, months, true as at_risk, false as event, {row_columns}
+    from observations
+    where months = 0 and retained
+),
+unit_rounds as (
+    select * from baseline
+    union all by name
+    select * from unit_periods
+),
+shown as (
+    {rows}
+)
+select {keys}school_id, months,
+       grouping(school_id, months) > 0 as group_total,
+       count(*) filter (where at_risk) as at_risk,
+       count(*) filter (where event) as events,
+       count(distinct (teacher_key, practice)) as n,
+       count(distinct teacher_key) as teachers
+from shown
+group by grouping sets (({keys}school_id, months), ({", ".join(by)}))
+""", params)
+    cells = counts[~counts["group_total"] & (counts["at_risk"] > 0)][[*by, "school_id", "months", "at_risk", "events"]]
+    groups = counts[counts["group_total"]][[*by, "n", "teachers"]]
+    return cells.reset_index(drop=True), groups.reset_index(drop=True)
+
+
+def life_table(at_risk: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """S(t) along the last axis: prod over rounds of (1 - d/r), rounds with r = 0 skipped; NaN from
+    the first round where r is 0 although it is positive in the estimate (see `bootstrap_interval`)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, events / at_risk, 0.0)
+    return np.cumprod(1.0 - hazard, axis=-1)
+
+
+def greenwood_interval(at_risk: np.ndarray, events: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """Greenwood's 95% interval of the life table on the log(-log) scale (lifelines' default), per
+    (group, round) of (groups x rounds) counts; NaN where S is 1 (no event yet) or 0."""
+    r = np.asarray(at_risk, dtype="float64")
+    d = np.asarray(events, dtype="float64")
+    survival = life_table(r, d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where((r > 0) & (r > d), d / (r * (r - d)), np.where(r > 0, np.inf, 0.0))
+        log_s = np.log(survival)
+        se = np.sqrt(np.cumsum(terms, axis=-1) / log_s**2)
+        low = survival ** np.exp(z * se)
+        high = survival ** np.exp(-z * se)
+    valid = (survival > 0) & (survival < 1) & np.isfinite(se)
+    return np.where(valid, low, np.nan), np.where(valid, high, np.nan)
+
+
+def bootstrap_interval(cells_group: np.ndarray, cells_school: np.ndarray, cells_round: np.ndarray,
+                       at_risk: np.ndarray, events: np.ndarray, groups: int, rounds: int,
+                       replicates: int = BOOTSTRAP_REPLICATES, seed: int = BOOTSTRAP_SEED):
+    """Percentile school-bootstrap interval of S(t), (groups x rounds) arrays (low, high).
+
+    Input: one entry per (group, school, round) cell with its at_risk and events counts. The
+    schools are resampled once for all groups (`school_bootstrap_weights`); replicate counts are
+    W (replicates x schools) @ C (schools x group-rounds), computed in blocks of groups."""
+    schools = int(cells_school.max()) + 1 if len(cells_school) else 0
+    weights = school_bootstrap_weights(schools, replicates, seed)
+    column = cells_group * rounds + cells_round
+    shape = (schools, groups * rounds)
+    risk = sparse.csc_matrix((at_risk.astype("float64"), (cells_school, column)), shape=shape)
+    drop = sparse.csc_matrix((events.astype("float64"), (cells_school, column)), shape=shape)
+    observed = np.asarray(risk.sum(axis=0)).reshape(groups, rounds) > 0
+    low = np.full((groups, rounds), np.nan)
+    high = np.full((groups, rounds), np.nan)
+    block = max(1, BOOTSTRAP_CELLS // max(1, replicates * rounds))
+    for first in range(0, groups, block):
+        last = min(groups, first + block)
+        columns = slice(first * rounds, last * rounds)
+        r = np.asarray((risk[:, columns].T @ weights.T).T).reshape(replicates, last - first, rounds)
+        d = np.asarray((drop[:, columns].T @ weights.T).T).reshape(replicates, last - first, rounds)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hazard = np.where(observed[first:last], d / r, 0.0)  # NaN where the replicate has nobody at risk
+        low[first:last], high[first:last] = percentile_interval(np.cumprod(1.0 - hazard, axis=-1))
+    return low, high
+
+
+def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
+             config: Config | None = None, rule: str = "first_drop") -> pd.DataFrame:
+    """Life table of the time to abandonment of practices in use at month 0, at the scheduled
+    rounds, with a school-bootstrap interval (the module docstring has the full definition).
+    rule="first_drop" (default): the first visit not retained is the event; rule="confirmed":
+    only a drop confirmed at the next observed visit (sensitivity; the last round can hold no event)."""
+    config = config or _default_config()
+    if rule not in RULES:
+        raise FilterError(f"survival rule must be one of {', '.join(RULES)}, got {rule!r}")
+    if any(str(c).strip() == "months" for c in by):
+        raise FilterError("survival cannot be grouped by months: months is its time axis "
+                          "(use months_min / months_max to choose the rows shown)")
+    by = group_columns(by, SURVIVAL_BY)
+    columns = [*by, *VALUE_COLUMNS, "suppressed"]
+    cells, groups = survival_counts(con, filters, by, config, rule)
+    if groups.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+    groups = suppress(groups, by, ["n"], config.thresholds.min_group_n, n_column="teachers")
+    groups = order_rows(groups, by)
+    shown = groups[~groups["suppressed"]].reset_index(drop=True)
+    parts = [groups[groups["suppressed"]][by].assign(suppressed=True)]
+    if not shown.empty:
+        parts.append(_curves(cells, shown, by, config))
+    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True).reindex(columns=columns)
+    if filters.months_min is not None:
+        frame = frame[frame["suppressed"] | (frame["months"] >= filters.months_min)]
+    if filters.months_max is not None:
+        frame = frame[frame["suppressed"] | (frame["months"] <= filters.months_max)]
+    for column in ("months", "at_risk", "events", "n", "teachers"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
+    for column in ("survival", "ci_low", "ci_high"):
+        frame[column] = frame[column].astype("float64")
+    frame["suppressed"] = frame["suppressed"].astype(bool)
+    return order_rows(frame[columns], [*by, "months"])
+
+
+def _curves(cells: pd.DataFrame, groups: pd.DataFrame, by: Sequence[str], config: Config) -> pd.DataFrame:
+    """The life table of every group of `groups` (rows 0..G-1) from the cells' counts, vectorised:
+    (groups x rounds) arrays, then one long frame."""
+    rounds = np.array(sorted({0, *config.schedule.months}), dtype="int64")
+    index = groups[list(by)].assign(group=np.arange(len(groups)))
+    cells = cells.merge(index, on=list(by), how="inner") if by else cells.assign(group=0)
+    g = cells["group"].to_numpy()
+    t = np.searchsorted(rounds, cells["months"].to_numpy())
+    school = pd.factorize(cells["school_id"].astype("string"), sort=True)[0]
+    n_groups, n_rounds = len(groups), len(rounds)
+    at_risk = np.zeros((n_groups, n_rounds))
+    events = np.zeros((n_groups, n_rounds))
+    np.add.at(at_risk, (g, t), cells["at_risk"].to_numpy(dtype="float64"))
+    np.add.at(events, (g, t), cells["events"].to_numpy(dtype="float64"))
+    estimate = life_table(at_risk, events)
+    boot_low, boot_high = bootstrap_interval(g, school, t, cells["at_risk"].to_numpy(), cells["events"].to_numpy(),
+                                             n_groups, n_rounds)
+    gw_low, gw_high = greenwood_interval(at_risk, events)
+    low = np.fmin(boot_low, gw_low)
+    high = np.fmax(boot_high, gw_high)
+    keep = at_risk > 0
+    keep[:, 0] = True
+    group_of, round_of = np.nonzero(keep)
+    frame = groups.iloc[group_of][[*by, "n", "teachers"]].reset_index(drop=True)
+    return frame.assign(months=rounds[round_of], survival=estimate[keep], ci_low=low[keep], ci_high=high[keep],
+                        at_risk=at_risk[keep], events=events[keep], suppressed=False)
 
 
 def followup_ctes(filters: Filters, *, window: bool = False, by_months: bool = False,
@@ -133,79 +353,6 @@ units as (
     left join exits e on e.teacher_key = b.teacher_key
 )"""
     return sql, params
-
-
-def km_table(durations, events) -> pd.DataFrame:
-    """Kaplan-Meier table of (durations, event flags) with lifelines: columns `time, survival,
-    ci_low, ci_high, at_risk, events`, one row per distinct time (0 included)."""
-    from lifelines import KaplanMeierFitter
-
-    durations = np.asarray(durations, dtype="float64")
-    events = np.asarray(events, dtype=bool)
-    fitter = KaplanMeierFitter().fit(durations, events, alpha=0.05)
-    survival = fitter.survival_function_.iloc[:, 0]
-    interval = fitter.confidence_interval_survival_function_
-    table = fitter.event_table.reindex(survival.index, fill_value=0)
-    at_risk = (durations[None, :] >= survival.index.to_numpy()[:, None]).sum(axis=1)
-    return pd.DataFrame({
-        "time": survival.index.to_numpy(),
-        "survival": survival.to_numpy(),
-        "ci_low": interval.iloc[:, 0].to_numpy(),
-        "ci_high": interval.iloc[:, 1].to_numpy(),
-        "at_risk": at_risk.astype("int64"),
-        "events": table["observed"].to_numpy().astype("int64"),
-    })
-
-
-def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-             config: Config | None = None) -> pd.DataFrame:
-    """Kaplan-Meier survival of practices retained at month 0 (see the module docstring)."""
-    config = config or _default_config()
-    if any(str(c).strip() == "months" for c in by):
-        raise FilterError("survival cannot be grouped by months: months is its time axis "
-                          "(use months_min / months_max to choose the rows shown)")
-    by = group_columns(by, SURVIVAL_BY)
-    grouped_by_hindrance = "hindrance" in by
-    ctes, params = followup_ctes(filters, hindrance_rows=grouped_by_hindrance)
-    where = "true"
-    if grouped_by_hindrance and filters.hindrance:
-        where, hindrance_params = Filters(hindrance=filters.hindrance).where(alias="u", hindrance_rows=True)
-        params |= hindrance_params
-    units = query(con, config, f"""{ctes}
-select {select_list(by)}teacher_key, duration, event
-from {hindrance_join(by, "units")} u
-where {where}
-""", params)
-    columns = [*by, *VALUE_COLUMNS, "suppressed"]
-    if units.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-
-    units["group"] = units.groupby(by, sort=False, dropna=False).ngroup() if by else 0
-    summary = units.groupby("group", sort=True).agg(
-        **{c: (c, "first") for c in by}, n=("teacher_key", "size"), teachers=("teacher_key", "nunique"))
-    summary = suppress(summary, by, ["n", "teachers"], config.thresholds.min_group_n, n_column="n")
-
-    parts = []
-    for group_id, group in units.groupby("group", sort=True):
-        row = summary.loc[group_id]
-        keys = {c: row[c] for c in by}
-        if row["suppressed"]:
-            parts.append(pd.DataFrame([{**keys, "suppressed": True}]))
-            continue
-        table = km_table(group["duration"], group["event"]).rename(columns={"time": "months"})
-        if filters.months_min is not None:
-            table = table[table["months"] >= filters.months_min]
-        if filters.months_max is not None:
-            table = table[table["months"] <= filters.months_max]
-        table = table.assign(**keys, n=row["n"], teachers=row["teachers"], suppressed=False)
-        parts.append(table)
-    frame = pd.concat(parts, ignore_index=True).reindex(columns=columns)
-    for column in ("months", "at_risk", "events", "n", "teachers"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
-    for column in ("survival", "ci_low", "ci_high"):
-        frame[column] = frame[column].astype("float64")
-    frame["suppressed"] = frame["suppressed"].astype(bool)
-    return order_rows(frame[columns], by)
 
 
 def _default_config() -> Config:
