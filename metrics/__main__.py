@@ -1,5 +1,8 @@
 """python -m metrics INDICATOR [--db PATH] [--config PATH] [--by COL,...] [--where COL=VALUE ...]
-[--format csv|json]
+[--format csv|json] [--rule first_drop|confirmed]
+
+`--rule` (survival only): the event rule; "confirmed" is the sensitivity option (a drop counts only
+when the next visit confirms it, so the last round can hold no event; see metrics/survival.py).
 
 Prints the indicator's tidy table: the --by columns, then the indicator's own, always with n.
 Suppressed groups (fewer teachers than thresholds.min_group_n) print with empty values and
@@ -27,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where", action="append", default=[], metavar="COL=VALUE",
                         help="keep rows where COL equals VALUE (repeat; same COL twice means either)")
     parser.add_argument("--format", choices=["csv", "json"], default="csv")
+    parser.add_argument("--rule", choices=["first_drop", "confirmed"],
+                        help="survival only: the abandonment rule (default first_drop; confirmed = "
+                             "sensitivity option, the last round can hold no event)")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
@@ -38,8 +44,13 @@ def main(argv: list[str] | None = None) -> int:
             pairs.append((column.strip(), value))
         filters = Filters.from_pairs(pairs)
         by = [c for c in args.by.split(",") if c.strip()]
+        options = {}
+        if args.rule is not None:
+            if args.indicator != "survival":
+                raise FilterError("--rule applies to survival only")
+            options["rule"] = args.rule
         with read_only(config.database_path(args.db)) as con:
-            table = INDICATORS[args.indicator](con, filters, by, config)
+            table = INDICATORS[args.indicator](con, filters, by, config, **options)
     except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
