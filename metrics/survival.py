@@ -158,7 +158,8 @@ from shown
 group by grouping sets (({keys}school_id, months), ({", ".join(by)}))
 """, params)
     cells = counts[~counts["group_total"] & (counts["at_risk"] > 0)][[*by, "school_id", "months", "at_risk", "events"]]
-    groups = counts[counts["group_total"]][[*by, "n", "teachers"]]
+    # (the empty grouping set gives a row even when no row is shown: n = 0)
+    groups = counts[counts["group_total"] & (counts["n"] > 0)][[*by, "n", "teachers"]]
     return cells.reset_index(drop=True), groups.reset_index(drop=True)
 
 

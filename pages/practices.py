@@ -11,7 +11,7 @@ cfg = ui.config()
 compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: c.replace("_", " "))
 group = None if compare == "none" else compare
 by = tuple(c for c in ("practice", group) if c)
-decay_tab, half_life_tab, survival_tab = st.tabs(["Decay curves", "Half-life", "Survival (Kaplan-Meier)"])
+decay_tab, half_life_tab, survival_tab = st.tabs(["Decay curves", "Half-life", "Survival (life table)"])
 
 with decay_tab:
     table = ui.indicator("retention", filters, by=by)
@@ -38,6 +38,9 @@ with survival_tab:
     table = ui.indicator("survival", filters, by=(group,) if group else ())
     if table is not None:
         st.plotly_chart(charts_analysis.survival_curves(
-            table, group, "Practices not yet abandoned (Kaplan-Meier, 95% band)"), key="survival_chart")
-        st.caption(ui.n_caption(table, "teachers", group=group) + " Abandoned: not retained at two visits in a row; "
-                   "censored when the teacher left, transferred or was last seen.")
+            table, group, "Practices not yet abandoned (life table at the visit rounds, 95% band)"),
+            key="survival_chart")
+        st.caption(ui.n_caption(table, "teachers", group=group)
+                   + " Abandoned: the first visit at which the practice was not retained (it stopped since the "
+                   "last visit where it was); followed until the last visit where the practice was seen. "
+                   "Band: school bootstrap, robust to clustering by school.")

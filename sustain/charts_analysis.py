@@ -132,7 +132,7 @@ def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str]
 
 
 def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Figure:
-    """Kaplan-Meier survival of retained practices (survival): a step line per group with its
+    """Life-table survival of retained practices (survival): a step line per group with its
     95% band. Suppressed groups appear in the legend as "too few to show", with nothing drawn."""
     figure = go.Figure()
     for index, (value, rows) in enumerate(_groups(table, group)):
