@@ -57,8 +57,8 @@ Decisions:
 - A group resting on fewer than `thresholds.min_group_n` distinct teachers (with complementary
   suppression, `base.suppress`) gives one row with `suppressed` true and every value blank
   (months too).
-- Aggregation is in DuckDB (one query: per group x school x round counts, and per group n and
-  teachers, as grouping sets); the life table and the bootstrap are numpy over those counts.
+- Aggregation is in DuckDB (one query: per group x school x round counts of the rows at risk, and
+  per group n and teachers); the life table and the bootstrap are numpy over those counts.
 
 `followup_ctes` below is the derivation of the confirmed rule as it was before the person-period
 table; only metrics/hindrance_effect.py still uses it (to be deleted when that is rewritten).
@@ -107,19 +107,16 @@ drops as (
     from person_period
     window unit as (partition by teacher_key, practice order by months)
 ),
-earlier as (
-    select *,
-           coalesce(sum(confirmed_drop::integer) over (partition by teacher_key, practice order by months
-                                                      rows between unbounded preceding and 1 preceding), 0)
-               as earlier_confirmed
+first_confirmed as (
+    select *, min(months) filter (where confirmed_drop) over (partition by teacher_key, practice) as event_months
     from drops
 ),
 unit_periods as (
     select teacher_key, practice, months,
-           observed and earlier_confirmed = 0 as at_risk,
-           observed and earlier_confirmed = 0 and confirmed_drop as event,
+           observed and (event_months is null or months <= event_months) as at_risk,
+           coalesce(months = event_months, false) as event,
            {row_columns}
-    from earlier
+    from first_confirmed
 )""",
 }
 
@@ -147,18 +144,27 @@ unit_rounds as (
 ),
 shown as (
     {rows}
+),
+cells as (
+    select {keys}school_id, months, count(*) as at_risk, count(*) filter (where event) as events
+    from shown
+    where at_risk
+    group by all
+),
+group_units as (
+    select {keys}teacher_key, practice from shown group by all
+),
+group_totals as (
+    select {keys}count(*) as n, count(distinct teacher_key) as teachers from group_units group by all
 )
-select {keys}school_id, months,
-       grouping(school_id, months) > 0 as group_total,
-       count(*) filter (where at_risk) as at_risk,
-       count(*) filter (where event) as events,
-       count(distinct (teacher_key, practice)) as n,
-       count(distinct teacher_key) as teachers
-from shown
-group by grouping sets (({keys}school_id, months), ({", ".join(by)}))
+select {keys}school_id, months, at_risk, events, null::bigint as n, null::bigint as teachers, false as group_total
+from cells
+union all
+select {keys}null::varchar, null::integer, null::bigint, null::bigint, n, teachers, true
+from group_totals
 """, params)
-    cells = counts[~counts["group_total"] & (counts["at_risk"] > 0)][[*by, "school_id", "months", "at_risk", "events"]]
-    # (the empty grouping set gives a row even when no row is shown: n = 0)
+    cells = counts[~counts["group_total"]][[*by, "school_id", "months", "at_risk", "events"]]
+    # (without --by, the totals give a row even when no row is shown: n = 0)
     groups = counts[counts["group_total"] & (counts["n"] > 0)][[*by, "n", "teachers"]]
     return cells.reset_index(drop=True), groups.reset_index(drop=True)
 
