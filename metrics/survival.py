@@ -21,7 +21,9 @@ Definition (rule="first_drop", the default):
 Sensitivity option rule="confirmed" (the rule used before issue 10): an event is a round not
 retained *and* not retained at the next observed round too (`lead` over the observed rounds),
 dated at the first of the two; only the first counts, and a unit stays in the risk set at its
-observed rounds until then (an unconfirmed drop does not end follow-up). Censoring is as above.
+observed rounds until then (an unconfirmed drop does not end follow-up). Censoring is as above
+(the old implementation also kept a unit in the risk set at rounds it missed and until the round
+its teacher left; the events it dated are the same).
 Under "confirmed" the last round can hold no event (nothing can confirm it), so S(24) = S(18)
 whenever 24 is the last round: this rule biases the curve upward, and is offered only to show
 how much the definition matters. (The person-period column `confirmed_event` is the narrower
