@@ -380,3 +380,24 @@ def test_sample_finds_the_harmful_hindrances(sample):
     # by programme: one family of 16 tests
     by = hindrance_effect(con, Filters(), ["programme"], config)
     assert len(by) == 16 and by["p_adj"].notna().all()
+
+
+def test_cli_prints_full_precision_and_takes_the_options(sample, sample_db, capsys):
+    """`python -m metrics hindrance_effect --format json` keeps p-values in full (pandas' to_json
+    printed 6.7e-13 as 0.0); --exposure and --adjust reach the function."""
+    import json
+
+    from metrics.__main__ import json_records, main
+
+    con, config = sample
+    assert json.loads(json.dumps(json_records(pd.DataFrame({"p": [6.717390562445698e-13, math.nan]})))) == [
+        {"p": 6.717390562445698e-13}, {"p": None}]
+    for argv, options in (([], {}), (["--exposure", "month0", "--adjust", "district"],
+                                     {"exposure": "month0", "adjust_district": True})):
+        assert main(["hindrance_effect", "--db", str(sample_db), "--format", "json", *argv]) == 0
+        printed = json.loads(capsys.readouterr().out)["rows"]
+        table = hindrance_effect(con, Filters(), [], config, **options)
+        assert [r["p_value"] for r in printed] == table["p_value"].tolist()  # exactly, not rounded
+        assert [r["hazard_ratio"] for r in printed] == table["hazard_ratio"].tolist()
+        assert 0 < printed[0]["p_value"] < 1e-12
+    assert main(["retention", "--db", str(sample_db), "--exposure", "month0"]) == 2
