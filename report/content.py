@@ -349,7 +349,7 @@ def _hindrance_chart(table: pd.DataFrame, t, label, language: str = "en") -> Cha
     for p in points:
         parts.append(f"{p.label} {ltr(f'{p.n:,}', language)}" if p.n is not None and p.status != TOO_FEW
                      else f"{p.label} ({t('too_few')})")
-    n_text = f"n, {t('exposed')}: " + ", ".join(parts) if parts else ""
+    n_text = f"{t('exposed')} (n): " + ", ".join(parts) if parts else ""
     chart = Chart(key="hindrances", indicator="hindrance_effect", by=[], title=t("hindrances_title"), kind="bar",
                   x_title="", y_title=t("hazard_ratio_axis"), series_name=t("series_hazard_ratio"),
                   value_format="ratio", points=points, method=t("method_hindrances"), n_text=n_text, table=table,
