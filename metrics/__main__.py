@@ -1,18 +1,27 @@
 """python -m metrics INDICATOR [--db PATH] [--config PATH] [--by COL,...] [--where COL=VALUE ...]
-[--format csv|json] [--rule first_drop|confirmed]
+[--format csv|json] [--rule first_drop|confirmed] [--exposure previous|month0] [--adjust district]
 
 `--rule` (survival only): the event rule; "confirmed" is the sensitivity option (a drop counts only
 when the next visit confirms it, so the last round can hold no event; see metrics/survival.py).
+`--exposure`, `--adjust` (hindrance_effect only): the hindrance reported at the previous visit
+(default) or at month 0; `--adjust district` adds district fixed effects (see
+metrics/hindrance_effect.py).
 
 Prints the indicator's tidy table: the --by columns, then the indicator's own, always with n.
 Suppressed groups (fewer teachers than thresholds.min_group_n) print with empty values and
-suppressed=true. Exit 0 on success, 2 on a usage, configuration or data error.
+suppressed=true. Numbers print in full precision in both formats (a p-value of 6.7e-13 is not 0);
+missing and non-finite values print empty (csv) or null (json). Exit 0 on success, 2 on a usage, configuration or data error.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import math
 import sys
+
+import numpy as np
+import pandas as pd
 
 from sustain.config import ConfigError, load_config
 from sustain.db import DatabaseMissing, DataRefreshing, SchemaMismatch, read_only
@@ -33,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rule", choices=["first_drop", "confirmed"],
                         help="survival only: the abandonment rule (default first_drop; confirmed = "
                              "sensitivity option, the last round can hold no event)")
+    parser.add_argument("--exposure", choices=["previous", "month0"],
+                        help="hindrance_effect only: hindrance reported at the previous visit (default) or at month 0")
+    parser.add_argument("--adjust", choices=["district"],
+                        help="hindrance_effect only: also adjust for district (fixed effects)")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
@@ -49,18 +62,46 @@ def main(argv: list[str] | None = None) -> int:
             if args.indicator != "survival":
                 raise FilterError("--rule applies to survival only")
             options["rule"] = args.rule
+        if args.exposure is not None or args.adjust is not None:
+            if args.indicator != "hindrance_effect":
+                raise FilterError("--exposure and --adjust apply to hindrance_effect only")
+            if args.exposure is not None:
+                options["exposure"] = args.exposure
+            if args.adjust == "district":
+                options["adjust_district"] = True
         with read_only(config.database_path(args.db)) as con:
             table = INDICATORS[args.indicator](con, filters, by, config, **options)
     except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
-        records = json.loads(table.to_json(orient="records", date_format="iso"))
+        records = json_records(table)
         print(json.dumps({"indicator": args.indicator, "filters": filters.describe(), "rows": records},
                          ensure_ascii=False, indent=2))
     else:
         table.to_csv(sys.stdout, index=False)
     return 0
+
+
+def json_records(table: pd.DataFrame) -> list[dict]:
+    """The table's rows as JSON-ready dicts with every float in full precision (json's repr,
+    not pandas' 10 decimal places, which print 6.7e-13 as 0.0); NaN, NA and infinities -> None,
+    dates as ISO text."""
+    def plain(value):
+        if value is None or value is pd.NA or value is pd.NaT:
+            return None
+        if isinstance(value, (pd.Timestamp, dt.date, dt.datetime)):
+            return value.isoformat()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, (list, tuple, np.ndarray)):
+            return [plain(v) for v in value]
+        return value
+
+    columns = list(table.columns)
+    return [{c: plain(v) for c, v in zip(columns, row)} for row in table.itertuples(index=False, name=None)]
 
 
 if __name__ == "__main__":

@@ -25,7 +25,5 @@ with effect_tab:
     if table is not None:
         st.plotly_chart(charts_analysis.forest(
             table, group, cfg.hindrance_label,
-            "Odds of abandoning a practice, teachers with vs without each hindrance"), key="forest_chart")
-        st.caption(ui.n_caption(table, "teachers")
-                   + " 95% intervals robust to clustering by school; p_adj: "
-                   "Benjamini-Hochberg across hindrances. An association, not a proven cause.")
+            "Hazard of abandoning a practice, teachers with vs without each hindrance"), key="forest_chart")
+        st.caption(charts_analysis.forest_caption(table, cfg.thresholds.min_group_n))

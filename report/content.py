@@ -59,7 +59,7 @@ class Point:
     teachers: int | None = None
     status: str = SHOWN
     note: str = ""
-    extra: dict = field(default_factory=dict)  # p_adj, exposed_n (hindrances)
+    extra: dict = field(default_factory=dict)  # p_adj, events (hindrances)
 
     @property
     def shown(self) -> bool:
@@ -82,7 +82,7 @@ class Chart:
     n_text: str
     table: pd.DataFrame           # the indicator's rows the points were selected from
     log_scale: bool = False
-    reference: float | None = None  # a reference value drawn as a line (odds ratio 1)
+    reference: float | None = None  # a reference value drawn as a line (hazard ratio 1)
     empty_reason: str = ""
 
     @property
@@ -333,28 +333,25 @@ def _hindrance_chart(table: pd.DataFrame, t, label, language: str = "en") -> Cha
     for _, row in table.iterrows():
         code = str(row["hindrance"])
         note = "" if pd.isna(row.get("note")) else str(row.get("note") or "")
-        extra = {"p_adj": _number(row.get("p_adj")), "exposed_n": _count(row.get("exposed_n"))}
+        extra = {"p_adj": _number(row.get("p_adj")), "events": _count(row.get("events"))}
         if bool(row["suppressed"]):
             points.append(Point(label=label(code), code=code, value=None, status=TOO_FEW,
                                 note="; ".join(filter(None, [t("too_few"), note])), extra={}))
-        elif _number(row["odds_ratio"]) is None:
+        elif _number(row["hazard_ratio"]) is None:
             points.append(Point(label=label(code), code=code, value=None, status=NOT_ESTIMABLE,
                                 note=note or t("not_estimable"), n=_count(row["n"]),
                                 teachers=_count(row["teachers"]), extra=extra))
         else:
-            points.append(Point(label=label(code), code=code, value=_number(row["odds_ratio"]),
+            points.append(Point(label=label(code), code=code, value=_number(row["hazard_ratio"]),
                                 ci_low=_number(row["ci_low"]), ci_high=_number(row["ci_high"]), n=_count(row["n"]),
                                 teachers=_count(row["teachers"]), note=note, extra=extra))
-    units = next((p.n for p in points if p.n is not None), None)
     parts = []
     for p in points:
-        exposed = p.extra.get("exposed_n")
-        parts.append(f"{p.label} {ltr(f'{exposed:,}', language)}" if exposed is not None
+        parts.append(f"{p.label} {ltr(f'{p.n:,}', language)}" if p.n is not None and p.status != TOO_FEW
                      else f"{p.label} ({t('too_few')})")
-    n_text = "; ".join(filter(None, [ltr(f"n = {units:,}", language) if units is not None else "",
-                                     f"{t('exposed')}: " + ", ".join(parts) if parts else ""]))
+    n_text = f"{t('exposed')} (n): " + ", ".join(parts) if parts else ""
     chart = Chart(key="hindrances", indicator="hindrance_effect", by=[], title=t("hindrances_title"), kind="bar",
-                  x_title="", y_title=t("odds_ratio_axis"), series_name=t("series_odds_ratio"),
+                  x_title="", y_title=t("hazard_ratio_axis"), series_name=t("series_hazard_ratio"),
                   value_format="ratio", points=points, method=t("method_hindrances"), n_text=n_text, table=table,
                   log_scale=True, reference=1.0)
     if not chart.shown:

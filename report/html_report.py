@@ -140,7 +140,7 @@ def _bar_figure(chart: Chart, report: Report) -> go.Figure:
 
 
 def _forest_figure(chart: Chart, report: Report) -> go.Figure:
-    """Odds ratios with their intervals on a log axis, a line at the reference (1)."""
+    """Hazard ratios with their intervals on a log axis, a line at the reference (1)."""
     points = chart.points
     plus, minus = _offsets(points)
     value_format = PLOTLY_FORMATS[chart.value_format]
@@ -149,11 +149,12 @@ def _forest_figure(chart: Chart, report: Report) -> go.Figure:
         marker=dict(size=12, color=ACCENT, symbol="square"),
         error_x=dict(type="data", symmetric=False, array=plus, arrayminus=minus, thickness=1.5, color="#333"),
         text=[fmt(p.value, chart.value_format) for p in points], textposition="top center",
-        customdata=[[p.n, p.extra.get("exposed_n"), p.ci_low, p.ci_high, fmt_p(p.extra.get("p_adj"))]
+        customdata=[[p.n, p.extra.get("events"), p.ci_low, p.ci_high, fmt_p(p.extra.get("p_adj"))]
                     for p in points],
-        hovertemplate=(f"%{{y}}: OR %{{x:{value_format}}}<br>95% CI %{{customdata[2]:{value_format}}}–"
+        hovertemplate=(f"%{{y}}: HR %{{x:{value_format}}}<br>95% CI %{{customdata[2]:{value_format}}}–"
                        f"%{{customdata[3]:{value_format}}}<br>{esc(report.t('p_adj'))} %{{customdata[4]}}"
-                       "<br>n = %{customdata[0]:,} (exposed %{customdata[1]:,})<extra></extra>"),
+                       f"<br>n = %{{customdata[0]:,}} {esc(report.t('exposed'))}, %{{customdata[1]:,}} "
+                       f"{esc(report.t('events'))}<extra></extra>"),
     ))
     if chart.reference is not None:
         figure.add_vline(x=chart.reference, line_dash="dash", line_color="#888")
@@ -243,7 +244,7 @@ def _table(report: Report, chart: Chart) -> str:
     t = report.t
     hindrances = chart.key == "hindrances"
     head = [t("table_group"), chart.series_name, t("ci"), "n"]
-    head += [t("exposed"), t("p_adj")] if hindrances else [t("teachers")]
+    head += [t("events"), t("p_adj")] if hindrances else [t("teachers")]
     head.append(t("note"))
     rows = []
     for p in chart.points:
@@ -255,7 +256,7 @@ def _table(report: Report, chart: Chart) -> str:
             cells = [p.note.split(";")[0] if p.note else t("too_few"), ""]
         cells.append(f"{p.n:,}" if p.n is not None and p.status != "too_few" else "")
         if hindrances:
-            cells += [f"{p.extra['exposed_n']:,}" if p.extra.get("exposed_n") is not None else "",
+            cells += [f"{p.extra['events']:,}" if p.extra.get("events") is not None else "",
                       fmt_p(p.extra.get("p_adj"))]
         else:
             cells.append(f"{p.teachers:,}" if p.teachers is not None and p.status != "too_few" else "")

@@ -29,11 +29,11 @@ TEXT: dict[str, dict[str, str]] = {
         "months_axis": "months since programme end",
         "retained_axis": "share retained",
         "half_life_axis": "half-life (months)",
-        "odds_ratio_axis": "odds ratio of abandonment (log scale; 1 = no difference)",
+        "hazard_ratio_axis": "hazard ratio of abandonment (log scale; 1 = no difference)",
         "series_retention": "retention",
         "series_districts": "retention at month {months}",
         "series_half_life": "half-life",
-        "series_odds_ratio": "odds ratio",
+        "series_hazard_ratio": "hazard ratio",
         "too_few": "too few to show",
         "no_decay": "no decay seen",
         "not_estimable": "not estimable",
@@ -63,15 +63,18 @@ TEXT: dict[str, dict[str, str]] = {
                              "interval."),
         "method_half_life": ("Binomial fit of retention(t) = exp(-λt) per practice; 95% interval robust to "
                              "clustering by school."),
-        "method_hindrances": ("Odds of confirmed abandonment with vs without the hindrance reported at "
-                              "month 0; 95% interval robust to clustering by school; p adjusted "
-                              "(Benjamini-Hochberg)."),
+        "method_hindrances": ("Hazard ratio of abandoning a practice before the next visit, with vs without "
+                              "the hindrance reported at the previous visit (discrete-time hazard model, "
+                              "adjusted for round, practice and programme); 95% interval robust to "
+                              "clustering by school; p adjusted (Benjamini-Hochberg across all hindrances "
+                              "shown). n = teachers with the hindrance."),
         "empty_chart": "No figure to show: {reason}",
         "no_data": "no observations for this selection",
         "table_group": "Group",
         "table_value": "Value",
         "p_adj": "adjusted p",
-        "exposed": "with the hindrance at month 0",
+        "exposed": "teachers with the hindrance at the previous visit",
+        "events": "abandonments after it",
         "note": "note",
         "contents": "Contents",
         "slide_about": "About these figures",
@@ -97,11 +100,11 @@ TEXT: dict[str, dict[str, str]] = {
         "months_axis": "پروگرام کے اختتام سے مہینے",
         "retained_axis": "برقرار رہنے کی شرح",
         "half_life_axis": "نصف عمر (مہینے)",
-        "odds_ratio_axis": "طریقہ ترک کرنے کا اوڈز ریشو (لاگ اسکیل؛ 1 = کوئی فرق نہیں)",
+        "hazard_ratio_axis": "طریقہ ترک کرنے کا ہیزرڈ ریشو (لاگ اسکیل؛ 1 = کوئی فرق نہیں)",
         "series_retention": "برقرار رہنے کی شرح",
         "series_districts": "مہینہ {months} پر برقرار رہنے کی شرح",
         "series_half_life": "نصف عمر",
-        "series_odds_ratio": "اوڈز ریشو",
+        "series_hazard_ratio": "ہیزرڈ ریشو",
         "too_few": "دکھانے کے لیے بہت کم",
         "no_decay": "کوئی کمی نظر نہیں آئی",
         "not_estimable": "اندازہ ممکن نہیں",
@@ -129,15 +132,17 @@ TEXT: dict[str, dict[str, str]] = {
         "method_districts": "کافی ڈیٹا والے آخری دور میں ہر ضلع کی شرح؛ ولسن 95% وقفہ۔",
         "method_half_life": ("ہر طریقے کے لیے retention(t) = exp(-λt) کا بائنومیل فٹ؛ اسکول کی سطح پر "
                              "کلسٹرنگ کے لحاظ سے 95% وقفہ۔"),
-        "method_hindrances": ("مہینہ 0 پر رپورٹ شدہ رکاوٹ کے ساتھ اور اس کے بغیر طریقہ ترک کرنے کا اوڈز "
-                              "ریشو؛ اسکول کی سطح پر کلسٹرنگ کے لحاظ سے 95% وقفہ؛ p بینجمنی-ہوکبرگ سے "
-                              "درست کیا گیا۔"),
+        "method_hindrances": ("پچھلے دورے پر رپورٹ شدہ رکاوٹ کے ساتھ اور اس کے بغیر اگلے دورے سے پہلے طریقہ "
+                              "ترک کرنے کا ہیزرڈ ریشو (دور، طریقے اور پروگرام کے لحاظ سے ایڈجسٹ)؛ اسکول کی "
+                              "سطح پر کلسٹرنگ کے لحاظ سے 95% وقفہ؛ p تمام دکھائی گئی رکاوٹوں پر "
+                              "بینجمنی-ہوکبرگ سے درست کیا گیا۔ n = رکاوٹ والے اساتذہ۔"),
         "empty_chart": "دکھانے کو کوئی شکل نہیں: {reason}",
         "no_data": "اس انتخاب کے لیے کوئی مشاہدہ نہیں",
         "table_group": "گروہ",
         "table_value": "قدر",
         "p_adj": "درست شدہ p",
-        "exposed": "مہینہ 0 پر رکاوٹ کے ساتھ",
+        "exposed": "پچھلے دورے پر رکاوٹ والے اساتذہ",
+        "events": "اس کے بعد ترک کیے گئے طریقے",
         "note": "نوٹ",
         "contents": "فہرست",
         "slide_about": "ان اعداد کے بارے میں",

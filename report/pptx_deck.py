@@ -247,7 +247,7 @@ def _data_labels(labels, chart: Chart, position) -> None:
 
 
 def _log_scale(axis, chart: Chart) -> None:
-    """Log-10 value axis crossed at the reference (odds ratio 1), so bars grow from "no difference"."""
+    """Log-10 value axis crossed at the reference (hazard ratio 1), so bars grow from "no difference"."""
     scaling = axis._element.find(qn("c:scaling"))
     log_base = etree.SubElement(scaling, qn("c:logBase"))
     log_base.set("val", "10")

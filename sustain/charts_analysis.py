@@ -195,11 +195,16 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
                                   colorbar=dict(title="share of visits", tickformat=".0%")))
 
 
+FOREST_METHOD = ("Exposure = the hindrance was reported at the teacher's previous visit; n = teachers with the "
+                 "hindrance. Hazard ratios adjusted for round, practice and programme; Benjamini–Hochberg across "
+                 "all hindrances shown")
+
+
 def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], title: str) -> go.Figure:
-    """Odds ratio of abandonment with vs without each hindrance (hindrance_effect), 95% interval
+    """Hazard ratio of abandonment with vs without each hindrance (hindrance_effect), 95% interval
     robust to clustering by school, log x axis, a line at 1 (no difference). Tick labels carry
-    n and exposed n; the marker text p_adj (Benjamini-Hochberg). Suppressed or unestimable rows
-    say why at x = 1."""
+    n (teachers with the hindrance) and their abandonments; the marker text p_adj
+    (Benjamini-Hochberg across the whole table). Suppressed or unestimable rows say why at x = 1."""
     figure = go.Figure()
     order = list(dict.fromkeys(table["hindrance"]))
     ticks = {h: label(h) for h in order}
@@ -209,28 +214,29 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
             if row["suppressed"] or pd.isna(row["n"]):
                 ticks[hindrance] = f"{label(hindrance)}<br>{TOO_FEW}"
             else:
-                ticks[hindrance] = f"{label(hindrance)}<br>n = {int(row['n']):,}, exposed {int(row['exposed_n']):,}"
+                ticks[hindrance] = (f"{label(hindrance)}<br>n = {int(row['n']):,} teachers, "
+                                    f"{int(row['events']):,} abandonments")
     missing = []
     for index, (value, rows) in enumerate(_groups(table, group)):
-        shown = rows[~rows["suppressed"] & rows["odds_ratio"].notna()]
+        shown = rows[~rows["suppressed"] & rows["hazard_ratio"].notna()]
         missing += [(h, TOO_FEW if s else (note or "no estimate"), value)
                     for h, s, note in rows.loc[~rows.index.isin(shown.index), ["hindrance", "suppressed", "note"]]
                     .itertuples(index=False)]
         if shown.empty:
             continue
         figure.add_trace(go.Scatter(
-            x=shown["odds_ratio"], y=[ticks[h] for h in shown["hindrance"]], mode="markers+text", orientation="h",
-            name=str(value) if group else "odds ratio", marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
-            error_x=_error_y(shown, "odds_ratio") | {"thickness": 1.5},
+            x=shown["hazard_ratio"], y=[ticks[h] for h in shown["hindrance"]], mode="markers+text", orientation="h",
+            name=str(value) if group else "hazard ratio", marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
+            error_x=_error_y(shown, "hazard_ratio") | {"thickness": 1.5},
             text=[(f"n {int(n):,} · " if group else "") + "p_adj " + (f"{p:.3f}" if p >= 0.001 else "< 0.001")
                   for n, p in zip(shown["n"], shown["p_adj"])],
             textposition="top center" if not group else "middle right", textfont=dict(size=10),
-            customdata=shown[["ci_low", "ci_high", "p_adj", "risk_difference", "rd_ci_low", "rd_ci_high", "n",
-                              "exposed_n", "teachers"]].to_numpy(),
-            hovertemplate=("odds ratio %{x:.2f} (95% CI %{customdata[0]:.2f}–%{customdata[1]:.2f}), "
-                           "p_adj %{customdata[2]:.3g}<br>risk difference %{customdata[3]:+.1%} "
-                           "(%{customdata[4]:+.1%} to %{customdata[5]:+.1%})<br>n = %{customdata[6]} "
-                           "teacher-practices, %{customdata[7]} exposed, %{customdata[8]} teachers"
+            customdata=shown[["ci_low", "ci_high", "p_adj", "risk_difference_12", "rd_ci_low", "rd_ci_high", "n",
+                              "events", "crude_hazard_ratio"]].to_numpy(),
+            hovertemplate=("hazard ratio %{x:.2f} (95% CI %{customdata[0]:.2f}–%{customdata[1]:.2f}), "
+                           "p_adj %{customdata[2]:.3g}; crude %{customdata[8]:.2f}<br>difference in abandonment "
+                           "by month 12: %{customdata[3]:+.1%} (%{customdata[4]:+.1%} to %{customdata[5]:+.1%})"
+                           "<br>n = %{customdata[6]} teachers with the hindrance, %{customdata[7]} abandonments"
                            "<extra>%{fullData.name}</extra>"),
         ))
     if missing:
@@ -241,9 +247,21 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
         ))
     figure.add_vline(x=1, line_dash="dash", line_color="#555")
     return _layout(figure, title, scattermode="group", legend_traceorder="reversed",
-                   xaxis=dict(type="log", title="odds ratio of abandonment, exposed vs not (log scale)"),
+                   xaxis=dict(type="log", title="hazard ratio of abandonment, exposed vs not (log scale)"),
                    yaxis=dict(title=None, categoryorder="array", categoryarray=[ticks[h] for h in reversed(order)]),
                    legend_title=group or "", height=max(450, len(order) * (40 + 24 * _count(table, group)) + 150))
+
+
+def forest_caption(table: pd.DataFrame, min_n: int) -> str:
+    """The forest plot's caption: the method, how many tests share the Benjamini-Hochberg
+    family, and how many points are too few to show."""
+    tests = int(table["p_adj"].notna().sum())
+    hidden = int(table["suppressed"].sum())
+    text = f"{FOREST_METHOD} ({tests} tests, one family); 95% intervals robust to clustering by school."
+    if hidden:
+        text += (f" {hidden} point(s) {TOO_FEW} (fewer than {min_n} teachers with or without the "
+                 f"hindrance).")
+    return text + " An association, not a proven cause."
 
 
 # -- Communities of practice ---------------------------------------------------------------------

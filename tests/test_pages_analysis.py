@@ -101,7 +101,11 @@ def test_hindrances_filter_and_compare_by(app):
     assert points(heat, "y") == {"Thatta", "Sanghar", "Mirpurkhas", "Quetta", "Pishin", "Lasbela"}
     forest = figure(at, "forest_chart")
     assert forest["layout"]["xaxis"]["type"] == "log"
+    assert "hazard ratio" in forest["layout"]["xaxis"]["title"]["text"]
     assert any("n = " in str(label) for label in points(forest, "y"))
+    caption = " ".join(c.value for c in at.caption)
+    assert "reported at the teacher's previous visit" in caption
+    assert "adjusted for round, practice and programme; Benjamini–Hochberg across all hindrances shown" in caption
     at.multiselect(key="filter_district").set_value(["Quetta"]).run()
     assert points(figure(at, "prevalence_chart"), "y") == {"Quetta"}
     at.selectbox(key="compare_by").set_value("gender").run()

@@ -114,13 +114,13 @@ def test_pptx_charts_are_native_and_carry_the_numbers_of_python_m_metrics(pack, 
     expected = [None if rows[c]["suppressed"] else rows[c]["half_life_months"] for c in config.practice_codes if c in rows]
     assert all(same(a, b) for a, b in zip(plot.series[0].values, expected, strict=True))
 
-    # hindrance odds ratios
+    # hindrance hazard ratios
     rows = metrics_rows(sample_db, "hindrance_effect", "CBM")
     plot = charts["hindrances"].plots[0]
     assert [c.split(" (")[0] for c in plot.categories] == [config.hindrance_label(r["hindrance"]) for r in rows]
-    assert all(same(a, None if r["suppressed"] else r["odds_ratio"])
+    assert all(same(a, None if r["suppressed"] else r["hazard_ratio"])
                for a, r in zip(plot.series[0].values, rows, strict=True))
-    # log axis crossing at an odds ratio of 1
+    # log axis crossing at a hazard ratio of 1
     value_axis = charts["hindrances"].value_axis._element
     assert value_axis.find(qn("c:scaling")).find(qn("c:logBase")) is not None
 
