@@ -62,8 +62,6 @@ Decisions:
 - Aggregation is in DuckDB (one query: per group x school x round counts of the rows at risk, and
   per group n and teachers); the life table and the bootstrap are numpy over those counts.
 
-`followup_ctes` below is the derivation of the confirmed rule as it was before the person-period
-table; only metrics/hindrance_effect.py still uses it (to be deleted when that is rewritten).
 """
 from __future__ import annotations
 
@@ -85,9 +83,6 @@ SURVIVAL_BY = [c for c in BY_COLUMNS if c != "months"]
 # the grouping columns a person-period row carries (hindrance comes from teacher_hindrances)
 ROW_COLUMNS = ["province", "district", "cluster", "school_id", "practice", "programme", "school_type",
                "gender", "subject"]
-# unit attributes taken from the month-0 observation (followup_ctes only)
-UNIT_COLUMNS = ROW_COLUMNS
-NO_HORIZON = 10_000  # months: "no end to the follow-up" (followup_ctes only)
 RULES = ("first_drop", "confirmed")
 
 VALUE_COLUMNS = ["months", "survival", "ci_low", "ci_high", "at_risk", "events", "n", "teachers"]
@@ -287,81 +282,6 @@ def _curves(cells: pd.DataFrame, groups: pd.DataFrame, by: Sequence[str], config
     frame = groups.iloc[group_of][[*by, "n", "teachers"]].reset_index(drop=True)
     return frame.assign(months=rounds[round_of], survival=estimate[keep], ci_low=low[keep], ci_high=high[keep],
                         at_risk=at_risk[keep], events=events[keep], suppressed=False)
-
-
-def followup_ctes(filters: Filters, *, window: bool = False, by_months: bool = False,
-                  hindrance_rows: bool = False) -> tuple[str, dict]:
-    """Named CTEs (continuing the base WITH list) ending in `units`: one row per unit at risk and
-    follow-up horizon, with the UNIT_COLUMNS, `teacher_key`, `horizon`, `event` (confirmed
-    abandonment), `event_months`, `exit_months` and `duration` (event or censoring round).
-
-    window=False: the whole follow-up, one horizon (`NO_HORIZON`); the months filters are ignored
-    (callers apply them to what they show). window=True: only follow-up rounds within
-    [months_min, months_max] are used; with by_months, one horizon per scheduled round t > 0 in
-    that range, using the rounds up to t ("abandoned by month t").
-    hindrance_rows: the caller puts units in hindrance rows and applies the hindrance filter to
-    those rows itself, so it does not select teachers here.
-    """
-    dims = filters.replace(months_min=None, months_max=None)
-    if hindrance_rows:
-        dims = dims.replace(hindrance=())
-    where, params = dims.where("practice", alias="o")
-    low = filters.months_min if (window and filters.months_min is not None) else 0
-    high = filters.months_max if (window and filters.months_max is not None) else NO_HORIZON
-    params |= {"fu_low": low, "fu_high": high}
-    if by_months:
-        horizons = "select months as horizon from schedule where months > 0 and months between $fu_low and $fu_high"
-    else:
-        horizons = "select $fu_high::integer as horizon"
-    sql = f"""
-baseline as (
-    select o.teacher_key, {select_list(UNIT_COLUMNS, "o")}o.months
-    from observations o
-    where o.months = 0 and o.retained and {where}
-),
-exits as (
-    select teacher_key, min(months) as exit_months
-    from placed_visits
-    where teacher_status in ('left', 'transferred') and months > 0
-    group by teacher_key
-),
-horizons as (
-    {horizons}
-),
-followed as (
-    select h.horizon, o.teacher_key, o.practice, o.months, o.retained
-    from observations o
-    join baseline b using (teacher_key, practice)
-    cross join horizons h
-    left join exits e on e.teacher_key = o.teacher_key
-    where o.months > 0 and o.months between $fu_low and h.horizon
-      and (e.exit_months is null or o.months < e.exit_months)
-),
-sequenced as (
-    select *, lead(retained) over (partition by teacher_key, practice, horizon order by months) as next_retained
-    from followed
-),
-outcomes as (
-    select teacher_key, practice, horizon,
-           min(months) filter (where not retained and not next_retained) as event_months,
-           max(months) as last_months
-    from sequenced
-    group by teacher_key, practice, horizon
-),
-units as (
-    select b.teacher_key, {select_list(UNIT_COLUMNS, "b")}h.horizon,
-           oc.event_months is not null as event,
-           oc.event_months,
-           e.exit_months,
-           coalesce(oc.event_months,
-                    case when e.exit_months <= h.horizon then e.exit_months end,
-                    oc.last_months, 0) as duration
-    from baseline b
-    cross join horizons h
-    left join outcomes oc on oc.teacher_key = b.teacher_key and oc.practice = b.practice and oc.horizon = h.horizon
-    left join exits e on e.teacher_key = b.teacher_key
-)"""
-    return sql, params
 
 
 def _default_config() -> Config:
