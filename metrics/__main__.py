@@ -11,6 +11,8 @@ import argparse
 import json
 import sys
 
+import duckdb
+
 from sustain.config import ConfigError, load_config
 from sustain.db import DatabaseMissing, DataRefreshing, read_only
 
@@ -42,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             table = INDICATORS[args.indicator](con, filters, by, config)
     except (ConfigError, FilterError, DatabaseMissing, DataRefreshing) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:  # values are checked first; this is the net for what slips through
+        first = str(exc).splitlines()[0][:300]
+        print(f"error: could not compute {args.indicator} with these filters ({type(exc).__name__}: {first}); "
+              "check the --where values", file=sys.stderr)
         return 2
     if args.format == "json":
         records = json.loads(table.to_json(orient="records", date_format="iso"))
