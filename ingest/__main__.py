@@ -1,18 +1,20 @@
 """python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] [--allow-reassign] FILE...
 
 Exit 0 when every file was taken (quarantined rows included), 1 when any file was refused,
-2 for a usage or configuration error, or when another process kept the database locked
-for longer than $SUSTAIN_LOCK_WAIT seconds (default 10; nothing is written then).
+2 for a usage or configuration error, when another process kept the database locked
+for longer than $SUSTAIN_LOCK_WAIT seconds (default 10; nothing is written then), or when the
+database cannot be written (read-only, disk full; the file being written is rolled back).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 
 from sustain.config import ConfigError, load_config
-from sustain.db import DataRefreshing, SchemaMismatch
+from sustain.db import DatabaseUnwritable, DataRefreshing, SchemaMismatch
 from sustain.pseudonym import DEMO_SALT_NOTE, SaltMissing
 
 from .core import ImportResult, ingest_files
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         result = ingest_files(args.files, config, args.db, dry_run=args.dry_run,
                               allow_reassign=args.allow_reassign)
         elapsed = time.perf_counter() - started
-    except (ConfigError, SaltMissing, DataRefreshing, SchemaMismatch) as exc:
+    except (ConfigError, SaltMissing, DataRefreshing, DatabaseUnwritable, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -94,8 +96,9 @@ def print_summary(result: ImportResult, elapsed: float) -> None:
         if f.refused:
             print(f"REFUSED {f.refused}")
             continue
+        # the counts balance (rows read = the rest), or the file would have been refused
         print(f"{f.file} [{f.kind}]: {f.rows} rows read, {f.inserted} inserted, {f.updated} updated, "
-              f"{f.unchanged} unchanged, {f.quarantined} quarantined ({f.seconds:.2f} s)")
+              f"{f.unchanged} unchanged, {f.quarantined} quarantined, every row accounted for ({f.seconds:.2f} s)")
         for change in f.changes:
             print(f"  changed: {change}")
         for problem in f.problems[:MAX_PROBLEMS_SHOWN]:
@@ -107,7 +110,14 @@ def print_summary(result: ImportResult, elapsed: float) -> None:
     print(f"{taken} of {len(result.files)} file(s) taken in {elapsed:.2f} s (run {result.run_id})")
 
 
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    # a terminated command unwinds like Ctrl-C: its transaction rolls back, a dry run's copy is removed
+    # (only for the command itself: main() called in-process leaves the caller's handlers alone)
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())
 
 

@@ -3,12 +3,21 @@
 Order: files are read and their kind detected first, then rosters are imported, then CoP logs,
 then survey exports, so a visit is always checked against the roster given in the same command.
 A dry run imports into a throw-away copy of the database, so it prints exactly the summary the
-real run would print and writes nothing to the real database.
+real run would print and writes nothing to the real database. The copy's folder is named after the
+process (`sustain-dry-run-<pid>-*` in the temp folder); a run removes the copies of runs that were
+killed (their process gone) or are older than `STALE_SCRATCH_HOURS`.
+
+Every file's counts must balance: rows read (the file's data records) = inserted + updated +
+unchanged + quarantined. A file whose counts do not is refused (rolled back), never half-counted.
+When the database itself cannot be written (read-only, disk full) the command stops with
+`DatabaseUnwritable`, the file being written rolled back.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import shutil
 import tempfile
 import time
@@ -21,7 +30,7 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config
-from sustain.db import execute, open_for_writing, wait_for_lock
+from sustain.db import DatabaseUnwritable, execute, open_for_writing, storage_problem, wait_for_lock
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
@@ -30,6 +39,12 @@ from .survey import date_shapes
 from .read import FileRefused, RawTable, detect_kind, read_table
 
 KIND_ORDER = {"roster": 0, "cop_log": 1, "kobo": 2, "odk": 2}
+SCRATCH_PREFIX = "sustain-dry-run-"
+STALE_SCRATCH_HOURS = 24  # a copy whose process id is alive is still removed after this (pid reuse)
+
+
+class CountsDoNotBalance(RuntimeError):
+    """rows read != inserted + updated + unchanged + quarantined: a row was lost or counted twice."""
 
 
 @dataclass
@@ -89,12 +104,15 @@ def ingest_files(
         try:
             raw = read_table(path, max_bytes)
             summary.kind = detect_kind(raw.headers)
-            summary.rows = len(raw.frame)
+            summary.rows = raw.records
             loaded.append((summary, raw))
         except FileRefused as exc:
             summary.refused = str(exc) if str(exc).startswith(Path(path).name) else f"{Path(path).name}: {exc}"
+        except (MemoryError, RecursionError, ValueError, OSError, UnicodeError) as exc:
+            # a file the readers did not foresee refuses that file only, never the whole command
+            summary.refused = f"{Path(path).name}: could not be read ({type(exc).__name__}: {str(exc)[:300]})"
     for raw in tables:
-        summary = FileSummary(file=raw.path.name, rows=len(raw.frame))
+        summary = FileSummary(file=raw.path.name, rows=raw.records)
         summaries.append(summary)
         try:
             summary.kind = detect_kind(raw.headers)
@@ -106,10 +124,17 @@ def ingest_files(
     scratch = None
     target = db_path
     if dry_run:
-        scratch = Path(tempfile.mkdtemp(prefix="sustain-dry-run-"))
-        target = scratch / "scratch.duckdb"
-        _copy_database(db_path, target)
+        remove_stale_scratch()
+        try:
+            scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        except OSError as exc:
+            raise DatabaseUnwritable(f"cannot make the dry run's scratch folder in {tempfile.gettempdir()} "
+                                     f"({exc.strerror}); nothing was written: set TMPDIR to a writable folder "
+                                     "with space") from None
     try:
+        if dry_run:
+            target = scratch / "scratch.duckdb"
+            _copy_database(db_path, target)
         if loaded:
             con = open_for_writing(target)
             try:
@@ -122,28 +147,75 @@ def ingest_files(
                     if progress:
                         progress(f"importing {raw.path.name} ({summary.rows} rows)")
                     started = time.perf_counter()
-                    _ingest_one(con, raw, summary, config, salt, run_id, allow_reassign)
+                    try:
+                        _ingest_one(con, raw, summary, config, salt, run_id, target, allow_reassign)
+                    except DatabaseUnwritable as exc:
+                        done = [Path(f.file).name for f, _ in loaded if f.seconds and not f.refused]
+                        before = f"; {', '.join(done)} imported before it" if done else ""
+                        raise DatabaseUnwritable(f"{exc}{before}") from None
                     summary.seconds = time.perf_counter() - started
             finally:
-                con.close()
+                try:
+                    con.close()
+                except Exception:  # a connection DuckDB invalidated after a write failure
+                    pass
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     return ImportResult(files=summaries, run_id=run_id, demo_salt=demo_salt, dry_run=dry_run)
 
 
+def remove_stale_scratch(folder: str | Path | None = None) -> list[Path]:
+    """Remove dry-run copies left by runs that were killed: their process is gone, or they are
+    older than STALE_SCRATCH_HOURS (a folder from before the process id was in the name counts
+    by age only). Returns what was removed."""
+    folder = Path(folder or tempfile.gettempdir())
+    removed = []
+    for path in folder.glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            age_hours = (time.time() - path.stat().st_mtime) / 3600
+        except OSError:
+            continue
+        match = re.match(rf"{re.escape(SCRATCH_PREFIX)}(\d+)-", path.name)
+        if age_hours < STALE_SCRATCH_HOURS and (match is None or _process_alive(int(match.group(1)))):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user
+        return True
+    return True
+
+
 def _copy_database(source: Path, target: Path) -> None:
     """Copy the real database into a scratch file (reading it, never writing it)."""
     if not source.exists():
         return
-    con = duckdb.connect(str(target))
     try:
-        # an import holding the real database is waited for, then reported as busy (no traceback)
-        wait_for_lock(lambda: con.execute("attach ? as source (read_only)", [str(source)]), source)
-        con.execute("copy from database source to scratch")
-        con.execute("detach source")
-    finally:
-        con.close()
+        con = duckdb.connect(str(target))
+        try:
+            # an import holding the real database is waited for, then reported as busy (no traceback)
+            wait_for_lock(lambda: con.execute("attach ? as source (read_only)", [str(source)]), source)
+            con.execute("copy from database source to scratch")
+            con.execute("detach source")
+        finally:
+            con.close()
+    except Exception as exc:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        raise DatabaseUnwritable(
+            f"cannot make the dry run's scratch copy of the database in {target.parent.parent}: {problem[0]}; "
+            f"nothing was written: {problem[1]} (or set TMPDIR to a folder with space)"
+        ) from None
 
 
 def _salt_mismatch(con, salt: str, demo_salt: bool, config: Config, db_path: Path) -> str | None:
@@ -162,8 +234,10 @@ def _salt_mismatch(con, salt: str, demo_salt: bool, config: Config, db_path: Pat
 
 
 def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: str, run_id: str,
-                allow_reassign: bool = False) -> None:
+                db_path: Path, allow_reassign: bool = False) -> None:
     kind = summary.kind
+    wal = Path(f"{db_path}.wal")
+    wal_before = wal.exists()
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     base = {"file": raw.path.name, "sha": raw.sha256, "run_id": run_id}
     con.execute("begin transaction")
@@ -180,6 +254,11 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
             refresh_model(con, config)
         else:
             counts = _import_table(con, raw, kind, config, salt, base)
+        if raw.malformed:  # records the reader could not split: never in `staged`, kept aside here
+            con.executemany(
+                "insert into bad (_row, column_name, value, rule, detail) values (?, '(record)', '', 'malformed_record', ?)",
+                [[m["row"], m["detail"]] for m in raw.malformed],
+            )
         problems = con.execute(
             "select _row, column_name, value, rule, detail from bad order by _row, column_name"
         ).fetchall()
@@ -199,6 +278,7 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         ]
         summary.quarantined = len({p["row"] for p in summary.problems})
         summary.inserted, summary.updated, summary.unchanged = counts
+        _check_balance(con, raw, summary)
         execute(
             con,
             """insert into import_ledger (run_id, source_file, source_sha256, kind, started_at, finished_at,
@@ -213,10 +293,16 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         )
         con.execute("commit")
     except Exception as exc:
-        con.execute("rollback")
+        problem = storage_problem(exc)
+        try:
+            con.execute("rollback")
+        except Exception:  # the commit itself failed, or DuckDB invalidated the connection
+            pass
         summary.inserted = summary.updated = summary.unchanged = summary.quarantined = 0
         summary.problems = []
         summary.changes = []
+        if problem is not None:
+            raise _unwritable(con, wal, wal_before, db_path, raw, problem) from None
         reason = str(exc) if isinstance(exc, FileRefused) else f"{type(exc).__name__}: {exc}"
         summary.refused = reason if reason.startswith(raw.path.name) else f"{raw.path.name}: {reason}"
         return
@@ -226,7 +312,64 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
                 con.unregister(name)
             except Exception:
                 pass
-    con.execute("checkpoint")
+    try:
+        con.execute("checkpoint")
+    except Exception as exc:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        summary.inserted = summary.updated = summary.unchanged = summary.quarantined = 0
+        summary.problems = []
+        raise _unwritable(con, wal, wal_before, db_path, raw, problem) from None
+
+
+def _unwritable(con, wal: Path, wal_before: bool, db_path: Path, raw: RawTable,
+                problem: tuple[str, str]) -> DatabaseUnwritable:
+    """Close the connection and put the database back as it was before this file.
+
+    A failed commit, or a commit whose checkpoint failed (disk full), leaves at most this file's
+    transaction in the write-ahead log. DuckDB writes the database file's header last, so the
+    file itself still holds the database as before this file; when no log was there before this
+    file, dropping the log keeps the database exactly as it was (re-running the command imports
+    the file whole) instead of replaying half an outcome on the next open."""
+    try:
+        con.close()
+    except Exception:
+        pass
+    if not wal_before:
+        try:
+            wal.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return DatabaseUnwritable(
+        f"cannot write the database {db_path}: {problem[0]}; nothing of {raw.path.name} was written and "
+        f"the files after it were not imported: {problem[1]}, then run the same command again "
+        "(files already imported are recognised and left unchanged)"
+    )
+
+
+def _check_balance(con, raw: RawTable, summary: FileSummary) -> None:
+    """Every data record of the file is accounted for exactly once, or the file is refused."""
+    staged, distinct, low, high = con.execute(
+        "select count(*), count(distinct _row), min(_row), max(_row) from staged"
+    ).fetchone()
+    numbers = {m["row"] for m in raw.malformed}
+    counts = (summary.inserted, summary.updated, summary.unchanged, summary.quarantined)
+    balanced = (
+        min(counts) >= 0
+        and sum(counts) == summary.rows
+        and staged == distinct == len(raw.frame)  # staging dropped, merged or repeated no record
+        and staged + len(numbers) == summary.rows
+        and (not staged or (low >= 1 and high <= summary.rows))
+        and all(p["row"] is not None and 1 <= p["row"] <= summary.rows for p in summary.problems)
+    )
+    if not balanced:
+        raise CountsDoNotBalance(
+            f"the counts do not balance ({summary.rows} rows read, but {summary.inserted} inserted + "
+            f"{summary.updated} updated + {summary.unchanged} unchanged + {summary.quarantined} quarantined "
+            f"= {sum(counts)}; {staged} records staged of {len(raw.frame)} read); the file was refused and "
+            "nothing of it written: please report this with the file"
+        )
 
 
 def _programmes_frame(config: Config) -> pd.DataFrame:

@@ -3,7 +3,15 @@
 Everything is read as text ("" for empty), so validation can quote exactly what the file held.
 Refusals (`FileRefused`) happen before anything is written: file too large (also an XLSX whose
 unpacked parts exceed the cap, checked from the zip directory before any XML is parsed), not
-UTF-8, duplicate headers, empty file (0 bytes, or a header row and no data rows), unknown kind.
+UTF-8, duplicate headers, a header cell longer than `MAX_HEADER_CHARS` (not a header row), empty
+file (0 bytes, or a header row and no data rows), unknown kind.
+
+A CSV is split into physical records line by line: a quoted field may span lines (a multi-line
+comment) only when its quote closes cleanly and the record then has the header's number of cells.
+A record that cannot be split so (an unclosed quote, text after a closing quote) is kept aside as
+a `malformed_record` with its line number, and reading resumes on the next line, so it never
+swallows the records after it: rows read = the file's data records. Free-text fields are read
+whole up to the file-size cap (the csv module's own 131,072-character field limit is raised).
 An XLSX whose XML declares a DOCTYPE or entities is refused by a byte scan before parsing, and
 XML is parsed through defusedxml (openpyxl uses it when installed) as a second line of defence.
 """
@@ -14,7 +22,7 @@ import datetime as dt
 import hashlib
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +35,11 @@ KIND_LABELS = {
 }
 
 
+# A header cell is a column name; one this long means the first line is not a header row (and a
+# pathological header must not reach pandas or DuckDB as a column name).
+MAX_HEADER_CHARS = 1_000
+
+
 class FileRefused(Exception):
     """The whole file is refused; the message says why. Nothing is written."""
 
@@ -36,8 +49,15 @@ class RawTable:
     path: Path
     sha256: str
     headers: list[str]
-    frame: pd.DataFrame  # all str, columns as in the file, plus `_row` (1-based data row)
+    frame: pd.DataFrame  # all str, columns as in the file, plus `_row` (1-based data record)
     file_format: str  # csv | xlsx
+    # records that could not be split into cells: {"row", "line", "detail"}; not in `frame`
+    malformed: list[dict] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        """Data records in the file: the rows read, malformed ones included."""
+        return len(self.frame) + len(self.malformed)
 
 
 def sha256_of(path: Path) -> str:
@@ -58,33 +78,43 @@ def read_table(path: str | Path, max_bytes: int) -> RawTable:
     if size == 0:
         raise FileRefused(f"{path.name}: the file is empty")
     digest = sha256_of(path)
+    malformed: list[dict] = []
     if zipfile.is_zipfile(path):
         headers, rows = _read_xlsx(path, max_bytes)
+        numbers = list(range(1, len(rows) + 1))
         file_format = "xlsx"
     else:
-        headers, rows = _read_csv(path)
+        headers, numbers, rows, malformed = _read_csv(path, max_bytes)
         file_format = "csv"
     if not headers or all(not h.strip() for h in headers):
         raise FileRefused(f"{path.name}: the file has no header row")
+    for index, header in enumerate(headers, start=1):
+        if len(header) > MAX_HEADER_CHARS:
+            raise FileRefused(
+                f"{path.name}: the header of column {index} is {len(header):,} characters long (at most "
+                f"{MAX_HEADER_CHARS:,}); the first row is not a header row: export the file again"
+            )
     seen: dict[str, int] = {}
     for index, header in enumerate(headers, start=1):
         if header in seen:
             raise FileRefused(f"{path.name}: duplicate header {header!r} in columns {seen[header]} and {index}")
         seen[header] = index
-    if not rows:
+    if not rows and not malformed:
         raise FileRefused(f"{path.name}: the file has a header row but no data rows (an export with no submissions?)")
     width = len(headers)
-    for number, row in enumerate(rows, start=1):
+    for number, row in zip(numbers, rows):
         if len(row) > width and any(cell.strip() for cell in row[width:]):
             raise FileRefused(f"{path.name}: row {number} has {len(row)} cells but the header has {width}")
     rows = [(row + [""] * width)[:width] for row in rows]
     frame = pd.DataFrame(rows, columns=headers, dtype="string").fillna("")
     frame = frame.astype(object)
-    frame["_row"] = range(1, len(frame) + 1)
-    return RawTable(path=path, sha256=digest, headers=headers, frame=frame, file_format=file_format)
+    frame["_row"] = numbers
+    return RawTable(path=path, sha256=digest, headers=headers, frame=frame, file_format=file_format,
+                    malformed=malformed)
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+def _read_csv(path: Path, max_bytes: int) -> tuple[list[str], list[int], list[list[str]], list[dict]]:
+    """(headers, record numbers, rows, malformed records) of a CSV file."""
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")  # a UTF-8 byte-order mark is dropped, not kept in a header
@@ -97,17 +127,85 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
         ) from None
     if not text.strip():
         raise FileRefused(f"{path.name}: the file is empty")
-    first_line = text.splitlines()[0]
-    delimiter = max([";", ",", "\t"], key=lambda d: len(next(csv.reader([first_line], delimiter=d))))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # a field can be as long as the file (which is under the size cap): long comments import whole
+    if csv.field_size_limit() < max_bytes:
+        csv.field_size_limit(max_bytes)
+    lines = io.StringIO(text, newline="").readlines()  # splits on \n, \r\n, \r only
+    start = next(i for i, line in enumerate(lines) if line.strip())
+    delimiter = max([";", ",", "\t"], key=lambda d: len(_first_cells(lines[start], d)))
+    feed = _LineFeed(lines, start)
     try:
-        rows = [row for row in reader]
+        headers = [h.strip() for h in next(csv.reader(feed, delimiter=delimiter, strict=True))]
     except csv.Error as exc:
-        raise FileRefused(f"{path.name}: not a readable CSV file ({exc})") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
-    if not rows:
-        raise FileRefused(f"{path.name}: the file is empty")
-    return [h.strip() for h in rows[0]], rows[1:]
+        raise FileRefused(f"{path.name}: the header row cannot be read as CSV ({exc})") from None
+    numbers, rows, malformed = [], [], []
+    for line, row, reason in _records(lines, delimiter, feed.taken, len(headers)):
+        if row is not None and not any(cell.strip() for cell in row):
+            continue  # a blank line is not a record
+        number = len(numbers) + len(malformed) + 1
+        if row is None:
+            malformed.append({"row": number, "line": line, "detail": reason})
+        else:
+            numbers.append(number)
+            rows.append(row)
+    return headers, numbers, rows, malformed
+
+
+def _first_cells(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        return []
+
+
+class _LineFeed:
+    """The file's lines from `start`, counting how many the csv reader has taken."""
+
+    def __init__(self, lines: list[str], start: int):
+        self.lines, self.taken = lines, start
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.taken >= len(self.lines):
+            raise StopIteration
+        self.taken += 1
+        return self.lines[self.taken - 1]
+
+
+def _records(lines: list[str], delimiter: str, start: int, width: int):
+    """Yield (line number, cells, reason) per physical record from line index `start`; cells None
+    when the record starting on that line cannot be split cleanly: strict parsing stops at an
+    unclosed quote (end of file inside quotes) or at text after a closing quote, and a record
+    spanning lines must come out with the header's `width` cells (a closed multi-line comment
+    does; a stray quote that swallowed the next lines usually does not). The bad record's first
+    line is then given up and reading resumes on the next line, so one bad quote costs one
+    record, never the records after it."""
+    while start < len(lines):
+        feed = _LineFeed(lines, start)
+        reader = csv.reader(feed, delimiter=delimiter, strict=True)
+        while True:
+            first = feed.taken
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield first + 1, None, f"line {first + 1} cannot be split into cells ({exc}; an unclosed quote?)"
+                break
+            if feed.taken - first > 1 and not _fits(row, width):
+                yield first + 1, None, (
+                    f"line {first + 1} starts a quoted field that runs over {feed.taken - first} lines and "
+                    f"leaves {len(row)} cells where the header has {width} (an unclosed quote?)")
+                break
+            yield first + 1, row, ""
+        start = first + 1
+
+
+def _fits(row: list[str], width: int) -> bool:
+    """The record has the header's cells (extra cells only if empty)."""
+    return len(row) == width or (len(row) > width and not any(c.strip() for c in row[width:]))
 
 
 def _read_xlsx(path: Path, max_bytes: int) -> tuple[list[str], list[list[str]]]:

@@ -20,6 +20,7 @@ import json
 import math
 import sys
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -73,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             table = INDICATORS[args.indicator](con, filters, by, config, **options)
     except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:  # values are checked first; this is the net for what slips through
+        first = str(exc).splitlines()[0][:300]
+        print(f"error: could not compute {args.indicator} with these filters ({type(exc).__name__}: {first}); "
+              "check the --where values", file=sys.stderr)
         return 2
     if args.format == "json":
         records = json_records(table)

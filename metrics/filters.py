@@ -11,6 +11,7 @@ month 0 stays defined); grouping `--by hindrance` puts a teacher in every group 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -32,6 +33,9 @@ BY_COLUMNS = ["province", "district", "cluster", "school_id", "practice", "month
               "school_type", "gender", "subject", "hindrance"]
 # dimensions that exist only on practice-level rows
 PRACTICE_LEVEL = {"practice"}
+# months since the programme end; a bound beyond a century is a typo (and must not overflow SQL)
+MONTHS_LIMIT = 1200
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,6}")  # ASCII digits only: int() also takes '٣' and '1_0'
 
 
 class FilterError(ValueError):
@@ -72,6 +76,9 @@ class Filters:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise FilterError(f"filter {name} takes a whole number of months, got {value!r}")
+            if value is not None and abs(value) > MONTHS_LIMIT:
+                raise FilterError(f"filter {name} takes a whole number of months from -{MONTHS_LIMIT} to "
+                                  f"{MONTHS_LIMIT}, got {_shorten(str(value))}")
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> "Filters":
@@ -80,20 +87,14 @@ class Filters:
         bounds: dict[str, int] = {}
         for column, value in pairs:
             if column in ("months_min", "months_max"):
-                try:
-                    bounds[column] = int(value)
-                except ValueError:
-                    raise FilterError(f"{column} takes a whole number of months, got {value!r}") from None
+                bounds[column] = _months(column, value)
             elif column == "months":
-                try:
-                    bounds["months_min"] = bounds["months_max"] = int(value)
-                except ValueError:
-                    raise FilterError(f"months takes a whole number, got {value!r}") from None
+                bounds["months_min"] = bounds["months_max"] = _months(column, value)
             elif column in DIMENSIONS:
                 values.setdefault(column, []).append(value)
             else:
                 allowed = ", ".join(list(DIMENSIONS) + ["months", "months_min", "months_max"])
-                raise FilterError(f"cannot filter on {column!r}; allowed: {allowed}")
+                raise FilterError(f"cannot filter on {_shorten(repr(column))}; allowed: {allowed}")
         return cls(**{k: tuple(v) for k, v in values.items()}, **bounds)
 
     def replace(self, **changes) -> "Filters":
@@ -143,6 +144,19 @@ class Filters:
         return (" and ".join(clauses) or "true"), params
 
 
+def _months(column: str, value) -> int:
+    """A month bound from text: an ASCII whole number within +-MONTHS_LIMIT, else FilterError."""
+    text = str(value).strip()
+    if not _WHOLE_NUMBER.fullmatch(text) or abs(int(text)) > MONTHS_LIMIT:
+        raise FilterError(f"{column} takes a whole number of months from -{MONTHS_LIMIT} to {MONTHS_LIMIT}, "
+                          f"got {_shorten(repr(value))}")
+    return int(text)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def check_by(by: Iterable[str], allowed: Iterable[str] = BY_COLUMNS) -> list[str]:
     """Validate --by columns against the allow-list; keeps the order given, drops repeats."""
     allowed = list(allowed)
@@ -152,7 +166,7 @@ def check_by(by: Iterable[str], allowed: Iterable[str] = BY_COLUMNS) -> list[str
         if not column:
             continue
         if column not in allowed:
-            raise FilterError(f"cannot group by {column!r}; allowed: {', '.join(allowed)}")
+            raise FilterError(f"cannot group by {_shorten(repr(column))}; allowed: {', '.join(allowed)}")
         if column not in chosen:
             chosen.append(column)
     return chosen

@@ -333,6 +333,40 @@ class DatabaseBusy(DataRefreshing):
     """Another process held the database for longer than a writer was willing to wait."""
 
 
+class DatabaseUnwritable(RuntimeError):
+    """The database (or its folder) cannot be written: read-only, no permission, or the disk is
+    full. The message is one sentence saying what happened and how to fix it."""
+
+
+# What the operating system / DuckDB said -> what it means for the user (first match wins)
+_STORAGE_REASONS = [
+    (("no space left", "disk full", "enospc", "file too large", "efbig", "disk quota"),
+     "the disk is full", "free some space"),
+    (("read-only file system", "read only file system", "erofs"),
+     "it is on a read-only file system", "copy it to a writable folder and pass --db"),
+    (("permission denied", "access is denied", "operation not permitted", "eacces", "eperm"),
+     "it (or its folder) is read-only for this user", "make it writable, or copy it to a writable folder and pass --db"),
+]
+
+
+def storage_problem(exc: BaseException) -> tuple[str, str] | None:
+    """(what happened, how to fix) when `exc` is the database's storage failing (read-only, no
+    permission, disk full, or DuckDB invalidated after such a failure); None for anything else."""
+    if is_lock_error(exc):
+        return None
+    text = str(exc).lower()
+    if isinstance(exc, OSError) or isinstance(exc, (duckdb.IOException, duckdb.FatalException,
+                                                    duckdb.TransactionException, duckdb.InvalidInputException)):
+        for needles, what, fix in _STORAGE_REASONS:
+            if any(needle in text for needle in needles):
+                return what, fix
+    if isinstance(exc, duckdb.FatalException) or "invalidated" in text:
+        return "it could not be written (" + str(exc).splitlines()[0][:200] + ")", "check the disk and the file"
+    if isinstance(exc, (OSError, duckdb.IOException)):
+        return "it could not be written (" + str(exc).splitlines()[0][:200] + ")", "check the disk and the file"
+    return None
+
+
 class DatabaseMissing(FileNotFoundError):
     """No database file yet: run `python -m ingest` or start the dashboard once."""
 
@@ -423,6 +457,19 @@ def open_for_writing(path: str | Path, wait_seconds: float | None = None) -> duc
     """Open (creating if needed) the database read-write and make sure the schema exists; waits
     for another process's lock up to `wait_seconds` (default `write_wait_seconds()`)."""
     path = Path(path)
+    try:
+        return _open_for_writing(path, wait_seconds)
+    except Exception as exc:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        raise DatabaseUnwritable(
+            f"cannot write the database {path}: {problem[0]}; nothing was written: {problem[1]}, "
+            "then run the same command again"
+        ) from None
+
+
+def _open_for_writing(path: Path, wait_seconds: float | None) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     marker = _intent_path(path)
 

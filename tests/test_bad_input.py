@@ -664,6 +664,130 @@ def test_a_database_of_the_previous_release_is_upgraded(base, tmp_path):
                     "lost": rows_lost(base.before, snapshot(base.db))})
 
 
+# -- issue 9: every row accounted for, huge fields, impossible CLI values -------------------------------
+def _balanced(db) -> None:
+    """Every ledger row satisfies rows read = inserted + updated + unchanged + quarantined."""
+    assert stored(db, """select count(*) from import_ledger
+                         where not refused and rows_read <> inserted + updated + unchanged + quarantined""") == [(0,)]
+
+
+def test_unclosed_quote_costs_one_record_not_the_rows_after_it(base, tmp_path):
+    """ODK (`,`, quoted only when needed): a comment cell starting `"he said hi` with no closing
+    quote used to swallow the rows after it (4 rows read as 2, two valid visits gone, exit 0)."""
+    odk_rows = [visit(f"q{i}", "T3", "S2", 3, programme="CBT", district="Sanghar", cluster="SAN-C1",
+                      comments=comment, **OBS)
+                for i, comment in enumerate(["fine", "BROKEN", "ok", "two lines\nof comment", "last"], start=1)]
+    odk = write_odk(tmp_path / "odk_unclosed.csv", odk_rows)
+    odk.write_text(odk.read_text(encoding="utf-8").replace("BROKEN", '"he said hi'), encoding="utf-8")
+    # Kobo (`;`, every field quoted): the closing quote of one cell is missing
+    kobo = write_kobo(tmp_path / "kobo_unclosed.csv", [visit(f"k{i}", "T2", "S1", 3, comments=c, **OBS)
+                                                        for i, c in enumerate(["a", "BROKEN", "c"], start=1)])
+    kobo.write_text(kobo.read_text(encoding="utf-8").replace('"BROKEN"', '"he said hi'), encoding="utf-8")
+    from_odk, from_kobo = ingest(base.config(), odk, kobo).files
+    # rows read = the file's data records; the closed multi-line comment is one record
+    assert (from_odk.rows, from_odk.inserted, from_odk.quarantined) == (5, 4, 1)
+    assert problems(from_odk) == {(2, "(record)", "", "malformed_record")}
+    assert "line 3 " in from_odk.problems[0]["detail"]  # header = line 1, first record = line 2
+    assert (from_kobo.rows, from_kobo.inserted, from_kobo.quarantined) == (3, 2, 1)
+    assert problems(from_kobo) == {(2, "(record)", "", "malformed_record")}
+    assert stored(base.db, "select comments from visits where submission_id = 'q4'") == [("two lines\nof comment",)]
+    assert stored(base.db, "select count(*) from visits where submission_id in ('q1', 'q3', 'q5', 'k1', 'k3')") == [(5,)]
+    assert stored(base.db, "select source_file, row_number, rule from quarantine where rule = 'malformed_record' "
+                           "order by source_file") == [("kobo_unclosed.csv", 2, "malformed_record"),
+                                                       ("odk_unclosed.csv", 2, "malformed_record")]
+    _balanced(base.db)
+    record("an unclosed quote in a comment (ODK `,` with a closed multi-line comment too; Kobo `;`)", base,
+           from_odk, from_kobo)
+
+
+def test_counts_that_do_not_balance_refuse_the_file(base, tmp_path, monkeypatch):
+    """rows read = inserted + updated + unchanged + quarantined is checked on every import: an
+    import whose counts do not balance (here: a row counted twice) is refused, nothing written."""
+    import ingest.core as core
+
+    real = core._import_survey
+    monkeypatch.setattr(core, "_import_survey", lambda *a: (lambda c: (c[0], c[1], c[2] + 1))(real(*a)))
+    path = write_kobo(tmp_path / "double_count.csv", [visit("dc1", "T2", "S1", 3, **OBS)])
+    summary = ingest(base.config(), path).files[0]
+    assert summary.refused.startswith("double_count.csv: CountsDoNotBalance: the counts do not balance "
+                                      "(1 rows read, but 1 inserted + 0 updated + 1 unchanged + 0 quarantined = 2")
+    assert stored(base.db, "select count(*) from visits where submission_id = 'dc1'") == [(0,)]
+    assert stored(base.db, "select count(*) from import_ledger where source_file = 'double_count.csv'") == [(0,)]
+    monkeypatch.setattr(core, "_import_survey", real)
+    again = ingest(base.config(), path).files[0]
+    assert (again.rows, again.inserted, again.refused) == (1, 1, None)
+    _balanced(base.db)
+    record("counts that do not balance (a row counted twice, injected)", base, summary, again)
+
+
+def test_huge_header_refuses_that_file_only_and_huge_comments_import_whole(base, tmp_path, capsys):
+    from ingest.__main__ import main
+
+    header = kobo_header()
+    header[header.index("_tags")] = "x" * 140_000  # over the csv module's 131,072-character field limit
+    huge_header = tmp_path / "huge_header.csv"
+    huge_header.write_text(_kobo_text([visit("hh1", "T2", "S1", 3, **OBS)], header), encoding="utf-8")
+    long_comment = "ٹھیک ہے " * 25_000  # 200,000 characters
+    long = write_kobo(tmp_path / "long_comment.csv", [visit("lc1", "T2", "S1", 3, comments=long_comment, **OBS)])
+    odk_long = write_odk(tmp_path / "long_comment_odk.csv", [visit("lc2", "T3", "S2", 3, programme="CBT",
+                                                                   district="Sanghar", cluster="SAN-C1",
+                                                                   comments="a" * 300_000, **OBS)])
+    code = main(["--config", str(base.config().source_path), "--json", str(huge_header), str(long), str(odk_long)])
+    out = capsys.readouterr()
+    assert code == 1 and "Traceback" not in out.err
+    files = json.loads(out.out)["files"]
+    column = header.index("x" * 140_000) + 1
+    assert files[0]["refused"] == (f"huge_header.csv: the header of column {column} is 140,000 characters long (at most "
+                                   "1,000); the first row is not a header row: export the file again")
+    assert [(f["rows"], f["inserted"], f["refused"]) for f in files[1:]] == [(1, 1, None), (1, 1, None)]
+    assert stored(base.db, "select length(comments) from visits where submission_id in ('lc1', 'lc2') "
+                           "order by submission_id") == [(len(long_comment),), (300_000,)]
+    (comment,) = stored(base.db, "select comments from visits where submission_id = 'lc1'")[0]
+    assert comment == long_comment  # stored whole, byte for byte
+    from ingest.core import FileSummary
+    shown = [FileSummary(file=f["file"], **{k: f[k] for k in ("kind", "rows", "inserted", "updated", "unchanged",
+                                                                "quarantined", "refused")}) for f in files]
+    record("a 140,000-character header cell; 200,000- and 300,000-character comments (Kobo, ODK) in the same "
+           "command", base, *shown)
+
+
+FIFTY_NINES = "9" * 60
+METRICS_CASES = [
+    ["retention", "--where", f"months_min={FIFTY_NINES}"],
+    ["retention", "--where", f"months_max=-{FIFTY_NINES}"],
+    ["retention", "--where", "months=abc"],
+    ["prevalence", "--where", "months=1e3"],
+    ["coverage", "--where", "months=٣"],  # an Arabic-Indic digit: int() takes it, SQL must not see it
+    ["survival", "--where", "months_min=99999999999999999999"],
+    ["half_life", "--where", "months=1_000"],
+    ["retention", "--where", "months_min="],
+    ["retention", "--where", "nope=1"],
+    ["retention", "--where", "=Thatta"],
+    ["retention", "--where", "district"],
+    ["retention", "--by", "nope"],
+    ["retention", "--by", "district,nope"],
+    ["retention", "--by", "x" * 10_000],
+    ["retention", "--format", "xml"],
+    ["no_such_indicator"],
+]
+
+
+@pytest.mark.parametrize("argv", METRICS_CASES, ids=lambda a: " ".join(a)[:40])
+def test_impossible_metrics_cli_values_exit_2_with_a_message(base, argv, capsys):
+    from metrics.__main__ import main
+
+    try:
+        code = main(argv + ["--config", str(base.config().source_path)])
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith(("error:", "python -m metrics: error:")) and len(message) < 1_500, message
+    RESULTS.append({"input": f"`python -m metrics {' '.join(argv)[:70]}`",
+                    "happened": f"exit 2: {message[:160]}", "lost": rows_lost(base.before, snapshot(base.db))})
+
+
 # -- the closing table ------------------------------------------------------------------------------
 def test_zz_bad_input_table(capsys):
     """Print and keep the table of this module's results (rows lost computed by each test)."""

@@ -274,6 +274,134 @@ def test_a_second_ingest_that_cannot_get_the_lock_refuses_clearly_and_a_rerun_co
                                    "the re-run completed", "lost": _lost(inputs.after_both, final)})
 
 
+# -- issue 9: a read-only database, a full disk, a killed dry run ------------------------------------
+def _small_setup(folder: Path) -> tuple[Path, Path, Path]:
+    """A small database (roster and one Kobo export imported) and a new ODK export to import."""
+    from ingest import ingest_files
+    from support import teacher, visit, write_config, write_kobo, write_odk, write_roster
+
+    config = write_config(folder, **{"thresholds.min_group_n": 1})
+    scores = {"group_work": "3", "questioning": "2"}
+    roster = write_roster(folder / "roster.csv", [teacher("T1", "S1"), teacher("T2", "S1")])
+    kobo = write_kobo(folder / "kobo.csv", [visit("k1", "T1", "S1", 0, scores=scores)])
+    odk = write_odk(folder / "odk.csv", [visit(f"o{i}", "T2", "S1", 3, scores=scores) for i in range(1, 4)])
+    assert ingest_files([roster, kobo], load_config(config)).ok
+    return folder / "sustain.duckdb", config, odk
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _one_clear_sentence(done: subprocess.CompletedProcess, db: Path, what: str) -> str:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot write the database {db}: {what}"), lines
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_a_read_only_database_exits_2_with_one_sentence_and_stays_untouched(tmp_path):
+    """Read-only file and folder (as a read-only mount). Root ignores permission bits, so as root
+    the command runs without CAP_DAC_OVERRIDE (setpriv), which makes them bind again."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db, config, odk = _small_setup(folder)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot make a file read-only for this test")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner,-linux_immutable", "--"]
+    before, state_before = _sha(db), state(db)
+    command = prefix + [sys.executable, "-m", "ingest", "--config", str(config), str(odk)]
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        file_ro = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        db.chmod(0o644)  # the file writable, its folder not: the write-ahead log cannot be made
+        folder_ro = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        dry = subprocess.run(command[:-1] + ["--dry-run", str(odk)], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+    finally:
+        folder.chmod(0o755)
+        db.chmod(0o644)
+    first = _one_clear_sentence(file_ro, db, "it (or its folder) is read-only for this user; nothing was written")
+    _one_clear_sentence(folder_ro, db, "it (or its folder) is read-only for this user; nothing of odk.csv was written")
+    assert dry.returncode == 0 and "3 inserted" in dry.stdout, dry.stderr  # a dry run reads, so it still works
+    assert _sha(db) == before and state(db) == state_before and not Path(f"{db}.wal").exists()
+    again = subprocess.run(command[len(prefix):], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "3 inserted" in again.stdout, again.stderr
+    FAULT_ROWS.append({"fault": "a read-only database (file, then only its folder)",
+                       "happened": f"exit 2, `{first[:150]}...`; checksum unchanged; writable again: imported",
+                       "lost": _lost(state_before, state(db))})
+
+
+@pytest.mark.slow
+def test_a_full_disk_exits_2_with_one_sentence_and_leaves_the_database_as_it_was(tmp_path):
+    """A full disk, simulated by RLIMIT_FSIZE in the child (writes past 64 KB fail with EFBIG, as
+    ENOSPC would; SIGXFSZ ignored so the write fails instead of killing the process). Before the
+    fix the checkpoint's FatalException came out as a traceback."""
+    import resource
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    db, config, odk = _small_setup(folder)
+    before, state_before = _sha(db), state(db)
+
+    def full_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65_536, 65_536))
+
+    command = [sys.executable, "-m", "ingest", "--config", str(config), str(odk)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, preexec_fn=full_disk)
+    sentence = _one_clear_sentence(done, db, "the disk is full; nothing of odk.csv was written")
+    assert _sha(db) == before and not Path(f"{db}.wal").exists()
+    assert state(db) == state_before  # no visit, no ledger row of the file
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "3 inserted" in again.stdout, again.stderr
+    FAULT_ROWS.append({"fault": "a full disk during an import (RLIMIT_FSIZE 64 KB)",
+                       "happened": f"exit 2, `{sentence[:150]}...`; checksum unchanged, no .wal; with space: imported",
+                       "lost": _lost(state_before, state(db))})
+
+
+@pytest.mark.slow
+def test_a_killed_dry_run_leaves_no_scratch_copy_behind(tmp_path):
+    """A dry run SIGKILLed inside its transaction leaves its scratch copy; the next dry run removes
+    it (its process is gone), as it does an old copy from before process ids were in the name,
+    and keeps the copy of a dry run still running."""
+    folder = tmp_path / "dry"
+    folder.mkdir()
+    db, config, odk = _small_setup(folder)
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    env = os.environ | {"TMPDIR": str(scratch_root)}
+    markers = tmp_path / "m7"
+    markers.mkdir()
+    proc = subprocess.Popen([sys.executable, str(HELPER), "pause", "begin", str(markers), "--", "--config",
+                             str(config), "--dry-run", str(odk)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    wait_for(lambda: (markers / "begin").exists(), 60, "the dry run's transaction", proc)
+    kill(proc)
+    left = list(scratch_root.glob("sustain-dry-run-*"))
+    assert len(left) == 1 and (left[0] / "scratch.duckdb").stat().st_size > 0  # what a killed run leaves
+    legacy = scratch_root / "sustain-dry-run-abc123"  # today's name, no process id: removed by age
+    legacy.mkdir()
+    old = time.time() - 25 * 3600
+    os.utime(legacy, (old, old))
+    alive = scratch_root / f"sustain-dry-run-{os.getpid()}-live"  # a dry run still running: kept
+    alive.mkdir()
+    done = subprocess.run([sys.executable, "-m", "ingest", "--config", str(config), "--dry-run", str(odk)],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in scratch_root.iterdir()) == [alive.name]
+    FAULT_ROWS.append({"fault": "a dry run killed with SIGKILL (its scratch copy of the database left in TMPDIR)",
+                       "happened": "the next dry run removed it (and a 25-hour-old copy); a live run's copy kept",
+                       "lost": 0})
+
+
 def test_zz_fault_table(capsys):
     if not FAULT_ROWS:
         pytest.skip("no fault test ran in this session")
