@@ -371,6 +371,15 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     return frame[columns]
 
 
+def by_school(table: pd.DataFrame) -> pd.DataFrame:
+    """One `persistence` row per school: where a school has teachers of several programmes, the
+    row with the strongest evidence of decay (highest p_below_programme; rows without one last):
+    a school is as much at risk as its most at-risk programme. Indexed by school_id."""
+    ordered = table.sort_values(["p_below_programme", "p_at_risk", "programme"], ascending=[False, False, True],
+                                na_position="last", kind="stable")
+    return ordered.drop_duplicates("school_id").set_index("school_id")
+
+
 def persistence_classes(p_below, config: Config) -> list[str]:
     """The class of each school from its p_below_programme (see `persistence`)."""
     evidence = config.thresholds.class_evidence
