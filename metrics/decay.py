@@ -204,7 +204,7 @@ def _half_life_row(group: pd.DataFrame, minimum: int) -> dict:
     row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
 
     # school bootstrap: replicate curves from resampled schools' counts per round
-    school, schools = pd.factorize(used["school_id"])
+    school, schools = pd.factorize(used["school_id"], sort=True)  # sorted: the same replicates on every run
     column = np.searchsorted(usable, used["months"].to_numpy())
     retained = np.zeros((len(schools), len(usable)))
     observed = np.zeros((len(schools), len(usable)))
@@ -382,14 +382,15 @@ def by_school(table: pd.DataFrame) -> pd.DataFrame:
 
 def persistence_classes(p_below, config: Config) -> list[str]:
     """The class of each school from its p_below_programme (see `persistence`)."""
-    evidence = config.thresholds.class_evidence
+    # compared at 12 decimals, so that a probability shown as 0.2 is "at most 1 - 0.8"
+    evidence, low = round(config.thresholds.class_evidence, 12), round(1 - config.thresholds.class_evidence, 12)
     classes = []
     for p in p_below:
         if p is None or pd.isna(p):
             classes.append(TOO_FEW)
-        elif p >= evidence:
+        elif round(float(p), 12) >= evidence:
             classes.append(DECAYING)
-        elif p <= 1 - evidence:
+        elif round(float(p), 12) <= low:
             classes.append(PERSISTING)
         else:
             classes.append(UNCERTAIN)
