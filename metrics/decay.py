@@ -143,7 +143,8 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     curve is read the same way, and the interval is the replicates' 2.5 and 97.5 percentiles
     (`stats.percentile_interval`). Replicates where one half is not reached by the horizon count
     as infinitely long: when they are more than 2.5% of the replicates `ci_high` is infinite
-    (more than 97.5%: `ci_low` too). Needs `MIN_SCHOOLS_INTERVAL` schools, else blank (note).
+    (more than 97.5%: `ci_low` too), and `note` says so (JSON has no infinity: it prints null).
+    Needs `MIN_SCHOOLS_INTERVAL` schools, else blank (note).
 
     `decay_per_month`: a model, marked as such: lambda of retention(t) = exp(a - lambda t), a
     binomial GLM with log link and a free intercept on the schools' counts at the rounds used
@@ -216,6 +217,8 @@ def _half_life_row(group: pd.DataFrame, minimum: int) -> dict:
             replicates = (weights @ retained) / (weights @ observed)
         values, hit = read_half_life(usable, replicates)
         row["ci_low"], row["ci_high"] = _interval_with_not_reached(values, hit)
+        if math.isinf(row["ci_high"]):
+            notes.append(f"interval's upper end not reached by month {horizon}")
     else:
         notes.append(f"no interval: fewer than {MIN_SCHOOLS_INTERVAL} schools")
 
@@ -412,12 +415,20 @@ def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFram
     b = np.full(len(frame), 1.0)
     seen = frame[observed]
     if len(seen):
-        fallback = _priors(seen, fallback_keys)
         local = _priors(seen, prior_keys)
         chosen = frame[prior_keys].merge(local, on=prior_keys, how="left")
-        backup = frame[fallback_keys].merge(fallback, on=fallback_keys, how="left") if fallback_keys else \
-            pd.DataFrame({c: np.repeat(fallback[c].to_numpy(), len(frame)) for c in ("a", "b", "schools")})
         use_local = chosen["schools"].fillna(0).to_numpy() >= MIN_PRIOR_SCHOOLS
+        # the programme's prior, fitted only for the groups of too few schools
+        needing = seen[seen[prior_keys].merge(local, on=prior_keys, how="left")["schools"].to_numpy()
+                       < MIN_PRIOR_SCHOOLS]
+        wanted = needing[fallback_keys].drop_duplicates() if fallback_keys else None
+        scope = seen.merge(wanted, on=fallback_keys) if fallback_keys else seen
+        fallback = _priors(scope, fallback_keys) if len(needing) else pd.DataFrame(
+            {**{c: pd.Series(dtype=seen[c].dtype) for c in fallback_keys},
+             **{c: pd.Series(dtype="float64") for c in ("a", "b", "schools")}})
+        backup = frame[fallback_keys].merge(fallback, on=fallback_keys, how="left") if fallback_keys else \
+            pd.DataFrame({c: np.repeat(fallback[c].to_numpy() if len(fallback) else [np.nan], len(frame))
+                          for c in ("a", "b", "schools")})
         use_backup = ~use_local & (backup["schools"].fillna(0).to_numpy() >= MIN_PRIOR_SCHOOLS)
         a = np.where(use_local, chosen["a"], np.where(use_backup, backup["a"], 1.0)).astype(float)
         b = np.where(use_local, chosen["b"], np.where(use_backup, backup["b"], 1.0)).astype(float)
