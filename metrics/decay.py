@@ -1,4 +1,12 @@
-"""Decay and persistence: half_life (from the retention curve) and persistence (per school)."""
+"""Decay and persistence: `half_life` (read from the retention curve) and `persistence` (each
+school at a common round, shrunk toward its programme-and-district mean, with the probability that
+its retention is low).
+
+Both read the counts behind the `retention` indicator (`indicators.retention_counts`: of the
+teacher-practices in use at month 0, those observed at a round and those retained there, from the
+analysis model's `person_period`), aggregated by DuckDB per group, school and round; the models
+below are fitted on those sufficient statistics, never on one row per teacher-practice.
+"""
 from __future__ import annotations
 
 import math
@@ -9,175 +17,444 @@ import duckdb
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import optimize, special, stats
 
 from sustain.config import Config, load_config
 
-from .base import filtered_rows, group_columns, order_rows, query, select_list, suppress
+from .base import TOO_FEW, group_columns, order_rows, query, suppress
 from .filters import BY_COLUMNS, Filters
 from .indicators import retention_counts
+from .stats import percentile_interval, school_bootstrap_weights
 
+HALF = 0.5
 HALF_LIFE_BY = [c for c in BY_COLUMNS if c != "months"]
-MIN_ROUNDS = 3
-MIN_CLUSTERS = 5
-# a half-life beyond ten times the follow-up is "no decay" (the fit cannot tell it from none)
-NO_DECAY_FACTOR = 10
+# the school bootstrap needs this many schools; with fewer the interval is left blank (said in `note`)
+MIN_SCHOOLS_INTERVAL = 5
+# a model with an intercept and a slope needs two rounds after month 0
+MIN_ROUNDS_DECAY = 2
+
+DECAY_MODEL = ("decay_per_month is a model, not a reading of the curve: the slope lambda of a binomial "
+               "GLM with log link, retention(t) = exp(a - lambda t), fitted to each school's counts at the "
+               "rounds after month 0 (intercept a free, errors clustered by school)")
+
+
+# -- half-life ----------------------------------------------------------------------------------
+
+def read_half_life(months, curves) -> tuple[np.ndarray, np.ndarray]:
+    """The time at which each retention curve first falls to one half.
+
+    `months`: the K rounds after month 0, ascending; `curves`: (B x K) retention at those rounds
+    (NaN: the round is missing from that curve). Every curve starts at 1 at month 0. The half-life
+    is read between the last round above 0.5 (month 0 included) and the first round at or below
+    it, log-linearly: t = t1 + (t2 - t1) * ln(r1 / 0.5) / ln(r1 / r2); when r2 = 0 the log is
+    undefined and the reading is linear. Returns (half_life, reached): where no round is at or
+    below 0.5, half_life is NaN and reached False.
+    """
+    months = np.asarray(months, dtype="float64")
+    curves = np.atleast_2d(np.asarray(curves, dtype="float64"))
+    rows = curves.shape[0]
+    times = np.concatenate([np.zeros((rows, 1)), np.broadcast_to(months, curves.shape)], axis=1)
+    values = np.concatenate([np.ones((rows, 1)), curves], axis=1)
+    valid = ~np.isnan(values)
+    below = valid & (values <= HALF)
+    reached = below.any(axis=1)
+    second = np.argmax(below, axis=1)
+    # the last valid round before the first one at or below one half (month 0 is always valid)
+    positions = np.where(valid, np.arange(values.shape[1]), -1)
+    last_valid = np.maximum.accumulate(positions, axis=1)
+    first = last_valid[np.arange(rows), np.maximum(second - 1, 0)]
+    t1, t2 = times[np.arange(rows), first], times[np.arange(rows), second]
+    r1, r2 = values[np.arange(rows), first], values[np.arange(rows), second]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_linear = t1 + (t2 - t1) * np.log(r1 / HALF) / np.log(r1 / r2)
+        linear = t1 + (t2 - t1) * (r1 - HALF) / (r1 - r2)
+    half_life = np.where(r2 > 0, log_linear, linear)
+    return np.where(reached, half_life, np.nan), reached
 
 
 def fit_decay(months, retained, n, clusters=None) -> dict:
-    """Weighted fit of retention(t) = exp(-λ t) to rounds t > 0.
+    """decay_per_month: the slope of retention(t) = exp(a - lambda t) over rounds t > 0.
 
-    Maximum likelihood of a binomial model with log link and no intercept (the curve passes
-    through 1 at t = 0): each cell (a round, or a school's round) weighs by its n. With
-    `clusters` (one code per cell, the school), the interval is robust to clustering: the same
-    teachers are seen at every round and contribute several practices, so cells of one school
-    are not independent. Half-life = ln 2 / λ, its 95% interval from λ's. λ <= 0, or a
-    half-life over ten times the longest round, reads as no decay (half-life infinite).
+    A binomial GLM with log link and an intercept (statsmodels), fitted by maximum likelihood to
+    cells of (retained, n) at months t (a school's counts at a round): the intercept lets the
+    curve start below 1 after month 0, so lambda is the rate of loss between the follow-up rounds,
+    not the rate that also has to explain the first drop. With `clusters` (one school code per
+    cell) and at least `MIN_SCHOOLS_INTERVAL` of them, standard errors are clustered by school.
+    Returns {decay_per_month, se, intercept, note}; NaN with the reason when the model cannot be
+    fitted (fewer than two rounds, or no convergence).
     """
-    months = np.asarray(months, dtype=float)
-    retained = np.asarray(retained, dtype=float)
-    n = np.asarray(n, dtype=float)
+    months = np.asarray(months, dtype="float64")
+    retained = np.asarray(retained, dtype="float64")
+    n = np.asarray(n, dtype="float64")
+    empty = {"decay_per_month": np.nan, "se": np.nan, "intercept": np.nan}
+    if len(np.unique(months)) < MIN_ROUNDS_DECAY:
+        return empty | {"note": f"decay_per_month needs {MIN_ROUNDS_DECAY} rounds after month 0"}
     endog = np.column_stack([retained, n - retained])
-    exog = -months.reshape(-1, 1)
+    exog = np.column_stack([np.ones_like(months), -months])
     family = sm.families.Binomial(link=sm.families.links.Log())
-    fit_options = {"start_params": [_log_linear_start(months, retained, n)]}
+    options: dict = {"start_params": _log_linear_start(months, retained, n)}
     note = ""
     groups = pd.factorize(np.asarray(clusters))[0] if clusters is not None else None
-    if groups is not None and groups.max() + 1 >= MIN_CLUSTERS:
-        fit_options |= {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
-    elif groups is not None:
-        note = f"interval not clustered by school (fewer than {MIN_CLUSTERS} schools)"
+    if groups is not None and groups.max() + 1 >= MIN_SCHOOLS_INTERVAL:
+        options |= {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            result = sm.GLM(endog, exog, family=family).fit(**fit_options)
-            rate, se = float(result.params[0]), float(result.bse[0])
-            if "cov_type" not in fit_options and result.df_resid > 0:
-                # unclustered: widen by Pearson's dispersion when rounds scatter more than binomially
-                se *= math.sqrt(max(1.0, result.pearson_chi2 / result.df_resid))
-        except (ValueError, ZeroDivisionError, np.linalg.LinAlgError, sm.tools.sm_exceptions.PerfectSeparationError):
-            rate, se = math.nan, math.nan
-    if not math.isfinite(rate):
-        return {"half_life_months": np.nan, "ci_low": np.nan, "ci_high": np.nan, "decay_rate": rate,
-                "note": "cannot be fitted: the decay model did not converge"}
-    if rate <= 0 or math.log(2) / rate > NO_DECAY_FACTOR * months.max():
-        return {"half_life_months": math.inf, "ci_low": np.nan, "ci_high": np.nan, "decay_rate": rate,
-                "note": "no decay: retention does not fall measurably over these rounds"}
-    low_rate, high_rate = rate - 1.96 * se, rate + 1.96 * se
-    return {
-        "half_life_months": math.log(2) / rate,
-        "ci_low": math.log(2) / high_rate,
-        "ci_high": math.log(2) / low_rate if low_rate > 0 else math.inf,
-        "decay_rate": rate,
-        "note": note,
-    }
+        intercept = rate = se = math.nan
+        # IRLS first; when a step takes a fitted share to 1 (weights infinite), quasi-Newton
+        for method in ("IRLS", "bfgs"):
+            try:
+                result = sm.GLM(endog, exog, family=family).fit(method=method, maxiter=200, **options)
+            except (ValueError, ZeroDivisionError, np.linalg.LinAlgError,
+                    sm.tools.sm_exceptions.PerfectSeparationError):
+                continue
+            if np.all(np.isfinite(result.params)) and np.all(np.isfinite(result.bse)):
+                intercept, rate = (float(v) for v in result.params)
+                se = float(result.bse[1])
+                break
+    if not (math.isfinite(rate) and math.isfinite(intercept)):
+        return empty | {"note": "decay_per_month cannot be fitted: the model did not converge"}
+    return {"decay_per_month": rate, "se": se, "intercept": intercept, "note": note}
 
 
-def _log_linear_start(months, retained, n) -> float:
-    """A start value for λ from a weighted regression of log retention on t through the origin."""
-    share = np.clip(retained / np.maximum(n, 1), 1e-3, 1.0)
-    rate = -np.sum(n * months * np.log(share)) / max(np.sum(n * months**2), 1e-9)
-    return max(rate, 1e-4)
+def _log_linear_start(months, retained, n) -> list[float]:
+    """Start values (a, lambda) from a regression of the log of each round's pooled retention on
+    t, weighted by the round's n (pooled first: one school's 0 of 2 would otherwise weigh as log 0)."""
+    rounds = pd.DataFrame({"t": months, "k": retained, "n": n}).groupby("t")[["k", "n"]].sum()
+    share = np.clip(rounds["k"] / rounds["n"].clip(lower=1), 1e-3, 1.0).to_numpy()
+    slope, intercept = np.polyfit(rounds.index.to_numpy(float), np.log(share), 1, w=np.sqrt(rounds["n"].to_numpy()))
+    return [min(float(intercept), -1e-3), -float(slope)]
 
 
 def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
               config: Config | None = None) -> pd.DataFrame:
-    """Half-life of retention per group, fitted on the rounds after month 0 whose n reaches
-    thresholds.min_group_n, from each school's counts per round (interval clustered by school).
-    Needs at least 3 such rounds, else the row is empty with the reason in `note`."""
+    """Half-life: the time at which retention falls to one half, read from the retention curve.
+
+    Definition. For each group, retention at a scheduled round t > 0 is the `retention`
+    indicator's: of the teacher-practices in use at month 0, the share retained at t among those
+    observed at t (pooled over the group's schools). The rounds used are those resting on at
+    least `thresholds.min_group_n` distinct teachers (`rounds` counts them); `horizon_months` is
+    the last of them. With retention 1 at month 0, `half_life_months` is read between the last
+    round above 0.5 and the first round at or below it, log-linearly (linearly when retention
+    there is 0; `read_half_life`). When retention stays above 0.5 through the horizon,
+    `half_life_months` is NaN, `reached` is False and `note` says "not reached by month H".
+
+    Interval (`ci_low`, `ci_high`): 95% school bootstrap (`stats.school_bootstrap_weights`,
+    seeded): schools are resampled with replacement with their counts per round, each replicate's
+    curve is read the same way, and the interval is the replicates' 2.5 and 97.5 percentiles
+    (`stats.percentile_interval`). Replicates where one half is not reached by the horizon count
+    as infinitely long: when they are more than 2.5% of the replicates `ci_high` is infinite
+    (more than 97.5%: `ci_low` too), and `note` says so (JSON has no infinity: it prints null).
+    Needs `MIN_SCHOOLS_INTERVAL` schools, else blank (note).
+
+    `decay_per_month`: a model, marked as such: lambda of retention(t) = exp(a - lambda t), a
+    binomial GLM with log link and a free intercept on the schools' counts at the rounds used
+    (`fit_decay`; errors clustered by school). It summarises the speed of loss between follow-up
+    rounds; it is not the curve's half-life (ln 2 / lambda differs from it when teachers differ
+    in how fast they drop practices, and depends on the horizon).
+
+    `n`: teacher-practice observations at the rounds used; `teachers`: distinct teachers the
+    group rests on (every round); `suppressed`: fewer than `thresholds.min_group_n` teachers
+    (`base.suppress`): values blank.
+    """
     config = config or load_config()
     by = group_columns(by, HALF_LIFE_BY)
+    minimum = config.thresholds.min_group_n
     cells = retention_counts(con, filters, [*by, "school_id", "months"], config)
     cells = cells[cells["months"] > 0]
     # distinct teachers per group over all rounds (not summable from the school-round cells)
     totals = retention_counts(con, filters, by, config)
-    teachers = {tuple(r[:-1]): int(r[-1]) for r in totals[[*by, "teachers"]].itertuples(index=False)}
-    minimum = config.thresholds.min_group_n
-    columns = [*by, "half_life_months", "ci_low", "ci_high", "rounds", "n", "teachers", "suppressed", "note"]
+    columns = [*by, "half_life_months", "ci_low", "ci_high", "reached", "decay_per_month", "horizon_months",
+               "rounds", "n", "teachers", "suppressed", "note"]
     rows = []
-    groups = cells.groupby(by, sort=True, dropna=False) if by else [((), cells)]
+    groups = cells.groupby(by, sort=True, dropna=False) if by else ([((), cells)] if len(cells) else [])
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
-        per_round = group.groupby("months")["n"].sum()
-        usable_rounds = per_round[per_round >= minimum].index
-        usable = group[group["months"].isin(usable_rounds)]
-        row = dict(zip(by, key))
-        row.update(rounds=len(usable_rounds), n=int(usable["n"].sum()), teachers=teachers.get(key, 0))
-        if len(usable_rounds) < MIN_ROUNDS:
-            row.update(half_life_months=np.nan, ci_low=np.nan, ci_high=np.nan, suppressed=True,
-                       note=f"cannot be fitted: needs at least {MIN_ROUNDS} rounds after month 0 with "
-                            f"n >= {minimum}, has {len(usable_rounds)}")
-        else:
-            fit = fit_decay(usable["months"], usable["retained"], usable["n"], clusters=usable["school_id"])
-            row.update({k: fit[k] for k in ("half_life_months", "ci_low", "ci_high", "note")}, suppressed=False)
-        rows.append(row)
+        rows.append(dict(zip(by, key)) | _half_life_row(group, minimum))
     if not rows:
         return pd.DataFrame(columns=columns)
-    return pd.DataFrame(rows)[columns]
+    frame = pd.DataFrame(rows)
+    if by:
+        frame = frame.merge(totals[[*by, "teachers"]], on=by, how="left")
+    else:
+        frame["teachers"] = int(totals["teachers"].sum()) if len(totals) else 0
+    frame["teachers"] = frame["teachers"].fillna(0).astype("int64")
+    frame["n"] = frame["n"].astype("int64")
+    frame["reached"] = frame["reached"].astype("boolean")
+    frame = suppress(order_rows(frame, by), by,
+                     ["half_life_months", "ci_low", "ci_high", "decay_per_month", "horizon_months", "rounds", "n"],
+                     minimum, n_column="teachers")
+    frame.loc[frame["suppressed"], "reached"] = pd.NA
+    frame.loc[frame["suppressed"], "note"] = TOO_FEW
+    return frame[columns]
 
 
-PERSISTENCE_BY = [c for c in BY_COLUMNS if c not in ("months", "school_id")]
+def _half_life_row(group: pd.DataFrame, minimum: int) -> dict:
+    """half_life's values for one group from its counts per school and round."""
+    per_round = group.groupby("months")[["retained", "n", "teachers"]].sum()
+    # a teacher has one placed visit per round, so the schools' teachers add up to the round's
+    usable = per_round.index[per_round["teachers"] >= minimum].to_numpy()
+    used = group[group["months"].isin(usable)]
+    row = {"rounds": len(usable), "n": int(used["n"].sum()), "half_life_months": np.nan, "ci_low": np.nan,
+           "ci_high": np.nan, "reached": None, "decay_per_month": np.nan, "horizon_months": np.nan}
+    if not len(usable):
+        return row | {"note": f"no round after month 0 rests on {minimum} or more teachers"}
+    horizon = int(usable.max())
+    curve = (per_round.loc[usable, "retained"] / per_round.loc[usable, "n"]).to_numpy()
+    value, reached = read_half_life(usable, curve)
+    notes = [] if reached[0] else [f"not reached by month {horizon}"]
+    row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
+
+    # school bootstrap: replicate curves from resampled schools' counts per round
+    school, schools = pd.factorize(used["school_id"], sort=True)  # sorted: the same replicates on every run
+    column = np.searchsorted(usable, used["months"].to_numpy())
+    retained = np.zeros((len(schools), len(usable)))
+    observed = np.zeros((len(schools), len(usable)))
+    np.add.at(retained, (school, column), used["retained"].to_numpy(float))
+    np.add.at(observed, (school, column), used["n"].to_numpy(float))
+    if len(schools) >= MIN_SCHOOLS_INTERVAL:
+        weights = school_bootstrap_weights(len(schools))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            replicates = (weights @ retained) / (weights @ observed)
+        values, hit = read_half_life(usable, replicates)
+        row["ci_low"], row["ci_high"] = _interval_with_not_reached(values, hit)
+        if math.isinf(row["ci_high"]):
+            notes.append(f"interval's upper end not reached by month {horizon}")
+    else:
+        notes.append(f"no interval: fewer than {MIN_SCHOOLS_INTERVAL} schools")
+
+    fit = fit_decay(used["months"], used["retained"], used["n"], clusters=used["school_id"])
+    row["decay_per_month"] = fit["decay_per_month"]
+    if fit["note"]:
+        notes.append(fit["note"])
+    return row | {"note": "; ".join(notes)}
+
+
+def _interval_with_not_reached(values: np.ndarray, reached: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile interval of bootstrap half-lives where a replicate that does not reach one half
+    counts as infinitely long: such replicates are set to the longest reached one for the
+    percentiles, and a bound falls on "not reached" (inf) when more than alpha/2 (upper) or
+    1 - alpha/2 (lower) of the replicates do not reach it."""
+    share_not = 1.0 - reached.mean()
+    if reached.any():
+        capped = np.where(reached, values, values[reached].max())
+        low, high = (float(v) for v in percentile_interval(capped, alpha))
+    else:
+        low = high = math.inf
+    if share_not > alpha / 2:
+        high = math.inf
+    if share_not > 1 - alpha / 2:
+        low = math.inf
+    return low, high
+
+
+# -- persistence --------------------------------------------------------------------------------
+
+# schools at which a programme-and-district prior is fitted; below it, the programme's prior
+MIN_PRIOR_SCHOOLS = 5
+# bounds of the prior's precision a + b (a prior worth 0.1 to 10,000 teacher-practices)
+PRECISION_BOUNDS = (0.1, 1e4)
+GEOGRAPHY = ["province", "district", "cluster", "school_id"]
+PERSISTENCE_BY = [c for c in BY_COLUMNS if c != "months"]
+DECAYING, PERSISTING, UNCERTAIN = "decaying", "persisting", "uncertain"
+CLASSES = [DECAYING, UNCERTAIN, PERSISTING, TOO_FEW]
+# how finely p_at_risk and p_below_programme are shown for a school resting on too few teachers
+SUPPRESSED_PROBABILITY_DIGITS = 1
+
+PERSISTENCE_COLUMNS = ["school_id", "school_name", "programme", "district", "round", "index", "index_shrunk",
+                       "p_at_risk", "p_below_programme", "programme_retention", "persistence_class", "retained", "n",
+                       "teachers", "suppressed"]
+
+
+def common_round(counts: pd.DataFrame, filters: Filters) -> int | None:
+    """The round persistence compares schools at: with `--where months=R` (months_min =
+    months_max), R; otherwise the latest round after month 0, within months_min..months_max,
+    at which every programme with a follow-up observation in the view has one. `counts`: retention
+    counts by (programme, months). None when there is no such round."""
+    followed = counts[(counts["months"] > 0) & (counts["n"] > 0)]
+    if filters.months_min is not None:
+        followed = followed[followed["months"] >= filters.months_min]
+    if filters.months_max is not None:
+        followed = followed[followed["months"] <= filters.months_max]
+    if filters.months_min is not None and filters.months_min == filters.months_max:
+        return int(filters.months_min) if filters.months_min > 0 else None
+    rounds = [set(group["months"]) for _, group in followed.groupby("programme")]
+    common = set.intersection(*rounds) if rounds else set()
+    return int(max(common)) if common else None
+
+
+def fit_beta_prior(retained, n, weights=None) -> tuple[float, float]:
+    """Empirical-Bayes Beta(a, b) prior of a school's retention from schools' (retained, n): the
+    beta-binomial marginal likelihood sum_s w_s [B(k_s + a, n_s - k_s + b) - B(a, b)] (log beta
+    functions) maximised over mean a / (a + b) (logit) and precision a + b (log, within
+    `PRECISION_BOUNDS`); `weights` count schools sharing a (k, n) pattern."""
+    k = np.asarray(retained, dtype="float64")
+    n = np.asarray(n, dtype="float64")
+    w = np.ones_like(k) if weights is None else np.asarray(weights, dtype="float64")
+    pooled = float(np.clip(np.sum(w * k) / np.sum(w * n), 1e-4, 1 - 1e-4))
+
+    low, high = (math.log(v) for v in PRECISION_BOUNDS)
+
+    def parameters(theta):
+        return special.expit(np.clip(theta[0], -12.0, 12.0)), math.exp(np.clip(theta[1], low, high))
+
+    def negative_log_likelihood(theta):
+        mean, precision = parameters(theta)
+        a, b = mean * precision, (1 - mean) * precision
+        return -float(np.sum(w * (special.betaln(k + a, n - k + b) - special.betaln(a, b))))
+
+    # two parameters, a smooth likelihood: the simplex is quick and needs no gradient
+    result = optimize.minimize(negative_log_likelihood, x0=[special.logit(pooled), math.log(10.0)],
+                               method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000})
+    mean, precision = (float(v) for v in parameters(result.x))
+    return mean * precision, (1 - mean) * precision
 
 
 def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
                 config: Config | None = None) -> pd.DataFrame:
-    """Per school: of the teacher-practices retained at month 0, the share still retained at the
-    school's latest follow-up round, among those observed at that round (n).
+    """Per school and programme, retention at a common round, shrunk toward the school's
+    programme-and-district mean, with the probability that it is low.
 
-    Only teacher-practices observed at both count, as in `retention`: a teacher who was absent,
-    transferred or left at the latest round is not read as having dropped their practices
-    (otherwise a transfer looks like decay). `retained_base` is the month-0 count for reference.
-    `index_shrunk` pulls each school toward the overall index in proportion to how little it
-    rests on: (retained_latest + m * overall) / (n + m), with m the median n of the schools
-    shown — for display, so a school of a few teacher-practices does not look best or worst by
-    chance. The raw index stays the indicator."""
+    Round (`round`): `common_round`: `--where months=R` fixes it; by default the latest round at
+    which every programme in the view has follow-up observations, so every school is compared
+    at the same time since its programme ended (a school seen only at month 3 is not set beside
+    one seen at month 24).
+
+    `index` = retained / n at that round: of the school's teacher-practices in use at month 0
+    (of that programme), those observed at the round (`n`) and those still retained (`retained`),
+    as `retention` counts them. `teachers`: distinct teachers observed at the round.
+
+    Shrinkage (empirical Bayes, beta-binomial): within each programme and district (and any
+    other --by column), a prior Beta(a, b) is fitted across its schools by maximum marginal
+    likelihood (`fit_beta_prior`, on (retained, n) patterns); a programme-and-district with fewer
+    than `MIN_PRIOR_SCHOOLS` schools observed at the round uses the prior fitted across the
+    programme's schools (all districts); a programme with fewer still uses Beta(1, 1). The school's
+    posterior is Beta(a + retained, b + n - retained): `index_shrunk` its mean,
+    `p_at_risk` = P(retention < `thresholds.at_risk_retention`) and `p_below_programme` =
+    P(retention < `programme_retention`), the programme's retention at the round over every
+    school in the view (pooled retained / n, per any non-geographic --by column too) — scipy's
+    beta distribution function.
+
+    `persistence_class` (the Districts page's and the planner's): with e = `thresholds.class_evidence`,
+    "decaying" when p_below_programme >= e (evidence that the school keeps fewer practices than
+    its programme at that round), "persisting" when p_below_programme <= 1 - e, "uncertain"
+    otherwise, "too few to show" when the school was not observed at the round (n = 0: no
+    probability is given, the prior alone would speak).
+
+    Suppression: a school resting on fewer than `thresholds.min_group_n` teachers at the round (or
+    suppressed with one, `base.suppress`) has `index`, `index_shrunk`, `retained`, `n` and
+    `teachers` blank. Its probabilities and class are still given, since they weigh its few
+    observations against its district's schools and say how sure they are, but rounded to
+    `SUPPRESSED_PROBABILITY_DIGITS` decimals (the class is read from the rounded value) so that
+    its counts cannot be solved back from them.
+    """
     config = config or load_config()
-    by = ["school_id"] + group_columns(by, PERSISTENCE_BY)
-    rows, params = filtered_rows(by, filters)
-    keys = ", ".join(by)
-    frame = query(con, config, f"""
-filtered as (
-    {rows}
-),
-baseline as (
-    select teacher_key, practice from observations where months = 0 and retained
-),
-followed as (
-    select f.* from filtered f join baseline b using (teacher_key, practice) where f.months > 0
-),
-latest as (
-    select {select_list(by)} max(months) as latest_months from followed group by all
-),
-base_counts as (
-    select {select_list(by)}
-           count(*) filter (where months = 0 and retained) as retained_base,
-           count(distinct teacher_key) as teachers
-    from filtered group by all
-),
-at_latest as (
-    select {select_list(by, "f")}
-           count(*) as observed_latest,
-           count(*) filter (where f.retained) as retained_latest
-    from followed f join latest l using ({keys})
-    where f.months = l.latest_months
-    group by all
-)
-select {select_list(by, "b")} l.latest_months, b.retained_base,
-       coalesce(a.observed_latest, 0) as n, coalesce(a.retained_latest, 0) as retained_latest, b.teachers
-from base_counts b
-left join latest l using ({keys})
-left join at_latest a using ({keys})
-""", params)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["index"] = np.where(frame["n"] > 0, frame["retained_latest"] / frame["n"], np.nan)
-    frame = suppress(order_rows(frame, by), by, ["index", "n", "retained_base", "retained_latest", "teachers"],
-                     config.thresholds.min_group_n)
-    shown = frame[~frame["suppressed"] & frame["index"].notna()]
-    if len(shown):
-        overall = shown["retained_latest"].sum() / shown["n"].sum()
-        prior = float(shown["n"].median())
-        frame["index_shrunk"] = (frame["retained_latest"] + prior * overall) / (frame["n"] + prior)
+    chosen = group_columns(by, PERSISTENCE_BY)
+    keys = ["school_id", "programme", "district", *[c for c in chosen if c not in ("school_id", "programme", "district")]]
+    cells = retention_counts(con, filters.replace(months_min=None, months_max=None), [*keys, "months"], config)
+    by_programme = cells.groupby(["programme", "months"], as_index=False)[["n"]].sum()
+    chosen_round = common_round(by_programme, filters)
+    columns = [*[c for c in chosen if c not in PERSISTENCE_COLUMNS], *PERSISTENCE_COLUMNS]
+    base = cells.loc[cells["months"] == 0, keys].drop_duplicates()
+    if chosen_round is None or base.empty:
+        frame = base.assign(round=pd.NA, retained=0, n=0, teachers=0)
     else:
-        frame["index_shrunk"] = np.nan
-    frame.loc[frame["suppressed"] | frame["index"].isna(), "index_shrunk"] = np.nan
-    return frame[[*by, "index", "n", "index_shrunk", "latest_months", "retained_base", "retained_latest",
-                  "teachers", "suppressed"]]
+        at_round = cells.loc[cells["months"] == chosen_round, [*keys, "retained", "n", "teachers"]]
+        frame = base.merge(at_round, on=keys, how="outer").assign(round=chosen_round)
+    frame[["retained", "n", "teachers"]] = frame[["retained", "n", "teachers"]].fillna(0).astype("int64")
+    frame = _shrink(frame, keys, config)
+    frame = suppress(order_rows(frame, keys), keys, ["index", "index_shrunk", "retained", "n", "teachers"],
+                     config.thresholds.min_group_n, n_column="teachers")
+    hidden = frame["suppressed"]
+    for column in ("p_at_risk", "p_below_programme"):
+        frame.loc[hidden, column] = frame.loc[hidden, column].round(SUPPRESSED_PROBABILITY_DIGITS)
+    frame["persistence_class"] = persistence_classes(frame["p_below_programme"], config)
+    frame["round"] = frame["round"].astype("Int64")
+    names = query(con, config, "names as (select school_id, school_name from schools)\nselect * from names")
+    frame = frame.merge(names, on="school_id", how="left")
+    return frame[columns]
+
+
+def by_school(table: pd.DataFrame) -> pd.DataFrame:
+    """One `persistence` row per school: where a school has teachers of several programmes, the
+    row with the strongest evidence of decay (highest p_below_programme; rows without one last):
+    a school is as much at risk as its most at-risk programme. Indexed by school_id."""
+    ordered = table.sort_values(["p_below_programme", "p_at_risk", "programme"], ascending=[False, False, True],
+                                na_position="last", kind="stable")
+    return ordered.drop_duplicates("school_id").set_index("school_id")
+
+
+def persistence_classes(p_below, config: Config) -> list[str]:
+    """The class of each school from its p_below_programme (see `persistence`)."""
+    # compared at 12 decimals, so that a probability shown as 0.2 is "at most 1 - 0.8"
+    evidence, low = round(config.thresholds.class_evidence, 12), round(1 - config.thresholds.class_evidence, 12)
+    classes = []
+    for p in p_below:
+        if p is None or pd.isna(p):
+            classes.append(TOO_FEW)
+        elif round(float(p), 12) >= evidence:
+            classes.append(DECAYING)
+        elif round(float(p), 12) <= low:
+            classes.append(PERSISTING)
+        else:
+            classes.append(UNCERTAIN)
+    return classes
+
+
+def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFrame:
+    """index, index_shrunk, p_at_risk, p_below_programme and programme_retention (see
+    `persistence`) for rows of (keys, retained, n)."""
+    frame = frame.copy()
+    observed = frame["n"] > 0
+    k, n = frame["retained"].to_numpy(float), frame["n"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["index"] = np.where(observed, k / n, np.nan)
+    prior_keys = [c for c in keys if c != "school_id"]
+    fallback_keys = [c for c in prior_keys if c != "district"]
+    reference_keys = [c for c in keys if c not in GEOGRAPHY]
+    a = np.full(len(frame), 1.0)
+    b = np.full(len(frame), 1.0)
+    seen = frame[observed]
+    if len(seen):
+        local = _priors(seen, prior_keys)
+        chosen = frame[prior_keys].merge(local, on=prior_keys, how="left")
+        use_local = chosen["schools"].fillna(0).to_numpy() >= MIN_PRIOR_SCHOOLS
+        # the programme's prior, fitted only for the groups of too few schools
+        needing = seen[seen[prior_keys].merge(local, on=prior_keys, how="left")["schools"].to_numpy()
+                       < MIN_PRIOR_SCHOOLS]
+        wanted = needing[fallback_keys].drop_duplicates() if fallback_keys else None
+        scope = seen.merge(wanted, on=fallback_keys) if fallback_keys else seen
+        fallback = _priors(scope, fallback_keys) if len(needing) else pd.DataFrame(
+            {**{c: pd.Series(dtype=seen[c].dtype) for c in fallback_keys},
+             **{c: pd.Series(dtype="float64") for c in ("a", "b", "schools")}})
+        backup = frame[fallback_keys].merge(fallback, on=fallback_keys, how="left") if fallback_keys else \
+            pd.DataFrame({c: np.repeat(fallback[c].to_numpy() if len(fallback) else [np.nan], len(frame))
+                          for c in ("a", "b", "schools")})
+        use_backup = ~use_local & (backup["schools"].fillna(0).to_numpy() >= MIN_PRIOR_SCHOOLS)
+        a = np.where(use_local, chosen["a"], np.where(use_backup, backup["a"], 1.0)).astype(float)
+        b = np.where(use_local, chosen["b"], np.where(use_backup, backup["b"], 1.0)).astype(float)
+    frame["index_shrunk"] = np.where(observed, (a + k) / (a + b + n), np.nan)
+    frame["p_at_risk"] = np.where(observed, stats.beta.cdf(config.thresholds.at_risk_retention, a + k, b + n - k),
+                                  np.nan)
+    if reference_keys:
+        pooled = seen.groupby(reference_keys, dropna=False)[["retained", "n"]].sum()
+        pooled = (pooled["retained"] / pooled["n"]).rename("programme_retention").reset_index()
+        reference = frame[reference_keys].merge(pooled, on=reference_keys, how="left")["programme_retention"]
+    else:
+        reference = pd.Series(seen["retained"].sum() / seen["n"].sum() if len(seen) else np.nan, index=frame.index)
+    frame["programme_retention"] = reference.to_numpy(dtype="float64")
+    frame["p_below_programme"] = np.where(observed, stats.beta.cdf(frame["programme_retention"], a + k, b + n - k),
+                                          np.nan)
+    return frame
+
+
+def _priors(seen: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """A fitted Beta(a, b) and the number of schools per group of `keys` (one row per group),
+    each fitted on the group's (retained, n) patterns."""
+    patterns = seen.groupby([*keys, "retained", "n"], dropna=False).size().rename("weight").reset_index()
+    rows = []
+    groups = patterns.groupby(keys, dropna=False, sort=False) if keys else [((), patterns)]
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        a, b = fit_beta_prior(part["retained"], part["n"], part["weight"])
+        rows.append((*key, a, b, int(part["weight"].sum())))
+    return pd.DataFrame(rows, columns=[*keys, "a", "b", "schools"])

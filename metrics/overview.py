@@ -27,8 +27,10 @@ def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
              config: Config | None = None) -> pd.DataFrame:
     """The Overview's headline figures (rows): teachers followed after the programme; retention
     at the latest round with its Wilson interval; share of teacher-practices in use at month 0 and
-    at the latest round; the median half-life across practices; the share of schools decaying
-    (class "decaying" of metrics.schools.school_trends) with its Wilson interval. `by` is not
+    at the latest round; the median half-life across practices (read from each practice's curve,
+    those reaching one half); the share of schools decaying (class "decaying" of
+    metrics.schools.school_trends: likely below their programme at the common round) with its
+    Wilson interval over schools. `by` is not
     used: headlines are for the whole filtered selection."""
     config = config or load_config()
     rows = [_teachers_followed(con, filters, config), _latest_retention(con, filters, config),
@@ -95,27 +97,42 @@ def _prevalence_ends(con, filters, config) -> list[dict]:
 
 
 def _median_half_life(con, filters, config) -> dict:
+    """Median over practices of the half-life read from each practice's retention curve; a
+    practice whose retention stays above one half through its horizon counts as longer than
+    every reached one (the median is then "not reached" when they are half or more)."""
     table = half_life(con, filters, ["practice"], config)
-    fitted = table[~table["suppressed"] & table["half_life_months"].notna()]
-    if fitted.empty:
+    read = table[~table["suppressed"] & table["reached"].notna()]
+    if read.empty:
         return _row("median_half_life", "Median half-life of practices", suppressed=True,
-                    note="too few rounds to fit")
-    values = fitted["half_life_months"]
-    return _row("median_half_life", "Median half-life of practices (months)", value=float(values.median()),
-                ci_low=float(values.min()), ci_high=float(values.max()), n=int(fitted["n"].sum()),
-                note=f"median of {len(fitted)} practices; the interval shown is their range (months)")
+                    note="too few teachers followed to read a half-life")
+    values = np.where(read["reached"].astype(bool), read["half_life_months"], np.inf)
+    median = float(np.median(values))
+    reached = read[read["reached"].astype(bool)]["half_life_months"]
+    not_reached = len(read) - len(reached)
+    horizon = int(read["horizon_months"].max())
+    if not np.isfinite(median):
+        return _row("median_half_life", "Median half-life of practices", suppressed=True, n=int(read["n"].sum()),
+                    note=f"not reached by month {horizon}: {not_reached} of {len(read)} practices stay above one half")
+    note = f"median of {len(read)} practices; the interval shown is the range of those reaching one half (months)"
+    if not_reached:
+        note += f"; {not_reached} stay above one half through month {horizon}"
+    return _row("median_half_life", "Median half-life of practices (months)", value=median,
+                ci_low=float(reached.min()), ci_high=float(reached.max()), n=int(read["n"].sum()), note=note)
 
 
 def _schools_decaying(con, filters, config) -> dict:
     """Share of schools whose class (metrics.schools.school_trends, the Districts page's
-    definition) is decaying, among the schools that can be judged."""
+    definition: `metrics.decay.persistence`) is decaying, among the schools observed at the round
+    schools are compared at: those with evidence (probability >= thresholds.class_evidence) that
+    they keep fewer practices than their programme does there."""
     schools = school_trends(con, filters, [], config)
     judged = schools[schools["persistence_class"] != TOO_FEW]
     if judged.empty:
         return _row("schools_decaying", "Schools decaying", suppressed=True, note=TOO_FEW)
     decaying = int((judged["persistence_class"] == DECAYING).sum())
     low, high = wilson_interval([decaying], [len(judged)])
+    months = int(judged["round"].dropna().iloc[0]) if judged["round"].notna().any() else np.nan
     return _row("schools_decaying", "Schools decaying", value=decaying / len(judged), ci_low=low[0],
-                ci_high=high[0], n=len(judged),
-                note=f"{decaying} of {len(judged)} schools retain under "
-                     f"{config.thresholds.at_risk_retention:.0%} of their month-0 practices at their latest round")
+                ci_high=high[0], n=len(judged), months=months,
+                note=f"{decaying} of {len(judged)} schools are at least {config.thresholds.class_evidence:.0%} "
+                     f"likely to keep fewer of their practices at month {months} than their programme as a whole")

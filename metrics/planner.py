@@ -10,13 +10,16 @@ evidence of need, so a school whose decay cannot be judged scores at most 0.60 a
 schools where decay is seen. A school all of whose trained teachers are recorded as left or
 transferred (at their latest visit) is listed last, unscored, with that as its reason.
 
-- decay (0.40): 1 - the school's persistence index (of the teacher-practices retained at month
-  0, the share retained at its latest round among those observed then, `metrics.decay.persistence`),
-  shrunk toward the overall index (`index_shrunk`) so a school resting on few observations is not
-  ranked by chance; 0 when the index is 1. Not judged when n (teacher-practices observed at
-  both month 0 and the latest round) is below
-  thresholds.min_group_n ("too few observations to judge decay"), or before any follow-up round.
-  The reason quotes the raw (unshrunk) index with its n.
+- decay (0.40): the probability that the school's retention at the common round is below its
+  programme's retention there (`p_below_programme` of `metrics.decay.persistence`: the school's
+  own counts weighed against its district's schools of the same programme by empirical-Bayes
+  shrinkage), so a school of two teachers at 0% counts only as much as that evidence allows.
+  For a school with teachers of several programmes, its most at-risk programme's
+  (`decay.by_school`). Not judged when the school was not observed at that round ("not observed
+  at month R"), or when no round is common to the programmes ("too few observations to judge
+  decay"). The reason quotes the raw retention with its n when the school rests on at least
+  thresholds.min_group_n teachers there, else only the probability (rounded to one decimal,
+  as persistence shows it).
 - hindrances (0.25): the share of the school's recent visits reporting its most frequent
   hindrance. Recent visits: visits with the teacher present (the context questions are asked
   only then) within `RECENT_DAYS` before the school's last visit, i.e. its latest round. Not
@@ -46,7 +49,7 @@ import pandas as pd
 from sustain.config import Config, load_config
 
 from .base import DAYS_PER_MONTH, filtered_rows, query
-from .decay import persistence
+from .decay import TOO_FEW, by_school, persistence
 from .filters import Filters
 
 WEIGHTS = {"decay": 0.40, "hindrances": 0.25, "recency": 0.20, "cop": 0.15}
@@ -59,35 +62,39 @@ TOO_FEW_DECAY = "too few observations to judge decay"
 
 SCORE_EXPLANATION = (
     "need_score runs from 0 (no sign of need) to 1 (every sign of need). It is the weighted sum of "
-    "four parts, each from 0 to 1: decay of practices 40% (1 - retention at the "
-    "latest round relative to month 0, pulled toward the overall figure when it rests on few "
-    "observations), hindrances 25% (share of the latest round's visits reporting the most frequent "
+    "four parts, each from 0 to 1: decay of practices 40% (how likely it is that the school keeps fewer "
+    "of its practices than other schools of its programme, at the same number of months after the "
+    "programme: its own visits weighed against its district's schools, so a small school does not "
+    "lead by chance), hindrances 25% (share of the latest round's visits reporting the most frequent "
     "hindrance), time since the last visit 20% (months / 12, at most 1; 1 if never visited), "
     "community of practice 15% (1 when the cluster's community is not active: fewer than half of "
     "its recent visits say it met in the last month, or the CoP log shows no meeting since 3 months "
-    "before its last visit). A part that cannot be judged (for decay: fewer than thresholds.min_group_n "
-    "teacher-practices observed at month 0 and the latest round) adds nothing: missing evidence is not evidence of need. "
+    "before its last visit). A part that cannot be judged (for decay: the school was not visited at "
+    "that month) adds nothing: missing evidence is not evidence of need. "
     "Schools whose trained teachers have all left or transferred are listed last, without a score. "
     "The score orders schools for follow-up support; it is not a judgement of teachers."
 )
 
 PLAN_COLUMNS = ["rank", "school_id", "school_name", "cluster", "district", "need_score", "reason",
-                "retention_index", "n", "latest_months", "top_hindrances", "hindrance_share", "recent_visits",
+                "retention_index", "n", "round", "p_below_programme", "persistence_class", "top_hindrances", "hindrance_share", "recent_visits",
                 "last_visit", "months_since_visit", "cop_active", "teachers", "suppressed"]
 
 
 def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
                config: Config | None = None, today: dt.date | None = None) -> pd.DataFrame:
     """One row per school, ranked by need_score (see the module docstring), with `reason` in
-    plain words built from config labels. `n`: teacher-practices retained at month 0 and observed at
-    the latest round (the decay part's base); `teachers`: roster teachers of the school within the filters; `suppressed`:
-    the decay part rests on fewer than thresholds.min_group_n (the school still appears)."""
+    plain words built from config labels. `retention_index`, `n`, `round`, `p_below_programme`,
+    `persistence_class`: the school's persistence row (retention at the common round, the
+    teacher-practices observed there, the probability behind the decay part, the class);
+    `teachers`: roster teachers of the school within the filters; `suppressed`: the school's
+    persistence row rests on fewer than thresholds.min_group_n teachers (its raw retention and n
+    are blank; the school still appears, ranked on its probability)."""
     config = config or load_config()
     today = today or dt.date.today()
     schools = _school_facts(con, filters, config, today)
     if schools.empty:
         return pd.DataFrame(columns=PLAN_COLUMNS)
-    decay = persistence(con, filters, [], config).set_index("school_id")
+    decay = by_school(persistence(con, filters, [], config))
     hindrances = _recent_hindrances(con, filters, config)
 
     rows = []
@@ -97,20 +104,27 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
         parts, needs = [], {}
         # decay
         d = decay.loc[school.school_id] if school.school_id in decay.index else None
-        row.update(retention_index=np.nan, n=pd.NA, latest_months=pd.NA, suppressed=True)
-        if d is None or bool(d["suppressed"]):
+        row.update(retention_index=np.nan, n=pd.NA, round=pd.NA, p_below_programme=np.nan,
+                   persistence_class=TOO_FEW, suppressed=True)
+        if d is not None:
+            row.update(round=d["round"], persistence_class=d["persistence_class"], suppressed=bool(d["suppressed"]))
+        if d is None or pd.isna(d["round"]):
             parts.append(TOO_FEW_DECAY)
+        elif pd.isna(d["p_below_programme"]):
+            parts.append(f"not observed at month {int(d['round'])}, the month schools are compared at")
         else:
-            row.update(n=int(d["n"]), latest_months=int(d["latest_months"]), suppressed=False)
-            if pd.isna(d["index"]):
-                parts.append(f"no follow-up round after month 0 yet (n={int(d['n'])})")
+            p, reference = float(d["p_below_programme"]), float(d["programme_retention"])
+            row["p_below_programme"] = p
+            needs["decay"] = min(max(p, 0.0), 1.0)
+            chance = (f"{p:.0%} chance it keeps fewer practices than {d['programme']} schools as a whole "
+                      f"({reference:.0%} still in use at month {int(d['round'])})")
+            if bool(d["suppressed"]):
+                parts.append(f"fewer than {config.thresholds.min_group_n} teachers seen at month {int(d['round'])}: "
+                             + chance)
             else:
-                row["retention_index"] = float(d["index"])
-                verb = "fell to" if d["index"] < 1 else "held at"
-                parts.append(f"retention {verb} {d['index']:.0%} of month 0 by month {int(d['latest_months'])} "
-                             f"(n={int(d['n'])})")
-                if not pd.isna(d["index_shrunk"]):
-                    needs["decay"] = min(max(1 - float(d["index_shrunk"]), 0.0), 1.0)
+                row.update(retention_index=float(d["index"]), n=int(d["n"]))
+                parts.append(f"{int(d['retained'])} of {int(d['n'])} practices in use at month 0 still in use at "
+                             f"month {int(d['round'])} ({d['index']:.0%}); " + chance)
         # hindrances at the latest round's visits
         recent = int(school.recent_visits)
         row.update(recent_visits=recent, top_hindrances="", hindrance_share=np.nan)
@@ -163,7 +177,7 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
                             na_position="last", kind="stable").reset_index(drop=True)
     plan["rank"] = np.arange(1, len(plan) + 1)
     plan["n"] = plan["n"].astype("Int64")
-    plan["latest_months"] = plan["latest_months"].astype("Int64")
+    plan["round"] = plan["round"].astype("Int64")
     plan["cop_active"] = plan["cop_active"].astype("boolean")
     return plan[PLAN_COLUMNS]
 

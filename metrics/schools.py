@@ -18,21 +18,27 @@ retention_trend, latest_months, latest_retention, persistence_class, hindrances,
   `teachers`: distinct teachers the row rests on.
 - `suppressed`: n < `thresholds.min_group_n`, with complementary suppression across the schools
   shown (`base.suppress`). A suppressed school's retention, hindrances and counts are blank.
-- `persistence_class`, with r = `latest_retention` and a = `thresholds.at_risk_retention`:
-    * "too few to show": the school is suppressed, or no round after month 0 is shown;
-    * "decaying": r < a;
-    * "recovered": r >= a, and a shown round after month 0 and before the latest one had
-      retention < a;
-    * "persisting": otherwise (every shown round after month 0 at or above a).
-  These are point estimates: with a school's n of a few teacher-practices one more or fewer
-  retained practice can change the class (the table shows n beside it).
+- `round`, `programme`, `index_shrunk`, `p_at_risk`, `p_below_programme`, `programme_retention`,
+  `persistence_class`: the school's row of `metrics.decay.persistence` (retention at the common
+  round, shrunk toward its programme-and-district mean, and the probabilities that it is below
+  `thresholds.at_risk_retention` and below its programme's retention at that round); for a school
+  with teachers of several programmes, its most at-risk programme's (`decay.by_school`). Classes,
+  with e = `thresholds.class_evidence`:
+    * "decaying": p_below_programme >= e (evidence that the school keeps fewer practices than its
+      programme at that round);
+    * "persisting": p_below_programme <= 1 - e;
+    * "uncertain": between the two;
+    * "too few to show": the school was not observed at the round.
+  A school resting on fewer than `thresholds.min_group_n` teachers still has its probabilities
+  (rounded to one decimal) and class: they weigh its few observations against its district's.
 - `hindrances`: the hindrances reported at the school's visits (teacher present, under the
   filters), as config labels with how many of those visits reported each, most reported first,
   e.g. "Lack of follow-up (7 of 11 visits); Teachers' low pay (2 of 11 visits)". Empty when none
   was reported.
 
-Rows are ordered worst first: by `latest_retention` ascending (schools without one last), then
-school_id. A hindrance filter keeps the teachers who reported it (as everywhere): their
+Rows are ordered by the evidence of decay, strongest first: `p_below_programme` descending
+(schools without one last), then `p_at_risk` descending, then school_id; so a school of two
+teachers at 0% does not lead by noise. A hindrance filter keeps the teachers who reported it (as everywhere): their
 observations and their visits. `months_min` / `months_max` are ignored: a trend spans all rounds.
 """
 from __future__ import annotations
@@ -46,41 +52,30 @@ import pandas as pd
 from sustain.config import Config, load_config
 
 from .base import TOO_FEW, filtered_rows, query, suppress
+from .decay import CLASSES, DECAYING, PERSISTING, UNCERTAIN, by_school, persistence  # noqa: F401 (re-exported)
 from .filters import FilterError, Filters, check_by
 from .indicators import retention_counts
 
 # the unit is the school: --by may only name its hierarchy (always present as columns)
 SCHOOL_BY = ["province", "district", "cluster", "school_id"]
-DECAYING, RECOVERED, PERSISTING = "decaying", "recovered", "persisting"
-CLASSES = [DECAYING, RECOVERED, PERSISTING, TOO_FEW]
 
 SCHOOL_COLUMNS = ["school_id", "school_name", "cluster", "district", "province", "retention", "retention_trend",
-                  "latest_months",
-                  "latest_retention", "persistence_class", "hindrances", "n", "teachers", "suppressed"]
-
-
-def persistence_class(rates: Sequence[float | None], months: Sequence[int], at_risk: float) -> str:
-    """The class of one school from its shown retention per round (None: not shown); see the
-    module docstring."""
-    followed = [rate for rate, month in zip(rates, months) if month > 0 and rate is not None]
-    if not followed:
-        return TOO_FEW
-    if followed[-1] < at_risk:
-        return DECAYING
-    if any(rate < at_risk for rate in followed[:-1]):
-        return RECOVERED
-    return PERSISTING
+                  "latest_months", "latest_retention", "programme", "round", "index_shrunk", "p_at_risk",
+                  "p_below_programme", "programme_retention", "persistence_class", "hindrances", "n", "teachers",
+                  "suppressed"]
+EVIDENCE_COLUMNS = ["programme", "round", "index_shrunk", "p_at_risk", "p_below_programme", "programme_retention",
+                    "persistence_class"]
 
 
 def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
                   config: Config | None = None) -> pd.DataFrame:
-    """One row per school: retention by round, its persistence class and its hindrances (see the
-    module docstring)."""
+    """One row per school: retention by round, its evidence of decay at the common round and its
+    class, and its hindrances (see the module docstring)."""
     config = config or load_config()
     check_by(by, SCHOOL_BY)
     minimum = config.thresholds.min_group_n
     rounds = list(config.schedule.months)
-    filters = filters.replace(months_min=None, months_max=None)
+    original, filters = filters, filters.replace(months_min=None, months_max=None)
 
     cells = retention_counts(con, filters, ["school_id", "months"], config)
     totals = retention_counts(con, filters, ["school_id"], config)
@@ -103,9 +98,13 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
     latest = [_latest(values, rounds) for values in frame["retention"]]
     frame["latest_months"] = pd.array([m for m, _ in latest], dtype="Int64")
     frame["latest_retention"] = [np.nan if r is None else r for _, r in latest]
-    frame["persistence_class"] = [persistence_class(values, rounds, config.thresholds.at_risk_retention)
-                                  for values in frame["retention"]]
-    frame = frame.sort_values(["latest_retention", "school_id"], na_position="last", kind="stable")
+    evidence = by_school(persistence(con, original, [], config))
+    for column in EVIDENCE_COLUMNS:
+        frame[column] = frame["school_id"].map(evidence[column])
+    frame["round"] = frame["round"].astype("Int64")
+    frame["persistence_class"] = frame["persistence_class"].fillna(TOO_FEW)
+    frame = frame.sort_values(["p_below_programme", "p_at_risk", "school_id"], ascending=[False, False, True],
+                              na_position="last", kind="stable")
     return frame[SCHOOL_COLUMNS].reset_index(drop=True)
 
 

@@ -1,7 +1,8 @@
 """Districts and schools: which of my schools are losing the practices, and what stands in their way?
 
 Drill down province > district > cluster > school; the schools table (school_trends, one cached
-call) shows each school's retention by round, its persistence class and its hindrances; a chosen
+call) shows each school's retention by round, its class (evidence that it keeps fewer practices than
+its programme, metrics.decay.persistence) and its hindrances; a chosen
 school's teachers appear by pseudonymous key only (teacher_practices, the second tab's call).
 """
 import streamlit as st
@@ -38,27 +39,32 @@ schools_tab, teachers_tab = st.tabs(["Schools", "Teachers of the chosen school"]
 
 with schools_tab:
     st.plotly_chart(
-        charts_analysis.school_ranking(shown, cfg.thresholds.at_risk_retention,
-                                       "Retention at each school's latest round, worst first"),
+        charts_analysis.school_ranking(shown, cfg.thresholds.class_evidence,
+                                       "Schools most likely to be losing practices, first"),
         key="schools_chart")
-    st.caption(ui.n_caption(shown, "teachers") + " Classes: decaying = latest retention below "
-               f"{cfg.thresholds.at_risk_retention:.0%}; recovered = back at or above it after a round below; "
-               f"persisting = never below it; {ui.TOO_FEW} = fewer than {cfg.thresholds.min_group_n} "
-               "teacher-practices retained at month 0, or no follow-up round with enough observed.")
+    evidence = cfg.thresholds.class_evidence
+    st.caption(ui.n_caption(shown, "teachers") + " Each school is compared with its programme at the same month "
+               "after the programme ended; its own visits are weighed against its district's schools, so a small "
+               f"school does not stand out by chance. Classes: decaying = at least {evidence:.0%} likely to keep "
+               f"fewer practices than its programme; persisting = at most {1 - evidence:.0%} likely; uncertain = "
+               f"in between; {ui.TOO_FEW} = not visited at that month. Figures of schools with fewer than "
+               f"{cfg.thresholds.min_group_n} teachers are {ui.TOO_FEW}; their chance is shown rounded.")
     st.dataframe(
         shown.drop(columns=["suppressed"]), hide_index=True, key="schools_table",
-        column_order=["school_id", "school_name", "cluster", "district", "retention_trend", "latest_retention",
-                      "latest_months", "persistence_class", "hindrances", "n", "teachers"],
+        column_order=["school_id", "school_name", "cluster", "district", "persistence_class", "p_below_programme",
+                      "retention_trend", "latest_retention", "latest_months", "hindrances", "n", "teachers"],
         column_config={
             "school_id": "school",
             "school_name": "name",
+            "persistence_class": "class",
+            "p_below_programme": st.column_config.NumberColumn(
+                "chance of keeping fewer practices than the programme", format="percent"),
             "retention_trend": st.column_config.LineChartColumn(
                 "retention by round", y_min=0, y_max=1,
                 help="Rounds at months " + ", ".join(str(m) for m in cfg.schedule.months)
                      + "; rounds with too few observations are left out"),
             "latest_retention": st.column_config.NumberColumn("latest retention", format="percent"),
             "latest_months": st.column_config.NumberColumn("latest round (months)"),
-            "persistence_class": "class",
             "hindrances": st.column_config.TextColumn("hindrances reported (visits)", width="large"),
             "n": st.column_config.NumberColumn("n", help="teacher-practices retained at month 0"),
         },

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from metrics.base import TOO_FEW
 
 PALETTE = qualitative.Plotly
-CLASS_COLOURS = {"decaying": "#d62728", "recovered": "#ff7f0e", "persisting": "#2ca02c", TOO_FEW: "#bbbbbb"}
+CLASS_COLOURS = {"decaying": "#d62728", "uncertain": "#9e9e9e", "persisting": "#2ca02c", TOO_FEW: "#dddddd"}
 MONTHS_AXIS = "months since programme end"
 
 
@@ -44,29 +44,31 @@ def _error_y(shown: pd.DataFrame, value: str, low: str = "ci_low", high: str = "
 
 # -- Districts and schools ---------------------------------------------------------------------
 
-def school_ranking(table: pd.DataFrame, at_risk: float, title: str) -> go.Figure:
-    """Each school's latest retention (school_trends) as a dot, worst first, coloured by
-    persistence class, with the at-risk threshold as a line. Schools "too few to show" are not
-    drawn (the caption counts them)."""
+def school_ranking(table: pd.DataFrame, evidence: float, title: str) -> go.Figure:
+    """Each school's probability that it keeps fewer practices than its programme at the common
+    round (school_trends `p_below_programme`) as a dot, strongest evidence first, coloured by
+    class, with the class thresholds (`evidence`, 1 - `evidence`) as lines. Schools "too few to
+    show" (not observed at that round) are not drawn (the caption counts them)."""
     figure = go.Figure()
-    for kind in ("decaying", "recovered", "persisting"):
-        shown = table[(table["persistence_class"] == kind) & table["latest_retention"].notna()]
+    for kind in ("decaying", "uncertain", "persisting"):
+        shown = table[(table["persistence_class"] == kind) & table["p_below_programme"].notna()]
         if shown.empty:
             continue
         figure.add_trace(go.Scatter(
-            x=shown["school_id"], y=shown["latest_retention"], mode="markers", name=kind,
+            x=shown["school_id"], y=shown["p_below_programme"], mode="markers", name=kind,
             marker=dict(color=CLASS_COLOURS[kind], size=7 if len(table) > 100 else 10),
-            customdata=shown[["school_name", "latest_months", "n", "teachers", "hindrances"]].to_numpy(),
-            hovertemplate=("%{x} %{customdata[0]}<br>%{y:.0%} retained at month %{customdata[1]}"
-                           "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers"
+            customdata=shown[["school_name", "round", "programme", "programme_retention", "hindrances"]].to_numpy(),
+            hovertemplate=("%{x} %{customdata[0]}<br>%{y:.0%} chance it keeps fewer practices at month "
+                           "%{customdata[1]} than %{customdata[2]} as a whole (%{customdata[3]:.0%})"
                            "<br>%{customdata[4]}<extra>%{fullData.name}</extra>"),
         ))
-    figure.add_hline(y=at_risk, line_dash="dash", line_color="#555",
-                     annotation_text=f"at-risk threshold {at_risk:.0%}", annotation_position="top right")
+    for level in (evidence, 1 - evidence):
+        figure.add_hline(y=level, line_dash="dash", line_color="#555")
     return _layout(figure, title,
-                   xaxis=dict(title="school (worst first)", categoryorder="array",
+                   xaxis=dict(title="school (strongest evidence of decay first)", categoryorder="array",
                               categoryarray=table["school_id"].tolist(), showticklabels=len(table) <= 40),
-                   yaxis=dict(title="share retained at the latest round", tickformat=".0%", range=[0, 1.05]),
+                   yaxis=dict(title="chance of keeping fewer practices than the programme", tickformat=".0%",
+                              range=[0, 1.05]),
                    legend_title="class")
 
 

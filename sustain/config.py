@@ -82,6 +82,9 @@ class Hindrance(_Strict):
 class Thresholds(_Strict):
     min_group_n: int = Field(ge=1)
     at_risk_retention: float = Field(gt=0, lt=1)
+    # evidence a school's class needs: P(retention below its programme's) >= this ("decaying"),
+    # <= 1 - this ("persisting"); between: "uncertain" (metrics/decay.py persistence)
+    class_evidence: float = Field(default=0.8, gt=0.5, lt=1)
     max_file_mb: float = Field(gt=0, le=2048)
 
 

@@ -50,12 +50,25 @@ def test_every_indicator_accepts_every_filter(sample, name):
 
 
 def test_half_lives_recover_the_generator_truth(sample):
+    """The target is the time the retention curve crosses one half. truth.json's `half_life_months`
+    was calibrated to the old single-exponential fit (its own estimator), so the test compares with
+    the true curves instead, read at the scheduled rounds as the estimator reads the data:
+    `population_retention_curve` (the noise-free curve of the generating model) must lie in the 95%
+    interval, and `realised_true_retention` (the true states of this sample's teacher-practices)
+    within 5% of the estimate: what is left is scoring error, missed visits and attrition, which the
+    sample's volume (about 1,500 teacher-practice observations per cell) keeps small, while the
+    interval (about +-15%) carries the sampling of schools."""
     con, config = sample
     table = half_life(con, Filters(), ["programme", "practice"], config)
-    truth = TRUTH["half_life_months"]
+    assert len(table) == 12 and table["reached"].all()
+    rounds = [m for m in config.schedule.months if m > 0]
     for row in table.itertuples():
-        true_value = truth[row.programme][row.practice]
-        assert abs(row.half_life_months - true_value) <= 0.25 * true_value, (row.programme, row.practice)
+        population = TRUTH["population_retention_curve"][row.programme][row.practice]
+        realised = TRUTH["realised_true_retention"][row.programme][row.practice]
+        true_crossing = read_half_life(rounds, [population[str(m)] for m in rounds])[0][0]
+        realised_crossing = read_half_life(rounds, [realised[str(m)] for m in rounds])[0][0]
+        assert row.ci_low <= true_crossing <= row.ci_high, (row.programme, row.practice)
+        assert abs(row.half_life_months - realised_crossing) <= 0.05 * realised_crossing, (row.programme, row.practice)
         assert row.ci_low < row.half_life_months < row.ci_high
     # coached practices last longer than training-only ones, as generated
     by_programme = half_life(con, Filters(), ["programme"], config).set_index("programme")["half_life_months"]
@@ -70,4 +83,4 @@ def test_filter_values_are_literals(sample):
     assert con.execute("select count(*) from visits").fetchone()[0] > 5000
 
 
-from metrics.decay import half_life  # noqa: E402
+from metrics.decay import half_life, read_half_life  # noqa: E402

@@ -21,13 +21,8 @@ import duckdb
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-import numpy as np
-import pandas as pd
-from scipy.optimize import curve_fit
-
 from metrics import Filters
 from metrics.context import cop_activity, coverage, hindrance_prevalence
-from metrics.decay import fit_decay, half_life, persistence
 from metrics.indicators import prevalence, retention
 from metrics.stats import wilson_interval
 from support import ROOT_DIR, teacher, visit, write_kobo, write_roster
@@ -151,52 +146,6 @@ def test_metrics_cli(con):
     bad = subprocess.run([sys.executable, "-m", "metrics", "retention", "--config", str(config.source_path),
                           "--by", "teacher_name"], capture_output=True, text=True, cwd=ROOT_DIR)
     assert bad.returncode == 2 and "cannot group by 'teacher_name'" in bad.stderr
-
-
-def test_half_life_fit_by_hand():
-    # counts that follow 2^(-t/12) exactly: the fit must give 12 months
-    months = np.array([3, 6, 12, 18])
-    n = np.array([1000, 900, 800, 700])
-    fit = fit_decay(months, n * 0.5 ** (months / 12), n)
-    assert fit["half_life_months"] == pytest.approx(12, rel=1e-6)
-    assert fit["ci_low"] < 12 < fit["ci_high"]
-    assert fit_decay(months, n * 0.5 ** (months / 120), n)["half_life_months"] == pytest.approx(120)
-    for flat in (n * 1.0, n * 0.99):
-        assert fit_decay(months, flat, n)["note"].startswith("no decay")
-        assert fit_decay(months, flat, n)["half_life_months"] == np.inf
-
-
-def test_half_life_agrees_with_scipy_weighted_least_squares():
-    rng = np.random.default_rng(7)
-    months = np.repeat([3, 6, 12, 18, 24], 40)
-    n = rng.integers(5, 15, size=months.size)
-    retained = rng.binomial(n, np.exp(-np.log(2) / 9 * months))
-    fit = fit_decay(months, retained, n)
-    rounds = pd.DataFrame({"m": months, "k": retained, "n": n}).groupby("m").sum()
-    share = rounds["k"] / rounds["n"]
-    (rate,), _ = curve_fit(lambda t, lam: np.exp(-lam * t), rounds.index.to_numpy(float), share.to_numpy(),
-                           p0=[0.1], sigma=np.sqrt(share * (1 - share) / rounds["n"]).to_numpy())
-    assert fit["half_life_months"] == pytest.approx(np.log(2) / rate, rel=0.05)
-
-
-def test_half_life_needs_three_rounds(con):
-    connection, config = con
-    table = half_life(connection, Filters(), [], config)
-    assert table.loc[0, "rounds"] == 1 and table.loc[0, "suppressed"]
-    assert "needs at least 3 rounds after month 0" in table.loc[0, "note"]
-
-
-def test_persistence_by_hand(con):
-    connection, config = con
-    table = persistence(connection, Filters(), [], config)
-    # S1: retained at month 0: T1 gw, T2 gw, T2 q, T3 q, T4 gw, T4 q (6); at its latest round (3)
-    #     observed among them: T1 gw kept, T2 gw lost, T3 q lost (T2 q na, T4 absent) -> 1 of 3
-    # S2: T5 gw, T6 q retained at 0, both kept at 3 -> 2 of 2
-    # shrunk toward 3/5 with m = median n 2.5: S1 (1 + 1.5) / 5.5, S2 (2 + 1.5) / 4.5
-    assert as_records(table, ["school_id", "n", "retained_latest", "retained_base", "latest_months"]) == [
-        ("S1", 3, 1, 6, 3), ("S2", 2, 2, 2, 3)]
-    assert table["index"].tolist() == pytest.approx([1 / 3, 1.0])
-    assert table["index_shrunk"].tolist() == pytest.approx([2.5 / 5.5, 3.5 / 4.5])
 
 
 def test_hindrance_prevalence_by_hand(con):

@@ -40,6 +40,17 @@ def names(spec) -> set:
     return {trace.get("name") for trace in spec["data"] if trace.get("showlegend", True) is not False}
 
 
+def values(array) -> list:
+    """A plotly array as numbers: a list, or plotly's typed-array form {"dtype", "bdata"}."""
+    if isinstance(array, dict):
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
 def points(spec, axis="x") -> set:
     return {value for trace in spec["data"] for value in (trace.get(axis) or []) if value is not None}
 
@@ -59,12 +70,22 @@ def test_districts_filter_and_drill_down(app, sample_db):
     at.multiselect(key="filter_district").set_value(["Quetta"]).run()
     quetta = points(figure(at, "schools_chart"))
     assert quetta and quetta < everywhere
-    assert set(at.dataframe[0].value["district"]) == {"Quetta"}
+    schools = at.dataframe[0].value
+    assert set(schools["district"]) == {"Quetta"}
+    # ranked on the evidence of decay, and the classes separate the schools
+    ranked = schools["p_below_programme"].dropna()
+    assert ranked.is_monotonic_decreasing and len(ranked) > 10
+    judged = schools[schools["persistence_class"] != "too few to show"]["persistence_class"].value_counts(normalize=True)
+    assert {"decaying", "uncertain", "persisting"} <= set(judged.index) and judged.max() < 0.7
+    spec = figure(at, "schools_chart")
+    drawn = {trace["name"]: values(trace["y"]) for trace in spec["data"]}
+    assert all(y >= 0.8 for y in drawn["decaying"]) and all(y <= 0.2 for y in drawn["persisting"])
+    assert any("likely to keep fewer practices than its programme" in c.value for c in at.caption)
 
     at.selectbox(key="drill_cluster").set_value("QUE-C1").run()
     table = at.dataframe[0].value
     assert set(table["cluster"]) == {"QUE-C1"} and points(figure(at, "schools_chart")) <= set(table["school_id"])
-    assert set(table["persistence_class"]) <= {"decaying", "recovered", "persisting", "too few to show"}
+    assert set(table["persistence_class"]) <= {"decaying", "uncertain", "persisting", "too few to show"}
     school = next(s for s in at.selectbox(key="drill_school").options if s != "all")
     at.selectbox(key="drill_school").set_value(school.split(" · ")[0]).run()
     assert not at.exception

@@ -14,14 +14,19 @@ group_work, questioning, teaching_aids):
     S6     THA-C1  T8       gw 3                   m6 (2024-06-15) teacher left
 
 CoP log: THA-C1 met 2024-06-01 (before its window), SAN-C1 met 2024-11-20.
-Persistence: S1 2 of 6 (index 1/3), S2 6 of 6; S3 (n 2), S5 (n 1), S6 (n 1) too few.
-index_shrunk: overall 8/12, prior median(6, 6) = 6: S1 (2 + 4) / 12 = 0.5, S2 (6 + 4) / 12 = 5/6.
+Persistence (metrics.decay): the common round is 12 (CBM's latest). Observed there: S1 2 of 6,
+S2 6 of 6, S5 0 of 1 (S3 and S6 were not visited at 12, S4 never): 3 schools, under 5, so the
+prior is Beta(1, 1); CBM's retention at 12 is x = 8/13. P(retention < x) under Beta(1 + k, 1 + n - k)
+= P(Binomial(n + 1, x) >= k + 1): S1 1 - sum_{j<3} C(7, j) x^j (1 - x)^(7 - j) = 0.918,
+S2 x^7 = 0.033, S5 1 - (1 - x)^2 = 0.852. Every school rests on fewer than 3 teachers: shown (and
+scored) to one decimal, 0.9, 0.0 and 0.9.
 Recent visits are the latest round's; months since the last visit: 182 days (5.98 months) for
 S1, S2, S5; 364 days for S3, S6. THA-C1 not active (both recent answers no, no meeting in the
 window), SAN-C1 active (3 of 3 yes, a meeting on 2024-11-20).
 """
 import datetime as dt
 import io
+import math
 
 import duckdb
 import openpyxl
@@ -91,26 +96,27 @@ def test_visit_plan_golden(plan):
     table = plan()
     recency_5 = WEIGHTS["recency"] * months(182) / 12
     recency_11 = WEIGHTS["recency"] * months(364) / 12
+    chance = "chance it keeps fewer practices than CBM schools as a whole (62% still in use at month 12)"
     expected = [
-        ("S1", 0.4 * 0.5 + 0.25 * 1 + recency_5 + 0.15,
-         "retention fell to 33% of month 0 by month 12 (n=6); Lack of follow-up reported at 2 of 2 recent visits, "
-         "Teachers' low pay at 1 of 2; last visited 5 months ago; no active community of practice"),
+        ("S1", 0.4 * 0.9 + 0.25 * 1 + recency_5 + 0.15,
+         f"fewer than 3 teachers seen at month 12: 90% {chance}; Lack of follow-up reported at 2 of 2 recent "
+         "visits, Teachers' low pay at 1 of 2; last visited 5 months ago; no active community of practice"),
+        ("S5", 0.4 * 0.9 + 0.25 * 1 + recency_5,
+         f"fewer than 3 teachers seen at month 12: 90% {chance}; Political interference reported at 1 of 1 "
+         "recent visit; last visited 5 months ago; community of practice active"),
         ("S3", 0.25 * 1 + recency_11 + 0.15,
-         "too few observations to judge decay; Lack of resources reported at 1 of 1 recent visit; "
-         "last visited 11 months ago; no active community of practice"),
-        ("S5", 0.25 * 1 + recency_5,
-         "too few observations to judge decay; Political interference reported at 1 of 1 recent visit; "
-         "last visited 5 months ago; community of practice active"),
+         "not observed at month 12, the month schools are compared at; Lack of resources reported at 1 of 1 "
+         "recent visit; last visited 11 months ago; no active community of practice"),
         ("S4", 0.2,
          "too few observations to judge decay; no recent visit with the teacher present to ask about hindrances; "
          "never visited; community of practice active"),
-        ("S2", 0.4 * (1 - 5 / 6) + recency_5,
-         "retention held at 100% of month 0 by month 12 (n=6); no hindrance reported at 2 recent visits; "
+        ("S2", 0.4 * 0.0 + recency_5,
+         f"fewer than 3 teachers seen at month 12: 0% {chance}; no hindrance reported at 2 recent visits; "
          "last visited 5 months ago; community of practice active"),
         ("S6", None,
          "every trained teacher of the school is recorded as left or transferred: no practice to follow up "
-         "(not scored); too few observations to judge decay; no recent visit with the teacher present to ask "
-         "about hindrances; last visited 11 months ago; no active community of practice"),
+         "(not scored); not observed at month 12, the month schools are compared at; no recent visit with the "
+         "teacher present to ask about hindrances; last visited 11 months ago; no active community of practice"),
     ]
     assert table["school_id"].tolist() == [e[0] for e in expected]
     assert table["rank"].tolist() == [1, 2, 3, 4, 5, 6]
@@ -119,10 +125,13 @@ def test_visit_plan_golden(plan):
     for (school, _, reason), got in zip(expected, table["reason"]):
         assert got == reason, school
     by_school = table.set_index("school_id")
-    assert by_school.loc["S1", "retention_index"] == pytest.approx(1 / 3)
-    assert by_school.loc["S1", "n"] == 6 and by_school.loc["S2", "n"] == 6
-    assert by_school["suppressed"].to_dict() == {"S1": False, "S3": True, "S5": True, "S4": True, "S2": False,
-                                                 "S6": True}
+    assert by_school["p_below_programme"].to_dict() == pytest.approx(
+        {"S1": 0.9, "S5": 0.9, "S3": float("nan"), "S4": float("nan"), "S2": 0.0, "S6": float("nan")}, nan_ok=True)
+    assert by_school["persistence_class"].to_dict() == {"S1": "decaying", "S5": "decaying", "S3": "too few to show",
+                                                        "S4": "too few to show", "S2": "persisting",
+                                                        "S6": "too few to show"}
+    assert by_school["retention_index"].isna().all() and by_school["n"].isna().all()  # under 3 teachers
+    assert by_school["suppressed"].all()
     assert by_school["cop_active"].to_dict() == {"S1": False, "S3": False, "S5": True, "S4": True, "S2": True,
                                                  "S6": False}
     assert by_school.loc["S1", "top_hindrances"] == "Lack of follow-up, Teachers' low pay"
@@ -131,10 +140,34 @@ def test_visit_plan_golden(plan):
     assert all(0 <= s <= 1 for s in table["need_score"].dropna())
 
 
+def test_visit_plan_quotes_the_counts_of_a_school_shown(tmp_path, config_factory, load):
+    """With min_group_n 1 the schools' figures are shown and the probabilities exact."""
+    config = config_factory(**{"thresholds.min_group_n": 1})
+    con = build(tmp_path, config, load)
+    try:
+        table = visit_plan(con, Filters(), [], config, today=TODAY).set_index("school_id")
+    finally:
+        con.close()
+    x = 8 / 13
+    s1 = 1 - sum(math.comb(7, j) * x**j * (1 - x) ** (7 - j) for j in range(3))
+    assert table.loc["S1", "p_below_programme"] == pytest.approx(s1)
+    assert table.loc["S2", "p_below_programme"] == pytest.approx(x**7)
+    assert table.loc["S5", "p_below_programme"] == pytest.approx(1 - (1 - x) ** 2)
+    assert table.loc["S1", "retention_index"] == pytest.approx(1 / 3) and table.loc["S1", "n"] == 6
+    assert table.loc["S1", "reason"].startswith(
+        "2 of 6 practices in use at month 0 still in use at month 12 (33%); 92% chance it keeps fewer practices "
+        "than CBM schools as a whole (62% still in use at month 12); ")
+    assert table.loc["S1", "need_score"] == pytest.approx(
+        0.4 * s1 + 0.25 + WEIGHTS["recency"] * months(182) / 12 + 0.15)
+
+
 def test_visit_plan_filters_and_injection(plan):
     sanghar = plan(Filters(district=("Sanghar",)))
-    assert sanghar["school_id"].tolist() == ["S5", "S4", "S2"]
-    assert plan(Filters(scope=("Sanghar",)))["school_id"].tolist() == ["S5", "S4", "S2"]  # a limited viewer
+    # compared within the view: CBM keeps 6 of 7 at month 12 in Sanghar, so S2 (6 of 6) is
+    # P(Beta(7, 1) < 6/7) = (6/7)^7 = 0.34 (0.3 shown) likely below it: 0.4 * 0.3 + 0.098 > S4's 0.2
+    assert sanghar["school_id"].tolist() == ["S5", "S2", "S4"]
+    assert sanghar.set_index("school_id").loc["S2", "p_below_programme"] == 0.3
+    assert plan(Filters(scope=("Sanghar",)))["school_id"].tolist() == ["S5", "S2", "S4"]  # a limited viewer
     assert plan(Filters(scope=())).empty
     assert plan(Filters(district=("x' OR 1=1 --",))).empty
 

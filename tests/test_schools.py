@@ -17,12 +17,20 @@ Two practices per teacher (gw = group_work, q = questioning; others never scored
     S6     THA-C2   T10      gw 3, q 3   absent       -
 
 Retention per school (retained at month 0 = the base n; a round needs n >= 3 to be shown):
-    S1: base 4; month 3: 3 of 4 = .75; month 6: 3 of 4 = .75      -> persisting
-    S2: base 4; month 3: 3 of 4 = .75; month 6: 1 of 4 = .25      -> decaying (.25 < .5)
-    S3: base 4; month 3: 1 of 4 = .25; month 6: 2 of 4 = .50      -> recovered (.5 is "at or above")
-    S4: base 2 < 3                                                 -> suppressed, too few to show
-    S5: base 1 < 3 (two schools suppressed: no complementary one)  -> suppressed, too few to show
-    S6: base 4; month 3: n = 2 (T10 absent) < 3, not shown         -> too few to show, not suppressed
+    S1: base 4; month 3: 3 of 4 = .75; month 6: 3 of 4 = .75
+    S2: base 4; month 3: 3 of 4 = .75; month 6: 1 of 4 = .25
+    S3: base 4; month 3: 1 of 4 = .25; month 6: 2 of 4 = .50
+    S4: base 2 < 3                                                 -> suppressed
+    S5: base 1 < 3 (two schools suppressed: no complementary one)  -> suppressed
+    S6: base 4; month 3: n = 2 (T10 absent) < 3, not shown
+Classes (metrics.decay.persistence): the common round is 6 (CBM's latest); S1, S2, S3 are observed
+there, fewer than 5 schools, so the prior is Beta(1, 1); CBM's retention at 6 is 6 of 12 = 0.5.
+P(retention < 0.5) under Beta(1 + k, 1 + n - k) = P(Binomial(n + 1, 0.5) >= k + 1):
+    S1 Beta(4, 2): 6/32 = 0.1875   -> persisting (<= 0.2)
+    S2 Beta(2, 4): 26/32 = 0.8125  -> decaying (>= 0.8)
+    S3 Beta(3, 3): 0.5             -> uncertain
+    S4, S5, S6: not observed at month 6 -> too few to show
+Each rests on 2 teachers (< min_group_n 3): shown rounded to 0.2, 0.8, 0.5 (same classes).
 Hindrances: T1 month 0 low_pay; T2 month 3 low_pay no_followup; T1 month 6 no_followup: S1 has
 6 present visits, each hindrance reported at 2 (ties in config order: no_followup first).
 
@@ -37,7 +45,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from metrics import FilterError, Filters
 from metrics.communities import cluster_cop_class, retention_by_cop
-from metrics.schools import persistence_class, school_trends, teacher_practices, within
+from metrics.decay import persistence_classes
+from metrics.schools import school_trends, teacher_practices, within
 from support import teacher, visit, write_kobo, write_roster
 
 C2 = dict(cluster="THA-C2")
@@ -87,24 +96,31 @@ def con(tmp_path, config_factory, load):
     connection.close()
 
 
-def test_persistence_class_rules():
-    months = [0, 3, 6, 12]
-    assert persistence_class([1.0, 0.8, 0.6, 0.5], months, 0.5) == "persisting"
-    assert persistence_class([1.0, 0.8, 0.6, 0.49], months, 0.5) == "decaying"
-    assert persistence_class([1.0, 0.4, None, 0.5], months, 0.5) == "recovered"
-    assert persistence_class([1.0, 0.4, 0.7, None], months, 0.5) == "recovered"  # latest shown round counts
-    assert persistence_class([1.0, None, None, None], months, 0.5) == "too few to show"  # month 0 alone
+def test_persistence_classes_rules(con):
+    _, config = con  # class_evidence 0.8 (config.yaml)
+    assert persistence_classes([0.8, 0.79, 0.2, 0.21, 0.5, float("nan"), None], config) == [
+        "decaying", "uncertain", "persisting", "uncertain", "uncertain", "too few to show", "too few to show"]
 
 
 def test_school_trends_by_hand(con):
     connection, config = con
     table = school_trends(connection, Filters(), [], config)
-    # worst first: S2 (.25), S3 (.5), S1 (.75), then the schools without a latest retention by id
+    # strongest evidence of decay first: S2 (0.8), S3 (0.5), S1 (0.2), then the schools without one by id
     assert table["school_id"].tolist() == ["S2", "S3", "S1", "S4", "S5", "S6"]
     rows = table.set_index("school_id")
     assert rows["persistence_class"].to_dict() == {
-        "S1": "persisting", "S2": "decaying", "S3": "recovered",
+        "S1": "persisting", "S2": "decaying", "S3": "uncertain",
         "S4": "too few to show", "S5": "too few to show", "S6": "too few to show"}
+    # two teachers each (< 3): the probabilities are shown to one decimal
+    assert rows.loc[["S2", "S3", "S1"], "p_below_programme"].tolist() == [0.8, 0.5, 0.2]
+    assert rows.loc[["S2", "S3", "S1"], "round"].tolist() == [6, 6, 6]
+    assert rows.loc[["S4", "S5", "S6"], "p_below_programme"].isna().all()
+    exact = school_trends(connection, Filters(), [], config.model_copy(
+        update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 1})})).set_index("school_id")
+    assert exact.loc[["S1", "S2", "S3"], "p_below_programme"].tolist() == pytest.approx([6 / 32, 26 / 32, 0.5])
+    assert exact.loc[["S1", "S2", "S3"], "index_shrunk"].tolist() == pytest.approx([4 / 6, 2 / 6, 3 / 6])
+    assert exact.loc[["S1", "S2", "S3"], "programme_retention"].tolist() == pytest.approx([0.5] * 3)
+    assert exact.loc[["S1", "S2", "S3"], "persistence_class"].tolist() == ["persisting", "decaying", "uncertain"]
     assert rows["suppressed"].to_dict() == {"S1": False, "S2": False, "S3": False, "S4": True, "S5": True, "S6": False}
     # one value per round of schedule.months [0, 3, 6, 12, 18, 24]; None: not observed or n < 3
     assert rows.loc["S1", "retention"] == [1.0, 0.75, 0.75, None, None, None]
