@@ -101,6 +101,8 @@ def print_summary(result: ImportResult, elapsed: float) -> None:
               f"{f.unchanged} unchanged, {f.quarantined} quarantined, every row accounted for ({f.seconds:.2f} s)")
         for change in f.changes:
             print(f"  changed: {change}")
+        for note in f.notes:
+            print(f"  note: {note}")
         for problem in f.problems[:MAX_PROBLEMS_SHOWN]:
             print(f"  row {problem['row']}, column {problem['column']}, value {problem['value']!r}: "
                   f"{problem['rule']} ({problem['detail']})")

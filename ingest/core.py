@@ -36,9 +36,9 @@ from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_i
 from . import survey, tables
 from .model import bring_model_up_to_date, refresh_model
 from .survey import date_shapes
-from .read import FileRefused, RawTable, detect_kind, read_table
+from .kinds import KINDS, detect_kind
+from .read import FileRefused, RawTable, read_table
 
-KIND_ORDER = {"roster": 0, "cop_log": 1, "kobo": 2, "odk": 2}
 SCRATCH_PREFIX = "sustain-dry-run-"
 STALE_SCRATCH_HOURS = 24  # a copy whose process id is alive is still removed after this (pid reuse)
 
@@ -59,6 +59,7 @@ class FileSummary:
     refused: str | None = None  # the reason, when the whole file was refused
     problems: list[dict] = field(default_factory=list)  # row, column, value, rule, detail
     changes: list[str] = field(default_factory=list)  # assignments a roster changed, in words
+    notes: list[str] = field(default_factory=list)  # what the import assumed, in words (e.g. a practice not in the file)
     seconds: float = 0.0
 
     def as_json(self) -> dict:
@@ -119,7 +120,7 @@ def ingest_files(
             loaded.append((summary, raw))
         except FileRefused as exc:
             summary.refused = f"{raw.path.name}: {exc}"
-    loaded.sort(key=lambda item: KIND_ORDER[item[0].kind])
+    loaded.sort(key=lambda item: KINDS[item[0].kind].order)
 
     scratch = None
     target = db_path
@@ -245,11 +246,12 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         # the first import records the salt's fingerprint (an import under another one is refused)
         execute(con, "insert into settings values ('salt_fingerprint', $fingerprint) on conflict do nothing",
                 {"fingerprint": salt_fingerprint(salt)})
-        if kind in ("kobo", "odk"):
-            counts = _import_survey(con, raw, kind, config, salt, base)
+        family = KINDS[kind].family
+        if family == "survey":
+            counts, summary.notes = _import_survey(con, raw, kind, config, salt, base)
             # the analysis model is recomputed for the teachers this file touched only
             refresh_model(con, config, "select teacher_key from touched_teachers")
-        elif kind == "roster":
+        elif family == "roster":
             counts, summary.changes = _import_roster(con, raw, config, salt, base, allow_reassign)
             refresh_model(con, config)
         else:
@@ -289,7 +291,7 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
             base | {"kind": kind, "started": started_at, "rows": summary.rows, "inserted": summary.inserted,
                     "updated": summary.updated, "unchanged": summary.unchanged,
                     "quarantined": summary.quarantined, "version": config.version,
-                    "notes": "; ".join(summary.changes) or None},
+                    "notes": "; ".join(summary.changes + summary.notes) or None},
         )
         con.execute("commit")
     except Exception as exc:
@@ -301,6 +303,7 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         summary.inserted = summary.updated = summary.unchanged = summary.quarantined = 0
         summary.problems = []
         summary.changes = []
+        summary.notes = []
         if problem is not None:
             raise _unwritable(con, wal, wal_before, db_path, raw, problem) from None
         reason = str(exc) if isinstance(exc, FileRefused) else f"{type(exc).__name__}: {exc}"
@@ -378,12 +381,12 @@ def _programmes_frame(config: Config) -> pd.DataFrame:
     )
 
 
-def _import_survey(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
-    staged = survey.stage(raw, kind, config)
+def _import_survey(con, raw, kind, config, salt, base) -> tuple[tuple[int, int, int], list[str]]:
+    staged, notes = survey.stage(raw, KINDS[kind], config)
     con.register("staged", staged)
     con.register("cfg_programmes", _programmes_frame(config))
     params = survey.validation_params(config, salt)
-    params["date_formats"] = getattr(config.sources, kind).date_formats
+    params["date_formats"] = KINDS[kind].source(config).date_formats
     params["date_shapes"] = date_shapes(params["date_formats"])
     execute(con, f"create or replace temp table bad as {survey.validation_sql(config)}", params)
     execute(con, survey.clean_sql(config), params)
@@ -460,7 +463,7 @@ def _import_survey(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
     ).fetchone()
     quarantined_rows = con.execute("select count(distinct _row) from bad").fetchone()[0]
     unchanged = len(staged) - inserted - updated - quarantined_rows
-    return inserted, updated, unchanged
+    return (inserted, updated, unchanged), notes
 
 
 def _raw_rows(con, raw: RawTable, kind: str, config: Config, salt: str) -> pd.DataFrame:
@@ -468,7 +471,7 @@ def _raw_rows(con, raw: RawTable, kind: str, config: Config, salt: str) -> pd.Da
     imported again: a teacher id cell holds `key:<key>` (read back as that key), teacher names are
     left out (never stored)."""
     rows = [r for (r,) in con.execute("select distinct _row from bad").fetchall()]
-    fields = {header: _field_of(header, kind, config) for header in raw.headers}
+    fields = {header: KINDS[kind].field_of(header, config) for header in raw.headers}
     kept = [h for h in raw.headers if fields[h] != "teacher_name"]
     id_headers = {h for h in kept if fields[h] == "teacher_id"}
     records = []
@@ -479,17 +482,8 @@ def _raw_rows(con, raw: RawTable, kind: str, config: Config, salt: str) -> pd.Da
     return frame.astype({"_row": "int64", "raw_row": "object"})
 
 
-def _field_of(header: str, kind: str, config: Config) -> str:
-    """The canonical field a header is read as (as the staging of its kind maps it)."""
-    mapped = getattr(config.sources, kind).columns.get(header)
-    if mapped or kind not in ("kobo", "odk"):
-        return mapped or header
-    separator = getattr(config.sources, kind).group_separator
-    return [p for chunk in header.split(separator) for p in chunk.split("/")][-1]
-
-
 def _import_table(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
-    staged = tables.stage_plain(raw, kind, config)
+    staged = tables.stage_plain(raw, KINDS[kind], config)
     con.register("staged", staged)
     formats = config.sources.cop_log.date_formats
     params = {"date_formats": formats, "date_shapes": date_shapes(formats)}
@@ -507,7 +501,7 @@ def _import_table(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
 def _import_roster(con, raw, config, salt, base, allow_reassign) -> tuple[tuple[int, int, int], list[str]]:
     """The roster: current schools and teachers, and their history (see tables.py). A programme
     change is refused unless `allow_reassign`; every change of assignment is returned in words."""
-    staged = tables.stage_plain(raw, "roster", config)
+    staged = tables.stage_plain(raw, KINDS["roster"], config)
     con.register("staged", staged)
     formats = config.sources.roster.date_formats
     params = {"programmes": config.programme_codes, "salt": salt, "date_formats": formats,

@@ -27,12 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-KIND_LABELS = {
-    "roster": "roster",
-    "cop_log": "CoP meeting log",
-    "kobo": "KoboToolbox export",
-    "odk": "ODK Central export",
-}
+# the kinds of file and how each is detected: ingest/kinds.py
 
 
 # A header cell is a column name; one this long means the first line is not a header row (and a
@@ -300,21 +295,3 @@ def _cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def detect_kind(headers: list[str]) -> str:
-    """Tell the kind of file from its headers alone."""
-    names = set(headers)
-    if names & {"_uuid", "meta/rootUuid", "_submission_time"}:
-        return "kobo"
-    if names & {"meta-instanceID", "SubmissionDate"}:
-        return "odk"
-    if {"teacher_id", "school_id", "programme"} <= names:
-        return "roster"
-    if {"cluster", "meeting_date"} <= names:
-        return "cop_log"
-    raise FileRefused(
-        "could not tell the kind of file from its headers; expected a KoboToolbox export "
-        "(_uuid, _submission_time), an ODK Central export (meta-instanceID, SubmissionDate), "
-        "a roster (teacher_id, school_id, programme) or a CoP log (cluster, meeting_date)"
-    )

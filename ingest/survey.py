@@ -1,15 +1,12 @@
-"""Follow-up visit exports (KoboToolbox CSV/XLSX, ODK Central CSV) -> visits.
+"""Follow-up visit exports (KoboToolbox CSV/XLSX, ODK Central CSV, SurveyCTO CSV) -> visits.
 
 Staging only renames: headers are stripped of their group path and mapped onto the canonical
 fields of the default form (plus `sources.<kind>.columns` from config). Validation and the merge
 with what is stored are done in bulk in SQL over the staged table.
 
-Identity and edits (decision, following how the servers behave):
-- identity = root instance id: Kobo `meta/rootUuid`, else `_uuid`, else `meta/instanceID`;
-  ODK `KEY`, else `meta-instanceID`; a `uuid:` prefix is dropped.
-- version = (edit_rank, version_time). ODK: edit_rank = `Edits`; Kobo: 1 when the row carries
-  `meta/deprecatedID` or its instance id differs from its root, else 0. version_time = Kobo `end`
-  / ODK `SubmissionDate`.
+Identity and edits (decision, following how the servers behave): each kind's rule is its entry in
+ingest/kinds.py (identity = the root instance id, a `uuid:` prefix dropped; version =
+(edit_rank, version_time)). Then, for every kind:
 - same identity, same content: unchanged. Newer version: replaces the stored one (updated).
   Older version: unchanged (the stored one is newer). Same version, different content: a
   conflict, quarantined with rule `conflict_no_edit_marker`; the stored row is kept.
@@ -31,11 +28,6 @@ FORM_FIELDS = [
     "visit_date", "observer_id", "district", "cluster", "school_id", "teacher_id",
     "teacher_status", "hindrances", "cop_active", "cop_meetings_3m", "comments",
 ]
-META_FIELDS = {
-    "instanceID": "instance_id", "rootUuid": "root_uuid", "deprecatedID": "deprecated_id",
-    "_uuid": "uuid", "KEY": "key", "_submission_time": "submitted_at", "SubmissionDate": "submitted_at",
-    "end": "end", "Edits": "edits",
-}
 REQUIRED = ["visit_date", "school_id", "teacher_id", "teacher_status"]
 MULTI_SELECT = "hindrances"
 
@@ -61,11 +53,15 @@ def date_shapes(formats: list[str]) -> list[str]:
     return shapes
 
 
-def stage(raw: RawTable, kind: str, config: Config) -> pd.DataFrame:
-    """Rename the file's columns to canonical ones; all values stay text."""
-    source = getattr(config.sources, kind)
+def stage(raw: RawTable, kind, config: Config) -> tuple[pd.DataFrame, list[str]]:
+    """Rename the file's columns to canonical ones (all values stay text) and derive the identity
+    columns by the kind's rule (`kind`: a survey entry of ingest/kinds.py). Also returns notes in
+    words: a configured practice with no column in this file (an earlier form version) is imported
+    as not scored (no score stored, never 0), and said so."""
+    source = kind.source(config)
     practice_fields = {code: f"practice__{code}" for code in config.practice_codes}
-    known = {name: name for name in FORM_FIELDS} | META_FIELDS | practice_fields
+    meta_columns = list(dict.fromkeys(kind.meta_fields.values()))
+    known = {name: name for name in FORM_FIELDS} | dict(kind.meta_fields) | practice_fields
     mapping: dict[str, str] = {}
     split_options: dict[str, str] = {}  # header -> hindrance option of a split 0/1 column
     for header in raw.headers:
@@ -73,12 +69,12 @@ def stage(raw: RawTable, kind: str, config: Config) -> pd.DataFrame:
             target = known.get(source.columns[header], source.columns[header])
             if target not in known.values():
                 raise FileRefused(
-                    f"{raw.path.name}: config sources.{kind}.columns maps {header!r} onto "
+                    f"{raw.path.name}: config sources.{kind.config_key}.columns maps {header!r} onto "
                     f"{source.columns[header]!r}, which is not a field of the form"
                 )
             mapping[header] = target
             continue
-        parts = [p for chunk in header.split(source.group_separator) for p in chunk.split("/")]
+        parts = kind.header_parts(header, source)
         if len(parts) >= 2 and parts[-2] == MULTI_SELECT:
             split_options[header] = parts[-1]
         elif parts[-1] in known:
@@ -89,18 +85,20 @@ def stage(raw: RawTable, kind: str, config: Config) -> pd.DataFrame:
             clashing = [h for h, t in mapping.items() if t == target]
             raise FileRefused(f"{raw.path.name}: columns {', '.join(map(repr, clashing))} all map to the field {target!r}")
     missing = [f for f in REQUIRED if f not in targets]
-    missing += [code for code, field in practice_fields.items() if field not in targets]
     if not {"instance_id", "root_uuid", "uuid", "key"} & set(targets):
-        missing.append("instance id (meta/instanceID, _uuid or meta-instanceID)")
+        missing.append("instance id (meta/instanceID, _uuid, meta-instanceID or KEY)")
     if missing:
         raise FileRefused(
             f"{raw.path.name}: required column(s) missing: {', '.join(missing)} "
-            f"(a renamed column can be mapped in config.yaml sources.{kind}.columns)"
+            f"(a renamed column can be mapped in config.yaml sources.{kind.config_key}.columns)"
         )
+    unscored = [code for code, field in practice_fields.items() if field not in targets]
+    notes = [f"practice {code}: no column in this file (an earlier form version?); imported as not scored"
+             for code in unscored]
 
     frame = raw.frame.rename(columns=mapping)
     staged = pd.DataFrame({"_row": raw.frame["_row"]})
-    for field in FORM_FIELDS + list(practice_fields.values()) + list(set(META_FIELDS.values())):
+    for field in FORM_FIELDS + list(practice_fields.values()) + meta_columns:
         staged[field] = frame[field].astype(str) if field in frame.columns else ""
     if "hindrances" not in targets and split_options:
         # only the split 0/1 columns were exported: rebuild the space-separated answer
@@ -109,29 +107,11 @@ def stage(raw: RawTable, kind: str, config: Config) -> pd.DataFrame:
             ticked = raw.frame[header].astype(str).str.strip().isin(["1", "1.0", "True", "true"])
             chosen = chosen.where(~ticked, (chosen + " " + option).str.strip())
         staged["hindrances"] = chosen
-
-    def no_prefix(series: pd.Series) -> pd.Series:
-        return series.str.strip().str.removeprefix("uuid:")
-
-    if kind == "kobo":
-        root = no_prefix(staged["root_uuid"])
-        uuid = no_prefix(staged["uuid"])
-        instance = no_prefix(staged["instance_id"]).where(lambda s: s != "", uuid)
-        staged["submission_id"] = root.where(root != "", uuid).where(lambda s: s != "", instance)
-        staged["instance_id"] = instance.where(instance != "", staged["submission_id"])
-        edited = (staged["deprecated_id"].str.strip() != "") | (
-            (root != "") & (instance != "") & (root != instance)
-        )
-        staged["edit_rank"] = edited.astype(int).astype(str)
-        staged["version_time"] = staged["end"]
-    else:
-        key = no_prefix(staged["key"])
-        instance = no_prefix(staged["instance_id"])
-        staged["submission_id"] = key.where(key != "", instance)
-        staged["instance_id"] = instance.where(instance != "", staged["submission_id"])
-        staged["edit_rank"] = staged["edits"].str.strip()
-        staged["version_time"] = staged["submitted_at"]
-    return staged.drop(columns=["root_uuid", "uuid", "key", "deprecated_id", "end", "edits"])
+    if "submitted_at" not in staged.columns:
+        staged["submitted_at"] = ""
+    staged = kind.identity(staged)
+    kept = {"instance_id", "submitted_at"}
+    return staged.drop(columns=[c for c in meta_columns if c not in kept]), notes
 
 
 def validation_sql(config: Config) -> str:

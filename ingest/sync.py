@@ -283,11 +283,6 @@ def _save_state(db_path: Path, name: str, kind: str, cursor, fetched: int, impor
         con.close()
 
 
-def sync_status(con) -> pd.DataFrame:
-    """The last sync of every source (for the Data page); empty when none has run."""
-    return con.execute("select source, kind, synced_at, fetched, absent from sync_state order by source").df()
-
-
 def sync_main(argv: list[str]) -> int:
     """`python -m ingest sync --source NAME [--full] [--dry-run] [--db PATH] [--config PATH] [--json]`:
     exit 0 when the pulled submissions were taken (quarantined rows included), 1 when refused,

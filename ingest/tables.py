@@ -20,19 +20,19 @@ COP_FIELDS = ["cluster", "meeting_date", "attendees", "facilitator_role", "topic
 COP_REQUIRED = ["cluster", "meeting_date"]
 
 
-def stage_plain(raw: RawTable, kind: str, config: Config) -> pd.DataFrame:
-    """Rename by the config mapping; keep only canonical fields (teacher_name is dropped here)."""
-    fields, required = (ROSTER_FIELDS, ROSTER_REQUIRED) if kind == "roster" else (COP_FIELDS, COP_REQUIRED)
-    mapping = getattr(config.sources, kind).columns
+def stage_plain(raw: RawTable, kind, config: Config) -> pd.DataFrame:
+    """Rename by the config mapping; keep only the kind's canonical fields (teacher_name is dropped
+    here). `kind` is the roster's or CoP log's entry in ingest/kinds.py."""
+    mapping = kind.source(config).columns
     frame = raw.frame.rename(columns={h: mapping[h] for h in raw.headers if h in mapping})
-    missing = [f for f in required if f not in frame.columns]
+    missing = [f for f in kind.required if f not in frame.columns]
     if missing:
         raise FileRefused(
             f"{raw.path.name}: required column(s) missing: {', '.join(missing)} "
-            f"(a renamed column can be mapped in config.yaml sources.{kind}.columns)"
+            f"(a renamed column can be mapped in config.yaml sources.{kind.config_key}.columns)"
         )
     staged = pd.DataFrame({"_row": raw.frame["_row"]})
-    for field in fields:
+    for field in kind.fields:
         staged[field] = frame[field].astype(str).str.strip() if field in frame.columns else ""
     return staged
 

@@ -7,6 +7,8 @@ observations researchers download. Same signature as the indicators, `(con, filt
   placed in a district, so a viewer limited to some districts (`Filters.scope`) sees none of it.
   `raw_row` is the whole row as the file held it (JSON, header -> cell; teacher ids as `key:<key>`),
   so a data manager can fix it and import it again.
+- `sync_log`: the last live sync of every source (`python -m ingest sync`), and the sources
+  configured under `sources.sync` that have not run yet (synced_at empty); not filtered.
 - `tidy_observations`: one row per teacher, practice and round (the `observations` base
   relation), with the filters applied. This is row-level pseudonymous data for researchers:
   teachers appear only under their salted key, no group is suppressed and nothing else is left
@@ -26,6 +28,7 @@ from .filters import Filters
 
 LEDGER_COLUMNS = ["run_id", "source_file", "source_sha256", "kind", "started_at", "finished_at", "rows_read",
                   "inserted", "updated", "unchanged", "quarantined", "refused", "reason", "config_version", "notes"]
+SYNC_COLUMNS = ["source", "kind", "synced_at", "fetched", "absent"]
 QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "detail", "run_id", "quarantined_at", "raw_row"]
 TIDY_COLUMNS = ["teacher_key", "school_id", "school_name", "cluster", "district", "province", "programme",
                 "school_type", "gender", "subject", "months", "visit_date", "practice", "score", "retained",
@@ -62,6 +65,30 @@ kept_aside as (
 select * from kept_aside order by quarantined_at desc, file, "row", "column"
 """, {"every_district": every_district})
     return frame[QUARANTINE_COLUMNS]
+
+
+def sync_log(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, by: Sequence[str] = (),
+             config: Config | None = None) -> pd.DataFrame:
+    """The last live sync per source: when it ran, how many submissions it fetched and (full runs)
+    how many stored ones the server no longer lists; a configured source never synced has an
+    empty `synced_at`. `filters` and `by` do not apply (a source spans districts)."""
+    config = config or load_config()
+    configured = config.sources.sync
+    frame = query(con, config, """
+configured as (
+    select unnest($names::varchar[]) as source, unnest($kinds::varchar[]) as kind
+),
+last_runs as (
+    select source, kind, synced_at, fetched, absent from sync_state
+),
+per_source as (
+    select coalesce(r.source, c.source) as source, coalesce(r.kind, c.kind) as kind,
+           r.synced_at, r.fetched, r.absent
+    from last_runs r full join configured c using (source)
+)
+select * from per_source order by source
+""", {"names": list(configured), "kinds": [s.kind for s in configured.values()]})
+    return frame[SYNC_COLUMNS]
 
 
 def tidy_observations(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),

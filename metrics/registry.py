@@ -16,7 +16,7 @@ from .schools import school_trends, teacher_practices
 from .overview import headline
 from .survival import survival
 from .planner import visit_plan
-from .records import import_ledger, quarantine_rows, tidy_observations
+from .records import import_ledger, quarantine_rows, sync_log, tidy_observations
 
 INDICATORS = {
     "prevalence": prevalence,
@@ -38,6 +38,7 @@ DATASETS: dict = {
     "visit_plan": visit_plan,
     "import_ledger": import_ledger,
     "quarantine_rows": quarantine_rows,
+    "sync_log": sync_log,
     "tidy_observations": tidy_observations,
 }
 

@@ -13,7 +13,7 @@ IMPORTED = "Imported"
 
 def upload_section(config) -> None:
     """Upload -> dry-run preview -> "Import this file" (the same ingest, for real)."""
-    st.caption("Check a KoboToolbox or ODK export, a roster or a CoP log before importing it: the preview is a dry "
+    st.caption("Check a KoboToolbox, ODK Central or SurveyCTO export, a roster or a CoP log before importing it: the preview is a dry "
                "run through the same import and writes nothing.")
     uploaded = st.file_uploader("Export, roster or CoP log (CSV or XLSX)", type=uploads.UPLOAD_TYPES,
                                 max_upload_size=uploads.upload_limit_mb(config), key="upload_file")
@@ -62,6 +62,15 @@ with imports_tab:
     if ledger is not None:
         st.caption("Every file import, newest first (the whole database: a file spans districts).")
         st.dataframe(ledger, hide_index=True, key="ledger_table")
+    syncs = ui.indicator("sync_log", filters)
+    if syncs is not None:
+        st.subheader("Live sync: last run per source")
+        if len(syncs):
+            st.caption("`python -m ingest sync --source NAME`: when each source last ran, submissions fetched, and "
+                       "(full runs) stored submissions the server no longer lists. Empty `synced_at`: never run.")
+            st.dataframe(syncs, hide_index=True, key="sync_table")
+        else:
+            st.caption("No source is configured for live sync (config `sources.sync`) and none has run.")
 
 with quarantine_tab:
     quarantine = ui.indicator("quarantine_rows", filters)

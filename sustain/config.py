@@ -120,9 +120,15 @@ class SyncSource(_Strict):
         return self
 
 
+# SurveyCTO writes dates as "Nov 25, 2026" by default; ISO is accepted too (a form exporting ISO)
+SURVEYCTO_DATE_FORMATS = ["%b %d, %Y", "%Y-%m-%d"]
+
+
 class Sources(_Strict):
     kobo: SurveySource
     odk: SurveySource
+    # SurveyCTO strips group paths from its headers; the separator only matters for a mapped export
+    surveycto: SurveySource = SurveySource(group_separator="/", date_formats=SURVEYCTO_DATE_FORMATS)
     roster: TableSource = TableSource()
     cop_log: TableSource = TableSource()
     sync: dict[str, SyncSource] = Field(default_factory=dict)

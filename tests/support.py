@@ -131,3 +131,45 @@ def write_odk(path: Path, visits: list[dict]) -> Path:
                                f"uuid:{v['uid']}", f"uuid:{v['root']}", "5", "enumerator", "0", "0", "",
                                "edited" if v["edits"] else "", "collect:abc", str(v["edits"]), "2024010101"])
     return path
+
+
+SURVEYCTO_HEADER = (["SubmissionDate", "starttime", "endtime", "deviceid", "subscriberid", "visit_date",
+                     "observer_id", "district", "cluster", "school_id", "teacher_id", "teacher_status"]
+                    + PRACTICES
+                    + ["hindrances", "cop_active", "cop_meetings_3m", "comments", "instanceID", "formdef_version",
+                       "review_status", "review_quality", "KEY"])
+
+
+def surveycto_date(day: dt.date) -> str:
+    """SurveyCTO's default date export: `Nov 5, 2026` (day not padded)."""
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def surveycto_time(moment: dt.datetime) -> str:
+    """SurveyCTO's timestamps: `Nov 25, 2026 10:15:30 AM`."""
+    return f"{surveycto_date(moment.date())} {int(moment.strftime('%I'))}:{moment:%M:%S} {moment:%p}"
+
+
+def write_surveycto(path: Path, visits: list[dict], header: list[str] = SURVEYCTO_HEADER) -> Path:
+    """SurveyCTO's CSV export: `,`-separated, field names without group paths, dates like
+    `Nov 5, 2026`, KEY = instanceID = `uuid:...`. A visit's `review` (default: `approved` when it
+    has edits, else empty) is its review_status; `submitted` its SubmissionDate (datetime)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for v in visits:
+            submitted = v.get("submitted") or dt.datetime(2024, 1, 2, 9, 0, 0)
+            day = dt.date.fromisoformat(v["visit_date"]) if "-" in v["visit_date"] else None
+            cells = {"SubmissionDate": surveycto_time(submitted), "starttime": surveycto_time(submitted),
+                     "endtime": surveycto_time(submitted), "deviceid": "collect:xyz", "subscriberid": "",
+                     "visit_date": surveycto_date(day) if day else v["visit_date"], "observer_id": "OBS-03",
+                     "district": v["district"], "cluster": v["cluster"], "school_id": v["school_id"],
+                     "teacher_id": v["teacher_id"], "teacher_status": v["status"],
+                     "hindrances": v["hindrances"], "cop_active": v["cop_active"],
+                     "cop_meetings_3m": v["cop_meetings"], "comments": v["comments"],
+                     "instanceID": f"uuid:{v['root']}", "formdef_version": v.get("formdef", "2401011200"),
+                     "review_status": v.get("review", "approved" if v["edits"] else ""),
+                     "review_quality": "", "KEY": f"uuid:{v['root']}"}
+            cells |= {p: v["scores"].get(p, "") for p in PRACTICES}
+            writer.writerow([cells[h] for h in header])
+    return path

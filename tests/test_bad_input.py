@@ -706,7 +706,11 @@ def test_counts_that_do_not_balance_refuse_the_file(base, tmp_path, monkeypatch)
     import ingest.core as core
 
     real = core._import_survey
-    monkeypatch.setattr(core, "_import_survey", lambda *a: (lambda c: (c[0], c[1], c[2] + 1))(real(*a)))
+    def double_counting(*args):
+        (inserted, updated, unchanged), notes = real(*args)
+        return (inserted, updated, unchanged + 1), notes
+
+    monkeypatch.setattr(core, "_import_survey", double_counting)
     path = write_kobo(tmp_path / "double_count.csv", [visit("dc1", "T2", "S1", 3, **OBS)])
     summary = ingest(base.config(), path).files[0]
     assert summary.refused.startswith("double_count.csv: CountsDoNotBalance: the counts do not balance "

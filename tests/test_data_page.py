@@ -219,3 +219,36 @@ def test_records(data_db):
     assert len(data) == len(quetta)
     assert set(book.loc[book["section"] == "source", "name"]) <= set(ledger["source_file"])
     assert "district=Quetta" in book["meaning"].tolist()
+
+
+def test_imports_tab_says_no_source_is_synced(app):
+    at = app()
+    imports = tab(at, "Imports")
+    assert "Live sync: last run per source" in [h.value for h in imports.subheader]
+    assert any("No source is configured for live sync" in c.value for c in imports.caption)
+    assert len(imports.dataframe) == 1  # the ledger only
+
+
+def test_imports_tab_shows_the_last_sync_per_source(app, data_db, tmp_path, monkeypatch):
+    """A database a sync has written to (its sync_state row as ingest/sync.py saves it) and a
+    config naming a second source that never ran: both listed, the one never run with no time."""
+    from metrics.records import SYNC_COLUMNS
+    from support import write_config
+
+    db = tmp_path / "synced.duckdb"
+    shutil.copy(data_db, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("insert into sync_state values ('thatta_kobo', 'kobo', '1006', "
+                    "timestamp '2026-11-20 08:30:00', 5, 'run-1', 1)")
+    config = write_config(tmp_path, **{"sources.sync": {
+        "pishin_odk": {"kind": "odk", "server": "https://central.example.org", "form": "followup", "project": 2,
+                       "username_env": "ODK_USER", "password_env": "ODK_PASSWORD"}}})
+    monkeypatch.setenv("SUSTAIN_CONFIG", str(config))
+    at = app(db=db)
+    assert not at.exception
+    table = tab(at, "Imports").dataframe[1].value
+    assert list(table.columns) == SYNC_COLUMNS
+    assert table["source"].tolist() == ["pishin_odk", "thatta_kobo"]
+    assert table["kind"].tolist() == ["odk", "kobo"]
+    assert pd.isna(table["synced_at"].iloc[0]) and str(table["synced_at"].iloc[1]).startswith("2026-11-20 08:30")
+    assert table.loc[1, ["fetched", "absent"]].tolist() == [5, 1]
