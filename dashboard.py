@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from sustain import ui
+from app import ui
 
 # a file of the repo, served by this server: a :material/...: icon is fetched from fonts.gstatic.com
 FAVICON = Path(__file__).resolve().with_name("assets") / "favicon.png"

@@ -3,7 +3,7 @@
 INDICATORS are the indicators of DESIGN.md (`python -m metrics` answers these). DATASETS are
 further tables the pages need (school trends, the visit plan, the import ledger, ...), with the
 same signature `(connection, Filters, by, config) -> DataFrame`, so pages reach all data through
-the one cached path in sustain/ui.py.
+the one cached path in app/ui.py.
 """
 from __future__ import annotations
 

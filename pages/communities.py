@@ -1,8 +1,7 @@
 """Communities of practice: do clusters keep meeting, and do their teachers keep the practices?"""
 import streamlit as st
 
-from metrics.communities import ACTIVE_MEETINGS_PER_MONTH
-from sustain import charts, charts_analysis, ui
+from app import charts, charts_analysis, ui
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Communities of practice")
@@ -12,7 +11,7 @@ with meetings_tab:
     table = ui.indicator("cop_activity", filters, by=("cluster",))
     if table is not None:
         st.plotly_chart(charts_analysis.meetings_bars(
-            table, ACTIVE_MEETINGS_PER_MONTH, "Community meetings per month after the programme, by cluster"),
+            table, ui.ACTIVE_MEETINGS_PER_MONTH, "Community meetings per month after the programme, by cluster"),
             key="meetings_chart")
         st.caption(ui.n_caption(table, "teachers", group="cluster")
                    + " n on each bar: follow-up visits answering whether the "
@@ -25,5 +24,5 @@ with retention_tab:
             table, "cop", "Retention of teachers in clusters with an active vs an inactive community"),
             key="cop_retention_chart")
         st.caption(ui.n_caption(table, "teachers", group="cop") + f" Active: the cluster's meeting log averages "
-                   f"{ACTIVE_MEETINGS_PER_MONTH:g} meetings per month or more after the programme. A comparison "
+                   f"{ui.ACTIVE_MEETINGS_PER_MONTH:g} meetings per month or more after the programme. A comparison "
                    "of groups, not an effect: what keeps a community meeting may also keep the practices.")

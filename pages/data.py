@@ -1,11 +1,11 @@
 """Data: what was imported, what was kept aside, coverage of the rounds, uploads and downloads.
 
 Tables come from metrics/records.py and the coverage indicator through `ui.indicator`; uploads go
-through the real ingest (sustain/uploads.py); download files are built in sustain/exports.py.
+through the real ingest (app/uploads.py); download files are built in report/exports.py.
 """
 import streamlit as st
 
-from sustain import exports, ui, uploads
+from app import ui, uploads
 
 PREVIEW = "Preview (dry run: nothing written)"
 IMPORTED = "Imported"
@@ -84,7 +84,7 @@ with quarantine_tab:
                                     "raw_row": st.column_config.TextColumn("raw_row")})
         st.caption("`raw_row` is the whole row as the file held it (teacher ids as `key:...`, which an import "
                    "reads back as that teacher): fix it and import it again.")
-        st.download_button("Download quarantined rows (CSV)", lambda: exports.to_csv_bytes(quarantine),
+        st.download_button("Download quarantined rows (CSV)", lambda: ui.exports.to_csv_bytes(quarantine),
                            file_name="quarantine.csv", mime="text/csv", key="download_quarantine",
                            on_click="ignore")
 
@@ -111,7 +111,7 @@ with download_tab:
                    "and unit, the filters applied, the config version and the import ledger rows it came from.")
         for fmt, label in (("csv", "Download CSV (zip with codebook)"), ("xlsx", "Download Excel (with codebook)"),
                            ("parquet", "Download Parquet (zip with codebook)")):
-            file_name, mime = exports.BUNDLES[fmt]
-            st.download_button(label, lambda fmt=fmt: exports.data_bundle(tidy, scoped, config, ledger, fmt),
+            file_name, mime = ui.exports.BUNDLES[fmt]
+            st.download_button(label, lambda fmt=fmt: ui.exports.data_bundle(tidy, scoped, config, ledger, fmt),
                                file_name=file_name, mime=mime, key=f"download_{fmt}", on_click="ignore")
         st.dataframe(tidy.head(100), hide_index=True, key="tidy_preview")

@@ -7,8 +7,7 @@ school's teachers appear by pseudonymous key only (teacher_practices, the second
 """
 import streamlit as st
 
-from metrics.schools import within
-from sustain import charts_analysis, ui
+from app import charts_analysis, ui
 
 ALL = "all"
 LEVELS = [("province", "drill_province", "Province"), ("district", "drill_district", "District"),
@@ -25,7 +24,7 @@ if table is None:
 names = dict(zip(table["school_id"], table["school_name"]))
 narrowed = filters
 for column, (level, key, title) in zip(st.columns(len(LEVELS)), LEVELS):
-    options = [ALL, *sorted(within(table, narrowed)[level].unique())]
+    options = [ALL, *sorted(ui.within(table, narrowed)[level].unique())]
     if st.session_state.get(key, ALL) not in options:
         st.session_state[key] = ALL
     label = (lambda v: v if v == ALL else f"{v} · {names.get(v, '')}") if level == "school_id" else str
@@ -34,7 +33,7 @@ for column, (level, key, title) in zip(st.columns(len(LEVELS)), LEVELS):
         narrowed = narrowed.replace(**{level: (chosen,)})
 
 school = narrowed.school_id[0] if narrowed.school_id else None
-shown = within(table, narrowed.replace(school_id=()))
+shown = ui.within(table, narrowed.replace(school_id=()))
 schools_tab, teachers_tab = st.tabs(["Schools", "Teachers of the chosen school"])
 
 with schools_tab:

@@ -1,7 +1,7 @@
 """Hindrances: which factors go with abandonment?"""
 import streamlit as st
 
-from sustain import charts_analysis, ui
+from app import charts_analysis, ui
 
 COMPARE = ["none", "programme", "province", "district", "school_type", "gender", "subject", "practice"]
 

@@ -1,7 +1,7 @@
 """Overview (NGO manager): did the practices persist after the programme, and where?"""
 import streamlit as st
 
-from sustain import charts, ui
+from app import charts, ui
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Retention of practices after the programme")

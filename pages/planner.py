@@ -1,8 +1,7 @@
 """Follow-up planner: which schools to visit next, and why (metrics/planner.py `visit_plan`)."""
 import streamlit as st
 
-from metrics.planner import SCORE_EXPLANATION
-from sustain import exports, ui
+from app import ui
 
 NO_SCHOOLS = "No schools match these filters."
 
@@ -27,8 +26,8 @@ elif plan is not None:
                f"{ui.config().thresholds.min_group_n} the reason reads \"too few observations to judge decay\" "
                f"and decay does not count in the score. Showing {len(chosen)} of {len(plan)} schools.")
     with st.expander("What the need score means"):
-        st.markdown(SCORE_EXPLANATION)
+        st.markdown(ui.SCORE_EXPLANATION)
     scoped, config = filters.replace(scope=ui.viewer_scope()), ui.config()
     # built only when the download is asked for (a callable), not on every rerun
-    st.download_button("Download visit plan (Excel)", lambda: exports.visit_plan_workbook(chosen, scoped, config),
-                       file_name="visit_plan.xlsx", mime=exports.XLSX_MIME, key="plan_download", on_click="ignore")
+    st.download_button("Download visit plan (Excel)", lambda: ui.exports.visit_plan_workbook(chosen, scoped, config),
+                       file_name="visit_plan.xlsx", mime=ui.exports.XLSX_MIME, key="plan_download", on_click="ignore")

@@ -1,7 +1,7 @@
 """Practices: how fast does each practice decay, and does that differ between groups?"""
 import streamlit as st
 
-from sustain import charts_analysis, ui
+from app import charts_analysis, ui
 
 COMPARE = ["none", "programme", "province", "district", "school_type", "gender", "subject"]
 

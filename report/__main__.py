@@ -5,7 +5,7 @@ Writes the donor pack for one programme (optionally some districts) into DIR:
 `sustain_<programme>[_<district>...].pptx` (native, editable PowerPoint charts) and `.html` (one
 self-contained file, opens offline, charts interactive); with --png each chart as
 `<stem>_<chart>.png` too (needs chromium); with --data the tidy observations behind the figures
-with their codebook (sustain/exports.py: formula-safe CSV/XLSX, or Parquet).
+with their codebook (report/exports.py: formula-safe CSV/XLSX, or Parquet).
 Exit 0 on success, 1 when an optional part (PNG) could not be made, 2 on a usage,
 configuration or data error.
 """
@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _data_files(con, config, report, formats) -> dict[str, bytes]:
-    """The tidy observations of the report's selection, with codebook, via sustain/exports.py."""
+    """The tidy observations of the report's selection, with codebook, via report/exports.py."""
     from metrics.registry import DATASETS
-    from sustain import exports
+    from report import exports
 
     frame = DATASETS["tidy_observations"](con, report.filters, [], config)
     ledger = DATASETS["import_ledger"](con, report.filters, [], config)

@@ -23,7 +23,7 @@ from typing import Sequence
 import duckdb
 import pandas as pd
 
-from metrics.base import filtered_rows, query
+from metrics.lookups import programme_districts, visit_date_range
 from metrics.filters import Filters
 from metrics.registry import INDICATORS
 from sustain.config import Config, Programme, PROJECT_ROOT
@@ -202,16 +202,7 @@ def _check_districts(con, programme: str, districts: tuple[str, ...], scope: tup
     viewer may see (`scope`): never one outside it, not even the one asked for."""
     if not districts:
         return
-    known = [row[0] for row in con.execute(
-        """with programme_districts as (
-               select distinct s.district
-               from teachers t join schools s using (school_id)
-               where t.programme = $programme
-           )
-           select district from programme_districts
-           where $everything or list_contains($scope, district)
-           order by 1""",
-        {"programme": programme, "everything": scope is None, "scope": list(scope or [])}).fetchall()]
+    known = programme_districts(con, programme, scope)
     unknown = [d for d in districts if d not in known]
     if not unknown:
         return
@@ -224,17 +215,7 @@ def _check_districts(con, programme: str, districts: tuple[str, ...], scope: tup
 
 def _visit_dates(con, config: Config, filters: Filters) -> tuple[dt.date | None, dt.date | None]:
     """First and last date of the visits the figures rest on (visits placed on a round)."""
-    rows, params = filtered_rows([], filters, relation="placed_visits")
-    frame = query(con, config, f"""
-filtered as (
-    {rows}
-)
-select min(visit_date) as first_visit, max(visit_date) as last_visit from filtered
-""", params)
-    first, last = frame.iloc[0]
-    if pd.isna(first):
-        return None, None
-    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+    return visit_date_range(con, config, filters)
 
 
 def _number(value) -> float | None:

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from metrics import Filters
 from metrics.registry import TABLES
-from sustain import access
+from app import access
 from sustain.config import load_config
 from support import ROOT_DIR, write_config
 

@@ -224,7 +224,7 @@ URDU = "استاد نے گروپ ورک کروایا۔ بچّوں نے سوال 
 
 
 def test_urdu_text_is_byte_identical_after_load_and_export(base, tmp_path):
-    from sustain.exports import to_csv_bytes
+    from report.exports import to_csv_bytes
 
     path = write_kobo(tmp_path / "urdu.csv", [visit("u1", "T2", "S1", 3, comments=URDU, **OBS)])
     original = URDU.encode("utf-8")

@@ -108,7 +108,7 @@ def test_quarantine_shows_a_script_as_text(app):
 def test_quarantine_download_holds_the_whole_row(app, data_db):
     """Issue 9, item 13: the quarantine keeps the whole row (teacher id as its key), in the Data
     page's table and in its download, so the row can be fixed and imported again."""
-    from sustain import exports
+    from report import exports
     from sustain.pseudonym import DEMO_SALT, shown_id
 
     at = app()
@@ -170,7 +170,7 @@ def test_refused_upload_says_why(app, tmp_path):
 
 # -- the helpers behind the page -------------------------------------------------------------
 def test_preview_upload_is_a_dry_run(data_db, tmp_path, monkeypatch):
-    from sustain import uploads
+    from app import uploads
     from sustain.config import load_config
 
     monkeypatch.delenv("SUSTAIN_SALT", raising=False)  # the sample data's demo salt
@@ -192,7 +192,7 @@ def test_preview_upload_is_a_dry_run(data_db, tmp_path, monkeypatch):
 
 
 def test_records(data_db):
-    from sustain import exports
+    from report import exports
     from sustain.config import load_config
 
     config = load_config()

@@ -1,4 +1,4 @@
-"""sustain/exports.py: round trips, formula injection, Urdu bytes, codebook and bundles."""
+"""report/exports.py: round trips, formula injection, Urdu bytes, codebook and bundles."""
 import datetime as dt
 import io
 import zipfile
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from metrics import Filters
-from sustain import exports
+from report import exports
 from sustain.config import load_config
 
 URDU = "اساتذہ نے گروپ ورک جاری رکھا"

@@ -279,7 +279,7 @@ def test_user_mapped_to_no_district_gets_an_empty_plan_not_a_crash(app, tmp_path
 def test_empty_workbook_is_valid():
     import pandas as pd
 
-    from sustain import exports
+    from report import exports
     from sustain.config import load_config
 
     empty = pd.DataFrame({"rank": [], "school_id": [], "need_score": [], "reason": []}, dtype=object)

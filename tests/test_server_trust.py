@@ -20,7 +20,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from sustain import access
+from app import access
 from sustain.config import load_config
 from sustain.db import DataRefreshing, read_only
 from support import ROOT_DIR, write_config

@@ -8,8 +8,8 @@ import pandas as pd
 
 from metrics import Filters
 from metrics.indicators import retention
-from sustain import exports
-from sustain.ui import TOO_FEW, display_table
+from report import exports
+from app.ui import TOO_FEW, display_table
 from test_metrics_golden import build
 
 

@@ -1,6 +1,6 @@
 """Plotly figures of the analysis pages (districts, practices, hindrances, communities).
 
-As in sustain/charts.py: every value drawn is a column of a metric table; the only arithmetic is
+As in app/charts.py: every value drawn is a column of a metric table; the only arithmetic is
 what plotting needs (error-bar offsets from the interval columns). Suppressed rows are not drawn
 and are named "too few to show" in hover text, tick labels or the legend. `label` maps a code
 (practice, hindrance) to its config label; pages pass `config.practice_label` and so on.

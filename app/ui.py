@@ -17,8 +17,14 @@ import streamlit as st
 
 from metrics.base import TOO_FEW
 from metrics.filters import BY_COLUMNS, Filters
+from metrics.lookups import filter_choices
 from metrics.registry import TABLES
-from sustain import access
+from app import access
+# what the pages need from the layers below, so that a page imports the app layer only
+from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
+from metrics.planner import SCORE_EXPLANATION  # noqa: F401
+from metrics.schools import within  # noqa: F401
+from report import exports  # noqa: F401
 from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, read_only
@@ -167,13 +173,7 @@ def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataF
 def _choices(db: str, version: float, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
     """Values offered in the sidebar, only from the districts the viewer may see."""
     with read_only(db) as con:
-        frame = con.execute(
-            """select distinct t.programme, sc.province, sc.district, sc.school_type, t.gender, t.subject
-               from teachers t join schools sc using (school_id)
-               where $everything or list_contains($scope, sc.district)""",
-            {"everything": scope is None, "scope": list(scope or [])},
-        ).df()
-    return {column: sorted(frame[column].dropna().unique().tolist()) for column in frame.columns}
+        return filter_choices(con, scope)
 
 
 def sidebar_filters() -> Filters:
@@ -345,7 +345,7 @@ def view_downloads(table: pd.DataFrame, name: str, filters: Filters, key: str) -
     """Download buttons for the table a page shows (CSV or Parquet zipped with a codebook, XLSX
     with a Codebook sheet), suppressed exactly as on screen, formula-like text neutralised."""
     from report.content import readme_indicators
-    from sustain import exports
+    from report import exports
 
     scoped = filters.replace(scope=viewer_scope())
     ledger = indicator("import_ledger", filters)

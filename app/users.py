@@ -1,4 +1,4 @@
-"""python -m sustain.users add NAME [--config PATH]: set a local user's password (asked twice).
+"""python -m app.users add NAME [--config PATH]: set a local user's password (asked twice).
 
 The hash goes to the file named by `access.password_file`; the user's districts are set in
 config under `access.users` (server-side, never by the user).
@@ -10,11 +10,11 @@ import getpass
 import sys
 
 from .access import password_file, set_password
-from .config import ConfigError, load_config
+from sustain.config import ConfigError, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sustain.users")
+    parser = argparse.ArgumentParser(prog="python -m app.users")
     parser.add_argument("action", choices=["add"])
     parser.add_argument("name")
     parser.add_argument("--config")

@@ -5,7 +5,7 @@
   everything, and every page says so in a banner.
 - Login: Streamlit's `st.login` (OIDC) when `[auth]` is configured in `.streamlit/secrets.toml`;
   otherwise the local user file `access.password_file` (for offline district offices): YAML
-  `user: <argon2 hash>`, written by `python -m sustain.users add NAME` (argon2-cffi, no
+  `user: <argon2 hash>`, written by `python -m app.users add NAME` (argon2-cffi, no
   hand-rolled crypto).
 - Login throttle: after `MAX_FAILURES` wrong passwords within `FAILURE_WINDOW_SECONDS`, for one
   user name or from one client, that user name (or client) is locked for `LOCKOUT_SECONDS`; while
@@ -26,7 +26,7 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .config import Config
+from sustain.config import Config
 
 EVERY_DISTRICT = "*"
 _hasher = PasswordHasher()

@@ -1,0 +1,61 @@
+"""Small look-ups the app and the report need besides the indicators: the values a filter can take
+and the date range of the visits behind a view. SQL lives here, not in the layers above."""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from sustain.config import Config
+
+from .base import filtered_rows, query
+from .filters import Filters
+
+# the sidebar's choices that come from the roster (practice and hindrance come from config)
+ROSTER_CHOICES = ["programme", "province", "district", "school_type", "gender", "subject"]
+
+
+def filter_choices(con: duckdb.DuckDBPyConnection, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
+    """Values each roster dimension takes, only in the districts the viewer may see (None: all)."""
+    frame = con.execute(
+        """with roster as (
+               select t.programme, sc.province, sc.district, sc.school_type, t.gender, t.subject
+               from teachers t join schools sc using (school_id)
+           )
+           select distinct * from roster
+           where $everything or list_contains($scope, district)""",
+        {"everything": scope is None, "scope": list(scope or [])},
+    ).df()
+    return {column: sorted(frame[column].dropna().unique().tolist()) for column in ROSTER_CHOICES}
+
+
+def programme_districts(con: duckdb.DuckDBPyConnection, programme: str, scope: tuple[str, ...] | None) -> list[str]:
+    """Districts with teachers of `programme`, among those the viewer may see."""
+    rows = con.execute(
+        """with programme_districts as (
+               select distinct s.district
+               from teachers t join schools s using (school_id)
+               where t.programme = $programme
+           )
+           select district from programme_districts
+           where $everything or list_contains($scope, district)
+           order by 1""",
+        {"programme": programme, "everything": scope is None, "scope": list(scope or [])}).fetchall()
+    return [row[0] for row in rows]
+
+
+def visit_date_range(con: duckdb.DuckDBPyConnection, config: Config,
+                     filters: Filters) -> tuple[dt.date | None, dt.date | None]:
+    """First and last date of the visits the figures rest on (visits placed on a round)."""
+    rows, params = filtered_rows([], filters, relation="placed_visits")
+    frame = query(con, config, f"""
+filtered as (
+    {rows}
+)
+select min(visit_date) as first_visit, max(visit_date) as last_visit from filtered
+""", params)
+    first, last = frame.iloc[0]
+    if pd.isna(first):
+        return None, None
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
