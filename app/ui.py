@@ -130,7 +130,7 @@ def _upgrade_if_needed(path: Path) -> None:
 
 
 def _database_version() -> float:
-    """Caches key on the database file's modification time (DESIGN: concurrency)."""
+    """Caches key on the database file's modification time (README "Access": a new import shows at once)."""
     path = database_path()
     stamps = [p.stat().st_mtime for p in (path, Path(f"{path}.wal")) if p.exists()]
     return max(stamps, default=0.0)

@@ -20,7 +20,7 @@ Judged:
   (`political_interference`, HR 1.0): power / false-positive rate = share of seeds flagged
   (`p_adj < 0.05` and ratio > 1), the ratio's mean and its interval's coverage of the true HR.
 
-Adapter: the columns are changing (issue 10, DESIGN "Indicators"). The harness reads the new
+Adapter: the columns are changing (issue 10; README "Indicators"). The harness reads the new
 names when present and falls back to today's: the ratio is `hazard_ratio`, else `odds_ratio`
 (today's odds ratio of "ever abandoned", a different quantity: its coverage of the HR is shown
 but is not a like-for-like judgement); survival reads `months, survival, ci_low, ci_high` in both.
@@ -78,7 +78,7 @@ ALPHA = 0.05
 
 
 # ---------------------------------------------------------------------------------------------
-# Adapter: today's columns and the new ones (DESIGN "Indicators")
+# Adapter: today's columns and the new ones (README "Indicators")
 # ---------------------------------------------------------------------------------------------
 
 def first_column(frame: pd.DataFrame, *names: str) -> str | None:

@@ -17,7 +17,7 @@ import datetime as dt
 
 import pandas as pd
 
-from sustain.config import Config
+from sustain.config import DAYS_PER_MONTH, Config
 from sustain.pseudonym import shown_id_sql, teacher_key_sql
 
 from .read import FileRefused, RawTable
@@ -215,7 +215,7 @@ def validation_params(config: Config, salt: str) -> dict:
         "date_formats": config.sources.kobo.date_formats,
         "date_shapes": date_shapes(config.sources.kobo.date_formats),
         "window_days": config.schedule.window_weeks * 7,
-        "last_month_days": int(round(config.schedule.months[-1] * 30.44)),
+        "last_month_days": int(round(config.schedule.months[-1] * DAYS_PER_MONTH)),
         "today": dt.date.today(),
         "statuses": TEACHER_STATUSES,
         "hindrance_codes": config.hindrance_codes,

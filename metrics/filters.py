@@ -28,7 +28,7 @@ DIMENSIONS: dict[str, str] = {
     "practice": "practice",
     "hindrance": "hindrance",
 }
-# `--by` columns of DESIGN.md, in their canonical output order
+# `--by` columns (README "Command lines"), in their canonical output order
 BY_COLUMNS = ["province", "district", "cluster", "school_id", "practice", "months", "programme",
               "school_type", "gender", "subject", "hindrance"]
 # dimensions that exist only on practice-level rows

@@ -1,4 +1,4 @@
-"""Indicators of DESIGN.md as pure functions `(connection, Filters, by, config) -> tidy DataFrame`.
+"""Indicators (README "Indicators") as pure functions `(connection, Filters, by, config) -> tidy DataFrame`.
 
 Every table has the --by columns first, then the indicator's own columns (always `n`), then
 `teachers` (distinct teachers the row rests on) and `suppressed` (True where n is below

@@ -1,6 +1,6 @@
 """Every table a page or command can ask for, by name.
 
-INDICATORS are the indicators of DESIGN.md (`python -m metrics` answers these). DATASETS are
+INDICATORS are the indicators of README "Indicators" (`python -m metrics` answers these). DATASETS are
 further tables the pages need (school trends, the visit plan, the import ledger, ...), with the
 same signature `(connection, Filters, by, config) -> DataFrame`, so pages reach all data through
 the one cached path in app/ui.py.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from sustain.config import DEFAULT_CONFIG, PROJECT_ROOT as ROOT_DIR
+from sustain.config import DAYS_PER_MONTH, DEFAULT_CONFIG, PROJECT_ROOT as ROOT_DIR
 
 PRACTICES = ["group_work", "questioning", "teaching_aids", "lesson_planning", "learning_environment", "peer_feedback"]
 HINDRANCES = ["no_followup", "teacher_resistance", "management_resistance", "parent_resistance", "low_pay",
@@ -60,7 +60,7 @@ def visit(uid, teacher_id, school_id, month=0, programme="CBM", scores=None, sta
           district="Thatta", cluster="THA-C1", cop_active="yes", cop_meetings="2", comments="", visit_date=None,
           edits=0, root=None, end_time="2024-01-01T10:00:00.000+05:00") -> dict:
     """One visit; `scores` maps practice -> '1'..'4'/'na' (missing practices are left empty)."""
-    date = visit_date or (END[programme] + dt.timedelta(days=round(month * 30.44))).isoformat()
+    date = visit_date or (END[programme] + dt.timedelta(days=round(month * DAYS_PER_MONTH))).isoformat()
     return {"uid": uid, "root": root or uid, "teacher_id": teacher_id, "school_id": school_id, "visit_date": date,
             "status": status, "scores": scores or {}, "hindrances": hindrances, "district": district,
             "cluster": cluster, "cop_active": cop_active, "cop_meetings": cop_meetings, "comments": comments,

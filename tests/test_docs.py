@@ -84,3 +84,16 @@ def test_quarantine_rules_of_trust_round_2_are_documented():
     rules = first_column_names(section("Load your own KoboToolbox / ODK exports"))
     assert {"school_mismatch", "valid_from_before_current", "unknown_teacher", "duplicate_teacher"} <= rules
     assert "--allow-reassign" in section("Load your own KoboToolbox / ODK exports")
+
+
+def test_readme_states_the_planner_weights_of_the_code():
+    """The need score's weights live in metrics/planner.py WEIGHTS; the README and the page's
+    explanation say the same numbers."""
+    from metrics.planner import SCORE_EXPLANATION, WEIGHTS
+
+    sentence = " ".join(section("The dashboard").split())
+    for part, words in [("decay", "decay"), ("hindrances", "hindrances"), ("recency", "months since the last visit"),
+                        ("cop", "an inactive community")]:
+        assert f"{words} {WEIGHTS[part]:.2f}" in sentence, part
+        assert f"{WEIGHTS[part]:.0%}" in SCORE_EXPLANATION
+    assert abs(sum(WEIGHTS.values()) - 1) < 1e-12
