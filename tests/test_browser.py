@@ -16,6 +16,8 @@ import pytest
 
 from support import ROOT_DIR
 
+pytestmark = pytest.mark.slow  # a real server and chromium
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT_DIR / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -24,6 +24,8 @@ from benchmarks.concurrency import build_inputs, markdown, run_scenario
 from fault_helpers import ROOT, state, without_ledger
 from sustain.config import load_config
 
+pytestmark = pytest.mark.slow  # fault injection in subprocesses
+
 COPIES = 8  # ~20,000 visits: a few seconds of ingest, more than a second inside the transaction
 ODK = ROOT / "sample_data" / "odk_followup_balochistan.csv"
 HELPER = Path(__file__).resolve().parent / "fault_helpers.py"

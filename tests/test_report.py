@@ -28,6 +28,8 @@ from sustain.config import load_config
 from sustain.db import read_only
 from support import ROOT_DIR, teacher, visit, write_config, write_kobo, write_roster
 
+pytestmark = pytest.mark.slow  # the donor pack's PowerPoint, HTML and PNG
+
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
 CHART_KEYS = ["retention", "districts", "half_life", "hindrances"]
