@@ -173,13 +173,14 @@ def _with_parents(frame: pd.DataFrame, by: Sequence[str], hierarchy: pd.DataFram
 
 
 def _parent_groups(by: Sequence[str], available) -> list[list[str]]:
-    """The key columns of every parent group: per --by column (but months), the other --by columns,
-    with each available hierarchy level above it added in turn."""
+    """The key columns of every parent group: per --by column (but months), the other --by columns
+    with each available hierarchy level above it added, nearest parent first (so a cell's
+    complement is found in its own cluster before its district), then the other columns alone."""
     groups: list[list[str]] = []
     for dim in (c for c in by if c != "months"):
         others = [c for c in by if c != dim]
         above = HIERARCHY[:HIERARCHY.index(dim)] if dim in HIERARCHY else []
-        for parent in [None, *above]:
+        for parent in [*reversed(above), None]:
             keys = others if parent is None or parent in others or parent not in available else [*others, parent]
             if keys not in groups:
                 groups.append(keys)
