@@ -174,17 +174,34 @@ def _with_parents(frame: pd.DataFrame, by: Sequence[str], hierarchy: pd.DataFram
 
 def _parent_groups(by: Sequence[str], available) -> list[list[str]]:
     """The key columns of every parent group: per --by column (but months), the other --by columns
-    with each available hierarchy level above it added, nearest parent first (so a cell's
-    complement is found in its own cluster before its district), then the other columns alone."""
+    with each available hierarchy level above it as the parent, nearest first (so a cell's
+    complement is found in its own cluster before its district), then the whole table. For a
+    hierarchy level, the levels between it and the parent are dropped from the keys (they vary
+    within the parent: a district's schools lie in several clusters)."""
     groups: list[list[str]] = []
     for dim in (c for c in by if c != "months"):
         others = [c for c in by if c != dim]
-        above = HIERARCHY[:HIERARCHY.index(dim)] if dim in HIERARCHY else []
-        for parent in [*reversed(above), None]:
-            keys = others if parent is None or parent in others or parent not in available else [*others, parent]
+        if dim not in HIERARCHY:
+            parents: list[str | None] = [None]
+        else:
+            parents = [level for level in reversed(HIERARCHY[:HIERARCHY.index(dim)]) if level in available]
+            parents.append(None)
+        for parent in parents:
+            depth = HIERARCHY.index(parent) if parent is not None else -1
+            keys = [c for c in others if not _between(c, depth, dim)]
+            if parent is not None and parent not in keys:
+                keys.append(parent)
             if keys not in groups:
                 groups.append(keys)
     return groups
+
+
+def _between(column: str, depth: int, dim: str) -> bool:
+    """`column` is a hierarchy level strictly between the parent (at `depth`; -1: the whole table)
+    and the child level `dim`."""
+    if column not in HIERARCHY or dim not in HIERARCHY:
+        return False
+    return depth < HIERARCHY.index(column) < HIERARCHY.index(dim)
 
 
 def _group_ids(keyed: pd.DataFrame, keys: list[str]) -> np.ndarray:
