@@ -129,6 +129,9 @@ def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str
     The parent levels of a level in `by` come from the frame's own columns, else from `hierarchy`
     (`school_hierarchy(con)`); a level whose parent is not unique there is protected within the
     whole table only. Rows resting on no teacher are part of no total and protect nothing.
+    Left as they are, since suppressing more parts cannot help: a parent whose every part is
+    suppressed and whose teachers equal their number tells that each rests on one teacher (a head
+    count, not an outcome); a parent with 0 retained says so of every part.
     """
     frame = frame.copy()
     teachers = pd.to_numeric(frame[n_column], errors="coerce").fillna(0).to_numpy(dtype="float64")
