@@ -75,7 +75,8 @@ def test_districts_at_the_default_threshold_show_no_school_of_two_teachers(app):
     at = app("pages/districts.py")
     assert not at.exception
     table = at.dataframe[0].value
-    assert len(table) and (table["persistence_class"] == "too few to show").all() and table["n"].isna().all()
+    assert len(table) and table["n"].isna().all() and table["teachers"].isna().all()
+    assert table["latest_retention"].isna().all()
     assert any(caption.value.startswith("Nothing to show") for caption in at.caption)
 
 
