@@ -312,7 +312,7 @@ def n_caption(frame: pd.DataFrame, what: str = "teachers", group: str | None = N
     hidden = frame.loc[frame["suppressed"]]
     if len(hidden):
         names = sorted(set(hidden[group].astype(str))) if group and group in hidden else []
-        text += (f"; {len(hidden)} point(s) {TOO_FEW} (n below {config().thresholds.min_group_n})"
+        text += (f"; {len(hidden)} point(s) {TOO_FEW} (fewer than {config().thresholds.min_group_n} teachers, or hidden with them)"
                  + (f": {', '.join(names)}" if names else ""))
     return text + "."
 

@@ -103,35 +103,144 @@ def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observat
     return f"select * from {hindrance_join(by, relation)} r where {where}", params
 
 
-def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str], min_n: int,
-             n_column: str = "n") -> pd.DataFrame:
-    """Mark groups whose n is below `min_n` (DESIGN: "groups with n below min_group_n") as
-    suppressed and blank their values.
+# the school hierarchy, parent first: a level's groups are parts of every level above it
+HIERARCHY = ["province", "district", "cluster", "school_id"]
 
-    Complementary suppression: where exactly one group among rows that differ in only one --by
-    column is suppressed, the next smallest is suppressed too, so no suppressed value can be
-    recovered by subtraction from a total shown beside the groups. `months` is not such a
-    dimension (rounds are not parts of a whole).
+
+def school_hierarchy(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every school with its cluster, district and province (the `schools` table): the parents
+    `suppress` protects a school, cluster or district within."""
+    return con.execute("select school_id, cluster, district, province from schools").df()
+
+
+def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str], min_n: int,
+             n_column: str = "teachers", hierarchy: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mark cells resting on fewer than `min_n` distinct teachers (`n_column`) as suppressed and
+    blank their values.
+
+    A cell is shown only when it rests on at least `min_n` distinct teachers. Then, within every
+    parent group shown with the same filters (the cells that differ in one --by column only, taken
+    within each level above it in province > district > cluster > school_id and within the whole
+    table; programme and the other columns are parents in the same way, `months` never) where the
+    suppressed cells could be told from the parent's total (exactly one is suppressed, each rests on
+    one teacher, or a count column sums to 0 over them but not over the shown ones), the next
+    smallest shown cell is suppressed too, until no such group is left.
+
+    The parent levels of a level in `by` come from the frame's own columns, else from `hierarchy`
+    (`school_hierarchy(con)`); a level whose parent is not unique there is protected within the
+    whole table only. Rows resting on no teacher are part of no total and protect nothing.
+    Left as they are, since suppressing more parts cannot help: a parent whose every part is
+    suppressed and whose teachers equal their number tells that each rests on one teacher (a head
+    count, not an outcome); a parent with 0 retained says so of every part.
     """
     frame = frame.copy()
-    frame["suppressed"] = frame[n_column].fillna(0) < min_n
-    partition_dims = [c for c in by if c != "months"]
-    changed = True
-    while changed and partition_dims and len(frame) > 1:
+    teachers = pd.to_numeric(frame[n_column], errors="coerce").fillna(0).to_numpy(dtype="float64")
+    suppressed = teachers < min_n
+    present = teachers > 0
+    keyed = _with_parents(frame, by, hierarchy)
+    counts = [pd.to_numeric(frame[c], errors="coerce").fillna(0).to_numpy(dtype="float64")
+              for c in value_columns if c in frame.columns and c != n_column
+              and pd.api.types.is_integer_dtype(frame[c])]
+    groupings = [_group_ids(keyed, keys) for keys in _parent_groups(by, keyed.columns)]
+    changed = len(frame) > 1
+    while changed:
         changed = False
-        for dim in partition_dims:
-            others = [c for c in by if c != dim]
-            groups = frame.groupby(others, dropna=False, sort=False) if others else [((), frame)]
-            for _, group in groups:
-                if len(group) > 1 and group["suppressed"].sum() == 1:
-                    candidates = group[~group["suppressed"]].sort_values(n_column, kind="stable")
-                    frame.loc[candidates.index[0], "suppressed"] = True
-                    changed = True
+        for ids in groupings:
+            changed |= _protect(ids, suppressed, present, teachers, counts)
+    frame["suppressed"] = suppressed
     for column in (c for c in value_columns if c in frame.columns):
         integer = pd.api.types.is_integer_dtype(frame[column])
         frame[column] = frame[column].astype("Int64" if integer else "float64")
         frame.loc[frame["suppressed"], column] = pd.NA if integer else np.nan
     return frame
+
+
+def _with_parents(frame: pd.DataFrame, by: Sequence[str], hierarchy: pd.DataFrame | None) -> pd.DataFrame:
+    """The frame's --by columns and, for each hierarchy level among them, the levels above it
+    (from the frame, else mapped through `hierarchy` where the level has one parent there)."""
+    keyed = frame[[c for c in by if c in frame.columns]].copy()
+    levels = [level for level in HIERARCHY if level in by]
+    if not levels:
+        return keyed
+    lowest = levels[-1]
+    for parent in HIERARCHY[:HIERARCHY.index(lowest)]:
+        if parent in keyed.columns:
+            continue
+        if parent in frame.columns:
+            keyed[parent] = frame[parent]
+        elif hierarchy is not None and lowest in hierarchy.columns and parent in hierarchy.columns:
+            pairs = hierarchy[[lowest, parent]].drop_duplicates()
+            if not pairs[lowest].duplicated().any():
+                keyed[parent] = frame[lowest].map(pairs.set_index(lowest)[parent]).to_numpy()
+    return keyed
+
+
+def _parent_groups(by: Sequence[str], available) -> list[list[str]]:
+    """The key columns of every parent group: per --by column (but months), the other --by columns
+    with each available hierarchy level above it as the parent, nearest first (so a cell's
+    complement is found in its own cluster before its district), then the whole table. For a
+    hierarchy level, the levels between it and the parent are dropped from the keys (they vary
+    within the parent: a district's schools lie in several clusters)."""
+    groups: list[list[str]] = []
+    for dim in (c for c in by if c != "months"):
+        others = [c for c in by if c != dim]
+        if dim not in HIERARCHY:
+            parents: list[str | None] = [None]
+        else:
+            parents = [level for level in reversed(HIERARCHY[:HIERARCHY.index(dim)]) if level in available]
+            parents.append(None)
+        for parent in parents:
+            depth = HIERARCHY.index(parent) if parent is not None else -1
+            keys = [c for c in others if not _between(c, depth, dim)]
+            if parent is not None and parent not in keys:
+                keys.append(parent)
+            if keys not in groups:
+                groups.append(keys)
+    return groups
+
+
+def _between(column: str, depth: int, dim: str) -> bool:
+    """`column` is a hierarchy level strictly between the parent (at `depth`; -1: the whole table)
+    and the child level `dim`."""
+    if column not in HIERARCHY or dim not in HIERARCHY:
+        return False
+    return depth < HIERARCHY.index(column) < HIERARCHY.index(dim)
+
+
+def _group_ids(keyed: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    if not keys:
+        return np.zeros(len(keyed), dtype="int64")
+    return keyed.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+
+
+def _protect(ids: np.ndarray, suppressed: np.ndarray, present: np.ndarray, teachers: np.ndarray,
+             counts: list[np.ndarray]) -> bool:
+    """One pass of the complementary rule over the parent groups `ids`; marks at most one more
+    cell per group in `suppressed` (in place). True when it marked any."""
+    hidden = suppressed & present
+    shown = ~suppressed & present
+    size = ids.max() + 1 if len(ids) else 0
+    k = np.bincount(ids, weights=hidden, minlength=size)
+    visible = np.bincount(ids, weights=shown, minlength=size)
+    hidden_teachers = np.bincount(ids, weights=np.where(hidden, teachers, 0), minlength=size)
+    need = (k == 1) | ((k > 0) & (hidden_teachers == k))
+    penalty = np.zeros(len(ids))
+    for values in counts:
+        hidden_sum = np.bincount(ids, weights=np.where(hidden, values, 0), minlength=size)
+        shown_sum = np.bincount(ids, weights=np.where(shown, values, 0), minlength=size)
+        zero = (k > 0) & (hidden_sum == 0) & (shown_sum > 0)
+        need |= zero
+        # a shown cell that is 0 too would not break the zero total: choose another first
+        penalty += zero[ids] & (values == 0)
+    need &= visible > 0
+    candidates = np.flatnonzero(shown & need[ids])
+    if not len(candidates):
+        return False
+    order = np.lexsort((candidates, teachers[candidates], penalty[candidates], ids[candidates]))
+    ordered = candidates[order]
+    first = np.unique(ids[ordered], return_index=True)[1]
+    suppressed[ordered[first]] = True
+    return True
 
 
 def order_rows(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:

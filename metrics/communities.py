@@ -31,7 +31,7 @@ import pandas as pd
 
 from sustain.config import Config, load_config
 
-from .base import group_columns, order_rows, suppress
+from .base import group_columns, order_rows, school_hierarchy, suppress
 from .context import cop_activity
 from .filters import BY_COLUMNS, Filters
 from .indicators import retention_counts
@@ -85,5 +85,5 @@ def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     frame["rate"] = frame["retained"] / frame["n"]
     frame["ci_low"], frame["ci_high"] = wilson_interval(frame["retained"], frame["n"])
     frame = suppress(order_rows(frame, keys), keys, ["rate", "retained", "n", "ci_low", "ci_high", "teachers"],
-                     config.thresholds.min_group_n)
+                     config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
     return frame[[*keys, *values]]

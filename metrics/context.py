@@ -13,7 +13,8 @@ import pandas as pd
 
 from sustain.config import Config, load_config
 
-from .base import filtered_rows, group_columns, hindrance_join, order_rows, query, select_list, suppress
+from .base import (filtered_rows, group_columns, hindrance_join, order_rows, query, school_hierarchy, select_list,
+                   suppress)
 from .filters import BY_COLUMNS, Filters
 
 NOT_HINDRANCE = [c for c in BY_COLUMNS if c != "hindrance"]
@@ -50,7 +51,8 @@ group by all
 """, params | {"codes": codes})
     frame["hindrance"] = pd.Categorical(frame["hindrance"], categories=config.hindrance_codes, ordered=True)
     frame = order_rows(frame, ["hindrance", *by]).astype({"hindrance": str})
-    frame = suppress(frame, [*by, "hindrance"], ["rate", "n", "reported", "teachers"], config.thresholds.min_group_n)
+    frame = suppress(frame, [*by, "hindrance"], ["rate", "n", "reported", "teachers"], config.thresholds.min_group_n,
+                     n_column="teachers", hierarchy=school_hierarchy(con))
     return frame[[*by, "hindrance", "rate", "n", "reported", "teachers", "suppressed"]]
 
 
@@ -123,7 +125,7 @@ from group_visits v left join group_meetings gm using ({", ".join(by)})
         frame["meetings_per_month"] = np.where(frame["months_elapsed"] > 0,
                                                frame["meetings"] / frame["months_elapsed"], np.nan)
     frame = suppress(order_rows(frame, by), by, ["meetings_per_month", "active_share", "n", "meetings", "teachers"],
-                     config.thresholds.min_group_n)
+                     config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
     return frame[[*by, "meetings_per_month", "active_share", "n", "meetings", "teachers", "suppressed"]]
 
 
@@ -180,7 +182,7 @@ group by all
     frame["rate"] = frame["observed"] / frame["expected"]
     frame["n"] = frame["expected"]
     frame = suppress(order_rows(frame, by), by, ["observed", "expected", "rate", "n", "teachers"],
-                     config.thresholds.min_group_n)
+                     config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
     return frame[[*by, "observed", "expected", "rate", "n", "teachers", "suppressed"]]
 
 

@@ -21,7 +21,7 @@ from scipy import optimize, special, stats
 
 from sustain.config import Config, load_config
 
-from .base import TOO_FEW, group_columns, order_rows, query, suppress
+from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, suppress
 from .filters import BY_COLUMNS, Filters
 from .indicators import retention_counts
 from .stats import percentile_interval, school_bootstrap_weights
@@ -182,7 +182,7 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     frame["reached"] = frame["reached"].astype("boolean")
     frame = suppress(order_rows(frame, by), by,
                      ["half_life_months", "ci_low", "ci_high", "decay_per_month", "horizon_months", "rounds", "n"],
-                     minimum, n_column="teachers")
+                     minimum, n_column="teachers", hierarchy=school_hierarchy(con))
     frame.loc[frame["suppressed"], "reached"] = pd.NA
     frame.loc[frame["suppressed"], "note"] = TOO_FEW
     return frame[columns]
@@ -363,7 +363,7 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     frame[["retained", "n", "teachers"]] = frame[["retained", "n", "teachers"]].fillna(0).astype("int64")
     frame = _shrink(frame, keys, config)
     frame = suppress(order_rows(frame, keys), keys, ["index", "index_shrunk", "retained", "n", "teachers"],
-                     config.thresholds.min_group_n, n_column="teachers")
+                     config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
     hidden = frame["suppressed"]
     for column in ("p_at_risk", "p_below_programme"):
         frame.loc[hidden, column] = frame.loc[hidden, column].round(SUPPRESSED_PROBABILITY_DIGITS)

@@ -25,12 +25,13 @@ COLUMNS = ["figure", "label", "value", "ci_low", "ci_high", "n", "months", "note
 
 def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
              config: Config | None = None) -> pd.DataFrame:
-    """The Overview's headline figures (rows): teachers followed after the programme; retention
-    at the latest round with its Wilson interval; share of teacher-practices in use at month 0 and
-    at the latest round; the median half-life across practices (read from each practice's curve,
-    those reaching one half); the share of schools decaying (class "decaying" of
-    metrics.schools.school_trends: likely below their programme at the common round) with its
-    Wilson interval over schools. `by` is not
+    """The Overview's headline figures (rows): teachers followed after the programme (suppressed
+    when fewer than `thresholds.min_group_n`); retention at the latest round shown and the share
+    of teacher-practices in use at month 0 and at the latest round, each with its interval
+    clustered by school (from `retention` and `prevalence`); the median half-life across practices
+    (read from each practice's curve, those reaching one half); the share of schools decaying
+    (class "decaying" of metrics.schools.school_trends: likely below their programme at the common
+    round) with its Wilson interval over schools. `by` is not
     used: headlines are for the whole filtered selection."""
     config = config or load_config()
     rows = [_teachers_followed(con, filters, config), _latest_retention(con, filters, config),
@@ -55,6 +56,8 @@ select count(distinct teacher_key) filter (where months > 0),
        count(distinct teacher_key)
 from filtered
 """, params).iloc[0]
+    if followed < config.thresholds.min_group_n:
+        return _row("teachers_followed", "Teachers followed after the programme", suppressed=True, note=TOO_FEW)
     return _row("teachers_followed", "Teachers followed after the programme", value=int(followed),
                 n=int(rostered), note=f"of {int(rostered):,} observed at any round")
 
@@ -83,15 +86,15 @@ def _prevalence_ends(con, filters, config) -> list[dict]:
         rows.append(_row("prevalence_month0", "In use at month 0", suppressed=True, note=TOO_FEW))
     else:
         first = start.iloc[0]
-        low, high = wilson_interval([round(first["rate"] * first["n"])], [first["n"]])
-        rows.append(_row("prevalence_month0", "In use at month 0", value=first["rate"], ci_low=low[0],
-                         ci_high=high[0], n=int(first["n"]), months=0, note="share of teacher-practices observed"))
+        rows.append(_row("prevalence_month0", "In use at month 0", value=first["rate"], ci_low=first["ci_low"],
+                         ci_high=first["ci_high"], n=int(first["n"]), months=0,
+                         note="share of teacher-practices observed"))
     if latest is None:
         rows.append(_row("prevalence_latest", "In use at the latest round", suppressed=True, note=TOO_FEW))
     else:
-        low, high = wilson_interval([round(latest["rate"] * latest["n"])], [latest["n"]])
         rows.append(_row("prevalence_latest", f"In use at month {int(latest['months'])}", value=latest["rate"],
-                         ci_low=low[0], ci_high=high[0], n=int(latest["n"]), months=int(latest["months"]),
+                         ci_low=latest["ci_low"], ci_high=latest["ci_high"], n=int(latest["n"]),
+                         months=int(latest["months"]),
                          note="share of teacher-practices observed"))
     return rows
 

@@ -6,18 +6,20 @@ in metrics/registry.py: `(connection, Filters, by, config) -> DataFrame`.
 retention_trend, latest_months, latest_retention, persistence_class, hindrances, n, teachers, suppressed`.
 
 - `retention`: a list with one value per round of `schedule.months` (month 0 first): the
-  school's retention at that round, as the `retention` indicator computes it (of the school's
-  teacher-practices retained at month 0, the share retained at the round; counts from
-  `indicators.retention_counts`). A round with no observation, or whose n (teacher-practices
-  observed at month 0 and at the round) is below `thresholds.min_group_n`, is None.
+  school's retention at that round, the `retention` indicator grouped by school_id (of the
+  school's teacher-practices in use at month 0, the share still in use at the round). A round
+  with no observation, or whose cell that table suppresses (fewer than `thresholds.min_group_n`
+  distinct teachers, or suppressed with another school of its cluster, district or province), is None.
 - `retention_trend`: the same values without the Nones (the rounds shown, in order), for a
   sparkline, which cannot draw gaps.
 - `latest_months`, `latest_retention`: the school's latest round after month 0 whose retention
   is shown (not None), and the retention there.
-- `n`: teacher-practices retained at month 0 (the base every round's retention is a share of);
-  `teachers`: distinct teachers the row rests on.
-- `suppressed`: n < `thresholds.min_group_n`, with complementary suppression across the schools
-  shown (`base.suppress`). A suppressed school's retention, hindrances and counts are blank.
+- `n`: teacher-practices in use at month 0 (the base every round's retention is a share of);
+  `teachers`: the distinct teachers they belong to (the school's month-0 cell of `retention`).
+- `suppressed`: the school's month-0 cell of `retention` by school_id is suppressed (it rests on
+  fewer than `thresholds.min_group_n` teachers, or is suppressed with it so that no school can be
+  recovered from its cluster's, district's or province's figures, `base.suppress`). A suppressed
+  school's retention, hindrances and counts are blank.
 - `round`, `programme`, `index_shrunk`, `p_at_risk`, `p_below_programme`, `programme_retention`,
   `persistence_class`: the school's row of `metrics.decay.persistence` (retention at the common
   round, shrunk toward its programme-and-district mean, and the probabilities that it is below
@@ -51,10 +53,10 @@ import pandas as pd
 
 from sustain.config import Config, load_config
 
-from .base import TOO_FEW, filtered_rows, query, suppress
+from .base import TOO_FEW, filtered_rows, query
 from .decay import CLASSES, DECAYING, PERSISTING, UNCERTAIN, by_school, persistence  # noqa: F401 (re-exported)
 from .filters import FilterError, Filters, check_by
-from .indicators import retention_counts
+from .indicators import retention
 
 # the unit is the school: --by may only name its hierarchy (always present as columns)
 SCHOOL_BY = ["province", "district", "cluster", "school_id"]
@@ -73,23 +75,26 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
     class, and its hindrances (see the module docstring)."""
     config = config or load_config()
     check_by(by, SCHOOL_BY)
-    minimum = config.thresholds.min_group_n
     rounds = list(config.schedule.months)
     original, filters = filters, filters.replace(months_min=None, months_max=None)
 
-    cells = retention_counts(con, filters, ["school_id", "months"], config)
-    totals = retention_counts(con, filters, ["school_id"], config)
+    # the retention indicator by school, suppressed as it is (on distinct teachers, with
+    # complementary suppression within each cluster, district and province): a school's row
+    # stands or falls with its month-0 cell, a round is shown when its cell is
+    cells = retention(con, filters, ["school_id"], config)
     context = _school_context(con, filters, config)
 
-    base = cells[cells["months"] == 0].set_index("school_id")["n"]
-    cells = cells[cells["n"] >= minimum].assign(rate=lambda f: f["retained"] / f["n"])
-    rates = {school: dict(zip(group["months"], group["rate"])) for school, group in cells.groupby("school_id")}
+    base = cells[cells["months"] == 0].set_index("school_id")
+    shown = cells[~cells["suppressed"]]
+    rates = {school: dict(zip(group["months"], group["rate"])) for school, group in shown.groupby("school_id")}
 
-    frame = context.merge(totals[["school_id", "teachers"]], on="school_id", how="inner")
-    frame["n"] = frame["school_id"].map(base).fillna(0).astype("int64")
+    frame = context[context["school_id"].isin(cells["school_id"])].copy()
+    frame["n"] = frame["school_id"].map(base["n"]).astype("Int64")
+    frame["teachers"] = frame["school_id"].map(base["teachers"]).astype("Int64")
+    frame["suppressed"] = ~frame["school_id"].isin(base.index[~base["suppressed"]])
     frame["retention"] = [[_value(rates.get(school, {}).get(m)) for m in rounds] for school in frame["school_id"]]
-    frame = suppress(frame.sort_values("school_id").reset_index(drop=True), ["school_id"], ["n", "teachers"],
-                     minimum)
+    frame = frame.sort_values("school_id").reset_index(drop=True)
+    frame.loc[frame["suppressed"], ["n", "teachers"]] = pd.NA
     frame.loc[frame["suppressed"], "retention"] = pd.Series(
         [[None] * len(rounds)] * int(frame["suppressed"].sum()), index=frame.index[frame["suppressed"]], dtype=object)
     frame.loc[frame["suppressed"], "hindrances"] = ""
@@ -187,9 +192,9 @@ def teacher_practices(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequ
     observed), `retained_practices` (config labels of the practices retained there, in config
     order), `lost_practices` (retained at month 0, observed and not retained at the latest round),
     `retained` (count of retained practices there), `n` (practices observed there), `teachers` (1),
-    `suppressed`. Suppression follows the school: when the school's teacher-practices retained
-    at month 0 (its `school_trends` n) number fewer than `thresholds.min_group_n`, every row is
-    suppressed (values blank).
+    `suppressed`. Suppression follows the school: when the school's teacher-practices in use at
+    month 0 belong to fewer than `thresholds.min_group_n` distinct teachers (its `school_trends`
+    teachers), every row is suppressed (values blank).
     """
     config = config or load_config()
     check_by(by, SCHOOL_BY)
@@ -214,7 +219,7 @@ at_latest as (
     left join baseline b on b.teacher_key = f.teacher_key and b.school_id = f.school_id and b.practice = f.practice
 ),
 school_base as (
-    select school_id, count(*) as base from baseline group by all
+    select school_id, count(distinct teacher_key) as base from baseline group by all
 )
 select a.teacher_key, a.school_id, any_value(a.latest_months) as latest_months,
        list(a.practice) filter (where a.retained) as retained_codes,

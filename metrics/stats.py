@@ -64,16 +64,37 @@ def clustered_ratio_interval(y_by_school, n_by_school, z: float = Z95):
 
 def clustered_ratio_intervals(frame, group_columns, y: str, n: str, school: str = "school_id", z: float = Z95):
     """`clustered_ratio_interval` for every group of a frame holding one row per group and school
-    (y and n summed per school); returns a DataFrame of the group columns, `se`, `ci_low`, `ci_high`."""
+    (y and n summed per school); returns a DataFrame of the group columns, `se`, `ci_low`, `ci_high`.
+    Vectorised over groups (the same figures as calling `clustered_ratio_interval` per group)."""
     import pandas as pd
 
-    rows = []
-    groups = frame.groupby(list(group_columns), sort=False, dropna=False) if group_columns else [((), frame)]
-    for key, part in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        _, se, low, high = clustered_ratio_interval(part[y].to_numpy(), part[n].to_numpy(), z)
-        rows.append((*key, se, low, high))
-    return pd.DataFrame(rows, columns=[*group_columns, "se", "ci_low", "ci_high"])
+    group_columns = list(group_columns)
+    if frame.empty:
+        return pd.DataFrame(columns=[*group_columns, "se", "ci_low", "ci_high"])
+    ids = (frame.groupby(group_columns, sort=False, dropna=False).ngroup().to_numpy() if group_columns
+           else np.zeros(len(frame), dtype="int64"))
+    ys = frame[y].to_numpy(dtype="float64")
+    ns = frame[n].to_numpy(dtype="float64")
+    total_y, total = np.bincount(ids, weights=ys), np.bincount(ids, weights=ns)
+    schools = np.bincount(ids, weights=(ns > 0).astype("float64"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = total_y / total
+        residual = np.bincount(ids, weights=(ys - rate[ids] * ns) ** 2)
+        variance = np.where(schools > 1, schools / (schools - 1) * residual / total**2, np.nan)
+        se = np.sqrt(variance)
+        wilson_low, wilson_high = wilson_interval(total_y, total, z)
+        logit = np.log(rate / (1 - rate))
+        logit_se = se / (rate * (1 - rate))
+        low = 1 / (1 + np.exp(-(logit - z * logit_se)))
+        high = 1 / (1 + np.exp(-(logit + z * logit_se)))
+    # a design effect of at least 1: never narrower than the binomial interval
+    fallback = ~np.isfinite(se) | (se == 0) | (rate == 0) | (rate == 1)
+    low, high = np.where(fallback, wilson_low, low), np.where(fallback, wilson_high, high)
+    empty = ~(total > 0)
+    se, low, high = (np.where(empty, np.nan, a) for a in (se, low, high))
+    first = np.unique(ids, return_index=True)[1]
+    result = frame[group_columns].iloc[first].reset_index(drop=True)
+    return result.assign(se=se, ci_low=low, ci_high=high)
 
 
 def school_bootstrap_weights(schools: int, replicates: int = BOOTSTRAP_REPLICATES,

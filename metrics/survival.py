@@ -74,7 +74,7 @@ from scipy import sparse
 
 from sustain.config import Config
 
-from .base import filtered_rows, group_columns, order_rows, query, select_list, suppress
+from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, FilterError, Filters
 from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interval, school_bootstrap_weights
 
@@ -237,7 +237,8 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     if groups.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
-    groups = suppress(groups, by, ["n"], config.thresholds.min_group_n, n_column="teachers")
+    groups = suppress(groups, by, ["n"], config.thresholds.min_group_n, n_column="teachers",
+                      hierarchy=school_hierarchy(con))
     groups = order_rows(groups, by)
     shown = groups[~groups["suppressed"]].reset_index(drop=True)
     parts = [groups[groups["suppressed"]][by].assign(suppressed=True)]

@@ -47,7 +47,8 @@ with schools_tab:
                f"school does not stand out by chance. Classes: decaying = at least {evidence:.0%} likely to keep "
                f"fewer practices than its programme; persisting = at most {1 - evidence:.0%} likely; uncertain = "
                f"in between; {ui.TOO_FEW} = not visited at that month. Figures of schools with fewer than "
-               f"{cfg.thresholds.min_group_n} teachers are {ui.TOO_FEW}; their chance is shown rounded.")
+               f"{cfg.thresholds.min_group_n} teachers (or hidden with them, so that no school can be worked out "
+               f"from its cluster's or district's figures) are {ui.TOO_FEW}; their chance is shown rounded.")
     st.dataframe(
         shown.drop(columns=["suppressed"]), hide_index=True, key="schools_table",
         column_order=["school_id", "school_name", "cluster", "district", "persistence_class", "p_below_programme",
@@ -76,8 +77,8 @@ with teachers_tab:
         teachers = ui.indicator("teacher_practices", narrowed)
         if teachers is not None:
             st.caption(f"Teachers of {school} by pseudonymous key, with their practices at their latest observed "
-                       f"round; rows of a school with fewer than {cfg.thresholds.min_group_n} teacher-practices "
-                       f"retained at month 0 are {ui.TOO_FEW}.")
+                       f"round; rows of a school with fewer than {cfg.thresholds.min_group_n} teachers with a practice "
+                       f"in use at month 0 are {ui.TOO_FEW}.")
             st.dataframe(ui.display_table(teachers), hide_index=True, key="teachers_table",
                          column_order=["teacher_key", "latest_months", "retained_practices", "lost_practices",
                                        "retained", "n"],

@@ -169,7 +169,8 @@ def zip_bytes(files: Mapping[str, bytes]) -> bytes:
 ROW_LEVEL = ("row-level pseudonymous data for researchers: teachers appear only under their salted key; no "
              "group is suppressed and nothing else is left out; share only under the programme's "
              "data-protection terms")
-AS_SHOWN = ("the table as shown on screen: groups whose n is below thresholds.min_group_n read "
+AS_SHOWN = ("the table as shown on screen: groups resting on fewer than thresholds.min_group_n distinct "
+            "teachers (or hidden with them so that none can be worked out by subtraction) read "
             "\"too few to show\", exactly as on screen")
 
 

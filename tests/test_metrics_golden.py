@@ -1,4 +1,5 @@
-"""Prevalence and retention on a six-teacher fixture, against values computed by hand.
+"""Prevalence and retention on a six-teacher fixture, against values computed by hand (rates and
+their intervals clustered by school).
 
 Fixture (programme CBM, cut-off 3; gw = group_work, q = questioning):
     teacher school district  month 0      month 3
@@ -18,13 +19,14 @@ import subprocess
 import sys
 
 import duckdb
+import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from metrics import Filters
 from metrics.context import cop_activity, coverage, hindrance_prevalence
-from metrics.indicators import prevalence, retention
-from metrics.stats import wilson_interval
+from metrics.indicators import prevalence, retention, retention_counts
+from metrics.stats import Z95, wilson_interval
 from support import ROOT_DIR, teacher, visit, write_kobo, write_roster
 
 SANGHAR = dict(cluster="SAN-C1", district="Sanghar")
@@ -78,15 +80,37 @@ def as_records(frame, columns):
     return [tuple(row) for row in frame[columns].itertuples(index=False)]
 
 
+def expit(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def logit_interval(rate, se):
+    """The 95% interval on the logit scale that metrics.stats builds from a share and its SE."""
+    logit, logit_se = np.log(rate / (1 - rate)), se / (rate * (1 - rate))
+    return [expit(logit - Z95 * logit_se), expit(logit + Z95 * logit_se)]
+
+
 def test_prevalence_by_hand(con):
     connection, config = con
     table = prevalence(connection, Filters(), [], config)
     # month 0: 8 of 12 scored >= 3; month 3: 5 of 9 observed (T2 q na and T4 absent are missing)
     assert as_records(table, ["months", "n", "teachers"]) == [(0, 12, 6), (3, 9, 5)]
     assert table["rate"].tolist() == pytest.approx([8 / 12, 5 / 9])
+    # clustered by school, var = S/(S-1) * sum_s (y_s - R n_s)^2 / n^2 with S = 2 schools:
+    # month 0: S1 y 6 of n 8 (gw 3,4,2,3; q 2,3,4,3), S2 2 of 4; R = 2/3; residuals 6 - 16/3 = 2/3
+    #   and 2 - 8/3 = -2/3; var = 2 * (8/9) / 144 = 1/81, se = 1/9
+    # month 3: S1 3 of 5 (T1 gw 4 q 3, T2 gw 2, T3 gw 3 q 1), S2 2 of 4; R = 5/9; residuals 2/9
+    #   and -2/9; var = 2 * (8/81) / 81 = 16/6561, se = 4/81
+    assert table.loc[0, ["ci_low", "ci_high"]].tolist() == pytest.approx(logit_interval(2 / 3, 1 / 9))
+    assert table.loc[1, ["ci_low", "ci_high"]].tolist() == pytest.approx(logit_interval(5 / 9, 4 / 81))
+    # the same figures worked on paper: logit(2/3) = ln 2, logit SE = (1/9) / (2/9) = 0.5
+    assert table.loc[0, ["ci_low", "ci_high"]].tolist() == pytest.approx([0.42878, 0.84200], abs=1e-5)
     by_district = prevalence(connection, Filters(months_max=0), ["district"], config)
     assert as_records(by_district, ["district", "months", "n"]) == [("Sanghar", 0, 4), ("Thatta", 0, 8)]
     assert by_district["rate"].tolist() == pytest.approx([2 / 4, 6 / 8])
+    # one school per district: no between-school variance to estimate, Wilson's interval
+    low, high = wilson_interval([2, 6], [4, 8])
+    assert by_district["ci_low"].tolist() == pytest.approx(low) and by_district["ci_high"].tolist() == pytest.approx(high)
 
 
 def test_retention_by_hand(con):
@@ -96,10 +120,25 @@ def test_retention_by_hand(con):
     # observed at month 3 among them: T1 gw (kept), T2 gw (lost), T3 q (lost), T5 gw (kept), T6 q (kept)
     assert as_records(table, ["months", "retained", "n", "teachers"]) == [(0, 8, 8, 6), (3, 3, 5, 5)]
     assert table["rate"].tolist() == pytest.approx([1.0, 0.6])
-    # Wilson 95% for 3 of 5, worked by hand: centre 0.5566, half-width 0.3258
-    assert table.loc[1, ["ci_low", "ci_high"]].tolist() == pytest.approx([0.2307, 0.8824], abs=1e-4)
+    # month 0 is 1 by definition: no interval
+    assert table.loc[0, ["ci_low", "ci_high"]].isna().all()
+    # month 3 clustered by school: S1 1 of 3, S2 2 of 2; R = 3/5; residuals 1 - 1.8 = -0.8 and
+    # 2 - 1.2 = 0.8; var = 2/1 * 1.28 / 25 = 0.1024, se = 0.32; logit(0.6) = 0.405465, logit
+    # SE = 0.32 / 0.24 = 4/3: expit(0.405465 -+ 1.959964 * 4/3) = 0.09905, 0.95341
+    assert table.loc[1, ["ci_low", "ci_high"]].tolist() == pytest.approx([0.09905, 0.95341], abs=1e-5)
+    assert table.loc[1, ["ci_low", "ci_high"]].tolist() == pytest.approx(logit_interval(0.6, 0.32))
     by_practice = retention(connection, Filters(months_min=3), ["practice"], config)
     assert as_records(by_practice, ["practice", "retained", "n"]) == [("group_work", 2, 3), ("questioning", 1, 2)]
+
+
+def test_retention_counts_keep_their_meaning(con):
+    connection, config = con
+    # unsuppressed counts per school and round, and over every round when months is not grouped
+    cells = retention_counts(connection, Filters(), ["school_id", "months"], config)
+    assert sorted(as_records(cells, ["school_id", "months", "retained", "n", "teachers"])) == [
+        ("S1", 0, 6, 6, 4), ("S1", 3, 1, 3, 3), ("S2", 0, 2, 2, 2), ("S2", 3, 2, 2, 2)]
+    totals = retention_counts(connection, Filters(), ["school_id"], config)
+    assert sorted(as_records(totals, ["school_id", "retained", "n", "teachers"])) == [("S1", 7, 9, 4), ("S2", 4, 4, 2)]
 
 
 def test_filters_narrow_and_injection_is_a_literal(con):
@@ -142,7 +181,7 @@ def test_metrics_cli(con):
         ("Thatta", 0, 6, 6), ("Thatta", 3, 1, 3)]
     csv_out = subprocess.run([sys.executable, "-m", "metrics", "prevalence", "--config", str(config.source_path)],
                              capture_output=True, text=True, cwd=ROOT_DIR)
-    assert csv_out.stdout.splitlines()[0] == "months,rate,n,teachers,suppressed"
+    assert csv_out.stdout.splitlines()[0] == "months,rate,n,ci_low,ci_high,teachers,suppressed"
     bad = subprocess.run([sys.executable, "-m", "metrics", "retention", "--config", str(config.source_path),
                           "--by", "teacher_name"], capture_output=True, text=True, cwd=ROOT_DIR)
     assert bad.returncode == 2 and "cannot group by 'teacher_name'" in bad.stderr

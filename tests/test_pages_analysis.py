@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from support import ROOT_DIR
+from support import ROOT_DIR, write_config
 
 PAGES = {
     "pages/districts.py": "Districts and schools",
@@ -16,15 +16,22 @@ PAGES = {
 }
 
 
+# The sample's schools have two teachers each: at the default min_group_n (5 distinct teachers) no
+# school can be shown, so the Districts page is exercised with schools of two teachers shown.
+SCHOOLS_SHOWN = {"thresholds.min_group_n": 2}
+
+
 @pytest.fixture
-def app(sample_db, monkeypatch):
+def app(sample_db, monkeypatch, tmp_path):
     monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
     import streamlit as st
 
     st.cache_data.clear()
     st.cache_resource.clear()
 
-    def run(page):
+    def run(page, **changes):
+        if changes:
+            monkeypatch.setenv("SUSTAIN_CONFIG", str(write_config(tmp_path, **changes)))
         return AppTest.from_file(str(ROOT_DIR / page), default_timeout=60).run()
     return run
 
@@ -57,15 +64,24 @@ def points(spec, axis="x") -> set:
 
 @pytest.mark.parametrize("page, heading", PAGES.items())
 def test_page_renders_with_heading(app, page, heading):
-    at = app(page)
+    at = app(page, **(SCHOOLS_SHOWN if page == "pages/districts.py" else {}))
     assert not at.exception
     assert at.title[0].value == heading
     assert at.get("plotly_chart"), "every analysis page draws a figure"
     assert any("rests on up to" in caption.value for caption in at.caption)
 
 
-def test_districts_filter_and_drill_down(app, sample_db):
+def test_districts_at_the_default_threshold_show_no_school_of_two_teachers(app):
     at = app("pages/districts.py")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) and table["n"].isna().all() and table["teachers"].isna().all()
+    assert table["latest_retention"].isna().all()
+    assert any(caption.value.startswith("Nothing to show") for caption in at.caption)
+
+
+def test_districts_filter_and_drill_down(app, sample_db):
+    at = app("pages/districts.py", **SCHOOLS_SHOWN)
     everywhere = points(figure(at, "schools_chart"))
     at.multiselect(key="filter_district").set_value(["Quetta"]).run()
     quetta = points(figure(at, "schools_chart"))

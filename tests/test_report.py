@@ -147,12 +147,12 @@ def test_pptx_slides_carry_n_dates_and_method(pack):
 
 
 def test_suppressed_groups_are_too_few_to_show_never_zero(sample_db, tmp_path):
-    """A threshold just above the smallest district's n at the latest round hides that district
-    (and, complementary, another): empty category named so, caption says so, never 0."""
+    """A threshold just above the smallest district's teachers at the latest round hides that
+    district (and, complementary, another): empty category named so, caption says so, never 0."""
     config = load_config()
     with read_only(sample_db) as con:
         plain = build_report(con, config, "CBM")
-        smallest = min(p.n for p in plain.chart("districts").points)
+        smallest = min(p.teachers for p in plain.chart("districts").points)
         strict = load_config(write_config(tmp_path, **{"thresholds.min_group_n": smallest + 1}))
         report = build_report(con, strict, "CBM")
     hidden = [p for p in report.chart("districts").points if p.status == TOO_FEW]

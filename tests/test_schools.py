@@ -1,7 +1,7 @@
 """school_trends (persistence classes), teacher_practices and retention_by_cop on a ten-teacher
 fixture, against values computed by hand.
 
-Config: min_group_n 3, at_risk_retention 0.5, programme CBM (end 2023-12-15), cut-off 3.
+Config: min_group_n 2 (distinct teachers), at_risk_retention 0.5, programme CBM (end 2023-12-15), cut-off 3.
 Two practices per teacher (gw = group_work, q = questioning; others never scored):
 
     school cluster  teacher  month 0     month 3      month 6
@@ -16,13 +16,16 @@ Two practices per teacher (gw = group_work, q = questioning; others never scored
     S6     THA-C2   T9       gw 3, q 3   gw 3, q 3    -
     S6     THA-C2   T10      gw 3, q 3   absent       -
 
-Retention per school (retained at month 0 = the base n; a round needs n >= 3 to be shown):
-    S1: base 4; month 3: 3 of 4 = .75; month 6: 3 of 4 = .75
-    S2: base 4; month 3: 3 of 4 = .75; month 6: 1 of 4 = .25
+Retention per school (retained at month 0 = the base n; a cell needs 2 distinct teachers):
+    month 0: S4 (T7) and S5 (T8) rest on one teacher: suppressed; THA-C2's total minus S6 would
+             give their teachers one each (2 = 1 + 1), so S6 is suppressed with them.
+    month 3: S4 (T7) and S6 (T9; T10 absent) one teacher each: suppressed; THA-C2 has no other
+             school seen at month 3, so within Thatta S1 (smallest, first by id) is suppressed too,
+             and then, alone in THA-C1, S2.
+    S1: base 4; month 3: hidden (complementary); month 6: 3 of 4 = .75
+    S2: base 4; month 3: hidden (complementary); month 6: 1 of 4 = .25
     S3: base 4; month 3: 1 of 4 = .25; month 6: 2 of 4 = .50
-    S4: base 2 < 3                                                 -> suppressed
-    S5: base 1 < 3 (two schools suppressed: no complementary one)  -> suppressed
-    S6: base 4; month 3: n = 2 (T10 absent) < 3, not shown
+    S4, S5, S6: suppressed
 Classes (metrics.decay.persistence): the common round is 6 (CBM's latest); S1, S2, S3 are observed
 there, fewer than 5 schools, so the prior is Beta(1, 1); CBM's retention at 6 is 6 of 12 = 0.5.
 P(retention < 0.5) under Beta(1 + k, 1 + n - k) = P(Binomial(n + 1, 0.5) >= k + 1):
@@ -30,7 +33,7 @@ P(retention < 0.5) under Beta(1 + k, 1 + n - k) = P(Binomial(n + 1, 0.5) >= k + 
     S2 Beta(2, 4): 26/32 = 0.8125  -> decaying (>= 0.8)
     S3 Beta(3, 3): 0.5             -> uncertain
     S4, S5, S6: not observed at month 6 -> too few to show
-Each rests on 2 teachers (< min_group_n 3): shown rounded to 0.2, 0.8, 0.5 (same classes).
+Each rests on 2 teachers: exact at min_group_n 2; under 3 they are shown rounded to 0.2, 0.8, 0.5.
 Hindrances: T1 month 0 low_pay; T2 month 3 low_pay no_followup; T1 month 6 no_followup: S1 has
 6 present visits, each hindrance reported at 2 (ties in config order: no_followup first).
 
@@ -74,7 +77,7 @@ def monthly(cluster, first, count):
 
 @pytest.fixture
 def con(tmp_path, config_factory, load):
-    config = config_factory(**{"thresholds.min_group_n": 3, "thresholds.at_risk_retention": 0.5})
+    config = config_factory(**{"thresholds.min_group_n": 2, "thresholds.at_risk_retention": 0.5})
     teachers, visits = [], []
     for t, school in SCHOOL.items():
         place = C2 if school in ("S4", "S5", "S6") else {}
@@ -111,29 +114,32 @@ def test_school_trends_by_hand(con):
     assert rows["persistence_class"].to_dict() == {
         "S1": "persisting", "S2": "decaying", "S3": "uncertain",
         "S4": "too few to show", "S5": "too few to show", "S6": "too few to show"}
-    # two teachers each (< 3): the probabilities are shown to one decimal
-    assert rows.loc[["S2", "S3", "S1"], "p_below_programme"].tolist() == [0.8, 0.5, 0.2]
+    # two teachers each (= min_group_n 2): the probabilities are exact
+    assert rows.loc[["S2", "S3", "S1"], "p_below_programme"].tolist() == pytest.approx([26 / 32, 0.5, 6 / 32])
     assert rows.loc[["S2", "S3", "S1"], "round"].tolist() == [6, 6, 6]
     assert rows.loc[["S4", "S5", "S6"], "p_below_programme"].isna().all()
+    rounded = school_trends(connection, Filters(), [], config.model_copy(
+        update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 3})})).set_index("school_id")
+    assert rounded.loc[["S2", "S3", "S1"], "p_below_programme"].tolist() == [0.8, 0.5, 0.2]
     exact = school_trends(connection, Filters(), [], config.model_copy(
         update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 1})})).set_index("school_id")
     assert exact.loc[["S1", "S2", "S3"], "p_below_programme"].tolist() == pytest.approx([6 / 32, 26 / 32, 0.5])
     assert exact.loc[["S1", "S2", "S3"], "index_shrunk"].tolist() == pytest.approx([4 / 6, 2 / 6, 3 / 6])
     assert exact.loc[["S1", "S2", "S3"], "programme_retention"].tolist() == pytest.approx([0.5] * 3)
     assert exact.loc[["S1", "S2", "S3"], "persistence_class"].tolist() == ["persisting", "decaying", "uncertain"]
-    assert rows["suppressed"].to_dict() == {"S1": False, "S2": False, "S3": False, "S4": True, "S5": True, "S6": False}
-    # one value per round of schedule.months [0, 3, 6, 12, 18, 24]; None: not observed or n < 3
-    assert rows.loc["S1", "retention"] == [1.0, 0.75, 0.75, None, None, None]
-    assert rows.loc["S2", "retention"] == [1.0, 0.75, 0.25, None, None, None]
+    assert rows["suppressed"].to_dict() == {"S1": False, "S2": False, "S3": False, "S4": True, "S5": True, "S6": True}
+    # one value per round of schedule.months [0, 3, 6, 12, 18, 24]; None: not observed or suppressed
+    assert rows.loc["S1", "retention"] == [1.0, None, 0.75, None, None, None]
+    assert rows.loc["S2", "retention"] == [1.0, None, 0.25, None, None, None]
     assert rows.loc["S3", "retention"] == [1.0, 0.25, 0.5, None, None, None]
-    assert rows.loc["S6", "retention"] == [1.0, None, None, None, None, None]
+    assert rows.loc["S6", "retention"] == [None] * 6
     assert rows.loc["S4", "retention"] == [None] * 6
     assert rows.loc["S3", "retention_trend"] == [1.0, 0.25, 0.5]
     assert rows.loc[["S1", "S2", "S3"], "latest_months"].tolist() == [6, 6, 6]
     assert rows.loc[["S1", "S2", "S3"], "latest_retention"].tolist() == [0.75, 0.25, 0.5]
-    assert rows.loc[["S1", "S2", "S3", "S6"], "n"].tolist() == [4, 4, 4, 4]
-    assert rows.loc[["S1", "S2", "S3", "S6"], "teachers"].tolist() == [2, 2, 2, 2]
-    assert rows.loc[["S4", "S5"], "n"].isna().all()
+    assert rows.loc[["S1", "S2", "S3"], "n"].tolist() == [4, 4, 4]
+    assert rows.loc[["S1", "S2", "S3"], "teachers"].tolist() == [2, 2, 2]
+    assert rows.loc[["S4", "S5", "S6"], "n"].isna().all() and rows.loc[["S4", "S5", "S6"], "teachers"].isna().all()
     assert rows.loc["S1", "hindrances"] == "Lack of follow-up (2 of 6 visits); Teachers' low pay (2 of 6 visits)"
     assert rows.loc["S2", "hindrances"] == "" and rows.loc["S4", "hindrances"] == ""
     assert rows.loc["S1", ["school_name", "cluster", "district", "province"]].tolist() == [
@@ -144,8 +150,9 @@ def test_school_trends_filters_and_drill(con):
     connection, config = con
     table = school_trends(connection, Filters(), [], config)
     assert within(table, Filters(cluster=("THA-C2",)))["school_id"].tolist() == ["S4", "S5", "S6"]
-    # group_work alone: S1 keeps 2 of 2 at months 3 and 6, but n = 2 < 3: no round shown
-    gw = school_trends(connection, Filters(practice=("group_work",)), [], config).set_index("school_id")
+    # with 3 teachers needed no school of two teachers is shown
+    stricter = config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 3})})
+    gw = school_trends(connection, Filters(practice=("group_work",)), [], stricter).set_index("school_id")
     assert gw.loc["S1", "retention"] == [None] * 6 and gw.loc["S1", "suppressed"]
     hostile = school_trends(connection, Filters(district=("x' OR 1=1 --",)), [], config)
     assert hostile.empty
@@ -195,9 +202,10 @@ def test_retention_by_cop_suppression(con):
     connection, config = con
     stricter = config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 5})})
     table = retention_by_cop(connection, Filters(), [], stricter).set_index(["cop", "months"])
-    # inactive month 3 has n 4 < 5; active month 3 (n 12) is suppressed with it (complementary)
-    assert table["suppressed"].to_dict() == {("active", 0): False, ("active", 3): True, ("active", 6): False,
-                                             ("inactive", 0): False, ("inactive", 3): True}
+    # inactive rests on 4 teachers (T7-T10) at month 0 and 2 (T7, T9) at month 3, under 5; active
+    # (6 teachers) is suppressed with it at both rounds (complementary), not at month 6 (alone)
+    assert table["suppressed"].to_dict() == {("active", 0): True, ("active", 3): True, ("active", 6): False,
+                                             ("inactive", 0): True, ("inactive", 3): True}
     assert table.loc[("active", 3), ["rate", "n"]].isna().all()
     only_c1 = retention_by_cop(connection, Filters(cluster=("THA-C1",)), [], config)
     assert set(only_c1["cop"]) == {"active"}
