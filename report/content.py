@@ -23,6 +23,7 @@ from typing import Sequence
 import duckdb
 import pandas as pd
 
+from metrics.definitions import DEFINITIONS
 from metrics.lookups import programme_districts, visit_date_range
 from metrics.filters import Filters
 from metrics.registry import INDICATORS
@@ -341,33 +342,16 @@ def _hindrance_chart(table: pd.DataFrame, t, label, language: str = "en") -> Cha
 
 
 # -- methodology -------------------------------------------------------------------------------
-def readme_indicators(path: Path = README) -> dict[str, tuple[str, str]]:
-    """The README's "Indicators" table as {indicator: (columns, definition)} (empty if absent)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return {}
-    table: dict[str, tuple[str, str]] = {}
-    inside = False
-    for line in lines:
-        if line.startswith("## "):
-            inside = line.strip() == "## Indicators"
-            continue
-        if not inside or not line.startswith("|"):
-            continue
-        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
-        if len(cells) != 3:
-            continue
-        name = cells[0].strip("`")
-        if name in INDICATORS:
-            table[name] = (cells[1], cells[2])
-    return table
+def readme_indicators(path: Path | None = None) -> dict[str, tuple[str, str]]:
+    """Every indicator as {indicator: (columns, definition)}, from metrics/definitions.py (the
+    README's "Indicators" table is that module rendered, and checked against it by a test)."""
+    return {name: (", ".join(d.columns), f"{d.plain} {d.precise}") for name, d in DEFINITIONS.items()}
 
 
-def methodology(charts: Sequence[Chart], readme: Path = README) -> list[MethodEntry]:
+def methodology(charts: Sequence[Chart]) -> list[MethodEntry]:
     """One entry per indicator the charts rest on, in chart order, from the README table and the
     function's docstring, so the appendix never drifts from the code."""
-    documented = readme_indicators(readme)
+    documented = readme_indicators()
     entries: dict[str, MethodEntry] = {}
     for chart in charts:
         if chart.indicator not in entries:

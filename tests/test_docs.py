@@ -97,3 +97,29 @@ def test_readme_states_the_planner_weights_of_the_code():
         assert f"{words} {WEIGHTS[part]:.2f}" in sentence, part
         assert f"{WEIGHTS[part]:.0%}" in SCORE_EXPLANATION
     assert abs(sum(WEIGHTS.values()) - 1) < 1e-12
+
+
+def test_readme_indicator_table_is_the_definitions_module_rendered():
+    """One definition per indicator (metrics/definitions.py); the README shows it, unchanged."""
+    from metrics.definitions import DEFINITIONS, markdown_table
+
+    assert set(DEFINITIONS) == set(INDICATORS)
+    assert markdown_table() in README
+
+
+def test_every_indicator_returns_its_documented_columns(sample_db):
+    """The columns each function returns (after the --by columns) are the documented ones, in order,
+    then `teachers` and `suppressed` (and `note` where a row may carry a reason)."""
+    from metrics.definitions import DEFINITIONS
+    from metrics.filters import Filters
+    from sustain.config import load_config
+    from sustain.db import read_only
+
+    with read_only(sample_db) as con:
+        for name, function in INDICATORS.items():
+            columns = list(function(con, Filters(), [], load_config()).columns)
+            documented = list(DEFINITIONS[name].columns)
+            own = [c for c in columns if c not in ("teachers", "suppressed", "note") or c in documented]
+            leading = [c for c in own if c not in documented]
+            assert [c for c in own if c in documented] == documented, name
+            assert all(c in ("months", "cluster") for c in leading), (name, leading)
