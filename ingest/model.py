@@ -212,15 +212,7 @@ def config_fingerprint(config: Config) -> str:
 
 
 def model_params(config: Config) -> dict:
-    return {
-        "programme_codes": [p.code for p in config.programmes],
-        "programme_ends": [p.end_date.isoformat() for p in config.programmes],
-        "schedule_months": list(config.schedule.months),
-        "days_per_month": DAYS_PER_MONTH,
-        "window_days": config.schedule.window_weeks * 7,
-        "practice_codes": config.practice_codes,
-        "practice_cutoffs": [p.retained_at for p in config.practices],
-    }
+    return config.schedule_params()
 
 
 def model_is_current(con: duckdb.DuckDBPyConnection, config: Config) -> bool:

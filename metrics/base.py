@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import DAYS_PER_MONTH, Config
+from sustain.config import Config
 from sustain.db import execute
 
 from .filters import Filters, check_by
@@ -54,15 +54,7 @@ observations as (
 
 
 def base_params(config: Config) -> dict:
-    return {
-        "programme_codes": [p.code for p in config.programmes],
-        "programme_ends": [p.end_date.isoformat() for p in config.programmes],
-        "schedule_months": list(config.schedule.months),
-        "days_per_month": DAYS_PER_MONTH,
-        "window_days": config.schedule.window_weeks * 7,
-        "practice_codes": config.practice_codes,
-        "practice_cutoffs": [p.retained_at for p in config.practices],
-    }
+    return config.schedule_params()
 
 
 def query(con: duckdb.DuckDBPyConnection, config: Config, sql: str, params: dict | None = None) -> pd.DataFrame:

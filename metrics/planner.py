@@ -46,9 +46,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import Config, load_config
+from sustain.config import DAYS_PER_MONTH, Config, load_config
 
-from .base import DAYS_PER_MONTH, filtered_rows, query
+from .base import filtered_rows, query
 from .decay import TOO_FEW, by_school, persistence
 from .filters import Filters
 

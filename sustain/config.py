@@ -187,6 +187,19 @@ class Config(_Strict):
     def hindrance_label(self, code: str, language: str = "en") -> str:
         return _label(self.hindrances, code, language)
 
+    def schedule_params(self) -> dict:
+        """The programmes, schedule and practices as the bound parameters the analysis model's and
+        the indicators' SQL use (lists, never formatted into SQL)."""
+        return {
+            "programme_codes": [p.code for p in self.programmes],
+            "programme_ends": [p.end_date.isoformat() for p in self.programmes],
+            "schedule_months": list(self.schedule.months),
+            "days_per_month": DAYS_PER_MONTH,
+            "window_days": self.schedule.window_weeks * 7,
+            "practice_codes": self.practice_codes,
+            "practice_cutoffs": [p.retained_at for p in self.practices],
+        }
+
     def database_path(self, override: str | os.PathLike | None = None) -> Path:
         """--db beats SUSTAIN_DB beats config; relative paths resolve against the config file."""
         chosen = override or os.environ.get("SUSTAIN_DB") or self.database

@@ -53,7 +53,8 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from metrics import FilterError, Filters
-from metrics.base import DAYS_PER_MONTH, query
+from metrics.base import query
+from sustain.config import DAYS_PER_MONTH
 from metrics.stats import clustered_ratio_interval
 from metrics.survival import (bootstrap_interval, greenwood_interval, survival,
                               survival_counts)
