@@ -123,3 +123,19 @@ def test_every_indicator_returns_its_documented_columns(sample_db):
             leading = [c for c in own if c not in documented]
             assert [c for c in own if c in documented] == documented, name
             assert all(c in ("months", "cluster") for c in leading), (name, leading)
+
+
+def test_the_pinned_versions_are_the_ones_the_suite_runs_on():
+    """constraints.txt is what a fresh install gets: every pin must be the version installed here,
+    or CI installs a set the suite never ran on (or one pip cannot resolve)."""
+    from importlib import metadata
+
+    for line in (ROOT_DIR / "constraints.txt").read_text().splitlines():
+        if "==" not in line:
+            continue
+        name, version = line.split("==")
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # e.g. a package only another platform needs
+        assert installed == version, f"{name}: constraints.txt pins {version}, {installed} is installed"
