@@ -28,8 +28,13 @@ from report import exports  # noqa: F401
 from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, read_only
+from sustain.dimensions import compare_dimensions, sidebar_dimensions
 
-URL_FILTERS = ["programme", "province", "district", "school_type", "gender", "subject", "practice", "hindrance"]
+# the sidebar's filters (also the URL's parameters), their labels, and the pages' "Compare by"
+# choices: from the catalogue of dimensions (sustain/dimensions.py)
+URL_FILTERS = [d.name for d in sidebar_dimensions()]
+FILTER_LABELS = {d.name: d.label for d in sidebar_dimensions()}
+COMPARE_BY = compare_dimensions()
 
 
 @st.cache_resource
@@ -196,7 +201,7 @@ def sidebar_filters() -> Filters:
             key = f"filter_{name}"
             if key not in st.session_state:
                 st.session_state[key] = from_url
-            chosen = st.multiselect(name.replace("_", " ").capitalize(), options, key=key,
+            chosen = st.multiselect(FILTER_LABELS[name], options, key=key,
                                     format_func=labels.get(name, str), placeholder="all")
             selected[name] = tuple(chosen)
     filters = Filters(**selected)

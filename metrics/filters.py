@@ -15,24 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-# filter field -> column of the base relations (metrics/base.py)
-DIMENSIONS: dict[str, str] = {
-    "programme": "programme",
-    "province": "province",
-    "district": "district",
-    "cluster": "cluster",
-    "school_id": "school_id",
-    "school_type": "school_type",
-    "gender": "gender",
-    "subject": "subject",
-    "practice": "practice",
-    "hindrance": "hindrance",
-}
+from sustain.dimensions import by_columns, filter_dimensions
+
+# filter field -> column of the base relations (metrics/base.py), from the catalogue
+DIMENSIONS: dict[str, str] = {d.name: d.name for d in filter_dimensions()}
 # `--by` columns (README "Command lines"), in their canonical output order
-BY_COLUMNS = ["province", "district", "cluster", "school_id", "practice", "months", "programme",
-              "school_type", "gender", "subject", "hindrance"]
+BY_COLUMNS = by_columns()
 # dimensions that exist only on practice-level rows
-PRACTICE_LEVEL = {"practice"}
+PRACTICE_LEVEL = {d.name for d in filter_dimensions() if d.level == "practice"}
 # months since the programme end; a bound beyond a century is a typo (and must not overflow SQL)
 MONTHS_LIMIT = 1200
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,6}")  # ASCII digits only: int() also takes '٣' and '1_0'
@@ -42,23 +32,9 @@ class FilterError(ValueError):
     """A filter or --by names a column that is not allowed, or a value of the wrong shape."""
 
 
-@dataclass(frozen=True)
-class Filters:
-    programme: tuple[str, ...] = ()
-    province: tuple[str, ...] = ()
-    district: tuple[str, ...] = ()
-    cluster: tuple[str, ...] = ()
-    school_id: tuple[str, ...] = ()
-    school_type: tuple[str, ...] = ()
-    gender: tuple[str, ...] = ()
-    subject: tuple[str, ...] = ()
-    practice: tuple[str, ...] = ()
-    hindrance: tuple[str, ...] = ()
-    months_min: int | None = None
-    months_max: int | None = None
-    # Districts the viewer may see (access control), set only by server-side code from config,
-    # never from widgets or URLs (`from_pairs` does not accept it). None: unrestricted; (): nothing.
-    scope: tuple[str, ...] | None = None
+class _FilterMethods:
+    """The behaviour of `Filters`; its fields (one tuple of values per catalogue dimension, then
+    `months_min`, `months_max`, `scope`) are generated from sustain/dimensions.py below."""
 
     def __post_init__(self):
         for name in DIMENSIONS:
@@ -142,6 +118,19 @@ class Filters:
             clauses.append(f"{prefix}months <= $f_months_max")
             params["f_months_max"] = self.months_max
         return (" and ".join(clauses) or "true"), params
+
+
+# One tuple of text values per dimension; `scope`: the districts the viewer may see (access
+# control), set only by server-side code from config, never from widgets or URLs (`from_pairs` does
+# not accept it). None: unrestricted; (): nothing.
+Filters = dataclasses.make_dataclass(
+    "Filters",
+    [(name, tuple[str, ...], field(default=())) for name in DIMENSIONS]
+    + [("months_min", "int | None", field(default=None)), ("months_max", "int | None", field(default=None)),
+       ("scope", "tuple[str, ...] | None", field(default=None))],
+    bases=(_FilterMethods,), frozen=True)
+Filters.__module__ = __name__
+Filters.__doc__ = "Filters on the catalogue's dimensions and the months; see the module's docstring."
 
 
 def _months(column: str, value) -> int:

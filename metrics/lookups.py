@@ -8,23 +8,26 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config
+from sustain.dimensions import roster_choice_dimensions
 
 from .base import filtered_rows, query
 from .filters import Filters
 
-# the sidebar's choices that come from the roster (practice and hindrance come from config)
-ROSTER_CHOICES = ["programme", "province", "district", "school_type", "gender", "subject"]
+# the sidebar's choices that come from the roster (practice and hindrance come from config), from
+# the catalogue; each one's SQL reads `t` (teachers) or `sc` (schools)
+ROSTER_CHOICES = [d.name for d in roster_choice_dimensions()]
+_ROSTER_SELECT = ", ".join(f"{d.roster_sql} as {d.name}" for d in roster_choice_dimensions())
 
 
 def filter_choices(con: duckdb.DuckDBPyConnection, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
     """Values each roster dimension takes, only in the districts the viewer may see (None: all)."""
     frame = con.execute(
-        """with roster as (
-               select t.programme, sc.province, sc.district, sc.school_type, t.gender, t.subject
+        f"""with roster as (
+               select {_ROSTER_SELECT}, sc.district as scope_district
                from teachers t join schools sc using (school_id)
            )
            select distinct * from roster
-           where $everything or list_contains($scope, district)""",
+           where $everything or list_contains($scope, scope_district)""",
         {"everything": scope is None, "scope": list(scope or [])},
     ).df()
     return {column: sorted(frame[column].dropna().unique().tolist()) for column in ROSTER_CHOICES}

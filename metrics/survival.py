@@ -81,8 +81,7 @@ from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interva
 # --by columns of survival: all but months (time is the table's own axis)
 SURVIVAL_BY = [c for c in BY_COLUMNS if c != "months"]
 # the grouping columns a person-period row carries (hindrance comes from teacher_hindrances)
-ROW_COLUMNS = ["province", "district", "cluster", "school_id", "practice", "programme", "school_type",
-               "gender", "subject"]
+ROW_COLUMNS = [c for c in BY_COLUMNS if c not in ("months", "hindrance")]
 RULES = ("first_drop", "confirmed")
 
 VALUE_COLUMNS = ["months", "survival", "ci_low", "ci_high", "at_risk", "events", "n", "teachers"]

@@ -3,7 +3,7 @@ import streamlit as st
 
 from app import charts_analysis, ui
 
-COMPARE = ["none", "programme", "province", "district", "school_type", "gender", "subject", "practice"]
+COMPARE = ["none", *ui.COMPARE_BY]  # the catalogue's "Compare by" dimensions
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Hindrances")

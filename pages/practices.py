@@ -3,7 +3,8 @@ import streamlit as st
 
 from app import charts_analysis, ui
 
-COMPARE = ["none", "programme", "province", "district", "school_type", "gender", "subject"]
+# the catalogue's "Compare by" dimensions; practice is this page's own axis
+COMPARE = ["none", *(c for c in ui.COMPARE_BY if c != "practice")]
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Practices")

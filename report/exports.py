@@ -21,6 +21,7 @@ import pandas as pd
 
 from metrics.filters import Filters
 from sustain.config import Config
+from sustain.dimensions import column_docs
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # characters XLSX (XML 1.0) cannot hold; replaced, never silently dropped
@@ -40,21 +41,11 @@ BUNDLES = {
 
 # column -> (meaning, unit) for every column the dashboard exports
 COLUMN_DOCS: dict[str, tuple[str, str]] = {
+    **column_docs(),  # the dimensions (sustain/dimensions.py)
     "teacher_key": ("pseudonymous key of the teacher: salted sha256 of the roster id; names are never stored",
                     "text (hex)"),
-    "school_id": ("school code, as in the roster", "code"),
     "school_name": ("school name, as in the roster", "text"),
-    "cluster": ("cluster of the school (e.g. an LTRC), as in the roster", "code"),
-    "district": ("district of the school, as in the roster", "name"),
-    "province": ("province of the school, as in the roster", "name"),
-    "programme": ("training programme the teacher finished (code from config programmes)", "code"),
-    "school_type": ("type of school, as in the roster", "category"),
-    "gender": ("teacher's gender, as in the roster", "category"),
-    "subject": ("teacher's subject, as in the roster", "category"),
-    "months": ("follow-up round: months since the teacher's programme end (month 0 = end date) on which the "
-               "visit was placed (nearest scheduled round within schedule.window_weeks)", "months"),
     "visit_date": ("date of the classroom visit", "date (YYYY-MM-DD)"),
-    "practice": ("practice observed (code from config practices)", "code"),
     "score": ("rubric score of the practice at the visit; visits scored na are not in the data (missing, not 0)",
               "points on the practice's scale (scale_min..scale_max, default 1..4)"),
     "source_file": ("file the visit was imported from", "file name"),
@@ -65,7 +56,6 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "ci_low": ("lower end of the 95% interval", "as the estimate"),
     "ci_high": ("upper end of the 95% interval", "as the estimate"),
     "teachers": ("distinct teachers the row rests on", "count"),
-    "hindrance": ("hindrance (code from config hindrances)", "code"),
     "half_life_months": ("months until half the practices in use at month 0 are dropped (fitted)", "months"),
     "rounds": ("follow-up rounds the fit used", "count"),
     "note": ("why a value is missing, when it is", "text"),

@@ -139,3 +139,12 @@ def test_the_pinned_versions_are_the_ones_the_suite_runs_on():
         except metadata.PackageNotFoundError:
             continue  # e.g. a package only another platform needs
         assert installed == version, f"{name}: constraints.txt pins {version}, {installed} is installed"
+
+
+def test_readme_lists_the_catalogues_dimensions():
+    """The README's `--by` list and the sidebar's list are the catalogue (sustain/dimensions.py) written out."""
+    from sustain.dimensions import by_columns, sidebar_dimensions
+    flat = " ".join(README.split())
+    assert f"`--by` takes `{', '.join(by_columns())}`." in flat
+    sidebar = ", ".join(d.label.lower() for d in sidebar_dimensions())
+    assert f"one sidebar of filters ({sidebar})" in flat

@@ -1,0 +1,106 @@
+"""The catalogue of dimensions: every factor a figure can be filtered or grouped by, declared once.
+
+Each `Dimension` says where its values live and where it shows. Everything else derives from
+`CATALOGUE`: `Filters` and its allow-list and `BY_COLUMNS` (metrics/filters.py), the sidebar's
+fields and labels and the "Compare by" choices (app/ui.py), the look-up of filter choices
+(metrics/lookups.py), the codebook's dimension rows (report/exports.py) and the README's `--by`
+list (checked by tests/test_docs.py).
+
+Order: the tuple below is the order of the filters (URL, sidebar, `Filters.describe`); `by_rank`
+is the position in `--by`, whose order is a contract of the command line (README "Command lines").
+A dimension appended later takes the next `by_rank`.
+
+Fields:
+  name        the filter field, `--by` column and column of the analysis relations (metrics/base.py)
+  level       teacher | school | visit | practice: what one value describes; `practice` dimensions
+              exist only on practice-level rows (a visit-level relation ignores their filter)
+  label       English label (sidebar, codebook); `label_ur` the Urdu one
+  doc, unit   the codebook's meaning and unit of the column
+  roster_sql  how the sidebar's choices are read from the roster (`t` teachers, `sc` schools), or
+              None when the choices come from config (practice, hindrance) or there are none
+  filter      in `Filters` (the CLI's --where, the URL); `sidebar` in the sidebar; `compare` in the
+              pages' "Compare by"; `by_rank` position in `--by` (None: not a --by column)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    level: str
+    label: str
+    label_ur: str
+    doc: str
+    unit: str
+    roster_sql: str | None = None
+    filter: bool = True
+    sidebar: bool = False
+    compare: bool = False
+    by_rank: int | None = None
+
+
+LEVELS = ("teacher", "school", "visit", "practice")
+
+CATALOGUE: tuple[Dimension, ...] = (
+    Dimension("programme", "teacher", "Programme", "پروگرام",
+              "training programme the teacher finished (code from config programmes)", "code",
+              roster_sql="t.programme", sidebar=True, compare=True, by_rank=7),
+    Dimension("province", "school", "Province", "صوبہ", "province of the school, as in the roster", "name",
+              roster_sql="sc.province", sidebar=True, compare=True, by_rank=1),
+    Dimension("district", "school", "District", "ضلع", "district of the school, as in the roster", "name",
+              roster_sql="sc.district", sidebar=True, compare=True, by_rank=2),
+    Dimension("cluster", "school", "Cluster", "کلسٹر",
+              "cluster of the school (e.g. an LTRC), as in the roster", "code", by_rank=3),
+    Dimension("school_id", "school", "School", "اسکول", "school code, as in the roster", "code", by_rank=4),
+    Dimension("school_type", "school", "School type", "اسکول کی قسم", "type of school, as in the roster",
+              "category", roster_sql="sc.school_type", sidebar=True, compare=True, by_rank=8),
+    Dimension("gender", "teacher", "Gender", "صنف", "teacher's gender, as in the roster", "category",
+              roster_sql="t.gender", sidebar=True, compare=True, by_rank=9),
+    Dimension("subject", "teacher", "Subject", "مضمون", "teacher's subject, as in the roster", "category",
+              roster_sql="t.subject", sidebar=True, compare=True, by_rank=10),
+    Dimension("practice", "practice", "Practice", "طریقہ", "practice observed (code from config practices)",
+              "code", sidebar=True, compare=True, by_rank=5),
+    Dimension("hindrance", "teacher", "Hindrance", "رکاوٹ", "hindrance (code from config hindrances)", "code",
+              sidebar=True, by_rank=11),
+    Dimension("months", "visit", "Months since programme end", "پروگرام کے اختتام سے مہینے",
+              "follow-up round: months since the teacher's programme end (month 0 = end date) on which the "
+              "visit was placed (nearest scheduled round within schedule.window_weeks)", "months",
+              filter=False, by_rank=6),
+)
+
+BY_NAME: dict[str, Dimension] = {d.name: d for d in CATALOGUE}
+
+
+def filter_dimensions() -> list[Dimension]:
+    """The dimensions `Filters` takes, in filter order."""
+    return [d for d in CATALOGUE if d.filter]
+
+
+def by_columns() -> list[str]:
+    """The `--by` columns in their canonical (contract) order."""
+    return [d.name for d in sorted((d for d in CATALOGUE if d.by_rank is not None), key=lambda d: d.by_rank)]
+
+
+def sidebar_dimensions() -> list[Dimension]:
+    return [d for d in CATALOGUE if d.sidebar]
+
+
+def compare_dimensions() -> list[str]:
+    return [d.name for d in CATALOGUE if d.compare]
+
+
+def roster_choice_dimensions() -> list[Dimension]:
+    """Sidebar dimensions whose choices are read from the roster (the others come from config)."""
+    return [d for d in CATALOGUE if d.sidebar and d.roster_sql]
+
+
+def column_docs() -> dict[str, tuple[str, str]]:
+    """The codebook's rows for the dimensions: column -> (meaning, unit)."""
+    return {d.name: (d.doc, d.unit) for d in CATALOGUE}
+
+
+def readme_by_list() -> str:
+    """The README's `--by takes ...` list, as it must read."""
+    return ", ".join(by_columns())
