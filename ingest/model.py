@@ -18,7 +18,8 @@ documents a model:
   visit_date, days_since_end   the date and days since the programme's end date
   teacher_status, cop_active, cop_meetings_3m   as recorded at the visit
   school_id, cluster, district, province, school_type   where the visit was made
-  programme, gender, subject   the teacher's (roster)
+  programme, gender, subject   the teacher's (roster), then any other teacher-level dimension of
+                               the catalogue (sustain/dimensions.py `teacher_dimensions`)
   hindrances                   list of hindrance codes reported at the visit (empty list: none)
 
 `model_observations`: one row per placed visit where the teacher was present and a practice was
@@ -45,7 +46,7 @@ documents a model:
   hindrances_m0                        hindrances reported at the month-0 visit
   school_id, cluster, district, province, school_type   where the unit was observed at t (the
                                        round's visit), else where it was at month 0
-  programme, gender, subject           the teacher's
+  programme, gender, subject, ...      the teacher's (the catalogue's teacher-level dimensions)
 """
 from __future__ import annotations
 
@@ -56,14 +57,30 @@ import duckdb
 
 from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
+from sustain.dimensions import MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis, teacher_dimensions, teacher_select
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
 
 
+def _columns(alias: str = "") -> str:
+    """The catalogue's teacher-level dimension columns (sustain/dimensions.py), `alias.`-prefixed."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{d.name}" for d in teacher_dimensions())
+
+
+def ensure_dimension_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Add to the model tables the catalogue's teacher-level columns migration 2 did not create
+    (names are code identifiers from the catalogue; values are always computed, never spliced)."""
+    for d in teacher_dimensions():
+        if d.name not in MODEL_CORE_TEACHER_COLUMNS:
+            for table in MODEL_TABLES:
+                con.execute(f"alter table {table} add column if not exists {d.name} varchar")
+
+
 # The model's SQL, one idea per CTE. `$scope_all` true: every teacher; else those in temp table
 # `model_scope(teacher_key)`.
-PLACED_VISITS_SQL = """
-insert into model_visits
+PLACED_VISITS_SQL = f"""
+insert into model_visits by name
 with programmes as (
     select unnest($programme_codes) as programme, unnest($programme_ends)::date as end_date
 ),
@@ -79,7 +96,7 @@ visit_context as (
     -- visit date), not where its school is now
     select v.submission_id, v.teacher_key, v.visit_date, v.teacher_status, v.cop_active, v.cop_meetings_3m,
            v.school_id, v.cluster, v.district, v.province, sc.school_type,
-           t.programme, t.gender, t.subject,
+           {teacher_select('t')},
            date_diff('day', p.end_date, v.visit_date) as days_since_end
     from scoped_visits v
     join teachers t using (teacher_key)
@@ -102,13 +119,13 @@ reported as (
 select p.submission_id, p.teacher_key, p.months, p.visit_date, p.days_since_end,
        p.teacher_status, p.cop_active, p.cop_meetings_3m,
        p.school_id, p.cluster, p.district, p.province, p.school_type,
-       p.programme, p.gender, p.subject,
+       {_columns('p')},
        coalesce(r.hindrances, []::varchar[]) as hindrances
 from placed p left join reported r using (submission_id)
 """
 
-OBSERVATIONS_SQL = """
-insert into model_observations
+OBSERVATIONS_SQL = f"""
+insert into model_observations by name
 with practice_cutoffs as (
     select unnest($practice_codes) as practice, unnest($practice_cutoffs) as retained_at
 ),
@@ -119,7 +136,7 @@ scoped as (
 select pv.submission_id, pv.teacher_key, pv.months, pv.visit_date, pv.days_since_end,
        pv.teacher_status, pv.cop_active, pv.cop_meetings_3m,
        pv.school_id, pv.cluster, pv.district, pv.province, pv.school_type,
-       pv.programme, pv.gender, pv.subject,
+       {_columns('pv')},
        vp.practice, vp.score, vp.score >= pc.retained_at as retained
 from scoped pv
 join visit_practices vp using (submission_id)
@@ -127,8 +144,8 @@ join practice_cutoffs pc using (practice)
 where pv.teacher_status = 'present' and vp.score is not null
 """
 
-PERSON_PERIOD_SQL = """
-insert into person_period
+PERSON_PERIOD_SQL = f"""
+insert into person_period by name
 with schedule as (
     select unnest($schedule_months) as months
 ),
@@ -145,7 +162,7 @@ scoped_visits as (
 units as (
     -- teacher-practices in use when the programme ended
     select teacher_key, practice, school_id, cluster, district, province, school_type,
-           programme, gender, subject, submission_id as m0_submission
+           {_columns()}, submission_id as m0_submission
     from scoped_observations
     where months = 0 and retained
 ),
@@ -163,7 +180,7 @@ with_observation as (
            coalesce(o.district, r.district) as district,
            coalesce(o.province, r.province) as province,
            coalesce(o.school_type, r.school_type) as school_type,
-           r.programme, r.gender, r.subject, r.m0_submission
+           {_columns('r')}, r.m0_submission
     from rounds r
     left join scoped_observations o
       on o.teacher_key = r.teacher_key and o.practice = r.practice and o.months = r.months
@@ -192,7 +209,7 @@ select s.teacher_key, s.practice, s.months,
        coalesce(v.hindrances_prev, []::varchar[]) as hindrances_prev,
        coalesce(m0.hindrances, []::varchar[]) as hindrances_m0,
        s.school_id, s.cluster, s.district, s.province, s.school_type,
-       s.programme, s.gender, s.subject
+       {_columns('s')}
 from sequenced s
 left join scoped_visits v on v.teacher_key = s.teacher_key and v.months = s.months
 left join scoped_visits m0 on m0.submission_id = s.m0_submission
@@ -207,6 +224,7 @@ def config_fingerprint(config: Config) -> str:
         "window_weeks": config.schedule.window_weeks,
         "programmes": [[p.code, p.end_date.isoformat()] for p in config.programmes],
         "practices": [[p.code, p.retained_at] for p in config.practices],
+        "dimensions": model_fingerprint_basis(),
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -227,6 +245,7 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     under another configuration. Runs inside the caller's transaction."""
     full = teachers_sql is None or not model_is_current(con, config)
     if full:
+        ensure_dimension_columns(con)
         for table in MODEL_TABLES:
             con.execute(f"delete from {table}")
     else:

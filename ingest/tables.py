@@ -8,13 +8,21 @@ from __future__ import annotations
 import pandas as pd
 
 from sustain.config import Config
+from sustain.dimensions import roster_attributes
 from sustain.pseudonym import shown_id_sql, teacher_key_sql
 
 from .read import FileRefused, RawTable
 
+# the catalogue's roster columns (code identifiers): in the content hash and teachers.attributes
+_ATTRIBUTES = roster_attributes()
+_ATTRIBUTES_HASHED = "".join(f", {column}" for column in _ATTRIBUTES)
+_ATTRIBUTES_MAP = (f"map([{', '.join(repr(c) for c in _ATTRIBUTES)}]::varchar[], "
+                   f"[{', '.join(f'nullif({c}, {chr(39)}{chr(39)})' for c in _ATTRIBUTES)}]::varchar[])")
+
 # valid_from (optional): the date the row's assignment starts; empty or absent: the import date
+# Then the roster columns the catalogue of dimensions declares (optional; kept in teachers.attributes).
 ROSTER_FIELDS = ["teacher_id", "gender", "subject", "school_id", "school_name", "school_type",
-                 "cluster", "district", "province", "programme", "valid_from"]
+                 "cluster", "district", "province", "programme", "valid_from", *roster_attributes()]
 ROSTER_REQUIRED = ["teacher_id", "school_id", "cluster", "district", "province", "programme"]
 COP_FIELDS = ["cluster", "meeting_date", "attendees", "facilitator_role", "topic"]
 COP_REQUIRED = ["cluster", "meeting_date"]
@@ -110,7 +118,7 @@ ROSTER_MERGE = [
     f"""create or replace temp table roster_valid as
         select *, {teacher_key_sql("teacher_id")} as teacher_key,
                coalesce(try_strptime(nullif(valid_from, ''), $date_formats)::date, $today) as starts,
-               md5(concat_ws('|', gender, subject, school_id, programme)) as content_hash
+               md5(concat_ws('|', gender, subject, school_id, programme{_ATTRIBUTES_HASHED})) as content_hash
         from staged where _row not in (select _row from bad)""",
     f"""create or replace temp table school_changes as
         with listed as (
@@ -183,9 +191,10 @@ ROSTER_WRITE = [
        select teacher_key, school_id, programme, starts, null, $run_id
        from roster_actions where action = 'insert' or ((moved or reassigned) and not in_place)""",
     "delete from teachers where teacher_key in (select teacher_key from roster_actions where action = 'update')",
-    """insert into teachers
+    f"""insert into teachers (teacher_key, gender, subject, school_id, programme, content_hash,
+                             source_file, source_sha256, source_row, run_id, attributes)
        select teacher_key, nullif(gender, ''), nullif(subject, ''), school_id, programme, content_hash,
-              $file, $sha, _row, $run_id
+              $file, $sha, _row, $run_id, {_ATTRIBUTES_MAP}
        from roster_actions where action in ('insert', 'update')""",
     # stored visits of a moved school dated on or after the move (a valid_from in the past) now
     # belong to the school's new place; earlier visits keep theirs

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sustain.config import Config, load_config
+from sustain.dimensions import teacher_select
 
 from .base import (filtered_rows, group_columns, hindrance_join, order_rows, query, school_hierarchy, select_list,
                    suppress)
@@ -144,7 +145,7 @@ def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     where, params = filters.where("practice" if per_practice else "visit", hindrance_rows="hindrance" in by)
     frame = query(con, config, f"""
 roster_rounds as (
-    select t.teacher_key, t.programme, t.gender, t.subject, t.school_id,
+    select t.teacher_key, {teacher_select("t")}, t.school_id,
            sc.cluster, sc.district, sc.province, sc.school_type, s.months
     from teachers t
     join schools sc using (school_id)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from sustain.dimensions import by_columns, filter_dimensions
+from sustain.dimensions import by_columns, filter_dimensions, teacher_dimensions
 
 # filter field -> column of the base relations (metrics/base.py), from the catalogue
 DIMENSIONS: dict[str, str] = {d.name: d.name for d in filter_dimensions()}
@@ -23,6 +23,8 @@ DIMENSIONS: dict[str, str] = {d.name: d.name for d in filter_dimensions()}
 BY_COLUMNS = by_columns()
 # dimensions that exist only on practice-level rows
 PRACTICE_LEVEL = {d.name for d in filter_dimensions() if d.level == "practice"}
+# the teacher-level columns the analysis model's rows carry (programme, gender, subject, ...)
+TEACHER_COLUMNS = [d.name for d in teacher_dimensions()]
 # months since the programme end; a bound beyond a century is a typo (and must not overflow SQL)
 MONTHS_LIMIT = 1200
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,6}")  # ASCII digits only: int() also takes '٣' and '1_0'

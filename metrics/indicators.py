@@ -16,13 +16,13 @@ import pandas as pd
 from sustain.config import Config
 
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
-from .filters import BY_COLUMNS, Filters
+from .filters import BY_COLUMNS, TEACHER_COLUMNS, Filters
 from .stats import clustered_ratio_intervals
 
 
 # what the retention and prevalence tables count: one row per teacher-practice observed at a round
 RATE_COLUMNS = ["teacher_key", "practice", "months", "retained", "school_id", "cluster", "district", "province",
-                "school_type", "programme", "gender", "subject"]
+                "school_type", *TEACHER_COLUMNS]
 
 
 def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from sustain.config import DAYS_PER_MONTH, Config, load_config
+from sustain.dimensions import teacher_select
 
 from .base import filtered_rows, query
 from .decay import TOO_FEW, by_school, persistence
@@ -202,7 +203,7 @@ def _school_facts(con, filters: Filters, config: Config, today: dt.date) -> pd.D
     visit_rows, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")
     return query(con, config, f"""
 roster as (
-    select t.teacher_key, t.programme, t.gender, t.subject, t.school_id,
+    select t.teacher_key, {teacher_select("t")}, t.school_id,
            sc.cluster, sc.district, sc.province, sc.school_type
     from teachers t join schools sc using (school_id)
 ),

@@ -216,6 +216,11 @@ select teacher_key, school_id, programme, current_date, null, 'upgrade' from tea
 update visits set province = sc.province from schools sc
 where visits.province is null and sc.school_id = visits.school_id;
 """),
+    (4, "teachers' roster attributes beyond the core columns (the catalogue's roster columns)", """
+-- roster column -> value, for the roster columns the catalogue of dimensions declares
+-- (sustain/dimensions.py `roster_column`); null for teachers imported before
+alter table teachers add column if not exists attributes map(varchar, varchar);
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

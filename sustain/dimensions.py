@@ -16,13 +16,18 @@ Fields:
               exist only on practice-level rows (a visit-level relation ignores their filter)
   label       English label (sidebar, codebook); `label_ur` the Urdu one
   doc, unit   the codebook's meaning and unit of the column
-  roster_sql  how the sidebar's choices are read from the roster (`t` teachers, `sc` schools), or
-              None when the choices come from config (practice, hindrance) or there are none
+  roster_sql  the value read from the roster tables (`t` teachers, `sc` schools): the sidebar's
+              choices, and for teacher-level dimensions the column the analysis model carries
+              (ingest/model.py); None when the choices come from config (practice, hindrance) or
+              there are none
+  roster_column  a roster column beyond the core ones (ingest/tables.py) this dimension reads: the
+              roster import keeps it in `teachers.attributes` (a MAP; read `t.attributes['name']`)
   filter      in `Filters` (the CLI's --where, the URL); `sidebar` in the sidebar; `compare` in the
               pages' "Compare by"; `by_rank` position in `--by` (None: not a --by column)
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -35,6 +40,7 @@ class Dimension:
     doc: str
     unit: str
     roster_sql: str | None = None
+    roster_column: str | None = None
     filter: bool = True
     sidebar: bool = False
     compare: bool = False
@@ -71,6 +77,16 @@ CATALOGUE: tuple[Dimension, ...] = (
 )
 
 BY_NAME: dict[str, Dimension] = {d.name: d for d in CATALOGUE}
+# the analysis model's teacher columns of migration 2 (sustain/db.py); the others are added by the
+# model build (ingest/model.py `ensure_dimension_columns`)
+MODEL_CORE_TEACHER_COLUMNS = ("programme", "gender", "subject")
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+for _d in CATALOGUE:  # names and roster columns become SQL identifiers: code only, checked here
+    if not _IDENTIFIER.fullmatch(_d.name) or (_d.roster_column and not _IDENTIFIER.fullmatch(_d.roster_column)):
+        raise ValueError(f"dimension {_d.name!r}: names and roster columns are lower-case identifiers")
+    if _d.level not in LEVELS:
+        raise ValueError(f"dimension {_d.name!r}: level {_d.level!r} is not one of {LEVELS}")
 
 
 def filter_dimensions() -> list[Dimension]:
@@ -104,3 +120,27 @@ def column_docs() -> dict[str, tuple[str, str]]:
 def readme_by_list() -> str:
     """The README's `--by takes ...` list, as it must read."""
     return ", ".join(by_columns())
+
+
+def teacher_dimensions() -> list[Dimension]:
+    """Teacher-level dimensions read from the roster: the analysis model carries each as a column."""
+    return [d for d in CATALOGUE if d.level == "teacher" and d.roster_sql]
+
+
+def roster_attributes() -> list[str]:
+    """Roster columns beyond the core ones, kept in `teachers.attributes`, in catalogue order."""
+    return list(dict.fromkeys(d.roster_column for d in CATALOGUE if d.roster_column))
+
+
+def teacher_select(alias: str = "t") -> str:
+    """`<expr> as <name>, ...` for the teacher-level dimensions, reading teachers as `alias`."""
+    return ", ".join(f"{_aliased(d.roster_sql, alias)} as {d.name}" for d in teacher_dimensions())
+
+
+def _aliased(sql: str, alias: str) -> str:
+    return sql if alias == "t" else re.sub(r"\bt\.", f"{alias}.", sql)
+
+
+def model_fingerprint_basis() -> list[list[str]]:
+    """What the analysis model takes from the catalogue (its teacher columns and their SQL)."""
+    return [[d.name, d.roster_sql] for d in teacher_dimensions()]
