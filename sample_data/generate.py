@@ -188,7 +188,7 @@ FILES = {
     "xlsx": "kobo_followup_month24.xlsx",
 }
 ROSTER_HEADERS = ["teacher_id", "teacher_name", "gender", "subject", "school_id", "school_name",
-                  "school_type", "cluster", "district", "province", "programme"]
+                  "school_type", "cluster", "district", "province", "programme", "years_experience"]
 COP_HEADERS = ["cluster", "meeting_date", "attendees", "facilitator_role", "topic"]
 KOBO_TAIL = ["meta/instanceID", "meta/rootUuid", "meta/deprecatedID", "_id", "_uuid",
              "_submission_time", "_validation_status", "_notes", "_status", "_submitted_by",
@@ -330,6 +330,11 @@ class Generator:
             subject = SUBJECTS[int(rng.choice(4, p=subj_p))]
             self.teachers.append({"teacher_id": f"T-{t + 1:05d}", "gender": gender,
                                   "subject": subject, "school": sch})
+        # years of teaching experience: a stream of their own (the 9th child of the seed), so the
+        # earlier draws and files stay as they were
+        r_exp = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(9)[8])
+        for t in self.teachers:
+            t["years_experience"] = min(38, int(r_exp.gamma(2.0, 5.0)))
         # names: their own stream so that population draws do not depend on name lists
         rn = self.r_names
         for t in self.teachers:
@@ -732,7 +737,7 @@ class Generator:
                 s = t["school"]
                 w.writerow([t["teacher_id"], t["teacher_name"], t["gender"], t["subject"],
                             s["school_id"], s["school_name"], s["school_type"], s["cluster"],
-                            s["district"], s["province"], s["programme"]])
+                            s["district"], s["province"], s["programme"], t["years_experience"]])
         with open(out / FILES["cop"], "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(COP_HEADERS)

@@ -74,6 +74,17 @@ CATALOGUE: tuple[Dimension, ...] = (
               "follow-up round: months since the teacher's programme end (month 0 = end date) on which the "
               "visit was placed (nearest scheduled round within schedule.window_weeks)", "months",
               filter=False, by_rank=6),
+    Dimension("experience_band", "teacher", "Years of teaching experience", "تدریس کے تجربے کے سال",
+              "teacher's years of teaching experience in bands (0-4, 5-9, 10-19, 20+), from the roster's "
+              "years_experience (empty or not a whole number: missing)", "band of years",
+              roster_column="years_experience",
+              roster_sql="""case
+                  when try_cast(t.attributes['years_experience'] as integer) between 0 and 4 then '0-4'
+                  when try_cast(t.attributes['years_experience'] as integer) between 5 and 9 then '5-9'
+                  when try_cast(t.attributes['years_experience'] as integer) between 10 and 19 then '10-19'
+                  when try_cast(t.attributes['years_experience'] as integer) >= 20 then '20+'
+              end""",
+              sidebar=True, compare=True, by_rank=12),
 )
 
 BY_NAME: dict[str, Dimension] = {d.name: d for d in CATALOGUE}
