@@ -28,13 +28,15 @@ from report import exports  # noqa: F401
 from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, read_only
-from sustain.dimensions import compare_dimensions, sidebar_dimensions
+from sustain.dimensions import CATALOGUE, compare_dimensions, sidebar_dimensions
 
 # the sidebar's filters (also the URL's parameters), their labels, and the pages' "Compare by"
 # choices: from the catalogue of dimensions (sustain/dimensions.py)
 URL_FILTERS = [d.name for d in sidebar_dimensions()]
 FILTER_LABELS = {d.name: d.label for d in sidebar_dimensions()}
 COMPARE_BY = compare_dimensions()
+# a dimension's name as the pages' selectors show it ("school type", "years of teaching experience")
+DIMENSION_NAMES = {d.name: d.label.lower() for d in CATALOGUE}
 
 
 @st.cache_resource

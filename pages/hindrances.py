@@ -19,7 +19,7 @@ with prevalence_tab:
         st.caption(ui.n_caption(table, "teachers", group="district") + " Blank cells: " + ui.TOO_FEW + " or no visits.")
 
 with effect_tab:
-    compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: c.replace("_", " "))
+    compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: ui.DIMENSION_NAMES.get(c, c))
     group = None if compare == "none" else compare
     table = ui.indicator("hindrance_effect", filters, by=(group,) if group else ())
     if table is not None:

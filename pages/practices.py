@@ -9,7 +9,7 @@ COMPARE = ["none", *(c for c in ui.COMPARE_BY if c != "practice")]
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Practices")
 cfg = ui.config()
-compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: c.replace("_", " "))
+compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: ui.DIMENSION_NAMES.get(c, c))
 group = None if compare == "none" else compare
 by = tuple(c for c in ("practice", group) if c)
 decay_tab, half_life_tab, survival_tab = st.tabs(["Decay curves", "Half-life", "Survival (life table)"])
