@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(tmp: Path, env: dict[str, str], start_seconds: float = 60):
+def streamlit_server(tmp: Path, env: dict[str, str], start_seconds: float = 120):
     """Yield the base URL of a fresh server process (its log in tmp/streamlit.log)."""
     port = free_port()
     env = os.environ | {"PYTHONUNBUFFERED": "1"} | env
