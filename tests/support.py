@@ -173,3 +173,14 @@ def write_surveycto(path: Path, visits: list[dict], header: list[str] = SURVEYCT
             cells |= {p: v["scores"].get(p, "") for p in PRACTICES}
             writer.writerow([cells[h] for h in header])
     return path
+
+
+def rows(config, sql: str, params=None) -> list[tuple]:
+    """Rows of a query on the config's database, opened read-only for just this query."""
+    import duckdb
+
+    con = duckdb.connect(str(config.database_path()), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

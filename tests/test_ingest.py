@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from sustain.pseudonym import shown_id
-from support import (ROOT_DIR, teacher, visit, write_kobo, write_kobo_xlsx, write_odk, write_roster)
+from support import (rows, ROOT_DIR, teacher, visit, write_kobo, write_kobo_xlsx, write_odk, write_roster)
 
 TEACHERS = [teacher("T1", "S1"), teacher("T2", "S1"),
             teacher("T3", "S2", cluster="SAN-C1", district="Sanghar", programme="CBT")]
@@ -21,14 +21,6 @@ def setup(tmp_path, config_factory, load):
     roster = write_roster(tmp_path / "roster.csv", TEACHERS)
     load(config, roster)
     return config
-
-
-def rows(config, sql, params=None):
-    con = duckdb.connect(str(config.database_path()), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_kobo_csv_loads_canonical_rows_with_provenance(tmp_path, setup, load):

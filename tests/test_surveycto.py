@@ -6,11 +6,10 @@ import json
 import subprocess
 import sys
 
-import duckdb
 import pytest
 
 from ingest import FileRefused, detect_kind
-from support import (ODK_HEADER, ROOT_DIR, SURVEYCTO_HEADER, teacher, visit, write_odk, write_roster,
+from support import (rows, ODK_HEADER, ROOT_DIR, SURVEYCTO_HEADER, teacher, visit, write_odk, write_roster,
                      write_surveycto)
 
 TEACHERS = [teacher("T1", "S1"), teacher("T2", "S1"),
@@ -23,14 +22,6 @@ def setup(tmp_path, config_factory, load):
     config = config_factory()
     load(config, write_roster(tmp_path / "roster.csv", TEACHERS))
     return config
-
-
-def rows(config, sql, params=None):
-    con = duckdb.connect(str(config.database_path()), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_surveycto_export_reads_unchanged(tmp_path, setup, load):
