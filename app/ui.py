@@ -106,17 +106,26 @@ def ensure_database() -> None:
                       expanded=False)
 
 
+# (path, modification time) of databases this process has found up to date: the check opens a
+# connection, and every rerun of every page would otherwise pay for it
+_UP_TO_DATE: set[tuple[str, float]] = set()
+
+
 def _upgrade_if_needed(path: Path) -> None:
     """A database of an earlier release is upgraded (migrations, then the analysis model) on the
     dashboard's start, visibly and once, as `python -m ingest upgrade` would; one written by a
     newer Sustain is left untouched and the page says so."""
+    stamp = (str(path), _database_version())
+    if stamp in _UP_TO_DATE:
+        return
     import duckdb
 
     from ingest.model import bring_model_up_to_date
     from sustain.db import PROCESS_LOCK, SCHEMA_VERSION, SchemaMismatch, open_for_writing, schema_version
 
     try:
-        with read_only(path) as con:
+        with read_only(path):
+            _UP_TO_DATE.add(stamp)
             return  # readable: up to date
     except SchemaMismatch as exc:
         with duckdb.connect(str(path), read_only=True) as probe:
