@@ -23,4 +23,4 @@ navigation = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/table_view:", url_path="data"),
 ])
 ui.demo_banner()
-navigation.run()
+ui.run_navigation(navigation)  # the sidebar's filters first, then the page

@@ -10,6 +10,7 @@ import fcntl
 import math
 import os
 import threading
+from contextvars import ContextVar
 from pathlib import Path
 
 import pandas as pd
@@ -192,8 +193,18 @@ def _choices(db: str, version: float, scope: tuple[str, ...] | None) -> dict[str
         return filter_choices(con, scope)
 
 
+# the filters drawn by dashboard.py for this script run (see `run_navigation`); unset when a page
+# runs on its own (AppTest, Streamlit's pages/ fallback)
+_FILTERS_THIS_RUN: ContextVar[Filters | None] = ContextVar("sustain_filters_this_run", default=None)
+
+
 def sidebar_filters() -> Filters:
-    """The shared sidebar; its state is read from and written to the URL so a view can be sent."""
+    """The shared sidebar; its state is read from and written to the URL so a view can be sent.
+    Under dashboard.py the sidebar is drawn once per run, before the page (`run_navigation`), and
+    this returns the filters drawn there."""
+    drawn = _FILTERS_THIS_RUN.get()
+    if drawn is not None:
+        return drawn
     require_login()
     cfg = config()
     try:
@@ -208,10 +219,12 @@ def sidebar_filters() -> Filters:
         st.header("Filters")
         for name in URL_FILTERS:
             options = choices.get(name, [])
-            from_url = [v for v in st.query_params.get_all(name) if v in options]
             key = f"filter_{name}"
             if key not in st.session_state:
-                st.session_state[key] = from_url
+                # a new session (a link, a reload) or the browser's back/forward: the URL says
+                st.session_state[key] = [v for v in st.query_params.get_all(name) if v in options]
+            elif any(v not in options for v in st.session_state[key]):  # e.g. the viewer's scope changed
+                st.session_state[key] = [v for v in st.session_state[key] if v in options]
             chosen = st.multiselect(FILTER_LABELS[name], options, key=key,
                                     format_func=labels.get(name, str), placeholder="all")
             selected[name] = tuple(chosen)
@@ -220,7 +233,27 @@ def sidebar_filters() -> Filters:
     return filters
 
 
+def run_navigation(navigation) -> None:
+    """dashboard.py's last step: draw the sidebar's filters, then run the chosen page. Streamlit
+    ties a widget's identity to the script that draws it, so filters drawn by each page were new
+    widgets on every page change (the state, and the URL with it, was lost); drawn here by the
+    entry script they are the same widgets on every page, and the URL is written on every run."""
+    token = _FILTERS_THIS_RUN.set(sidebar_filters())
+    try:
+        navigation.run()
+    finally:
+        _FILTERS_THIS_RUN.reset(token)
+
+
+def _history_navigation() -> bool:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx and getattr(ctx, "is_history_navigation", False))
+
+
 def sync_url(filters: Filters) -> None:
+    """Write the filters into the URL (every run: a page change may have dropped them)."""
     for name in URL_FILTERS:
         values = list(getattr(filters, name))
         if st.query_params.get_all(name) != values:
@@ -228,6 +261,33 @@ def sync_url(filters: Filters) -> None:
                 st.query_params[name] = values
             elif name in st.query_params:
                 del st.query_params[name]
+
+
+def pressed_for(label: str, key: str, inputs) -> bool:
+    """A button whose press is remembered for these inputs: True from the press on, through any
+    rerun (a download, a tab), until the inputs change. What it shows stays as long as it is true."""
+    if st.button(label, key=key):
+        st.session_state[f"{key}_pressed_for"] = inputs
+    return st.session_state.get(f"{key}_pressed_for") == inputs
+
+
+def url_tabs(labels: list[str], key: str = "tab"):
+    """A page's tabs, the open one kept in the URL (`?tab=<label>`; none for the first), so a link
+    opens the same view. Each page's own: Streamlit drops it from the URL on a page change."""
+    return st.tabs(labels, key=key, bind="query-params")
+
+
+def url_selectbox(label: str, options: list[str], key: str, **kwargs):
+    """A page's selector kept in the URL (`?<key>=<option>`; none for the first option), e.g. the
+    pages' "Compare by"."""
+    return st.selectbox(label, options, key=key, bind="query-params", **kwargs)
+
+
+def compare_by(options: list[str], key: str = "compare_by") -> str | None:
+    """The pages' "Compare by" selector (kept in the URL): the chosen dimension, None for none."""
+    chosen = url_selectbox("Compare by", ["none", *options], key=key,
+                           format_func=lambda c: DIMENSION_NAMES.get(c, c))
+    return None if chosen == "none" else chosen
 
 
 def demo_banner() -> None:

@@ -5,7 +5,7 @@ from app import charts, charts_analysis, ui
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Communities of practice")
-meetings_tab, retention_tab = st.tabs(["Meetings by cluster", "Retention: active vs inactive communities"])
+meetings_tab, retention_tab = ui.url_tabs(["Meetings by cluster", "Retention: active vs inactive communities"])
 
 with meetings_tab:
     table = ui.indicator("cop_activity", filters, by=("cluster",))

@@ -54,7 +54,7 @@ def upload_section(config) -> None:
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Data")
 config = ui.config()
-imports_tab, quarantine_tab, coverage_tab, upload_tab, download_tab = st.tabs(
+imports_tab, quarantine_tab, coverage_tab, upload_tab, download_tab = ui.url_tabs(
     ["Imports", "Quarantine", "Coverage", "Upload", "Download"])
 
 with imports_tab:

@@ -1,6 +1,6 @@
 """Districts and schools: which of my schools are losing the practices, and what stands in their way?
 
-Drill down province > district > cluster > school; the schools table (school_trends, one cached
+Province and district come from the sidebar; the page drills down to cluster > school; the schools table (school_trends, one cached
 call) shows each school's retention by round, its class (evidence that it keeps fewer practices than
 its programme, metrics.decay.persistence) and its hindrances; a chosen
 school's teachers appear by pseudonymous key only (teacher_practices, the second tab's call).
@@ -10,8 +10,8 @@ import streamlit as st
 from app import charts_analysis, ui
 
 ALL = "all"
-LEVELS = [("province", "drill_province", "Province"), ("district", "drill_district", "District"),
-          ("cluster", "drill_cluster", "Cluster"), ("school_id", "drill_school", "School")]
+# province and district are the sidebar's filters (one place to choose them); the page drills below
+LEVELS = [("cluster", "drill_cluster", "Cluster"), ("school_id", "drill_school", "School")]
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Districts and schools")
@@ -28,13 +28,14 @@ for column, (level, key, title) in zip(st.columns(len(LEVELS)), LEVELS):
     if st.session_state.get(key, ALL) not in options:
         st.session_state[key] = ALL
     label = (lambda v: v if v == ALL else f"{v} · {names.get(v, '')}") if level == "school_id" else str
-    chosen = column.selectbox(title, options, key=key, format_func=label)
+    with column:  # kept in the URL, so a link opens the same school
+        chosen = ui.url_selectbox(title, options, key=key, format_func=label)
     if chosen != ALL:
         narrowed = narrowed.replace(**{level: (chosen,)})
 
 school = narrowed.school_id[0] if narrowed.school_id else None
 shown = ui.within(table, narrowed.replace(school_id=()))
-schools_tab, teachers_tab = st.tabs(["Schools", "Teachers of the chosen school"])
+schools_tab, teachers_tab = ui.url_tabs(["Schools", "Teachers of the chosen school"])
 
 with schools_tab:
     st.plotly_chart(

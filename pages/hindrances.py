@@ -3,12 +3,12 @@ import streamlit as st
 
 from app import charts_analysis, ui
 
-COMPARE = ["none", *ui.COMPARE_BY]  # the catalogue's "Compare by" dimensions
+COMPARE = ui.COMPARE_BY  # the catalogue's "Compare by" dimensions
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Hindrances")
 cfg = ui.config()
-prevalence_tab, effect_tab = st.tabs(["Reported, by district and round", "Abandonment with vs without"])
+prevalence_tab, effect_tab = ui.url_tabs(["Reported, by district and round", "Abandonment with vs without"])
 
 with prevalence_tab:
     table = ui.indicator("hindrance_prevalence", filters, by=("district", "months"))
@@ -19,8 +19,7 @@ with prevalence_tab:
         st.caption(ui.n_caption(table, "teachers", group="district") + " Blank cells: " + ui.TOO_FEW + " or no visits.")
 
 with effect_tab:
-    compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: ui.DIMENSION_NAMES.get(c, c))
-    group = None if compare == "none" else compare
+    group = ui.compare_by(COMPARE)
     table = ui.indicator("hindrance_effect", filters, by=(group,) if group else ())
     if table is not None:
         st.plotly_chart(charts_analysis.forest(

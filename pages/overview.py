@@ -33,11 +33,13 @@ with st.expander("Donor pack: PowerPoint with native charts and a self-contained
                                format_func={"en": "English", "ur": "اردو (Urdu)"}.get)
     st.caption("For the districts chosen in the sidebar (all when none is chosen); small groups are "
                "suppressed exactly as on screen. The same pack comes from `python -m report`.")
-    if st.button("Build the donor pack", key="pack_build"):
+    # the downloads stay (any number of them) until the filters, programme or language change
+    if ui.pressed_for("Build the donor pack", key="pack_build", inputs=(programme, filters, language)):
         pack = ui.donor_pack(programme, filters, language)
         if pack is not None:
             stem = pack["stem"].decode()
             left.download_button("Download PowerPoint", pack["pptx"], f"{stem}.pptx", key="pack_pptx",
-                                 mime="application/vnd.openxmlformats-officedocument.presentationml.presentation")
+                                 mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                                 on_click="ignore")
             right.download_button("Download HTML report", pack["html"], f"{stem}.html", key="pack_html",
-                                  mime="text/html")
+                                  mime="text/html", on_click="ignore")

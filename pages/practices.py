@@ -4,22 +4,21 @@ import streamlit as st
 from app import charts_analysis, ui
 
 # the catalogue's "Compare by" dimensions; practice is this page's own axis
-COMPARE = ["none", *(c for c in ui.COMPARE_BY if c != "practice")]
+COMPARE = [c for c in ui.COMPARE_BY if c != "practice"]
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Practices")
 cfg = ui.config()
-compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: ui.DIMENSION_NAMES.get(c, c))
-group = None if compare == "none" else compare
+group = ui.compare_by(COMPARE)
 by = tuple(c for c in ("practice", group) if c)
-decay_tab, half_life_tab, survival_tab = st.tabs(["Decay curves", "Half-life", "Survival (life table)"])
+decay_tab, half_life_tab, survival_tab = ui.url_tabs(["Decay curves", "Half-life", "Survival (life table)"])
 
 with decay_tab:
     table = ui.indicator("retention", filters, by=by)
     if table is not None:
         st.plotly_chart(charts_analysis.practice_decay(
             table, group, cfg.practice_label,
-            "Retention of each practice by months since programme end" + (f", by {compare}" if group else "")),
+            "Retention of each practice by months since programme end" + (f", by {ui.DIMENSION_NAMES[group]}" if group else "")),
             key="decay_chart")
         st.caption(ui.n_caption(table, "teachers") + " Bars: Wilson 95% intervals.")
 

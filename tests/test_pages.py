@@ -57,3 +57,16 @@ def test_overview_builds_the_donor_pack(app):
     assert not at.exception
     labels = [button.proto.label for button in at.get("download_button")]
     assert labels[-2:] == ["Download PowerPoint", "Download HTML report"]
+
+
+
+
+def test_a_link_with_compare_by_opens_that_view(app):
+    """Issue 13 item 1: a link carrying "Compare by" opens the page compared by it. (The browser
+    writes it into the URL, and keeps the filters across pages: tests/test_browser.py checks both in
+    chromium; AppTest has no browser URL and draws the entry script's widgets as the page's.)"""
+    plain = app("pages/practices.py")
+    linked = app("pages/practices.py", compare_by="gender")
+    assert not linked.exception
+    assert linked.selectbox(key="compare_by").value == "gender"
+    assert len(figure(linked)["data"]) > len(figure(plain)["data"])
