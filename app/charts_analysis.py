@@ -8,6 +8,7 @@ and are named "too few to show" in hover text, tick labels or the legend. `label
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Callable
 
 import numpy as np
@@ -166,14 +167,19 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
 
 # -- Hindrances --------------------------------------------------------------------------------
 
+def _wrapped(text: str, width: int = 10) -> str:
+    """A subplot title on lines of about `width` characters (plotly does not wrap)."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
 def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], str], title: str) -> go.Figure:
     """Share of visits reporting each hindrance (hindrance_prevalence by `row` and months): one
     heatmap per hindrance, `row` down, rounds across, on one colour scale. Suppressed cells are
     blank, their hover says "too few to show"."""
     hindrances = list(dict.fromkeys(table["hindrance"]))
-    columns = 4
+    columns = 2  # four side by side left each title 40 px on a phone: they ran into each other
     rows = max(1, math.ceil(len(hindrances) / columns))
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[label(h) for h in hindrances],
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[_wrapped(label(h)) for h in hindrances],
                            shared_yaxes=True, horizontal_spacing=0.03, vertical_spacing=0.14)
     top = table.loc[~table["suppressed"], "rate"].max()
     top = float(top) if pd.notna(top) and top > 0 else 1.0

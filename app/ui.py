@@ -245,13 +245,6 @@ def run_navigation(navigation) -> None:
         _FILTERS_THIS_RUN.reset(token)
 
 
-def _history_navigation() -> bool:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return bool(ctx and getattr(ctx, "is_history_navigation", False))
-
-
 def sync_url(filters: Filters) -> None:
     """Write the filters into the URL (every run: a page change may have dropped them)."""
     for name in URL_FILTERS:

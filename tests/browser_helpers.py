@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,15 @@ def server(tmp_path_factory):
         finally:
             if saved_salt is not None:
                 os.environ["SUSTAIN_SALT"] = saved_salt
+        yield url
+
+
+@pytest.fixture(scope="module")
+def sample_server(sample_db, tmp_path_factory):
+    """The dashboard on a copy of the session's sample database (no first-start build to wait for)."""
+    tmp = tmp_path_factory.mktemp("browser")
+    shutil.copy(sample_db, tmp / "sustain.duckdb")
+    with streamlit_server(tmp, {"SUSTAIN_DB": str(tmp / "sustain.duckdb")}) as url:
         yield url
 
 
@@ -113,13 +123,30 @@ def new_page(browser, viewport: dict, errors: list | None = None):
     return page
 
 
+# Streamlit scrolls its main area inside the window, so a "full page" screenshot is the window only:
+# the window is made as tall as the content for the shot (capped), then set back
+CONTENT_HEIGHT = """() => Math.max(...["[data-testid='stMain']",
+  "[data-testid='stSidebar'][aria-expanded='true'] [data-testid='stSidebarContent']"]
+  .map(s => document.querySelector(s)).filter(Boolean).map(e => e.scrollHeight))"""
+MAX_SHOT_HEIGHT = 8000
+
+
 def screenshot(page, path: Path, mask=()) -> Image.Image:
-    """A full-page screenshot with animations stopped, the caret hidden and the mouse out of the way
+    """The whole page with animations stopped, the caret hidden and the mouse out of the way
     (plotly's mode bar shows on hover)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    viewport = page.viewport_size
     page.mouse.move(0, 0)
-    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide",
-                    mask=list(mask), mask_color="#888888")
+    height = min(MAX_SHOT_HEIGHT, max(viewport["height"], int(page.evaluate(CONTENT_HEIGHT))))
+    try:
+        if height != viewport["height"]:
+            page.set_viewport_size({"width": viewport["width"], "height": height})
+            page.wait_for_function(SETTLED)
+            page.wait_for_timeout(500)  # plotly redraws responsive charts after a resize (debounced)
+            page.wait_for_function(SETTLED)
+        page.screenshot(path=str(path), animations="disabled", caret="hide", mask=list(mask), mask_color="#888888")
+    finally:
+        page.set_viewport_size(viewport)
     return Image.open(path).convert("RGB")
 
 
@@ -151,7 +178,7 @@ def differing_pixels(reference: Image.Image, actual: Image.Image, tolerance: int
     return far(act, ref) & far(ref, act)
 
 
-def diff_image(reference: Image.Image, actual: Image.Image, changed: np.ndarray) -> Image.Image:
+def diff_image(actual: Image.Image, changed: np.ndarray) -> Image.Image:
     """The actual screenshot, faded, with the changed pixels in red: what a reviewer looks at."""
     canvas = Image.new("RGB", (changed.shape[1], changed.shape[0]), "white")
     canvas.paste(actual, (0, 0))

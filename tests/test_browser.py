@@ -1,80 +1,18 @@
-"""A real `streamlit run dashboard.py` on a fresh database, driven by Playwright in Debian's chromium.
-
-Outside CI the tests skip (and say so) when /usr/bin/chromium is missing; in CI (CI=true) a
-missing browser is a failure. Screenshots go to test-artifacts/screenshots/.
+"""A real `streamlit run dashboard.py` on a fresh database, driven by Playwright in Debian's chromium
+(server, browser and waiting: tests/browser_helpers.py). Screenshots go to test-artifacts/screenshots/.
 """
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
+import re
 
 import pytest
+from playwright.sync_api import expect
 
-from support import ROOT_DIR
+from browser_helpers import (DESKTOP, PAGES, PHONE, SCREENSHOTS, browser, go_to, new_page, screenshot,  # noqa: F401
+                             server, settle, url_values)
+from server_helpers import error_count
 
 pytestmark = pytest.mark.slow  # a real server and chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = ROOT_DIR / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    pytest.skip("browser tests skipped: no chromium found (apt-get install -y chromium)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Start the dashboard with no database yet: the first start builds it from sample_data/."""
-    tmp = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = os.environ | {"SUSTAIN_DB": str(tmp / "sustain.duckdb"), "PYTHONUNBUFFERED": "1"}
-    env.pop("SUSTAIN_SALT", None)  # the bundled sample data uses the demo salt, as a user's first start does
-    log = (tmp / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-        cwd=ROOT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()}")
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+DISTRICTS = {"Thatta", "Sanghar", "Mirpurkhas", "Quetta", "Pishin", "Lasbela"}
 
 
 def legend_texts(page, key):
@@ -82,79 +20,136 @@ def legend_texts(page, key):
     return page.locator(f".st-key-{key} .legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
 
 
-def wait_until_idle(page, timeout=90_000):
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+def pick(page, name, option):
+    page.locator(f".st-key-{name} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
 
 
 def test_overview_shows_retention_chart_from_ingested_sample(server, browser):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = new_page(browser, DESKTOP)
     page.goto(server)
-    wait_until_idle(page)
-    page.wait_for_selector(".st-key-retention_chart .js-plotly-plot", timeout=60_000)
-    wait_until_idle(page)
-    assert page.get_by_role("heading", name="Retention of practices after the programme").is_visible()
+    settle(page)
+    expect(page.get_by_role("heading", name="Retention of practices after the programme")).to_be_visible()
     # one line per district of the sample, drawn from the ingested data
-    legend = legend_texts(page, "retention_chart")
-    assert {"Thatta", "Sanghar", "Mirpurkhas", "Quetta", "Pishin", "Lasbela"} <= set(legend)
-    assert any("rests on up to" in text for text in page.locator("[data-testid='stCaptionContainer']").all_inner_texts())
-    page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
-    page.close()
+    assert DISTRICTS <= set(legend_texts(page, "retention_chart"))
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="rests on up to").first).to_be_visible()
+    screenshot(page, SCREENSHOTS / "overview.png")
+    page.context.close()
 
 
-def test_filter_goes_into_the_url(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/?district=Quetta")
-    wait_until_idle(page)
-    page.wait_for_selector(".st-key-retention_chart .js-plotly-plot", timeout=60_000)
-    legend = legend_texts(page, "retention_chart")
-    assert legend == ["Quetta"]
-    # choose a second district in the sidebar: the URL carries both, and the chart follows
-    page.locator(".st-key-filter_district input").click()
-    page.get_by_role("option", name="Pishin").click()
-    page.keyboard.press("Escape")
-    page.wait_for_function("() => new URL(location.href).searchParams.getAll('district').includes('Pishin')",
-                           timeout=30_000)
-    wait_until_idle(page)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.st-key-retention_chart .legendtext')].length === 2", timeout=30_000)
-    assert sorted(legend_texts(page, "retention_chart")) == ["Pishin", "Quetta"]
-    page.screenshot(path=str(SCREENSHOTS / "overview_filtered.png"), full_page=True)
-    page.close()
-
-
-PAGES = [("Districts and schools", "districts"), ("Practices", "practices"), ("Hindrances", "hindrances"),
-         ("Communities of practice", "communities"), ("Follow-up planner", "planner"), ("Data", "data"),
-         ("Overview", "")]
-HEADINGS = {"": "Retention of practices after the programme", "districts": "Districts and schools",
-            "practices": "Practices", "hindrances": "Hindrances", "communities": "Communities of practice",
-            "planner": "Follow-up planner", "data": "Data"}
-
-
-def test_every_page_with_a_filter_in_the_url(server, browser):
-    """Visit every page from the navigation, change the district filter there, check the URL
-    carries it and nothing failed, and keep a screenshot of each."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+def test_a_district_picked_once_holds_on_every_page(server, browser):
+    """Issue 13 item 1: pick Pishin once, on the Overview; every page then opens with it, in the
+    sidebar, in the URL and in what it shows; nothing fails."""
     errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page = new_page(browser, DESKTOP, errors)
     page.goto(server)
-    wait_until_idle(page)
-    for title, path in PAGES:
-        page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
-        suffix = f"/{path}" if path else ""
-        page.wait_for_function(f"() => location.pathname.replace(/\\/$/, '').endsWith('{suffix}')", timeout=30_000)
-        wait_until_idle(page)
-        page.get_by_role("heading", name=HEADINGS[path]).first.wait_for(timeout=30_000)
-        district_box = page.locator(".st-key-filter_district input")
-        district_box.click()
-        choice = "Pishin" if "Pishin" not in page.url else "Lasbela"
-        page.get_by_role("option", name=choice).click()
-        page.keyboard.press("Escape")
-        page.wait_for_function(
-            f"() => new URL(location.href).searchParams.getAll('district').includes('{choice}')", timeout=30_000)
-        wait_until_idle(page)
-        assert page.locator("[data-testid='stException']").count() == 0, title
-        page.screenshot(path=str(SCREENSHOTS / f"page_{path or 'overview'}.png"), full_page=True)
+    settle(page)
+    assert DISTRICTS <= set(legend_texts(page, "retention_chart"))
+    pick(page, "filter_district", "Pishin")  # once
+    expect(page).to_have_url(re.compile(r"district=Pishin"))
+    settle(page)
+    assert legend_texts(page, "retention_chart") == ["Pishin"]
+    for title, path, heading in [*PAGES[1:], PAGES[0]]:
+        go_to(page, title)
+        expect(page).to_have_url(re.compile(rf"/{path}\?(.*&)?district=Pishin"))
+        settle(page)
+        expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+        assert url_values(page, "district") == ["Pishin"], title
+        expect(page.locator(".st-key-filter_district [data-baseweb='tag']")).to_have_text(["Pishin"])
+        assert error_count(page) == 0, title
+        if path == "planner":  # the officer's plan is for Pishin's schools only
+            expect(page.get_by_text(re.compile(r"Showing \d+ of \d+ schools"))).to_be_visible()
+            shown = page.get_by_text(re.compile(r"Showing \d+ of \d+ schools")).inner_text()
+            assert int(re.search(r"of (\d+) schools", shown).group(1)) < 600, shown
+        screenshot(page, SCREENSHOTS / f"page_{path or 'overview'}_pishin.png")
+    assert legend_texts(page, "retention_chart") == ["Pishin"]
     assert not errors, errors
-    page.close()
+    page.context.close()
+
+
+def test_tab_and_compare_by_are_in_the_url(server, browser):
+    """Item 1: a page's open tab and its "Compare by" go into the URL, and that URL opens the same view."""
+    page = new_page(browser, DESKTOP)
+    page.goto(f"{server}/practices?district=Pishin")
+    settle(page)
+    page.locator(".st-key-compare_by").click()
+    page.get_by_role("option", name="gender", exact=True).click()
+    expect(page).to_have_url(re.compile(r"compare_by=gender"))
+    page.get_by_role("tab", name="Half-life").click()
+    expect(page).to_have_url(re.compile(r"tab=Half-life"))
+    settle(page)
+    link = page.url
+    shared = new_page(browser, DESKTOP)
+    shared.goto(link)
+    settle(shared)
+    expect(shared.get_by_role("tab", name="Half-life")).to_have_attribute("aria-selected", "true")
+    expect(shared.locator(".st-key-compare_by input")).to_have_value("gender")
+    expect(shared.locator(".st-key-filter_district [data-baseweb='tag']")).to_have_text(["Pishin"])
+    screenshot(shared, SCREENSHOTS / "practices_from_a_link.png")
+    shared.context.close()
+    page.context.close()
+
+
+def test_districts_page_has_one_district_box(server, browser):
+    """Item 4: the district is chosen in the sidebar only; the page drills down below it."""
+    page = new_page(browser, DESKTOP)
+    page.goto(f"{server}/districts?district=Pishin")
+    settle(page)
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("Cluster", exact=True)).to_be_visible()
+    expect(main.get_by_text("District", exact=True)).to_have_count(0)
+    expect(main.get_by_text("Province", exact=True)).to_have_count(0)
+    screenshot(page, SCREENSHOTS / "districts_pishin.png")
+    page.context.close()
+
+
+def test_donor_pack_downloads_stay_after_a_download(server, browser):
+    """Item 3: both download buttons stay after the first download, until the filters change."""
+    page = new_page(browser, DESKTOP)
+    page.goto(f"{server}/?district=Pishin")
+    settle(page)
+    page.get_by_text("Donor pack: PowerPoint").click()
+    page.locator(".st-key-pack_build button").click()
+    pptx, html = page.locator(".st-key-pack_pptx button"), page.locator(".st-key-pack_html button")
+    expect(pptx).to_be_visible(timeout=300_000)  # building the pack takes a while on a busy machine
+    with page.expect_download() as first:
+        pptx.click()
+    assert first.value.suggested_filename.endswith(".pptx")
+    settle(page)
+    expect(html).to_be_visible()
+    with page.expect_download() as second:
+        html.click()
+    assert second.value.suggested_filename.endswith(".html")
+    settle(page)
+    expect(pptx).to_be_visible()
+    screenshot(page, SCREENSHOTS / "donor_pack_after_downloads.png")
+    pick(page, "filter_district", "Quetta")  # other districts: the pack must be built again
+    settle(page)
+    expect(pptx).to_have_count(0)
+    page.context.close()
+
+
+def test_phone_titles_clear_the_toolbar_and_heatmap_titles_do_not_collide(server, browser):
+    """Item 13: at 390 px every page's title sits below the toolbar and inside the screen; the
+    hindrance heatmaps' titles do not overlap."""
+    page = new_page(browser, PHONE)
+    for _, path, heading in PAGES:
+        page.goto(f"{server}/{path}")
+        settle(page)
+        title = page.get_by_role("heading", name=heading).first
+        expect(title).to_be_visible()
+        box = title.bounding_box()
+        toolbar = page.get_by_test_id("stHeader").bounding_box()
+        assert box["y"] >= toolbar["y"] + toolbar["height"], path
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], path
+    page.goto(f"{server}/hindrances")
+    settle(page)
+    boxes = page.locator(".st-key-prevalence_chart .annotation-text").evaluate_all(
+        "nodes => nodes.map(n => { const r = n.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })")
+    assert len(boxes) >= 8
+    overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    assert not overlaps, overlaps
+    screenshot(page, SCREENSHOTS / "phone_hindrances.png")
+    page.context.close()
