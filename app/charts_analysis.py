@@ -198,6 +198,7 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
         ), row=index // columns + 1, col=index % columns + 1)
     figure.update_xaxes(type="category", title_text=None)
     figure.update_xaxes(title_text="month", row=rows)
+    figure.update_annotations(font_size=11)  # the subplot titles
     return _layout(figure, title, height=260 * rows + 120,
                    coloraxis=dict(colorscale="OrRd", cmin=0, cmax=top,
                                   colorbar=dict(title="share of visits", tickformat=".0%")))
