@@ -364,6 +364,7 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         try:  # the file's rows leave memory (temp tables live until dropped)
             drop_raw(con)
             con.execute("drop table if exists staged")
+            con.execute("drop table if exists staged_keys")
         except Exception:  # a connection DuckDB invalidated after a write failure
             pass
     try:
@@ -440,6 +441,7 @@ def _import_survey(con, raw, kind, config, salt, base) -> tuple[tuple[int, int, 
     params = survey.validation_params(config, salt)
     params["date_formats"] = KINDS[kind].source(config).date_formats
     params["date_shapes"] = date_shapes(params["date_formats"])
+    execute(con, survey.keys_sql(), params)
     execute(con, f"create or replace temp table bad as {survey.validation_sql(config)}", params)
     execute(con, survey.clean_sql(config), params)
     # several versions of one identity in the file, equal rank and time, different content
@@ -499,12 +501,18 @@ def _import_survey(con, raw, kind, config, salt, base) -> tuple[tuple[int, int, 
            from actions where action in ('insert', 'update')""",
         base | {"kind": kind},
     )
-    unpivot = "\nunion all\n".join(
-        f"select submission_id, '{code}' as practice, practice__{code} as score from actions "
-        f"where action in ('insert', 'update') and practice__{code} is not null"
-        for code in config.practice_codes
+    # one scan of the written rows: each row's (practice, score) pairs unnested, the unscored left out
+    scores = ", ".join(f"practice__{code}" for code in config.practice_codes)
+    execute(
+        con,
+        f"""insert into visit_practices
+            with pairs as (
+                select submission_id, unnest($practice_codes::varchar[]) as practice, unnest([{scores}]) as score
+                from actions where action in ('insert', 'update')
+            )
+            select submission_id, practice, score from pairs where score is not null""",
+        {"practice_codes": config.practice_codes},
     )
-    con.execute(f"insert into visit_practices {unpivot}")
     con.execute(
         """insert into visit_hindrances
            select distinct submission_id, unnest(hindrance_list) from actions

@@ -119,6 +119,13 @@ def stage(con, raw: RawTable, kind, config: Config) -> list[str]:
     return notes
 
 
+def keys_sql() -> str:
+    """The pseudonymous key of each distinct teacher id in `staged` (a file has far fewer teachers
+    than rows: each key is computed once); binds `$salt`."""
+    return f"""create or replace temp table staged_keys as
+    select teacher_id, {teacher_key_sql("teacher_id")} as given_key from (select distinct teacher_id from staged)"""
+
+
 def validation_sql(config: Config) -> str:
     """One query over `staged` (+ `cfg_programmes`) giving every broken rule as a row."""
     checks = []
@@ -141,9 +148,8 @@ teacher_periods as (
     {periods_sql("teacher_history", "teacher_key")}
 ),
 keyed as (
-    select s.*, {teacher_key_sql("s.teacher_id")} as given_key,
-           try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date
-    from staged s
+    select s.*, k.given_key, try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date
+    from staged s join staged_keys k using (teacher_id)
 ),
 joined as (
     -- the school's place and the teacher's school as the roster had them on the visit date
@@ -253,7 +259,7 @@ typed as (
            parsed_date as visit_date,
            nullif(trim(observer_id), '') as observer_id,
            sp.province, sp.district, sp.cluster, sp.school_id,
-           {teacher_key_sql("teacher_id")} as teacher_key,
+           k.given_key as teacher_key,
            lower(trim(teacher_status)) as teacher_status,
            case lower(trim(cop_active)) when 'yes' then true when 'no' then false end as cop_active,
            try_cast(nullif(trim(cop_meetings_3m), '') as integer) as cop_meetings_3m,
@@ -263,7 +269,8 @@ typed as (
                 else list_sort(list_distinct(string_split(regexp_replace(trim(hindrances), '\\s+', ' ', 'g'), ' ')))
            end as hindrance_list,
            {scores}
-    from valid v join school_periods sp on sp.school_id = trim(v.school_id)
+    from valid v join staged_keys k using (teacher_id)
+         join school_periods sp on sp.school_id = trim(v.school_id)
          and v.parsed_date >= sp.eff_from and v.parsed_date < sp.eff_to
 ),
 hashed as (
