@@ -124,9 +124,12 @@ class ProgressBar:
     WIDTH = 20
 
     def __init__(self, stream):
-        self.stream, self.open = stream, False
+        self.stream, self.open, self.name = stream, False, None
 
     def step(self, name: str, done: int, steps: int) -> None:
+        if self.open and name != self.name:
+            self.close()  # the previous file was refused part way: its line stays
+        self.name = name
         filled = self.WIDTH * done // steps
         self.stream.write(f"\r{name} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{steps}\x1b[K")
         self.open = done < steps
