@@ -34,7 +34,7 @@ from .generate import (
     odk_headers,
 )
 
-CHUNK_TEACHERS = 100_000  # teachers drawn and written at a time (bounds memory; part of the seed's meaning)
+CHUNK_TEACHERS = 50_000  # teachers drawn and written at a time (bounds memory; part of the seed's meaning)
 TEACHERS_PER_SCHOOL = 6
 SCHOOLS_PER_CLUSTER = 10
 TEACHERS_PER_DISTRICT = 10_000  # beyond the six sample districts, one more district per this many teachers
@@ -42,7 +42,7 @@ OBSERVERS_PER_DISTRICT = 3
 # the extra provinces' districts; Kobo serves Sindh and Punjab, ODK Central the other two
 PROVINCES = ["Punjab", "Sindh", "Khyber Pakhtunkhwa", "Balochistan"]
 KOBO_PROVINCES = {"Sindh", "Punjab"}
-DUPLICATE_RATE = 0.002  # double-sent submissions (exact copies in the same file)
+DUPLICATE_RATE = 0.002  # double-sent submissions (exact copies in the same file; at least 1 a chunk)
 BAD_RATE = 0.0005  # quarantinable rows: one bad cell each (a score 7, an unknown school, 31 February)
 DAYS_PER_MONTH = 30.44
 UTC_OFFSET_HOURS = 5
@@ -183,11 +183,11 @@ class National:
         scores[~present] = ""
         reported = rng.random((v, H)) < np.where(hind[teacher_of], REPORT_TRUE, REPORT_FALSE)
         reported &= present[:, None]
-        codes = np.array(self.hindrances, dtype=object)
-        hindrance_text = pd.Series([""] * v, dtype=object)
-        for h in range(H):  # a loop over the few hindrance codes, not over teachers
-            ticked = pd.Series(np.where(reported[:, h], codes[h], ""), dtype=object)
-            hindrance_text = (hindrance_text + " " + ticked).str.strip()
+        # each visit's answer is one of 2**H texts: build those once, then index by the ticked bits
+        bits = reported.astype(np.int64) @ (1 << np.arange(H, dtype=np.int64))
+        texts = np.array([" ".join(c for h, c in enumerate(self.hindrances) if mask >> h & 1)
+                          for mask in range(1 << H)], dtype=object)
+        hindrance_text = texts[bits]
         split = np.where(reported, "1", "0").astype(object)
         split[~present] = ""
         cop = clu["cop_active"].to_numpy()[teacher_of]
@@ -200,6 +200,7 @@ class National:
                             np.where(comment_draw < 0.2, np.array(COMMENTS_UR, dtype=object)[rng.integers(0, len(COMMENTS_UR), v)], ""))
         district_index = clu["district_index"].to_numpy()[teacher_of]
         observer = district_index * OBSERVERS_PER_DISTRICT + rng.integers(0, OBSERVERS_PER_DISTRICT, v) + 1
+        observers = np.array([f"{n:04d}" for n in range(len(self.districts) * OBSERVERS_PER_DISTRICT + 1)], dtype=object)
         start_time = (visit_date.astype("datetime64[ms]") + np.timedelta64(8, "h")
                       + rng.integers(0, int(4.5 * 3600 * 1000), v).astype("timedelta64[ms]"))
         end_time = start_time + rng.integers(12 * 60_000, 45 * 60_000, v).astype("timedelta64[ms]")
@@ -209,10 +210,12 @@ class National:
             "tool": dis["tool"].to_numpy()[teacher_of], "district": dis["district"].to_numpy()[teacher_of],
             "province": dis["province"].to_numpy()[teacher_of], "round": round_of,
             "visit_date": np.datetime_as_string(visit_date, unit="D"),
-            "observer_id": "OBS-" + pd.Series(observer).astype(str).str.zfill(4),
+            "observer_id": "OBS-" + observers[observer], "observer": observer,
+            "submitted_by": ("sustain_" + self.districts["province"].str.lower().str.replace(" ", "_")).to_numpy()[
+                clu["district_index"].to_numpy()[teacher_of]],
             "cluster": clu["cluster"].to_numpy()[teacher_of], "school_id": sch["school_id"].to_numpy()[teacher_of],
             "teacher_id": teacher_id.to_numpy()[teacher_of], "teacher_status": status,
-            "hindrances": hindrance_text.to_numpy(), "cop_active": cop_active, "cop_meetings_3m": cop_meetings,
+            "hindrances": hindrance_text, "cop_active": cop_active, "cop_meetings_3m": cop_meetings,
             "comments": comments, "start": np.datetime_as_string(start_time, unit="ms"),
             "end": np.datetime_as_string(end_time, unit="ms"), "submitted": np.datetime_as_string(submitted, unit="ms"),
             "uuid": _uuids(rng, v), "review": np.where(rng.random(v) < 0.1, "approved", ""),
@@ -222,7 +225,8 @@ class National:
         for h, code in enumerate(self.hindrances):
             visits[f"split__{code}"] = split[:, h]
         _spoil(visits, rng, self.practices)
-        duplicates = visits.iloc[np.nonzero(rng.random(len(visits)) < DUPLICATE_RATE)[0]]
+        doubled = rng.choice(len(visits), size=max(1, round(DUPLICATE_RATE * len(visits))), replace=False)
+        duplicates = visits.iloc[np.sort(doubled)]
         visits = pd.concat([visits, duplicates]).sort_index(kind="stable").reset_index(drop=True)
         return roster, visits
 
@@ -237,25 +241,35 @@ class National:
                    + [visits["cop_active"], visits["cop_meetings_3m"], visits["comments"], iid, iid, "",
                       pd.Series(310_400_000 + np.arange(first_index, first_index + len(visits))).astype(str).to_numpy(),
                       visits["uuid"], visits["submitted"].str.slice(0, 19), "", "", "submitted_via_web",
-                      "sustain_" + visits["province"].str.lower().str.replace(" ", "_"), KOBO_VERSION, "", index])
+                      visits["submitted_by"], KOBO_VERSION, "", index])
         return _frame(kobo_headers(self.practices, self.hindrances), columns, len(visits))
 
     def odk_rows(self, visits: pd.DataFrame) -> pd.DataFrame:
         iid = "uuid:" + visits["uuid"]
-        number = visits["observer_id"].str.slice(4).astype(int)
+        number = visits["observer"].to_numpy()
+        text = visits["observer_id"].str.slice(4)
         columns = ([visits["submitted"] + "Z", visits["start"] + "+05:00", visits["end"] + "+05:00",
                     visits["visit_date"], visits["observer_id"], visits["district"], visits["cluster"],
                     visits["school_id"], visits["teacher_id"], visits["teacher_status"]]
                    + [visits[f"practice__{p}"] for p in self.practices]
                    + [visits["hindrances"], visits["cop_active"], visits["cop_meetings_3m"], visits["comments"],
-                      iid, iid, (40 + number).astype(str), "obs" + number.astype(str).str.zfill(4), "0", "0", "",
-                      visits["review"], "collect:" + number.astype(str).str.zfill(16), "0", FORM_VERSION])
+                      iid, iid, (40 + number).astype(str), "obs" + text, "0", "0", "",
+                      visits["review"], "collect:000000000000" + text, "0", FORM_VERSION])
         return _frame(odk_headers(self.practices), columns, len(visits))
 
 
 def _frame(headers: list[str], columns: list, rows: int) -> pd.DataFrame:
     return pd.DataFrame({h: (np.asarray(c, dtype=object) if not isinstance(c, str) else np.full(rows, c, dtype=object))
                          for h, c in zip(headers, columns)})
+
+
+def _write(path: Path, frame: pd.DataFrame, new: bool, **dialect) -> None:
+    """Append the rows (with the header when the file is new) as generate.py's csv writers do."""
+    with open(path, "w" if new else "a", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, **dialect)
+        if new:
+            writer.writerow(frame.columns)
+        writer.writerows(zip(*(frame[c].tolist() for c in frame.columns)))
 
 
 def _uuids(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -270,8 +284,9 @@ def _uuids(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def _spoil(visits: pd.DataFrame, rng: np.random.Generator, practices: list[str]) -> None:
-    """About BAD_RATE of the present visits get one bad cell each (they are quarantined on import)."""
-    rows = np.nonzero((visits["teacher_status"] == "present").to_numpy() & (rng.random(len(visits)) < BAD_RATE))[0]
+    """BAD_RATE of the present visits (at least 3 a chunk) get one bad cell each (quarantined on import)."""
+    present = np.nonzero((visits["teacher_status"] == "present").to_numpy())[0]
+    rows = np.sort(rng.choice(present, size=min(len(present), max(3, round(BAD_RATE * len(present)))), replace=False))
     kind = rng.integers(0, 3, len(rows))
     column = visits.columns.get_loc(f"practice__{practices[0]}")
     visits.iloc[rows[kind == 0], column] = "7"
@@ -301,8 +316,7 @@ def generate_national(out_dir, teachers: int, seed: int = DEFAULT_SEED, split: s
     for start in range(0, teachers, CHUNK_TEACHERS):
         stop = min(teachers, start + CHUNK_TEACHERS)
         roster, visits = model.chunk(start, stop)
-        roster.to_csv(roster_path, mode="w" if start == 0 else "a", header=start == 0, index=False,
-                      lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        _write(roster_path, roster, start == 0, delimiter=",", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
         counts[roster_path.name] = counts.get(roster_path.name, 0) + len(roster)
         keys = _file_key(visits, split, model.months)
         for key, rows in visits.groupby(keys, sort=True):
@@ -312,12 +326,10 @@ def generate_national(out_dir, teachers: int, seed: int = DEFAULT_SEED, split: s
             if tool == "kobo":
                 frame = model.kobo_rows(rows.reset_index(drop=True), kobo_index)
                 kobo_index += len(frame)
-                frame.to_csv(path, mode="w" if new else "a", header=new, index=False, sep=";",
-                             quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+                _write(path, frame, new, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
             else:
                 frame = model.odk_rows(rows.reset_index(drop=True))
-                frame.to_csv(path, mode="w" if new else "a", header=new, index=False,
-                             quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+                _write(path, frame, new, delimiter=",", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
             counts[path.name] = counts.get(path.name, 0) + len(frame)
         if log:
             log(f"{stop:,} of {teachers:,} teachers written")
