@@ -289,13 +289,16 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
             counts, summary.notes = _import_survey(con, raw, kind, config, salt, base)
             if step:
                 step(2)
-            # the analysis model is recomputed for the teachers this file touched only
-            refresh_model(con, config, "select teacher_key from touched_teachers")
+            # the analysis model is recomputed for the teachers this file touched only (none: a
+            # re-import of an unchanged export leaves it as it is)
+            if con.execute("select count(*) from touched_teachers").fetchone()[0]:
+                refresh_model(con, config, "select teacher_key from touched_teachers")
         elif family == "roster":
-            counts, summary.changes = _import_roster(con, raw, config, salt, base, allow_reassign)
+            counts, summary.changes, written = _import_roster(con, raw, config, salt, base, allow_reassign)
             if step:
                 step(2)
-            refresh_model(con, config)
+            if written:  # a roster that changed no stored row leaves the model as it is
+                refresh_model(con, config)
         else:
             counts = _import_table(con, raw, kind, config, salt, base)
             if step:
@@ -560,9 +563,10 @@ def _import_table(con, raw, kind, config, salt, base) -> tuple[int, int, int]:
     return inserted, updated, _staged_count(con) - inserted - updated - quarantined_rows
 
 
-def _import_roster(con, raw, config, salt, base, allow_reassign) -> tuple[tuple[int, int, int], list[str]]:
+def _import_roster(con, raw, config, salt, base, allow_reassign) -> tuple[tuple[int, int, int], list[str], int]:
     """The roster: current schools and teachers, and their history (see tables.py). A programme
-    change is refused unless `allow_reassign`; every change of assignment is returned in words."""
+    change is refused unless `allow_reassign`; every change of assignment is returned in words,
+    with the number of stored rows the writes changed (0: the roster changed nothing)."""
     tables.stage_plain(con, raw, KINDS["roster"], config)
     formats = config.sources.roster.date_formats
     params = {"programmes": config.programme_codes, "salt": salt, "date_formats": formats,
@@ -585,8 +589,10 @@ def _import_roster(con, raw, config, salt, base, allow_reassign) -> tuple[tuple[
             f"month 0 and reinterprets their visits: {shown}. Nothing was written. If this is deliberate, import "
             "it again with --allow-reassign (python -m ingest); if not, correct the programme in the roster."
         )
+    written = 0
     for statement in tables.ROSTER_WRITE:
-        execute(con, statement, base)
+        changed = execute(con, statement, base).fetchone()
+        written += changed[0] if changed else 0
     changes = []
     for school, old_d, new_d, old_c, new_c, old_p, new_p, starts, replaced in con.execute(
         """select c.school_id, c.old_district, c.district, c.old_cluster, c.cluster, c.old_province, c.province,
@@ -611,7 +617,7 @@ def _import_roster(con, raw, config, salt, base, allow_reassign) -> tuple[tuple[
         "select count(*) filter (action = 'insert'), count(*) filter (action = 'update') from roster_actions"
     ).fetchone()
     quarantined_rows = con.execute("select count(distinct _row) from bad").fetchone()[0]
-    return (inserted, updated, _staged_count(con) - inserted - updated - quarantined_rows), changes
+    return (inserted, updated, _staged_count(con) - inserted - updated - quarantined_rows), changes, written
 
 
 def _staged_count(con) -> int:
