@@ -78,10 +78,6 @@ def raw_column(index: int) -> str:
 STREAM_HEAD_BYTES = 1 << 20  # how much of a CSV's start is looked at to plan the streaming read
 
 
-def sha256_of(path: Path) -> str:
-    return _digest(path)[0]
-
-
 def _digest(path: Path) -> tuple[str, bool]:
     """(sha256, whether the bytes are UTF-8), in one streaming pass."""
     digest = hashlib.sha256()

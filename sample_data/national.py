@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import math
 import time
 from pathlib import Path
