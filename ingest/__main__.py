@@ -42,8 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         started = time.perf_counter()
-        result = ingest_files(args.files, config, args.db, dry_run=args.dry_run,
-                              allow_reassign=args.allow_reassign)
+        bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None  # none when piped
+        try:
+            result = ingest_files(args.files, config, args.db, dry_run=args.dry_run,
+                                  allow_reassign=args.allow_reassign, cap_key="cli_max_file_mb",
+                                  on_step=bar.step if bar else None)
+        finally:
+            if bar:
+                bar.close()
         elapsed = time.perf_counter() - started
     except (ConfigError, SaltMissing, DataRefreshing, DatabaseUnwritable, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -110,6 +116,32 @@ def print_summary(result: ImportResult, elapsed: float) -> None:
             print(f"  ... and {len(f.problems) - MAX_PROBLEMS_SHOWN} more (use --json for all)")
     taken = sum(1 for f in result.files if not f.refused)
     print(f"{taken} of {len(result.files)} file(s) taken in {elapsed:.2f} s (run {result.run_id})")
+
+
+class ProgressBar:
+    """One line per file on a terminal: `name [#####.....] 2/4`, redrawn in place."""
+
+    WIDTH = 20
+
+    def __init__(self, stream):
+        self.stream, self.open, self.name = stream, False, None
+
+    def step(self, name: str, done: int, steps: int) -> None:
+        if self.open and name != self.name:
+            self.close()  # the previous file was refused part way: its line stays
+        self.name = name
+        filled = self.WIDTH * done // steps
+        self.stream.write(f"\r{name} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{steps}\x1b[K")
+        self.open = done < steps
+        if not self.open:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.open:  # a file refused part way: its line ends here
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open = False
 
 
 def _terminate(signum, frame):

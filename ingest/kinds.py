@@ -18,10 +18,11 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from .read import FileRefused
+from .read import FileRefused, py_strip
+from .survey import FORM_FIELDS
 from .tables import COP_FIELDS, COP_REQUIRED, ROSTER_FIELDS, ROSTER_REQUIRED
 
-Identity = Callable[[pd.DataFrame], pd.DataFrame]
+Identity = Callable[[object], None]  # makes temp table `staged` from `staged_base` (a DuckDB connection)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class SourceKind:
     signature: str  # the headers that identify it, for the refusal message
     config_key: str  # sources.<config_key>
     meta_fields: Mapping[str, str] = field(default_factory=dict)  # header (group path stripped) -> staged column
-    identity: Identity | None = None  # survey kinds: staged meta columns -> submission_id, instance_id, edit_rank, version_time
+    identity: Identity | None = None  # survey kinds: staged meta columns -> submission_id, instance_id, edit_rank, version_time (SQL)
     fields: tuple[str, ...] = ()  # roster / CoP log: canonical fields kept
     required: tuple[str, ...] = ()  # roster / CoP log: fields a file must have
 
@@ -55,33 +56,64 @@ class SourceKind:
         return self.header_parts(header, source)[-1]
 
 
-def _no_prefix(series: pd.Series) -> pd.Series:
-    return series.astype(str).str.strip().str.removeprefix("uuid:")
+def _no_prefix(column: str) -> str:
+    """SQL: the column stripped (as Python's str.strip()) and one leading `uuid:` removed."""
+    return f"regexp_replace({_strip(column)}, '^uuid:', '')"
 
 
-def _kobo_identity(staged: pd.DataFrame) -> pd.DataFrame:
+_strip = py_strip
+
+
+def _restage(con, derived: str, source: str = "staged_base") -> None:
+    """`staged` = `source` without its meta columns (instance_id and submitted_at kept, as derived
+    by `derived`, a select list over the CTE `ids`)."""
+    kept = ", ".join(["_row", *FORM_FIELDS,
+                      *(c[0] for c in con.execute(f"select name from pragma_table_info('{source}')").fetchall()
+                        if c[0].startswith("practice__"))])
+    con.execute("drop table if exists staged")
+    con.execute(f"create temp table staged as select {kept}, {derived} from ids")
+
+
+def _kobo_identity(con) -> None:
     """Identity = `meta/rootUuid`, else `_uuid`, else `meta/instanceID`. edit_rank 1 when the row
     carries `meta/deprecatedID` or its instance id differs from its root (an edit), else 0;
     version_time = `end`."""
-    root, uuid = _no_prefix(staged["root_uuid"]), _no_prefix(staged["uuid"])
-    instance = _no_prefix(staged["instance_id"]).where(lambda s: s != "", uuid)
-    staged["submission_id"] = root.where(root != "", uuid).where(lambda s: s != "", instance)
-    staged["instance_id"] = instance.where(instance != "", staged["submission_id"])
-    edited = (staged["deprecated_id"].str.strip() != "") | ((root != "") & (instance != "") & (root != instance))
-    staged["edit_rank"] = edited.astype(int).astype(str)
-    staged["version_time"] = staged["end"]
-    return staged
+    con.execute(f"""create or replace temp view ids as
+        with bare as (
+            select *, {_no_prefix('root_uuid')} as root_bare, {_no_prefix('uuid')} as uuid_bare,
+                   {_no_prefix('instance_id')} as instance_bare from staged_base
+        ),
+        chosen as (
+            select *, case when instance_bare <> '' then instance_bare else uuid_bare end as instance_chosen
+            from bare
+        ),
+        identified as (
+            select *, case when root_bare <> '' then root_bare when uuid_bare <> '' then uuid_bare
+                           else instance_chosen end as submission_key
+            from chosen
+        )
+        select * from identified""")
+    _restage(con, """case when instance_chosen <> '' then instance_chosen else submission_key end as instance_id,
+                     submitted_at, submission_key as submission_id,
+                     case when """ + _strip("deprecated_id") + """ <> ''
+                               or (root_bare <> '' and instance_chosen <> '' and root_bare <> instance_chosen)
+                          then '1' else '0' end as edit_rank,
+                     "end" as version_time""")
+    con.execute("drop view ids")
 
 
-def _odk_identity(staged: pd.DataFrame) -> pd.DataFrame:
+def _odk_identity(con) -> None:
     """Identity = `KEY` (the root of the instance id chain), else `meta-instanceID`;
     edit_rank = `Edits`; version_time = `SubmissionDate` (UTC ISO)."""
-    key, instance = _no_prefix(staged["key"]), _no_prefix(staged["instance_id"])
-    staged["submission_id"] = key.where(key != "", instance)
-    staged["instance_id"] = instance.where(instance != "", staged["submission_id"])
-    staged["edit_rank"] = staged["edits"].str.strip()
-    staged["version_time"] = staged["submitted_at"]
-    return staged
+    con.execute(f"""create or replace temp view ids as
+        with bare as (
+            select *, {_no_prefix('key')} as key_bare, {_no_prefix('instance_id')} as instance_bare from staged_base
+        )
+        select *, case when key_bare <> '' then key_bare else instance_bare end as submission_key from bare""")
+    _restage(con, f"""case when instance_bare <> '' then instance_bare else submission_key end as instance_id,
+                      submitted_at, submission_key as submission_id, {_strip('edits')} as edit_rank,
+                      submitted_at as version_time""")
+    con.execute("drop view ids")
 
 
 # SurveyCTO writes its timestamps as "Nov 25, 2026 10:15:30 AM" (server time, no zone)
@@ -97,21 +129,34 @@ def _surveycto_time(value: str) -> str:
         return text  # an ISO time passes through; anything else leaves version_time empty (null)
 
 
-def _surveycto_identity(staged: pd.DataFrame) -> pd.DataFrame:
+def _surveycto_identity(con) -> None:
     """Identity = `KEY` without `uuid:` (else `instanceID`). A correction made in SurveyCTO's review
     workflow keeps the KEY and the SubmissionDate, so neither can order versions: edit_rank is the
     review stage (0 not reviewed or pending, 1 approved or rejected: a reviewer may have corrected
     it), and version_time = SubmissionDate. Two exports of one KEY at the same stage with different
     content are therefore a conflict (quarantined, the stored row kept), never a silent overwrite.
-    `formdef_version` is the form's version, not the submission's: it is read but not ranked on."""
-    key, instance = _no_prefix(staged["key"]), _no_prefix(staged["instance_id"])
-    staged["submission_id"] = key.where(key != "", instance)
-    staged["instance_id"] = instance.where(instance != "", staged["submission_id"])
-    reviewed = staged["review_status"].str.strip().str.lower().isin(REVIEWED)
-    staged["edit_rank"] = reviewed.astype(int).astype(str)
-    staged["submitted_at"] = staged["submitted_at"].map(_surveycto_time)
-    staged["version_time"] = staged["submitted_at"]
-    return staged
+    `formdef_version` is the form's version, not the submission's: it is read but not ranked on.
+    The times are converted in Python, once per distinct value."""
+    distinct = [value for (value,) in con.execute("select distinct submitted_at from staged_base").fetchall()]
+    times = pd.DataFrame({"submitted_at": pd.Series(distinct, dtype=object),
+                          "submitted_iso": pd.Series([_surveycto_time(v) for v in distinct], dtype=object)})
+    con.register("surveycto_times", times)
+    try:
+        con.execute(f"""create or replace temp view ids as
+            with bare as (
+                select b.*, {_no_prefix('key')} as key_bare, {_no_prefix('instance_id')} as instance_bare,
+                       t.submitted_iso
+                from staged_base b join surveycto_times t using (submitted_at)
+            )
+            select *, case when key_bare <> '' then key_bare else instance_bare end as submission_key from bare""")
+        _restage(con, f"""case when instance_bare <> '' then instance_bare else submission_key end as instance_id,
+                          submitted_iso as submitted_at, submission_key as submission_id,
+                          case when lower({_strip('review_status')}) in ({', '.join(repr(v) for v in sorted(REVIEWED))}) then '1' else '0' end
+                              as edit_rank,
+                          submitted_iso as version_time""")
+        con.execute("drop view ids")
+    finally:
+        con.unregister("surveycto_times")
 
 
 ODK_MARKERS = frozenset({"meta-instanceID", "FormVersion", "ReviewState"})

@@ -14,9 +14,18 @@ swallows the records after it: rows read = the file's data records. Free-text fi
 whole up to the file-size cap (the csv module's own 131,072-character field limit is raised).
 An XLSX whose XML declares a DOCTYPE or entities is refused by a byte scan before parsing, and
 XML is parsed through defusedxml (openpyxl uses it when installed) as a second line of defence.
+
+Streaming (national exports): a CSV whose header is its first line is not parsed in Python at
+read time; only its header is, and the file is hashed and checked to be UTF-8 in one streaming
+pass. `load_raw` then has DuckDB's strict CSV reader put its records into the temp table
+`raw_rows` (one text column per header, `c0`.., and `_row`). Whatever that reader does not take
+as the rules above would (a malformed or short record, a blank line of delimiters, a record
+too long for its buffer) sends the file to the Python reader instead, so the outcome is the same
+either way; only a clean file is read faster and in bounded memory.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -25,6 +34,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 # the kinds of file and how each is detected: ingest/kinds.py
@@ -44,43 +54,89 @@ class RawTable:
     path: Path
     sha256: str
     headers: list[str]
-    frame: pd.DataFrame  # all str, columns as in the file, plus `_row` (1-based data record)
+    frame: pd.DataFrame | None  # all str, columns as in the file, plus `_row` (1-based data record); None: not read yet
     file_format: str  # csv | xlsx
     # records that could not be split into cells: {"row", "line", "detail"}; not in `frame`
     malformed: list[dict] = field(default_factory=list)
+    delimiter: str | None = None  # a CSV left for DuckDB to read (frame None until `load_raw`)
+    max_bytes: int = 0
+    loaded: int | None = None  # records in `raw_rows` once loaded
 
     @property
-    def records(self) -> int:
-        """Data records in the file: the rows read, malformed ones included."""
+    def records(self) -> int | None:
+        """Data records in the file: the rows read, malformed ones included (None: not read yet)."""
+        if self.frame is None:
+            return self.loaded
         return len(self.frame) + len(self.malformed)
 
 
-def sha256_of(path: Path) -> str:
+# the raw records' columns in DuckDB: c0, c1, .. in header order (names from code, never from a file)
+def raw_column(index: int) -> str:
+    return f"c{index}"
+
+
+STREAM_HEAD_BYTES = 1 << 20  # how much of a CSV's start is looked at to plan the streaming read
+
+
+def _digest(path: Path) -> tuple[str, bool]:
+    """(sha256, whether the bytes are UTF-8), in one streaming pass."""
     digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            if utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return digest.hexdigest(), utf8
 
 
-def read_table(path: str | Path, max_bytes: int) -> RawTable:
+def read_table(path: str | Path, max_bytes: int, cap_name: str = "thresholds.max_file_mb",
+               streaming: bool = True) -> RawTable:
+    """Read a file's header (and, unless it is left for DuckDB to stream, its records). `cap_name`
+    names the setting of `max_bytes` in the refusal."""
     path = Path(path)
     if not path.is_file():
         raise FileRefused(f"{path}: no such file")
     size = path.stat().st_size
     if size > max_bytes:
-        raise FileRefused(f"{path.name}: {size / 1e6:.3g} MB is over the size cap of {max_bytes / 1e6:g} MB (thresholds.max_file_mb)")
+        raise FileRefused(f"{path.name}: {size / 1e6:.3g} MB is over the size cap of {max_bytes / 1e6:g} MB ({cap_name})")
     if size == 0:
         raise FileRefused(f"{path.name}: the file is empty")
-    digest = sha256_of(path)
+    digest, utf8 = _digest(path)
     malformed: list[dict] = []
+    delimiter = None
+    rows: list[list[str]] = []
+    numbers: list[int] = []
     if zipfile.is_zipfile(path):
-        headers, rows = _read_xlsx(path, max_bytes)
+        headers, rows = _read_xlsx(path, max_bytes, cap_name)
         numbers = list(range(1, len(rows) + 1))
         file_format = "xlsx"
     else:
-        headers, numbers, rows, malformed = _read_csv(path, max_bytes)
         file_format = "csv"
+        plan = _stream_plan(path) if streaming and utf8 else None
+        if plan:
+            headers, delimiter = plan
+        else:
+            headers, numbers, rows, malformed = _read_csv(path, max_bytes)
+    _check_headers(path, headers)
+    if delimiter:
+        return RawTable(path=path, sha256=digest, headers=headers, frame=None, file_format=file_format,
+                        delimiter=delimiter, max_bytes=max_bytes)
+    frame = _frame(path, headers, numbers, rows, malformed)
+    return RawTable(path=path, sha256=digest, headers=headers, frame=frame, file_format=file_format,
+                    malformed=malformed, max_bytes=max_bytes)
+
+
+def _check_headers(path: Path, headers: list[str]) -> None:
     if not headers or all(not h.strip() for h in headers):
         raise FileRefused(f"{path.name}: the file has no header row")
     for index, header in enumerate(headers, start=1):
@@ -94,6 +150,10 @@ def read_table(path: str | Path, max_bytes: int) -> RawTable:
         if header in seen:
             raise FileRefused(f"{path.name}: duplicate header {header!r} in columns {seen[header]} and {index}")
         seen[header] = index
+
+
+def _frame(path: Path, headers: list[str], numbers: list[int], rows: list[list[str]],
+           malformed: list[dict]) -> pd.DataFrame:
     if not rows and not malformed:
         raise FileRefused(f"{path.name}: the file has a header row but no data rows (an export with no submissions?)")
     width = len(headers)
@@ -104,8 +164,87 @@ def read_table(path: str | Path, max_bytes: int) -> RawTable:
     frame = pd.DataFrame(rows, columns=headers, dtype="string").fillna("")
     frame = frame.astype(object)
     frame["_row"] = numbers
-    return RawTable(path=path, sha256=digest, headers=headers, frame=frame, file_format=file_format,
-                    malformed=malformed)
+    return frame
+
+
+def _stream_plan(path: Path) -> tuple[list[str], str] | None:
+    """(headers, delimiter) when the CSV can be left for DuckDB to stream: its header is its whole
+    first line (ended by \n or \r\n) and a data line follows; None sends it to the Python reader."""
+    with path.open("rb") as handle:
+        head = handle.read(STREAM_HEAD_BYTES)
+    text = head.decode("utf-8-sig", errors="ignore")
+    lines = io.StringIO(text, newline="").readlines()
+    if len(lines) < 2 or not lines[0].strip() or not lines[0].endswith("\n"):
+        return None
+    delimiter = max([";", ",", "\t"], key=lambda d: len(_first_cells(lines[0], d)))
+    feed = _LineFeed(lines, 0)
+    try:
+        headers = [h.strip() for h in next(csv.reader(feed, delimiter=delimiter, strict=True))]
+    except (csv.Error, StopIteration):
+        return None
+    if feed.taken != 1:
+        return None
+    blank = set(delimiter + '" \t\r\n')
+    if not any(set(line) - blank for line in lines[1:]):
+        return None
+    return headers, delimiter
+
+
+def load_raw(con: duckdb.DuckDBPyConnection, raw: RawTable) -> None:
+    """Put the file's records into the temp table (or view) `raw_rows`: `c0`.. text ('' for
+    empty) in header order, and `_row`. Run outside a transaction: a file DuckDB's reader refuses
+    goes to the Python reader (which may refuse it: FileRefused)."""
+    drop_raw(con)
+    width = len(raw.headers)
+    if raw.frame is None:
+        columns = "{" + ", ".join(f"'{raw_column(i)}': 'varchar'" for i in range(width)) + "}"
+        cells = ", ".join(f"coalesce({raw_column(i)}, '') as {raw_column(i)}" for i in range(width))
+        blank = " and ".join(f"regexp_full_match(coalesce({raw_column(i)}, ''), '{_BLANK}')" for i in range(width))
+        try:
+            con.execute(
+                f"""create temp table raw_file as
+                    select {cells} from read_csv($path, delim = $delimiter, quote = '"', escape = '"',
+                        header = false, skip = 1, auto_detect = false, strict_mode = true,
+                        null_padding = false, columns = {columns})""",
+                {"path": str(raw.path), "delimiter": raw.delimiter},
+            )
+            blank_rows, records = con.execute(f"select count(*) filter ({blank}), count(*) from raw_file").fetchone()
+            if blank_rows == 0 and records > 0:
+                con.execute("create temp view raw_rows as select *, rowid + 1 as _row from raw_file")
+                raw.loaded = records
+                return
+        except duckdb.Error:
+            pass
+        drop_raw(con)
+        headers, numbers, rows, malformed = _read_csv(raw.path, raw.max_bytes)
+        raw.frame = _frame(raw.path, raw.headers, numbers, rows, malformed)
+        raw.malformed = malformed
+    frame = raw.frame.set_axis([raw_column(i) for i in range(width)] + ["_row"], axis=1)
+    con.register("raw_frame", frame)
+    try:
+        con.execute("create temp table raw_file as select * from raw_frame")
+    finally:
+        con.unregister("raw_frame")
+    con.execute("create temp view raw_rows as select * from raw_file")
+    raw.loaded = len(raw.frame)
+
+
+def drop_raw(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("drop view if exists raw_rows")
+    con.execute("drop table if exists raw_file")
+
+
+def py_strip(column: str) -> str:
+    """SQL for Python's str.strip() of `column` (an identifier from code): whitespace and Unicode
+    separators off both ends (DuckDB's trim() takes spaces only)."""
+    return f"regexp_replace({column}, '{STRIP}', '', 'g')"
+
+
+STRIP = r"^[\s\pZ\x{1c}-\x{1f}\x{85}]+|[\s\pZ\x{1c}-\x{1f}\x{85}]+$"
+
+
+# what Python's str.strip() takes away (whitespace, Unicode separators): a cell of only these is blank
+_BLANK = r"[\s\pZ\x{1c}-\x{1f}\x{85}]*"
 
 
 def _read_csv(path: Path, max_bytes: int) -> tuple[list[str], list[int], list[list[str]], list[dict]]:
@@ -203,7 +342,7 @@ def _fits(row: list[str], width: int) -> bool:
     return len(row) == width or (len(row) > width and not any(c.strip() for c in row[width:]))
 
 
-def _read_xlsx(path: Path, max_bytes: int) -> tuple[list[str], list[list[str]]]:
+def _read_xlsx(path: Path, max_bytes: int, cap_name: str) -> tuple[list[str], list[list[str]]]:
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
@@ -213,7 +352,7 @@ def _read_xlsx(path: Path, max_bytes: int) -> tuple[list[str], list[list[str]]]:
     if unpacked > max_bytes:
         raise FileRefused(
             f"{path.name}: unpacks to {unpacked / 1e6:.3g} MB, over the size cap of "
-            f"{max_bytes / 1e6:g} MB (thresholds.max_file_mb); refused before parsing"
+            f"{max_bytes / 1e6:g} MB ({cap_name}); refused before parsing"
         )
     if "xl/workbook.xml" not in names:
         raise FileRefused(f"{path.name}: a zip file but not an XLSX workbook")

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
-
 from sustain.config import DAYS_PER_MONTH, Config
 from sustain.pseudonym import shown_id_sql, teacher_key_sql
 
-from .read import FileRefused, RawTable
+from .read import FileRefused, RawTable, py_strip, raw_column
 from .tables import periods_sql
 
 TEACHER_STATUSES = ["present", "absent", "transferred", "left", "on_leave"]
@@ -53,11 +51,12 @@ def date_shapes(formats: list[str]) -> list[str]:
     return shapes
 
 
-def stage(raw: RawTable, kind, config: Config) -> tuple[pd.DataFrame, list[str]]:
-    """Rename the file's columns to canonical ones (all values stay text) and derive the identity
-    columns by the kind's rule (`kind`: a survey entry of ingest/kinds.py). Also returns notes in
-    words: a configured practice with no column in this file (an earlier form version) is imported
-    as not scored (no score stored, never 0), and said so."""
+def stage(con, raw: RawTable, kind, config: Config) -> list[str]:
+    """Make the temp table `staged` from `raw_rows` (see read.load_raw): the file's columns renamed
+    to canonical ones (all values stay text, '' for empty) and the identity columns derived by the
+    kind's rule (`kind`: a survey entry of ingest/kinds.py). Returns notes in words: a configured
+    practice with no column in this file (an earlier form version) is imported as not scored (no
+    score stored, never 0), and said so."""
     source = kind.source(config)
     practice_fields = {code: f"practice__{code}" for code in config.practice_codes}
     meta_columns = list(dict.fromkeys(kind.meta_fields.values()))
@@ -96,22 +95,35 @@ def stage(raw: RawTable, kind, config: Config) -> tuple[pd.DataFrame, list[str]]
     notes = [f"practice {code}: no column in this file (an earlier form version?); imported as not scored"
              for code in unscored]
 
-    frame = raw.frame.rename(columns=mapping)
-    staged = pd.DataFrame({"_row": raw.frame["_row"]})
+    position = {header: raw_column(i) for i, header in enumerate(raw.headers)}
+    column_of = {target: position[header] for header, target in mapping.items()}
+    params: dict[str, str] = {}
+    selected = ["_row"]
     for field in FORM_FIELDS + list(practice_fields.values()) + meta_columns:
-        staged[field] = frame[field].astype(str) if field in frame.columns else ""
-    if "hindrances" not in targets and split_options:
-        # only the split 0/1 columns were exported: rebuild the space-separated answer
-        chosen = pd.Series([""] * len(frame), index=frame.index)
-        for header, option in split_options.items():
-            ticked = raw.frame[header].astype(str).str.strip().isin(["1", "1.0", "True", "true"])
-            chosen = chosen.where(~ticked, (chosen + " " + option).str.strip())
-        staged["hindrances"] = chosen
-    if "submitted_at" not in staged.columns:
-        staged["submitted_at"] = ""
-    staged = kind.identity(staged)
-    kept = {"instance_id", "submitted_at"}
-    return staged.drop(columns=[c for c in meta_columns if c not in kept]), notes
+        if field == MULTI_SELECT and field not in column_of and split_options:
+            # only the split 0/1 columns were exported: rebuild the space-separated answer
+            ticked = []
+            for index, (header, option) in enumerate(split_options.items()):
+                params[f"option_{index}"] = option
+                ticked.append(f"case when {py_strip(position[header])} in ('1', '1.0', 'True', 'true') "
+                              f"then $option_{index} end")
+            selected.append(f"concat_ws(' ', {', '.join(ticked)}) as {field}")
+        else:
+            selected.append(f"{column_of[field]} as {field}" if field in column_of else f"'' as {field}")
+    if "submitted_at" not in meta_columns:
+        selected.append("'' as submitted_at")
+    con.execute("drop table if exists staged_base")
+    con.execute(f"create temp table staged_base as select {', '.join(selected)} from raw_rows", params)
+    kind.identity(con)
+    con.execute("drop table staged_base")
+    return notes
+
+
+def keys_sql() -> str:
+    """The pseudonymous key of each distinct teacher id in `staged` (a file has far fewer teachers
+    than rows: each key is computed once); binds `$salt`."""
+    return f"""create or replace temp table staged_keys as
+    select teacher_id, {teacher_key_sql("teacher_id")} as given_key from (select distinct teacher_id from staged)"""
 
 
 def validation_sql(config: Config) -> str:
@@ -136,9 +148,8 @@ teacher_periods as (
     {periods_sql("teacher_history", "teacher_key")}
 ),
 keyed as (
-    select s.*, {teacher_key_sql("s.teacher_id")} as given_key,
-           try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date
-    from staged s
+    select s.*, k.given_key, try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date
+    from staged s join staged_keys k using (teacher_id)
 ),
 joined as (
     -- the school's place and the teacher's school as the roster had them on the visit date
@@ -248,7 +259,7 @@ typed as (
            parsed_date as visit_date,
            nullif(trim(observer_id), '') as observer_id,
            sp.province, sp.district, sp.cluster, sp.school_id,
-           {teacher_key_sql("teacher_id")} as teacher_key,
+           k.given_key as teacher_key,
            lower(trim(teacher_status)) as teacher_status,
            case lower(trim(cop_active)) when 'yes' then true when 'no' then false end as cop_active,
            try_cast(nullif(trim(cop_meetings_3m), '') as integer) as cop_meetings_3m,
@@ -258,7 +269,8 @@ typed as (
                 else list_sort(list_distinct(string_split(regexp_replace(trim(hindrances), '\\s+', ' ', 'g'), ' ')))
            end as hindrance_list,
            {scores}
-    from valid v join school_periods sp on sp.school_id = trim(v.school_id)
+    from valid v join staged_keys k using (teacher_id)
+         join school_periods sp on sp.school_id = trim(v.school_id)
          and v.parsed_date >= sp.eff_from and v.parsed_date < sp.eff_to
 ),
 hashed as (

@@ -5,13 +5,11 @@ never reaches the database. Validation and the merge are bulk SQL over the stage
 """
 from __future__ import annotations
 
-import pandas as pd
-
 from sustain.config import Config
 from sustain.dimensions import roster_attributes
 from sustain.pseudonym import shown_id_sql, teacher_key_sql
 
-from .read import FileRefused, RawTable
+from .read import FileRefused, RawTable, py_strip, raw_column
 
 # the catalogue's roster columns (code identifiers): in the content hash and teachers.attributes
 _ATTRIBUTES = roster_attributes()
@@ -28,21 +26,23 @@ COP_FIELDS = ["cluster", "meeting_date", "attendees", "facilitator_role", "topic
 COP_REQUIRED = ["cluster", "meeting_date"]
 
 
-def stage_plain(raw: RawTable, kind, config: Config) -> pd.DataFrame:
-    """Rename by the config mapping; keep only the kind's canonical fields (teacher_name is dropped
-    here). `kind` is the roster's or CoP log's entry in ingest/kinds.py."""
+def stage_plain(con, raw: RawTable, kind, config: Config) -> None:
+    """Make the temp table `staged` from `raw_rows` (see read.load_raw): renamed by the config
+    mapping, only the kind's canonical fields kept (teacher_name is dropped here), each stripped as
+    Python's str.strip() would. `kind` is the roster's or CoP log's entry in ingest/kinds.py."""
     mapping = kind.source(config).columns
-    frame = raw.frame.rename(columns={h: mapping[h] for h in raw.headers if h in mapping})
-    missing = [f for f in kind.required if f not in frame.columns]
+    renamed = [mapping.get(h, h) for h in raw.headers]
+    missing = [f for f in kind.required if f not in renamed]
     if missing:
         raise FileRefused(
             f"{raw.path.name}: required column(s) missing: {', '.join(missing)} "
             f"(a renamed column can be mapped in config.yaml sources.{kind.config_key}.columns)"
         )
-    staged = pd.DataFrame({"_row": raw.frame["_row"]})
-    for field in kind.fields:
-        staged[field] = frame[field].astype(str).str.strip() if field in frame.columns else ""
-    return staged
+    # as pandas' rename would leave it: the last column of a name wins when two share one
+    column_of = {name: raw_column(i) for i, name in enumerate(renamed)}
+    selected = ", ".join(f"{py_strip(column_of[f])} as {f}" if f in column_of else f"'' as {f}" for f in kind.fields)
+    con.execute("drop table if exists staged")
+    con.execute(f"create temp table staged as select _row, {selected} from raw_rows")
 
 
 def periods_sql(table: str, key: str) -> str:

@@ -86,6 +86,8 @@ class Thresholds(_Strict):
     # <= 1 - this ("persisting"); between: "uncertain" (metrics/decay.py persistence)
     class_evidence: float = Field(default=0.8, gt=0.5, lt=1)
     max_file_mb: float = Field(gt=0, le=2048)
+    # the command-line import's own cap (it reads CSV streaming, so national exports fit)
+    cli_max_file_mb: float = Field(default=20_000, gt=0)
 
 
 class SurveySource(_Strict):

@@ -1,0 +1,173 @@
+"""National scale, the ingest side: CSVs streamed by DuckDB read exactly as the Python reader reads
+them, the CLI's own size cap and progress bar (none when piped), and the national generator."""
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.core import _tune
+from ingest.read import load_raw, read_table
+from sample_data import national
+from sample_data.generate import ROSTER_HEADERS, kobo_headers, odk_headers
+from support import write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+CAP = 50_000_000
+
+# files only the Python reader takes as the rules say (DuckDB's strict reader refuses them, or
+# they hold a record the rules skip), and files both read
+TRICKY = {
+    "crlf_multiline.csv": 'a,b,c\r\n1,"x\ny",3\r\n4,5, 6 \r\n"",,"q""r"\r\n',
+    "blank_lines.csv": "a,b,c\n1,2,3\n\n,,\n4,5,6\n",
+    "short_row.csv": "a,b,c\n1,2\n4,5,6\n",
+    "empty_extra_cell.csv": "a,b,c\n1,2,3,\n",
+    "unclosed_quote.csv": 'a;b;c\n1;"oops;3\n4;5;6\n',
+    "bom_semicolon.csv": '\ufeff"a";"b";"c"\r\n"1";"2";"3"\r\n',
+    "quote_inside.csv": 'a,b,c\n1,a"b,3\n',
+    "mixed_newlines.csv": "a,b,c\r\n1,2,3\n4,5,6\r\n",
+}
+
+
+def rows_of(raw, con) -> tuple:
+    load_raw(con, raw)
+    width = len(raw.headers)
+    cells = ", ".join(f"c{i}" for i in range(width))
+    return (raw.records, raw.malformed,
+            con.execute(f"select _row, {cells} from raw_rows order by _row").fetchall())
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY) + ["roster.csv", "cop_meetings.csv", "kobo_followup_sindh.csv",
+                                                   "odk_followup_balochistan.csv"])
+def test_streamed_read_equals_the_python_read(tmp_path, name):
+    if name in TRICKY:
+        path = tmp_path / name
+        path.write_bytes(TRICKY[name].encode("utf-8"))
+    else:
+        path = SAMPLE / name
+    con = duckdb.connect()
+    streamed = rows_of(read_table(path, CAP), con)
+    python = rows_of(read_table(path, CAP, streaming=False), con)
+    assert streamed == python
+    assert streamed[0] > 0
+
+
+def test_a_clean_export_is_streamed_by_duckdb_not_parsed_in_python():
+    con = duckdb.connect()
+    for name in ("kobo_followup_sindh.csv", "odk_followup_balochistan.csv", "roster.csv"):
+        raw = read_table(SAMPLE / name, CAP)
+        assert raw.frame is None and raw.records is None  # only the header was read
+        load_raw(con, raw)
+        assert raw.frame is None and raw.records > 0  # DuckDB took it: no fallback to the Python reader
+
+
+def test_ingest_connections_never_draw_duckdbs_progress_bar():
+    con = duckdb.connect()
+    _tune(con)
+    assert con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
+
+
+def _cli(tmp_path, *files, config=None, stderr=subprocess.PIPE):
+    args = [sys.executable, "-m", "ingest", "--db", str(tmp_path / "cli.duckdb")]
+    if config:
+        args += ["--config", str(config)]
+    env = dict(os.environ)
+    env.pop("SUSTAIN_SALT", None)
+    return subprocess.run(args + [str(f) for f in files], cwd=ROOT, capture_output=stderr is subprocess.PIPE,
+                          text=True, env=env, timeout=300)
+
+
+def test_piped_cli_output_has_no_progress_bar(tmp_path):
+    result = _cli(tmp_path, SAMPLE / "roster.csv", SAMPLE / "odk_followup_balochistan.csv")
+    assert result.returncode == 0, result.stderr
+    assert "2 of 2 file(s) taken" in result.stdout
+    for text in (result.stdout, result.stderr):  # neither the CLI's bar nor DuckDB's (100% ▕███▏)
+        assert "\r" not in text and "[#" not in text and "\u2588" not in text and "\u2595" not in text
+
+
+def test_cli_on_a_terminal_shows_one_bar_per_file(tmp_path):
+    master, slave = pty.openpty()
+    env = dict(os.environ)
+    env.pop("SUSTAIN_SALT", None)
+    process = subprocess.Popen([sys.executable, "-m", "ingest", "--db", str(tmp_path / "tty.duckdb"),
+                                str(SAMPLE / "roster.csv"), str(SAMPLE / "odk_followup_balochistan_earlier.csv")],
+                               cwd=ROOT, stderr=slave, stdout=subprocess.PIPE, env=env)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    stdout = process.communicate(timeout=300)[0].decode()
+    os.close(master)
+    text = shown.decode()
+    assert process.returncode == 0
+    finished = [line for line in text.replace("\r\n", "\n").split("\n") if "4/4" in line]
+    assert len(finished) == 2
+    assert finished[0].rsplit("\r", 1)[-1].startswith("roster.csv [####################] 4/4")
+    assert "[#" not in stdout and "\r" not in stdout
+
+
+def test_the_cli_has_its_own_size_cap(tmp_path, config_factory, load):
+    roster = SAMPLE / "roster.csv"  # about 0.1 MB
+    config = write_config(tmp_path, **{"thresholds.max_file_mb": 0.01, "thresholds.cli_max_file_mb": 1})
+    from sustain.config import load_config
+
+    assert "over the size cap of 0.01 MB (thresholds.max_file_mb)" in load(load_config(config), roster).files[0].refused
+    taken = _cli(tmp_path, roster, config=config)
+    assert taken.returncode == 0 and "1 of 1 file(s) taken" in taken.stdout
+    small = write_config(tmp_path, **{"thresholds.cli_max_file_mb": 0.01})
+    refused = _cli(tmp_path, roster, config=small)
+    assert refused.returncode == 1 and "over the size cap of 0.01 MB (thresholds.cli_max_file_mb)" in refused.stdout
+
+
+def test_national_generator_writes_the_export_formats_deterministically(tmp_path):
+    first = national.generate_national(tmp_path / "a", 300, seed=7, split="district")
+    again = national.generate_national(tmp_path / "b", 300, seed=7, split="district")
+    assert first == again
+    for name in first:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    kobo = sorted((tmp_path / "a").glob("kobo_*.csv"))
+    odk = sorted((tmp_path / "a").glob("odk_*.csv"))
+    assert kobo and odk and len(first) == 1 + 6  # one roster, one export per tool and district
+    practices = ["group_work", "questioning", "teaching_aids", "lesson_planning", "learning_environment",
+                 "peer_feedback"]
+    hindrances = ["no_followup", "teacher_resistance", "management_resistance", "parent_resistance", "low_pay",
+                  "political_interference", "no_resources", "other"]
+    kobo_bytes = kobo[0].read_bytes()
+    assert kobo_bytes.startswith(('"' + '";"'.join(kobo_headers(practices, hindrances)) + '"\r\n').encode())
+    assert kobo_bytes.count(b"\r\n") >= first[kobo[0].name] + 1
+    odk_text = odk[0].read_text(encoding="utf-8")
+    assert odk_text.startswith(",".join(odk_headers(practices)) + "\n") and "\r" not in odk_text
+    roster = (tmp_path / "a" / "roster.csv").read_text(encoding="utf-8")
+    assert roster.startswith(",".join(ROSTER_HEADERS) + "\n") and first["roster.csv"] == 300
+    by_month = national.generate_national(tmp_path / "m", 300, seed=7, split="month")
+    assert sum(by_month.values()) == sum(first.values())
+    assert {"kobo_followup_month00.csv", "odk_followup_month24.csv"} <= set(by_month)
+
+
+def test_national_exports_import_with_every_row_accounted_for(tmp_path, config_factory, load):
+    counts = national.generate_national(tmp_path / "n", 600, seed=11, split="none")
+    files = [tmp_path / "n" / "roster.csv"] + sorted((tmp_path / "n").glob("*_all.csv"))
+    result = load(config_factory(), *files)
+    assert result.ok
+    by_name = {Path(f.file).name: f for f in result.files}
+    for name, rows in counts.items():
+        assert by_name[name].rows == rows
+    exports = [f for f in result.files if f.kind in ("kobo", "odk")]
+    assert {f.kind for f in exports} == {"kobo", "odk"}
+    assert sum(f.quarantined for f in exports) > 0  # the spoilt rows
+    assert sum(f.unchanged for f in exports) > 0  # the double-sent ones
+    assert {p["rule"] for f in exports for p in f.problems} <= {"bad_score", "unknown_school", "impossible_date"}
+    again = load(config_factory(), *files)
+    assert all(f.inserted == f.updated == 0 for f in again.files)
