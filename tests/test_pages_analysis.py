@@ -138,8 +138,9 @@ def test_hindrances_filter_and_compare_by(app):
     assert points(heat, "y") == {"Thatta", "Sanghar", "Mirpurkhas", "Quetta", "Pishin", "Lasbela"}
     forest = figure(at, "forest_chart")
     assert forest["layout"]["xaxis"]["type"] == "log"
-    assert "hazard ratio" in forest["layout"]["xaxis"]["title"]["text"]
-    assert any("n = " in str(label) for label in points(forest, "y"))
+    assert "1 = no difference" in forest["layout"]["xaxis"]["title"]["text"]
+    # each hindrance named above its row with n
+    assert any("n = " in a["text"] for a in forest["layout"]["annotations"])
     caption = " ".join(c.value for c in at.caption)
     assert "reported at the teacher's previous visit" in caption
     assert "adjusted for round, practice and programme; Benjamini–Hochberg across all hindrances shown" in caption
@@ -148,6 +149,70 @@ def test_hindrances_filter_and_compare_by(app):
     at.selectbox(key="compare_by").set_value("gender").run()
     assert not at.exception
     assert names(figure(at, "forest_chart")) >= {"female", "male"}
+
+
+def marker_traces(spec):
+    return [t for t in spec["data"] if t.get("mode") == "markers"]
+
+
+def test_forest_reads_right_for_a_non_statistician(app):
+    """Ticks at 0.25, 0.5, 1, 2, 4 written as plain numbers; value labels beyond the interval's end
+    on the side away from 1 (off the points and off the line at 1); compared groups dodged, not
+    overlapped; one plain sentence per hindrance with the difference by month 12 beside the
+    ratio, a table and a download."""
+    at = app("pages/hindrances.py")
+    at.selectbox(key="compare_by").set_value("gender").run()
+    assert not at.exception
+    spec = figure(at, "forest_chart")
+    axis = spec["layout"]["xaxis"]
+    assert {0.25, 0.5, 1, 2, 4} <= set(values(axis["tickvals"]))
+    assert [t for v, t in zip(values(axis["tickvals"]), axis["ticktext"]) if v in (0.25, 0.5, 1, 2, 4)] == \
+        ["0.25", "0.5", "1", "2", "4"]
+    groups = marker_traces(spec)
+    assert {t["name"] for t in groups} == {"female", "male"}
+    ys = [values(t["y"]) for t in groups]
+    # dodged: the two groups of one hindrance sit at different heights, one row per hindrance
+    rows = [{round(y) for y in trace} for trace in ys]
+    assert rows[0] == rows[1] and len(rows[0]) == 8
+    gaps = [abs(a - b) for a, b in zip(ys[0], ys[1])]
+    assert min(gaps) >= 0.3
+    labels = [t for t in spec["data"] if t.get("mode") == "text" and t.get("textfont", {}).get("color") != "#888"]
+    assert len(labels) == 2
+    for marker, text in zip(groups, labels):
+        x, lx = values(marker["x"]), values(text["x"])
+        high, low = values(marker["error_x"]["array"]), values(marker["error_x"]["arrayminus"])
+        for hr, label_x, up, down, position in zip(x, lx, high, low, text["textposition"]):
+            if hr >= 1:  # right of the interval's upper end, reading rightwards: never over 1
+                assert label_x > hr + up and position == "middle right"
+            else:
+                assert label_x < hr - down and position == "middle left" and label_x < 1
+    # the sentences and the table
+    sentences = [t.value for t in at.text]
+    assert len(sentences) == 16 and all(s.startswith(("female: ", "male: ")) for s in sentences)
+    assert any("by month 12" in s for s in sentences)
+    table = at.dataframe[0].value
+    assert {"times as fast (95% CI)", "abandoned by month 12: difference per 100 (95% CI)"} <= set(table.columns)
+    assert at.get("download_button")
+
+
+def test_effect_sentence_words():
+    """The plain sentence of one row: clear evidence in words ("about twice as fast"), the
+    difference by month 12 per 100 with its interval, and "too few to show" for a suppressed row."""
+    from app.charts_analysis import effect_sentence
+
+    row = pd.Series({"hindrance": "no_followup", "hazard_ratio": 1.95, "ci_low": 1.5, "ci_high": 2.5, "p_adj": 0.001,
+                     "risk_difference_12": 0.1249, "rd_ci_low": 0.06, "rd_ci_high": 0.19, "suppressed": False,
+                     "note": ""})
+    label = {"no_followup": "Lack of follow-up"}.get
+    assert effect_sentence(row, label) == (
+        "Teachers dropped practices about twice as fast where lack of follow-up was reported at the previous "
+        "visit; by month 12, 12 more in 100 practices abandoned (95% CI +6 to +19).")
+    unclear = row.copy()
+    unclear[["hazard_ratio", "ci_low", "ci_high", "p_adj", "risk_difference_12", "rd_ci_low"]] = \
+        [1.1, 0.8, 1.5, 0.4, -0.002, -0.05]
+    assert effect_sentence(unclear, label).startswith("No clear difference where lack of follow-up")
+    assert "about as many practices abandoned (95% CI -5 to +19)" in effect_sentence(unclear, label)
+    assert effect_sentence(row.copy().replace({False: True}), label) == "Lack of follow-up: too few to show."
 
 
 def test_communities_filter_changes_the_figures(app):
