@@ -18,6 +18,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from metrics.base import TOO_FEW
+from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
 
 PALETTE = qualitative.Plotly
 CLASS_COLOURS = {"decaying": "#d62728", "uncertain": "#9e9e9e", "persisting": "#2ca02c", TOO_FEW: "#dddddd"}
@@ -458,6 +459,44 @@ def forest_caption(table: pd.DataFrame, min_n: int) -> str:
         text += (f" {hidden} point(s) {TOO_FEW} (fewer than {min_n} teachers with or without the "
                  f"hindrance).")
     return text + " An association, not a proven cause."
+
+
+# -- Follow-up planner ---------------------------------------------------------------------------
+
+PLAN_TABLE_COLUMNS = ["Rank", "School", "Need (0 to 1)", "Why this school"]
+
+
+def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """The visit plan (metrics.planner `visit_plan` rows) for people: the rank as the index, the
+    school with its code, cluster and district in one cell, the need score to 2 decimals (as the
+    ties are broken), and the reason in full with, for a tie, why the school comes after the one
+    above it. Four columns, so that a wrapped table fits a phone."""
+    def score(value):
+        return "not scored" if pd.isna(value) else f"{value:.2f}"
+
+    def sentence(text):
+        return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+    def why(reason, note):
+        return " ".join(filter(None, [sentence(reason), sentence(note)]))
+
+    return pd.DataFrame({
+        "Rank": plan["rank"].astype(int),
+        "School": [f"{name} ({code}), cluster {cluster}, {district}" for name, code, cluster, district
+                   in plan[["school_name", "school_id", "cluster", "district"]].itertuples(index=False)],
+        "Need (0 to 1)": [score(v) for v in plan["need_score"]],
+        "Why this school": [why(r, n) for r, n in zip(plan["reason"], plan["order_note"])],
+    }).set_index("Rank")
+
+
+def plan_caption(plan: pd.DataFrame, shown: int, min_n: int) -> str:
+    """What the plan's decay figures compare, and how many schools are shown."""
+    rounds = plan["round"].dropna()
+    at = (f"{int(rounds.max())} months after the programme (the latest round every programme reached)"
+          if len(rounds) else "the latest round every programme reached")
+    return (f"Every school is compared with its programme's schools at the same time: {at}. A school with "
+            f"fewer than {min_n} teachers seen then is judged on its chance only (its counts are not shown). "
+            f"Showing {shown} of {len(plan)} schools.")
 
 
 # -- Communities of practice ---------------------------------------------------------------------
