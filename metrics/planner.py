@@ -70,7 +70,8 @@ SCORE_LINES = [
     "What cannot be judged adds nothing; equal scores go first to stronger evidence of decay, then to the "
     "school visited longer ago.",
 ]
-SCORE_EXPLANATION = " ".join(SCORE_LINES)
+# the workbook's "About" sheet: names its need_score column
+SCORE_EXPLANATION = "need_score: " + " ".join(SCORE_LINES)
 
 PLAN_COLUMNS = ["rank", "school_id", "school_name", "cluster", "district", "need_score", "reason", "order_note",
                 "retention_index", "n", "round", "p_below_programme", "persistence_class", "top_hindrances", "hindrance_share", "recent_visits",
