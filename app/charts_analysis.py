@@ -46,32 +46,90 @@ def _error_y(shown: pd.DataFrame, value: str, low: str = "ci_low", high: str = "
 
 # -- Districts and schools ---------------------------------------------------------------------
 
-def school_ranking(table: pd.DataFrame, evidence: float, title: str) -> go.Figure:
-    """Each school's probability that it keeps fewer practices than its programme at the common
-    round (school_trends `p_below_programme`) as a dot, strongest evidence first, coloured by
-    class, with the class thresholds (`evidence`, 1 - `evidence`) as lines. Schools "too few to
-    show" (not observed at that round) are not drawn (the caption counts them)."""
+# schools drawn in the ranking: the strongest evidence first (the table below lists every school)
+TOP_SCHOOLS = 15
+
+
+def school_label(row) -> str:
+    """A school as the ranking names it: "GGHS Saranan (SCH-0417)"."""
+    return f"{row['school_name']} ({row['school_id']})"
+
+
+def class_sentence(table: pd.DataFrame, evidence: float) -> str:
+    """The classes in one plain sentence, at the round the schools are compared at."""
+    rounds = table["round"].dropna()
+    when = f"{int(rounds.max())} months after the programme" if len(rounds) else "the same time after the programme"
+    return (f"A school is decaying when it is at least {evidence:.0%} likely to keep fewer practices than its "
+            f"programme's schools as a whole {when}, persisting when at most {1 - evidence:.0%} likely, and "
+            "uncertain in between; a small school's few visits are weighed against its district, so it does not "
+            "lead by chance.")
+
+
+def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str | None = None,
+                   top: int = TOP_SCHOOLS) -> go.Figure:
+    """The `top` schools with the strongest evidence that they keep fewer practices than their
+    programme (school_trends `p_below_programme`, already in that order), one row each, the first
+    on top, each named above its dot (so the whole width stays for the scale, phones too); the dot
+    at the school's probability, coloured by class; the class thresholds (`evidence`,
+    1 - `evidence`) as dashed lines. The `chosen` school is drawn too (added when not among the
+    top), bigger, outlined and named in bold. Hover names the school, its programme's retention at
+    the round and its hindrances; each point carries its school_id first in customdata (a click
+    chooses the school). Schools not observed at the round are not drawn."""
+    ranked = table[table["p_below_programme"].notna()]
+    shown = ranked.head(top)
+    if chosen is not None and chosen in set(ranked["school_id"]) and chosen not in set(shown["school_id"]):
+        shown = pd.concat([shown, ranked[ranked["school_id"] == chosen]])
+    position = {code: len(shown) - 1 - i for i, code in enumerate(shown["school_id"])}  # first on top
     figure = go.Figure()
     for kind in ("decaying", "uncertain", "persisting"):
-        shown = table[(table["persistence_class"] == kind) & table["p_below_programme"].notna()]
-        if shown.empty:
+        rows = shown[shown["persistence_class"] == kind]
+        if rows.empty:
             continue
+        picked = (rows["school_id"] == chosen).to_numpy()
         figure.add_trace(go.Scatter(
-            x=shown["school_id"], y=shown["p_below_programme"], mode="markers", name=kind,
-            marker=dict(color=CLASS_COLOURS[kind], size=7 if len(table) > 100 else 10),
-            customdata=shown[["school_name", "round", "programme", "programme_retention", "hindrances"]].to_numpy(),
-            hovertemplate=("%{x} %{customdata[0]}<br>%{y:.0%} chance it keeps fewer practices at month "
-                           "%{customdata[1]} than %{customdata[2]} as a whole (%{customdata[3]:.0%})"
-                           "<br>%{customdata[4]}<extra>%{fullData.name}</extra>"),
+            x=rows["p_below_programme"], y=[position[c] for c in rows["school_id"]], mode="markers", name=kind,
+            marker=dict(color=CLASS_COLOURS[kind], size=np.where(picked, 16, 11),
+                        line=dict(color="#111", width=np.where(picked, 2.5, 0))),
+            customdata=np.column_stack([rows[["school_id", "round", "programme", "programme_retention"]]
+                                        .astype(object).to_numpy(),
+                                        rows["hindrances"].fillna("").replace("", "none shown").to_numpy(),
+                                        [school_label(row) for _, row in rows.iterrows()]]),
+            hovertemplate=("<b>%{customdata[5]}</b><br>%{x:.0%} chance it keeps fewer practices at month "
+                           "%{customdata[1]} than %{customdata[2]} schools as a whole (%{customdata[3]:.0%})"
+                           "<br>hindrances: %{customdata[4]}<extra>%{fullData.name}</extra>"),
         ))
-    for level in (evidence, 1 - evidence):
-        figure.add_hline(y=level, line_dash="dash", line_color="#555")
-    return _layout(figure, title,
-                   xaxis=dict(title="school (strongest evidence of decay first)", categoryorder="array",
-                              categoryarray=table["school_id"].tolist(), showticklabels=len(table) <= 40),
-                   yaxis=dict(title="chance of keeping fewer practices than the programme", tickformat=".0%",
-                              range=[0, 1.05]),
-                   legend_title="class")
+    for level, words, side in ((evidence, "decaying →", "right"), (1 - evidence, "← persisting", "left")):
+        figure.add_vline(x=level, line_dash="dash", line_color="#555", annotation_text=words,
+                         annotation_position=f"top {side}", layer="below")
+    for code, (_, row) in zip(shown["school_id"], shown.iterrows()):
+        figure.add_annotation(x=0, xref="paper", y=position[code] + 0.2, yref="y", showarrow=False,
+                              xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+                              text=f"<b>{school_label(row)} ◀ chosen</b>" if code == chosen else school_label(row),
+                              font=dict(size=12, color="#111" if code == chosen else "#333"))
+    return _layout(figure, _wrapped(title),
+                   xaxis=dict(title=None, tickformat=".0%", range=[-0.02, 1.02], side="top"),
+                   yaxis=dict(title=None, showticklabels=False, range=[-0.5, len(shown) - 0.2], zeroline=False,
+                              tickvals=[r + 0.5 for r in range(-1, len(shown))]),
+                   legend=dict(title=dict(text="class", side="left"), orientation="h", yanchor="top", y=-0.01,
+                               x=0, xanchor="left"),
+                   height=len(shown) * 44 + 170, margin=dict(t=100, l=10, r=10, b=30))
+
+
+def school_card(row: pd.DataFrame, months: list[int]) -> pd.DataFrame:
+    """The chosen school (its school_trends row) as a two-column table of plain words: name and
+    place, class and chance, retention at each round of `months` (the schedule) shown, hindrances
+    reported. Shown with st.table, it wraps."""
+    r = row.iloc[0]
+    chance = ("not visited at the month schools are compared at" if pd.isna(r["p_below_programme"]) else
+              f"{r['p_below_programme']:.0%} chance it keeps fewer practices than {r['programme']} schools as a "
+              f"whole ({r['programme_retention']:.0%} still in use {int(r['round'])} months after the programme)")
+    trend = TOO_FEW if r["suppressed"] else ", ".join(
+        f"month {m}: {v:.0%}" for m, v in zip(months, r["retention"]) if v is not None) or TOO_FEW
+    return pd.DataFrame({"": ["School", "Class", "Evidence", "Retention by round", "Hindrances reported"],
+                         "chosen school": [f"{r['school_name']} ({r['school_id']}), cluster {r['cluster']}, "
+                                           f"{r['district']}", r["persistence_class"], chance, trend,
+                                           r["hindrances"] or ("none reported" if not r["suppressed"] else TOO_FEW)]}
+                        ).set_index("")
 
 
 # -- Practices ---------------------------------------------------------------------------------
@@ -319,7 +377,7 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
     if missing_x:
         figure.add_trace(go.Scatter(x=missing_x, y=missing_y, mode="text", showlegend=False, text=missing_text,
                                     textposition="middle right", textfont=dict(color="#888"), hoverinfo="text"))
-    figure.add_vline(x=1, line_dash="dash", line_color="#555")
+    figure.add_vline(x=1, line_dash="dash", line_color="#555", layer="below")
     # each hindrance named above its row, left-aligned: the whole width stays for the axis (phones)
     for hindrance in order:
         rows = table[table["hindrance"] == hindrance]
@@ -330,7 +388,7 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
                 f" · n = {int(row['n']):,} teachers, {int(row['events']):,} abandonments"
         figure.add_annotation(x=0, xref="paper", y=row_of[hindrance] + DODGE_SPAN / 2 + 0.1, yref="y",
                               text=name, showarrow=False, xanchor="left", yanchor="bottom",
-                              font=dict(size=12, color="#333"))
+                              bgcolor="rgba(255,255,255,0.8)", font=dict(size=12, color="#333"))
     rows = len(order)
     return _layout(figure, _wrapped(title),
                    xaxis=dict(type="log", title="times as fast with the hindrance (1 = no difference)",

@@ -82,10 +82,10 @@ def test_districts_at_the_default_threshold_show_no_school_of_two_teachers(app):
 
 def test_districts_filter_and_drill_down(app, sample_db):
     at = app("pages/districts.py", **SCHOOLS_SHOWN)
-    everywhere = points(figure(at, "schools_chart"))
+    everywhere = drawn_schools(figure(at, "schools_chart"))
     at.multiselect(key="filter_district").set_value(["Quetta"]).run()
-    quetta = points(figure(at, "schools_chart"))
-    assert quetta and quetta < everywhere
+    quetta = drawn_schools(figure(at, "schools_chart"))
+    assert quetta and quetta != everywhere
     schools = at.dataframe[0].value
     assert set(schools["district"]) == {"Quetta"}
     # ranked on the evidence of decay, and the classes separate the schools
@@ -94,13 +94,14 @@ def test_districts_filter_and_drill_down(app, sample_db):
     judged = schools[schools["persistence_class"] != "too few to show"]["persistence_class"].value_counts(normalize=True)
     assert {"decaying", "uncertain", "persisting"} <= set(judged.index) and judged.max() < 0.7
     spec = figure(at, "schools_chart")
-    drawn = {trace["name"]: values(trace["y"]) for trace in spec["data"]}
-    assert all(y >= 0.8 for y in drawn["decaying"]) and all(y <= 0.2 for y in drawn["persisting"])
-    assert any("likely to keep fewer practices than its programme" in c.value for c in at.caption)
+    drawn = {trace["name"]: values(trace["x"]) for trace in spec["data"]}
+    assert all(x >= 0.8 for x in drawn.get("decaying", [])) and all(x <= 0.2 for x in drawn.get("persisting", []))
+    assert any("likely to keep fewer practices than its programme's schools as a whole 24 months after the "
+               "programme" in m.value for m in at.markdown)
 
     at.selectbox(key="drill_cluster").set_value("QUE-C1").run()
     table = at.dataframe[0].value
-    assert set(table["cluster"]) == {"QUE-C1"} and points(figure(at, "schools_chart")) <= set(table["school_id"])
+    assert set(table["cluster"]) == {"QUE-C1"} and drawn_schools(figure(at, "schools_chart")) <= set(table["school_id"])
     assert set(table["persistence_class"]) <= {"decaying", "uncertain", "persisting", "too few to show"}
     school = next(s for s in at.selectbox(key="drill_school").options if s != "all")
     at.selectbox(key="drill_school").set_value(school.split(" · ")[0]).run()
@@ -116,6 +117,50 @@ def test_districts_filter_and_drill_down(app, sample_db):
     at.multiselect(key="filter_district").set_value(["Thatta"]).run()
     assert at.selectbox(key="drill_cluster").value == "all"
     assert set(at.dataframe[0].value["district"]) == {"Thatta"}
+
+
+def drawn_schools(spec) -> set:
+    """The school codes of the ranking's points (first of each point's customdata)."""
+    return {row[0] for trace in spec["data"] for row in trace.get("customdata") or []}
+
+
+def test_school_ranking_leads_with_evidence_not_tiny_schools(app):
+    """Pishin with every school's counts shown (min_group_n 1): the drawn schools are the
+    strongest evidence first, each named on the chart (top row first); among schools that kept
+    none of their practices, those resting on more observations come first, so a school of one
+    or two observations at 0% does not lead; a chosen school is highlighted, its hindrances shown
+    in a wrapped table; the classes still separate the schools."""
+    at = app("pages/districts.py", **{"thresholds.min_group_n": 1})
+    at.multiselect(key="filter_district").set_value(["Pishin"]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    spec = figure(at, "schools_chart")
+    rows = sorted(((y, row[0], x) for trace in spec["data"] for y, x, row in
+                   zip(values(trace["y"]), values(trace["x"]), trace["customdata"])), reverse=True)
+    codes = [code for _, code, _ in rows]
+    assert len(codes) == 15 and codes == table["school_id"].head(15).tolist()
+    chances = [x for _, _, x in rows]
+    assert chances == sorted(chances, reverse=True) and chances[0] == table["p_below_programme"].max()
+    names = [a["text"] for a in spec["layout"]["annotations"] if "(SCH-" in a["text"]]
+    assert [n.split("(")[1].rstrip(")") for n in names] == table["school_id"].head(15).tolist()
+    # tiny schools at 0% do not lead: among the schools that kept nothing, more evidence first
+    kept_none = table[table["latest_retention"] == 0]
+    assert len(kept_none) > 5
+    assert kept_none["n"].iloc[0] >= kept_none["n"].median() and kept_none["n"].iloc[0] > kept_none["n"].min()
+    judged = table[table["persistence_class"] != "too few to show"]["persistence_class"].value_counts(normalize=True)
+    assert judged["decaying"] < 0.5
+
+    chosen = table["school_id"].iloc[20]  # outside the top 15: drawn too, highlighted
+    at.selectbox(key="drill_school").set_value(chosen).run()
+    spec = figure(at, "schools_chart")
+    assert chosen in drawn_schools(spec) and len(drawn_schools(spec)) == 16
+    assert any(a["text"].startswith("<b>") and chosen in a["text"] for a in spec["layout"]["annotations"])
+    widths = {row[0]: w for trace in spec["data"] for row, w in
+              zip(trace["customdata"], values(trace["marker"]["line"]["width"]))}
+    assert widths[chosen] > 0 and all(w == 0 for code, w in widths.items() if code != chosen)
+    card = at.table[0].value
+    assert card.loc["Hindrances reported"].iloc[0] == table.set_index("school_id").loc[chosen, "hindrances"]
+    assert chosen in card.loc["School"].iloc[0]
 
 
 def test_practices_compare_by_changes_the_figures(app):
