@@ -92,7 +92,8 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
                         line=dict(color="#111", width=np.where(picked, 2.5, 0))),
             customdata=np.column_stack([rows[["school_id", "round", "programme", "programme_retention"]]
                                         .astype(object).to_numpy(),
-                                        rows["hindrances"].fillna("").replace("", "none shown").to_numpy(),
+                                        [TOO_FEW if hidden else (text or "none reported") for hidden, text
+                                         in zip(rows["suppressed"], rows["hindrances"].fillna(""))],
                                         [school_label(row) for _, row in rows.iterrows()]]),
             hovertemplate=("<b>%{customdata[5]}</b><br>%{x:.0%} chance it keeps fewer practices at month "
                            "%{customdata[1]} than %{customdata[2]} schools as a whole (%{customdata[3]:.0%})"
@@ -102,7 +103,7 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
         figure.add_vline(x=level, line_dash="dash", line_color="#555", annotation_text=words,
                          annotation_position=f"top {side}", layer="below")
     for code, (_, row) in zip(shown["school_id"], shown.iterrows()):
-        figure.add_annotation(x=0, xref="paper", y=position[code] + 0.2, yref="y", showarrow=False,
+        figure.add_annotation(x=0, xref="paper", y=position[code] + 0.15, yref="y", showarrow=False,
                               xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
                               text=f"<b>{school_label(row)} ◀ chosen</b>" if code == chosen else school_label(row),
                               font=dict(size=12, color="#111" if code == chosen else "#333"))
