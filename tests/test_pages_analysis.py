@@ -196,6 +196,18 @@ def test_hindrances_filter_and_compare_by(app):
     assert names(figure(at, "forest_chart")) >= {"female", "male"}
 
 
+def test_communities_filter_changes_the_figures(app):
+    at = app("pages/communities.py")
+    assert len(points(figure(at, "meetings_chart"))) == 24
+    assert names(figure(at, "cop_retention_chart")) == {"active", "inactive"}
+    at.multiselect(key="filter_district").set_value(["Quetta"]).run()
+    assert points(figure(at, "meetings_chart")) == {"QUE-C1", "QUE-C2", "QUE-C3", "QUE-C4"}
+    assert names(figure(at, "cop_retention_chart")) == {"active", "inactive"}
+    at.multiselect(key="filter_school_type").set_value(["high"]).run()
+    at.multiselect(key="filter_gender").set_value(["male"]).run()
+    assert "too few to show" in " ".join(c.value for c in at.caption)
+
+
 def marker_traces(spec):
     return [t for t in spec["data"] if t.get("mode") == "markers"]
 
@@ -258,15 +270,3 @@ def test_effect_sentence_words():
     assert effect_sentence(unclear, label).startswith("No clear difference where lack of follow-up")
     assert "about as many practices abandoned (95% CI -5 to +19)" in effect_sentence(unclear, label)
     assert effect_sentence(row.copy().replace({False: True}), label) == "Lack of follow-up: too few to show."
-
-
-def test_communities_filter_changes_the_figures(app):
-    at = app("pages/communities.py")
-    assert len(points(figure(at, "meetings_chart"))) == 24
-    assert names(figure(at, "cop_retention_chart")) == {"active", "inactive"}
-    at.multiselect(key="filter_district").set_value(["Quetta"]).run()
-    assert points(figure(at, "meetings_chart")) == {"QUE-C1", "QUE-C2", "QUE-C3", "QUE-C4"}
-    assert names(figure(at, "cop_retention_chart")) == {"active", "inactive"}
-    at.multiselect(key="filter_school_type").set_value(["high"]).run()
-    at.multiselect(key="filter_gender").set_value(["male"]).run()
-    assert "too few to show" in " ".join(c.value for c in at.caption)
