@@ -107,7 +107,7 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
                               xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
                               text=f"<b>{school_label(row)} ◀ chosen</b>" if code == chosen else school_label(row),
                               font=dict(size=12, color="#111" if code == chosen else "#333"))
-    return _layout(figure, _wrapped(title),
+    return _layout(figure, _title_lines(title),
                    xaxis=dict(title=None, tickformat=".0%", range=[-0.02, 1.02], side="top"),
                    yaxis=dict(title=None, showticklabels=False, range=[-0.5, len(shown) - 0.2], zeroline=False,
                               tickvals=[r + 0.5 for r in range(-1, len(shown))]),
@@ -314,7 +314,7 @@ def forest_title(table: pd.DataFrame, label: Callable[[str], str]) -> str:
     return f"{label(row['hindrance'])} goes with the fastest loss: {_ratio_words(float(row['hazard_ratio']))}"
 
 
-def _wrapped(title: str, width: int = 48) -> str:
+def _title_lines(title: str, width: int = 48) -> str:
     """A title broken into lines of at most `width` characters (plotly titles do not wrap: phones)."""
     return "<br>".join(textwrap.wrap(title, width))
 
@@ -391,7 +391,7 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
                               text=name, showarrow=False, xanchor="left", yanchor="bottom",
                               bgcolor="rgba(255,255,255,0.8)", font=dict(size=12, color="#333"))
     rows = len(order)
-    return _layout(figure, _wrapped(title),
+    return _layout(figure, _title_lines(title),
                    xaxis=dict(type="log", title="times as fast with the hindrance (1 = no difference)",
                               tickvals=ticks, ticktext=[_tick_text(t) for t in ticks],
                               # room beyond the outer ticks for the value labels
@@ -403,7 +403,7 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
                                y=1.0, x=0, xanchor="left"),
                    showlegend=bool(group),
                    height=max(420, rows * (56 + 20 * _count(table, group)) + 160),
-                   margin=dict(t=(40 if group else 10) + 22 * (1 + len(_wrapped(title).split("<br>"))), l=10, r=10,
+                   margin=dict(t=(40 if group else 10) + 22 * (1 + len(_title_lines(title).split("<br>"))), l=10, r=10,
                                b=10))
 
 
