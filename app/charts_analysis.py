@@ -18,6 +18,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from metrics.base import TOO_FEW
+from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
 
 PALETTE = qualitative.Plotly
 CLASS_COLOURS = {"decaying": "#d62728", "uncertain": "#9e9e9e", "persisting": "#2ca02c", TOO_FEW: "#dddddd"}
@@ -25,7 +26,7 @@ MONTHS_AXIS = "months since programme end"
 
 
 def _layout(figure: go.Figure, title: str, **extra) -> go.Figure:
-    figure.update_layout(title=title, margin=dict(t=70, l=10, r=10, b=10), hovermode="closest", **extra)
+    figure.update_layout(**(dict(title=title, margin=dict(t=70, l=10, r=10, b=10), hovermode="closest") | extra))
     return figure
 
 
@@ -45,32 +46,91 @@ def _error_y(shown: pd.DataFrame, value: str, low: str = "ci_low", high: str = "
 
 # -- Districts and schools ---------------------------------------------------------------------
 
-def school_ranking(table: pd.DataFrame, evidence: float, title: str) -> go.Figure:
-    """Each school's probability that it keeps fewer practices than its programme at the common
-    round (school_trends `p_below_programme`) as a dot, strongest evidence first, coloured by
-    class, with the class thresholds (`evidence`, 1 - `evidence`) as lines. Schools "too few to
-    show" (not observed at that round) are not drawn (the caption counts them)."""
+# schools drawn in the ranking: the strongest evidence first (the table below lists every school)
+TOP_SCHOOLS = 15
+
+
+def school_label(row) -> str:
+    """A school as the ranking names it: "GGHS Saranan (SCH-0417)"."""
+    return f"{row['school_name']} ({row['school_id']})"
+
+
+def class_sentence(table: pd.DataFrame, evidence: float) -> str:
+    """The classes in one plain sentence, at the round the schools are compared at."""
+    rounds = table["round"].dropna()
+    when = f"{int(rounds.max())} months after the programme" if len(rounds) else "the same time after the programme"
+    return (f"A school is decaying when it is at least {evidence:.0%} likely to keep fewer practices than its "
+            f"programme's schools as a whole {when}, persisting when at most {1 - evidence:.0%} likely, and "
+            "uncertain in between; a small school's few visits are weighed against its district, so it does not "
+            "lead by chance.")
+
+
+def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str | None = None,
+                   top: int = TOP_SCHOOLS) -> go.Figure:
+    """The `top` schools with the strongest evidence that they keep fewer practices than their
+    programme (school_trends `p_below_programme`, already in that order), one row each, the first
+    on top, each named above its dot (so the whole width stays for the scale, phones too); the dot
+    at the school's probability, coloured by class; the class thresholds (`evidence`,
+    1 - `evidence`) as dashed lines. The `chosen` school is drawn too (added when not among the
+    top), bigger, outlined and named in bold. Hover names the school, its programme's retention at
+    the round and its hindrances; each point carries its school_id first in customdata (a click
+    chooses the school). Schools not observed at the round are not drawn."""
+    ranked = table[table["p_below_programme"].notna()]
+    shown = ranked.head(top)
+    if chosen is not None and chosen in set(ranked["school_id"]) and chosen not in set(shown["school_id"]):
+        shown = pd.concat([shown, ranked[ranked["school_id"] == chosen]])
+    position = {code: len(shown) - 1 - i for i, code in enumerate(shown["school_id"])}  # first on top
     figure = go.Figure()
     for kind in ("decaying", "uncertain", "persisting"):
-        shown = table[(table["persistence_class"] == kind) & table["p_below_programme"].notna()]
-        if shown.empty:
+        rows = shown[shown["persistence_class"] == kind]
+        if rows.empty:
             continue
+        picked = (rows["school_id"] == chosen).to_numpy()
         figure.add_trace(go.Scatter(
-            x=shown["school_id"], y=shown["p_below_programme"], mode="markers", name=kind,
-            marker=dict(color=CLASS_COLOURS[kind], size=7 if len(table) > 100 else 10),
-            customdata=shown[["school_name", "round", "programme", "programme_retention", "hindrances"]].to_numpy(),
-            hovertemplate=("%{x} %{customdata[0]}<br>%{y:.0%} chance it keeps fewer practices at month "
-                           "%{customdata[1]} than %{customdata[2]} as a whole (%{customdata[3]:.0%})"
-                           "<br>%{customdata[4]}<extra>%{fullData.name}</extra>"),
+            x=rows["p_below_programme"], y=[position[c] for c in rows["school_id"]], mode="markers", name=kind,
+            marker=dict(color=CLASS_COLOURS[kind], size=np.where(picked, 16, 11),
+                        line=dict(color="#111", width=np.where(picked, 2.5, 0))),
+            customdata=np.column_stack([rows[["school_id", "round", "programme", "programme_retention"]]
+                                        .astype(object).to_numpy(),
+                                        [TOO_FEW if hidden else (text or "none reported") for hidden, text
+                                         in zip(rows["suppressed"], rows["hindrances"].fillna(""))],
+                                        [school_label(row) for _, row in rows.iterrows()]]),
+            hovertemplate=("<b>%{customdata[5]}</b><br>%{x:.0%} chance it keeps fewer practices at month "
+                           "%{customdata[1]} than %{customdata[2]} schools as a whole (%{customdata[3]:.0%})"
+                           "<br>hindrances: %{customdata[4]}<extra>%{fullData.name}</extra>"),
         ))
-    for level in (evidence, 1 - evidence):
-        figure.add_hline(y=level, line_dash="dash", line_color="#555")
-    return _layout(figure, title,
-                   xaxis=dict(title="school (strongest evidence of decay first)", categoryorder="array",
-                              categoryarray=table["school_id"].tolist(), showticklabels=len(table) <= 40),
-                   yaxis=dict(title="chance of keeping fewer practices than the programme", tickformat=".0%",
-                              range=[0, 1.05]),
-                   legend_title="class")
+    for level, words, side in ((evidence, "decaying →", "right"), (1 - evidence, "← persisting", "left")):
+        figure.add_vline(x=level, line_dash="dash", line_color="#555", annotation_text=words,
+                         annotation_position=f"top {side}", layer="below")
+    for code, (_, row) in zip(shown["school_id"], shown.iterrows()):
+        figure.add_annotation(x=0, xref="paper", y=position[code] + 0.15, yref="y", showarrow=False,
+                              xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+                              text=f"<b>{school_label(row)} ◀ chosen</b>" if code == chosen else school_label(row),
+                              font=dict(size=12, color="#111" if code == chosen else "#333"))
+    return _layout(figure, _title_lines(title),
+                   xaxis=dict(title=None, tickformat=".0%", range=[-0.02, 1.02], side="top"),
+                   yaxis=dict(title=None, showticklabels=False, range=[-0.5, len(shown) - 0.2], zeroline=False,
+                              tickvals=[r + 0.5 for r in range(-1, len(shown))]),
+                   legend=dict(title=dict(text="class", side="left"), orientation="h", yanchor="top", y=-0.01,
+                               x=0, xanchor="left"),
+                   height=len(shown) * 44 + 170, margin=dict(t=100, l=10, r=10, b=30))
+
+
+def school_card(row: pd.DataFrame, months: list[int]) -> pd.DataFrame:
+    """The chosen school (its school_trends row) as a two-column table of plain words: name and
+    place, class and chance, retention at each round of `months` (the schedule) shown, hindrances
+    reported. Shown with st.table, it wraps."""
+    r = row.iloc[0]
+    chance = ("not visited at the month schools are compared at" if pd.isna(r["p_below_programme"]) else
+              f"{r['p_below_programme']:.0%} chance it keeps fewer practices than {r['programme']} schools as a "
+              f"whole ({r['programme_retention']:.0%} still in use {int(r['round'])} months after the programme)")
+    trend = TOO_FEW if r["suppressed"] else ", ".join(
+        f"month {m}: {v:.0%}" for m, v in zip(months, r["retention"]) if v is not None) or TOO_FEW
+    return pd.DataFrame({"": ["School", "Class", "Evidence", "Retention by round", "Hindrances reported"],
+                         "chosen school": [f"{r['school_name']} ({r['school_id']}), cluster {r['cluster']}, "
+                                           f"{r['district']}", r["persistence_class"], chance, trend,
+                                           r["hindrances"] or ("none reported" if not r["suppressed"] else TOO_FEW)]}
+                        ).set_index("")
 
 
 # -- Practices ---------------------------------------------------------------------------------
@@ -207,58 +267,250 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
 FOREST_METHOD = ("Exposure = the hindrance was reported at the teacher's previous visit; n = teachers with the "
                  "hindrance. Hazard ratios adjusted for round, practice and programme; Benjamini–Hochberg across "
                  "all hindrances shown")
+FOREST_READING = ("How to read it: right of 1, practices were dropped faster where the hindrance was reported "
+                  "(2 = twice as fast, 0.5 = half as fast); the bar is the 95% interval; * = clear evidence "
+                  "(adjusted p below 0.05).")
+# the forest plot's ratio axis: doubling steps either side of 1, so 0.5 and 2 sit equally far from it
+RATIO_TICKS = [0.25, 0.5, 1, 2, 4]
+# the vertical room of one hindrance's row (y units): compared groups are spread inside it
+DODGE_SPAN = 0.45
+# a point's value label sits this factor beyond the end of its interval (log axis: a fixed gap)
+LABEL_GAP = 1.12
+# evidence for the plain sentence to speak of a difference (as the page's answer does)
+EVIDENCE_P = 0.05
+RATIO_WORDS = [(1.5, "one and a half times"), (2.0, "twice"), (3.0, "three times"), (4.0, "four times")]
+
+
+def dodge_offsets(count: int) -> list[float]:
+    """y offsets of `count` compared groups within one hindrance's row: evenly spread over
+    DODGE_SPAN, first group on top (0 for a single group)."""
+    if count <= 1:
+        return [0.0]
+    step = DODGE_SPAN / (count - 1)
+    return [DODGE_SPAN / 2 - i * step for i in range(count)]
+
+
+def ratio_ticks(low: float, high: float) -> list[float]:
+    """RATIO_TICKS, extended by doubling steps when an interval reaches beyond 0.25 or 4."""
+    ticks = list(RATIO_TICKS)
+    while ticks[0] > low and ticks[0] > 1 / 64:
+        ticks.insert(0, ticks[0] / 2)
+    while ticks[-1] < high and ticks[-1] < 64:
+        ticks.append(ticks[-1] * 2)
+    return ticks
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:g}"
+
+
+def _value_label(hazard_ratio: float, p_adj: float) -> str:
+    """A point's label: the ratio, and a star when the evidence is clear (adjusted p < EVIDENCE_P)."""
+    return f"{hazard_ratio:.1f}×" + (" *" if p_adj < EVIDENCE_P else "")
+
+
+def forest_title(table: pd.DataFrame, label: Callable[[str], str]) -> str:
+    """The forest plot's title stating its finding: the hindrance with the largest ratio among
+    those with clear evidence (interval clear of 1, adjusted p below 0.05), or that none has."""
+    shown = table[~table["suppressed"] & table["hazard_ratio"].notna()]
+    clear = shown[(shown["ci_low"] > 1) & (shown["p_adj"] < EVIDENCE_P)]
+    if clear.empty:
+        return "No hindrance clearly goes with faster loss of practices"
+    row = clear.loc[clear["hazard_ratio"].astype(float).idxmax()]
+    return f"{label(row['hindrance'])} goes with the fastest loss: {_ratio_words(float(row['hazard_ratio']))}"
+
+
+def _title_lines(title: str, width: int = 48) -> str:
+    """A title broken into lines of at most `width` characters (plotly titles do not wrap: phones)."""
+    return "<br>".join(textwrap.wrap(title, width))
 
 
 def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], title: str) -> go.Figure:
     """Hazard ratio of abandonment with vs without each hindrance (hindrance_effect), 95% interval
-    robust to clustering by school, log x axis, a line at 1 (no difference). Tick labels carry
-    n (teachers with the hindrance) and their abandonments; the marker text p_adj
-    (Benjamini-Hochberg across the whole table). Suppressed or unestimable rows say why at x = 1."""
+    robust to clustering by school, on a log axis ticked at 0.25, 0.5, 1, 2, 4 (plain numbers), a
+    dashed line at 1 (no difference).
+
+    Each hindrance is a row at an integer y (first hindrance on top), named above its points with
+    n (teachers with the hindrance) and their abandonments when not compared; compared groups are
+    dodged inside the row (`dodge_offsets`), one colour each, so they never overlap. Each point's
+    label (the ratio, a star when the adjusted p is below 0.05) sits beyond the end of its
+    interval on the side away from 1, so it covers neither a point nor the line at 1. Suppressed or
+    unestimable rows say why at x = 1."""
     figure = go.Figure()
     order = list(dict.fromkeys(table["hindrance"]))
-    ticks = {h: label(h) for h in order}
-    if not group:
-        for hindrance, rows in table.groupby("hindrance", sort=False):
-            row = rows.iloc[0]
-            if row["suppressed"] or pd.isna(row["n"]):
-                ticks[hindrance] = f"{label(hindrance)}<br>{TOO_FEW}"
-            else:
-                ticks[hindrance] = (f"{label(hindrance)}<br>n = {int(row['n']):,} teachers, "
-                                    f"{int(row['events']):,} abandonments")
-    missing = []
-    for index, (value, rows) in enumerate(_groups(table, group)):
+    row_of = {h: len(order) - 1 - i for i, h in enumerate(order)}  # first hindrance on top
+    groups = _groups(table, group)
+    offsets = dict(zip([value for value, _ in groups], dodge_offsets(len(groups))))
+    finite = table[~table["suppressed"] & table["hazard_ratio"].notna()]
+    lows = finite["ci_low"].where(finite["ci_low"] > 0, finite["hazard_ratio"])
+    highs = finite["ci_high"].replace([np.inf], np.nan).fillna(finite["hazard_ratio"])
+    ticks = ratio_ticks(float(lows.min()) if len(lows) else 1.0, float(highs.max()) if len(highs) else 1.0)
+    missing_x, missing_y, missing_text = [], [], []
+    for index, (value, rows) in enumerate(groups):
         shown = rows[~rows["suppressed"] & rows["hazard_ratio"].notna()]
-        missing += [(h, TOO_FEW if s else (note or "no estimate"), value)
-                    for h, s, note in rows.loc[~rows.index.isin(shown.index), ["hindrance", "suppressed", "note"]]
-                    .itertuples(index=False)]
+        for hindrance, suppressed, note in rows.loc[~rows.index.isin(shown.index), ["hindrance", "suppressed", "note"]] \
+                .itertuples(index=False):
+            missing_x.append(1)
+            missing_y.append(row_of[hindrance] + offsets[value])
+            missing_text.append((f"{value}: " if group else "") + (TOO_FEW if suppressed else (note or "no estimate")))
         if shown.empty:
             continue
+        colour = PALETTE[index % len(PALETTE)]
+        y = [row_of[h] + offsets[value] for h in shown["hindrance"]]
         figure.add_trace(go.Scatter(
-            x=shown["hazard_ratio"], y=[ticks[h] for h in shown["hindrance"]], mode="markers+text", orientation="h",
-            name=str(value) if group else "hazard ratio", marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
-            error_x=_error_y(shown, "hazard_ratio") | {"thickness": 1.5},
-            text=[(f"n {int(n):,} · " if group else "") + "p_adj " + (f"{p:.3f}" if p >= 0.001 else "< 0.001")
-                  for n, p in zip(shown["n"], shown["p_adj"])],
-            textposition="top center" if not group else "middle right", textfont=dict(size=10),
-            customdata=shown[["ci_low", "ci_high", "p_adj", "risk_difference_12", "rd_ci_low", "rd_ci_high", "n",
-                              "events", "crude_hazard_ratio"]].to_numpy(),
-            hovertemplate=("hazard ratio %{x:.2f} (95% CI %{customdata[0]:.2f}–%{customdata[1]:.2f}), "
-                           "p_adj %{customdata[2]:.3g}; crude %{customdata[8]:.2f}<br>difference in abandonment "
-                           "by month 12: %{customdata[3]:+.1%} (%{customdata[4]:+.1%} to %{customdata[5]:+.1%})"
-                           "<br>n = %{customdata[6]} teachers with the hindrance, %{customdata[7]} abandonments"
-                           "<extra>%{fullData.name}</extra>"),
+            x=shown["hazard_ratio"], y=y, mode="markers",
+            name=str(value) if group else "hazard ratio", legendgroup=str(value),
+            marker=dict(size=10, color=colour), error_x=_error_y(shown, "hazard_ratio") | {"thickness": 1.5},
+            customdata=np.column_stack([[label(h) for h in shown["hindrance"]],
+                                        shown[["ci_low", "ci_high", "p_adj", "risk_difference_12", "rd_ci_low",
+                                               "rd_ci_high", "n", "events", "crude_hazard_ratio"]].to_numpy()]),
+            hovertemplate=("<b>%{customdata[0]}</b><br>hazard ratio %{x:.2f} (95% CI %{customdata[1]:.2f}–"
+                           "%{customdata[2]:.2f}), p_adj %{customdata[3]:.3g}; crude %{customdata[9]:.2f}"
+                           "<br>difference in abandonment by month 12: %{customdata[4]:+.1%} "
+                           "(%{customdata[5]:+.1%} to %{customdata[6]:+.1%})<br>n = %{customdata[7]} teachers "
+                           "with the hindrance, %{customdata[8]} abandonments<extra>%{fullData.name}</extra>"),
         ))
-    if missing:
+        # labels beyond the interval's end away from 1: off the point, the bar and the line at 1
+        above = shown["hazard_ratio"] >= 1
+        high = shown["ci_high"].replace([np.inf], np.nan).fillna(shown["hazard_ratio"])
+        low = shown["ci_low"].where(shown["ci_low"] > 0, shown["hazard_ratio"])
         figure.add_trace(go.Scatter(
-            x=[1] * len(missing), y=[ticks[h] for h, _, _ in missing], mode="text", showlegend=False,
-            text=[(f"{v}: " if group else "") + reason for _, reason, v in missing], textfont=dict(color="#888"),
-            hoverinfo="text",
+            x=np.where(above, high * LABEL_GAP, low / LABEL_GAP), y=y, mode="text", showlegend=False,
+            legendgroup=str(value), hoverinfo="skip", cliponaxis=False,
+            text=[_value_label(hr, p) for hr, p in zip(shown["hazard_ratio"], shown["p_adj"])],
+            textposition=["middle right" if a else "middle left" for a in above],
+            textfont=dict(size=11, color=colour),
         ))
-    figure.add_vline(x=1, line_dash="dash", line_color="#555")
-    return _layout(figure, title, scattermode="group", legend_traceorder="reversed",
-                   xaxis=dict(type="log", title="hazard ratio of abandonment, exposed vs not (log scale)"),
-                   yaxis=dict(title=None, categoryorder="array", categoryarray=[ticks[h] for h in reversed(order)]),
-                   legend_title=group or "", height=max(450, len(order) * (40 + 24 * _count(table, group)) + 150))
+    if missing_x:
+        figure.add_trace(go.Scatter(x=missing_x, y=missing_y, mode="text", showlegend=False, text=missing_text,
+                                    textposition="middle right", textfont=dict(color="#888"), hoverinfo="text"))
+    figure.add_vline(x=1, line_dash="dash", line_color="#555", layer="below")
+    # each hindrance named above its row, left-aligned: the whole width stays for the axis (phones)
+    for hindrance in order:
+        rows = table[table["hindrance"] == hindrance]
+        name = label(hindrance)
+        if not group:
+            row = rows.iloc[0]
+            name += f" · {TOO_FEW}" if row["suppressed"] or pd.isna(row["n"]) else \
+                f" · n = {int(row['n']):,} teachers, {int(row['events']):,} abandonments"
+        figure.add_annotation(x=0, xref="paper", y=row_of[hindrance] + DODGE_SPAN / 2 + 0.1, yref="y",
+                              text=name, showarrow=False, xanchor="left", yanchor="bottom",
+                              bgcolor="rgba(255,255,255,0.8)", font=dict(size=12, color="#333"))
+    rows = len(order)
+    return _layout(figure, _title_lines(title),
+                   xaxis=dict(type="log", title="times as fast with the hindrance (1 = no difference)",
+                              tickvals=ticks, ticktext=[_tick_text(t) for t in ticks],
+                              # room beyond the outer ticks for the value labels
+                              range=[math.log10(ticks[0]) - 0.12, math.log10(ticks[-1]) + 0.12]),
+                   # grid lines between the rows (not through the points)
+                   yaxis=dict(title=None, showticklabels=False, range=[-0.5, rows - 0.5], zeroline=False,
+                              tickvals=[r + 0.5 for r in range(-1, rows)], showgrid=True),
+                   legend=dict(title=dict(text=group or "", side="left"), orientation="h", yanchor="bottom",
+                               y=1.0, x=0, xanchor="left"),
+                   showlegend=bool(group),
+                   height=max(420, rows * (56 + 20 * _count(table, group)) + 160),
+                   margin=dict(t=(40 if group else 10) + 22 * (1 + len(_title_lines(title).split("<br>"))), l=10, r=10,
+                               b=10))
+
+
+def _ratio_words(hazard_ratio: float) -> str:
+    """1.95 -> "about twice as fast"; 1.3 -> "1.3 times as fast"."""
+    for value, words in RATIO_WORDS:
+        if abs(hazard_ratio / value - 1) <= 0.1:
+            return f"about {words} as fast"
+    return f"{hazard_ratio:.1f} times as fast"
+
+
+def _per_hundred(value: float) -> int:
+    """A share as a whole number per 100, without a negative zero."""
+    return int(round(value * 100)) + 0
+
+
+def _in_hundred(value: float) -> str:
+    count = _per_hundred(value)
+    if count == 0:
+        return "about as many"
+    return f"{abs(count)} {'more' if count > 0 else 'fewer'} in 100"
+
+
+def effect_sentence(row, label: Callable[[str], str], group: str | None = None) -> str:
+    """One hindrance_effect row in plain words: how much faster practices are dropped where the
+    hindrance was reported; whether the evidence is clear (95% interval clear of 1 and adjusted p
+    below 0.05), may be chance (interval clear of 1, but not after adjusting for the number of
+    tests) or shows no clear difference; and the difference in practices abandoned by month 12
+    with its interval."""
+    name = label(row["hindrance"])
+    prefix = f"{row[group]}: " if group else ""
+    if bool(row["suppressed"]):
+        return f"{prefix}{name}: {TOO_FEW}."
+    if pd.isna(row["hazard_ratio"]):
+        return f"{prefix}{name}: no estimate ({row['note'] or 'the model could not be fitted'})."
+    ratio, low, high = float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"])
+    where = f"where {name[:1].lower() + name[1:]} was reported at the previous visit"
+    apart = low > 1 or high < 1
+    if apart and float(row["p_adj"]) < EVIDENCE_P:
+        text = (f"Teachers dropped practices {_ratio_words(ratio)} {where}" if ratio > 1
+                else f"Teachers dropped practices more slowly {where} ({ratio:.1f} times as fast)")
+    elif apart:
+        text = (f"Teachers dropped practices {ratio:.1f} times as fast {where} (95% CI {low:.1f}–{high:.1f}), "
+                "but with this many hindrances tested together that may be chance")
+    else:
+        text = f"No clear difference {where}: {ratio:.1f} times as fast, anywhere from {low:.1f} to {high:.1f}"
+    difference = row["risk_difference_12"]
+    if pd.notna(difference):
+        text += f"; by month 12, {_in_hundred(float(difference))} practices abandoned"
+        if pd.notna(row["rd_ci_low"]) and pd.notna(row["rd_ci_high"]):
+            text += f" (95% CI {_per_hundred(float(row['rd_ci_low'])):+d} to {_per_hundred(float(row['rd_ci_high'])):+d})"
+    return f"{prefix}{text}."
+
+
+EFFECT_TABLE_COLUMNS = {
+    "hindrance": "hindrance", "hazard_ratio": "hazard ratio", "ci_low": "ratio, 95% CI from",
+    "ci_high": "ratio, 95% CI to", "risk_difference_12": "more abandoned by month 12 (share)",
+    "rd_ci_low": "difference, 95% CI from", "rd_ci_high": "difference, 95% CI to", "p_adj": "adjusted p",
+    "n": "teachers with the hindrance", "events": "abandonments among them", "sentence": "in plain words"}
+
+
+def effect_table(table: pd.DataFrame, group: str | None, label: Callable[[str], str],
+                 group_name: str | None = None) -> pd.DataFrame:
+    """The forest plot's numbers for people (on screen and as a download): one row per hindrance
+    (and compared group, its column named `group_name`) with the hazard ratio and, beside it, the
+    difference in practices abandoned by month 12, each with its 95% interval, the adjusted p, n,
+    and the row's plain sentence (`effect_sentence`). Suppressed rows say "too few to show"."""
+    frame = table.assign(sentence=[effect_sentence(row, label, group) for _, row in table.iterrows()])
+    frame["hindrance"] = frame["hindrance"].map(label)
+    names = EFFECT_TABLE_COLUMNS | ({group: group_name or group} if group else {})
+    return frame[[*([group] if group else []), *EFFECT_TABLE_COLUMNS]].rename(columns=names).reset_index(drop=True)
+
+
+DIFFERENCE_HEADER = "abandoned by month 12: difference per 100 (95% CI)"
+
+
+def effect_summary(effects: pd.DataFrame) -> pd.DataFrame:
+    """`effect_table` for the screen: the ratio and the difference by month 12 each as one text
+    cell with its interval ("1.95 (1.47–2.59)", "+18 (+11 to +25)"), so the table fits a phone."""
+    def ratio(value, low, high):
+        return TOO_FEW if pd.isna(value) else f"{value:.2f} ({low:.2f}–{high:.2f})"
+
+    def difference(value, low, high):
+        if pd.isna(value):
+            return "–"
+        return f"{_per_hundred(value):+d}" + ("" if pd.isna(low) or pd.isna(high)
+                                             else f" ({_per_hundred(low):+d} to {_per_hundred(high):+d})")
+
+    c = EFFECT_TABLE_COLUMNS
+    kept = [col for col in effects.columns if col not in c.values()]  # the compared group's column
+    return pd.DataFrame({
+        **{col: effects[col] for col in kept},
+        "hindrance": effects[c["hindrance"]],
+        "times as fast (95% CI)": [ratio(*v) for v in effects[[c["hazard_ratio"], c["ci_low"], c["ci_high"]]]
+                                   .itertuples(index=False)],
+        DIFFERENCE_HEADER: [
+            difference(*v) for v in effects[[c["risk_difference_12"], c["rd_ci_low"], c["rd_ci_high"]]]
+            .itertuples(index=False)],
+        "adjusted p": effects[c["p_adj"]],
+        "teachers": effects[c["n"]],
+    })
 
 
 def forest_caption(table: pd.DataFrame, min_n: int) -> str:
@@ -266,11 +518,50 @@ def forest_caption(table: pd.DataFrame, min_n: int) -> str:
     family, and how many points are too few to show."""
     tests = int(table["p_adj"].notna().sum())
     hidden = int(table["suppressed"].sum())
-    text = f"{FOREST_METHOD} ({tests} tests, one family); 95% intervals robust to clustering by school."
+    text = (f"{FOREST_READING} {FOREST_METHOD} ({tests} tests, one family); 95% intervals robust to clustering "
+            "by school.")
     if hidden:
         text += (f" {hidden} point(s) {TOO_FEW} (fewer than {min_n} teachers with or without the "
                  f"hindrance).")
     return text + " An association, not a proven cause."
+
+
+# -- Follow-up planner ---------------------------------------------------------------------------
+
+PLAN_TABLE_COLUMNS = ["Rank", "School", "Need (0 to 1)", "Why this school"]
+
+
+def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """The visit plan (metrics.planner `visit_plan` rows) for people: the rank as the index, the
+    school with its code, cluster and district in one cell, the need score to 2 decimals (as the
+    ties are broken), and the reason in full with, for a tie, why the school comes after the one
+    above it. Four columns, so that a wrapped table fits a phone."""
+    def score(value):
+        return "not scored" if pd.isna(value) else f"{value:.2f}"
+
+    def sentence(text):
+        return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+    def why(reason, note):
+        return " ".join(filter(None, [sentence(reason), sentence(note)]))
+
+    return pd.DataFrame({
+        "Rank": plan["rank"].astype(int),
+        "School": [f"{name} ({code}), cluster {cluster}, {district}" for name, code, cluster, district
+                   in plan[["school_name", "school_id", "cluster", "district"]].itertuples(index=False)],
+        "Need (0 to 1)": [score(v) for v in plan["need_score"]],
+        "Why this school": [why(r, n) for r, n in zip(plan["reason"], plan["order_note"])],
+    }).set_index("Rank")
+
+
+def plan_caption(plan: pd.DataFrame, shown: int, min_n: int) -> str:
+    """What the plan's decay figures compare, and how many schools are shown."""
+    rounds = plan["round"].dropna()
+    at = (f"{int(rounds.max())} months after the programme (the latest round every programme reached)"
+          if len(rounds) else "the latest round every programme reached")
+    return (f"Every school is compared with its programme's schools at the same time: {at}. A school with "
+            f"fewer than {min_n} teachers seen then is judged on its chance only (its counts are not shown). "
+            f"Showing {shown} of {len(plan)} schools.")
 
 
 # -- Communities of practice ---------------------------------------------------------------------

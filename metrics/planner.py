@@ -61,22 +61,19 @@ TOP_HINDRANCES = 2          # hindrances named in the reason
 
 TOO_FEW_DECAY = "too few observations to judge decay"
 
-SCORE_EXPLANATION = (
-    "need_score runs from 0 (no sign of need) to 1 (every sign of need). It is the weighted sum of "
-    f"four parts, each from 0 to 1: decay of practices {WEIGHTS['decay']:.0%} (how likely it is that the school keeps fewer "
-    "of its practices than other schools of its programme, at the same number of months after the "
-    "programme: its own visits weighed against its district's schools, so a small school does not "
-    f"lead by chance), hindrances {WEIGHTS['hindrances']:.0%} (share of the latest round's visits reporting the most frequent "
-    f"hindrance), time since the last visit {WEIGHTS['recency']:.0%} (months / 12, at most 1; 1 if never visited), "
-    f"community of practice {WEIGHTS['cop']:.0%} (1 when the cluster's community is not active: fewer than half of "
-    "its recent visits say it met in the last month, or the CoP log shows no meeting since 3 months "
-    "before its last visit). A part that cannot be judged (for decay: the school was not visited at "
-    "that month) adds nothing: missing evidence is not evidence of need. "
-    "Schools whose trained teachers have all left or transferred are listed last, without a score. "
-    "The score orders schools for follow-up support; it is not a judgement of teachers."
-)
+# the need score in three short lines, for the page and the workbook (no config keys)
+SCORE_LINES = [
+    f"Need runs from 0 to 1: decay of practices counts {WEIGHTS['decay']:.0%}, hindrances {WEIGHTS['hindrances']:.0%}, "
+    f"time since the last visit {WEIGHTS['recency']:.0%}, an inactive community of practice {WEIGHTS['cop']:.0%}.",
+    "Decay is the chance the school keeps fewer practices than its programme's schools; hindrances, the share of "
+    f"recent visits reporting the main one; time, months since the last visit out of {RECENCY_FULL_MONTHS}.",
+    "What cannot be judged adds nothing; equal scores go first to stronger evidence of decay, then to the "
+    "school visited longer ago.",
+]
+# the workbook's "About" sheet: names its need_score column
+SCORE_EXPLANATION = "need_score: " + " ".join(SCORE_LINES)
 
-PLAN_COLUMNS = ["rank", "school_id", "school_name", "cluster", "district", "need_score", "reason",
+PLAN_COLUMNS = ["rank", "school_id", "school_name", "cluster", "district", "need_score", "reason", "order_note",
                 "retention_index", "n", "round", "p_below_programme", "persistence_class", "top_hindrances", "hindrance_share", "recent_visits",
                 "last_visit", "months_since_visit", "cop_active", "teachers", "suppressed"]
 
@@ -112,20 +109,19 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
         if d is None or pd.isna(d["round"]):
             parts.append(TOO_FEW_DECAY)
         elif pd.isna(d["p_below_programme"]):
-            parts.append(f"not observed at month {int(d['round'])}, the month schools are compared at")
+            parts.append(f"not visited {_after(int(d['round']))}, when schools are compared")
         else:
             p, reference = float(d["p_below_programme"]), float(d["programme_retention"])
             row["p_below_programme"] = p
             needs["decay"] = min(max(p, 0.0), 1.0)
             chance = (f"{p:.0%} chance it keeps fewer practices than {d['programme']} schools as a whole "
-                      f"({reference:.0%} still in use at month {int(d['round'])})")
+                      f"({reference:.0%} still in use {_after(int(d['round']))})")
             if bool(d["suppressed"]):
-                parts.append(f"fewer than {config.thresholds.min_group_n} teachers seen at month {int(d['round'])}: "
+                parts.append(f"fewer than {config.thresholds.min_group_n} teachers seen {_after(int(d['round']))}: "
                              + chance)
             else:
                 row.update(retention_index=float(d["index"]), n=int(d["n"]))
-                parts.append(f"{int(d['retained'])} of {int(d['n'])} practices in use at month 0 still in use at "
-                             f"month {int(d['round'])} ({d['index']:.0%}); " + chance)
+                parts.append(_kept(int(d["retained"]), int(d["n"]), int(d["round"])) + "; " + chance)
         # hindrances at the latest round's visits
         recent = int(school.recent_visits)
         row.update(recent_visits=recent, top_hindrances="", hindrance_share=np.nan)
@@ -173,14 +169,59 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
         row["reason"] = "; ".join(parts)
         rows.append(row)
 
-    plan = pd.DataFrame(rows)
-    plan = plan.sort_values(["need_score", "months_since_visit", "school_id"], ascending=[False, False, True],
-                            na_position="last", kind="stable").reset_index(drop=True)
+    plan = _ranked(pd.DataFrame(rows))
     plan["rank"] = np.arange(1, len(plan) + 1)
     plan["n"] = plan["n"].astype("Int64")
     plan["round"] = plan["round"].astype("Int64")
     plan["cop_active"] = plan["cop_active"].astype("boolean")
     return plan[PLAN_COLUMNS]
+
+
+# the order of schools of equal shown score (need_score to 2 decimals, as shown): each key with
+# the words that say why a school comes after the one above it
+TIE_BREAKERS = [("p_below_programme", False, "weaker evidence of decay"),
+                ("months_since_visit", False, "visited more recently"),
+                ("hindrance_share", False, "fewer recent visits report its main hindrance"),
+                ("school_id", True, "ordered by school code")]
+
+
+def _ranked(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan ordered by need_score as shown (2 decimals), ties broken by TIE_BREAKERS (a school
+    never visited counts as visited longest ago), with `order_note` saying, for a school whose
+    shown score equals the one above it, why it comes after it."""
+    keys = plan.assign(shown_score=plan["need_score"].round(2),
+                       months_since_visit=plan["months_since_visit"].fillna(np.inf))
+    columns = ["shown_score", *[c for c, _, _ in TIE_BREAKERS]]
+    ascending = [False, *[a for _, a, _ in TIE_BREAKERS]]
+    order = keys.sort_values(columns, ascending=ascending, na_position="last", kind="stable").index
+    plan, keys = plan.loc[order].reset_index(drop=True), keys.loc[order].reset_index(drop=True)
+    notes = [""]
+    for above, below in zip(keys.iloc[:-1].itertuples(index=False), keys.iloc[1:].itertuples(index=False)):
+        if pd.isna(below.shown_score) or above.shown_score != below.shown_score:
+            notes.append("")
+            continue
+        why = next((words for column, _, words in TIE_BREAKERS
+                    if not (pd.isna(getattr(above, column)) and pd.isna(getattr(below, column)))
+                    and getattr(above, column) != getattr(below, column)), TIE_BREAKERS[-1][2])
+        notes.append(f"same score as {above.school_id}, placed after it: {why}")
+    plan["order_note"] = notes[:len(plan)]
+    return plan
+
+
+def _after(months: int) -> str:
+    return f"{months} month{_s(months)} after the programme"
+
+
+def _kept(retained: int, observed: int, months: int) -> str:
+    """"3 of 10 practices in use when the programme ended were still in use 24 months after it
+    (30%)"; none and all said as words."""
+    later = f"{months} month{_s(months)} after it"
+    if retained == 0:
+        return f"none of the {observed} practices in use when the programme ended was still in use {later}"
+    if retained == observed:
+        return f"all {observed} practices in use when the programme ended were still in use {later}"
+    return (f"{retained} of {observed} practices in use when the programme ended were still in use {later} "
+            f"({retained / observed:.0%})")
 
 
 def _s(count: int) -> str:

@@ -37,29 +37,39 @@ school = narrowed.school_id[0] if narrowed.school_id else None
 shown = ui.within(table, narrowed.replace(school_id=()))
 schools_tab, teachers_tab = ui.url_tabs(["Schools", "Teachers of the chosen school"])
 
+def choose_clicked_school():
+    """A click on a school of the ranking chooses it (as the School box does)."""
+    points = st.session_state["schools_chart"]["selection"]["points"]
+    if points and points[0].get("customdata"):
+        st.session_state["drill_school"] = points[0]["customdata"][0]
+
+
 with schools_tab:
-    st.plotly_chart(
-        charts_analysis.school_ranking(shown, cfg.thresholds.class_evidence,
-                                       "Schools most likely to be losing practices, first"),
-        key="schools_chart")
     evidence = cfg.thresholds.class_evidence
-    st.caption(ui.n_caption(shown, "teachers") + " Each school is compared with its programme at the same month "
-               "after the programme ended; its own visits are weighed against its district's schools, so a small "
-               f"school does not stand out by chance. Classes: decaying = at least {evidence:.0%} likely to keep "
-               f"fewer practices than its programme; persisting = at most {1 - evidence:.0%} likely; uncertain = "
-               f"in between; {ui.TOO_FEW} = not visited at that month. Figures of schools with fewer than "
+    st.markdown(charts_analysis.class_sentence(shown, evidence))
+    st.plotly_chart(
+        charts_analysis.school_ranking(shown, evidence, "Chance each school keeps fewer practices than its programme, strongest evidence first",
+                                       chosen=school),
+        key="schools_chart", on_select=choose_clicked_school, selection_mode="points")
+    st.caption(ui.n_caption(shown, "teachers") + f" The {charts_analysis.TOP_SCHOOLS} schools with the strongest "
+               "evidence are drawn (hover or click a school to see it; the table lists every school). "
+               f"{ui.TOO_FEW} = not visited at that month. Figures of schools with fewer than "
                f"{cfg.thresholds.min_group_n} teachers (or hidden with them, so that no school can be worked out "
                f"from its cluster's or district's figures) are {ui.TOO_FEW}; their chance is shown rounded.")
+    if school:
+        # the chosen school in full, wrapped: its hindrances without scrolling sideways
+        st.table(charts_analysis.school_card(ui.within(table, narrowed), cfg.schedule.months))
     st.dataframe(
         shown.drop(columns=["suppressed"]), hide_index=True, key="schools_table",
-        column_order=["school_id", "school_name", "cluster", "district", "persistence_class", "p_below_programme",
-                      "retention_trend", "latest_retention", "latest_months", "hindrances", "n", "teachers"],
+        column_order=["school_name", "persistence_class", "p_below_programme", "hindrances", "school_id", "cluster",
+                      "retention_trend", "latest_retention", "latest_months", "n", "teachers"],
         column_config={
-            "school_id": "school",
-            "school_name": "name",
+            "school_id": "code",
+            "school_name": "school",
             "persistence_class": "class",
             "p_below_programme": st.column_config.NumberColumn(
-                "chance of keeping fewer practices than the programme", format="percent"),
+                "chance below programme", format="percent",
+                help="chance that the school keeps fewer practices than its programme's schools as a whole"),
             "retention_trend": st.column_config.LineChartColumn(
                 "retention by round", y_min=0, y_max=1,
                 help="Rounds at months " + ", ".join(str(m) for m in cfg.schedule.months)

@@ -22,7 +22,17 @@ with effect_tab:
     group = ui.compare_by(COMPARE)
     table = ui.indicator("hindrance_effect", filters, by=(group,) if group else ())
     if table is not None:
-        st.plotly_chart(charts_analysis.forest(
-            table, group, cfg.hindrance_label,
-            "Hazard of abandoning a practice, teachers with vs without each hindrance"), key="forest_chart")
+        st.plotly_chart(charts_analysis.forest(table, group, cfg.hindrance_label,
+                                               charts_analysis.forest_title(table, cfg.hindrance_label)),
+                        key="forest_chart")
         st.caption(charts_analysis.forest_caption(table, cfg.thresholds.min_group_n))
+        effects = charts_analysis.effect_table(table, group, cfg.hindrance_label, ui.DIMENSION_NAMES.get(group))
+        st.subheader("Each hindrance in plain words")
+        for sentence in effects["in plain words"]:
+            st.text(sentence)
+        st.dataframe(charts_analysis.effect_summary(effects), hide_index=True, key="effect_table",
+                     column_config={"adjusted p": st.column_config.NumberColumn(format="%.3f"),
+                                    "teachers": st.column_config.NumberColumn(help="teachers with the hindrance")})
+        st.download_button("Download this table (CSV)", lambda: effects.to_csv(index=False).encode("utf-8"),
+                           file_name="hindrance_effects.csv", mime="text/csv", key="effect_download",
+                           on_click="ignore")

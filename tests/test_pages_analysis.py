@@ -82,10 +82,10 @@ def test_districts_at_the_default_threshold_show_no_school_of_two_teachers(app):
 
 def test_districts_filter_and_drill_down(app, sample_db):
     at = app("pages/districts.py", **SCHOOLS_SHOWN)
-    everywhere = points(figure(at, "schools_chart"))
+    everywhere = drawn_schools(figure(at, "schools_chart"))
     at.multiselect(key="filter_district").set_value(["Quetta"]).run()
-    quetta = points(figure(at, "schools_chart"))
-    assert quetta and quetta < everywhere
+    quetta = drawn_schools(figure(at, "schools_chart"))
+    assert quetta and quetta != everywhere
     schools = at.dataframe[0].value
     assert set(schools["district"]) == {"Quetta"}
     # ranked on the evidence of decay, and the classes separate the schools
@@ -94,13 +94,14 @@ def test_districts_filter_and_drill_down(app, sample_db):
     judged = schools[schools["persistence_class"] != "too few to show"]["persistence_class"].value_counts(normalize=True)
     assert {"decaying", "uncertain", "persisting"} <= set(judged.index) and judged.max() < 0.7
     spec = figure(at, "schools_chart")
-    drawn = {trace["name"]: values(trace["y"]) for trace in spec["data"]}
-    assert all(y >= 0.8 for y in drawn["decaying"]) and all(y <= 0.2 for y in drawn["persisting"])
-    assert any("likely to keep fewer practices than its programme" in c.value for c in at.caption)
+    drawn = {trace["name"]: values(trace["x"]) for trace in spec["data"]}
+    assert all(x >= 0.8 for x in drawn.get("decaying", [])) and all(x <= 0.2 for x in drawn.get("persisting", []))
+    assert any("likely to keep fewer practices than its programme's schools as a whole 24 months after the "
+               "programme" in m.value for m in at.markdown)
 
     at.selectbox(key="drill_cluster").set_value("QUE-C1").run()
     table = at.dataframe[0].value
-    assert set(table["cluster"]) == {"QUE-C1"} and points(figure(at, "schools_chart")) <= set(table["school_id"])
+    assert set(table["cluster"]) == {"QUE-C1"} and drawn_schools(figure(at, "schools_chart")) <= set(table["school_id"])
     assert set(table["persistence_class"]) <= {"decaying", "uncertain", "persisting", "too few to show"}
     school = next(s for s in at.selectbox(key="drill_school").options if s != "all")
     at.selectbox(key="drill_school").set_value(school.split(" · ")[0]).run()
@@ -116,6 +117,50 @@ def test_districts_filter_and_drill_down(app, sample_db):
     at.multiselect(key="filter_district").set_value(["Thatta"]).run()
     assert at.selectbox(key="drill_cluster").value == "all"
     assert set(at.dataframe[0].value["district"]) == {"Thatta"}
+
+
+def drawn_schools(spec) -> set:
+    """The school codes of the ranking's points (first of each point's customdata)."""
+    return {row[0] for trace in spec["data"] for row in trace.get("customdata") or []}
+
+
+def test_school_ranking_leads_with_evidence_not_tiny_schools(app):
+    """Pishin with every school's counts shown (min_group_n 1): the drawn schools are the
+    strongest evidence first, each named on the chart (top row first); among schools that kept
+    none of their practices, those resting on more observations come first, so a school of one
+    or two observations at 0% does not lead; a chosen school is highlighted, its hindrances shown
+    in a wrapped table; the classes still separate the schools."""
+    at = app("pages/districts.py", **{"thresholds.min_group_n": 1})
+    at.multiselect(key="filter_district").set_value(["Pishin"]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    spec = figure(at, "schools_chart")
+    rows = sorted(((y, row[0], x) for trace in spec["data"] for y, x, row in
+                   zip(values(trace["y"]), values(trace["x"]), trace["customdata"])), reverse=True)
+    codes = [code for _, code, _ in rows]
+    assert len(codes) == 15 and codes == table["school_id"].head(15).tolist()
+    chances = [x for _, _, x in rows]
+    assert chances == sorted(chances, reverse=True) and chances[0] == table["p_below_programme"].max()
+    names = [a["text"] for a in spec["layout"]["annotations"] if "(SCH-" in a["text"]]
+    assert [n.split("(")[1].rstrip(")") for n in names] == table["school_id"].head(15).tolist()
+    # tiny schools at 0% do not lead: among the schools that kept nothing, more evidence first
+    kept_none = table[table["latest_retention"] == 0]
+    assert len(kept_none) > 5
+    assert kept_none["n"].iloc[0] >= kept_none["n"].median() and kept_none["n"].iloc[0] > kept_none["n"].min()
+    judged = table[table["persistence_class"] != "too few to show"]["persistence_class"].value_counts(normalize=True)
+    assert judged["decaying"] < 0.5
+
+    chosen = table["school_id"].iloc[20]  # outside the top 15: drawn too, highlighted
+    at.selectbox(key="drill_school").set_value(chosen).run()
+    spec = figure(at, "schools_chart")
+    assert chosen in drawn_schools(spec) and len(drawn_schools(spec)) == 16
+    assert any(a["text"].startswith("<b>") and chosen in a["text"] for a in spec["layout"]["annotations"])
+    widths = {row[0]: w for trace in spec["data"] for row, w in
+              zip(trace["customdata"], values(trace["marker"]["line"]["width"]))}
+    assert widths[chosen] > 0 and all(w == 0 for code, w in widths.items() if code != chosen)
+    card = at.table[0].value
+    assert card.loc["Hindrances reported"].iloc[0] == table.set_index("school_id").loc[chosen, "hindrances"]
+    assert chosen in card.loc["School"].iloc[0]
 
 
 def test_practices_compare_by_changes_the_figures(app):
@@ -138,8 +183,9 @@ def test_hindrances_filter_and_compare_by(app):
     assert points(heat, "y") == {"Thatta", "Sanghar", "Mirpurkhas", "Quetta", "Pishin", "Lasbela"}
     forest = figure(at, "forest_chart")
     assert forest["layout"]["xaxis"]["type"] == "log"
-    assert "hazard ratio" in forest["layout"]["xaxis"]["title"]["text"]
-    assert any("n = " in str(label) for label in points(forest, "y"))
+    assert "1 = no difference" in forest["layout"]["xaxis"]["title"]["text"]
+    # each hindrance named above its row with n
+    assert any("n = " in a["text"] for a in forest["layout"]["annotations"])
     caption = " ".join(c.value for c in at.caption)
     assert "reported at the teacher's previous visit" in caption
     assert "adjusted for round, practice and programme; Benjamini–Hochberg across all hindrances shown" in caption
@@ -160,3 +206,67 @@ def test_communities_filter_changes_the_figures(app):
     at.multiselect(key="filter_school_type").set_value(["high"]).run()
     at.multiselect(key="filter_gender").set_value(["male"]).run()
     assert "too few to show" in " ".join(c.value for c in at.caption)
+
+
+def marker_traces(spec):
+    return [t for t in spec["data"] if t.get("mode") == "markers"]
+
+
+def test_forest_reads_right_for_a_non_statistician(app):
+    """Ticks at 0.25, 0.5, 1, 2, 4 written as plain numbers; value labels beyond the interval's end
+    on the side away from 1 (off the points and off the line at 1); compared groups dodged, not
+    overlapped; one plain sentence per hindrance with the difference by month 12 beside the
+    ratio, a table and a download."""
+    at = app("pages/hindrances.py")
+    at.selectbox(key="compare_by").set_value("gender").run()
+    assert not at.exception
+    spec = figure(at, "forest_chart")
+    axis = spec["layout"]["xaxis"]
+    assert {0.25, 0.5, 1, 2, 4} <= set(values(axis["tickvals"]))
+    assert [t for v, t in zip(values(axis["tickvals"]), axis["ticktext"]) if v in (0.25, 0.5, 1, 2, 4)] == \
+        ["0.25", "0.5", "1", "2", "4"]
+    groups = marker_traces(spec)
+    assert {t["name"] for t in groups} == {"female", "male"}
+    ys = [values(t["y"]) for t in groups]
+    # dodged: the two groups of one hindrance sit at different heights, one row per hindrance
+    rows = [{round(y) for y in trace} for trace in ys]
+    assert rows[0] == rows[1] and len(rows[0]) == 8
+    gaps = [abs(a - b) for a, b in zip(ys[0], ys[1])]
+    assert min(gaps) >= 0.3
+    labels = [t for t in spec["data"] if t.get("mode") == "text" and t.get("textfont", {}).get("color") != "#888"]
+    assert len(labels) == 2
+    for marker, text in zip(groups, labels):
+        x, lx = values(marker["x"]), values(text["x"])
+        high, low = values(marker["error_x"]["array"]), values(marker["error_x"]["arrayminus"])
+        for hr, label_x, up, down, position in zip(x, lx, high, low, text["textposition"]):
+            if hr >= 1:  # right of the interval's upper end, reading rightwards: never over 1
+                assert label_x > hr + up and position == "middle right"
+            else:
+                assert label_x < hr - down and position == "middle left" and label_x < 1
+    # the sentences and the table
+    sentences = [t.value for t in at.text]
+    assert len(sentences) == 16 and all(s.startswith(("female: ", "male: ")) for s in sentences)
+    assert any("by month 12" in s for s in sentences)
+    table = at.dataframe[0].value
+    assert {"times as fast (95% CI)", "abandoned by month 12: difference per 100 (95% CI)"} <= set(table.columns)
+    assert at.get("download_button")
+
+
+def test_effect_sentence_words():
+    """The plain sentence of one row: clear evidence in words ("about twice as fast"), the
+    difference by month 12 per 100 with its interval, and "too few to show" for a suppressed row."""
+    from app.charts_analysis import effect_sentence
+
+    row = pd.Series({"hindrance": "no_followup", "hazard_ratio": 1.95, "ci_low": 1.5, "ci_high": 2.5, "p_adj": 0.001,
+                     "risk_difference_12": 0.1249, "rd_ci_low": 0.06, "rd_ci_high": 0.19, "suppressed": False,
+                     "note": ""})
+    label = {"no_followup": "Lack of follow-up"}.get
+    assert effect_sentence(row, label) == (
+        "Teachers dropped practices about twice as fast where lack of follow-up was reported at the previous "
+        "visit; by month 12, 12 more in 100 practices abandoned (95% CI +6 to +19).")
+    unclear = row.copy()
+    unclear[["hazard_ratio", "ci_low", "ci_high", "p_adj", "risk_difference_12", "rd_ci_low"]] = \
+        [1.1, 0.8, 1.5, 0.4, -0.002, -0.05]
+    assert effect_sentence(unclear, label).startswith("No clear difference where lack of follow-up")
+    assert "about as many practices abandoned (95% CI -5 to +19)" in effect_sentence(unclear, label)
+    assert effect_sentence(row.copy().replace({False: True}), label) == "Lack of follow-up: too few to show."

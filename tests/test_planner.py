@@ -30,6 +30,7 @@ import math
 
 import duckdb
 import openpyxl
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -96,26 +97,26 @@ def test_visit_plan_golden(plan):
     table = plan()
     recency_5 = WEIGHTS["recency"] * months(182) / 12
     recency_11 = WEIGHTS["recency"] * months(364) / 12
-    chance = "chance it keeps fewer practices than CBM schools as a whole (62% still in use at month 12)"
+    chance = "chance it keeps fewer practices than CBM schools as a whole (62% still in use 12 months after the programme)"
     expected = [
         ("S1", 0.4 * 0.9 + 0.25 * 1 + recency_5 + 0.15,
-         f"fewer than 3 teachers seen at month 12: 90% {chance}; Lack of follow-up reported at 2 of 2 recent "
+         f"fewer than 3 teachers seen 12 months after the programme: 90% {chance}; Lack of follow-up reported at 2 of 2 recent "
          "visits, Teachers' low pay at 1 of 2; last visited 5 months ago; no active community of practice"),
         ("S5", 0.4 * 0.9 + 0.25 * 1 + recency_5,
-         f"fewer than 3 teachers seen at month 12: 90% {chance}; Political interference reported at 1 of 1 "
+         f"fewer than 3 teachers seen 12 months after the programme: 90% {chance}; Political interference reported at 1 of 1 "
          "recent visit; last visited 5 months ago; community of practice active"),
         ("S3", 0.25 * 1 + recency_11 + 0.15,
-         "not observed at month 12, the month schools are compared at; Lack of resources reported at 1 of 1 "
+         "not visited 12 months after the programme, when schools are compared; Lack of resources reported at 1 of 1 "
          "recent visit; last visited 11 months ago; no active community of practice"),
         ("S4", 0.2,
          "too few observations to judge decay; no recent visit with the teacher present to ask about hindrances; "
          "never visited; community of practice active"),
         ("S2", 0.4 * 0.0 + recency_5,
-         f"fewer than 3 teachers seen at month 12: 0% {chance}; no hindrance reported at 2 recent visits; "
+         f"fewer than 3 teachers seen 12 months after the programme: 0% {chance}; no hindrance reported at 2 recent visits; "
          "last visited 5 months ago; community of practice active"),
         ("S6", None,
          "every trained teacher of the school is recorded as left or transferred: no practice to follow up "
-         "(not scored); not observed at month 12, the month schools are compared at; no recent visit with the "
+         "(not scored); not visited 12 months after the programme, when schools are compared; no recent visit with the "
          "teacher present to ask about hindrances; last visited 11 months ago; no active community of practice"),
     ]
     assert table["school_id"].tolist() == [e[0] for e in expected]
@@ -155,8 +156,11 @@ def test_visit_plan_quotes_the_counts_of_a_school_shown(tmp_path, config_factory
     assert table.loc["S5", "p_below_programme"] == pytest.approx(1 - (1 - x) ** 2)
     assert table.loc["S1", "retention_index"] == pytest.approx(1 / 3) and table.loc["S1", "n"] == 6
     assert table.loc["S1", "reason"].startswith(
-        "2 of 6 practices in use at month 0 still in use at month 12 (33%); 92% chance it keeps fewer practices "
-        "than CBM schools as a whole (62% still in use at month 12); ")
+        "2 of 6 practices in use when the programme ended were still in use 12 months after it (33%); 92% chance "
+        "it keeps fewer practices than CBM schools as a whole (62% still in use 12 months after the programme); ")
+    # none kept, in words (not "0% of month 0")
+    assert table.loc["S5", "reason"].startswith(
+        "none of the 1 practices in use when the programme ended was still in use 12 months after it; ")
     assert table.loc["S1", "need_score"] == pytest.approx(
         0.4 * s1 + 0.25 + WEIGHTS["recency"] * months(182) / 12 + 0.15)
 
@@ -220,40 +224,84 @@ def download_content(app, button) -> bytes:
     return entry["callable"]()
 
 
+def shown_plan(at):
+    """The planner page's table (a static table: the reason wraps in full)."""
+    return at.table[0].value
+
+
+def codes(table) -> list[str]:
+    return table["School"].str.extract(r"\((SCH-\d+)\)")[0].tolist()
+
+
 def test_planner_page(app):
     at = app()
     assert not at.exception
     assert at.title[0].value == "Follow-up planner"
-    table = at.dataframe[0].value
-    assert len(table) == 5 and table["rank"].tolist() == [1, 2, 3, 4, 5]
-    assert table["need_score"].is_monotonic_decreasing
-    assert not any("teacher_key" in c for c in table.columns)
+    table = shown_plan(at)
+    assert table.index.name == "Rank" and table.index.tolist() == [1, 2, 3, 4, 5]
+    assert table.columns.tolist() == ["School", "Need (0 to 1)", "Why this school"]
+    assert pd.to_numeric(table["Need (0 to 1)"]).is_monotonic_decreasing
+    assert not any("teacher" in c.lower() for c in table.columns)
 
     at.number_input(key="plan_count").set_value(8).run()
-    assert len(at.dataframe[0].value) == 8
+    assert len(shown_plan(at)) == 8
 
     at.multiselect(key="filter_district").set_value(["Quetta"]).run()
-    quetta = at.dataframe[0].value
-    assert set(quetta["district"]) == {"Quetta"}
-    assert quetta["school_id"].tolist() != table["school_id"].tolist()
+    quetta = shown_plan(at)
+    assert quetta["School"].str.endswith(", Quetta").all()
+    assert codes(quetta) != codes(table)
 
 
-def test_planner_download_is_a_valid_workbook(app):
+def test_planner_table_is_for_people(app, sample_db):
+    """Human column names; the reason in full (the metric's own, not clipped), in plain words
+    ("in use when the programme ended", not "month 0"); ties at the score shown broken and each
+    explained; the score explained in three short lines without config keys; the caption says the
+    schools are compared at a common round."""
     at = app(district=["Pishin"])
-    shown = at.dataframe[0].value
-    button = at.get("download_button")[0]
-    assert button.proto.label == "Download visit plan (Excel)"
-    content = download_content(app, button)
-    workbook = openpyxl.load_workbook(io.BytesIO(content))
-    assert workbook.sheetnames == ["Visit plan", "About"]
-    rows = list(workbook["Visit plan"].iter_rows(values_only=True))
-    header = rows[0]
-    assert "planned visit date" in header and "visitor" in header
-    assert [r[header.index("school_id")] for r in rows[1:]] == shown["school_id"].tolist()
-    assert [r[header.index("reason")] for r in rows[1:]] == shown["reason"].tolist()
-    about = dict(workbook["About"].iter_rows(min_row=2, values_only=True))
-    assert about["Filters applied"] == "district=Pishin"
-    assert "need_score" in about["What the score means"]
+    at.number_input(key="plan_count").set_value(20).run()
+    table = shown_plan(at)
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        from sustain.config import load_config
+
+        plan = visit_plan(con, Filters(district=("Pishin",)), [], load_config()).head(20)
+    for why, reason in zip(table["Why this school"], plan["reason"]):
+        assert why.startswith(reason[:1].upper() + reason[1:] + ".")
+    assert not any("month 0" in why for why in table["Why this school"])
+    scores = table["Need (0 to 1)"].tolist()
+    ties = [i for i in range(1, len(scores)) if scores[i] == scores[i - 1]]
+    assert ties, "the sample's Pishin plan has schools of equal score"
+    for i in ties:
+        assert f"Same score as {codes(table)[i - 1]}, placed after it: " in table["Why this school"].iloc[i]
+    explanation = [m.value for m in at.markdown if "need score" in m.value.lower()][0]
+    lines = explanation.split("  \n")[1:]
+    assert len(lines) == 3 and all(len(line) < 200 for line in lines)
+    assert not any(key in explanation for key in ("_", "thresholds", "WEIGHTS", "need_score"))
+    caption = " ".join(c.value for c in at.caption)
+    assert "compared with its programme's schools at the same time: 24 months after the programme" in caption
+    assert "latest round" not in caption.split("(")[0]
+
+
+def test_planner_ties_are_broken_by_evidence_then_time():
+    """Within a score shown equal (2 decimals), stronger evidence of decay first, then the school
+    visited longer ago (never visited: longest), then more reports of its main hindrance, then the
+    school code; the note of each tied school names the one above it and says why."""
+    from metrics.planner import _ranked
+
+    nan = float("nan")
+    rows = pd.DataFrame({
+        "school_id": ["A", "B", "C", "D", "E", "F"],
+        "need_score": [0.701, 0.704, 0.70, 0.70, 0.70, 0.90],
+        "p_below_programme": [0.9, 0.8, 0.8, 0.8, 0.8, nan],
+        "months_since_visit": [5.0, 5.0, 6.0, nan, 6.0, 1.0],
+        "hindrance_share": [0.5, 0.5, 0.5, 0.5, 1.0, 0.0],
+    })
+    ranked = _ranked(rows)
+    assert ranked["school_id"].tolist() == ["F", "A", "D", "E", "C", "B"]
+    assert ranked["order_note"].tolist() == [
+        "", "", "same score as A, placed after it: weaker evidence of decay",
+        "same score as D, placed after it: visited more recently",
+        "same score as E, placed after it: fewer recent visits report its main hindrance",
+        "same score as C, placed after it: visited more recently"]
 
 
 def test_empty_plan_says_so_instead_of_crashing(app):
@@ -262,7 +310,7 @@ def test_empty_plan_says_so_instead_of_crashing(app):
     at = app(province=["Sindh"], district=["Quetta"])
     assert not at.exception, at.exception
     assert [i.value for i in at.info] == ["No schools match these filters."]
-    assert not at.get("download_button") and not at.dataframe
+    assert not at.get("download_button") and not at.table
 
 
 def test_user_mapped_to_no_district_gets_an_empty_plan_not_a_crash(app, tmp_path, monkeypatch):
