@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import Filters
-from metrics.records import QUARANTINE_COLUMNS, TIDY_COLUMNS, import_ledger, quarantine_rows, tidy_observations
+from metrics.records import QUARANTINE_COLUMNS, import_ledger, quarantine_rows, tidy_columns, tidy_observations
 from support import ROOT_DIR, visit, write_kobo
 
 SCRIPT = "<script>alert('x')</script>"
@@ -203,15 +203,32 @@ def test_records(data_db):
         quetta = tidy_observations(con, Filters(district=("Quetta",), practice=("group_work",)), [], config)
         limited = (quarantine_rows(con, Filters(scope=("Quetta",)), [], config),
                    tidy_observations(con, Filters(scope=("Quetta",)), [], config))
-        observations = con.execute("select count(*) from visit_practices vp join visits v using (submission_id) "
-                                   "where v.teacher_status = 'present' and vp.score is not null").fetchone()[0]
+        observations = con.execute("select count(*) from model_observations").fetchone()[0]
+        visits = con.execute("select submission_id, teacher_status, hindrances from model_visits").df()
     assert len(ledger) == 8 and len(quarantine) == 22
-    assert list(everyone.columns) == TIDY_COLUMNS
+    assert list(everyone.columns) == tidy_columns(config)
     assert limited[0].empty and set(limited[1]["district"]) == {"Quetta"}  # a viewer limited to Quetta
-    assert 0 < len(everyone) <= observations
-    assert set(quetta["district"]) == {"Quetta"} and set(quetta["practice"]) == {"group_work"}
+    scored = everyone[everyone["practice"].notna()]
+    assert len(scored) == observations > 0
+    assert set(quetta["district"]) == {"Quetta"} and set(quetta["practice"].dropna()) == {"group_work"}
     assert everyone["teacher_key"].str.fullmatch(r"[0-9a-f]{16,}").all()
-    assert (everyone["retained"] == (everyone["score"] >= 3)).all()
+    assert (scored["retained"] == (scored["score"] >= 3)).all()
+    # every placed visit is in it: one row per scored practice, or one row (no practice) when none was
+    # scored; with its teacher status, and its hindrances when the teacher was present (asked only then)
+    unscored = everyone[everyone["practice"].isna()]
+    assert unscored[["score", "retained"]].isna().all().all()
+    assert set(unscored["teacher_status"]) >= {"absent", "left", "transferred"}
+    assert (scored["teacher_status"] == "present").all()
+    per_visit = everyone.drop_duplicates(["teacher_key", "months"]).set_index(["teacher_key", "months"])
+    assert len(per_visit) == len(visits)
+    flags = [f"hindrance_{h.code}" for h in config.hindrances]
+    present = per_visit[per_visit["teacher_status"] == "present"]
+    assert per_visit.loc[per_visit["teacher_status"] != "present", flags].isna().all().all()
+    assert present[flags].notna().all().all()
+    reported = {h: int(n) for h, n in present[flags].sum().items()}
+    expected = visits[visits["teacher_status"] == "present"]["hindrances"].explode().value_counts()
+    assert reported == {f"hindrance_{h.code}": int(expected.get(h.code, 0)) for h in config.hindrances}
+    assert sum(reported.values()) > 0
     with zipfile.ZipFile(io.BytesIO(exports.data_bundle(quetta, Filters(district=("Quetta",)), config, ledger,
                                                         "csv"))) as archive:
         data = pd.read_csv(io.BytesIO(archive.read("data.csv")))
