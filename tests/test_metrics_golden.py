@@ -68,10 +68,16 @@ def build(tmp_path, config, load):
     return duckdb.connect(str(config.database_path()), read_only=True)
 
 
-@pytest.fixture
-def con(tmp_path, config_factory, load):
-    config = config_factory(**{"thresholds.min_group_n": 1})
-    connection = build(tmp_path, config, load)
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    """The fixture imported once for the module (the tests only read it)."""
+    from ingest import ingest_files
+    from sustain.config import load_config
+    from support import write_config
+
+    folder = tmp_path_factory.mktemp("golden")
+    config = load_config(write_config(folder, **{"thresholds.min_group_n": 1}))
+    connection = build(folder, config, lambda config, *files: ingest_files(list(files), config))
     yield connection, config
     connection.close()
 
@@ -157,20 +163,17 @@ def test_wilson_matches_statsmodels():
         assert (lo, hi) == pytest.approx(expected, abs=1e-9)
 
 
-def test_small_groups_are_suppressed_not_zero(tmp_path, config_factory, load):
-    config = config_factory(**{"thresholds.min_group_n": 3})
-    connection = build(tmp_path, config, load)
-    try:
-        table = retention(connection, Filters(months_max=0), ["district"], config)
-    finally:
-        connection.close()
+def test_small_groups_are_suppressed_not_zero(con):
+    connection, config = con
+    config = config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 3})})
+    table = retention(connection, Filters(months_max=0), ["district"], config)
     # Sanghar rests on 2 teachers -> suppressed; Thatta (4) must then be suppressed too, or the
     # Sanghar figure could be recovered from the overall figure shown beside it.
     assert table["suppressed"].tolist() == [True, True]
     assert table["rate"].isna().all() and table["n"].isna().all()
 
 
-def test_metrics_cli(con):
+def test_metrics_cli(con, capsys):
     _, config = con
     done = subprocess.run([sys.executable, "-m", "metrics", "retention", "--config", str(config.source_path),
                            "--by", "district", "--where", "district=Thatta", "--format", "json"],
@@ -179,12 +182,13 @@ def test_metrics_cli(con):
     payload = json.loads(done.stdout)
     assert [(r["district"], r["months"], r["retained"], r["n"]) for r in payload["rows"]] == [
         ("Thatta", 0, 6, 6), ("Thatta", 3, 1, 3)]
-    csv_out = subprocess.run([sys.executable, "-m", "metrics", "prevalence", "--config", str(config.source_path)],
-                             capture_output=True, text=True, cwd=ROOT_DIR)
-    assert csv_out.stdout.splitlines()[0] == "months,rate,n,ci_low,ci_high,teachers,suppressed"
-    bad = subprocess.run([sys.executable, "-m", "metrics", "retention", "--config", str(config.source_path),
-                          "--by", "teacher_name"], capture_output=True, text=True, cwd=ROOT_DIR)
-    assert bad.returncode == 2 and "cannot group by 'teacher_name'" in bad.stderr
+    # the rest in this process (one CLI start is enough to test the command line itself)
+    from metrics.__main__ import main
+
+    assert main(["prevalence", "--config", str(config.source_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "months,rate,n,ci_low,ci_high,teachers,suppressed"
+    assert main(["retention", "--config", str(config.source_path), "--by", "teacher_name"]) == 2
+    assert "cannot group by 'teacher_name'" in capsys.readouterr().err
 
 
 def test_hindrance_prevalence_by_hand(con):
