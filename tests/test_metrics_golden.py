@@ -27,7 +27,7 @@ from metrics import Filters
 from metrics.context import cop_activity, coverage, hindrance_prevalence
 from metrics.indicators import prevalence, retention, retention_counts
 from metrics.stats import Z95, wilson_interval
-from support import ROOT_DIR, teacher, visit, write_kobo, write_roster
+from support import ROOT_DIR, run_cli, teacher, visit, write_kobo, write_roster
 
 SANGHAR = dict(cluster="SAN-C1", district="Sanghar")
 SCORES = {
@@ -173,7 +173,7 @@ def test_small_groups_are_suppressed_not_zero(con):
     assert table["rate"].isna().all() and table["n"].isna().all()
 
 
-def test_metrics_cli(con, capsys):
+def test_metrics_cli(con):
     _, config = con
     done = subprocess.run([sys.executable, "-m", "metrics", "retention", "--config", str(config.source_path),
                            "--by", "district", "--where", "district=Thatta", "--format", "json"],
@@ -183,12 +183,10 @@ def test_metrics_cli(con, capsys):
     assert [(r["district"], r["months"], r["retained"], r["n"]) for r in payload["rows"]] == [
         ("Thatta", 0, 6, 6), ("Thatta", 3, 1, 3)]
     # the rest in this process (one CLI start is enough to test the command line itself)
-    from metrics.__main__ import main
-
-    assert main(["prevalence", "--config", str(config.source_path)]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "months,rate,n,ci_low,ci_high,teachers,suppressed"
-    assert main(["retention", "--config", str(config.source_path), "--by", "teacher_name"]) == 2
-    assert "cannot group by 'teacher_name'" in capsys.readouterr().err
+    code, out, _ = run_cli("metrics", ["prevalence", "--config", str(config.source_path)])
+    assert code == 0 and out.splitlines()[0] == "months,rate,n,ci_low,ci_high,teachers,suppressed"
+    code, _, err = run_cli("metrics", ["retention", "--config", str(config.source_path), "--by", "teacher_name"])
+    assert code == 2 and "cannot group by 'teacher_name'" in err
 
 
 def test_hindrance_prevalence_by_hand(con):

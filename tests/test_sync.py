@@ -2,11 +2,7 @@
 through pyodk) do: paginated, with an edit and a deleted submission. No test reaches the internet."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import subprocess
-import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +11,7 @@ import duckdb
 import pytest
 import yaml
 
-from support import ROOT_DIR, kobo_header, kobo_row, teacher, visit, write_config, write_roster
+from support import kobo_header, kobo_row, run_cli, teacher, visit, write_config, write_roster
 
 pytestmark = pytest.mark.slow  # local HTTP servers, pyodk, a CLI process
 
@@ -155,29 +151,14 @@ def synced(tmp_path, servers, monkeypatch):
     roster = write_roster(tmp_path / "roster.csv", [
         teacher(f"T{i}", "S1") for i in range(1, 6)] + [
         teacher(f"Q{i}", "S9", cluster="QUE-C1", district="Quetta", province="Balochistan") for i in range(1, 4)])
-    code, _, err = command(["--config", str(config_path), str(roster)])
+    code, _, err = run_cli("ingest", ["--config", str(config_path), str(roster)])
     assert code == 0, err
     return config_path, tmp_path / "sustain.duckdb"
 
 
-def command(argv, process=False):
-    """`python -m ingest ARGV`: (exit code, stdout, stderr). In this process (`ingest.__main__.main`,
-    as the console entry point calls it) unless `process`: a new interpreter per run took most of
-    this module's time, and one run in a process of its own tests the command line itself."""
-    if process:
-        run = subprocess.run([sys.executable, "-m", "ingest", *argv], cwd=ROOT_DIR, capture_output=True, text=True,
-                             timeout=120)
-        return run.returncode, run.stdout, run.stderr
-    from ingest.__main__ import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
 def sync(config_path, source, *extra, process=False):
-    code, out, err = command(["sync", "--source", source, "--config", str(config_path), "--json", *extra], process)
+    code, out, err = run_cli("ingest", ["sync", "--source", source, "--config", str(config_path), "--json", *extra],
+                             process)
     return code, (json.loads(out) if out.strip().startswith("{") else None), err
 
 
