@@ -68,6 +68,18 @@ def app(data_db, monkeypatch):
     return run
 
 
+@pytest.fixture(scope="module")
+def rendered(data_db):
+    """The page as it first opens, run once for the tests that only read it."""
+    import streamlit as st
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SUSTAIN_DB", str(data_db))
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        return AppTest.from_file(str(ROOT_DIR / "pages/data.py"), default_timeout=60).run()
+
+
 def tab(at, label):
     return next(t for t in at.tabs if t.label == label)
 
@@ -81,8 +93,8 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_data_page_renders_every_tab(app):
-    at = app()
+def test_data_page_renders_every_tab(rendered):
+    at = rendered
     assert not at.exception
     assert at.title[0].value == "Data"
     assert [t.label for t in at.tabs] == TABS
@@ -95,8 +107,8 @@ def test_data_page_renders_every_tab(app):
                       "Download Parquet (zip with codebook)"]
 
 
-def test_quarantine_shows_a_script_as_text(app):
-    at = app()
+def test_quarantine_shows_a_script_as_text(rendered):
+    at = rendered
     table = tab(at, "Quarantine").dataframe[0].value
     assert list(table.columns) == QUARANTINE_COLUMNS
     hostile = table[table["file"] == "hostile.csv"]
@@ -105,13 +117,13 @@ def test_quarantine_shows_a_script_as_text(app):
     assert all(SCRIPT not in m.value for m in [*at.markdown, *at.caption])
 
 
-def test_quarantine_download_holds_the_whole_row(app, data_db):
+def test_quarantine_download_holds_the_whole_row(rendered):
     """Issue 9, item 13: the quarantine keeps the whole row (teacher id as its key), in the Data
     page's table and in its download, so the row can be fixed and imported again."""
     from report import exports
     from sustain.pseudonym import DEMO_SALT, shown_id
 
-    at = app()
+    at = rendered
     table = tab(at, "Quarantine").dataframe[0].value
     assert "Download quarantined rows (CSV)" in [b.proto.label for b in tab(at, "Quarantine").get("download_button")]
     raw = json.loads(table.loc[table["file"] == "hostile.csv", "raw_row"].iloc[0])
@@ -238,8 +250,8 @@ def test_records(data_db):
     assert "district=Quetta" in book["meaning"].tolist()
 
 
-def test_imports_tab_says_no_source_is_synced(app):
-    at = app()
+def test_imports_tab_says_no_source_is_synced(rendered):
+    at = rendered
     imports = tab(at, "Imports")
     assert "Live sync: last run per source" in [h.value for h in imports.subheader]
     assert any("No source is configured for live sync" in c.value for c in imports.caption)
