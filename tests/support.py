@@ -209,3 +209,8 @@ def run_cli(module: str, argv: list[str], process: bool = False, timeout: float 
         except SystemExit as exit_:  # argparse errors
             code = exit_.code if isinstance(exit_.code, int) else 2
     return code, out.getvalue(), err.getvalue()
+
+
+def with_min_group_n(config, n: int):
+    """`config` with thresholds.min_group_n = n (a copy; suppression is applied when reading)."""
+    return config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": n})})

@@ -27,7 +27,7 @@ from metrics import Filters
 from metrics.context import cop_activity, coverage, hindrance_prevalence
 from metrics.indicators import prevalence, retention, retention_counts
 from metrics.stats import Z95, wilson_interval
-from support import ROOT_DIR, run_cli, teacher, visit, write_kobo, write_roster
+from support import ROOT_DIR, run_cli, teacher, visit, with_min_group_n, write_kobo, write_roster
 
 SANGHAR = dict(cluster="SAN-C1", district="Sanghar")
 SCORES = {
@@ -69,17 +69,8 @@ def build(tmp_path, config, load):
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    """The fixture imported once for the module (the tests only read it)."""
-    from ingest import ingest_files
-    from sustain.config import load_config
-    from support import write_config
-
-    folder = tmp_path_factory.mktemp("golden")
-    config = load_config(write_config(folder, **{"thresholds.min_group_n": 1}))
-    connection = build(folder, config, lambda config, *files: ingest_files(list(files), config))
-    yield connection, config
-    connection.close()
+def con(golden):
+    return golden
 
 
 def as_records(frame, columns):
@@ -165,7 +156,7 @@ def test_wilson_matches_statsmodels():
 
 def test_small_groups_are_suppressed_not_zero(con):
     connection, config = con
-    config = config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 3})})
+    config = with_min_group_n(config, 3)
     table = retention(connection, Filters(months_max=0), ["district"], config)
     # Sanghar rests on 2 teachers -> suppressed; Thatta (4) must then be suppressed too, or the
     # Sanghar figure could be recovered from the overall figure shown beside it.
