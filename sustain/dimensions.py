@@ -112,9 +112,10 @@ def value_order(name: str, values) -> list:
     their order; the rest (and every value of a dimension without declared values) as sorted
     text; missing values (None) dropped."""
     declared = BY_NAME[name].values if name in BY_NAME else ()
-    present = [v for v in dict.fromkeys(values) if v is not None and v == v]
-    rank = {v: i for i, v in enumerate(declared)}
-    return sorted(present, key=lambda v: (0, rank[v], "") if v in rank else (1, 0, str(v)) if declared else (1, 0, v))
+    present = [v for v in dict.fromkeys(values) if v is not None and v == v]  # v == v: not NaN
+    if not declared:
+        return sorted(present)
+    return [v for v in declared if v in present] + sorted((v for v in present if v not in declared), key=str)
 
 
 def sort_key(column):
