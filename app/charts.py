@@ -6,12 +6,15 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from sustain.dimensions import sort_key  # groups in the catalogue's order (bands: 5-9 before 10-19)
+
 
 
 def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=str) -> go.Figure:
     """Retention by months since programme end, one line per `group` value, with Wilson bars."""
     figure = go.Figure()
-    groups = [(None, table)] if not group else list(table.groupby(group, sort=True))
+    ordered = table.sort_values(group, key=sort_key, kind="stable") if group else table
+    groups = [(None, table)] if not group else list(ordered.groupby(group, sort=False))
     for value, rows in groups:
         shown = rows[~rows["suppressed"]]
         if shown.empty:

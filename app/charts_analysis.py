@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from metrics.base import TOO_FEW
 from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
+from sustain.dimensions import sort_key
 
 PALETTE = qualitative.Plotly
 CLASS_COLOURS = {"decaying": "#d62728", "uncertain": "#9e9e9e", "persisting": "#2ca02c", TOO_FEW: "#dddddd"}
@@ -31,7 +32,9 @@ def _layout(figure: go.Figure, title: str, **extra) -> go.Figure:
 
 
 def _groups(table: pd.DataFrame, group: str | None):
-    return [(None, table)] if not group else list(table.groupby(group, sort=True, dropna=False))
+    # in the catalogue's order (bands: 5-9 before 10-19), not as text
+    return [(None, table)] if not group else list(
+        table.sort_values(group, key=sort_key, kind="stable").groupby(group, sort=False, dropna=False))
 
 
 def _count(table: pd.DataFrame, group: str | None) -> int:

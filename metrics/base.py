@@ -20,6 +20,7 @@ import pandas as pd
 
 from sustain.config import Config
 from sustain.db import execute
+from sustain.dimensions import sort_key
 
 from .filters import Filters, check_by
 
@@ -238,4 +239,5 @@ def _protect(ids: np.ndarray, suppressed: np.ndarray, present: np.ndarray, teach
 def order_rows(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     if frame.empty or not by:
         return frame.reset_index(drop=True)
-    return frame.sort_values(list(by), kind="stable").reset_index(drop=True)
+    # bands and other dimensions with declared values in the catalogue's order, not as text
+    return frame.sort_values(list(by), kind="stable", key=sort_key).reset_index(drop=True)

@@ -1,8 +1,11 @@
 """Communities of practice and retention: `retention_by_cop`.
 
-A cluster's community of practice (CoP) is **active** when its CoP meeting log, after the
-cluster's programme end, averages at least `ACTIVE_MEETINGS_PER_MONTH` (0.5) meetings per month,
-**inactive** otherwise (no meeting logged included). The rate is `cop_activity`'s
+A cluster's community of practice (CoP) is **active** when it meets at least
+`ACTIVE_MEETINGS_PER_MONTH` (0.5) times a month, i.e. about every other month; **inactive**
+otherwise (no meeting logged included). This is the one definition: here its CoP meeting log,
+after the cluster's programme end, averages at least that many meetings per month; the planner
+(metrics/planner.py) reads the same threshold as the share of recent visits saying the community
+met in the last month (a community meeting every other month has met in half the months). The rate is `cop_activity`'s
 `meetings_per_month` by cluster: meetings logged after the end over the months elapsed from the
 end to the last scheduled round (or today, whichever is first). It is a property of the cluster,
 so it is taken over the whole log, whatever the filters; it is not shown, only used to split the
@@ -37,7 +40,7 @@ from .filters import BY_COLUMNS, Filters
 from .indicators import retention_counts
 from .stats import wilson_interval
 
-ACTIVE_MEETINGS_PER_MONTH = 0.5
+ACTIVE_MEETINGS_PER_MONTH = 0.5  # the one definition of an active community (docstring above)
 ACTIVE, INACTIVE = "active", "inactive"
 COP_BY = [c for c in BY_COLUMNS if c != "cluster"]
 

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config
-from sustain.dimensions import roster_choice_dimensions
+from sustain.dimensions import roster_choice_dimensions, value_order
 
 from .base import filtered_rows, query
 from .filters import Filters
@@ -20,7 +20,8 @@ _ROSTER_SELECT = ", ".join(f"{d.roster_sql} as {d.name}" for d in roster_choice_
 
 
 def filter_choices(con: duckdb.DuckDBPyConnection, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
-    """Values each roster dimension takes, only in the districts the viewer may see (None: all)."""
+    """Values each roster dimension takes, only in the districts the viewer may see (None: all),
+    in the catalogue's order (bands in band order, the rest as text)."""
     frame = con.execute(
         f"""with roster as (
                select {_ROSTER_SELECT}, sc.district as scope_district
@@ -30,7 +31,7 @@ def filter_choices(con: duckdb.DuckDBPyConnection, scope: tuple[str, ...] | None
            where $everything or list_contains($scope, scope_district)""",
         {"everything": scope is None, "scope": list(scope or [])},
     ).df()
-    return {column: sorted(frame[column].dropna().unique().tolist()) for column in ROSTER_CHOICES}
+    return {column: value_order(column, frame[column].dropna().unique().tolist()) for column in ROSTER_CHOICES}
 
 
 def programme_districts(con: duckdb.DuckDBPyConnection, programme: str, scope: tuple[str, ...] | None) -> list[str]:

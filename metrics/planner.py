@@ -56,7 +56,7 @@ from .filters import Filters
 WEIGHTS = {"decay": 0.40, "hindrances": 0.25, "recency": 0.20, "cop": 0.15}
 RECENT_DAYS = 92            # about 3 months: the latest round's visits, the CoP log window
 RECENCY_FULL_MONTHS = 12    # a school not visited for this long gets the full recency need
-COP_ACTIVE_SHARE = 0.5      # below this share of "yes" answers the community is not active
+from .communities import ACTIVE_MEETINGS_PER_MONTH as COP_ACTIVE_SHARE  # noqa: E402 one definition of "active"
 TOP_HINDRANCES = 2          # hindrances named in the reason
 
 TOO_FEW_DECAY = "too few observations to judge decay"

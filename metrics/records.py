@@ -10,9 +10,14 @@ observations researchers download. Same signature as the indicators, `(con, filt
 - `sync_log`: the last live sync of every source (`python -m ingest sync`), and the sources
   configured under `sources.sync` that have not run yet (synced_at empty); not filtered.
 - `tidy_observations`: one row per teacher, practice and round (the `observations` base
-  relation), with the filters applied. This is row-level pseudonymous data for researchers:
-  teachers appear only under their salted key, no group is suppressed and nothing else is left
-  out; it must be shared under the programme's data-protection terms, not published.
+  relation), plus one row (practice, score, retained empty) per placed visit at which no practice
+  was scored (the teacher absent, on leave, left or transferred, or every practice `na`), with
+  the filters applied. Each row carries its visit's teacher status and, for each hindrance of
+  config, whether the visit reported it (empty when the teacher was not present: the question is
+  asked only then), so hindrances and drop-out can be modelled from it. This is row-level
+  pseudonymous data for researchers: teachers appear only under their salted key, no group is
+  suppressed and nothing else is left out; it must be shared under the programme's
+  data-protection terms, not published.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config, load_config
+from sustain.dimensions import teacher_dimensions
 
 from .base import filtered_rows, query
 from .filters import Filters
@@ -30,9 +36,20 @@ LEDGER_COLUMNS = ["run_id", "source_file", "source_sha256", "kind", "started_at"
                   "inserted", "updated", "unchanged", "quarantined", "refused", "reason", "config_version", "notes"]
 SYNC_COLUMNS = ["source", "kind", "synced_at", "fetched", "absent"]
 QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "detail", "run_id", "quarantined_at", "raw_row"]
-TIDY_COLUMNS = ["teacher_key", "school_id", "school_name", "cluster", "district", "province", "programme",
-                "school_type", "gender", "subject", "months", "visit_date", "practice", "score", "retained",
-                "source_file", "source_sha256"]
+_PLACE_AND_TEACHER = ["teacher_key", "school_id", "school_name", "cluster", "district", "province", "programme",
+                      "school_type", "gender", "subject"]
+# the tidy export's columns but the hindrances (`tidy_columns(config)` adds one per hindrance of
+# config after teacher_status); every teacher-level dimension of the catalogue is one of them
+TIDY_COLUMNS = (_PLACE_AND_TEACHER + [d.name for d in teacher_dimensions() if d.name not in _PLACE_AND_TEACHER]
+                + ["months", "visit_date", "teacher_status", "practice", "score", "retained", "source_file",
+                   "source_sha256"])
+HINDRANCE_PREFIX = "hindrance_"
+
+
+def tidy_columns(config: Config) -> list[str]:
+    """The tidy export's columns: TIDY_COLUMNS with `hindrance_<code>` per hindrance of config."""
+    at = TIDY_COLUMNS.index("teacher_status") + 1
+    return TIDY_COLUMNS[:at] + [HINDRANCE_PREFIX + h.code for h in config.hindrances] + TIDY_COLUMNS[at:]
 
 
 def import_ledger(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, by: Sequence[str] = (),
@@ -93,22 +110,52 @@ select * from per_source order by source
 
 def tidy_observations(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
                       config: Config | None = None) -> pd.DataFrame:
-    """One row per teacher, practice and round with the filters applied (`by` does not apply):
-    the observations every indicator starts from, with the school's name and the source file of
-    the visit (its sha256 links it to the import ledger). Not suppressed: see the module docstring."""
+    """One row per teacher, practice and round with the filters applied (`by` does not apply),
+    and one per placed visit without a scored practice: the observations every indicator starts
+    from, with the school's name, the visit's teacher status and hindrances, and its source file
+    (its sha256 links it to the import ledger). Not suppressed: see the module docstring."""
     config = config or load_config()
-    rows, params = filtered_rows([], filters)
-    frame = query(con, config, f"""
-filtered as (
-    {rows}
-)
-select f.teacher_key, f.school_id, sc.school_name, f.cluster, f.district, f.province, f.programme,
-       f.school_type, f.gender, f.subject, f.months, f.visit_date, f.practice, f.score, f.retained,
-       v.source_file, v.source_sha256
-from filtered f
-join schools sc on sc.school_id = f.school_id
-join visits v on v.submission_id = f.submission_id
-order by f.teacher_key, f.months, f.practice
-""", params)
+    sql, params = tidy_sql(filters, config)
+    frame = query(con, config, sql, params)
     frame["visit_date"] = pd.to_datetime(frame["visit_date"]).dt.date
-    return frame[TIDY_COLUMNS]
+    return frame[tidy_columns(config)]
+
+
+def tidy_sql(filters: Filters, config: Config) -> tuple[str, dict]:
+    """The tidy export's query (continuing BASE_CTES, as `query` runs it) and its parameters.
+    Hindrance columns are named from config codes (lower-case identifiers, checked by config)."""
+    observed, params = filtered_rows([], filters)
+    # visit-level: a practice filter does not apply to a visit at which nothing was scored
+    visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")
+    from_visit = {"school_name": "sc.school_name", "teacher_status": "mv.teacher_status",
+                  "source_file": "v.source_file", "source_sha256": "v.source_sha256"}
+    carried = ", ".join(c for c in TIDY_COLUMNS
+                        if c not in from_visit and c not in ("practice", "score", "retained"))
+    codes = {HINDRANCE_PREFIX + h.code: f"tidy_h{i}" for i, h in enumerate(config.hindrances)}
+    outer = ", ".join(
+        f"case when mv.teacher_status = 'present' then list_contains(mv.hindrances, ${codes[c]}) end as {c}"
+        if c in codes else f"{from_visit.get(c, 'r.' + c)} as {c}" for c in tidy_columns(config))
+    return f"""
+filtered as (
+    {observed}
+),
+filtered_visits as (
+    {visits}
+),
+unscored_visits as (
+    select * from filtered_visits fv
+    where not exists (select 1 from model_observations o where o.submission_id = fv.submission_id)
+),
+tidy_rows as (
+    select {carried}, submission_id, practice, score, retained from filtered
+    union all
+    select {carried}, submission_id, null::varchar as practice, null::integer as score, null::boolean as retained
+    from unscored_visits
+)
+select {outer}
+from tidy_rows r
+join model_visits mv on mv.submission_id = r.submission_id
+join schools sc on sc.school_id = r.school_id
+join visits v on v.submission_id = r.submission_id
+order by r.teacher_key, r.months, r.practice nulls first
+""", params | visit_params | {name: code[len(HINDRANCE_PREFIX):] for code, name in codes.items()}

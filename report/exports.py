@@ -19,7 +19,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ingest.survey import TEACHER_STATUSES
 from metrics.filters import Filters
+from metrics.records import HINDRANCE_PREFIX
 from sustain.config import Config
 from sustain.dimensions import column_docs
 
@@ -46,8 +48,11 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
                     "text (hex)"),
     "school_name": ("school name, as in the roster", "text"),
     "visit_date": ("date of the classroom visit", "date (YYYY-MM-DD)"),
-    "score": ("rubric score of the practice at the visit; visits scored na are not in the data (missing, not 0)",
+    "score": ("rubric score of the practice at the visit; a practice scored na has no row (missing, not 0); "
+              "empty on the row of a visit at which no practice was scored",
               "points on the practice's scale (scale_min..scale_max, default 1..4)"),
+    "teacher_status": (f"the teacher's status recorded at the visit, one of {', '.join(TEACHER_STATUSES)} "
+                       "(practices are scored and hindrances asked only when present)", "category"),
     "source_file": ("file the visit was imported from", "file name"),
     "source_sha256": ("sha256 of that file: links the row to the import ledger", "text (hex)"),
     # indicator tables (definitions: README "Indicators"; the codebook's `indicator` row names it)
@@ -64,7 +69,10 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
 # A column whose meaning differs between row-level data (one row per observation) and an
 # indicator's table (one row per group): the codebook picks by the kind of download.
 ROW_LEVEL_DOCS: dict[str, tuple[str, str]] = {
-    "retained": ("the score is at or above the practice's cut-off (retained_at in config)", "true/false"),
+    "retained": ("the score is at or above the practice's cut-off (retained_at in config); empty on the row of "
+                 "a visit at which no practice was scored", "true/false"),
+    "practice": ("practice observed (code from config practices); empty on the one row of a placed visit at "
+                 "which no practice was scored (teacher not present, or every practice scored na)", "code"),
 }
 TABLE_DOCS: dict[str, tuple[str, str]] = {
     "retained": ("teacher-practices retained (scored at or above the cut-off)", "count"),
@@ -173,7 +181,7 @@ def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.D
     - `source`: the import ledger rows the data came from (files whose sha256 appears in the data)."""
     generated = generated or dt.datetime.now().replace(microsecond=0)
     rows = []
-    docs = COLUMN_DOCS | (ROW_LEVEL_DOCS if privacy == ROW_LEVEL else TABLE_DOCS)
+    docs = COLUMN_DOCS | (ROW_LEVEL_DOCS if privacy == ROW_LEVEL else TABLE_DOCS) | hindrance_docs(config)
     for column in frame.columns:
         meaning, unit = docs.get(column, ("(not documented)", ""))
         rows.append(("column", column, meaning, unit))
@@ -195,6 +203,15 @@ def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.D
                      f"{entry.unchanged} unchanged, {entry.quarantined} quarantined; sha256 {entry.source_sha256}",
                      entry.kind or ""))
     return pd.DataFrame(rows, columns=["section", "name", "meaning", "unit"])
+
+
+def hindrance_docs(config: Config) -> dict[str, tuple[str, str]]:
+    """The row-level data's `hindrance_<code>` columns (metrics/records.py tidy_columns), one per
+    hindrance of config."""
+    return {f"{HINDRANCE_PREFIX}{h.code}": (
+        f"the visit reported the hindrance {h.code} ({h.label}); empty when the teacher was not present "
+        "(the question is asked only then); the same on every row of the visit", "true/false")
+        for h in config.hindrances}
 
 
 def _source_ledger(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:

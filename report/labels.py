@@ -1,10 +1,13 @@
 """Words of the donor pack in English and Urdu.
 
-Practice and hindrance names come from config (`label` / `label_ur`); this module holds only the
-report's own words (slide titles, axis titles, captions). A key missing in Urdu falls back to
+Practice and hindrance names come from config (`label` / `label_ur`), the names of dimensions
+(programme, months since programme end) from the catalogue (sustain/dimensions.py `label` /
+`label_ur`); this module holds only the report's own words (slide titles, axis titles, captions). A key missing in Urdu falls back to
 English, so a new string never breaks the Urdu report.
 """
 from __future__ import annotations
+
+from sustain.dimensions import BY_NAME
 
 LANGUAGES = ("en", "ur")
 
@@ -13,7 +16,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report_title": "Do teachers keep the practices? {programme}",
         "subtitle": "Follow-up of teachers' classroom practices after the programme ended",
         "funder": "Funder",
-        "programme": "Programme",
+        "programme": BY_NAME["programme"].label,
         "districts": "Districts",
         "all_districts": "all districts",
         "visits": "Follow-up visits",
@@ -26,7 +29,7 @@ TEXT: dict[str, dict[str, str]] = {
         "districts_title_none": "Districts compared",
         "half_life_title": "How long each practice lasts: half-life",
         "hindrances_title": "Hindrances and abandonment of practices",
-        "months_axis": "months since programme end",
+        "months_axis": BY_NAME["months"].label.lower(),
         "retained_axis": "share retained",
         "half_life_axis": "half-life (months)",
         "hazard_ratio_axis": "hazard ratio of abandonment (log scale; 1 = no difference)",
@@ -84,7 +87,7 @@ TEXT: dict[str, dict[str, str]] = {
         "report_title": "کیا اساتذہ سیکھے ہوئے طریقے جاری رکھتے ہیں؟ {programme}",
         "subtitle": "پروگرام ختم ہونے کے بعد اساتذہ کے تدریسی طریقوں کا جائزہ",
         "funder": "مالی معاون",
-        "programme": "پروگرام",
+        "programme": BY_NAME["programme"].label_ur,
         "districts": "اضلاع",
         "all_districts": "تمام اضلاع",
         "visits": "فالو اپ دورے",
@@ -97,7 +100,7 @@ TEXT: dict[str, dict[str, str]] = {
         "districts_title_none": "اضلاع کا موازنہ",
         "half_life_title": "ہر طریقہ کتنی دیر قائم رہتا ہے: نصف عمر",
         "hindrances_title": "رکاوٹیں اور طریقے ترک کرنا",
-        "months_axis": "پروگرام کے اختتام سے مہینے",
+        "months_axis": BY_NAME["months"].label_ur,
         "retained_axis": "برقرار رہنے کی شرح",
         "half_life_axis": "نصف عمر (مہینے)",
         "hazard_ratio_axis": "طریقہ ترک کرنے کا ہیزرڈ ریشو (لاگ اسکیل؛ 1 = کوئی فرق نہیں)",

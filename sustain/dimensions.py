@@ -22,6 +22,9 @@ Fields:
               there are none
   roster_column  a roster column beyond the core ones (ingest/tables.py) this dimension reads: the
               roster import keeps it in `teachers.attributes` (a MAP; read `t.attributes['name']`)
+  values      the values in their display order, when text order is wrong (bands: 5-9 before
+              10-19); sidebars, tables, charts and exports list them so (`value_order`); values not
+              declared follow, as text. Empty: text (or number) order
   filter      in `Filters` (the CLI's --where, the URL); `sidebar` in the sidebar; `compare` in the
               pages' "Compare by"; `by_rank` position in `--by` (None: not a --by column)
 """
@@ -45,9 +48,11 @@ class Dimension:
     sidebar: bool = False
     compare: bool = False
     by_rank: int | None = None
+    values: tuple[str, ...] = ()
 
 
 LEVELS = ("teacher", "school", "visit", "practice")
+EXPERIENCE_BANDS = ("0-4", "5-9", "10-19", "20+")  # the bands of experience_band's SQL below, in order
 
 CATALOGUE: tuple[Dimension, ...] = (
     Dimension("programme", "teacher", "Programme", "پروگرام",
@@ -75,8 +80,8 @@ CATALOGUE: tuple[Dimension, ...] = (
               "visit was placed (nearest scheduled round within schedule.window_weeks)", "months",
               filter=False, by_rank=6),
     Dimension("experience_band", "teacher", "Years of teaching experience", "تدریس کے تجربے کے سال",
-              "teacher's years of teaching experience in bands (0-4, 5-9, 10-19, 20+), from the roster's "
-              "years_experience (empty or not a whole number: missing)", "band of years",
+              f"teacher's years of teaching experience in bands ({', '.join(EXPERIENCE_BANDS)}), from the "
+              "roster's years_experience (empty or not a whole number: missing)", "band of years",
               roster_column="years_experience",
               roster_sql="""case
                   when try_cast(t.attributes['years_experience'] as integer) between 0 and 4 then '0-4'
@@ -84,7 +89,7 @@ CATALOGUE: tuple[Dimension, ...] = (
                   when try_cast(t.attributes['years_experience'] as integer) between 10 and 19 then '10-19'
                   when try_cast(t.attributes['years_experience'] as integer) >= 20 then '20+'
               end""",
-              sidebar=True, compare=True, by_rank=12),
+              sidebar=True, compare=True, by_rank=12, values=EXPERIENCE_BANDS),
 )
 
 BY_NAME: dict[str, Dimension] = {d.name: d for d in CATALOGUE}
@@ -98,6 +103,31 @@ for _d in CATALOGUE:  # names and roster columns become SQL identifiers: code on
         raise ValueError(f"dimension {_d.name!r}: names and roster columns are lower-case identifiers")
     if _d.level not in LEVELS:
         raise ValueError(f"dimension {_d.name!r}: level {_d.level!r} is not one of {LEVELS}")
+    if _d.values and _d.roster_sql and not all(f"'{v}'" in _d.roster_sql for v in _d.values):
+        raise ValueError(f"dimension {_d.name!r}: its SQL does not produce every declared value {_d.values}")
+
+
+def value_order(name: str, values) -> list:
+    """`values` of dimension `name` in display order: the catalogue's declared `values` first, in
+    their order; the rest (and every value of a dimension without declared values) as sorted
+    text; missing values (None) dropped."""
+    declared = BY_NAME[name].values if name in BY_NAME else ()
+    present = [v for v in dict.fromkeys(values) if v is not None and v == v]  # v == v: not NaN
+    if not declared:
+        return sorted(present)
+    return [v for v in declared if v in present] + sorted((v for v in present if v not in declared), key=str)
+
+
+def sort_key(column):
+    """A pandas `sort_values(key=...)` key: a dimension with declared `values` sorts in their
+    order (undeclared values after them, as text); any other column as it is."""
+    declared = BY_NAME[column.name].values if column.name in BY_NAME else ()
+    if not declared:
+        return column
+    rank = {v: i for i, v in enumerate(declared)}
+    undeclared = sorted({str(v) for v in column.dropna() if v not in rank})
+    rank |= {v: len(declared) + i for i, v in enumerate(undeclared)}
+    return column.map(lambda v: rank.get(v if v in rank else str(v)) if v is not None and v == v else None)
 
 
 def filter_dimensions() -> list[Dimension]:

@@ -51,3 +51,19 @@ def sample_db(tmp_path_factory):
             os.environ["SUSTAIN_SALT"] = salt
     assert result.ok, [f.refused for f in result.files]
     return path
+
+
+@pytest.fixture(scope="session")
+def golden(tmp_path_factory):
+    """The six-teacher fixture of tests/test_metrics_golden.py (described there) imported once per
+    session with thresholds.min_group_n 1: (read-only connection, config). Tests only read it; a
+    test needing another threshold copies the config (suppression is applied when reading)."""
+    from ingest import ingest_files
+    from test_metrics_golden import build
+
+    folder = tmp_path_factory.mktemp("golden")
+    config = load_config(write_config(folder, **{"thresholds.min_group_n": 1}))
+    connection = build(folder, config, lambda config, *files: ingest_files(list(files), config))
+    yield connection, config
+    connection.close()
+

@@ -184,3 +184,33 @@ def rows(config, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def run_cli(module: str, argv: list[str], process: bool = False, timeout: float = 120) -> tuple[int, str, str]:
+    """`python -m MODULE ARGV` (ingest, metrics, report): (exit code, stdout, stderr). In this
+    process (the module's `main(argv)`, as the console entry points call it) unless `process`:
+    a new interpreter per run cost seconds each; a test of the command line itself runs once with
+    process=True."""
+    import contextlib
+    import importlib
+    import io
+    import subprocess
+    import sys
+
+    if process:
+        run = subprocess.run([sys.executable, "-m", module, *argv], cwd=ROOT_DIR, capture_output=True, text=True,
+                             timeout=timeout)
+        return run.returncode, run.stdout, run.stderr
+    main = importlib.import_module(f"{module}.__main__").main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:  # argparse errors
+            code = exit_.code if isinstance(exit_.code, int) else 2
+    return code, out.getvalue(), err.getvalue()
+
+
+def with_min_group_n(config, n: int):
+    """`config` with thresholds.min_group_n = n (a copy; suppression is applied when reading)."""
+    return config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": n})})

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import Filters
-from metrics.records import QUARANTINE_COLUMNS, TIDY_COLUMNS, import_ledger, quarantine_rows, tidy_observations
+from metrics.records import QUARANTINE_COLUMNS, import_ledger, quarantine_rows, tidy_columns, tidy_observations
 from support import ROOT_DIR, visit, write_kobo
 
 SCRIPT = "<script>alert('x')</script>"
@@ -68,6 +68,18 @@ def app(data_db, monkeypatch):
     return run
 
 
+@pytest.fixture(scope="module")
+def rendered(data_db):
+    """The page as it first opens, run once for the tests that only read it."""
+    import streamlit as st
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SUSTAIN_DB", str(data_db))
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        return AppTest.from_file(str(ROOT_DIR / "pages/data.py"), default_timeout=60).run()
+
+
 def tab(at, label):
     return next(t for t in at.tabs if t.label == label)
 
@@ -81,8 +93,8 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_data_page_renders_every_tab(app):
-    at = app()
+def test_data_page_renders_every_tab(rendered):
+    at = rendered
     assert not at.exception
     assert at.title[0].value == "Data"
     assert [t.label for t in at.tabs] == TABS
@@ -95,8 +107,8 @@ def test_data_page_renders_every_tab(app):
                       "Download Parquet (zip with codebook)"]
 
 
-def test_quarantine_shows_a_script_as_text(app):
-    at = app()
+def test_quarantine_shows_a_script_as_text(rendered):
+    at = rendered
     table = tab(at, "Quarantine").dataframe[0].value
     assert list(table.columns) == QUARANTINE_COLUMNS
     hostile = table[table["file"] == "hostile.csv"]
@@ -105,13 +117,13 @@ def test_quarantine_shows_a_script_as_text(app):
     assert all(SCRIPT not in m.value for m in [*at.markdown, *at.caption])
 
 
-def test_quarantine_download_holds_the_whole_row(app, data_db):
+def test_quarantine_download_holds_the_whole_row(rendered):
     """Issue 9, item 13: the quarantine keeps the whole row (teacher id as its key), in the Data
     page's table and in its download, so the row can be fixed and imported again."""
     from report import exports
     from sustain.pseudonym import DEMO_SALT, shown_id
 
-    at = app()
+    at = rendered
     table = tab(at, "Quarantine").dataframe[0].value
     assert "Download quarantined rows (CSV)" in [b.proto.label for b in tab(at, "Quarantine").get("download_button")]
     raw = json.loads(table.loc[table["file"] == "hostile.csv", "raw_row"].iloc[0])
@@ -203,15 +215,32 @@ def test_records(data_db):
         quetta = tidy_observations(con, Filters(district=("Quetta",), practice=("group_work",)), [], config)
         limited = (quarantine_rows(con, Filters(scope=("Quetta",)), [], config),
                    tidy_observations(con, Filters(scope=("Quetta",)), [], config))
-        observations = con.execute("select count(*) from visit_practices vp join visits v using (submission_id) "
-                                   "where v.teacher_status = 'present' and vp.score is not null").fetchone()[0]
+        observations = con.execute("select count(*) from model_observations").fetchone()[0]
+        visits = con.execute("select submission_id, teacher_status, hindrances from model_visits").df()
     assert len(ledger) == 8 and len(quarantine) == 22
-    assert list(everyone.columns) == TIDY_COLUMNS
+    assert list(everyone.columns) == tidy_columns(config)
     assert limited[0].empty and set(limited[1]["district"]) == {"Quetta"}  # a viewer limited to Quetta
-    assert 0 < len(everyone) <= observations
-    assert set(quetta["district"]) == {"Quetta"} and set(quetta["practice"]) == {"group_work"}
+    scored = everyone[everyone["practice"].notna()]
+    assert len(scored) == observations > 0
+    assert set(quetta["district"]) == {"Quetta"} and set(quetta["practice"].dropna()) == {"group_work"}
     assert everyone["teacher_key"].str.fullmatch(r"[0-9a-f]{16,}").all()
-    assert (everyone["retained"] == (everyone["score"] >= 3)).all()
+    assert (scored["retained"] == (scored["score"] >= 3)).all()
+    # every placed visit is in it: one row per scored practice, or one row (no practice) when none was
+    # scored; with its teacher status, and its hindrances when the teacher was present (asked only then)
+    unscored = everyone[everyone["practice"].isna()]
+    assert unscored[["score", "retained"]].isna().all().all()
+    assert set(unscored["teacher_status"]) >= {"absent", "left", "transferred"}
+    assert (scored["teacher_status"] == "present").all()
+    per_visit = everyone.drop_duplicates(["teacher_key", "months"]).set_index(["teacher_key", "months"])
+    assert len(per_visit) == len(visits)
+    flags = [f"hindrance_{h.code}" for h in config.hindrances]
+    present = per_visit[per_visit["teacher_status"] == "present"]
+    assert per_visit.loc[per_visit["teacher_status"] != "present", flags].isna().all().all()
+    assert present[flags].notna().all().all()
+    reported = {h: int(n) for h, n in present[flags].sum().items()}
+    expected = visits[visits["teacher_status"] == "present"]["hindrances"].explode().value_counts()
+    assert reported == {f"hindrance_{h.code}": int(expected.get(h.code, 0)) for h in config.hindrances}
+    assert sum(reported.values()) > 0
     with zipfile.ZipFile(io.BytesIO(exports.data_bundle(quetta, Filters(district=("Quetta",)), config, ledger,
                                                         "csv"))) as archive:
         data = pd.read_csv(io.BytesIO(archive.read("data.csv")))
@@ -221,8 +250,8 @@ def test_records(data_db):
     assert "district=Quetta" in book["meaning"].tolist()
 
 
-def test_imports_tab_says_no_source_is_synced(app):
-    at = app()
+def test_imports_tab_says_no_source_is_synced(rendered):
+    at = rendered
     imports = tab(at, "Imports")
     assert "Live sync: last run per source" in [h.value for h in imports.subheader]
     assert any("No source is configured for live sync" in c.value for c in imports.caption)

@@ -148,3 +148,16 @@ def test_readme_lists_the_catalogues_dimensions():
     assert f"`--by` takes `{', '.join(by_columns())}`." in flat
     sidebar = ", ".join(d.label.lower() for d in sidebar_dimensions())
     assert f"one sidebar of filters ({sidebar})" in flat
+
+
+def test_one_definition_of_an_active_community_of_practice():
+    """The communities page, the planner and the README state the same threshold
+    (metrics/communities.py ACTIVE_MEETINGS_PER_MONTH)."""
+    from metrics import communities, planner
+
+    assert planner.COP_ACTIVE_SHARE is communities.ACTIVE_MEETINGS_PER_MONTH
+    rate = f"{communities.ACTIVE_MEETINGS_PER_MONTH:g}"
+    sentence = " ".join(README.split())
+    assert (f"A community of practice is *active* when it meets at least {rate} times a month: its CoP log "
+            f"averages at least {rate} meetings a month after the programme ended (the planner: at least "
+            f"{rate} of its recent visits say it met in the last month)") in sentence

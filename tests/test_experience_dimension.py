@@ -42,3 +42,25 @@ def test_sidebar_choices_and_codebook(sample):
     con, _ = sample
     assert set(filter_choices(con, None)["experience_band"]) <= BANDS
     assert "years_experience" in COLUMN_DOCS["experience_band"][0]
+
+
+def test_bands_are_listed_in_the_catalogues_order_not_as_text(sample):
+    """Sidebar choices, indicator tables, chart groups and the donor pack's labels follow the
+    catalogue (sustain/dimensions.py): 5-9 before 10-19, though "10-19" < "5-9" as text."""
+    from app.charts import retention_curve
+    from report.labels import text
+    from sustain.dimensions import BY_NAME, EXPERIENCE_BANDS
+
+    con, config = sample
+    choices = filter_choices(con, None)["experience_band"]
+    assert choices == [b for b in EXPERIENCE_BANDS if b in choices] and {"5-9", "10-19"} <= set(choices)
+    table = retention(con, Filters(), by=["experience_band"], config=config)
+    listed = list(dict.fromkeys(table["experience_band"].dropna()))
+    assert listed == [b for b in EXPERIENCE_BANDS if b in listed] and {"5-9", "10-19"} <= set(listed)
+    figure = retention_curve(table, "experience_band", "retention")
+    drawn = [trace.name for trace in figure.data]
+    assert [b for b in EXPERIENCE_BANDS if b in drawn] == [d for d in drawn if d in EXPERIENCE_BANDS]
+    assert {"5-9", "10-19"} <= set(drawn)
+    for key, name in (("programme", "programme"), ("months_axis", "months")):
+        assert text(key, "ur") == BY_NAME[name].label_ur
+        assert text(key, "en").lower() == BY_NAME[name].label.lower()

@@ -94,9 +94,9 @@ def test_zip_bytes():
 
 
 def test_codebook_documents_every_column(config):
-    from metrics.records import TIDY_COLUMNS
+    from metrics.records import tidy_columns
 
-    frame = pd.DataFrame({c: ["x"] for c in TIDY_COLUMNS}).assign(source_sha256=["abc"])
+    frame = pd.DataFrame({c: ["x"] for c in tidy_columns(config)}).assign(source_sha256=["abc"])
     ledger = pd.DataFrame([
         {"run_id": "r1", "source_file": "kobo.csv", "source_sha256": "abc", "kind": "kobo",
          "finished_at": "2026-01-01 10:00:00", "rows_read": 3, "inserted": 3, "updated": 0, "unchanged": 0,
@@ -107,11 +107,16 @@ def test_codebook_documents_every_column(config):
     ])
     book = exports.codebook(frame, Filters(district=("Quetta",)), config, ledger)
     columns = book[book["section"] == "column"]
-    assert columns["name"].tolist() == TIDY_COLUMNS
+    assert columns["name"].tolist() == tidy_columns(config)
     assert "(not documented)" not in columns["meaning"].tolist()
     assert all(columns["unit"].str.len() > 0)
+    described = columns.set_index("name")
     # row-level data: `retained` is a flag per observation (in an indicator's table it is a count)
-    assert columns.set_index("name").loc["retained", "unit"] == "true/false"
+    assert described.loc["retained", "unit"] == "true/false"
+    assert "experience_band" in described.index and "teacher_status" in described.index
+    for hindrance in config.hindrances:
+        assert described.loc[f"hindrance_{hindrance.code}", "unit"] == "true/false"
+        assert hindrance.label in described.loc[f"hindrance_{hindrance.code}", "meaning"]
     table_book = exports.codebook(pd.DataFrame({"rate": [0.5], "retained": [3], "n": [6]}), Filters(), config,
                                   ledger, privacy=exports.AS_SHOWN)
     assert table_book.set_index("name").loc["retained", "unit"] == "count"

@@ -17,6 +17,13 @@ ONE_OF_EACH = dict(programme=("CBM",), province=("Sindh",), district=("Thatta",)
                    hindrance=("low_pay",), months_min=0, months_max=12)
 
 
+# the model fits: tens of seconds per indicator on the whole sample; in the full suite (CI), not
+# in the inner loop (-m "not slow")
+MODEL_FITS = {"hindrance_effect", "persistence", "half_life"}
+EVERY_INDICATOR = [pytest.param(name, marks=pytest.mark.slow) if name in MODEL_FITS else name
+                   for name in sorted(INDICATORS)]
+
+
 @pytest.fixture(scope="module")
 def sample(sample_db):
     con = duckdb.connect(str(sample_db), read_only=True)
@@ -24,7 +31,7 @@ def sample(sample_db):
     con.close()
 
 
-@pytest.mark.parametrize("name", sorted(INDICATORS))
+@pytest.mark.parametrize("name", EVERY_INDICATOR)
 def test_every_indicator_accepts_every_by_column(sample, name):
     con, config = sample
     for column in BY_COLUMNS:
@@ -37,7 +44,7 @@ def test_every_indicator_accepts_every_by_column(sample, name):
         assert len(table) > 0, (name, column)
 
 
-@pytest.mark.parametrize("name", sorted(INDICATORS))
+@pytest.mark.parametrize("name", EVERY_INDICATOR)
 def test_every_indicator_accepts_every_filter(sample, name):
     con, config = sample
     everyone = INDICATORS[name](con, Filters(), [], config)

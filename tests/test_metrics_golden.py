@@ -27,7 +27,7 @@ from metrics import Filters
 from metrics.context import cop_activity, coverage, hindrance_prevalence
 from metrics.indicators import prevalence, retention, retention_counts
 from metrics.stats import Z95, wilson_interval
-from support import ROOT_DIR, teacher, visit, write_kobo, write_roster
+from support import ROOT_DIR, run_cli, teacher, visit, with_min_group_n, write_kobo, write_roster
 
 SANGHAR = dict(cluster="SAN-C1", district="Sanghar")
 SCORES = {
@@ -68,12 +68,9 @@ def build(tmp_path, config, load):
     return duckdb.connect(str(config.database_path()), read_only=True)
 
 
-@pytest.fixture
-def con(tmp_path, config_factory, load):
-    config = config_factory(**{"thresholds.min_group_n": 1})
-    connection = build(tmp_path, config, load)
-    yield connection, config
-    connection.close()
+@pytest.fixture(scope="module")
+def con(golden):
+    return golden
 
 
 def as_records(frame, columns):
@@ -157,13 +154,10 @@ def test_wilson_matches_statsmodels():
         assert (lo, hi) == pytest.approx(expected, abs=1e-9)
 
 
-def test_small_groups_are_suppressed_not_zero(tmp_path, config_factory, load):
-    config = config_factory(**{"thresholds.min_group_n": 3})
-    connection = build(tmp_path, config, load)
-    try:
-        table = retention(connection, Filters(months_max=0), ["district"], config)
-    finally:
-        connection.close()
+def test_small_groups_are_suppressed_not_zero(con):
+    connection, config = con
+    config = with_min_group_n(config, 3)
+    table = retention(connection, Filters(months_max=0), ["district"], config)
     # Sanghar rests on 2 teachers -> suppressed; Thatta (4) must then be suppressed too, or the
     # Sanghar figure could be recovered from the overall figure shown beside it.
     assert table["suppressed"].tolist() == [True, True]
@@ -179,12 +173,11 @@ def test_metrics_cli(con):
     payload = json.loads(done.stdout)
     assert [(r["district"], r["months"], r["retained"], r["n"]) for r in payload["rows"]] == [
         ("Thatta", 0, 6, 6), ("Thatta", 3, 1, 3)]
-    csv_out = subprocess.run([sys.executable, "-m", "metrics", "prevalence", "--config", str(config.source_path)],
-                             capture_output=True, text=True, cwd=ROOT_DIR)
-    assert csv_out.stdout.splitlines()[0] == "months,rate,n,ci_low,ci_high,teachers,suppressed"
-    bad = subprocess.run([sys.executable, "-m", "metrics", "retention", "--config", str(config.source_path),
-                          "--by", "teacher_name"], capture_output=True, text=True, cwd=ROOT_DIR)
-    assert bad.returncode == 2 and "cannot group by 'teacher_name'" in bad.stderr
+    # the rest in this process (one CLI start is enough to test the command line itself)
+    code, out, _ = run_cli("metrics", ["prevalence", "--config", str(config.source_path)])
+    assert code == 0 and out.splitlines()[0] == "months,rate,n,ci_low,ci_high,teachers,suppressed"
+    code, _, err = run_cli("metrics", ["retention", "--config", str(config.source_path), "--by", "teacher_name"])
+    assert code == 2 and "cannot group by 'teacher_name'" in err
 
 
 def test_hindrance_prevalence_by_hand(con):

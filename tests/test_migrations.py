@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from sustain.db import MIGRATIONS, SCHEMA_VERSION, SchemaMismatch, open_for_writing, read_only, schema_version
-from support import ROOT_DIR, write_config
+from support import ROOT_DIR, run_cli, write_config
 
 PREVIOUS_RELEASE = ROOT_DIR / "tests" / "data" / "release_2026.11-1.duckdb.gz"
 CANONICAL = ["schools", "teachers", "visits", "visit_practices", "visit_hindrances", "cop_meetings",
@@ -69,13 +69,11 @@ def test_the_previous_release_upgrades_with_nothing_lost(old_db, tmp_path):
         units = con.execute("select count(*) from person_period").fetchone()[0]
     assert units > 0  # the analysis model was built from the old visits
 
-    metrics = subprocess.run([sys.executable, "-m", "metrics", "retention", "--db", str(old_db), "--config",
-                              str(config), "--format", "json"], cwd=ROOT_DIR, capture_output=True, text=True)
-    assert metrics.returncode == 0, metrics.stderr
+    code, _, err = run_cli("metrics", ["retention", "--db", str(old_db), "--config", str(config), "--format", "json"])
+    assert code == 0, err
 
-    again = subprocess.run([sys.executable, "-m", "ingest", "upgrade", "--db", str(old_db), "--config", str(config)],
-                           cwd=ROOT_DIR, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0 and "up to date" in again.stdout
+    code, out, _ = run_cli("ingest", ["upgrade", "--db", str(old_db), "--config", str(config)])
+    assert code == 0 and "up to date" in out
 
 
 def test_a_database_from_a_newer_release_is_refused_by_readers_and_writers(old_db, tmp_path):
@@ -89,9 +87,8 @@ def test_a_database_from_a_newer_release_is_refused_by_readers_and_writers(old_d
     with pytest.raises(SchemaMismatch, match="newer Sustain"):
         open_for_writing(old_db)
     config = write_config(tmp_path)
-    run = subprocess.run([sys.executable, "-m", "metrics", "retention", "--db", str(old_db), "--config", str(config)],
-                         cwd=ROOT_DIR, capture_output=True, text=True)
-    assert run.returncode == 2 and "newer Sustain" in run.stderr and "Traceback" not in run.stderr
+    code, _, err = run_cli("metrics", ["retention", "--db", str(old_db), "--config", str(config)])
+    assert code == 2 and "newer Sustain" in err and "Traceback" not in err
     assert old_db.read_bytes() == before
 
 

@@ -11,8 +11,6 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,7 @@ from metrics.registry import INDICATORS
 from sustain.config import load_config
 from sustain.db import read_only
 from support import ROOT_DIR, teacher, visit, write_config, write_kobo, write_roster
+from support import run_cli as in_process  # python -m MODULE's main(argv), or a process
 
 pytestmark = pytest.mark.slow  # the donor pack's PowerPoint, HTML and PNG
 
@@ -42,31 +41,24 @@ def needs_chromium():
         pytest.skip("browser test skipped: no chromium at /usr/bin/chromium (apt-get install -y chromium)")
 
 
-def run_cli(*args) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(ROOT_DIR)}
-    env.pop("SUSTAIN_DB", None)
-    return subprocess.run([sys.executable, *args], cwd=ROOT_DIR, env=env, capture_output=True, text=True,
-                          timeout=120)
-
-
 def metrics_rows(db: Path, indicator: str, programme: str, by: str = "") -> list[dict]:
-    args = ["-m", "metrics", indicator, "--db", str(db), "--where", f"programme={programme}", "--format", "json"]
+    args = [indicator, "--db", str(db), "--where", f"programme={programme}", "--format", "json"]
     if by:
         args += ["--by", by]
-    result = run_cli(*args)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["rows"]
+    code, out, err = in_process("metrics", args)  # `python -m metrics`'s main: its very JSON
+    assert code == 0, err
+    return json.loads(out)["rows"]
 
 
 @pytest.fixture(scope="module")
 def pack(sample_db, tmp_path_factory):
     """`python -m report` for CBM (English) and CBT (Urdu) on the sample data."""
     out = tmp_path_factory.mktemp("pack")
-    for programme, language in (("CBM", "en"), ("CBT", "ur")):
-        result = run_cli("-m", "report", "--programme", programme, "--language", language, "--db", str(sample_db),
-                         "--out", str(out))
-        assert result.returncode == 0, result.stderr
-        assert f"sustain_{programme}.pptx" in result.stdout and f"sustain_{programme}.html" in result.stdout
+    for programme, language, process in (("CBM", "en", True), ("CBT", "ur", False)):  # one real process
+        code, stdout, stderr = in_process("report", ["--programme", programme, "--language", language, "--db",
+                                                     str(sample_db), "--out", str(out)], process=process)
+        assert code == 0, stderr
+        assert f"sustain_{programme}.pptx" in stdout and f"sustain_{programme}.html" in stdout
     return out
 
 
@@ -312,9 +304,9 @@ def test_png_without_chromium_says_how_to_get_it(small_figure, tmp_path, monkeyp
 
 
 def test_cli_refuses_unknown_programme_and_district(sample_db, tmp_path):
-    result = run_cli("-m", "report", "--programme", "NOPE", "--db", str(sample_db), "--out", str(tmp_path))
-    assert result.returncode == 2 and "unknown programme" in result.stderr
-    result = run_cli("-m", "report", "--programme", "CBM", "--district", "Atlantis", "--db", str(sample_db),
-                     "--out", str(tmp_path))
-    assert result.returncode == 2 and "no district 'Atlantis'" in result.stderr
+    code, _, err = in_process("report", ["--programme", "NOPE", "--db", str(sample_db), "--out", str(tmp_path)])
+    assert code == 2 and "unknown programme" in err
+    code, _, err = in_process("report", ["--programme", "CBM", "--district", "Atlantis", "--db", str(sample_db),
+                                         "--out", str(tmp_path)])
+    assert code == 2 and "no district 'Atlantis'" in err
     assert not list(tmp_path.iterdir())

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ingest import FileRefused, detect_kind
-from support import (rows, ODK_HEADER, ROOT_DIR, SURVEYCTO_HEADER, teacher, visit, write_odk, write_roster,
+from support import (rows, run_cli, ODK_HEADER, ROOT_DIR, SURVEYCTO_HEADER, teacher, visit, write_odk, write_roster,
                      write_surveycto)
 
 TEACHERS = [teacher("T1", "S1"), teacher("T2", "S1"),
@@ -143,8 +143,8 @@ def test_cli_prints_the_note_and_json_carries_it(tmp_path, setup):
     text = subprocess.run(command + ["--dry-run", str(export)], capture_output=True, text=True, cwd=ROOT_DIR)
     assert text.returncode == 0, text.stderr
     assert "note: practice questioning: no column in this file" in text.stdout
-    data = subprocess.run(command + ["--json", str(export)], capture_output=True, text=True, cwd=ROOT_DIR)
-    assert json.loads(data.stdout)["files"][0]["notes"][0].startswith("practice questioning")
+    _, out, _ = run_cli("ingest", ["--config", str(setup.source_path), "--json", str(export)])  # in process
+    assert json.loads(out)["files"][0]["notes"][0].startswith("practice questioning")
 
 
 def test_bundled_sample_file_imports_cleanly(tmp_path, config_factory, load, monkeypatch):

@@ -3,8 +3,6 @@ through pyodk) do: paginated, with an edit and a deleted submission. No test rea
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,9 +11,9 @@ import duckdb
 import pytest
 import yaml
 
-from support import ROOT_DIR, kobo_header, kobo_row, teacher, visit, write_config, write_roster
+from support import kobo_header, kobo_row, run_cli, teacher, visit, write_config, write_roster
 
-pytestmark = pytest.mark.slow  # about 20 CLI runs against local servers
+pytestmark = pytest.mark.slow  # local HTTP servers, pyodk, a CLI process
 
 TOKEN = "kobo-test-token"
 ODK_USER, ODK_PASSWORD, ODK_TOKEN = "officer@example.org", "central-password", "central-session-token"
@@ -153,16 +151,15 @@ def synced(tmp_path, servers, monkeypatch):
     roster = write_roster(tmp_path / "roster.csv", [
         teacher(f"T{i}", "S1") for i in range(1, 6)] + [
         teacher(f"Q{i}", "S9", cluster="QUE-C1", district="Quetta", province="Balochistan") for i in range(1, 4)])
-    run = subprocess.run([sys.executable, "-m", "ingest", "--config", str(config_path), str(roster)],
-                         cwd=ROOT_DIR, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
+    code, _, err = run_cli("ingest", ["--config", str(config_path), str(roster)])
+    assert code == 0, err
     return config_path, tmp_path / "sustain.duckdb"
 
 
-def sync(config_path, source, *extra):
-    run = subprocess.run([sys.executable, "-m", "ingest", "sync", "--source", source, "--config", str(config_path),
-                          "--json", *extra], cwd=ROOT_DIR, capture_output=True, text=True, timeout=120)
-    return run.returncode, (json.loads(run.stdout) if run.stdout.strip().startswith("{") else None), run.stderr
+def sync(config_path, source, *extra, process=False):
+    code, out, err = run_cli("ingest", ["sync", "--source", source, "--config", str(config_path), "--json", *extra],
+                             process)
+    return code, (json.loads(out) if out.strip().startswith("{") else None), err
 
 
 def stored(db, sql):
@@ -178,7 +175,7 @@ def test_kobo_sync_pages_remembers_where_it_stopped_and_a_full_run_catches_edits
     visits = [visit(f"k{i}", f"T{i}", "S1", month=0, scores=SCORES) for i in range(1, 6)]
     servers.kobo = [kobo_record(v, i) for i, v in enumerate(visits, start=1)]
 
-    code, out, err = sync(config_path, "thatta_kobo")
+    code, out, err = sync(config_path, "thatta_kobo", process=True)  # the command line itself, once
     assert code == 0, err
     assert out["fetched"] == 5 and out["files"][0]["inserted"] == 5
     pages = [r for r in servers.requests if r.startswith(f"GET /api/v2/assets/{FORM}/data/")]

@@ -10,17 +10,14 @@ from metrics import Filters
 from metrics.indicators import retention
 from report import exports
 from app.ui import TOO_FEW, display_table
-from test_metrics_golden import build
+from support import with_min_group_n
 
 
-def test_view_export_is_suppressed_as_on_screen(tmp_path, config_factory, load):
-    config = config_factory(**{"thresholds.min_group_n": 3})
-    con = build(tmp_path, config, load)
-    try:
-        table = retention(con, Filters(months_max=0), ["district"], config)
-        ledger = con.execute("select * from import_ledger").df()
-    finally:
-        con.close()
+def test_view_export_is_suppressed_as_on_screen(golden):
+    con, config = golden
+    config = with_min_group_n(config, 3)
+    table = retention(con, Filters(months_max=0), ["district"], config)
+    ledger = con.execute("select * from import_ledger").df()
     shown = display_table(table)
     bundle = exports.data_bundle(shown, Filters(months_max=0), config, ledger, "csv",
                                  privacy=exports.AS_SHOWN, about={"indicator": "retention: of practices ..."})
