@@ -402,9 +402,61 @@ def latent_survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     groups, estimate, curves = fit_view(counts, by, rounds, replicates)
     low, high = percentile_interval(curves) if len(curves) else (np.full_like(estimate["survival"], np.nan),) * 2
     low, high = np.asarray(low), np.asarray(high)
-    low[:, 0] = high[:, 0] = np.nan
+    low[:, 0] = high[:, 0] = 1.0
     params = {"e_in_use": float(estimate["e"][0]), "e_abandoned": float(estimate["e"][1]),
               "leave_in_use": float(estimate["leave"][0]), "leave_abandoned": float(estimate["leave"][1]),
               "p_in_use_month0": estimate["p"], "iterations": estimate["iterations"], "loglik": estimate["loglik"]}
     return LatentFit(groups=groups, months=months, survival=estimate["survival"], replicates=curves,
                      low=low, high=high, params=params)
+
+
+def curve_frame(fit: LatentFit, by: Sequence[str]) -> pd.DataFrame:
+    """The fit as a long frame: the by-columns, months, survival, ci_low, ci_high."""
+    n_groups, n_rounds = fit.survival.shape
+    frame = fit.groups.loc[np.repeat(np.arange(n_groups), n_rounds), list(by)].reset_index(drop=True)
+    return frame.assign(months=np.tile(fit.months, n_groups), survival=fit.survival.ravel(),
+                        ci_low=fit.low.ravel(), ci_high=fit.high.ravel())
+
+
+def with_latent_survival(table: pd.DataFrame, fit: LatentFit | None, by: Sequence[str]) -> pd.DataFrame:
+    """`table` (survival's rows: by-columns, months, ...) with survival, ci_low and ci_high taken
+    from the model's fit for the same group and round."""
+    values = ["survival", "ci_low", "ci_high"]
+    if fit is None:
+        return table.assign(**{c: np.nan for c in values})
+    curves = curve_frame(fit, by)
+    keys = [*by, "months"]
+    for column in keys:
+        curves[column] = curves[column].astype(table[column].dtype)
+    return table.drop(columns=values).merge(curves, on=keys, how="left")[table.columns]
+
+
+def group_curves(fit: LatentFit | None, by: Sequence[str]) -> dict:
+    """{group key tuple: (estimate (rounds), replicates (B x rounds))} of a fit, for readers that
+    loop over groups (half_life)."""
+    if fit is None:
+        return {}
+    keys = [tuple(row) for row in fit.groups[list(by)].itertuples(index=False)] if by else [()]
+    return {key: (fit.survival[g], fit.replicates[:, g, :]) for g, key in enumerate(keys)}
+
+
+# -- retention's response weights ------------------------------------------------------------------
+# `person_period` with `weight`: 1 / the share observed at round t among the units of the same
+# programme, round and history (retained or not at their last observation before t, and the round
+# of that observation; month 0 when none). A unit not seen at t (absent, gone, not scored) is thus
+# represented by the observed units that looked like it at their last visit (inverse probability of
+# response within weighting classes). Computed over the whole model, not per view, so a figure
+# does not depend on the filters beyond the rows it counts.
+RESPONSE_WEIGHTED_PERIODS = """(
+    select h.*, 1.0 / avg(h.observed::double) over (
+               partition by h.programme, h.months, h.last_retained, h.last_months) as weight
+    from (
+        select *,
+               coalesce(last_value(case when observed then retained end ignore nulls) over history, true)
+                   as last_retained,
+               coalesce(last_value(case when observed then months end ignore nulls) over history, 0) as last_months
+        from person_period
+        window history as (partition by teacher_key, practice order by months
+                           rows between unbounded preceding and 1 preceding)
+    ) h
+)"""
