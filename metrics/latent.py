@@ -205,10 +205,15 @@ def e_step(symbols: np.ndarray, group: np.ndarray, w: np.ndarray, q: np.ndarray,
     return out
 
 
-def _sum_by_group(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
-    """(B x P) summed by the patterns' groups into (B x G)."""
-    member = sparse.csr_matrix((np.ones(len(group)), (np.arange(len(group)), group)), shape=(len(group), groups))
-    return np.asarray((member.T @ values.T).T)
+def _sum_by_group(values: np.ndarray, group, groups: int) -> np.ndarray:
+    """(B x P) summed by the patterns' groups into (B x G); `group` is the patterns' group index
+    or its (G x P) membership matrix (`_membership`, built once per fit)."""
+    member = group if sparse.issparse(group) else _membership(group, groups)
+    return np.asarray(member @ values.T).T
+
+
+def _membership(group: np.ndarray, groups: int) -> sparse.csr_matrix:
+    return sparse.csr_matrix((np.ones(len(group)), (group, np.arange(len(group)))), shape=(groups, len(group)))
 
 
 def fit_hmm(symbols: np.ndarray, group: np.ndarray, weights: np.ndarray, groups: int,
@@ -229,16 +234,17 @@ def fit_hmm(symbols: np.ndarray, group: np.ndarray, weights: np.ndarray, groups:
     p = np.broadcast_to(np.asarray(start.get("p", START["p"]), float), (reps, groups)).copy()
     e = np.broadcast_to(np.asarray(start.get("e", START["e"]), float), (reps, 2)).copy()
     leave = np.broadcast_to(np.asarray(start.get("leave", START["leave"]), float), (reps, 2)).copy()
-    units = _sum_by_group(w, group, groups)
+    member = _membership(group, groups)
+    units = _sum_by_group(w, member, groups)
     previous, loglik, done = -np.inf, np.nan, 0
     for done in range(1, iterations + 1):
         expected = e_step(symbols, group, w, q, p, e, leave)
         loglik = float(expected["loglik"].sum() / max(w.sum(), 1.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             for j in range(k):
-                at_u = _sum_by_group(expected["at_u"][j], group, groups)
-                q[:, :, j] = np.where(at_u > 0, _sum_by_group(expected["moves"][j], group, groups) / at_u, q[:, :, j])
-            p = np.where(units > 0, _sum_by_group(expected["start_u"], group, groups) / units, p)
+                at_u = _sum_by_group(expected["at_u"][j], member, groups)
+                q[:, :, j] = np.where(at_u > 0, _sum_by_group(expected["moves"][j], member, groups) / at_u, q[:, :, j])
+            p = np.where(units > 0, _sum_by_group(expected["start_u"], member, groups) / units, p)
             e = expected["scored_in"].sum(axis=1) / expected["scored"].sum(axis=1)
             leave = expected["left"].sum(axis=1) / expected["enrolled"].sum(axis=1)
         q = np.clip(np.nan_to_num(q, nan=START["q"]), 0.0, 1.0 - EPS)
@@ -318,8 +324,9 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
     own, shared = _pattern_scores(symbols, group, np.repeat(w, 2 * slots, axis=0), groups,
                                   _expit(own_sets[:, :, :k]), _expit(own_sets[:, :, k]),
                                   _expit(shared_sets[:, :2]), _expit(shared_sets[:, 2:]))
-    own_g = np.stack([_sum_by_group(own[:, :, i], group, groups) for i in range(m)], axis=-1)        # (2S, G, m)
-    shared_g = np.stack([_sum_by_group(shared[:, :, i], group, groups) for i in range(SHARED)], axis=-1)
+    member = _membership(group, groups)
+    own_g = np.stack([_sum_by_group(own[:, :, i], member, groups) for i in range(m)], axis=-1)       # (2S, G, m)
+    shared_g = np.stack([_sum_by_group(shared[:, :, i], member, groups) for i in range(SHARED)], axis=-1)
     diff_own = (own_g[0::2] - own_g[1::2]) / (2 * STEP)        # (slots, G, m): d own score / d slot
     diff_shared = (shared_g[0::2] - shared_g[1::2]) / (2 * STEP)  # (slots, G, 4)
     a = np.transpose(diff_own[:m], (1, 2, 0))                   # (G, m, m)  d own_i / d own_j
