@@ -335,10 +335,17 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
     b = (b + np.transpose(diff_shared[:m], (1, 0, 2))) / 2      # symmetric with d shared_s / d own_i
     d = diff_shared[m:].sum(axis=1)                             # (4, 4)
     d = (d + d.T) / 2
-    a_inv = np.linalg.pinv(a)
-    a_inv_b = a_inv @ b                                         # (G, m, 4)
-    schur = d - np.einsum("gms,gmt->st", b, a_inv_b)
-    schur_inv = np.linalg.pinv(schur)
+    # a group whose Hessian block is not finite (a hazard at 0 or 1 on very few units) gets no
+    # interval; the others are solved without it
+    finite = np.isfinite(a).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
+    a, b = np.where(finite[:, None, None], a, 0.0), np.where(finite[:, None, None], b, 0.0)
+    try:
+        a_inv = np.linalg.pinv(a)
+        a_inv_b = a_inv @ b                                     # (G, m, 4)
+        schur = d - np.einsum("gms,gmt->st", b, a_inv_b)
+        schur_inv = np.linalg.pinv(schur) if np.isfinite(schur).all() else np.zeros((SHARED, SHARED))
+    except np.linalg.LinAlgError:
+        return np.full((groups, k, k), np.nan)
     # the schools' scores at the estimate: per unit of a pattern, times the school's units
     own0, shared0 = _pattern_scores(symbols, group, w, groups, estimate["q"][None], estimate["p"][None],
                                     estimate["e"][None], estimate["leave"][None])
@@ -357,6 +364,7 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
     schools = u_own.shape[0]
     factor = schools / (schools - 1) if schools > 1 else np.nan
     covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
+    covariance[~finite] = np.nan
     return covariance[:, :k, :k]
 
 
@@ -390,9 +398,11 @@ def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: i
     centre = _logit(estimate["q"])                                  # (G, K)
     draws = rng.standard_normal((replicates, len(groups), rounds))
     # symmetric square root (the covariance may be singular where a round has nobody at risk)
-    values, vectors = np.linalg.eigh(covariance)
+    valid = np.isfinite(covariance).all(axis=(1, 2))
+    values, vectors = np.linalg.eigh(np.where(valid[:, None, None], covariance, 0.0))
     root = vectors * np.sqrt(np.clip(values, 0, None))[:, None, :]
     hazards = _expit(centre[None] + np.einsum("gij,bgj->bgi", root, draws))
+    hazards[:, ~valid, :] = np.nan                                   # no interval for that group
     units = _sum_by_group(cells["units"].to_numpy(float)[None, :], group, len(groups))
     return groups, estimate, survival_curves(hazards, np.broadcast_to(units, (replicates, len(groups))))
 
