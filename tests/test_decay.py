@@ -31,7 +31,6 @@ from metrics import Filters
 from metrics.decay import (DECAYING, PERSISTING, UNCERTAIN, common_round, fit_beta_prior, fit_decay, half_life,
                            persistence, read_half_life)
 from metrics.base import TOO_FEW
-from metrics.stats import school_bootstrap_weights
 from support import teacher, visit, write_kobo, write_roster
 
 SAN = dict(cluster="SAN-C1", district="Sanghar")
