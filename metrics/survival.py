@@ -1,7 +1,17 @@
 """`survival`: a life table, at the scheduled rounds, of the time until a practice in use at the
 programme's end is abandoned; read from the person-period table (ingest/model.py).
 
-Definition (rule="first_drop", the default):
+Default (rule="latent", issue 10 validation): S(t) is the curve of the two-state hidden Markov model
+of `metrics.latent` (in use -> abandoned, absorbing; scoring error and leaving modelled), the share
+of teacher-practices truly in use at month 0 still in use at t; interval: percentiles of seeded
+draws from its cluster-robust (by school) sandwich covariance. `at_risk` and `events` are the
+first-drop counts below (what was observed); the model's emissions are shared by the groups of a
+view, so a group's curve can differ slightly between a grouped view and the same group filtered.
+Under scoring error the first-drop life table counts every misscored visit as an abandonment (on
+the simulator, accuracy 0.9: S(24) 0.07-0.14 too low; benchmarks/validation_after.md) and the
+confirmed rule errs the other way; both stay as sensitivity rules.
+
+Sensitivity rule="first_drop" (the default before the latent model):
 - **Units**: teacher-practices in use at month 0 (retained at their month-0 observation), one row
   each per scheduled round t > 0 in `person_period`.
 - **Risk set** r_t, at each scheduled round t > 0: the units with `at_risk`: observed at t (the
