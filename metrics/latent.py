@@ -50,7 +50,7 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import sparse, special
 
 from sustain.config import Config
 
@@ -281,7 +281,7 @@ def _logit(x):
 
 
 def _expit(x):
-    return 1 / (1 + np.exp(-x))
+    return special.expit(x)
 
 
 CLIP = 1e-5
