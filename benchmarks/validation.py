@@ -12,7 +12,9 @@ read-only connection from `sustain.db.read_only`) and compare with the realised 
 seed (and with the superpopulation truth of the same DGP).
 
 Judged:
-- retention at 6, 12, 24 months, by programme (`rate, ci_low, ci_high`);
+- retention at 6, 12, 24 months, by programme (`rate, ci_low, ci_high`), against the complete
+  score process's R_scores (retention's estimand is the share scored in use, had every unit been
+  visited: README "Indicators");
 - survival S(12), S(24), by programme and practice and pooled by programme (the row of the
   survival table at the largest `months` <= t: a step function);
 - half-life, by programme (`half_life_months, ci_low, ci_high`; infinite / "not reached" counted);
@@ -188,8 +190,10 @@ def run_seed(seed: int, params: SimParams) -> list[dict]:
     for code in PROGRAMMES:
         curve, sup = true["programme"][code], superpop["programme"][code]
         for t in RETENTION_MONTHS:
+            # retention's estimand is the share SCORED in use (README "Indicators"): its truth is
+            # the complete score process's R_scores; the latent S(t) is kept as a diagnostic
             add("retention", code, t, retention_at(tables["retention"], t, programme=code),
-                curve["S"][t], sup["S"][str(t)], curve["R_scores"][t])
+                curve["R_scores"][t], sup["R_scores"][str(t)], curve["S"][t])
         for t in SURVIVAL_MONTHS:
             add("survival", code, t, survival_at(tables["survival_programme"], t, programme=code),
                 curve["S"][t], sup["S"][str(t)], curve["S_scores_first"][t])
@@ -339,7 +343,11 @@ def report(summary: pd.DataFrame, records: pd.DataFrame, params: SimParams, seed
                  ("coverage_super", "coverage"), ("coverage", "cov. realised"), ("sd_ratio", "SD/SE"),
                  ("ci_width", "CI width")]
     body = ["## Retention at 6, 12, 24 months (by programme)", "",
-            _table(pick("retention"), base_cols + [("bias_super", "bias_super"), ("bias_scores", "bias_scores")]), "",
+            "Retention's estimand is the share of teacher-practices scored in use at month 0 that would be "
+            "scored in use at t had every one been visited (scoring error included): `truth` = the seed's "
+            "complete-score value R_scores, `truth_super` its superpopulation value; `bias_latent` = mean "
+            "estimate - the latent share truly in use (what `survival` estimates), for information.", "",
+            _table(pick("retention"), base_cols + [("bias_super", "bias_super"), ("bias_scores", "bias_latent")]), "",
             "## Survival S(12), S(24) pooled by programme", "",
             _table(pick("survival"), base_cols + [("bias_super", "bias_super"), ("bias_scores", "bias_scores")]), "",
             "## Half-life by programme (months)", "",

@@ -1,5 +1,5 @@
 """python -m metrics INDICATOR [--db PATH] [--config PATH] [--by COL,...] [--where COL=VALUE ...]
-[--format csv|json] [--rule first_drop|confirmed] [--exposure previous|month0] [--adjust district]
+[--format csv|json] [--rule latent|first_drop|confirmed] [--exposure previous|month0] [--adjust district]
 
 `--rule` (survival only): the event rule; "confirmed" is the sensitivity option (a drop counts only
 when the next visit confirms it, so the last round can hold no event; see metrics/survival.py).
@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where", action="append", default=[], metavar="COL=VALUE",
                         help="keep rows where COL equals VALUE (repeat; same COL twice means either)")
     parser.add_argument("--format", choices=["csv", "json"], default="csv")
-    parser.add_argument("--rule", choices=["first_drop", "confirmed"],
-                        help="survival only: the abandonment rule (default first_drop; confirmed = "
-                             "sensitivity option, the last round can hold no event)")
+    parser.add_argument("--rule", choices=["latent", "first_drop", "confirmed"],
+                        help="survival only: the estimator (default latent: the hidden Markov model; first_drop, confirmed = "
+                             "life tables of the scores as they are, sensitivity options)")
     parser.add_argument("--exposure", choices=["previous", "month0"],
                         help="hindrance_effect only: hindrance reported at the previous visit (default) or at month 0")
     parser.add_argument("--adjust", choices=["district"],

@@ -23,6 +23,7 @@ from sustain.config import Config, load_config
 
 from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, suppress
 from .filters import BY_COLUMNS, Filters
+from . import latent
 from .indicators import retention_counts
 from .stats import percentile_interval, school_bootstrap_weights
 
@@ -167,9 +168,10 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
                "rounds", "n", "teachers", "suppressed", "note"]
     rows = []
     groups = cells.groupby(by, sort=True, dropna=False) if by else ([((), cells)] if len(cells) else [])
+    curves = latent.group_curves(latent.latent_survival(con, filters, by, config), by)
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
-        rows.append(dict(zip(by, key)) | _half_life_row(group, minimum))
+        rows.append(dict(zip(by, key)) | _half_life_row(group, minimum, curves.get(key), config))
     if not rows:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows)
@@ -188,8 +190,10 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     return frame[columns]
 
 
-def _half_life_row(group: pd.DataFrame, minimum: int) -> dict:
-    """half_life's values for one group from its counts per school and round."""
+def _half_life_row(group: pd.DataFrame, minimum: int, model_curve=None, config: Config | None = None) -> dict:
+    """half_life's values for one group from its counts per school and round; with `model_curve`
+    (the latent model's (estimate, replicates) at 0 and every round, `latent.group_curves`), the
+    curve and its interval are the model's, read at the same usable rounds."""
     per_round = group.groupby("months")[["retained", "n", "teachers"]].sum()
     # a teacher has one placed visit per round, so the schools' teachers add up to the round's
     usable = per_round.index[per_round["teachers"] >= minimum].to_numpy()
@@ -200,6 +204,9 @@ def _half_life_row(group: pd.DataFrame, minimum: int) -> dict:
         return row | {"note": f"no round after month 0 rests on {minimum} or more teachers"}
     horizon = int(usable.max())
     curve = (per_round.loc[usable, "retained"] / per_round.loc[usable, "n"]).to_numpy()
+    if model_curve is not None:
+        at = np.searchsorted(np.array(sorted({0, *config.schedule.months})), usable)
+        curve = model_curve[0][at]
     value, reached = read_half_life(usable, curve)
     notes = [] if reached[0] else [f"not reached by month {horizon}"]
     row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
@@ -215,6 +222,8 @@ def _half_life_row(group: pd.DataFrame, minimum: int) -> dict:
         weights = school_bootstrap_weights(len(schools))
         with np.errstate(divide="ignore", invalid="ignore"):
             replicates = (weights @ retained) / (weights @ observed)
+        if model_curve is not None:
+            replicates = model_curve[1][:, at]
         values, hit = read_half_life(usable, replicates)
         row["ci_low"], row["ci_high"] = _interval_with_not_reached(values, hit)
         if math.isinf(row["ci_high"]):

@@ -23,30 +23,44 @@ DEFINITIONS: dict[str, Definition] = {
         "ratio variance over school totals, S/(S−1)·Σ(y_s − R·n_s)²/n² (Wilson for one school); always by `months`."),
     "retention": Definition(
         ("rate", "retained", "n", "ci_low", "ci_high"),
-        "Of the practices teachers were using when the programme ended, the share still in use at month t, "
-        "among those seen again then.",
-        "Σ retained / Σ observed over `person_period` rows with `observed` at t (units: teacher-practices "
-        "retained at month 0); n = units observed at t; month 0 is 1 with no interval; 95% interval from the "
-        "linearised ratio variance over school totals (logit scale); always by `months`."),
+        "Of the practices teachers were using when the programme ended, the share an observer would still "
+        "score in use at month t, counting also the teachers not seen then (they are represented by those "
+        "seen who looked like them at their last visit).",
+        "Σ w·retained / Σ w over `person_period` rows with `observed` at t (units: teacher-practices "
+        "retained at month 0), w = 1 / the share observed at t among units of the same programme, round, "
+        "state at their last observation before t and round of it (inverse probability of response; "
+        "estimand: the share scored ≥ the cut-off at t had every unit been visited, scoring error "
+        "included; `survival` estimates the share truly in use); `retained`, n = unweighted units "
+        "retained / observed at t; month 0 is 1 with no interval; 95% interval from the linearised "
+        "ratio variance over the schools' weighted totals (logit scale); always by `months`."),
     "half_life": Definition(
         ("half_life_months", "ci_low", "ci_high", "reached", "decay_per_month", "horizon_months", "rounds", "n"),
-        "How many months until only half of the practices in use when the programme ended are still in use; "
-        "\"not reached\" when more than half are still in use at the last round.",
-        "The retention curve (1 at month 0; rounds on ≥ `min_group_n` teachers) is read where it crosses 0.5, "
-        "log-linearly between the bracketing rounds; NaN with `reached` false and the note \"not reached by "
-        "month H\" otherwise; 95% interval: seeded school-bootstrap percentiles (replicates not reaching 0.5 "
-        "count as infinite); `decay_per_month` is λ of a log-link binomial GLM exp(a − λt) with an intercept, "
-        "clustered by school: a model, reported beside the reading; `horizon_months` is the last round used."),
+        "How many months until only half of the practices in use when the programme ended are still truly "
+        "in use (scoring errors, missed visits and teachers who left accounted for); \"not reached\" when "
+        "more than half are still in use at the last round.",
+        "The `survival` curve of the latent model (1 at month 0; rounds on ≥ `min_group_n` teachers) is read "
+        "where it crosses 0.5, log-linearly between the bracketing rounds; NaN with `reached` false and the "
+        "note \"not reached by month H\" otherwise; 95% interval: percentiles of 400 seeded draws of the "
+        "curve from the model's cluster-robust sampling distribution (draws not reaching 0.5 count as "
+        "infinite); `decay_per_month` is λ of a log-link binomial GLM exp(a − λt) with an intercept on the "
+        "scored counts, clustered by school: a model, reported beside the reading; `horizon_months` is the "
+        "last round used."),
     "survival": Definition(
         ("months", "survival", "ci_low", "ci_high", "at_risk", "events", "n"),
-        "Of the practices teachers were using when the programme ended, the share not yet dropped at each "
-        "round; a practice counts as dropped at the first visit where it is no longer seen in use.",
-        "Life table at the scheduled rounds over `person_period`: S(t) = Π_{u≤t}(1 − d_u/r_u), r_u = units "
-        "observed at u with no earlier event (`at_risk`), d_u = those not retained at u (`event`: dated at the "
-        "first visit not retained, interval-censored since the last retained visit); censored at the last "
-        "visit where the practice was seen; 95% interval: seeded school bootstrap (400 replicates), never "
-        "narrower than Greenwood's; `--rule confirmed` (sensitivity) counts only drops confirmed at the next "
-        "visit, so the last round holds no event; not by `months`."),
+        "Of the practices teachers were using when the programme ended, the share still truly in use at each "
+        "round: a practice once dropped stays dropped, and a single low score is weighed against the visits "
+        "before and after it (observers sometimes misscore), so it does not by itself count as a drop.",
+        "S(t) = Π_{j: t_j ≤ t}(1 − q_j) of a two-state hidden Markov model (in use → abandoned, absorbing) "
+        "with a free hazard q_j per scheduled interval and group, P(in use at month 0), and shared "
+        "misclassification P(scored ≥ cut-off given the state) and leaving probabilities P(left/transferred at a "
+        "round given the state), fitted by maximum likelihood (EM) on the counts of units' score sequences per "
+        "school (units: teacher-practices scored at month 0; absent/`na` rounds missing at random); 95% "
+        "interval: percentiles of 400 seeded draws from the cluster-robust (CR1, by school) sandwich "
+        "covariance of the logit hazards; `at_risk`, `events` are the first-drop life table's counts "
+        "(units observed at u with no earlier visit not retained, and those not retained); `--rule "
+        "first_drop` / `confirmed` (sensitivity) give that life table Π(1 − d_u/r_u) of the scores as they "
+        "are, with a school-bootstrap interval (confirmed: only drops confirmed at the next visit, so the "
+        "last round holds no event); not by `months`."),
     "persistence": Definition(
         ("school_id", "school_name", "programme", "district", "round", "index", "index_shrunk", "p_at_risk",
          "p_below_programme", "programme_retention", "persistence_class", "retained", "n"),

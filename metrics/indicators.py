@@ -15,6 +15,7 @@ import pandas as pd
 
 from sustain.config import Config
 
+from .latent import RESPONSE_WEIGHTED_PERIODS
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, TEACHER_COLUMNS, Filters
 from .stats import clustered_ratio_intervals
@@ -52,9 +53,9 @@ def _followed_rows(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
     (`person_period`, `observed`), where the unit was at that round."""
     columns = ", ".join(RATE_COLUMNS)
     relation = f"""(
-    select {columns} from observations where months = 0 and retained
+    select {columns}, 1.0 as weight from observations where months = 0 and retained
     union all
-    select {columns} from person_period where observed
+    select {columns}, weight from {RESPONSE_WEIGHTED_PERIODS} where observed
 )"""
     return filtered_rows(by, filters, relation)
 
@@ -92,7 +93,7 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     config = config or _default_config()
     by = group_columns(by, BY_COLUMNS, always=["months"])
     rows, params = _followed_rows(by, filters)
-    frame = _clustered_shares(con, config, by, rows, params)
+    frame = _clustered_shares(con, config, by, rows, params, weight="weight")
     month0 = frame["months"] == 0
     frame.loc[month0, ["ci_low", "ci_high"]] = np.nan
     frame = suppress(order_rows(frame, by), by, ["rate", "retained", "n", "ci_low", "ci_high", "teachers"],
@@ -101,10 +102,12 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
 
 
 def _clustered_shares(con: duckdb.DuckDBPyConnection, config: Config, by: Sequence[str], rows: str,
-                      params: dict) -> pd.DataFrame:
+                      params: dict, weight: str = "1.0") -> pd.DataFrame:
     """Per group of `by`: retained, n, teachers and rate = retained / n, with the interval
     clustered by school. DuckDB aggregates per group and school; the interval is computed over
-    those school totals (`stats.clustered_ratio_intervals`)."""
+    those school totals (`stats.clustered_ratio_intervals`). `weight` (a column of `rows`, from
+    code): rate and interval from the weighted totals (retention's response weights); the counts
+    shown stay unweighted."""
     totals = query(con, config, f"""
 filtered as (
     {rows}
@@ -112,7 +115,9 @@ filtered as (
 select {select_list(by)}
        count(*) filter (where retained) as retained,
        count(*) as n,
-       count(distinct teacher_key) as teachers
+       count(distinct teacher_key) as teachers,
+       coalesce(sum({weight}) filter (where retained), 0) as weighted_retained,
+       sum({weight}) as weighted_n
 from filtered
 group by all
 """, params)
@@ -121,15 +126,15 @@ filtered as (
     {rows}
 )
 select {select_list(by)} school_id as cluster_school,
-       count(*) filter (where retained) as school_retained,
-       count(*) as school_n
+       coalesce(sum({weight}) filter (where retained), 0) as school_retained,
+       sum({weight}) as school_n
 from filtered
 group by all
 """, params)
     intervals = clustered_ratio_intervals(schools, by, "school_retained", "school_n", "cluster_school")
     frame = totals.merge(intervals[[*by, "ci_low", "ci_high"]], on=list(by), how="left")
-    frame.insert(len(by), "rate", frame["retained"] / frame["n"])
-    return frame
+    frame.insert(len(by), "rate", frame["weighted_retained"] / frame["weighted_n"])
+    return frame.drop(columns=["weighted_retained", "weighted_n"])
 
 
 def _default_config() -> Config:

@@ -1,7 +1,17 @@
 """`survival`: a life table, at the scheduled rounds, of the time until a practice in use at the
 programme's end is abandoned; read from the person-period table (ingest/model.py).
 
-Definition (rule="first_drop", the default):
+Default (rule="latent", issue 10 validation): S(t) is the curve of the two-state hidden Markov model
+of `metrics.latent` (in use -> abandoned, absorbing; scoring error and leaving modelled), the share
+of teacher-practices truly in use at month 0 still in use at t; interval: percentiles of seeded
+draws from its cluster-robust (by school) sandwich covariance. `at_risk` and `events` are the
+first-drop counts below (what was observed); the model's emissions are shared by the groups of a
+view, so a group's curve can differ slightly between a grouped view and the same group filtered.
+Under scoring error the first-drop life table counts every misscored visit as an abandonment (on
+the simulator, accuracy 0.9: S(24) 0.07-0.14 too low; benchmarks/validation_after.md) and the
+confirmed rule errs the other way; both stay as sensitivity rules.
+
+Sensitivity rule="first_drop" (the default before the latent model):
 - **Units**: teacher-practices in use at month 0 (retained at their month-0 observation), one row
   each per scheduled round t > 0 in `person_period`.
 - **Risk set** r_t, at each scheduled round t > 0: the units with `at_risk`: observed at t (the
@@ -74,6 +84,7 @@ from scipy import sparse
 
 from sustain.config import Config
 
+from . import latent
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, FilterError, Filters
 from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interval, school_bootstrap_weights
@@ -82,7 +93,7 @@ from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interva
 SURVIVAL_BY = [c for c in BY_COLUMNS if c != "months"]
 # the grouping columns a person-period row carries (hindrance comes from teacher_hindrances)
 ROW_COLUMNS = [c for c in BY_COLUMNS if c not in ("months", "hindrance")]
-RULES = ("first_drop", "confirmed")
+RULES = ("latent", "first_drop", "confirmed")
 
 VALUE_COLUMNS = ["months", "survival", "ci_low", "ci_high", "at_risk", "events", "n", "teachers"]
 # (bootstrap replicates x group-round cells) computed at once, to bound memory with many groups
@@ -219,11 +230,14 @@ def bootstrap_interval(cells_group: np.ndarray, cells_school: np.ndarray, cells_
 
 
 def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-             config: Config | None = None, rule: str = "first_drop") -> pd.DataFrame:
-    """Life table of the time to abandonment of practices in use at month 0, at the scheduled
-    rounds, with a school-bootstrap interval (the module docstring has the full definition).
-    rule="first_drop" (default): the first visit not retained is the event; rule="confirmed":
-    only a drop confirmed at the next observed visit (sensitivity; the last round can hold no event)."""
+             config: Config | None = None, rule: str = "latent") -> pd.DataFrame:
+    """Survival of practices in use at month 0, at the scheduled rounds (the module docstring has
+    the full definition). rule="latent" (default): S(t) of the hidden Markov model that separates
+    abandonment from scoring error (`metrics.latent`), interval cluster-robust by school;
+    `at_risk` and `events` are the first-drop counts. Sensitivity rules, life tables of the scores
+    as they are, with a school-bootstrap interval: rule="first_drop": the first visit not retained
+    is the event; rule="confirmed": only a drop confirmed at the next observed visit (the last
+    round can hold no event)."""
     config = config or _default_config()
     if rule not in RULES:
         raise FilterError(f"survival rule must be one of {', '.join(RULES)}, got {rule!r}")
@@ -232,7 +246,7 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
                           "(use months_min / months_max to choose the rows shown)")
     by = group_columns(by, SURVIVAL_BY)
     columns = [*by, *VALUE_COLUMNS, "suppressed"]
-    cells, groups = survival_counts(con, filters, by, config, rule)
+    cells, groups = survival_counts(con, filters, by, config, "first_drop" if rule == "latent" else rule)
     if groups.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
@@ -242,7 +256,10 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     shown = groups[~groups["suppressed"]].reset_index(drop=True)
     parts = [groups[groups["suppressed"]][by].assign(suppressed=True)]
     if not shown.empty:
-        parts.append(_curves(cells, shown, by, config))
+        curves = _curves(cells, shown, by, config)
+        if rule == "latent":
+            curves = latent.with_latent_survival(curves, latent.latent_survival(con, filters, by, config), by)
+        parts.append(curves)
     frame = pd.concat([p for p in parts if not p.empty], ignore_index=True).reindex(columns=columns)
     if filters.months_min is not None:
         frame = frame[frame["suppressed"] | (frame["months"] >= filters.months_min)]

@@ -95,8 +95,9 @@ Observation:
 - `hazard_ratio`: {no_followup: 1.8, political_interference: 1.0} (conditional, from the DGP).
 - Diagnostics that are properties of the simulated COMPLETE score process (every teacher scored
   at every round, no missingness or attrition; not estimator output): `R_scores[t]` = of units
-  scored >= 3 at month 0, the share scored >= 3 at t (the retention indicator's estimand with
-  scoring error but no missing data); `S_scores_first[t]` = of those, the share with no score < 3
+  scored >= 3 at month 0, the share scored >= 3 at t: the TRUTH of the retention indicator, whose
+  estimand is the as-scored share had every unit been visited (README "Indicators"; scoring error
+  included, missing visits and attrition not); `S_scores_first[t]` = of those, the share with no score < 3
   at any round in (0, t] (the "first visit not retained" survival estimand with scoring error).
 
 `superpopulation_truth(params)` runs the same DGP on `SUPER_TEACHERS` teachers (fixed seed) and

@@ -31,7 +31,6 @@ from metrics import Filters
 from metrics.decay import (DECAYING, PERSISTING, UNCERTAIN, common_round, fit_beta_prior, fit_decay, half_life,
                            persistence, read_half_life)
 from metrics.base import TOO_FEW
-from metrics.stats import school_bootstrap_weights
 from support import teacher, visit, write_kobo, write_roster
 
 SAN = dict(cluster="SAN-C1", district="Sanghar")
@@ -114,20 +113,19 @@ def test_half_life_by_hand(fixture_a):
     assert by_programme["suppressed"].all()
 
 
-def test_half_life_interval_is_the_school_bootstrap(fixture_a):
-    """The interval recomputed independently: per replicate, a loop over schools and rounds."""
+def test_half_life_interval_is_read_from_the_models_draws(fixture_a):
+    """The interval recomputed independently from the latent model's draws of the curve
+    (`latent.latent_survival`, the same fit as `survival`): each draw read at the usable rounds by a
+    loop, draws not reaching one half counted as infinite."""
+    from metrics import latent
+
     con, config = fixture_a
     row = half_life(con, CBM, [], config).iloc[0]
-    counts = {s: {3: 0, 6: 0, 12: 0} for s in ("S1", "S2", "S3", "S4", "S5")}
-    for t, (school, _, _, drops, _) in DROPS.items():
-        if school in counts:
-            for month in (3, 6, 12):
-                counts[school][month] += sum(1 for d in drops.values() if d is None or month < d)
-    schools = sorted(counts)
+    fit = latent.latent_survival(con, CBM, [], config)
+    months = list(fit.months)
     estimates = []
-    for weights in school_bootstrap_weights(len(schools)):
-        curve = [(0, 1.0)] + [(m, sum(w * counts[s][m] for w, s in zip(weights, schools)) / (2 * weights.sum()))
-                              for m in (3, 6, 12)]
+    for draw in fit.replicates[:, 0, :]:
+        curve = [(0, 1.0)] + [(m, draw[months.index(m)]) for m in (3, 6, 12)]
         value = math.inf
         for (t1, r1), (t2, r2) in zip(curve, curve[1:]):
             if r2 <= 0.5:
@@ -135,12 +133,13 @@ def test_half_life_interval_is_the_school_bootstrap(fixture_a):
                 break
         estimates.append(value)
     estimates = np.array(estimates)
-    not_reached = np.mean(~np.isfinite(estimates))
-    assert not_reached > 0.025  # five one-teacher schools: some resamples keep more than half
-    assert row["ci_high"] == math.inf
     finite = np.where(np.isfinite(estimates), estimates, estimates[np.isfinite(estimates)].max())
     assert row["ci_low"] == pytest.approx(np.percentile(finite, 2.5))
-    assert row["ci_low"] < row["half_life_months"]
+    if np.mean(~np.isfinite(estimates)) > 0.025:
+        assert row["ci_high"] == math.inf
+    else:
+        assert row["ci_high"] == pytest.approx(np.percentile(finite, 97.5))
+    assert row["ci_low"] < row["half_life_months"] < row["ci_high"]
 
 
 def test_decay_per_month_agrees_with_scipy(fixture_a):

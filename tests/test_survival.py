@@ -116,7 +116,7 @@ def fixture_db(tmp_path, config_factory, load):
 
 def test_life_table_by_hand(fixture_db):
     con, config = fixture_db()
-    table = survival(con, Filters(), [], config)
+    table = survival(con, Filters(), [], config, rule="first_drop")
     assert list(table.columns) == COLUMNS
     assert table["months"].tolist() == [0, 3, 6, 12, 18, 24]
     assert table["survival"].tolist() == pytest.approx([1, 7 / 12, 7 / 20, 7 / 20, 7 / 20, 7 / 40], abs=1e-12)
@@ -129,7 +129,7 @@ def test_life_table_by_hand(fixture_db):
     # a drop at the last round is an event now
     assert table.loc[5, "survival"] < table.loc[4, "survival"]
 
-    by_practice = survival(con, Filters(), ["practice"], config)
+    by_practice = survival(con, Filters(), ["practice"], config, rule="first_drop")
     gw = by_practice[by_practice["practice"] == "group_work"]
     # 11 units: 4 events of 11 at 3 (B E H I), then as above
     assert gw["survival"].tolist() == pytest.approx([1, 7 / 11, 7 / 11 * 3 / 5, 21 / 55, 21 / 55, 21 / 110])
@@ -155,9 +155,13 @@ def test_confirmed_rule_by_hand_and_against_the_old_derivation(fixture_db):
 
 def test_months_filter_selects_rows_of_the_same_curve(fixture_db):
     con, config = fixture_db()
-    table = survival(con, Filters(months_min=3, months_max=6), [], config)
+    table = survival(con, Filters(months_min=3, months_max=6), [], config, rule="first_drop")
     assert table["months"].tolist() == [3, 6]
     assert table["survival"].tolist() == pytest.approx([7 / 12, 7 / 20])
+    # the default (latent model): the same rows of the unfiltered curve
+    whole = survival(con, Filters(), [], config).set_index("months")["survival"]
+    shown = survival(con, Filters(months_min=3, months_max=6), [], config)
+    assert shown["survival"].tolist() == pytest.approx(whole.loc[[3, 6]].tolist())
 
 
 def test_months_is_not_a_grouping_and_filters_are_values(fixture_db):
@@ -173,8 +177,8 @@ def test_hindrance_filter_and_grouping_keep_the_teachers_who_reported_it(fixture
     con, config = fixture_db()
     # J reported low_pay (at month 12): J's unit, all of its rounds (month 3 too)
     expected = ([0, 3, 12, 18, 24], [1, 1, 1, 1, 0], [1, 1, 1, 1, 1])
-    for table in (survival(con, Filters(hindrance=("low_pay",)), [], config),
-                  survival(con, Filters(), ["hindrance"], config)):
+    for table in (survival(con, Filters(hindrance=("low_pay",)), [], config, rule="first_drop"),
+                  survival(con, Filters(), ["hindrance"], config, rule="first_drop")):
         assert table["months"].tolist() == expected[0]
         assert table["survival"].tolist() == pytest.approx(expected[1])
         assert table["at_risk"].tolist() == expected[2]
@@ -202,9 +206,13 @@ def test_cli_rule_option(fixture_db, capsys):
     assert main(["survival", "--db", path, "--rule", "confirmed", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert [row["events"] for row in rows] == [0, 4, 1, 1, 0, 0]
-    assert main(["survival", "--db", path]) == 0
+    assert main(["survival", "--db", path, "--rule", "first_drop"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1].split(",")
     assert last[0] == "24" and float(last[1]) == pytest.approx(7 / 40) and last[5] == "1"
+    # the default is the latent model: the same rows and counts, its own curve
+    assert main(["survival", "--db", path]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1].split(",")
+    assert last[0] == "24" and 0 <= float(last[1]) <= 1 and last[5] == "1"
     assert main(["retention", "--db", path, "--rule", "confirmed"]) == 2
 
 
@@ -305,7 +313,7 @@ def sample(sample_db):
 
 def test_sample_bootstrap_is_wider_than_greenwood_where_design_effects_exceed_one(sample):
     con, config = sample
-    table = survival(con, Filters(), ["programme"], config)
+    table = survival(con, Filters(), ["programme"], config, rule="first_drop")
     cells, _ = survival_counts(con, Filters(), ["programme"], config)
     for programme, rows in table.groupby("programme"):
         rows = rows[rows["months"] > 0]
@@ -381,8 +389,8 @@ def test_sample_grouped_curves_match_the_ungrouped_ones(sample):
     """A curve shown in a group equals the same group chosen by a filter (the bootstrap shares one
     school draw across groups; the point estimates do not depend on it)."""
     con, config = sample
-    grouped = survival(con, Filters(), ["programme", "practice"], config)
-    one = survival(con, Filters(programme=("CBT",), practice=("peer_feedback",)), [], config)
+    grouped = survival(con, Filters(), ["programme", "practice"], config, rule="first_drop")
+    one = survival(con, Filters(programme=("CBT",), practice=("peer_feedback",)), [], config, rule="first_drop")
     part = grouped[(grouped["programme"] == "CBT") & (grouped["practice"] == "peer_feedback")]
     assert part["survival"].tolist() == pytest.approx(one["survival"].tolist(), abs=1e-12)
     assert part["at_risk"].tolist() == one["at_risk"].tolist()

@@ -8,8 +8,9 @@ Two parts:
   is recovered from the latent durations by statsmodels (piecewise-exponential Poisson model),
   the null is confounded by programme and has no effect, attrition is informative;
 - the indicators on a few seeds of a small population, loosely; assertions on the estimators
-  rewritten in issue 10 check its targets (survival and half-life near the truth without scoring
-  error; the confounded null hindrance not flagged).
+  rewritten in issue 10 check its targets (survival and half-life near the latent truth with and
+  without scoring error, retention near its as-scored truth; the confounded null hindrance not
+  flagged).
 """
 from __future__ import annotations
 
@@ -193,8 +194,10 @@ def _row(summary, indicator, group, months=""):
 @pytest.mark.parametrize("which", ["summary", "summary_exact"])
 def test_retention_at_12_near_the_truth(which, request):
     summary = request.getfixturevalue(which)
+    # retention's truth is the as-scored share had every unit been visited (R_scores)
     for code in PROGRAMMES:
-        assert abs(_row(summary, "retention", code, 12)["bias"]) < 0.08, code
+        for t in (12, 24):
+            assert abs(_row(summary, "retention", code, t)["bias"]) < 0.05, (code, t)
 
 
 @pytest.mark.slow
@@ -203,21 +206,24 @@ def test_real_hindrance_reads_harmful(summary):
 
 
 @pytest.mark.slow
-def test_survival_near_the_truth(summary_exact):
-    """Issue 10's target: S(12) and S(24) within 0.05 of the truth on average, with missed rounds,
-    informative attrition and clustering but no scoring error. Under scoring error (accuracy 0.9)
-    an event at the first visit not retained is often a scoring error (the DGP has no recovery),
-    so the first-drop life table lies 0.07-0.13 below the truth and the confirmed rule above it:
-    a known limit of both rules, measured by benchmarks/validation.py and stated in the README."""
+@pytest.mark.parametrize("which", ["summary", "summary_exact"])
+def test_survival_near_the_truth(which, request):
+    """Issue 10's target: S(12) and S(24) within 0.05 of the latent truth on average, with missed
+    rounds, informative attrition and clustering, with and without scoring error (accuracy 0.9).
+    The latent model separates scoring error from abandonment; the first-drop life table (a
+    sensitivity rule) lies 0.07-0.14 below the truth under scoring error."""
+    summary = request.getfixturevalue(which)
     for code in PROGRAMMES:
         for t in (12, 24):
-            assert abs(_row(summary_exact, "survival", code, t)["bias"]) < 0.05, (code, t)
+            assert abs(_row(summary, "survival", code, t)["bias"]) < 0.05, (code, t)
 
 
 @pytest.mark.slow
-def test_half_life_near_the_truth(summary_exact):
+@pytest.mark.parametrize("which", ["summary", "summary_exact"])
+def test_half_life_near_the_truth(which, request):
+    summary = request.getfixturevalue(which)
     for code in PROGRAMMES:
-        row = _row(summary_exact, "half_life", code)
+        row = _row(summary, "half_life", code)
         assert abs(row["bias"]) < 0.15 * row["truth"], code
 
 

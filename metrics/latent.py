@@ -1,0 +1,479 @@
+"""The latent-state model behind `survival` and `half_life`: a two-state hidden Markov model of
+a practice in use at the programme's end, read through an imperfect score.
+
+Why. A practice is scored at a visit; the score is not the practice. With a field instrument a
+practice in use is now and then scored below the cut-off (and an abandoned one above it), so a
+life table that ends a unit at its first visit "not retained" counts every such scoring error as
+an abandonment and lies well below the true curve (on the simulator, scoring accuracy 0.9:
+S(24) 0.07-0.14 too low). The model separates the two.
+
+The model (per unit = teacher-practice scored in use at month 0, i.e. the `person_period` units):
+- Latent state at each scheduled round j = 0..K: U (in use) or A (abandoned). A is absorbing (no
+  recovery): a practice dropped stays dropped, so the share in state U at t is both the true
+  retention and the true survival at t.
+- P(U at month 0 | scored in use at month 0) = pi_g (the unit may be a scoring error itself; month 0
+  is the selection, so its score is conditioned on, not modelled).
+- Transition between rounds j-1 and j: U -> A with probability q_{g,j} (a piecewise-constant
+  hazard per scheduled interval, free per group g and interval: no parametric shape).
+- What a round shows (the emission), given the state s: the teacher left or transferred at that
+  round (ends follow-up) with probability l_s; otherwise the practice is scored in use with
+  probability e_s, not in use with 1 - e_s, or not scored (absent, on leave, no visit, `na`),
+  which is taken as missing at random (its probability cancels). Rounds after leaving carry
+  nothing. e_U is the instrument's sensitivity, 1 - e_A its specificity; l_A > l_U lets leaving
+  depend on the practice's state at that round (informative attrition).
+- e_U, e_A, l_U, l_A are properties of the instrument and of the follow-up, shared by every group
+  of a view; pi_g and q_{g,j} are per group.
+
+Estimand: S_g(t) = P(U at t | U at month 0) = prod_{j: t_j <= t} (1 - q_{g,j}), the share of the
+teacher-practices truly in use at the programme's end still in use at t, over all of them (also
+those later unobserved or gone).
+
+Fit. Maximum likelihood by EM (Baum-Welch) on SUFFICIENT STATISTICS: DuckDB codes each unit's
+sequence of round symbols as one integer (base 5: 0 after leaving, 1 not scored, 2 in use,
+3 not in use, 4 left at this round) and counts units per group, school and pattern; the
+likelihood depends on the data only through these counts, so the fit costs the same for 1,000
+or 1,000,000 teachers (a few hundred patterns per group). Interval: percentile school bootstrap
+(`stats.school_bootstrap_weights`, seeded; the same replicates for every group shown): each
+replicate's pattern counts are W (replicates x schools) @ C (schools x patterns) and the model is
+refitted on them, started from the full-data estimate.
+
+Identification rests on the absorbing assumption: a unit scored in use after a visit scored not
+in use must have been misscored once. A practice that truly comes back after a lapse is, to this
+model, a scoring error (so the curve is the share never having dropped it for good). The
+sensitivity rules of `survival` ("first_drop", "confirmed") read the scores as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import sparse, special
+
+from sustain.config import Config
+
+from .base import filtered_rows, query, select_list
+from .filters import Filters
+from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, percentile_interval, school_bootstrap_weights
+
+# round symbols (the base-5 digits of a pattern code)
+GONE, MISSING, IN_USE, NOT_IN_USE, LEFT = 0, 1, 2, 3, 4
+BASE = 5
+LEAVING_STATUSES = ["left", "transferred"]
+# EM: iterations and tolerance (on the log-likelihood per unit) for the estimate and the replicates
+MAX_ITERATIONS = 500
+TOLERANCE = 1e-9
+BOOTSTRAP_ITERATIONS = 60
+# replicates refitted at once (memory: block x patterns x rounds x 2 floats, a few times)
+REPLICATE_BLOCK = 50
+START = {"p": 0.7, "e": [0.9, 0.1], "leave": [0.02, 0.04], "q": 0.1}
+# probabilities are kept inside [EPS, 1 - EPS] so no pattern gets likelihood 0
+EPS = 1e-6
+
+
+@dataclass
+class LatentFit:
+    """The model fitted to every group of a view: `groups` (the by-columns, one row per group,
+    in the order of the arrays), `months` (0 and the follow-up rounds), `survival` (groups x rounds,
+    S at each round, 1 at month 0), `replicates` (B x groups x rounds, the bootstrap refits; NaN
+    where a replicate has no unit of the group), `low`, `high` (percentile interval), `params`
+    (the shared emission parameters and per-group pi)."""
+    groups: pd.DataFrame
+    months: np.ndarray
+    survival: np.ndarray
+    replicates: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    params: dict
+
+
+def pattern_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> pd.DataFrame:
+    """One row per group, school and pattern: the --by columns, `school_id`, `pattern` (the unit's
+    round symbols coded base 5, digit 0 for month 0, digit j for the j-th round after it) and `units`.
+
+    Units are the teacher-practices scored at month 0 (in use or not: those scored not in use tell
+    the model how often a practice not in use is scored in use), grouped and filtered on their
+    month-0 observation (where the teacher was at month 0), like `survival`'s month-0 row."""
+    dims = filters.replace(months_min=None, months_max=None)
+    rows, params = filtered_rows(by, dims, relation="baseline")
+    followup = [m for m in config.schedule.months if m > 0]
+    keys = select_list(by, "s")
+    school = "" if "school_id" in by else "s.school_id, "
+    return query(con, config, f"""
+baseline as (
+    select * from observations where months = 0
+),
+shown as (
+    {rows}
+),
+left_at as (
+    select teacher_key, min(months) as months
+    from placed_visits
+    where months > 0 and teacher_status in (select unnest($leaving_statuses))
+    group by teacher_key
+),
+unit_rounds as (
+    select u.teacher_key, u.practice, f.months
+    from (select distinct teacher_key, practice from shown) u
+    cross join (select unnest($followup_months) as months) f
+),
+symbols as (
+    select u.teacher_key, u.practice,
+           sum(case when o.retained then {IN_USE}
+                    when o.retained is not null then {NOT_IN_USE}
+                    when la.months = u.months then {LEFT}
+                    when la.months < u.months then {GONE}
+                    else {MISSING} end
+               * ({BASE}::bigint ** list_position($followup_months, u.months))::bigint) as pattern
+    from unit_rounds u
+    left join observations o on o.teacher_key = u.teacher_key and o.practice = u.practice and o.months = u.months
+    left join left_at la on la.teacher_key = u.teacher_key
+    group by u.teacher_key, u.practice
+)
+select {keys}{school}y.pattern + (case when s.retained then {IN_USE} else {NOT_IN_USE} end) as pattern,
+       count(*) as units
+from shown s
+join symbols y using (teacher_key, practice)
+group by all
+""", params | {"followup_months": followup, "leaving_statuses": LEAVING_STATUSES})
+
+
+def decode(patterns: np.ndarray, rounds: int) -> np.ndarray:
+    """(patterns x rounds+1) symbols of base-5 pattern codes (month 0 first)."""
+    codes = np.asarray(patterns, dtype="int64")
+    return np.stack([(codes // BASE**j) % BASE for j in range(rounds + 1)], axis=-1)
+
+
+def _emission_tables(e: np.ndarray, leave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B x 5 x 2) probability of each symbol given the state (U, A): at month 0 (scored only) and
+    at a follow-up round (leaving, then scored or not)."""
+    reps = len(e)
+    month0 = np.zeros((reps, BASE, 2))
+    month0[:, IN_USE] = e
+    month0[:, NOT_IN_USE] = 1 - e
+    later = np.empty((reps, BASE, 2))
+    stay = 1 - leave
+    later[:, GONE] = 1.0
+    later[:, MISSING] = stay
+    later[:, IN_USE] = stay * e
+    later[:, NOT_IN_USE] = stay * (1 - e)
+    later[:, LEFT] = leave
+    return month0, later
+
+
+def e_step(symbols: np.ndarray, group: np.ndarray, w: np.ndarray, q: np.ndarray, p: np.ndarray, e: np.ndarray,
+           leave: np.ndarray) -> dict:
+    """Forward-backward for B parameter sets at once. `w`: (B x P) units per pattern; q (B x G x K),
+    p (B x G), e and leave (B x 2). Returns per-pattern expected counts, each (B x P) or a list per
+    interval: `moves[j]` (U -> A in interval j+1), `at_u[j]` (in U at its start), `start_u` (in U
+    at month 0); per state (B x P x 2): `scored_in`, `scored`, `left`, `enrolled` (rounds where
+    the unit was in that state and scored in use / scored / left / still followed); `loglik`
+    (total, B)."""
+    reps, n_patterns = w.shape
+    k = symbols.shape[1] - 1
+    month0, later = _emission_tables(e, leave)
+    b = [[month0[:, symbols[:, 0], s] for s in (0, 1)]]
+    b += [[later[:, symbols[:, j], s] for s in (0, 1)] for j in range(1, k + 1)]
+    qp = [q[:, group, j] for j in range(k)]
+    pp = p[:, group]
+    alpha = [[pp * b[0][0], (1 - pp) * b[0][1]]]
+    for j in range(1, k + 1):
+        u, a = alpha[-1]
+        alpha.append([u * (1 - qp[j - 1]) * b[j][0], (u * qp[j - 1] + a) * b[j][1]])
+    likelihood = alpha[k][0] + alpha[k][1]
+    beta = [None] * (k + 1)
+    beta[k] = [np.ones_like(likelihood), np.ones_like(likelihood)]
+    for j in range(k, 0, -1):
+        bu, ba = beta[j][0] * b[j][0], beta[j][1] * b[j][1]
+        beta[j - 1] = [(1 - qp[j - 1]) * bu + qp[j - 1] * ba, ba]
+    positive = likelihood > 0
+    scale = np.where(positive, w / np.where(positive, likelihood, 1.0), 0.0)
+    gamma = [[alpha[j][s] * beta[j][s] * scale for s in (0, 1)] for j in range(k + 1)]
+    out = {"moves": [alpha[j - 1][0] * qp[j - 1] * b[j][1] * beta[j][1] * scale for j in range(1, k + 1)],
+           "at_u": [gamma[j][0] for j in range(k)], "start_u": gamma[0][0],
+           "loglik": np.sum(w * np.log(np.where(positive, likelihood, 1.0)), axis=1)}
+    scored_in = (symbols == IN_USE)
+    scored = np.isin(symbols, (IN_USE, NOT_IN_USE))
+    left = (symbols == LEFT)
+    enrolled = (symbols != GONE)
+    left[:, 0] = enrolled[:, 0] = False
+    for name, mask in (("scored_in", scored_in), ("scored", scored), ("left", left), ("enrolled", enrolled)):
+        out[name] = np.stack([sum(np.where(mask[:, j], gamma[j][s], 0.0) for j in range(k + 1)) for s in (0, 1)],
+                             axis=-1)
+    return out
+
+
+def _sum_by_group(values: np.ndarray, group, groups: int) -> np.ndarray:
+    """(B x P) summed by the patterns' groups into (B x G); `group` is the patterns' group index
+    or its (G x P) membership matrix (`_membership`, built once per fit)."""
+    member = group if sparse.issparse(group) else _membership(group, groups)
+    return np.asarray(member @ values.T).T
+
+
+def _membership(group: np.ndarray, groups: int) -> sparse.csr_matrix:
+    return sparse.csr_matrix((np.ones(len(group)), (group, np.arange(len(group)))), shape=(groups, len(group)))
+
+
+def fit_hmm(symbols: np.ndarray, group: np.ndarray, weights: np.ndarray, groups: int,
+            start: dict | None = None, iterations: int = MAX_ITERATIONS, tolerance: float = TOLERANCE) -> dict:
+    """EM for the model of the module docstring on weighted patterns.
+
+    `symbols`: (P x K+1) symbols of each pattern (month 0 first); `group`: (P,) its group index;
+    `weights`: (P,) or (B x P) unit counts (B data sets fitted at once, independently). Returns
+    arrays with a leading B axis when `weights` is 2-D: `q` (groups x K), `p` (groups: P(U) at
+    month 0 among units scored at month 0), `e` (2: e_U, e_A), `leave` (2), `survival`
+    (groups x K+1), `loglik` (per unit), `iterations`."""
+    single = np.ndim(weights) == 1
+    w = np.atleast_2d(np.asarray(weights, dtype="float64"))          # (B, P)
+    reps = len(w)
+    k = symbols.shape[1] - 1
+    start = start or {}
+    q = np.broadcast_to(np.asarray(start.get("q", START["q"]), float), (reps, groups, k)).copy()
+    p = np.broadcast_to(np.asarray(start.get("p", START["p"]), float), (reps, groups)).copy()
+    e = np.broadcast_to(np.asarray(start.get("e", START["e"]), float), (reps, 2)).copy()
+    leave = np.broadcast_to(np.asarray(start.get("leave", START["leave"]), float), (reps, 2)).copy()
+    member = _membership(group, groups)
+    units = _sum_by_group(w, member, groups)
+    previous, loglik, done = -np.inf, np.nan, 0
+    for done in range(1, iterations + 1):
+        expected = e_step(symbols, group, w, q, p, e, leave)
+        loglik = float(expected["loglik"].sum() / max(w.sum(), 1.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for j in range(k):
+                at_u = _sum_by_group(expected["at_u"][j], member, groups)
+                q[:, :, j] = np.where(at_u > 0, _sum_by_group(expected["moves"][j], member, groups) / at_u, q[:, :, j])
+            p = np.where(units > 0, _sum_by_group(expected["start_u"], member, groups) / units, p)
+            e = expected["scored_in"].sum(axis=1) / expected["scored"].sum(axis=1)
+            leave = expected["left"].sum(axis=1) / expected["enrolled"].sum(axis=1)
+        q = np.clip(np.nan_to_num(q, nan=START["q"]), 0.0, 1.0 - EPS)
+        p = np.clip(np.nan_to_num(p, nan=START["p"]), EPS, 1.0)
+        e = np.clip(np.nan_to_num(e, nan=0.5), EPS, 1 - EPS)
+        leave = np.clip(np.nan_to_num(leave, nan=0.0), 0.0, 1 - EPS)
+        if abs(loglik - previous) < tolerance:
+            break
+        previous = loglik
+    out = {"q": q, "p": p, "e": e, "leave": leave, "survival": survival_curves(q, units),
+           "loglik": loglik, "iterations": done}
+    if single:
+        out = {key: (value[0] if isinstance(value, np.ndarray) else value) for key, value in out.items()}
+    return out
+
+
+def survival_curves(q: np.ndarray, units: np.ndarray | None = None) -> np.ndarray:
+    """S at month 0 and each round from the interval hazards q (... x G x K): 1, then prod (1 - q)."""
+    curves = np.concatenate([np.ones((*q.shape[:-1], 1)), np.cumprod(1 - q, axis=-1)], axis=-1)
+    if units is not None:
+        curves = np.where(units[..., None] > 0, curves, np.nan)
+    return curves
+
+
+# -- interval: cluster-robust (sandwich) covariance by school -------------------------------------
+# parameters on the logit scale, per group: the K interval hazards and p; shared: e_U, e_A, l_U, l_A
+SHARED = 4
+STEP = 1e-4
+
+
+def _logit(x):
+    x = np.clip(x, CLIP, 1 - CLIP)
+    return np.log(x / (1 - x))
+
+
+def _expit(x):
+    return special.expit(x)
+
+
+CLIP = 1e-5
+
+
+def _pattern_scores(symbols, group, w, groups, q, p, e, leave) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pattern score (gradient of the log-likelihood on the logit scale, by Fisher's identity:
+    the expected complete-data score) for B parameter sets: own (B x P x K+1: the pattern's group's
+    hazards, then p) and shared (B x P x 4)."""
+    x = e_step(symbols, group, w, q, p, e, leave)
+    qp, pp = q[:, group, :], p[:, group]
+    own = np.stack([x["moves"][j] - qp[:, :, j] * x["at_u"][j] for j in range(q.shape[-1])]
+                   + [x["start_u"] - pp * w], axis=-1)
+    shared = np.concatenate([x["scored_in"] - e[:, None, :] * x["scored"],
+                             x["left"] - leave[:, None, :] * x["enrolled"]], axis=-1)
+    return own, shared
+
+
+def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict) -> np.ndarray:
+    """Cluster-robust (CR1, by school) covariance of each group's logit hazards, (G x K x K):
+    V = H^-1 M H^-1, M = S/(S-1) sum_s U_s U_s' over the schools' scores U_s, H the Hessian of the
+    log-likelihood by central differences of the score. The Hessian is block-arrowhead (a group's
+    parameters meet only its own and the shared ones), so each block is differenced for every group
+    at once and H^-1 U_s is solved through the Schur complement of the shared block."""
+    k = symbols.shape[1] - 1
+    m = k + 1
+    w = np.asarray(school_counts.sum(axis=0)).ravel()[None, :]
+    theta_own = np.concatenate([_logit(estimate["q"]), _logit(estimate["p"])[:, None]], axis=1)  # (G, m)
+    theta_shared = np.concatenate([_logit(estimate["e"]), _logit(estimate["leave"])])             # (4,)
+    # 2 x (m + 4) perturbed parameter sets: slot i of every group, or one shared parameter
+    slots = m + SHARED
+    own_sets = np.repeat(theta_own[None], 2 * slots, axis=0)
+    shared_sets = np.repeat(theta_shared[None], 2 * slots, axis=0)
+    for i in range(slots):
+        for sign, row in ((1, 2 * i), (-1, 2 * i + 1)):
+            if i < m:
+                own_sets[row, :, i] += sign * STEP
+            else:
+                shared_sets[row, i - m] += sign * STEP
+    own, shared = _pattern_scores(symbols, group, np.repeat(w, 2 * slots, axis=0), groups,
+                                  _expit(own_sets[:, :, :k]), _expit(own_sets[:, :, k]),
+                                  _expit(shared_sets[:, :2]), _expit(shared_sets[:, 2:]))
+    member = _membership(group, groups)
+    own_g = np.stack([_sum_by_group(own[:, :, i], member, groups) for i in range(m)], axis=-1)       # (2S, G, m)
+    shared_g = np.stack([_sum_by_group(shared[:, :, i], member, groups) for i in range(SHARED)], axis=-1)
+    diff_own = (own_g[0::2] - own_g[1::2]) / (2 * STEP)        # (slots, G, m): d own score / d slot
+    diff_shared = (shared_g[0::2] - shared_g[1::2]) / (2 * STEP)  # (slots, G, 4)
+    a = np.transpose(diff_own[:m], (1, 2, 0))                   # (G, m, m)  d own_i / d own_j
+    a = (a + np.transpose(a, (0, 2, 1))) / 2
+    b = np.transpose(diff_own[m:], (1, 2, 0))                   # (G, m, 4)  d own_i / d shared_s
+    b = (b + np.transpose(diff_shared[:m], (1, 0, 2))) / 2      # symmetric with d shared_s / d own_i
+    d = diff_shared[m:].sum(axis=1)                             # (4, 4)
+    d = (d + d.T) / 2
+    # a group whose Hessian block is not finite (a hazard at 0 or 1 on very few units) gets no
+    # interval; the others are solved without it
+    finite = np.isfinite(a).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
+    a, b = np.where(finite[:, None, None], a, 0.0), np.where(finite[:, None, None], b, 0.0)
+    try:
+        a_inv = np.linalg.pinv(a)
+        a_inv_b = a_inv @ b                                     # (G, m, 4)
+        schur = d - np.einsum("gms,gmt->st", b, a_inv_b)
+        schur_inv = np.linalg.pinv(schur) if np.isfinite(schur).all() else np.zeros((SHARED, SHARED))
+    except np.linalg.LinAlgError:
+        return np.full((groups, k, k), np.nan)
+    # the schools' scores at the estimate: per unit of a pattern, times the school's units
+    own0, shared0 = _pattern_scores(symbols, group, w, groups, estimate["q"][None], estimate["p"][None],
+                                    estimate["e"][None], estimate["leave"][None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_unit = np.where(w[0][:, None] > 0, own0[0] / w[0][:, None], 0.0)
+        per_unit_shared = np.where(w[0][:, None] > 0, shared0[0] / w[0][:, None], 0.0)
+    n_patterns = len(group)
+    spread = sparse.csr_matrix((per_unit.ravel(), (np.repeat(np.arange(n_patterns), m),
+                                                   (group[:, None] * m + np.arange(m)).ravel())),
+                               shape=(n_patterns, groups * m))
+    u_own = np.asarray((school_counts @ spread).todense()).reshape(-1, groups, m)   # (S, G, m)
+    u_shared = np.asarray(school_counts @ per_unit_shared)                           # (S, 4)
+    y = np.einsum("gij,sgj->sgi", a_inv, u_own)
+    z = (u_shared - np.einsum("gms,sgm->s" if False else "gmt,sgm->st", b, y)) @ schur_inv.T
+    x_own = y - np.einsum("gmt,st->sgm", a_inv_b, z)
+    schools = u_own.shape[0]
+    factor = schools / (schools - 1) if schools > 1 else np.nan
+    covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
+    covariance[~finite] = np.nan
+    return covariance[:, :k, :k]
+
+
+def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: int = BOOTSTRAP_REPLICATES,
+             seed: int = BOOTSTRAP_SEED) -> tuple[pd.DataFrame, dict, np.ndarray]:
+    """Fit the model to `pattern_counts` (every group of the view at once, shared emissions) and
+    draw `replicates` curves from the estimate's cluster-robust sampling distribution (the logit
+    hazards of each group ~ normal with the sandwich covariance by school; seeded). Returns
+    (groups, estimate, replicate survival curves (B x groups x rounds+1))."""
+    by = list(by)
+    cells = counts.groupby([*by, "pattern"], sort=True, dropna=False)["units"].sum().reset_index() if by else \
+        counts.groupby("pattern", sort=True)["units"].sum().reset_index()
+    if by:
+        groups = cells[by].drop_duplicates().reset_index(drop=True)
+        group = cells[by].merge(groups.assign(_g=np.arange(len(groups))), on=by, how="left")["_g"].to_numpy()
+    else:
+        groups = pd.DataFrame(index=[0])
+        group = np.zeros(len(cells), dtype="int64")
+    symbols = decode(cells["pattern"].to_numpy(), rounds)
+    estimate = fit_hmm(symbols, group, cells["units"].to_numpy(float), len(groups))
+    if replicates <= 0:
+        return groups, estimate, np.empty((0, len(groups), rounds + 1))
+    column_key = counts[[*by, "pattern"]].merge(cells[[*by, "pattern"]].assign(_c=np.arange(len(cells))),
+                                                on=[*by, "pattern"], how="left")["_c"].to_numpy()
+    school = pd.factorize(counts["school_id"].astype("string"), sort=True)[0]
+    n_schools = int(school.max()) + 1 if len(school) else 0
+    school_counts = sparse.csr_matrix((counts["units"].to_numpy(float), (school, column_key)),
+                                      shape=(n_schools, len(cells)))
+    covariance = robust_covariance(symbols, group, school_counts, len(groups), estimate)
+    rng = np.random.default_rng(seed)
+    centre = _logit(estimate["q"])                                  # (G, K)
+    draws = rng.standard_normal((replicates, len(groups), rounds))
+    # symmetric square root (the covariance may be singular where a round has nobody at risk)
+    valid = np.isfinite(covariance).all(axis=(1, 2))
+    values, vectors = np.linalg.eigh(np.where(valid[:, None, None], covariance, 0.0))
+    root = vectors * np.sqrt(np.clip(values, 0, None))[:, None, :]
+    hazards = _expit(centre[None] + np.einsum("gij,bgj->bgi", root, draws))
+    hazards[:, ~valid, :] = np.nan                                   # no interval for that group
+    units = _sum_by_group(cells["units"].to_numpy(float)[None, :], group, len(groups))
+    return groups, estimate, survival_curves(hazards, np.broadcast_to(units, (replicates, len(groups))))
+
+
+def latent_survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config,
+                    replicates: int = BOOTSTRAP_REPLICATES) -> LatentFit | None:
+    """The model fitted to the view (filters) for each group of `by` (None when no unit is in
+    view): S(t) at 0 and every follow-up round, with the school-bootstrap percentile interval."""
+    counts = pattern_counts(con, filters, by, config)
+    if counts.empty:
+        return None
+    months = np.array(sorted({0, *config.schedule.months}), dtype="int64")
+    rounds = len(months) - 1
+    groups, estimate, curves = fit_view(counts, by, rounds, replicates)
+    low, high = percentile_interval(curves) if len(curves) else (np.full_like(estimate["survival"], np.nan),) * 2
+    low, high = np.asarray(low), np.asarray(high)
+    low[:, 0] = high[:, 0] = 1.0
+    params = {"e_in_use": float(estimate["e"][0]), "e_abandoned": float(estimate["e"][1]),
+              "leave_in_use": float(estimate["leave"][0]), "leave_abandoned": float(estimate["leave"][1]),
+              "p_in_use_month0": estimate["p"], "iterations": estimate["iterations"], "loglik": estimate["loglik"]}
+    return LatentFit(groups=groups, months=months, survival=estimate["survival"], replicates=curves,
+                     low=low, high=high, params=params)
+
+
+def curve_frame(fit: LatentFit, by: Sequence[str]) -> pd.DataFrame:
+    """The fit as a long frame: the by-columns, months, survival, ci_low, ci_high."""
+    n_groups, n_rounds = fit.survival.shape
+    frame = fit.groups.loc[np.repeat(np.arange(n_groups), n_rounds), list(by)].reset_index(drop=True)
+    return frame.assign(months=np.tile(fit.months, n_groups), survival=fit.survival.ravel(),
+                        ci_low=fit.low.ravel(), ci_high=fit.high.ravel())
+
+
+def with_latent_survival(table: pd.DataFrame, fit: LatentFit | None, by: Sequence[str]) -> pd.DataFrame:
+    """`table` (survival's rows: by-columns, months, ...) with survival, ci_low and ci_high taken
+    from the model's fit for the same group and round."""
+    values = ["survival", "ci_low", "ci_high"]
+    if fit is None:
+        return table.assign(**{c: np.nan for c in values})
+    curves = curve_frame(fit, by)
+    keys = [*by, "months"]
+    for column in keys:
+        curves[column] = curves[column].astype(table[column].dtype)
+    return table.drop(columns=values).merge(curves, on=keys, how="left")[table.columns]
+
+
+def group_curves(fit: LatentFit | None, by: Sequence[str]) -> dict:
+    """{group key tuple: (estimate (rounds), replicates (B x rounds))} of a fit, for readers that
+    loop over groups (half_life)."""
+    if fit is None:
+        return {}
+    keys = [tuple(row) for row in fit.groups[list(by)].itertuples(index=False)] if by else [()]
+    return {key: (fit.survival[g], fit.replicates[:, g, :]) for g, key in enumerate(keys)}
+
+
+# -- retention's response weights ------------------------------------------------------------------
+# `person_period` with `weight`: 1 / the share observed at round t among the units of the same
+# programme, round and history (retained or not at their last observation before t, and the round
+# of that observation; month 0 when none). A unit not seen at t (absent, gone, not scored) is thus
+# represented by the observed units that looked like it at their last visit (inverse probability of
+# response within weighting classes). Computed over the whole model, not per view, so a figure
+# does not depend on the filters beyond the rows it counts.
+RESPONSE_WEIGHTED_PERIODS = """(
+    select h.*, 1.0 / avg(h.observed::double) over (
+               partition by h.programme, h.months, h.last_retained, h.last_months) as weight
+    from (
+        select *,
+               coalesce(last_value(case when observed then retained end ignore nulls) over history, true)
+                   as last_retained,
+               coalesce(last_value(case when observed then months end ignore nulls) over history, 0) as last_months
+        from person_period
+        window history as (partition by teacher_key, practice order by months
+                           rows between unbounded preceding and 1 preceding)
+    ) h
+)"""

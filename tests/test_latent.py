@@ -1,0 +1,168 @@
+"""The latent-state model (metrics/latent.py): its likelihood by hand, its EM against a direct
+maximisation with scipy over an independent path-enumeration likelihood, its cluster-robust
+covariance against numerical derivatives of that likelihood, and its fit to the simulator.
+(survival and half_life on data: tests/test_survival.py, tests/test_decay.py, tests/test_validation.py.)"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize, sparse
+
+from metrics import latent
+from metrics.latent import GONE, IN_USE, LEFT, MISSING, NOT_IN_USE
+
+U, A = 0, 1
+
+
+def path_likelihood(symbols, p, q, e, leave) -> float:
+    """P(symbols) by enumerating every latent path (U until the drop, then A), written from the
+    model's description, not from latent.py's recursions."""
+    k = len(symbols) - 1
+    total = 0.0
+    for drop in range(k + 2):  # state A from round `drop` on (0: A at month 0; k+1: never)
+        prob = (1 - p) if drop == 0 else p
+        for j in range(1, k + 1):
+            if drop >= 1 and j < drop:
+                prob *= 1 - q[j - 1]
+            elif drop >= 1 and j == drop:
+                prob *= q[j - 1]
+        for j, symbol in enumerate(symbols):
+            state = A if j >= drop else U
+            if j == 0:
+                prob *= e[state] if symbol == IN_USE else 1 - e[state]
+                continue
+            stay = 1 - leave[state]
+            prob *= {GONE: 1.0, MISSING: stay, IN_USE: stay * e[state], NOT_IN_USE: stay * (1 - e[state]),
+                     LEFT: leave[state]}[symbol]
+        total += prob
+    return total
+
+
+def test_likelihood_of_one_pattern_by_hand():
+    # month 0 in use, round 1 not in use, round 2 in use; p 0.8, q (0.2, 0.3), e_U 0.9, e_A 0.1,
+    # no leaving. Paths: UUU 0.8*.9 * .8*.1 * .7*.9 = 0.036288; UUA 0.8*.9 * .8*.1 * .3*.1 = 0.001728;
+    # UAA 0.8*.9 * .2*.9 * .1 = 0.01296; AAA 0.2*.1 * .9 * .1 = 0.0018. Sum 0.052776.
+    symbols = np.array([[IN_USE, NOT_IN_USE, IN_USE]])
+    x = latent.e_step(symbols, np.array([0]), np.array([[1.0]]), np.array([[[0.2, 0.3]]]), np.array([[0.8]]),
+                      np.array([[0.9, 0.1]]), np.array([[0.0, 0.0]]))
+    assert math.exp(x["loglik"][0]) == pytest.approx(0.052776)
+    assert path_likelihood(symbols[0], 0.8, [0.2, 0.3], [0.9, 0.1], [0, 0]) == pytest.approx(0.052776)
+    # expected moves U -> A in interval 1: the UAA path's share; in interval 2: UUA's
+    assert x["moves"][0][0, 0] == pytest.approx(0.01296 / 0.052776)
+    assert x["moves"][1][0, 0] == pytest.approx(0.001728 / 0.052776)
+
+
+def test_leaving_and_gone_symbols_by_hand():
+    # in use at month 0, left at round 1 (leave_U 0.05, leave_A 0.2), nothing after:
+    # U at 1: .7*.9 * .8*.05 ; A at 1: .7*.9 * .2*.2 + .3*.1 * .2
+    symbols = np.array([[IN_USE, LEFT, GONE]])
+    x = latent.e_step(symbols, np.array([0]), np.array([[1.0]]), np.array([[[0.2, 0.3]]]), np.array([[0.7]]),
+                      np.array([[0.9, 0.1]]), np.array([[0.05, 0.2]]))
+    by_hand = 0.7 * 0.9 * 0.8 * 0.05 + 0.7 * 0.9 * 0.2 * 0.2 + 0.3 * 0.1 * 0.2
+    assert math.exp(x["loglik"][0]) == pytest.approx(by_hand)
+
+
+def _small_data(seed=3, units=3000, k=3, q=(0.25, 0.15, 0.2)):
+    """Patterns drawn from the model itself (one group), as pattern counts."""
+    rng = np.random.default_rng(seed)
+    p, q, e, leave = 0.9, np.array(q)[:k], np.array([0.88, 0.12]), np.array([0.03, 0.1])
+    state = np.where(rng.random(units) < p, U, A)
+    rows = []
+    for i in range(units):
+        s = state[i]
+        seq = [IN_USE if rng.random() < e[s] else NOT_IN_USE]
+        gone = False
+        for j in range(k):
+            if s == U and rng.random() < q[j]:
+                s = A
+            if gone:
+                seq.append(GONE)
+            elif rng.random() < leave[s]:
+                seq.append(LEFT)
+                gone = True
+            elif rng.random() < 0.1:
+                seq.append(MISSING)
+            else:
+                seq.append(IN_USE if rng.random() < e[s] else NOT_IN_USE)
+        rows.append(tuple(seq))
+    patterns, counts = np.unique(np.array(rows), axis=0, return_counts=True)
+    return patterns, counts.astype(float), rng
+
+
+def _unpack(theta, k):
+    expit = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    return expit(theta[0]), expit(theta[1:1 + k]), expit(theta[1 + k:3 + k]), expit(theta[3 + k:5 + k])
+
+
+def test_em_reaches_the_maximum_found_by_scipy():
+    patterns, counts, _ = _small_data()
+    k = patterns.shape[1] - 1
+    fit = latent.fit_hmm(patterns, np.zeros(len(patterns), dtype=int), counts, 1)
+
+    def negative(theta):
+        p, q, e, leave = _unpack(theta, k)
+        return -sum(c * math.log(path_likelihood(s, p, q, e, leave)) for s, c in zip(patterns, counts))
+
+    start = np.array([1.0, -1, -1, -1, 1.5, -1.5, -3, -2])
+    best = optimize.minimize(negative, start, method="L-BFGS-B")
+    p, q, e, leave = _unpack(best.x, k)
+    assert fit["loglik"] * counts.sum() == pytest.approx(-best.fun, abs=1e-3)
+    assert fit["q"][0] == pytest.approx(q, abs=2e-3)
+    assert fit["p"][0] == pytest.approx(p, abs=2e-3)
+    assert fit["e"] == pytest.approx(e, abs=2e-3)
+    assert fit["leave"] == pytest.approx(leave, abs=2e-3)
+    assert fit["survival"][0] == pytest.approx(np.concatenate([[1], np.cumprod(1 - q)]), abs=3e-3)
+
+
+def test_robust_covariance_matches_numerical_derivatives():
+    """The sandwich H^-1 M H^-1 with H and the schools' scores U_s by scipy's finite differences
+    of the path-enumeration log-likelihood (two groups, shared emissions, 40 schools)."""
+    first, first_counts, rng = _small_data(seed=5, units=1500, k=2)
+    second, second_counts, _ = _small_data(seed=6, units=1500, k=2, q=(0.4, 0.1))
+    patterns = np.concatenate([first, second])
+    counts = np.concatenate([first_counts, second_counts])
+    groups = np.repeat([0, 1], [len(first), len(second)])
+    # spread each pattern's units over 40 schools at random
+    schools = 40
+    per_school = np.stack([rng.multinomial(int(c), np.full(schools, 1 / schools)) for c in counts], axis=1)
+    fit = latent.fit_hmm(patterns, groups, counts, 2)
+    covariance = latent.robust_covariance(patterns, groups, sparse.csr_matrix(per_school.astype(float)), 2, fit)
+
+    # theta: per group (logit q1, q2, logit p), then logit e_U, e_A, leave_U, leave_A
+    def logit(v):
+        return np.log(v / (1 - v))
+
+    theta0 = np.concatenate([logit(fit["q"][0]), [logit(fit["p"][0])], logit(fit["q"][1]), [logit(fit["p"][1])],
+                             logit(fit["e"]), logit(fit["leave"])])
+
+    def loglik(theta, weights):
+        expit = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        total = 0.0
+        for s, g, c in zip(patterns, groups, weights):
+            if c:
+                q, p = expit(theta[3 * g:3 * g + 2]), expit(theta[3 * g + 2])
+                total += c * math.log(path_likelihood(s, p, q, expit(theta[6:8]), expit(theta[8:10])))
+        return total
+
+    step = 1e-5
+    hessian = np.array([(optimize.approx_fprime(theta0 + step * np.eye(10)[i], loglik, 1e-6, counts)
+                         - optimize.approx_fprime(theta0 - step * np.eye(10)[i], loglik, 1e-6, counts)) / (2 * step)
+                        for i in range(10)])
+    hessian = (hessian + hessian.T) / 2
+    scores = np.array([optimize.approx_fprime(theta0, loglik, 1e-6, per_school[s]) for s in range(schools)])
+    meat = schools / (schools - 1) * scores.T @ scores
+    inverse = np.linalg.inv(hessian)
+    sandwich = inverse @ meat @ inverse
+    for g in range(2):
+        expected = sandwich[3 * g:3 * g + 2, 3 * g:3 * g + 2]
+        assert covariance[g] == pytest.approx(expected, rel=0.06, abs=1e-5)
+
+
+def test_pattern_codes_round_trip():
+    symbols = np.array(list(itertools.product([IN_USE, NOT_IN_USE], [GONE, MISSING, IN_USE, NOT_IN_USE, LEFT],
+                                              [MISSING, LEFT])))
+    codes = (symbols * latent.BASE ** np.arange(3)).sum(axis=1)
+    assert np.array_equal(latent.decode(codes, 2), symbols)
