@@ -2,6 +2,8 @@
 the current one and swaps the pointer atomically; readers keep the version they opened, never wait
 for the writer, and see the new one from their next connection. Small databases through the real
 ingest; the load test with two real servers is at the end (slow)."""
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -30,9 +32,14 @@ def stored_visits(path) -> int:
         return con.execute("select count(*) from visits").fetchone()[0]
 
 
-def cli(config_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingest", "--config", str(config_path), *map(str, args)],
-                          cwd=ROOT_DIR, capture_output=True, text=True, timeout=120)
+def cli(config_path: Path, *args: str) -> tuple[int, str]:
+    """`python -m ingest ...` in this process (its main): the exit code and what it wrote to stderr."""
+    from ingest.__main__ import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main([*map(str, args), "--config", str(config_path)])
+    return code, err.getvalue()
 
 
 @pytest.fixture
@@ -62,8 +69,8 @@ def test_an_import_publishes_a_sealed_version_and_the_pointer_moves_once(tmp_pat
     assert is_published(pointer) and first.parent == pointer.parent / "versions"
     assert first.name.startswith("sustain-") and first.suffix == ".duckdb"
     assert stored_visits(pointer) == 3
-    run = cli(config.source_path, visits_file(tmp_path, "b.csv", 100, 2))
-    assert run.returncode == 0, run.stderr
+    code, err = cli(config.source_path, visits_file(tmp_path, "b.csv", 100, 2))
+    assert code == 0, err
     second = current_version(pointer)
     assert second != first and second.exists()
     assert stored_visits(pointer) == 5
@@ -131,12 +138,12 @@ def test_publishing_a_single_file_database_keeps_its_data(tmp_path, config_facto
     config = config_factory()
     assert load(config, write_roster(tmp_path / "roster.csv", TEACHERS), visits_file(tmp_path, "a.csv", 0, 3)).ok
     pointer = config.database_path()
-    run = cli(config.source_path, "--publish", visits_file(tmp_path, "b.csv", 100, 2))
-    assert run.returncode == 0, run.stderr
+    code, err = cli(config.source_path, "--publish", visits_file(tmp_path, "b.csv", 100, 2))
+    assert code == 0, err
     assert is_published(pointer) and stored_visits(pointer) == 5
     # once published, an import without --publish (and publish.enabled false) publishes too
-    run = cli(config.source_path, visits_file(tmp_path, "c.csv", 200, 1))
-    assert run.returncode == 0, run.stderr
+    code, err = cli(config.source_path, visits_file(tmp_path, "c.csv", 200, 1))
+    assert code == 0, err
     assert len(published_versions(pointer)) == 2 and stored_visits(pointer) == 6
 
 
@@ -154,7 +161,10 @@ def test_a_second_publisher_waits_then_is_refused(tmp_path, published, monkeypat
     thread.start()
     assert holding.wait(10)
     try:
-        run = cli(config.source_path, visits_file(tmp_path, "b.csv", 100, 2))
+        # another process (in this one, a second upload queues behind the first, as before)
+        run = subprocess.run([sys.executable, "-m", "ingest", "--config", str(config.source_path),
+                              str(visits_file(tmp_path, "b.csv", 100, 2))],
+                             cwd=ROOT_DIR, capture_output=True, text=True, timeout=120)
         assert run.returncode == 2 and "nothing was written" in run.stderr
     finally:
         release.set()
@@ -191,9 +201,8 @@ def test_ingest_upgrade_publishes_an_upgraded_version(tmp_path, published):
         con.execute("delete from schema_info where version = (select max(version) from schema_info)")
     with pytest.raises(Exception, match="earlier Sustain"):
         stored_visits(pointer)
-    run = subprocess.run([sys.executable, "-m", "ingest", "upgrade", "--config", str(config.source_path)],
-                         cwd=ROOT_DIR, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    code, err = cli(config.source_path, "upgrade")
+    assert code == 0, err
     assert current_version(pointer) != before and stored_visits(pointer) == 3
 
 
