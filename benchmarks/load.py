@@ -141,7 +141,8 @@ async def session_loop(session: Session, stop_at: float, published: dict, think:
         async with websockets.connect(f"ws://{session.url}/_stcore/stream", subprotocols=["streamlit"],
                                       max_size=None, open_timeout=timeout) as ws:
             step = session.number  # sessions start on different pages
-            while time.monotonic() < stop_at:
+            # on until the time is up and the publish has finished (the closing view must follow it)
+            while time.monotonic() < stop_at or "done_at" not in published:
                 page = PAGES[step % len(PAGES)]
                 step += 1
                 await _timed_view(ws, session, page, published, timeout)
