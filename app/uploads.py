@@ -69,7 +69,9 @@ def run_upload(name: str, data: bytes, config: Config, db_path: str | Path, dry_
                 # into a new version beside the current one: pages keep reading the current
                 # version meanwhile and see the new one from their next query
                 with publishing_for(config, db_path) as draft:
-                    return ingest_files([path], config, draft.path, dry_run=False)
+                    result = ingest_files([path], config, draft.path, dry_run=False)
+                    draft.keep = any(f.kind for f in result.files)  # no new version when the file was unreadable
+                return result
             # the server's own queries hold the file read-only: the import waits for them, new ones
             # wait behind it (pages say "the data is refreshing"), and a second import queues
             with PROCESS_LOCK.writing():

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with publishing_for(config, path) as draft:
                 result = ingest_files(args.files, config, draft.path, allow_reassign=args.allow_reassign)
+                draft.keep = any(f.kind for f in result.files)  # no new version when no file was read
         elapsed = time.perf_counter() - started
     except (ConfigError, SaltMissing, DataRefreshing, DatabaseUnwritable, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -147,6 +147,15 @@ def test_publishing_a_single_file_database_keeps_its_data(tmp_path, config_facto
     assert len(published_versions(pointer)) == 2 and stored_visits(pointer) == 6
 
 
+def test_an_unreadable_file_publishes_no_new_version(tmp_path, published):
+    config, pointer = published
+    before = published_versions(pointer)
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(b"\x00\x01 not an export")
+    code, _ = cli(config.source_path, junk)
+    assert code == 1 and published_versions(pointer) == before
+
+
 def test_a_second_publisher_waits_then_is_refused(tmp_path, published, monkeypatch):
     config, pointer = published
     monkeypatch.setenv("SUSTAIN_LOCK_WAIT", "0.5")
