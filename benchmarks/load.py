@@ -139,7 +139,7 @@ async def view(ws, page: str, timeout: float) -> tuple[float, list[str], bool]:
 async def session_loop(session: Session, stop_at: float, published: dict, think: float, timeout: float) -> None:
     try:
         async with websockets.connect(f"ws://{session.url}/_stcore/stream", subprotocols=["streamlit"],
-                                      max_size=None, open_timeout=timeout) as ws:
+                                      max_size=None, open_timeout=timeout, ping_interval=None) as ws:
             step = session.number  # sessions start on different pages
             # on until the time is up and the publish has finished (the closing view must follow it)
             while time.monotonic() < stop_at or "done_at" not in published:
@@ -198,7 +198,7 @@ async def drive(addresses: list[str], config: Path, env: dict, args) -> tuple[li
     tasks = [publisher(config, env, started + args.seconds * args.publish_at, published)]
     for session in sessions:
         tasks.append(session_loop(session, stop_at, published, args.think, args.timeout))
-        await asyncio.sleep(min(0.05, args.think / max(1, args.sessions)))  # do not open all at once
+        await asyncio.sleep(args.ramp / max(1, args.sessions))  # officers arrive over --ramp seconds
     await asyncio.gather(*tasks)
     return sessions, published, time.monotonic() - started
 
@@ -210,14 +210,14 @@ def figures_of(sessions: list[Session], published: dict, elapsed: float, args) -
     if published.get("returncode") != 0:
         errors.append(f"the publish failed: {published.get('error', 'did not run')}")
 
-    def percentile(p: float) -> float:
-        return seconds[min(len(seconds) - 1, int(p * len(seconds)))] if seconds else float("nan")
+    def percentile(p: float) -> int | None:
+        return round(1000 * seconds[min(len(seconds) - 1, int(p * len(seconds)))]) if seconds else None
 
     after = [v[1] for v in views if published.get("done_at") and v[0] > published["done_at"]]
     return {
         "servers": args.servers, "sessions": len(sessions), "seconds": round(elapsed, 1), "think_seconds": args.think,
         "page_views": len(views), "page_views_per_second": round(len(views) / elapsed, 2) if elapsed else 0.0,
-        "p50_ms": round(1000 * percentile(0.50)), "p95_ms": round(1000 * percentile(0.95)),
+        "p50_ms": percentile(0.50), "p95_ms": percentile(0.95),
         "max_ms": round(1000 * seconds[-1]) if seconds else None,
         "p50_after_publish_ms": round(1000 * statistics.median(after)) if after else None,
         "errors": len(errors), "error_examples": errors[:5],
@@ -249,6 +249,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, default=1.0, help="seconds a session waits between pages")
+    parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the sessions arrive")
     parser.add_argument("--publish-at", type=float, default=0.4, help="when to publish, as a fraction of --seconds")
     parser.add_argument("--timeout", type=float, default=120, help="a page view slower than this is an error")
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "load.md"))
