@@ -220,6 +220,8 @@ def figures_of(sessions: list[Session], published: dict, elapsed: float, args) -
         "p50_ms": percentile(0.50), "p95_ms": percentile(0.95),
         "max_ms": round(1000 * seconds[-1]) if seconds else None,
         "p50_after_publish_ms": round(1000 * statistics.median(after)) if after else None,
+        "p50_by_page_ms": {page or "overview": round(1000 * statistics.median(v[1] for v in views if v[2] == page))
+                           for page in PAGES if any(v[2] == page for v in views)},
         "errors": len(errors), "error_examples": errors[:5],
         "publishes": 1 if published.get("returncode") == 0 else 0,
         "publish_seconds": round(published.get("seconds", float("nan")), 1),
