@@ -226,6 +226,7 @@ def figures_of(sessions: list[Session], published: dict, elapsed: float, args) -
         "publishes": 1 if published.get("returncode") == 0 else 0,
         "publish_seconds": round(published.get("seconds", float("nan")), 1),
         "sessions_seeing_new_version": sum(s.saw_new_version for s in sessions),
+        "load_average": os.getloadavg()[0],   # other work on the machine slows every figure above
     }
 
 
@@ -241,6 +242,7 @@ def markdown(f: dict) -> str:
         ("publishes mid-run (import of one round)", f"{f['publishes']} ({f['publish_seconds']} s)"),
         ("sessions seeing the new version at the end", f"{f['sessions_seeing_new_version']} of {f['sessions']}"),
         ("errors", f["errors"]),
+        ("machine load average (1 min) at the end", f"{f['load_average']:.1f} on {os.cpu_count()} cores"),
     ]
     return "| measure | value |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
 
