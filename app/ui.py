@@ -28,7 +28,7 @@ from metrics.schools import within  # noqa: F401
 from report import exports  # noqa: F401
 from sustain.config import Config, load_config
 from sustain.samples import sample_files
-from sustain.db import DataRefreshing, read_only
+from sustain.db import DataRefreshing, publish_wanted, publishing_for, read_only, version_id
 from sustain.dimensions import CATALOGUE, compare_dimensions, sidebar_dimensions
 
 # the sidebar's filters (also the URL's parameters), their labels, and the pages' "Compare by"
@@ -84,19 +84,13 @@ def ensure_database() -> None:
             if path.exists():  # built by the session we waited for
                 status.update(label="Database built", state="complete", expanded=False)
                 return
-            building = path.with_name(f"{path.name}.building-{os.getpid()}")
-            for leftover in (building, Path(f"{building}.wal")):
-                leftover.unlink(missing_ok=True)  # from a build that was killed
-            try:
-                result = ingest_files(sample_files(), config(), building, progress=status.write)
-                refused = [f.refused for f in result.files if f.refused]
-                if not refused:
-                    if Path(f"{building}.wal").exists():  # ingest checkpoints; a WAL left means an unfinished file
-                        raise RuntimeError(f"the first-start build left {building}.wal behind")
-                    os.replace(building, path)
-            finally:
-                building.unlink(missing_ok=True)
-                Path(f"{building}.wal").unlink(missing_ok=True)
+            if publish_wanted(config(), path):  # the first version, published when complete
+                with publishing_for(config(), path) as draft:
+                    result = ingest_files(sample_files(), config(), draft.path, progress=status.write)
+                    refused = [f.refused for f in result.files if f.refused]
+                    draft.keep = not refused
+            else:
+                result, refused = _build_single_file(path, status)
         if refused:
             status.update(label="The sample data could not be imported", state="error")
             for reason in refused:
@@ -107,9 +101,29 @@ def ensure_database() -> None:
                       expanded=False)
 
 
-# (path, modification time) of databases this process has found up to date: the check opens a
+def _build_single_file(path: Path, status):
+    """The first-start build of a single database file: into a temporary file renamed into place."""
+    from ingest import ingest_files
+
+    building = path.with_name(f"{path.name}.building-{os.getpid()}")
+    for leftover in (building, Path(f"{building}.wal")):
+        leftover.unlink(missing_ok=True)  # from a build that was killed
+    try:
+        result = ingest_files(sample_files(), config(), building, progress=status.write)
+        refused = [f.refused for f in result.files if f.refused]
+        if not refused:
+            if Path(f"{building}.wal").exists():  # ingest checkpoints; a WAL left means an unfinished file
+                raise RuntimeError(f"the first-start build left {building}.wal behind")
+            os.replace(building, path)
+    finally:
+        building.unlink(missing_ok=True)
+        Path(f"{building}.wal").unlink(missing_ok=True)
+    return result, refused
+
+
+# (path, version) of databases this process has found up to date: the check opens a
 # connection, and every rerun of every page would otherwise pay for it
-_UP_TO_DATE: set[tuple[str, float]] = set()
+_UP_TO_DATE: set[tuple[str, str]] = set()
 
 
 def _upgrade_if_needed(path: Path) -> None:
@@ -136,8 +150,13 @@ def _upgrade_if_needed(path: Path) -> None:
     except DataRefreshing:
         return  # an import is running; it upgrades the database itself
     with st.status("Upgrading the database to this version of Sustain…", expanded=True) as status:
-        with _build_lock(path), PROCESS_LOCK.writing():
-            con = open_for_writing(path)
+        with _build_lock(path), contextlib.ExitStack() as writing:
+            if publish_wanted(config(), path):  # upgraded in a new version: readers keep the old one meanwhile
+                target = writing.enter_context(publishing_for(config(), path)).path
+            else:
+                target = path
+                writing.enter_context(PROCESS_LOCK.writing())
+            con = open_for_writing(target)
             try:
                 for line in bring_model_up_to_date(con, config()):
                     status.write(line)
@@ -146,15 +165,15 @@ def _upgrade_if_needed(path: Path) -> None:
         status.update(label="Database upgraded", state="complete", expanded=False)
 
 
-def _database_version() -> float:
-    """Caches key on the database file's modification time (README "Access": a new import shows at once)."""
-    path = database_path()
-    stamps = [p.stat().st_mtime for p in (path, Path(f"{path}.wal")) if p.exists()]
-    return max(stamps, default=0.0)
+def _database_version() -> str:
+    """Caches key on the data's version (README "Access": a new import shows at once): the published
+    version's name, or a single file's modification time. Resolved before the cached call reads,
+    which resolves again: a key never names a newer version than the data cached under it."""
+    return version_id(database_path())
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str, version: float) -> pd.DataFrame:
+def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str, version: str) -> pd.DataFrame:
     with read_only(db) as con:
         return TABLES[name](con, filters, list(by), config())
 
@@ -187,7 +206,7 @@ def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataF
 
 
 @st.cache_data(show_spinner=False)
-def _choices(db: str, version: float, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
+def _choices(db: str, version: str, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
     """Values offered in the sidebar, only from the districts the viewer may see."""
     with read_only(db) as con:
         return filter_choices(con, scope)
@@ -443,7 +462,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Building the donor pack…", max_entries=16)
 def _donor_pack(programme: str, districts: tuple[str, ...], language: str, scope: tuple[str, ...] | None,
-                db: str, version: float) -> dict[str, bytes]:
+                db: str, version: str) -> dict[str, bytes]:
     from report import build_deck, build_html, build_report
 
     with read_only(db) as con:

@@ -3,7 +3,8 @@
 `preview_upload` saves the bytes under the original file name (the ledger and the quarantine
 record it) in a private temporary folder and runs a dry run: the exact summary the real import
 would give, with nothing written to the database. `import_upload` runs it for real. The size cap
-is thresholds.max_file_mb, checked here before anything is saved, and again by the ingest.
+is thresholds.max_file_mb, checked here before anything is saved, and again by the ingest. With
+published versions (config `publish`) an import writes and publishes a new version, as the CLI does.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pandas as pd
 from ingest import ingest_files
 from ingest.core import ImportResult
 from sustain.config import Config
-from sustain.db import PROCESS_LOCK, DataRefreshing, write_wait_seconds
+from sustain.db import PROCESS_LOCK, DataRefreshing, current_version, publish_wanted, publishing_for, write_wait_seconds
 from sustain.pseudonym import DEMO_SALT_NOTE
 
 UPLOAD_TYPES = ["csv", "xlsx"]
@@ -61,9 +62,16 @@ def run_upload(name: str, data: bytes, config: Config, db_path: str | Path, dry_
                 if not PROCESS_LOCK.acquire_read(timeout=write_wait_seconds()):
                     raise DataRefreshing("another import is running; preview the file again when it has finished")
                 try:
-                    return ingest_files([path], config, db_path, dry_run=True)
+                    return ingest_files([path], config, current_version(db_path), dry_run=True)
                 finally:
                     PROCESS_LOCK.release_read()
+            if publish_wanted(config, db_path):
+                # into a new version beside the current one: pages keep reading the current
+                # version meanwhile and see the new one from their next query
+                with publishing_for(config, db_path) as draft:
+                    result = ingest_files([path], config, draft.path, dry_run=False)
+                    draft.keep = any(f.kind for f in result.files)  # no new version when the file was unreadable
+                return result
             # the server's own queries hold the file read-only: the import waits for them, new ones
             # wait behind it (pages say "the data is refreshing"), and a second import queues
             with PROCESS_LOCK.writing():

@@ -1,4 +1,4 @@
-"""python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] [--allow-reassign] FILE...
+"""python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] [--allow-reassign] [--publish] FILE...
 
 Exit 0 when every file was taken (quarantined rows included), 1 when any file was refused,
 2 for a usage or configuration error, when another process kept the database locked
@@ -8,13 +8,14 @@ database cannot be written (read-only, disk full; the file being written is roll
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import time
 
 from sustain.config import ConfigError, load_config
-from sustain.db import DatabaseUnwritable, DataRefreshing, SchemaMismatch
+from sustain.db import DatabaseUnwritable, DataRefreshing, SchemaMismatch, publish_wanted, publishing_for
 from sustain.pseudonym import DEMO_SALT_NOTE, SaltMissing
 
 from .core import ImportResult, ingest_files
@@ -38,15 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--allow-reassign", action="store_true",
                         help="let a roster change a teacher's programme (moves month 0, reinterprets visits)")
+    parser.add_argument("--publish", action="store_true",
+                        help="write a new version beside the database and publish it atomically "
+                             "(always so with config publish.enabled, or once published)")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
         started = time.perf_counter()
         bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None  # none when piped
+        options = dict(allow_reassign=args.allow_reassign, cap_key="cli_max_file_mb",
+                       on_step=bar.step if bar else None)
         try:
-            result = ingest_files(args.files, config, args.db, dry_run=args.dry_run,
-                                  allow_reassign=args.allow_reassign, cap_key="cli_max_file_mb",
-                                  on_step=bar.step if bar else None)
+            path = config.database_path(args.db)
+            if args.dry_run or not publish_wanted(config, path, args.publish):
+                result = ingest_files(args.files, config, path, dry_run=args.dry_run, **options)
+            else:
+                with publishing_for(config, path) as draft:
+                    result = ingest_files(args.files, config, draft.path, **options)
+                    draft.keep = any(f.kind for f in result.files)  # no new version when no file was read
         finally:
             if bar:
                 bar.close()
@@ -80,13 +90,17 @@ def upgrade_main(argv: list[str]) -> int:
         if not path.exists():
             print(f"error: no database at {path}", file=sys.stderr)
             return 2
-        con = open_for_writing(path)
-        try:
-            done = bring_model_up_to_date(con, config)
-            version = schema_version(con)
-        finally:
-            con.close()
-    except (ConfigError, DataRefreshing, SchemaMismatch) as exc:
+        with contextlib.ExitStack() as publish:
+            target = path
+            if publish_wanted(config, path):  # upgraded in a new version, published when done
+                target = publish.enter_context(publishing_for(config, path)).path
+            con = open_for_writing(target)
+            try:
+                done = bring_model_up_to_date(con, config)
+                version = schema_version(con)
+            finally:
+                con.close()
+    except (ConfigError, DataRefreshing, SchemaMismatch, DatabaseUnwritable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{path}: schema version {version}" + "".join(f"; {d}" for d in done) + ("" if done else "; up to date"))

@@ -146,9 +146,18 @@ class Access(_Strict):
     password_file: Path | None = None
 
 
+class Publish(_Strict):
+    """Published versions (README "Serving many users"): imports write a new version beside the
+    current one and swap a pointer to it, so dashboard servers never wait for an import."""
+    enabled: bool = False
+    keep_versions: int = Field(default=3, ge=1)          # the newest versions kept (the current one included)
+    grace_seconds: float = Field(default=600, ge=0)      # an older version is removed this long after it was replaced
+
+
 class Config(_Strict):
     version: str = "unversioned"
     database: Path
+    publish: Publish = Publish()
     pseudonymisation: Pseudonymisation = Pseudonymisation()
     programmes: list[Programme] = Field(min_length=1)
     schedule: Schedule

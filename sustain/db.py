@@ -17,14 +17,26 @@ read-write connection cannot be opened while read-only ones are (ConnectionExcep
 configuration"), nor the reverse. So an import run by the server (an upload, the first-start
 build) takes `PROCESS_LOCK` for writing: it waits for the queries in flight, new queries wait
 behind it (then say "the data is refreshing"), and a second import queues behind the first.
+
+Published versions (README "Serving many users"): with `publish.enabled` (or `--publish`) the
+database path is a pointer, a symlink `data/sustain.duckdb -> versions/sustain-<UTC stamp>.duckdb`.
+An import copies the current version into a draft beside it, writes the draft, checkpoints it and
+renames it into a new version, then swaps the pointer with one `os.replace` (`publishing`). A
+published version is never written again, so readers, which resolve the pointer once per
+connection (`current_version`), never see half a version and never wait for the writer.
 """
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import fcntl
 import os
 import re
+import shutil
 import threading
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -460,8 +472,10 @@ def import_waiting(path: str | Path) -> bool:
 
 def open_for_writing(path: str | Path, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database read-write and make sure the schema exists; waits
-    for another process's lock up to `wait_seconds` (default `write_wait_seconds()`)."""
-    path = Path(path)
+    for another process's lock up to `wait_seconds` (default `write_wait_seconds()`). A published
+    pointer is resolved: a writer in place (live sync) writes the current version's file, and
+    its WAL and lock sit beside that file, where readers look."""
+    path = current_version(path)
     try:
         return _open_for_writing(path, wait_seconds)
     except Exception as exc:
@@ -511,8 +525,16 @@ def _open_for_writing(path: Path, wait_seconds: float | None) -> duckdb.DuckDBPy
 def read_only(path: str | Path, retry_seconds: float = 3.0):
     """A short-lived read-only connection; waits up to `retry_seconds` for a writer to finish (an
     import in this process or another, or a waiting writer to get in and finish), then raises
-    DataRefreshing."""
-    path = Path(path)
+    DataRefreshing. A published pointer is resolved once, here: the connection reads that version
+    to its end, whatever is published meanwhile."""
+    with _read_locked(current_version(path), retry_seconds) as (con, resolved):
+        check_readable(con, resolved)
+        yield con
+
+
+@contextlib.contextmanager
+def _read_locked(path: Path, retry_seconds: float):
+    """A read-only connection to `path` (no schema check): no writer is in it while it is open."""
     if not path.exists():
         raise DatabaseMissing(f"no database at {path}: import data with `python -m ingest FILE...` first")
     deadline = time.monotonic() + retry_seconds
@@ -533,8 +555,7 @@ def read_only(path: str | Path, retry_seconds: float = 3.0):
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         try:
-            check_readable(con, path)
-            yield con
+            yield con, path
         finally:
             con.close()
     finally:
@@ -551,3 +572,240 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None
     if missing:
         raise KeyError(f"no value for SQL parameter(s): {', '.join(sorted(missing))}")
     return con.execute(sql, {name: value for name, value in (params or {}).items() if name in used})
+
+
+# -- published versions (README "Serving many users") ---------------------------------------------
+# <folder>/sustain.duckdb is a symlink to versions/sustain-<UTC stamp>.duckdb. An import works in
+# versions/.draft-<pid>-<random>.duckdb (a copy of the current version), which becomes a version
+# only when complete: checkpointed, no WAL left, renamed, then pointed at by one os.replace.
+VERSIONS_FOLDER = "versions"
+DRAFT_PREFIX = ".draft-"
+KEEP_VERSIONS = 3          # defaults of config `publish` (sustain/config.py)
+GRACE_SECONDS = 600.0
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+# one publisher at a time in this process (an upload queues behind another, as before); the file
+# lock beside the pointer does the same across processes (a CLI import, another server)
+_PUBLISH_THREAD_LOCK = threading.Lock()
+
+
+def versions_folder(pointer: str | Path) -> Path:
+    return Path(pointer).parent / VERSIONS_FOLDER
+
+
+def is_published(pointer: str | Path) -> bool:
+    """The path is a pointer to a published version (a symlink), not a single database file."""
+    return Path(pointer).is_symlink()
+
+
+def current_version(path: str | Path) -> Path:
+    """The file to open for `path`: the version a published pointer names (read once: a publish
+    after this call is seen by the next one), else `path` itself."""
+    path = Path(path)
+    try:
+        target = os.readlink(path)
+    except OSError:  # not a symlink, or missing
+        return path
+    return path.parent / target
+
+
+def version_id(path: str | Path) -> str:
+    """What identifies the data `path` holds now, for cache keys: the published version's name,
+    or the file's (and its WAL's) modification time for a single file. Any import changes it;
+    a live sync writing a version in place changes its modification time."""
+    resolved = current_version(path)
+    stamps = [p.stat().st_mtime_ns for p in (resolved, Path(f"{resolved}.wal")) if p.exists()]
+    return f"{resolved.name}@{max(stamps, default=0)}"
+
+
+def published_versions(pointer: str | Path) -> list[Path]:
+    """The versions beside the pointer, oldest first (the stamp in the name sorts by time)."""
+    pointer = Path(pointer)
+    folder = versions_folder(pointer)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(rf"{re.escape(pointer.stem)}-\d{{8}}T\d{{12}}Z(-\d+)?{re.escape(pointer.suffix)}")
+    return sorted(p for p in folder.iterdir() if pattern.fullmatch(p.name))
+
+
+@dataclass
+class Draft:
+    """The writable copy an import works in; `keep = False` discards it instead of publishing."""
+    path: Path
+    pointer: Path
+    keep: bool = True
+    published: Path | None = None   # the new version, once published
+
+
+@contextlib.contextmanager
+def _publish_lock(pointer: Path, wait_seconds: float | None):
+    """The one publisher: this process's threads queue; another process is waited for up to
+    `wait_seconds` (default `write_wait_seconds()`), then DatabaseBusy."""
+    wait_seconds = write_wait_seconds() if wait_seconds is None else wait_seconds
+    with _PUBLISH_THREAD_LOCK:
+        lock_path = pointer.with_name(pointer.name + ".publish-lock")
+        with open(lock_path, "a+") as handle:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = handle.read().strip() if handle.seek(0) == 0 else ""
+                        raise DatabaseBusy(
+                            f"{pointer} is being published by {'process ' + holder if holder else 'another import'} "
+                            f"for longer than {wait_seconds:g} s; nothing was written: run the import again when it "
+                            "has finished (SUSTAIN_LOCK_WAIT sets how long to wait)") from None
+                    time.sleep(0.1)
+            try:
+                handle.truncate(0)
+                handle.write(str(os.getpid()))
+                handle.flush()
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _file_state(path: Path) -> tuple | None:
+    """What tells whether a version's file was written after it was copied (a writer in place)."""
+    states = []
+    for file in (path, Path(f"{path}.wal")):
+        try:
+            stat = file.stat()
+            states.append((file.name, stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            states.append(None)
+    return tuple(states) if states[0] else None
+
+
+def _copy_current(pointer: Path, draft: Path) -> tuple[Path, tuple | None]:
+    """Copy the current version (and a WAL, for a single file written in place) into `draft`,
+    holding a read lock so that no writer in place is half-way through it."""
+    source = current_version(pointer)
+    if not source.exists():
+        return source, None
+    with _read_locked(source, retry_seconds=write_wait_seconds()):
+        shutil.copyfile(source, draft)
+        wal = Path(f"{source}.wal")
+        if wal.exists():
+            shutil.copyfile(wal, f"{draft}.wal")
+        return source, _file_state(source)
+
+
+def _remove_database_file(path: Path) -> None:
+    for file in (path, Path(f"{path}.wal")):
+        try:
+            file.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _remove_abandoned_drafts(folder: Path) -> None:
+    """Drafts of imports that were killed (their process is gone)."""
+    for draft in folder.glob(f"{DRAFT_PREFIX}*"):
+        match = re.match(rf"{re.escape(DRAFT_PREFIX)}(\d+)-", draft.name)
+        if not match:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            draft.unlink(missing_ok=True)
+        except OSError:  # exists, owned by someone else
+            pass
+
+
+def _publish(draft: Draft) -> Path:
+    """Seal the draft (checkpoint, no WAL, on disk), rename it into a version and point at it."""
+    con = duckdb.connect(str(draft.path))
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    if Path(f"{draft.path}.wal").exists():
+        raise RuntimeError(f"{draft.path} kept a WAL after its checkpoint; nothing was published")
+    with open(draft.path, "rb") as handle:
+        os.fsync(handle.fileno())
+    pointer = draft.pointer
+    stamp = dt.datetime.now(dt.timezone.utc).strftime(_STAMP)
+    version = draft.path.with_name(f"{pointer.stem}-{stamp}{pointer.suffix}")
+    counter = 1
+    while version.exists():  # two publishes in one microsecond
+        version = draft.path.with_name(f"{pointer.stem}-{stamp}-{counter}{pointer.suffix}")
+        counter += 1
+    os.rename(draft.path, version)
+    link = pointer.with_name(f".{pointer.name}.link-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.symlink(os.path.relpath(version, pointer.parent), link)
+    os.replace(link, pointer)  # the one atomic step readers can observe
+    Path(f"{pointer}.wal").unlink(missing_ok=True)  # the WAL of a single file the first publish replaced
+    dir_fd = os.open(pointer.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return version
+
+
+def remove_old_versions(pointer: str | Path, keep: int = KEEP_VERSIONS, grace_seconds: float = GRACE_SECONDS,
+                        now: float | None = None) -> list[Path]:
+    """Remove versions that are neither current nor among the newest `keep`, and were superseded
+    more than `grace_seconds` ago (a reader may still be opening one it resolved just before the
+    swap). Returns what was removed."""
+    pointer = Path(pointer)
+    now = time.time() if now is None else now
+    versions = published_versions(pointer)
+    current = current_version(pointer).name
+    removed = []
+    for older, newer in zip(versions[:-keep] if keep else versions, versions[1:]):
+        if older.name == current:
+            continue
+        try:
+            superseded_at = newer.stat().st_mtime
+        except OSError:
+            continue
+        if now - superseded_at < grace_seconds:
+            continue
+        _remove_database_file(older)
+        removed.append(older)
+    return removed
+
+
+@contextlib.contextmanager
+def publishing(pointer: str | Path, keep: int = KEEP_VERSIONS, grace_seconds: float = GRACE_SECONDS,
+               wait_seconds: float | None = None):
+    """Write a new version and publish it: yields a `Draft` whose `path` is a writable copy of the
+    current version (empty when there is none). When the block ends without an exception and
+    `draft.keep` is still true, the draft is sealed and the pointer swapped to it; otherwise it is
+    removed and readers never knew. Raises DatabaseBusy when the current version changed under
+    the copy (a writer in place, e.g. live sync): nothing is published then, nothing is lost."""
+    pointer = Path(pointer)
+    folder = versions_folder(pointer)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnwritable(f"cannot write the database folder {folder}: {exc.strerror}; nothing was written") from None
+    with _publish_lock(pointer, wait_seconds):
+        _remove_abandoned_drafts(folder)
+        draft = Draft(path=folder / f"{DRAFT_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}{pointer.suffix}",
+                      pointer=pointer)
+        try:
+            source, state = _copy_current(pointer, draft.path)
+            yield draft
+            if draft.keep:
+                if current_version(pointer) != source or _file_state(source) != state:
+                    raise DatabaseBusy(f"{source} was written in place while this import worked on a copy; "
+                                       "nothing was published: run the import again")
+                draft.published = _publish(draft)
+        finally:
+            _remove_database_file(draft.path)
+        remove_old_versions(pointer, keep, grace_seconds)
+
+
+def publish_wanted(config, path: str | Path, force: bool = False) -> bool:
+    """Imports publish when the config says so (`publish.enabled`), when asked (`--publish`), or
+    when the database is already published (a published version is never written in place)."""
+    return bool(force or config.publish.enabled or is_published(path))
+
+
+def publishing_for(config, path: str | Path, wait_seconds: float | None = None):
+    """`publishing(path)` with the config's `publish.keep_versions` and `publish.grace_seconds`."""
+    return publishing(path, config.publish.keep_versions, config.publish.grace_seconds, wait_seconds)
