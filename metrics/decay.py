@@ -24,7 +24,7 @@ from sustain.config import Config, load_config
 from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, suppress
 from .filters import BY_COLUMNS, Filters
 from .indicators import retention_counts
-from .stats import percentile_interval, school_bootstrap_weights
+from .stats import percentile_interval, replicate_totals, school_bootstrap_weights
 
 HALF = 0.5
 HALF_LIFE_BY = [c for c in BY_COLUMNS if c != "months"]
@@ -214,7 +214,7 @@ def _half_life_row(group: pd.DataFrame, minimum: int) -> dict:
     if len(schools) >= MIN_SCHOOLS_INTERVAL:
         weights = school_bootstrap_weights(len(schools))
         with np.errstate(divide="ignore", invalid="ignore"):
-            replicates = (weights @ retained) / (weights @ observed)
+            replicates = replicate_totals(weights, retained) / replicate_totals(weights, observed)
         values, hit = read_half_life(usable, replicates)
         row["ci_low"], row["ci_high"] = _interval_with_not_reached(values, hit)
         if math.isinf(row["ci_high"]):
