@@ -107,7 +107,7 @@ def table_sizes(db: Path) -> dict:
     return sizes
 
 
-def scopes(db: Path, config) -> list[tuple[str, Filters]]:
+def scopes(db: Path, config, levels=("country", "province", "district", "school")) -> list[tuple[str, Filters]]:
     """Country, the province and district with most teachers, that district's largest school;
     each without and with the most reported hindrance as a factor filter."""
     con = duckdb.connect(str(db), read_only=True)
@@ -126,6 +126,8 @@ select h from (select unnest(hindrances) as h from model_visits) group by all or
               (f"school {school}", Filters(district=(district,), school_id=(school,)))]
     out = []
     for label, filters in places:
+        if label.split(" ")[0] not in levels:
+            continue
         out.append((label, filters))
         out.append((f"{label} + hindrance {hindrance}", filters.replace(hindrance=(hindrance,))))
     return out
@@ -139,9 +141,9 @@ def call(db: Path, config, name: str, filters: Filters, by) -> float:
     return time.perf_counter() - started
 
 
-def time_views(db: Path, config, repeat: int) -> list[dict]:
+def time_views(db: Path, config, repeat: int, levels) -> list[dict]:
     results = []
-    for scope, filters in scopes(db, config):
+    for scope, filters in scopes(db, config, levels):
         for page, calls in PAGES:
             if page.startswith("districts: a school") and not filters.school_id:
                 continue
@@ -278,6 +280,8 @@ def main() -> None:
     parser.add_argument("--teachers", type=int, required=True)
     parser.add_argument("--db", help="database to build or reuse (default /tmp/sustain-scale/teachers-N.duckdb)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--scopes", default="country,province,district,school",
+                        help="which of country, province, district, school to time (comma-separated)")
     args = parser.parse_args()
     config = load_config()
     os.environ.pop(config.pseudonymisation.salt_env, None)
@@ -287,7 +291,7 @@ def main() -> None:
     sizes = table_sizes(db)
     print(f"{args.teachers:,} teachers: {sizes}", flush=True)
     result = {"teachers": args.teachers, "build": build_info, "sizes": sizes,
-              "baselines": baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat),
+              "baselines": baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat, args.scopes.split(",")),
               "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"scale-{args.teachers}.json").write_text(json.dumps(result, indent=1))
