@@ -86,13 +86,15 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
 
     base = cells[cells["months"] == 0].set_index("school_id")
     shown = cells[~cells["suppressed"]]
-    rates = {school: dict(zip(group["months"], group["rate"])) for school, group in shown.groupby("school_id")}
+    # one row per school and round: a (school x round) grid, read once per school below
+    rates = shown.pivot(index="school_id", columns="months", values="rate")
 
     frame = context[context["school_id"].isin(cells["school_id"])].copy()
     frame["n"] = frame["school_id"].map(base["n"]).astype("Int64")
     frame["teachers"] = frame["school_id"].map(base["teachers"]).astype("Int64")
     frame["suppressed"] = ~frame["school_id"].isin(base.index[~base["suppressed"]])
-    frame["retention"] = [[_value(rates.get(school, {}).get(m)) for m in rounds] for school in frame["school_id"]]
+    grid = rates.reindex(index=frame["school_id"], columns=rounds).to_numpy(dtype="float64", na_value=np.nan)
+    frame["retention"] = [[_value(rate) for rate in row] for row in grid.tolist()]
     frame = frame.sort_values("school_id").reset_index(drop=True)
     frame.loc[frame["suppressed"], ["n", "teachers"]] = pd.NA
     frame.loc[frame["suppressed"], "retention"] = pd.Series(
