@@ -1,8 +1,9 @@
 """Benchmark: how fast each dashboard page answers a filter change on the demo sample.
 
-    .venv/bin/python benchmarks/pages.py [--repeat 3]
+    .venv/bin/python benchmarks/pages.py [--repeat 3] [--db PATH]
 
-Builds the sample database through the real ingest in a scratch folder, then for every page runs
+Builds the sample database through the real ingest in a scratch folder (or reads --db, e.g. a
+national one built by benchmarks/scale.py), then for every page runs
 it in Streamlit's AppTest, changes the district filter to a value not seen before (a cache miss:
 the metric really runs) and times that rerun. Prints each page's median time and its ratio to a
 baseline run in the same process (a rerun of the same page with nothing changed, served from the
@@ -41,12 +42,14 @@ def timed(action) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--db", help="an existing database to read instead of building the sample")
     args = parser.parse_args()
     config = load_config()
     os.environ.pop(config.pseudonymisation.salt_env, None)
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "bench.duckdb"
-        ingest_files(sample_files(), config, path)
+        path = Path(args.db) if args.db else Path(scratch) / "bench.duckdb"
+        if not args.db:
+            ingest_files(sample_files(), config, path)
         os.environ["SUSTAIN_DB"] = str(path)
         print(f"{'page':12s} {'filter change':>14s} {'cached rerun':>13s} {'ratio':>7s}")
         worst = 0.0

@@ -47,6 +47,11 @@ documents a model:
   school_id, cluster, district, province, school_type   where the unit was observed at t (the
                                        round's visit), else where it was at month 0
   programme, gender, subject, ...      the teacher's (the catalogue's teacher-level dimensions)
+
+Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
+per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
+country; an incremental refresh appends its teachers' rows after them (a full rebuild,
+`--rebuild-model`, orders everything again).
 """
 from __future__ import annotations
 
@@ -122,6 +127,7 @@ select p.submission_id, p.teacher_key, p.months, p.visit_date, p.days_since_end,
        {_columns('p')},
        coalesce(r.hindrances, []::varchar[]) as hindrances
 from placed p left join reported r using (submission_id)
+order by p.district, p.school_id, p.teacher_key, p.months
 """
 
 OBSERVATIONS_SQL = f"""
@@ -142,6 +148,7 @@ from scoped pv
 join visit_practices vp using (submission_id)
 join practice_cutoffs pc using (practice)
 where pv.teacher_status = 'present' and vp.score is not null
+order by pv.district, pv.school_id, pv.teacher_key, pv.months, vp.practice
 """
 
 PERSON_PERIOD_SQL = f"""
@@ -213,6 +220,7 @@ select s.teacher_key, s.practice, s.months,
 from sequenced s
 left join scoped_visits v on v.teacher_key = s.teacher_key and v.months = s.months
 left join scoped_visits m0 on m0.submission_id = s.m0_submission
+order by s.district, s.school_id, s.teacher_key, s.practice, s.months
 """
 
 

@@ -100,14 +100,38 @@ def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observat
 HIERARCHY = ["province", "district", "cluster", "school_id"]
 
 
-def school_hierarchy(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+class SchoolHierarchy:
     """Every school with its cluster, district and province (the `schools` table): the parents
-    `suppress` protects a school, cluster or district within."""
-    return con.execute("select school_id, cluster, district, province from schools").df()
+    `suppress` protects a school, cluster or district within. Read on demand: most tables need
+    no parent from it (their frame has the parent, or no hierarchy level), and a national
+    table by district needs the few distinct (district, province) pairs, not every school."""
+
+    columns = HIERARCHY
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def __getitem__(self, columns: Sequence[str]) -> pd.DataFrame:
+        """The schools' rows of these hierarchy columns (one row per school)."""
+        chosen = [c for c in columns if c in HIERARCHY]
+        if len(chosen) != len(columns):
+            raise KeyError(f"not a hierarchy column: {columns}")
+        return self._con.execute(f"select {', '.join(chosen)} from schools").df()
+
+    def pairs(self, child: str, parent: str) -> pd.DataFrame:
+        """The distinct (child, parent) pairs, computed by DuckDB."""
+        if child not in HIERARCHY or parent not in HIERARCHY:
+            raise KeyError(f"not a hierarchy column: {child}, {parent}")
+        return self._con.execute(f"select distinct {child}, {parent} from schools").df()
+
+
+def school_hierarchy(con: duckdb.DuckDBPyConnection) -> SchoolHierarchy:
+    """The schools' hierarchy for `suppress` (`SchoolHierarchy`, read on demand)."""
+    return SchoolHierarchy(con)
 
 
 def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str], min_n: int,
-             n_column: str = "teachers", hierarchy: pd.DataFrame | None = None) -> pd.DataFrame:
+             n_column: str = "teachers", hierarchy: "pd.DataFrame | SchoolHierarchy | None" = None) -> pd.DataFrame:
     """Mark cells resting on fewer than `min_n` distinct teachers (`n_column`) as suppressed and
     blank their values.
 
@@ -148,7 +172,7 @@ def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str
     return frame
 
 
-def _with_parents(frame: pd.DataFrame, by: Sequence[str], hierarchy: pd.DataFrame | None) -> pd.DataFrame:
+def _with_parents(frame: pd.DataFrame, by: Sequence[str], hierarchy) -> pd.DataFrame:
     """The frame's --by columns and, for each hierarchy level among them, the levels above it
     (from the frame, else mapped through `hierarchy` where the level has one parent there)."""
     keyed = frame[[c for c in by if c in frame.columns]].copy()
@@ -162,7 +186,8 @@ def _with_parents(frame: pd.DataFrame, by: Sequence[str], hierarchy: pd.DataFram
         if parent in frame.columns:
             keyed[parent] = frame[parent]
         elif hierarchy is not None and lowest in hierarchy.columns and parent in hierarchy.columns:
-            pairs = hierarchy[[lowest, parent]].drop_duplicates()
+            pairs = (hierarchy.pairs(lowest, parent) if isinstance(hierarchy, SchoolHierarchy)
+                     else hierarchy[[lowest, parent]].drop_duplicates())
             if not pairs[lowest].duplicated().any():
                 keyed[parent] = frame[lowest].map(pairs.set_index(lowest)[parent]).to_numpy()
     return keyed

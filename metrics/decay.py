@@ -25,7 +25,7 @@ from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, s
 from .filters import BY_COLUMNS, Filters
 from . import latent
 from .indicators import retention_counts
-from .stats import percentile_interval, school_bootstrap_weights
+from .stats import percentile_interval, replicate_totals, school_bootstrap_weights
 
 HALF = 0.5
 HALF_LIFE_BY = [c for c in BY_COLUMNS if c != "months"]
@@ -148,8 +148,9 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     Needs `MIN_SCHOOLS_INTERVAL` schools, else blank (note).
 
     `decay_per_month`: a model, marked as such: lambda of retention(t) = exp(a - lambda t), a
-    binomial GLM with log link and a free intercept on the schools' counts at the rounds used
-    (`fit_decay`; errors clustered by school). It summarises the speed of loss between follow-up
+    binomial GLM with log link and a free intercept on the counts at the rounds used (`fit_decay`;
+    the schools' cells and their pooled counts per round give the same likelihood in lambda, so
+    it is fitted on the pooled ones). It summarises the speed of loss between follow-up
     rounds; it is not the curve's half-life (ln 2 / lambda differs from it when teachers differ
     in how fast they drop practices, and depends on the horizon).
 
@@ -221,7 +222,7 @@ def _half_life_row(group: pd.DataFrame, minimum: int, model_curve=None, config: 
     if len(schools) >= MIN_SCHOOLS_INTERVAL:
         weights = school_bootstrap_weights(len(schools))
         with np.errstate(divide="ignore", invalid="ignore"):
-            replicates = (weights @ retained) / (weights @ observed)
+            replicates = replicate_totals(weights, retained) / replicate_totals(weights, observed)
         if model_curve is not None:
             replicates = model_curve[1][:, at]
         values, hit = read_half_life(usable, replicates)
@@ -231,7 +232,9 @@ def _half_life_row(group: pd.DataFrame, minimum: int, model_curve=None, config: 
     else:
         notes.append(f"no interval: fewer than {MIN_SCHOOLS_INTERVAL} schools")
 
-    fit = fit_decay(used["months"], used["retained"], used["n"], clusters=used["school_id"])
+    # the model's only covariate is the round, so its likelihood (and lambda) rests on the rounds'
+    # pooled counts: fitted on those, not on every school's cell (its clustered se is not shown)
+    fit = fit_decay(usable, per_round.loc[usable, "retained"], per_round.loc[usable, "n"])
     row["decay_per_month"] = fit["decay_per_month"]
     if fit["note"]:
         notes.append(fit["note"])

@@ -275,9 +275,15 @@ def fit_cloglog(events, trials, design, schools=None, max_iter: int = 100, tol: 
     bread and meat), times G/(G-1) * (N-1)/(N-K) with N = sum of trials (the person-period rows),
     K parameters, G schools: statsmodels' default factor on the row-level fit. Without `schools`
     the covariance is the inverse observed information. None if the fit does not converge."""
-    y = np.asarray(events, dtype="float64")
-    m = np.asarray(trials, dtype="float64")
-    x = np.asarray(design, dtype="float64")
+    y_line = np.asarray(events, dtype="float64")
+    m_line = np.asarray(trials, dtype="float64")
+    x_line = np.asarray(design, dtype="float64")
+    # the likelihood depends on the lines only through each covariate pattern's summed events and
+    # trials (the school is not in the design): fit on the patterns, a few hundred rows however
+    # many schools; the lines come back for the clustered meat below
+    x, pattern = _patterns(x_line)
+    y = np.bincount(pattern, weights=y_line, minlength=len(x))
+    m = np.bincount(pattern, weights=m_line, minlength=len(x))
     pooled = min(max(y.sum() / m.sum(), 1e-6), 1 - 1e-6)
     params = np.zeros(x.shape[1])
     params[0] = math.log(-math.log1p(-pooled))
@@ -324,11 +330,27 @@ def fit_cloglog(events, trials, design, schools=None, max_iter: int = 100, tol: 
     if schools is None:
         return params, bread
     schools = np.asarray(schools)
-    g, n, k = int(schools.max()) + 1, m.sum(), x.shape[1]
-    scores = x * score_factor[:, None]
+    g, n, k = int(schools.max()) + 1, m_line.sum(), x.shape[1]
+    # each line's score at the fitted pattern hazard, summed per school
+    with np.errstate(over="ignore", invalid="ignore"):
+        line_score = u[pattern] * (y_line / mu[pattern] - m_line)
+    scores = x_line * line_score[:, None]
     by_school = np.column_stack([np.bincount(schools, weights=scores[:, j], minlength=g) for j in range(k)])
     cov = bread @ (by_school.T @ by_school) @ bread * g / (g - 1) * (n - 1) / (n - k)
     return params, cov
+
+
+def _patterns(design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a design matrix and each line's row among them. A design of 0/1
+    columns (intercept, exposure, dummies) is keyed by one integer per line (its bits), which
+    sorts far faster than whole rows."""
+    columns = design.shape[1]
+    if columns <= 62 and ((design == 0) | (design == 1)).all():
+        codes = design.astype(np.int64) @ (np.int64(1) << np.arange(columns, dtype=np.int64))
+        _, first, pattern = np.unique(codes, return_index=True, return_inverse=True)
+        return design[first], pattern.reshape(-1)
+    unique, pattern = np.unique(design, axis=0, return_inverse=True)
+    return unique, pattern.reshape(-1)
 
 
 def _estimable_rows(lines: pd.DataFrame, factors: Sequence[str]) -> tuple[np.ndarray, dict]:

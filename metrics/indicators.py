@@ -18,7 +18,7 @@ from sustain.config import Config
 from .latent import RESPONSE_WEIGHTED_PERIODS
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, TEACHER_COLUMNS, Filters
-from .stats import clustered_ratio_intervals
+from .stats import clustered_ratio_intervals_from_sums
 
 
 # what the retention and prevalence tables count: one row per teacher-practice observed at a round
@@ -104,37 +104,54 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
 def _clustered_shares(con: duckdb.DuckDBPyConnection, config: Config, by: Sequence[str], rows: str,
                       params: dict, weight: str = "1.0") -> pd.DataFrame:
     """Per group of `by`: retained, n, teachers and rate = retained / n, with the interval
-    clustered by school. DuckDB aggregates per group and school; the interval is computed over
-    those school totals (`stats.clustered_ratio_intervals`). `weight` (a column of `rows`, from
-    code): rate and interval from the weighted totals (retention's response weights); the counts
-    shown stay unweighted."""
-    totals = query(con, config, f"""
+    clustered by school. One DuckDB query aggregates per group and school, then per group to the
+    interval's sufficient statistics (sum y, sum n, schools, sum_s (y_s - rate n_s)^2), so only one
+    row per group reaches pandas (`stats.clustered_ratio_intervals_from_sums`).
+
+    `weight` (a column of `rows`, from code): rate and interval from the weighted totals
+    (retention's response weights); the counts shown stay unweighted.
+    `teachers` (distinct teachers per group) is the sum of each school's distinct teachers: `by`
+    always holds `months`, and a teacher has one placed visit per round, so one school per group."""
+    keys = select_list(by)
+    window = f"partition by {', '.join(by)}" if by else ""
+    frame = query(con, config, f"""
 filtered as (
     {rows}
+),
+school_cells as (
+    select {keys}school_id,
+           count(*) filter (where retained) as school_retained,
+           count(*) as school_n,
+           count(distinct teacher_key) as school_teachers,
+           coalesce(sum({weight}) filter (where retained), 0) as school_weighted_retained,
+           sum({weight}) as school_weighted_n
+    from filtered
+    group by all
+),
+school_spread as (
+    select *, sum(school_weighted_retained) over w / sum(school_weighted_n) over w as group_rate
+    from school_cells
+    window w as ({window})
 )
-select {select_list(by)}
-       count(*) filter (where retained) as retained,
-       count(*) as n,
-       count(distinct teacher_key) as teachers,
-       coalesce(sum({weight}) filter (where retained), 0) as weighted_retained,
-       sum({weight}) as weighted_n
-from filtered
+select {keys}
+       coalesce(sum(school_retained), 0)::bigint as retained,
+       coalesce(sum(school_n), 0)::bigint as n,
+       coalesce(sum(school_teachers), 0)::bigint as teachers,
+       coalesce(sum(school_weighted_retained), 0) as weighted_retained,
+       sum(school_weighted_n) as weighted_n,
+       count(*) filter (where school_n > 0) as schools,
+       sum((school_weighted_retained - group_rate * school_weighted_n) ** 2) as residual
+from school_spread
 group by all
 """, params)
-    schools = query(con, config, f"""
-filtered as (
-    {rows}
-)
-select {select_list(by)} school_id as cluster_school,
-       coalesce(sum({weight}) filter (where retained), 0) as school_retained,
-       sum({weight}) as school_n
-from filtered
-group by all
-""", params)
-    intervals = clustered_ratio_intervals(schools, by, "school_retained", "school_n", "cluster_school")
-    frame = totals.merge(intervals[[*by, "ci_low", "ci_high"]], on=list(by), how="left")
+    se, low, high = clustered_ratio_intervals_from_sums(frame["weighted_retained"], frame["weighted_n"],
+                                                        frame["schools"], frame["residual"].fillna(0.0))
+    frame = frame.assign(ci_low=low, ci_high=high)
     frame.insert(len(by), "rate", frame["weighted_retained"] / frame["weighted_n"])
-    return frame.drop(columns=["weighted_retained", "weighted_n"])
+    frame = frame.drop(columns=["schools", "residual", "weighted_retained", "weighted_n"])
+    if frame.empty:  # no rows: the --by columns are untyped, as an empty table has always given them
+        frame = frame.astype({c: object for c in by})
+    return frame
 
 
 def _default_config() -> Config:

@@ -86,13 +86,15 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
 
     base = cells[cells["months"] == 0].set_index("school_id")
     shown = cells[~cells["suppressed"]]
-    rates = {school: dict(zip(group["months"], group["rate"])) for school, group in shown.groupby("school_id")}
+    # one row per school and round: a (school x round) grid, read once per school below
+    rates = shown.pivot(index="school_id", columns="months", values="rate")
 
     frame = context[context["school_id"].isin(cells["school_id"])].copy()
     frame["n"] = frame["school_id"].map(base["n"]).astype("Int64")
     frame["teachers"] = frame["school_id"].map(base["teachers"]).astype("Int64")
     frame["suppressed"] = ~frame["school_id"].isin(base.index[~base["suppressed"]])
-    frame["retention"] = [[_value(rates.get(school, {}).get(m)) for m in rounds] for school in frame["school_id"]]
+    grid = rates.reindex(index=frame["school_id"], columns=rounds).to_numpy(dtype="float64", na_value=np.nan)
+    frame["retention"] = [[_value(rate) for rate in row] for row in grid.tolist()]
     frame = frame.sort_values("school_id").reset_index(drop=True)
     frame.loc[frame["suppressed"], ["n", "teachers"]] = pd.NA
     frame.loc[frame["suppressed"], "retention"] = pd.Series(
@@ -143,6 +145,10 @@ def _school_context(con: duckdb.DuckDBPyConnection, filters: Filters, config: Co
     """Each school with visits under the filters: its names and hierarchy, and the hindrances
     reported at its visits with the teacher present (counts of visits)."""
     rows, params = filtered_rows([], filters, "placed_visits")
+    # the text is built where the counts are (one string per school, most reported first, then in
+    # config order; codes outside the config after them, by code), not in a Python loop per school
+    codes = config.hindrance_codes
+    params = params | {"label_codes": codes, "label_texts": [config.hindrance_label(c) for c in codes]}
     frame = query(con, config, f"""
 present_visits as (
     select distinct submission_id, school_id from ({rows}) where teacher_status = 'present'
@@ -154,26 +160,24 @@ school_hindrances as (
     select pv.school_id, vh.hindrance, count(*) as reported
     from present_visits pv join visit_hindrances vh using (submission_id)
     group by all
+),
+hindrance_labels as (
+    select unnest($label_codes::varchar[]) as hindrance, unnest($label_texts::varchar[]) as label,
+           unnest(range(len($label_codes::varchar[]))) as rank
 )
-select sc.school_id, sc.school_name, sc.cluster, sc.district, sc.province, sv.visits,
-       list(sh.hindrance order by sh.reported desc, sh.hindrance) filter (where sh.hindrance is not null) as codes,
-       list(sh.reported order by sh.reported desc, sh.hindrance) filter (where sh.hindrance is not null) as counts
+select sc.school_id, sc.school_name, sc.cluster, sc.district, sc.province,
+       coalesce(string_agg(coalesce(hl.label, sh.hindrance) || ' (' || sh.reported || ' of ' || sv.visits || ' visits)',
+                           '; ' order by sh.reported desc, coalesce(hl.rank, $label_count), sh.hindrance)
+                    filter (where sh.hindrance is not null), '') as hindrances
 from school_visits sv
 join schools sc using (school_id)
 left join school_hindrances sh using (school_id)
+left join hindrance_labels hl using (hindrance)
 group by all
-""", params)
-    frame["hindrances"] = [_hindrance_text(codes, counts, visits, config)
-                           for codes, counts, visits in zip(frame["codes"], frame["counts"], frame["visits"])]
+""", params | {"label_count": len(codes)})
+    if frame.empty:  # no school: the column is untyped, as an empty table has always given it
+        frame["hindrances"] = frame["hindrances"].astype("float64")
     return frame[["school_id", "school_name", "cluster", "district", "province", "hindrances"]]
-
-
-def _hindrance_text(codes, counts, visits: int, config: Config) -> str:
-    if not isinstance(codes, (list, np.ndarray)) or len(codes) == 0:
-        return ""
-    order = {code: i for i, code in enumerate(config.hindrance_codes)}
-    pairs = sorted(zip(codes, counts), key=lambda p: (-p[1], order.get(p[0], len(order))))
-    return "; ".join(f"{config.hindrance_label(code)} ({count} of {visits} visits)" for code, count in pairs)
 
 
 TEACHER_COLUMNS = ["teacher_key", "school_id", "latest_months", "retained_practices", "lost_practices", "retained",

@@ -2,8 +2,10 @@
 them against statsmodels)."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 
 Z95 = stats.norm.ppf(0.975)
 
@@ -80,6 +82,19 @@ def clustered_ratio_intervals(frame, group_columns, y: str, n: str, school: str 
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = total_y / total
         residual = np.bincount(ids, weights=(ys - rate[ids] * ns) ** 2)
+    se, low, high = clustered_ratio_intervals_from_sums(total_y, total, schools, residual, z)
+    first = np.unique(ids, return_index=True)[1]
+    result = frame[group_columns].iloc[first].reset_index(drop=True)
+    return result.assign(se=se, ci_low=low, ci_high=high)
+
+
+def clustered_ratio_intervals_from_sums(total_y, total, schools, residual, z: float = Z95):
+    """(se, low, high) of `clustered_ratio_interval` per group from its sufficient statistics: the
+    group's sum(y), sum(n), number of schools with n > 0 and sum over schools of (y_s - R n_s)^2
+    (R = sum(y) / sum(n)); DuckDB computes them where the rows are (metrics/indicators.py)."""
+    total_y, total, schools, residual = (np.asarray(a, dtype="float64") for a in (total_y, total, schools, residual))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = total_y / total
         variance = np.where(schools > 1, schools / (schools - 1) * residual / total**2, np.nan)
         se = np.sqrt(variance)
         wilson_low, wilson_high = wilson_interval(total_y, total, z)
@@ -91,21 +106,65 @@ def clustered_ratio_intervals(frame, group_columns, y: str, n: str, school: str 
     fallback = ~np.isfinite(se) | (se == 0) | (rate == 0) | (rate == 1)
     low, high = np.where(fallback, wilson_low, low), np.where(fallback, wilson_high, high)
     empty = ~(total > 0)
-    se, low, high = (np.where(empty, np.nan, a) for a in (se, low, high))
-    first = np.unique(ids, return_index=True)[1]
-    result = frame[group_columns].iloc[first].reset_index(drop=True)
-    return result.assign(se=se, ci_low=low, ci_high=high)
+    return tuple(np.where(empty, np.nan, a) for a in (se, low, high))
+
+
+# the school bootstrap at national scale: draws are made this many replicate-cells (replicates x
+# schools) at a time, and products with them are taken in blocks of that size, so a temporary
+# float64 copy stays small; drawn weight matrices are kept (they depend only on the number of
+# schools, replicates and seed) up to this many bytes: a page's second view reuses them
+BOOTSTRAP_BLOCK_CELLS = 2_000_000
+BOOTSTRAP_CACHE_BYTES = 256 * 2**20
+_drawn_weights: "OrderedDict[tuple[int, int, int], np.ndarray]" = OrderedDict()
 
 
 def school_bootstrap_weights(schools: int, replicates: int = BOOTSTRAP_REPLICATES,
                              seed: int = BOOTSTRAP_SEED) -> np.ndarray:
     """(replicates x schools) counts of how often each school is drawn when `schools` schools are
-    resampled with replacement; multiply per-school totals by them to get replicate totals.
-    Seeded, so a figure is the same on every rerun of the page."""
+    resampled with replacement; multiply per-school totals by them to get replicate totals
+    (`replicate_totals` does it in bounded memory). Seeded, so a figure is the same on every rerun
+    of the page. The counts are small integers, held in the narrowest unsigned type that fits them
+    (one byte per replicate and school at 100,000 schools: 40 MB, not 320 MB of float64), drawn in
+    blocks of replicates (the same stream as one draw of every replicate), read-only and kept for
+    the next call with the same arguments."""
+    key = (int(schools), int(replicates), int(seed))
+    if key in _drawn_weights:
+        _drawn_weights.move_to_end(key)
+        return _drawn_weights[key]
     rng = np.random.default_rng(seed)
-    if schools == 0:
-        return np.zeros((replicates, 0))
-    return rng.multinomial(schools, np.full(schools, 1.0 / schools), size=replicates).astype("float64")
+    weights = np.zeros((replicates, schools), dtype=np.uint8)
+    if schools:
+        block = max(1, BOOTSTRAP_BLOCK_CELLS // schools)
+        probabilities = np.full(schools, 1.0 / schools)
+        for first in range(0, replicates, block):
+            draws = rng.multinomial(schools, probabilities, size=min(block, replicates - first))
+            if draws.max() > np.iinfo(weights.dtype).max:
+                weights = weights.astype(np.promote_types(weights.dtype, np.min_scalar_type(draws.max())))
+            weights[first:first + len(draws)] = draws
+    weights.setflags(write=False)
+    _drawn_weights[key] = weights
+    while sum(w.nbytes for w in _drawn_weights.values()) > BOOTSTRAP_CACHE_BYTES and len(_drawn_weights) > 1:
+        _drawn_weights.popitem(last=False)
+    return weights
+
+
+def replicate_totals(weights: np.ndarray, totals) -> np.ndarray:
+    """weights (replicates x schools) @ totals (schools x k, dense or scipy sparse), as float64
+    (replicates x k), a block of replicates at a time so that no float64 copy of all the weights
+    is made. The counts and totals are whole numbers, so every block's sums are exact and the
+    result is the same as one product."""
+    replicates, schools = weights.shape
+    columns = totals.shape[1] if len(totals.shape) > 1 else None
+    out = np.empty((replicates, columns) if columns is not None else replicates, dtype="float64")
+    block = max(1, BOOTSTRAP_BLOCK_CELLS // max(1, schools))
+    transposed = totals.T if sparse.issparse(totals) else None
+    for first in range(0, replicates, block):
+        part = weights[first:first + block].astype("float64")
+        if transposed is not None:
+            out[first:first + block] = np.asarray(transposed @ part.T).T
+        else:
+            out[first:first + block] = part @ totals
+    return out
 
 
 def percentile_interval(replicates, alpha: float = 0.05):

@@ -87,7 +87,8 @@ from sustain.config import Config
 from . import latent
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, FilterError, Filters
-from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interval, school_bootstrap_weights
+from .stats import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interval, replicate_totals,
+                    school_bootstrap_weights)
 
 # --by columns of survival: all but months (time is the table's own axis)
 SURVIVAL_BY = [c for c in BY_COLUMNS if c != "months"]
@@ -221,8 +222,8 @@ def bootstrap_interval(cells_group: np.ndarray, cells_school: np.ndarray, cells_
     for first in range(0, groups, block):
         last = min(groups, first + block)
         columns = slice(first * rounds, last * rounds)
-        r = np.asarray((risk[:, columns].T @ weights.T).T).reshape(replicates, last - first, rounds)
-        d = np.asarray((drop[:, columns].T @ weights.T).T).reshape(replicates, last - first, rounds)
+        r = replicate_totals(weights, risk[:, columns]).reshape(replicates, last - first, rounds)
+        d = replicate_totals(weights, drop[:, columns]).reshape(replicates, last - first, rounds)
         with np.errstate(divide="ignore", invalid="ignore"):
             hazard = np.where(observed[first:last], d / r, 0.0)  # NaN where the replicate has nobody at risk
         low[first:last], high[first:last] = percentile_interval(np.cumprod(1.0 - hazard, axis=-1))

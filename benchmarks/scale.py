@@ -1,0 +1,309 @@
+"""Benchmark: every dashboard view at national scale, with pandas and raw-DuckDB baselines.
+
+    nice -n 10 .venv/bin/python benchmarks/scale.py --teachers 100000 [--db PATH] [--repeat 5]
+
+Builds (or reuses) a database of N generated teachers through the real ingest: the data comes from
+`python -m sample_data.national` when it exists, else `python -m sample_data.generate --teachers N`;
+the database is kept at --db (default /tmp/sustain-scale/teachers-N.duckdb) with the build's
+figures beside it (`.json`), so a second run only times the views.
+
+Then, as app/ui.py `indicator()` makes the calls (a short-lived read-only connection per call,
+the page's filters and `by`), every page's view is timed for the country, one province, one
+district and one school, each without and with a factor filter (a hindrance): the first call
+(nothing warm) and the median of --repeat further calls (a filter change: Streamlit's cache
+misses, the metric really runs). In the same run and on the same tables: a plain pandas
+implementation of retention by district by round and of the survival life table (load into
+pandas timed separately), and raw DuckDB SQL for the same aggregates.
+
+Prints a markdown table and writes it to test-artifacts/scale.md; each size's figures go to
+test-artifacts/scale-N.json, and the table ends with one line per view across every size
+measured so far (10k, 100k, 1M: the cost per teacher shows whether it grows linearly).
+Targets (issue 12): each view <= 100 ms median at 100,000 teachers and <= 250 ms at 1,000,000;
+>= 20x faster than pandas; within 3x of raw DuckDB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from metrics import Filters  # noqa: E402
+from metrics.registry import TABLES  # noqa: E402
+from sustain.config import load_config  # noqa: E402
+from sustain.db import read_only  # noqa: E402
+from sustain.samples import sample_files  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+# each page's indicator calls with its default widgets (pages/*.py): (page, [(name, by)])
+PAGES = [
+    ("overview", [("headline", ()), ("retention", ("district",))]),
+    ("districts", [("school_trends", ())]),
+    ("districts: a school's teachers", [("teacher_practices", ())]),
+    ("practices: decay", [("retention", ("practice",))]),
+    ("practices: half-life", [("half_life", ("practice",))]),
+    ("practices: survival", [("survival", ())]),
+    ("hindrances: reported", [("hindrance_prevalence", ("district", "months"))]),
+    ("hindrances: effect", [("hindrance_effect", ())]),
+    ("communities", [("cop_activity", ("cluster",)), ("retention_by_cop", ())]),
+    ("planner", [("visit_plan", ())]),
+    ("data", [("import_ledger", ()), ("sync_log", ()), ("quarantine_rows", ()), ("coverage", ("months",)),
+              ("tidy_observations", ())]),
+]
+TARGET_MS = {100_000: 100, 1_000_000: 250}
+
+
+def build(teachers: int, db: Path) -> dict:
+    """Generate N teachers' exports and import them through the real CLI; the build's figures."""
+    info_path = db.with_suffix(".json")
+    if db.exists():
+        return json.loads(info_path.read_text()) if info_path.exists() else {"teachers": teachers}
+    data = db.parent / f"data-{teachers}"
+    data.mkdir(parents=True, exist_ok=True)
+    python = sys.executable
+    national = (ROOT / "sample_data" / "national.py").exists()
+    generator = ["-m", "sample_data.national", "--teachers", str(teachers), "--out", str(data)] if national else \
+        ["-m", "sample_data.generate", "--teachers", str(teachers), "--out", str(data)]
+    started = time.perf_counter()
+    subprocess.run([python, *generator], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    generate_seconds = time.perf_counter() - started
+    # the CLI reads national exports larger than the browser upload's cap (thresholds.max_file_mb)
+    settings = yaml.safe_load((ROOT / "config.yaml").read_text())
+    settings["thresholds"]["max_file_mb"] = 2048
+    settings_path = data / "config.yaml"
+    settings_path.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    files = [str(p) for p in sample_files(data)]
+    if not files:  # a national export that is not laid out as the sample
+        files = sorted(str(p) for p in data.iterdir() if p.suffix in (".csv", ".xlsx"))
+    started = time.perf_counter()
+    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(data / "ingest.rss"), python, "-m", "ingest",
+                    "--config", str(settings_path), "--db", str(db), *files], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    ingest_seconds = time.perf_counter() - started
+    info = {"teachers": teachers, "generator": generator[1], "generate_seconds": generate_seconds,
+            "ingest_seconds": ingest_seconds,
+            "ingest_peak_mb": int((data / "ingest.rss").read_text().split()[-1]) / 1024}
+    info_path.write_text(json.dumps(info))
+    return info
+
+
+def table_sizes(db: Path) -> dict:
+    con = duckdb.connect(str(db), read_only=True)
+    sizes = {t: con.execute(f"select count(*) from {t}").fetchone()[0]
+             for t in ("teachers", "schools", "visits", "visit_practices", "model_observations", "person_period")}
+    con.close()
+    return sizes
+
+
+def scopes(db: Path, config, levels=("country", "province", "district", "school")) -> list[tuple[str, Filters]]:
+    """Country, the province and district with most teachers, that district's largest school;
+    each without and with the most reported hindrance as a factor filter."""
+    con = duckdb.connect(str(db), read_only=True)
+    province, district = con.execute("""
+select province, district from model_visits group by all order by count(distinct teacher_key) desc, district limit 1
+""").fetchone()
+    school = con.execute("""
+select school_id from model_visits where district = $d group by all
+order by count(distinct teacher_key) desc, school_id limit 1""", {"d": district}).fetchone()[0]
+    hindrance = con.execute("""
+select h from (select unnest(hindrances) as h from model_visits) group by all order by count(*) desc, h limit 1
+""").fetchone()[0]
+    con.close()
+    places = [("country", Filters()), (f"province {province}", Filters(province=(province,))),
+              (f"district {district}", Filters(district=(district,))),
+              (f"school {school}", Filters(district=(district,), school_id=(school,)))]
+    out = []
+    for label, filters in places:
+        if label.split(" ")[0] not in levels:
+            continue
+        out.append((label, filters))
+        out.append((f"{label} + hindrance {hindrance}", filters.replace(hindrance=(hindrance,))))
+    return out
+
+
+def call(db: Path, config, name: str, filters: Filters, by) -> np.ndarray:
+    """One indicator call as app/ui.py makes it (a fresh read-only connection): (wall, CPU)
+    seconds; CPU is this process's, DuckDB's threads included (steadier on a shared machine)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    with read_only(db) as con:
+        TABLES[name](con, filters, list(by), config)
+    return np.array([time.perf_counter() - started, time.process_time() - cpu])
+
+
+def time_views(db: Path, config, repeat: int, levels) -> list[dict]:
+    results = []
+    for scope, filters in scopes(db, config, levels):
+        for page, calls in PAGES:
+            if page.startswith("districts: a school") and not filters.school_id:
+                continue
+            first = sum(call(db, config, name, filters, by) for name, by in calls)
+            runs = [sum(call(db, config, name, filters, by) for name, by in calls) for _ in range(repeat)]
+            results.append({"scope": scope, "page": page, "first_ms": first[0] * 1000,
+                            "median_ms": statistics.median(r[0] for r in runs) * 1000,
+                            "cpu_ms": statistics.median(r[1] for r in runs) * 1000})
+            print(f"  {scope:40s} {page:32s} first {first[0] * 1000:8.1f} ms  median {results[-1]['median_ms']:8.1f} ms"
+                  f"  CPU {results[-1]['cpu_ms']:8.1f} ms", flush=True)
+    return results
+
+
+def median_seconds(action, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+# the rows retention counts (metrics/indicators.py `_followed_rows`), read as plainly as possible
+FOLLOWED_SQL = """
+select teacher_key, practice, months, retained, district from model_observations where months = 0 and retained
+union all
+select teacher_key, practice, months, retained, district from person_period where observed
+"""
+RETENTION_SQL = f"""
+select district, months, count(*) filter (where retained) as retained, count(*) as n,
+       count(distinct teacher_key) as teachers
+from ({FOLLOWED_SQL}) group by all
+"""
+LIFE_TABLE_SQL = """
+with unit_rounds as (
+    select months, true as at_risk, false as event from model_observations where months = 0 and retained
+    union all
+    select months, at_risk, event from person_period
+)
+select months, count(*) filter (where at_risk) as at_risk, count(*) filter (where at_risk and event) as events
+from unit_rounds group by all order by months
+"""
+
+
+def pandas_retention(followed: pd.DataFrame) -> pd.DataFrame:
+    return followed.groupby(["district", "months"]).agg(
+        retained=("retained", "sum"), n=("retained", "size"), teachers=("teacher_key", "nunique")).reset_index()
+
+
+def pandas_life_table(units: pd.DataFrame) -> pd.DataFrame:
+    at_risk = units[units["at_risk"]]
+    table = at_risk.groupby("months").agg(at_risk=("event", "size"), events=("event", "sum")).reset_index()
+    table["survival"] = np.cumprod(1 - table["events"] / table["at_risk"])
+    return table
+
+
+def baselines(db: Path, config, repeat: int) -> dict:
+    """The same aggregates three ways on the same tables: the indicator, raw DuckDB, plain pandas."""
+    con = duckdb.connect(str(db), read_only=True)
+    started = time.perf_counter()
+    followed = con.execute(FOLLOWED_SQL).df()
+    units = con.execute("""
+select months, true as at_risk, false as event from model_observations where months = 0 and retained
+union all
+select months, at_risk, event from person_period""").df()
+    load = time.perf_counter() - started
+    out = {"pandas_load_ms": load * 1000}
+    with read_only(db) as view:
+        figures = {
+            "retention by district by round": (
+                lambda: TABLES["retention"](view, Filters(), ["district"], config),
+                lambda: con.execute(RETENTION_SQL).fetchall(),
+                lambda: pandas_retention(followed)),
+            "survival life table": (
+                lambda: TABLES["survival"](view, Filters(), [], config),
+                lambda: con.execute(LIFE_TABLE_SQL).fetchall(),
+                lambda: pandas_life_table(units)),
+        }
+        for label, (indicator, raw, plain) in figures.items():
+            indicator()
+            raw()
+            seconds = [median_seconds(f, repeat) for f in (indicator, raw, plain)]
+            out[label] = dict(zip(("indicator_ms", "duckdb_ms", "pandas_ms"), (s * 1000 for s in seconds)))
+    con.close()
+    return out
+
+
+def markdown(result: dict, everything: dict[int, dict]) -> str:
+    n = result["teachers"]
+    sizes, build_info = result["sizes"], result["build"]
+    lines = [f"## {n:,} teachers", ""]
+    scores = sizes["visit_practices"]
+    line = f"{sizes['teachers']:,} teachers, {sizes['schools']:,} schools, {sizes['visits']:,} visits, " \
+           f"{scores:,} practice scores; person_period {sizes['person_period']:,} rows."
+    if "ingest_seconds" in build_info:
+        line += (f" Ingest ({build_info.get('generator', '')} data): {build_info['ingest_seconds']:.0f} s, "
+                 f"{scores / build_info['ingest_seconds']:,.0f} scores/s, peak {build_info['ingest_peak_mb']:,.0f} MB.")
+    lines += [line, ""]
+    target = TARGET_MS.get(n)
+    lines += ["| scope | page | first call (ms) | filter change, median (ms) | CPU, median (ms) |",
+              "|---|---|---:|---:|---:|"]
+    for row in result["views"]:
+        flag = " **over**" if target and row["median_ms"] > target else ""
+        lines.append(f"| {row['scope']} | {row['page']} | {row['first_ms']:.0f} | {row['median_ms']:.0f}{flag} | "
+                     f"{row.get('cpu_ms', float('nan')):.0f} |")
+    slowest = max(result["views"], key=lambda r: r["median_ms"])
+    lines += ["", f"Slowest view: {slowest['page']} ({slowest['scope']}), {slowest['median_ms']:.0f} ms"
+              + (f" (target {target} ms)" if target else ""), ""]
+    base = result["baselines"]
+    lines += [f"Baselines, same run, same tables (pandas load into memory: {base['pandas_load_ms']:.0f} ms, "
+              "not counted):", "",
+              "| aggregate | indicator (ms) | raw DuckDB (ms) | pandas (ms) | x faster than pandas | x raw DuckDB |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for label in ("retention by district by round", "survival life table"):
+        b = base[label]
+        lines.append(f"| {label} | {b['indicator_ms']:.1f} | {b['duckdb_ms']:.1f} | {b['pandas_ms']:.1f} | "
+                     f"{b['pandas_ms'] / b['indicator_ms']:.1f} | {b['indicator_ms'] / b['duckdb_ms']:.1f} |")
+    if len(everything) > 1:
+        ns = sorted(everything)
+        lines += ["", "Linearity: each view's median (ms) at every size measured; the last column is the cost "
+                  "per 1,000 teachers at the largest size over that at the smallest (1 or less: linear or better).", "",
+                  "| scope | page | " + " | ".join(f"{k:,}" for k in ns) + " | per-teacher ratio |",
+                  "|---|---|" + "---:|" * (len(ns) + 1)]
+        keyed = {k: {(r["scope"].split(" ")[0] + (" +factor" if "+" in r["scope"] else ""), r["page"]): r["median_ms"]
+                     for r in everything[k]["views"]} for k in ns}
+        for key in keyed[ns[-1]]:
+            values = [keyed[k].get(key) for k in ns]
+            if None in values:
+                continue
+            ratio = (values[-1] / ns[-1]) / (values[0] / ns[0])
+            lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(f"{v:.0f}" for v in values) + f" | {ratio:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--teachers", type=int, required=True)
+    parser.add_argument("--db", help="database to build or reuse (default /tmp/sustain-scale/teachers-N.duckdb)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--scopes", default="country,province,district,school",
+                        help="which of country, province, district, school to time (comma-separated)")
+    args = parser.parse_args()
+    config = load_config()
+    os.environ.pop(config.pseudonymisation.salt_env, None)
+    db = Path(args.db) if args.db else Path("/tmp/sustain-scale") / f"teachers-{args.teachers}.duckdb"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    build_info = build(args.teachers, db)
+    sizes = table_sizes(db)
+    print(f"{args.teachers:,} teachers: {sizes}", flush=True)
+    result = {"teachers": args.teachers, "build": build_info, "sizes": sizes,
+              "baselines": baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat, args.scopes.split(",")),
+              "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"scale-{args.teachers}.json").write_text(json.dumps(result, indent=1))
+    everything = {int(p.stem.split("-")[1]): json.loads(p.read_text()) for p in ARTIFACTS.glob("scale-*.json")}
+    text = markdown(result, everything)
+    (ARTIFACTS / "scale.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
