@@ -3,9 +3,21 @@ drawn is a column of the indicator's table; suppressed rows are left out of the 
 in the hover/caption as "too few to show"."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import plotly.graph_objects as go
+import streamlit as st
 
+
+# characters markdown would read as formatting inside a sentence (names come from the data)
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
+
+
+def show_answer(sentence: str) -> None:
+    """A page's answer (a sentence of report/answers.py, reached as `ui.answers`) under its title,
+    in bold; markdown characters in names are escaped, so data cannot format the page."""
+    st.markdown("**" + MARKDOWN_SPECIAL.sub(r"\\\1", sentence) + "**")
 
 
 def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=str) -> go.Figure:
