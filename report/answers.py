@@ -119,6 +119,25 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
     return table[~table["suppressed"].astype(bool)]
 
 
+# -- programmes ----------------------------------------------------------------------------------
+def programme_names(config) -> dict[str, str]:
+    """{code: name} of config's programmes (`programme_name=names.get` for the functions here)."""
+    return {p.code: p.name for p in config.programmes}
+
+
+def programme_facts(config) -> dict[str, str]:
+    """{code: "Name, ended 15 Dec 2023"}: what sets a programme's month 0."""
+    return {p.code: f"{p.name}, ended {p.end_date:%d %b %Y}" for p in config.programmes}
+
+
+def programmes_in(retention: pd.DataFrame, programme_name: Label = str) -> list[str]:
+    """Names of the programmes a `retention` table by programme has rows for (shown or not): the
+    programmes a pooled figure of the same selection pools."""
+    if "programme" not in retention:
+        return []
+    return [programme_name(code) for code in sorted(retention["programme"].dropna().unique())]
+
+
 # -- retention -----------------------------------------------------------------------------------
 def latest_rounds(retention: pd.DataFrame) -> pd.DataFrame:
     """Per programme (or for the whole table without a `programme` column): the row of the latest
