@@ -22,8 +22,8 @@ def show_answer(sentence: str) -> None:
     st.markdown("**" + MARKDOWN_SPECIAL.sub(r"\\\1", sentence) + "**")
 
 
-# a trace with at most this many points carries its values as labels
-FEW_POINTS = 8
+# a figure whose drawn points number at most this many carries their values as labels
+FEW_POINTS = 14
 MONTHS_AXIS = "months since programme end"
 
 
@@ -33,15 +33,17 @@ def wrap_title(title: str, width: int = 55) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(title, width)) or html.escape(title)
 
 
-def _value_labels(values, tickformat: str = ".0%") -> list[str]:
-    """Labels for drawn values, formatted as the axis is ("26%", "6.1")."""
-    return [f"{v:{tickformat.replace('~', '')}}" if pd.notna(v) else "" for v in values]
+def _drawn(trace) -> bool:
+    """A line or marker trace that shows values (not an interval band or a legend stand-in)."""
+    return (trace.type == "scatter" and trace.hoverinfo != "skip" and not trace.fill
+            and trace.x is not None and any(v is not None for v in trace.x))
 
 
 def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int = FEW_POINTS) -> go.Figure:
     """Make a figure read as its findings: time axes tick on the scheduled `rounds` (config
-    schedule.months) instead of 0, 5, 10; the legend titled in words (`legend`); line and marker
-    traces with at most `few` points carry their values as labels (in the y axis's format)."""
+    schedule.months) instead of 0, 5, 10; the legend titled in words (`legend`); when the figure
+    draws at most `few` points, each carries its value as a label, in its axis's format (the
+    labels are a text template: hover text stays as it was); a long title wraps."""
     if rounds is not None:
         figure.for_each_xaxis(lambda axis: axis.update(tickmode="array", tickvals=list(rounds))
                               if axis.type in (None, "-", "linear") else None)
@@ -50,14 +52,17 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
     title = figure.layout.title.text
     if title and "<br>" not in title and len(title) > 55:
         figure.update_layout(title_text=wrap_title(title), margin_t=max(figure.layout.margin.t or 0, 90))
-    percent_axis = (figure.layout.yaxis.tickformat or "").endswith("%")
-    for trace in figure.data:
-        if trace.type != "scatter" or trace.y is None or "text" in (trace.mode or "") or len(trace.y) > few:
-            continue
-        if trace.fill or not (trace.mode or "").strip() or trace.showlegend is False and trace.hoverinfo == "skip":
-            continue
-        trace.update(mode=(trace.mode or "lines") + "+text", text=_value_labels(trace.y, ".0%" if percent_axis else ".1f"),
-                     textposition="top right", textfont=dict(size=11))
+    drawn = [trace for trace in figure.data if _drawn(trace)]
+    if sum(len(trace.x) for trace in drawn) > few:
+        return figure
+    for trace in drawn:
+        values = [] if trace.y is None else list(trace.y)
+        horizontal = trace.orientation == "h" or any(isinstance(v, str) for v in values)
+        axis = figure.layout.xaxis if horizontal else figure.layout.yaxis
+        fmt = ".0%" if (axis.tickformat or "").endswith("%") else ".1f"
+        trace.update(mode=(trace.mode or "markers").replace("+text", "") + "+text",
+                     texttemplate=f"%{{{'x' if horizontal else 'y'}:{fmt}}}",
+                     textposition="top center", textfont=dict(size=11))
     return figure
 
 
@@ -107,7 +112,7 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
             name=f"{label(code)} (month {months})" if code is not None else f"month {months}",
             error_x=dict(type="data", symmetric=False, array=latest["ci_high"] - latest["rate"],
                          arrayminus=latest["rate"] - latest["ci_low"]),
-            text=_value_labels(latest["rate"]), textposition="top center",
+            texttemplate="%{x:.0%}", textposition="top center",
             customdata=latest[["ci_low", "ci_high", "n", "teachers"]].to_numpy(),
             hovertemplate=("%{y}: %{x:.0%} (95% CI %{customdata[0]:.0%}–%{customdata[1]:.0%})"
                            "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers"

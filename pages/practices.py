@@ -1,7 +1,11 @@
-"""Practices: how fast does each practice decay, and does that differ between groups?"""
+"""Practices: how fast does each practice decay, and does that differ between groups?
+
+Opens with its answer (report/answers.py: the fastest-fading and the most lasting practice, with
+n); programmes pooled in a figure are named.
+"""
 import streamlit as st
 
-from app import charts_analysis, ui
+from app import charts, charts_analysis, ui
 
 # the catalogue's "Compare by" dimensions; practice is this page's own axis
 COMPARE = ["none", *(c for c in ui.COMPARE_BY if c != "practice")]
@@ -11,37 +15,47 @@ st.title("Practices")
 cfg = ui.config()
 compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: ui.DIMENSION_NAMES.get(c, c))
 group = None if compare == "none" else compare
+group_name = ui.DIMENSION_NAMES.get(compare, compare).capitalize()
 by = tuple(c for c in ("practice", group) if c)
+
+programmes = ui.indicator("retention", filters, by=("programme",))
+pooled = ui.answers.programmes_in(programmes) if programmes is not None and group != "programme" else []
+overall = ui.indicator("half_life", filters, by=("practice",))
+if overall is not None:
+    charts.show_answer(ui.answers.half_life_answer(overall, cfg.practice_label, pooled=pooled))
+    st.caption(ui.answers.GLOSSES["half_life"])
 decay_tab, half_life_tab, survival_tab = st.tabs(["Decay curves", "Half-life", "Survival (life table)"])
 
 with decay_tab:
     table = ui.indicator("retention", filters, by=by)
-    if table is not None:
-        st.plotly_chart(charts_analysis.practice_decay(
+    if table is not None and overall is not None:
+        figure = charts_analysis.practice_decay(
             table, group, cfg.practice_label,
-            "Retention of each practice by months since programme end" + (f", by {compare}" if group else "")),
-            key="decay_chart")
-        st.caption(ui.n_caption(table, "teachers") + " Bars: Wilson 95% intervals.")
+            ui.answers.half_life_title(overall, cfg.practice_label) + ui.answers.pooled_words(pooled))
+        st.plotly_chart(charts.readable(figure, cfg.schedule.months, "Practice"), key="decay_chart")
+        st.caption(ui.n_caption(table, "teachers") + " Bars: 95% intervals. " + ui.answers.GLOSSES["interval"])
 
 with half_life_tab:
     table = ui.indicator("half_life", filters, by=by)
     if table is not None:
-        st.plotly_chart(charts_analysis.half_life_dots(
+        figure = charts_analysis.half_life_dots(
             table, group, cfg.practice_label,
-            "Half-life of each practice (months until half is no longer retained)"), key="half_life_chart")
-        st.caption(ui.n_caption(table, "teachers")
-                   + " Fit of retention = exp(-λ·months), 95% interval "
-                   "robust to clustering by school; no decay or too few rounds: see the note.")
-        st.dataframe(ui.display_table(table.assign(practice=table["practice"].map(cfg.practice_label))),
+            ui.answers.half_life_range_title(overall if overall is not None else table, cfg.practice_label)
+            + ui.answers.pooled_words(pooled))
+        st.plotly_chart(charts.readable(figure, legend=group_name if group else ""), key="half_life_chart")
+        st.caption(ui.n_caption(table, "teachers") + " " + ui.answers.GLOSSES["half_life"]
+                   + " 95% interval from resampling schools. " + ui.answers.GLOSSES["lambda"])
+        st.dataframe(ui.answers.half_life_table(table, cfg.practice_label, group, group_name),
                      hide_index=True, key="half_life_table")
 
 with survival_tab:
     table = ui.indicator("survival", filters, by=(group,) if group else ())
     if table is not None:
-        st.plotly_chart(charts_analysis.survival_curves(
-            table, group, "Practices not yet abandoned (life table at the visit rounds, 95% band)"),
-            key="survival_chart")
+        figure = charts_analysis.survival_curves(
+            table, group, ui.answers.survival_title(table, group) + ui.answers.pooled_words(pooled))
+        st.plotly_chart(charts.readable(figure, cfg.schedule.months, group_name if group else ""),
+                        key="survival_chart")
         st.caption(ui.n_caption(table, "teachers", group=group)
                    + " Abandoned: the first visit at which the practice was not retained (it stopped since the "
-                   "last visit where it was); followed until the last visit where the practice was seen. "
-                   "Band: school bootstrap, robust to clustering by school.")
+                   "last visit where it was). " + ui.answers.GLOSSES["kaplan_meier"] + " "
+                   + ui.answers.GLOSSES["censoring"] + " Band: 95% interval from resampling schools.")

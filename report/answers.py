@@ -350,6 +350,89 @@ def half_life_answer(table: pd.DataFrame, practice_label: Label = str, pooled: S
     return _capital(sentence) + "."
 
 
+# one plain line for each technical word, where it appears
+GLOSSES = {
+    "half_life": ("Half-life: the month by which half of the practices in use when the programme ended are no "
+                  "longer in use, read from the retention curve between visit rounds."),
+    "lambda": ("Loss per month (λ): a fitted model's rate, about the share of the practices still in use that "
+               "is lost each month between follow-up rounds."),
+    "kaplan_meier": ("Life table (the Kaplan-Meier idea at the visit rounds): of the practices in use at month 0, "
+                     "the share not yet abandoned by each round."),
+    "censoring": ("Censored: a practice we stopped seeing (the teacher absent, moved, or not yet visited) counts "
+                  "only for the rounds it was seen, neither as kept nor as lost after that."),
+    "hazard_ratio": ("Hazard ratio: how many times as fast practices are dropped where the hindrance was "
+                     "reported than where it was not (1 = no difference)."),
+    "interval": "95% interval: the range the true figure most likely lies in, allowing for chance.",
+}
+
+
+def half_life_table(table: pd.DataFrame, practice_label: Label = str, group: str | None = None,
+                    group_name: str = "") -> pd.DataFrame:
+    """The half_life table as people read it: practice in words, half-life to one decimal with
+    its interval, the loss per month as a percentage (λ, a model), n and teachers; sorted by
+    half-life (fastest loss first, "not reached" last); columns with nothing in them left out.
+    Suppressed rows say "too few to show"."""
+    rows = []
+    for _, row in table.iterrows():
+        out = {"Practice": practice_label(row["practice"])}
+        if group:
+            out[group_name or group] = row[group]
+        if bool(row["suppressed"]):
+            out |= {"Half-life (months)": TOO_FEW, "_order": math.inf}
+        elif pd.isna(row["half_life_months"]):
+            out |= {"Half-life (months)": f"not reached by month {int(row['horizon_months'])}"
+                    if pd.notna(row["horizon_months"]) else (row["note"] or "not estimable"), "_order": 1e9}
+        else:
+            out |= {"Half-life (months)": months_words(row["half_life_months"]),
+                    "95% interval (months)": interval(row["ci_low"], row["ci_high"], "months").removeprefix("95% CI "),
+                    "_order": float(row["half_life_months"])}
+        if not bool(row["suppressed"]):
+            out |= {"Loss per month (λ, model)": "" if pd.isna(row["decay_per_month"])
+                    else f"{row['decay_per_month']:.1%}",
+                    "Observations (n)": count(row["n"]), "Teachers": count(row["teachers"])}
+        note = "" if pd.isna(row.get("note")) or row.get("note") == TOO_FEW else str(row.get("note") or "")
+        out["Note"] = note
+        rows.append(out)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame = frame.sort_values(["_order", "Practice"], kind="stable").drop(columns="_order")
+    frame = frame.fillna("")
+    keep = [c for c in frame.columns if (frame[c].astype(str) != "").any()]
+    return frame[keep].reset_index(drop=True)
+
+
+def half_life_range_title(table: pd.DataFrame, practice_label: Label = str) -> str:
+    """"Half-lives run from 6.1 (Higher-order questioning) to 9.5 months (Use of teaching aids)"."""
+    reached, lasting = _half_lives(table)
+    if len(reached) < 2 and lasting.empty:
+        return half_life_title(table, practice_label)
+    first = reached.iloc[0] if len(reached) else None
+    if len(lasting):
+        end = f"more than {int(lasting['horizon_months'].max())} months ({practice_label(lasting.iloc[0]['practice'])})"
+    else:
+        last = reached.iloc[-1]
+        end = f"{months_words(last['half_life_months'])} months ({practice_label(last['practice'])})"
+    if first is None:
+        return f"Every practice keeps more than half in use: {end}"
+    return f"Half-lives run from {months_words(first['half_life_months'])} ({practice_label(first['practice'])}) to {end}"
+
+
+def survival_title(table: pd.DataFrame, group: str | None = None) -> str:
+    """The life table's finding: the share of practices not yet abandoned at the latest round
+    (per group, the group keeping fewest named)."""
+    shown = _shown(table[table["months"] > 0])
+    if shown.empty:
+        return f"Practices not yet abandoned: {TOO_FEW}"
+    months = int(shown["months"].max())
+    at = shown[shown["months"] == months]
+    if group and group in at and at[group].nunique() > 1:
+        low, high = at.loc[at["survival"].idxmin()], at.loc[at["survival"].idxmax()]
+        return (f"By month {months}, {percent(low['survival'])} of practices are not yet abandoned for "
+                f"{low[group]}, {percent(high['survival'])} for {high[group]}")
+    return f"By month {months}, {percent(at['survival'].iloc[0])} of practices are not yet abandoned"
+
+
 # -- communities of practice ---------------------------------------------------------------------
 def cop_answer(table: pd.DataFrame, pooled: Sequence[str] = ()) -> str:
     """The Communities page's answer from retention_by_cop: retention at the latest round both
