@@ -457,6 +457,10 @@ def month_words(months: int) -> str:
     return f"{months} months" if months != 1 else "1 month"
 
 
+# the retention_by_cop groups in words (legend entries)
+COP_NAMES = {"active": "still meeting (active)", "inactive": "stopped meeting (inactive)"}
+
+
 def cop_title(table: pd.DataFrame) -> str:
     later = _shown(table[table["months"] > 0])
     both = later.groupby("months")["cop"].nunique()
@@ -467,6 +471,17 @@ def cop_title(table: pd.DataFrame) -> str:
     more = "active" if at.loc["active", "rate"] >= at.loc["inactive", "rate"] else "inactive"
     return (f"Teachers with an {more} community keep more: {percent(at.loc['active', 'rate'])} vs "
             f"{percent(at.loc['inactive', 'rate'])} at month {int(common.max())}")
+
+
+def meetings_title(activity: pd.DataFrame, threshold: float) -> str:
+    """The meetings chart's finding from cop_activity by cluster: how many clusters' communities
+    still meet at the active threshold or more."""
+    shown = _shown(activity)
+    if shown.empty:
+        return f"Community meetings by cluster: {TOO_FEW}"
+    active = int((shown["meetings_per_month"] >= threshold).sum())
+    return (f"{active} of {len(shown)} clusters' communities hold {threshold:g} or more meetings a month "
+            "after the programme")
 
 
 # -- data coverage -------------------------------------------------------------------------------
