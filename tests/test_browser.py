@@ -82,6 +82,11 @@ def legend_texts(page, key):
     return page.locator(f".st-key-{key} .legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
 
 
+def district_ticks(page):
+    """The districts of the Overview's "districts compared" chart (its y axis's tick labels)."""
+    return page.locator(".st-key-districts_chart .ytick text").evaluate_all("nodes => nodes.map(n => n.textContent)")
+
+
 def wait_until_idle(page, timeout=90_000):
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
 
@@ -94,9 +99,10 @@ def test_overview_shows_retention_chart_from_ingested_sample(server, browser):
     page.wait_for_selector(".st-key-retention_chart .js-plotly-plot", timeout=60_000)
     wait_until_idle(page)
     assert page.get_by_role("heading", name="Retention of practices after the programme").is_visible()
-    # one line per district of the sample, drawn from the ingested data
-    legend = legend_texts(page, "retention_chart")
-    assert {"Thatta", "Sanghar", "Mirpurkhas", "Quetta", "Pishin", "Lasbela"} <= set(legend)
+    # one line per programme, and every district of the sample compared, drawn from the ingested data
+    assert {"Cluster-based mentoring (coached)", "Cluster-based training (training only)"} <= set(
+        legend_texts(page, "retention_chart"))
+    assert {"Thatta", "Sanghar", "Mirpurkhas", "Quetta", "Pishin", "Lasbela"} <= set(district_ticks(page))
     assert any("rests on up to" in text for text in page.locator("[data-testid='stCaptionContainer']").all_inner_texts())
     page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
     page.close()
@@ -106,9 +112,8 @@ def test_filter_goes_into_the_url(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/?district=Quetta")
     wait_until_idle(page)
-    page.wait_for_selector(".st-key-retention_chart .js-plotly-plot", timeout=60_000)
-    legend = legend_texts(page, "retention_chart")
-    assert legend == ["Quetta"]
+    page.wait_for_selector(".st-key-districts_chart .js-plotly-plot", timeout=60_000)
+    assert district_ticks(page) == ["Quetta"]
     # choose a second district in the sidebar: the URL carries both, and the chart follows
     page.locator(".st-key-filter_district input").click()
     page.get_by_role("option", name="Pishin").click()
@@ -117,8 +122,8 @@ def test_filter_goes_into_the_url(server, browser):
                            timeout=30_000)
     wait_until_idle(page)
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.st-key-retention_chart .legendtext')].length === 2", timeout=30_000)
-    assert sorted(legend_texts(page, "retention_chart")) == ["Pishin", "Quetta"]
+        "() => [...document.querySelectorAll('.st-key-districts_chart .ytick text')].length === 2", timeout=30_000)
+    assert sorted(district_ticks(page)) == ["Pishin", "Quetta"]
     page.screenshot(path=str(SCREENSHOTS / "overview_filtered.png"), full_page=True)
     page.close()
 
