@@ -62,7 +62,7 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
         fmt = ".0%" if (axis.tickformat or "").endswith("%") else ".1f"
         trace.update(mode=(trace.mode or "markers").replace("+text", "") + "+text",
                      texttemplate=f"%{{{'x' if horizontal else 'y'}:{fmt}}}",
-                     textposition="top center", textfont=dict(size=11))
+                     textposition="top center" if horizontal else "middle right", textfont=dict(size=11))
     return figure
 
 

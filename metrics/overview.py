@@ -21,6 +21,9 @@ from .filters import Filters
 from .schools import DECAYING, school_trends
 from .stats import wilson_interval
 
+# the figures' labels when they pool programmes (short: the programmes' names follow)
+POOLED_LABELS = {"teachers_followed": "Teachers followed", "median_half_life": "Median half-life, months",
+                 "schools_decaying": "Schools decaying"}
 COLUMNS = ["figure", "label", "value", "ci_low", "ci_high", "n", "months", "note", "suppressed"]
 
 
@@ -32,14 +35,16 @@ def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     (class "decaying" of metrics.schools.school_trends: likely below their programme at the common
     round) with its Wilson interval over schools. `by` is not
     used: headlines are for the whole filtered selection. When it spans several programmes, each
-    label ends with them, e.g. "(CBM and CBT together)": a pooled figure always says so."""
+    label is short and ends with them, e.g. "Schools decaying (CBM and CBT pooled)", and so does its
+    note: a pooled figure always says so."""
     config = config or load_config()
     followed, programmes = _teachers_followed(con, filters, config)
     rows = [followed, _median_half_life(con, filters, config), _schools_decaying(con, filters, config)]
     if len(programmes) > 1:
-        together = f" ({', '.join(programmes[:-1])} and {programmes[-1]} together)"
+        pooled = f"{', '.join(programmes[:-1])} and {programmes[-1]} pooled"
         for row in rows:
-            row["label"] += together
+            row["label"] = f"{POOLED_LABELS[row['figure']]} ({pooled})"
+            row["note"] = f"{pooled}: {row['note']}"
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

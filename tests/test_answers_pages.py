@@ -76,7 +76,7 @@ def test_overview_shows_each_programme_and_never_a_pooled_figure_unnamed(app, sa
     # every other headline figure spans both programmes and says so
     for label in labels:
         if not label.startswith("Retention at month"):
-            assert "(CBM and CBT together)" in label, label
+            assert label.endswith("(CBM and CBT pooled)"), label
     curve = figure(at, "retention_chart")
     assert {t["name"] for t in curve["data"]} == set(names.values())
     assert curve["layout"]["xaxis"]["tickvals"] == config.schedule.months
@@ -91,7 +91,7 @@ def test_overview_of_one_programme_names_it_and_pools_nothing(app):
     sentence = answer(at)
     assert sentence.startswith("In Pishin, ")
     assert "practices in use when Cluster-based mentoring (coached) ended were still in use 24 months later" in sentence
-    assert not any("together" in m.label for m in at.metric)
+    assert not any("pooled" in m.label for m in at.metric)
     assert len([m for m in at.metric if m.label.startswith("Retention at month")]) == 3
 
 
