@@ -62,8 +62,14 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
         fmt = ".0%" if (axis.tickformat or "").endswith("%") else ".1f"
         trace.update(mode=(trace.mode or "markers").replace("+text", "") + "+text",
                      texttemplate=f"%{{{'x' if horizontal else 'y'}:{fmt}}}",
-                     textposition="top center" if horizontal else "middle right", textfont=dict(size=11))
+                     textposition="top center" if horizontal else "top right", textfont=dict(size=11))
     return figure
+
+
+def by_value(figure: go.Figure) -> go.Figure:
+    """A dot chart of categories on the y axis, sorted by value: smallest on top (for half-lives,
+    the practice that fades fastest first)."""
+    return figure.update_yaxes(categoryorder="total descending")
 
 
 def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=str, rounds=None,

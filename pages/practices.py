@@ -13,17 +13,19 @@ COMPARE = ["none", *(c for c in ui.COMPARE_BY if c != "practice")]
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Practices")
 cfg = ui.config()
+programmes = ui.indicator("retention", filters, by=("programme",))
+overall = ui.indicator("half_life", filters, by=("practice",))
+if overall is not None:
+    charts.show_answer(ui.answers.half_life_answer(
+        overall, cfg.practice_label, pooled=ui.answers.programmes_in(programmes) if programmes is not None else []))
+    st.caption(ui.answers.GLOSSES["half_life"])
 compare = st.selectbox("Compare by", COMPARE, key="compare_by", format_func=lambda c: ui.DIMENSION_NAMES.get(c, c))
 group = None if compare == "none" else compare
 group_name = ui.DIMENSION_NAMES.get(compare, compare).capitalize()
 by = tuple(c for c in ("practice", group) if c)
-
-programmes = ui.indicator("retention", filters, by=("programme",))
+# a figure split by programme pools none; otherwise it names the programmes it pools
 pooled = ui.answers.programmes_in(programmes) if programmes is not None and group != "programme" else []
-overall = ui.indicator("half_life", filters, by=("practice",))
-if overall is not None:
-    charts.show_answer(ui.answers.half_life_answer(overall, cfg.practice_label, pooled=pooled))
-    st.caption(ui.answers.GLOSSES["half_life"])
+
 decay_tab, half_life_tab, survival_tab = st.tabs(["Decay curves", "Half-life", "Survival (life table)"])
 
 with decay_tab:
@@ -42,7 +44,8 @@ with half_life_tab:
             table, group, cfg.practice_label,
             ui.answers.half_life_range_title(overall if overall is not None else table, cfg.practice_label)
             + ui.answers.pooled_words(pooled))
-        st.plotly_chart(charts.readable(figure, legend=group_name if group else ""), key="half_life_chart")
+        st.plotly_chart(charts.by_value(charts.readable(figure, legend=group_name if group else "")),
+                        key="half_life_chart")
         st.caption(ui.n_caption(table, "teachers") + " " + ui.answers.GLOSSES["half_life"]
                    + " 95% interval from resampling schools. " + ui.answers.GLOSSES["lambda"])
         st.dataframe(ui.answers.half_life_table(table, cfg.practice_label, group, group_name),

@@ -104,6 +104,7 @@ def test_practices_opens_with_its_answer_and_reads_without_statistics(app):
     assert "fades fastest" in decay["layout"]["title"]["text"]
     assert decay["layout"]["xaxis"]["tickvals"] == load_config().schedule.months
     assert decay["layout"]["legend"]["title"]["text"] == "Practice"
+    assert figure(at, "half_life_chart")["layout"]["yaxis"]["categoryorder"] == "total descending"  # by value
     table = at.dataframe[0].value
     assert "decay_per_month" not in table.columns and "reached" not in table.columns
     months = [float(v) for v in table["Half-life (months)"] if v.replace(".", "").isdigit()]
