@@ -49,7 +49,7 @@ if table is not None and by_programme is not None:
     st.caption(ui.n_caption(table, "teachers", group="district") + " Bars: 95% intervals, robust to clustering "
                "by school.")
     with st.expander("The numbers behind the charts"):
-        st.dataframe(ui.display_table(table), hide_index=True, key="retention_table")
+        st.dataframe(ui.answers.retention_table(table, names.get), hide_index=True, key="retention_table")
         ui.view_downloads(table, "retention", filters, key="retention_download")
 
 with st.expander("Donor pack: PowerPoint with native charts and a self-contained HTML report"):

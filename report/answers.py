@@ -227,6 +227,27 @@ def programme_rounds(retention: pd.DataFrame, rounds: Iterable[int] = HEADLINE_R
     return pd.DataFrame(rows, columns=["programme", "name", "months", "value", "detail", "suppressed"])
 
 
+def retention_table(retention: pd.DataFrame, programme_name: Label = str) -> pd.DataFrame:
+    """The retention indicator as people read it: its grouping columns (programme by name, the
+    round as "month 12"), retention as a percentage with its 95% interval, n and teachers; a
+    suppressed row says "too few to show" (the downloads keep the numbers)."""
+    keys = [c for c in retention.columns if c not in
+            ("rate", "retained", "n", "ci_low", "ci_high", "teachers", "suppressed", "months")]
+    rows = []
+    for _, row in retention.iterrows():
+        out = {(k.replace("_", " ").capitalize()): (programme_name(row[k]) if k == "programme" else row[k])
+               for k in keys}
+        out["Round"] = f"month {int(row['months'])}"
+        if bool(row["suppressed"]):
+            out |= {"Retention": TOO_FEW, "95% interval": "", "n (teacher-practices)": "", "Teachers": ""}
+        else:
+            out |= {"Retention": percent(row["rate"]),
+                    "95% interval": interval(row["ci_low"], row["ci_high"]).removeprefix("95% CI "),
+                    "n (teacher-practices)": count(row["n"]), "Teachers": count(row["teachers"])}
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
 def retention_title(retention: pd.DataFrame, programme_name: Label = str) -> str:
     """A retention chart's title stating the finding, e.g. "Cluster-based mentoring keeps 26% of
     practices at month 24, Cluster-based training 9%"."""

@@ -190,3 +190,13 @@ def test_sample_sentence_reads_the_indicator_cells(sample_db):
     for row in latest.itertuples():
         assert f"{row.rate:.0%}; n = {row.n:,} teacher-practices, {row.teachers:,} teachers" in sentence
         assert answers.programme_names(config)[row.programme] in sentence
+
+
+def test_retention_table_in_words():
+    table = retention_rows(("CBM", 0, 400, 400, 90, False), ("CBM", 24, 78, 300, 60, False),
+                           ("CBT", 24, 0, 0, 3, True))
+    shown = answers.retention_table(table, NAMES)
+    assert shown.columns.tolist() == ["Programme", "Round", "Retention", "95% interval", "n (teacher-practices)",
+                                      "Teachers"]
+    assert shown.iloc[1].tolist() == ["Mentoring", "month 24", "26%", "23%–29%", "300", "60"]
+    assert shown.iloc[2]["Retention"] == "too few to show"
