@@ -16,21 +16,27 @@ Streamlit, no database, no markup: the caller shows the text. Rules every senten
   is below 0.05, said with its ratio and interval; without such evidence the sentence says so.
 
 The interface (tables are the indicators' own, unchanged; `label`-like arguments map a code to
-the words to show, `str` by default):
+the words to show, `str` by default). On a page: `ui.answers.<function>(...)`, shown with
+`app.charts.show_answer(sentence)` right under the title.
 
-    retention_answer(retention, effects=None, place="", programme_name=str, hindrance_label=str, pooled=())
-        retention: `retention` by ("programme",) [+ "months", always there]; effects: `hindrance_effect`
-    programme_rounds(retention, rounds=HEADLINE_ROUNDS, programme_name=str) -> DataFrame of words
-    retention_title(retention, programme_name=str)      # a chart title stating the finding
-    districts_title(retention_by_programme_district, programme_name=str)
-    fastest_hindrance(effects) -> row or None; hindrance_clause(effects, hindrance_label=str)
-    hindrance_answer(effects, hindrance_label=str, pooled=())
-    half_life_answer(half_life_by_practice, practice_label=str, pooled=()); half_life_title(...)
-    cop_answer(retention_by_cop, pooled=()); cop_title(...)
+    Sentences (one per page; end with a full stop):
+    retention_answer(retention_by_programme, effects=None, place="", programme_name=str, hindrance_label=str, pooled=())
+    half_life_answer(half_life_by_practice, practice_label=str, pooled=())
+    hindrance_answer(hindrance_effect, hindrance_label=str, pooled=())
+    cop_answer(retention_by_cop, pooled=())
     coverage_answer(coverage_by_months)
-    schools_answer(school_trends, place="")
+    schools_answer(school_trends, place="", evidence=config.thresholds.class_evidence)
     plan_answer(visit_plan, shown)
-    executive_summary(retention, effects, half_life, districts, ...) -> list of sentences
+    executive_summary(retention, effects, half_life, districts, ...) -> list of sentences (donor pack)
+    Chart titles stating the finding:
+    retention_title, districts_title, half_life_title, half_life_range_title, survival_title,
+    cop_title, meetings_title
+    Clauses and helpers:
+    hindrance_clause / fastest_hindrance (the estimator's evidence), programme_rounds (Overview),
+    retention_table / half_life_table (tables in words), programme_names / programme_facts /
+    programmes_in (who is pooled), pooled_words, join_words, in_ten, percent, interval, n_words,
+    GLOSSES (one plain line per technical word: half-life, λ, life table, censoring, hazard ratio,
+    interval), COP_NAMES.
 """
 from __future__ import annotations
 
