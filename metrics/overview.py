@@ -63,10 +63,10 @@ filtered as (
 )
 select count(distinct teacher_key) filter (where months > 0),
        count(distinct teacher_key),
-       list_sort(list(distinct programme))
+       coalesce(list_sort(list(distinct programme)), [])
 from filtered
 """, params).iloc[0]
-    programmes = [str(p) for p in programmes if p is not None] if programmes is not None else []
+    programmes = [str(p) for p in programmes if p is not None]
     if followed < config.thresholds.min_group_n:
         return _row("teachers_followed", "Teachers followed after the programme", suppressed=True,
                     note=TOO_FEW), programmes
