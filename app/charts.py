@@ -3,15 +3,81 @@ drawn is a column of the indicator's table; suppressed rows are left out of the 
 in the hover/caption as "too few to show"."""
 from __future__ import annotations
 
+import html
+import re
+import textwrap
+
 import pandas as pd
 import plotly.graph_objects as go
+import streamlit as st
 
 from sustain.dimensions import sort_key  # groups in the catalogue's order (bands: 5-9 before 10-19)
 
 
+# characters markdown would read as formatting inside a sentence (names come from the data)
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 
-def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=str) -> go.Figure:
-    """Retention by months since programme end, one line per `group` value, with Wilson bars."""
+
+def show_answer(sentence: str) -> None:
+    """A page's answer (a sentence of report/answers.py, reached as `ui.answers`) under its title,
+    in bold; markdown characters in names are escaped, so data cannot format the page."""
+    st.markdown("**" + MARKDOWN_SPECIAL.sub(r"\\\1", sentence) + "**")
+
+
+# a figure whose drawn points number at most this many carries their values as labels
+FEW_POINTS = 14
+MONTHS_AXIS = "months since programme end"
+
+
+def wrap_title(title: str, width: int = 55) -> str:
+    """A finding as a chart title: escaped for plotly's HTML subset, wrapped onto lines of about
+    `width` characters (plotly does not wrap titles)."""
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(title, width)) or html.escape(title)
+
+
+def _drawn(trace) -> bool:
+    """A line or marker trace that shows values (not an interval band or a legend stand-in)."""
+    return (trace.type == "scatter" and trace.hoverinfo != "skip" and not trace.fill
+            and trace.x is not None and any(v is not None for v in trace.x))
+
+
+def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int = FEW_POINTS) -> go.Figure:
+    """Make a figure read as its findings: time axes tick on the scheduled `rounds` (config
+    schedule.months) instead of 0, 5, 10; the legend titled in words (`legend`); when the figure
+    draws at most `few` points, each carries its value as a label, in its axis's format (the
+    labels are a text template: hover text stays as it was); a long title wraps."""
+    if rounds is not None:
+        figure.for_each_xaxis(lambda axis: axis.update(tickmode="array", tickvals=list(rounds))
+                              if axis.type in (None, "-", "linear") else None)
+    if legend is not None:
+        figure.update_layout(legend_title_text=legend)
+    title = figure.layout.title.text
+    if title and "<br>" not in title and len(title) > 55:
+        figure.update_layout(title_text=wrap_title(title), margin_t=max(figure.layout.margin.t or 0, 90))
+    drawn = [trace for trace in figure.data if _drawn(trace)]
+    if sum(len(trace.x) for trace in drawn) > few:
+        return figure
+    for trace in drawn:
+        values = [] if trace.y is None else list(trace.y)
+        horizontal = trace.orientation == "h" or any(isinstance(v, str) for v in values)
+        axis = figure.layout.xaxis if horizontal else figure.layout.yaxis
+        fmt = ".0%" if (axis.tickformat or "").endswith("%") else ".1f"
+        trace.update(mode=(trace.mode or "markers").replace("+text", "") + "+text",
+                     texttemplate=f"%{{{'x' if horizontal else 'y'}:{fmt}}}",
+                     textposition="top center" if horizontal else "top right", textfont=dict(size=11))
+    return figure
+
+
+def by_value(figure: go.Figure) -> go.Figure:
+    """A dot chart of categories on the y axis, sorted by value: smallest on top (for half-lives,
+    the practice that fades fastest first)."""
+    return figure.update_yaxes(categoryorder="total descending")
+
+
+def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=str, rounds=None,
+                    legend: str | None = None) -> go.Figure:
+    """Retention by months since programme end, one line per `group` value (named by `label`),
+    with its interval bars; ticks on `rounds`, values labelled, legend titled `legend`."""
     figure = go.Figure()
     ordered = table.sort_values(group, key=sort_key, kind="stable") if group else table
     groups = [(None, table)] if not group else list(ordered.groupby(group, sort=False))
@@ -29,31 +95,40 @@ def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=st
                            "<br>n = %{customdata[0]} teacher-practices, %{customdata[1]} teachers<extra>%{fullData.name}</extra>"),
         ))
     figure.update_layout(
-        title=title, xaxis_title="months since programme end", yaxis_title="share retained",
-        yaxis=dict(tickformat=".0%", range=[0, 1.05]), legend_title=group or "", showlegend=True, hovermode="closest",
+        title=title, xaxis_title=MONTHS_AXIS, yaxis_title="share retained",
+        yaxis=dict(tickformat=".0%", range=[0, 1.08]), showlegend=True, hovermode="closest",
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
         margin=dict(t=60, l=10, r=10, b=10),
     )
-    return figure
+    return readable(figure, rounds if rounds is not None else sorted(table["months"].unique()),
+                    legend if legend is not None else (group or ""))
 
 
-def districts_compared(table: pd.DataFrame, title: str) -> go.Figure:
-    """Retention at the latest round for each district, with its Wilson interval and n (districts
+def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
+    """Retention at each programme's latest round for each district, one marker series per
+    programme (named by `label`: never pooled), with its interval and value labels (districts
     with too few observations are named by `ui.n_caption`, not in the figure)."""
-    shown = table[~table["suppressed"] & (table["months"] > 0)]
     figure = go.Figure()
-    if not shown.empty:
-        latest = shown[shown["months"] == shown["months"].max()].sort_values("rate")
+    groups = list(table.groupby("programme", sort=True)) if "programme" in table else [(None, table)]
+    for code, rows in groups:
+        shown = rows[~rows["suppressed"] & (rows["months"] > 0)]
+        if shown.empty:
+            continue
+        latest = shown[shown["months"] == shown["months"].max()].sort_values("district")
+        months = int(latest["months"].iloc[0])
         figure.add_trace(go.Scatter(
-            x=latest["rate"], y=latest["district"], mode="markers",
-            marker=dict(size=11),
+            x=latest["rate"], y=latest["district"], mode="markers+text", marker=dict(size=11),
+            name=f"{label(code)} (month {months})" if code is not None else f"month {months}",
             error_x=dict(type="data", symmetric=False, array=latest["ci_high"] - latest["rate"],
                          arrayminus=latest["rate"] - latest["ci_low"]),
-            text=[f"n = {n}" for n in latest["n"]], name="retention",
+            texttemplate="%{x:.0%}", textposition="top center",
             customdata=latest[["ci_low", "ci_high", "n", "teachers"]].to_numpy(),
             hovertemplate=("%{y}: %{x:.0%} (95% CI %{customdata[0]:.0%}–%{customdata[1]:.0%})"
-                           "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers<extra></extra>"),
+                           "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers"
+                           "<extra>%{fullData.name}</extra>"),
         ))
-        title = f"{title} (month {int(latest['months'].iloc[0])})"
-    figure.update_layout(title=title, xaxis=dict(tickformat=".0%", range=[0, 1], title="share retained"),
-                         yaxis_title="", margin=dict(t=70, l=10, r=10, b=10), showlegend=False)
+    figure.update_layout(title=wrap_title(title), xaxis=dict(tickformat=".0%", range=[0, 1], title="share retained"),
+                         yaxis=dict(title="", categoryorder="category descending"),
+                         margin=dict(t=90, l=10, r=10, b=10), showlegend=True, legend_title_text="Programme",
+                         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
     return figure

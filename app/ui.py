@@ -25,7 +25,7 @@ from app import access
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
 from metrics.planner import SCORE_EXPLANATION  # noqa: F401
 from metrics.schools import within  # noqa: F401
-from report import exports  # noqa: F401
+from report import answers, exports  # noqa: F401
 from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, publish_wanted, publishing_for, read_only, version_id

@@ -1,7 +1,9 @@
 """Headline figures of the Overview page, each with its n and interval, as one tidy table.
 
 Each figure comes from an indicator of this package, so every number traces back to one
-definition: retention, prevalence, half_life and persistence.
+definition: half_life and persistence. Retention is not here: programmes end on different dates
+and differ in design, so the Overview shows it per programme (the `retention` indicator by
+programme); the figures here span the selection, and their labels name the programmes they pool.
 """
 from __future__ import annotations
 
@@ -16,27 +18,33 @@ from sustain.config import Config, load_config
 from .base import TOO_FEW, query
 from .decay import half_life
 from .filters import Filters
-from .indicators import prevalence, retention
 from .schools import DECAYING, school_trends
 from .stats import wilson_interval
 
+# the figures' labels when they pool programmes (short: the programmes' names follow)
+POOLED_LABELS = {"teachers_followed": "Teachers followed", "median_half_life": "Median half-life, months",
+                 "schools_decaying": "Schools decaying"}
 COLUMNS = ["figure", "label", "value", "ci_low", "ci_high", "n", "months", "note", "suppressed"]
 
 
 def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
              config: Config | None = None) -> pd.DataFrame:
     """The Overview's headline figures (rows): teachers followed after the programme (suppressed
-    when fewer than `thresholds.min_group_n`); retention at the latest round shown and the share
-    of teacher-practices in use at month 0 and at the latest round, each with its interval
-    clustered by school (from `retention` and `prevalence`); the median half-life across practices
+    when fewer than `thresholds.min_group_n`); the median half-life across practices
     (read from each practice's curve, those reaching one half); the share of schools decaying
     (class "decaying" of metrics.schools.school_trends: likely below their programme at the common
     round) with its Wilson interval over schools. `by` is not
-    used: headlines are for the whole filtered selection."""
+    used: headlines are for the whole filtered selection. When it spans several programmes, each
+    label is short and ends with them, e.g. "Schools decaying (CBM and CBT pooled)", and so does its
+    note: a pooled figure always says so."""
     config = config or load_config()
-    rows = [_teachers_followed(con, filters, config), _latest_retention(con, filters, config),
-            *_prevalence_ends(con, filters, config), _median_half_life(con, filters, config),
-            _schools_decaying(con, filters, config)]
+    followed, programmes = _teachers_followed(con, filters, config)
+    rows = [followed, _median_half_life(con, filters, config), _schools_decaying(con, filters, config)]
+    if len(programmes) > 1:
+        pooled = f"{', '.join(programmes[:-1])} and {programmes[-1]} pooled"
+        for row in rows:
+            row["label"] = f"{POOLED_LABELS[row['figure']]} ({pooled})"
+            row["note"] = f"{pooled}: {row['note']}"
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -46,57 +54,24 @@ def _row(figure, label, value=np.nan, ci_low=np.nan, ci_high=np.nan, n=0, months
                 note=note, suppressed=suppressed)
 
 
-def _teachers_followed(con, filters, config) -> dict:
+def _teachers_followed(con, filters, config) -> tuple[dict, list[str]]:
+    """The teachers-followed row, and the codes of the programmes the selection holds."""
     where, params = filters.where("practice")
-    followed, rostered = query(con, config, f"""
+    followed, rostered, programmes = query(con, config, f"""
 filtered as (
     select * from observations r where {where}
 )
 select count(distinct teacher_key) filter (where months > 0),
-       count(distinct teacher_key)
+       count(distinct teacher_key),
+       coalesce(list_sort(list(distinct programme)), [])
 from filtered
 """, params).iloc[0]
+    programmes = [str(p) for p in programmes if p is not None]
     if followed < config.thresholds.min_group_n:
-        return _row("teachers_followed", "Teachers followed after the programme", suppressed=True, note=TOO_FEW)
+        return _row("teachers_followed", "Teachers followed after the programme", suppressed=True,
+                    note=TOO_FEW), programmes
     return _row("teachers_followed", "Teachers followed after the programme", value=int(followed),
-                n=int(rostered), note=f"of {int(rostered):,} observed at any round")
-
-
-def _latest_round(table: pd.DataFrame) -> pd.Series | None:
-    shown = table[~table["suppressed"] & (table["months"] > 0)]
-    return None if shown.empty else shown.loc[shown["months"].idxmax()]
-
-
-def _latest_retention(con, filters, config) -> dict:
-    latest = _latest_round(retention(con, filters, [], config))
-    if latest is None:
-        return _row("retention_latest", "Retention at the latest round", suppressed=True,
-                    note=TOO_FEW)
-    return _row("retention_latest", f"Retention at month {int(latest['months'])}", value=latest["rate"],
-                ci_low=latest["ci_low"], ci_high=latest["ci_high"], n=int(latest["n"]), months=int(latest["months"]),
-                note="of practices in use at month 0, still in use")
-
-
-def _prevalence_ends(con, filters, config) -> list[dict]:
-    table = prevalence(con, filters, [], config)
-    start = table[(table["months"] == 0) & ~table["suppressed"]]
-    latest = _latest_round(table)
-    rows = []
-    if start.empty:
-        rows.append(_row("prevalence_month0", "In use at month 0", suppressed=True, note=TOO_FEW))
-    else:
-        first = start.iloc[0]
-        rows.append(_row("prevalence_month0", "In use at month 0", value=first["rate"], ci_low=first["ci_low"],
-                         ci_high=first["ci_high"], n=int(first["n"]), months=0,
-                         note="share of teacher-practices observed"))
-    if latest is None:
-        rows.append(_row("prevalence_latest", "In use at the latest round", suppressed=True, note=TOO_FEW))
-    else:
-        rows.append(_row("prevalence_latest", f"In use at month {int(latest['months'])}", value=latest["rate"],
-                         ci_low=latest["ci_low"], ci_high=latest["ci_high"], n=int(latest["n"]),
-                         months=int(latest["months"]),
-                         note="share of teacher-practices observed"))
-    return rows
+                n=int(rostered), note=f"of {int(rostered):,} observed at any round"), programmes
 
 
 def _median_half_life(con, filters, config) -> dict:

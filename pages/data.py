@@ -5,7 +5,7 @@ through the real ingest (app/uploads.py); download files are built in report/exp
 """
 import streamlit as st
 
-from app import ui, uploads
+from app import charts, ui, uploads
 
 PREVIEW = "Preview (dry run: nothing written)"
 IMPORTED = "Imported"
@@ -54,6 +54,9 @@ def upload_section(config) -> None:
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Data")
 config = ui.config()
+coverage = ui.indicator("coverage", filters, by=("months",))
+if coverage is not None:
+    charts.show_answer(ui.answers.coverage_answer(coverage))
 imports_tab, quarantine_tab, coverage_tab, upload_tab, download_tab = ui.url_tabs(
     ["Imports", "Quarantine", "Coverage", "Upload", "Download"])
 

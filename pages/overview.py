@@ -1,26 +1,55 @@
-"""Overview (NGO manager): did the practices persist after the programme, and where?"""
+"""Overview (NGO manager): did the practices persist after the programme, and where?
+
+Opens with its answer in one sentence (report/answers.py), then each programme side by side at
+months 6, 12 and 24 (programmes end on different dates and differ in design: never pooled
+silently), then the figures that span the selection, each naming the programmes it pools.
+"""
 import streamlit as st
 
 from app import charts, ui
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Retention of practices after the programme")
+cfg = ui.config()
+names = ui.answers.programme_names(cfg)
+
+by_programme = ui.indicator("retention", filters, by=("programme",))
+effects = ui.indicator("hindrance_effect", filters)
+if by_programme is not None:
+    charts.show_answer(ui.answers.retention_answer(
+        by_programme, effects, place=ui.answers.join_words(filters.district), programme_name=names.get,
+        hindrance_label=cfg.hindrance_label))
+    st.caption("Retention: of the practices in use when the programme ended (month 0), the share still in use at "
+               "a later visit. The fastest loss is the hindrance with the largest hazard ratio (how many times as "
+               "fast practices are dropped where it was reported) among those whose 95% interval lies above 1.")
+    rounds = ui.answers.programme_rounds(by_programme, programme_name=names.get)
+    facts = ui.answers.programme_facts(cfg)
+    for column, (code, rows) in zip(st.columns(max(rounds["programme"].nunique(), 1)),
+                                    rounds.groupby("programme", sort=True)):
+        with column.container(border=True, key=f"programme_{code}"):
+            st.subheader(facts.get(code, code))
+            for metric_column, row in zip(st.columns(len(rows)), rows.itertuples(index=False)):
+                metric_column.metric(f"Retention at month {row.months}", row.value)
+                metric_column.caption(row.detail)
 
 headline = ui.indicator("headline", filters)
 if headline is not None:
     ui.headline_metrics(headline)
 
-table = ui.indicator("retention", filters, by=("district",))
-if table is not None:
-    left, right = st.columns([3, 2])
+table = ui.indicator("retention", filters, by=("programme", "district"))
+if table is not None and by_programme is not None:
+    left, right = st.columns(2)
     left.plotly_chart(
-        charts.retention_curve(table, "district", "Retention by months since programme end, by district"),
+        charts.retention_curve(by_programme, "programme", ui.answers.retention_title(by_programme, names.get),
+                               label=names.get, rounds=cfg.schedule.months, legend="Programme"),
         key="retention_chart",
     )
-    right.plotly_chart(charts.districts_compared(table, "Districts compared"), key="districts_chart")
-    st.caption(ui.n_caption(table, "teachers", group="district"))
+    right.plotly_chart(charts.districts_compared(table, ui.answers.districts_title(table, names.get), label=names.get),
+                       key="districts_chart")
+    st.caption(ui.n_caption(table, "teachers", group="district") + " Bars: 95% intervals, robust to clustering "
+               "by school.")
     with st.expander("The numbers behind the charts"):
-        st.dataframe(ui.display_table(table), hide_index=True, key="retention_table")
+        st.dataframe(ui.answers.retention_table(table, names.get), hide_index=True, key="retention_table")
         ui.view_downloads(table, "retention", filters, key="retention_download")
 
 with st.expander("Donor pack: PowerPoint with native charts and a self-contained HTML report"):

@@ -1,7 +1,11 @@
-"""Practices: how fast does each practice decay, and does that differ between groups?"""
+"""Practices: how fast does each practice decay, and does that differ between groups?
+
+Opens with its answer (report/answers.py: the fastest-fading and the most lasting practice, with
+n); programmes pooled in a figure are named.
+"""
 import streamlit as st
 
-from app import charts_analysis, ui
+from app import charts, charts_analysis, ui
 
 # the catalogue's "Compare by" dimensions; practice is this page's own axis
 COMPARE = [c for c in ui.COMPARE_BY if c != "practice"]
@@ -9,38 +13,51 @@ COMPARE = [c for c in ui.COMPARE_BY if c != "practice"]
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Practices")
 cfg = ui.config()
+programmes = ui.indicator("retention", filters, by=("programme",))
+overall = ui.indicator("half_life", filters, by=("practice",))
+if overall is not None:
+    charts.show_answer(ui.answers.half_life_answer(
+        overall, cfg.practice_label, pooled=ui.answers.programmes_in(programmes) if programmes is not None else []))
+    st.caption(ui.answers.GLOSSES["half_life"])
 group = ui.compare_by(COMPARE)
+group_name = ui.DIMENSION_NAMES.get(group, "").capitalize()
 by = tuple(c for c in ("practice", group) if c)
+# a figure split by programme pools none; otherwise it names the programmes it pools
+pooled = ui.answers.programmes_in(programmes) if programmes is not None and group != "programme" else []
+
 decay_tab, half_life_tab, survival_tab = ui.url_tabs(["Decay curves", "Half-life", "Survival (life table)"])
 
 with decay_tab:
     table = ui.indicator("retention", filters, by=by)
-    if table is not None:
-        st.plotly_chart(charts_analysis.practice_decay(
+    if table is not None and overall is not None:
+        figure = charts_analysis.practice_decay(
             table, group, cfg.practice_label,
-            "Retention of each practice by months since programme end" + (f", by {ui.DIMENSION_NAMES[group]}" if group else "")),
-            key="decay_chart")
-        st.caption(ui.n_caption(table, "teachers") + " Bars: Wilson 95% intervals.")
+            ui.answers.half_life_title(overall, cfg.practice_label) + ui.answers.pooled_words(pooled))
+        st.plotly_chart(charts.readable(figure, cfg.schedule.months, "Practice"), key="decay_chart")
+        st.caption(ui.n_caption(table, "teachers") + " Bars: 95% intervals. " + ui.answers.GLOSSES["interval"])
 
 with half_life_tab:
     table = ui.indicator("half_life", filters, by=by)
     if table is not None:
-        st.plotly_chart(charts_analysis.half_life_dots(
+        figure = charts_analysis.half_life_dots(
             table, group, cfg.practice_label,
-            "Half-life of each practice (months until half is no longer retained)"), key="half_life_chart")
-        st.caption(ui.n_caption(table, "teachers")
-                   + " Fit of retention = exp(-λ·months), 95% interval "
-                   "robust to clustering by school; no decay or too few rounds: see the note.")
-        st.dataframe(ui.display_table(table.assign(practice=table["practice"].map(cfg.practice_label))),
+            ui.answers.half_life_range_title(overall if overall is not None else table, cfg.practice_label)
+            + ui.answers.pooled_words(pooled))
+        st.plotly_chart(charts.by_value(charts.readable(figure, legend=group_name if group else "")),
+                        key="half_life_chart")
+        st.caption(ui.n_caption(table, "teachers") + " " + ui.answers.GLOSSES["half_life"]
+                   + " 95% interval from resampling schools. " + ui.answers.GLOSSES["lambda"])
+        st.dataframe(ui.answers.half_life_table(table, cfg.practice_label, group, group_name),
                      hide_index=True, key="half_life_table")
 
 with survival_tab:
     table = ui.indicator("survival", filters, by=(group,) if group else ())
     if table is not None:
-        st.plotly_chart(charts_analysis.survival_curves(
-            table, group, "Practices not yet abandoned (life table at the visit rounds, 95% band)"),
-            key="survival_chart")
+        figure = charts_analysis.survival_curves(
+            table, group, ui.answers.survival_title(table, group) + ui.answers.pooled_words(pooled))
+        st.plotly_chart(charts.readable(figure, cfg.schedule.months, group_name if group else ""),
+                        key="survival_chart")
         st.caption(ui.n_caption(table, "teachers", group=group)
                    + " Abandoned: the first visit at which the practice was not retained (it stopped since the "
-                   "last visit where it was); followed until the last visit where the practice was seen. "
-                   "Band: school bootstrap, robust to clustering by school.")
+                   "last visit where it was). " + ui.answers.GLOSSES["kaplan_meier"] + " "
+                   + ui.answers.GLOSSES["censoring"] + " Band: 95% interval from resampling schools.")

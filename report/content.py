@@ -29,6 +29,7 @@ from metrics.filters import Filters
 from metrics.registry import INDICATORS
 from sustain.config import Config, Programme, PROJECT_ROOT
 
+from . import answers
 from .labels import check_language, text
 
 README = PROJECT_ROOT / "README.md"
@@ -103,6 +104,7 @@ class MethodEntry:
     docstring: str                # the indicator function's own documentation
     details: str                  # its module's documentation when the function refers to it
     used_for: list[str]           # chart titles that rest on it
+    plain: str = ""               # the definition in plain words (metrics/definitions.py), what a donor reads
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Report:
     visits_end: dt.date | None
     charts: list[Chart]
     methodology: list[MethodEntry]
+    summary: list[str] = field(default_factory=list)  # the executive summary (report/answers.py), English
 
     def t(self, key: str, **values) -> str:
         return text(key, self.language, **values)
@@ -185,17 +188,39 @@ def build_report(con: duckdb.DuckDBPyConnection, config: Config, programme: str,
         indicator, by = CHART_SOURCES[key]
         return INDICATORS[indicator](con, filters, by, config)
 
+    tables = {key: run(key) for key in CHART_SOURCES}
     charts = [
-        _retention_chart(run("retention"), t, language),
-        _districts_chart(run("districts"), t, language),
-        _half_life_chart(run("half_life"), t, lambda code: config.practice_label(code, language),
+        _retention_chart(tables["retention"], t, language),
+        _districts_chart(tables["districts"], t, language),
+        _half_life_chart(tables["half_life"], t, lambda code: config.practice_label(code, language),
                          order=config.practice_codes, language=language),
-        _hindrance_chart(run("hindrances"), t, lambda code: config.hindrance_label(code, language), language),
+        _hindrance_chart(tables["hindrances"], t, lambda code: config.hindrance_label(code, language), language),
     ]
+    summary = answers.executive_summary(
+        tables["retention"], tables["hindrances"], tables["half_life"], tables["districts"],
+        place=answers.join_words(list(districts)), programme_name=lambda _: chosen.name,
+        hindrance_label=config.hindrance_label, practice_label=config.practice_label)
+    if language == "en":  # chart titles state the finding (the sentences are English)
+        for chart, title in zip(charts, _finding_titles(tables, config)):
+            if chart.shown and title:
+                chart.title = title
     return Report(programme=chosen, districts=districts, language=language,
                   generated=generated or dt.date.today(), config_version=config.version,
                   min_group_n=config.thresholds.min_group_n, filters=filters, visits_start=start,
-                  visits_end=end, charts=charts, methodology=methodology(charts))
+                  visits_end=end, charts=charts, methodology=methodology(charts), summary=summary)
+
+
+def _finding_titles(tables: dict, config: Config) -> list[str]:
+    """The charts' titles as findings (report/answers.py), in chart order; "" keeps the plain title."""
+    districts = answers.districts_title(tables["districts"])
+    fastest = answers.fastest_hindrance(tables["hindrances"])
+    return [
+        answers.retention_title(tables["retention"]),
+        districts if districts != "Districts compared" else "",
+        answers.half_life_title(tables["half_life"], config.practice_label),
+        f"{config.hindrance_label(fastest['hindrance'])} goes with the fastest loss of practices"
+        if fastest is not None else "No hindrance clearly goes with faster loss of practices",
+    ]
 
 
 def _check_districts(con, programme: str, districts: tuple[str, ...], scope: tuple[str, ...] | None) -> None:
@@ -279,9 +304,14 @@ def _districts_chart(table: pd.DataFrame, t, language: str = "en") -> Chart:
 def _half_life_chart(table: pd.DataFrame, t, label, order: Sequence[str] = (), language: str = "en") -> Chart:
     points = []
     rank = {code: i for i, code in enumerate(order)}
-    if not table.empty:  # practices in config order (selecting rows, not changing them)
-        table = table.iloc[sorted(range(len(table)), key=lambda i: rank.get(table["practice"].iloc[i], len(rank)))]
-        table = table.reset_index(drop=True)
+    if not table.empty:  # shortest half-life first, then those without one in config order (selecting rows)
+        values = table["half_life_months"].astype(float)
+
+        def position(i):
+            value = values.iloc[i]
+            return (0 if math.isfinite(value) else 1, value if math.isfinite(value) else 0.0,
+                    rank.get(table["practice"].iloc[i], len(rank)))
+        table = table.iloc[sorted(range(len(table)), key=position)].reset_index(drop=True)
     for _, row in table.iterrows():
         code = str(row["practice"])
         value = _number(row["half_life_months"])
@@ -359,9 +389,10 @@ def methodology(charts: Sequence[Chart]) -> list[MethodEntry]:
             function = INDICATORS[chart.indicator]
             docstring = inspect.getdoc(function) or ""
             details = (inspect.getdoc(inspect.getmodule(function)) or "") if "module docstring" in docstring else ""
+            plain = DEFINITIONS[chart.indicator].plain if chart.indicator in DEFINITIONS else ""
             entries[chart.indicator] = MethodEntry(
                 indicator=chart.indicator, columns=columns, definition=definition,
-                docstring=docstring, details=details, used_for=[])
+                docstring=docstring, details=details, used_for=[], plain=plain)
         entries[chart.indicator].used_for.append(chart.title)
     return list(entries.values())
 

@@ -6,7 +6,8 @@
 - Every text put into the page goes through `html.escape` (district names, notes and labels are
   user input); text handed to plotly is escaped too, since plotly renders a small HTML subset in
   labels (`<b>`, `<a href>`), and its JSON is embedded with `<`, `>` and `/` as unicode escapes.
-- Urdu (`language="ur"`) sets `<html lang="ur" dir="rtl">`; the charts keep a left-to-right axis.
+- Urdu (`language="ur"`) sets `<html lang="ur" dir="rtl">`; the charts keep a left-to-right axis,
+  and so does plotly's text-measuring element (see STYLE), or labels are clipped.
 - Suppressed groups are shown as "too few to show": named in the caption and in the table,
   present as empty categories in bar charts, never drawn as 0.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from .content import Chart, Report, describe_point, fmt, fmt_p, ltr, paragraphs
+from .content import Chart, Report, describe_point, fmt, fmt_p, ltr
 
 LOG_TICKS = [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 10, 20]
 PLOTLY_FORMATS = {"percent": ".0%", "months": ".1f", "ratio": ".2f"}
@@ -29,6 +30,10 @@ CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 
        "img-src data: blob:; font-src data:; connect-src 'none'; form-action 'none'; base-uri 'none'")
 
 STYLE = """
+/* plotly measures labels in a hidden element appended to the body (#js-plotly-tester): in a
+   right-to-left page it inherits rtl, mismeasures, and automargin then clips category labels and
+   lays the y axis title over its ticks. Charts and the tester are left to right. */
+#js-plotly-tester, .chart { direction: ltr; }
 body { font-family: %(fonts)s; color: #222; margin: 0; background: #fafafa; line-height: 1.5; }
 main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 3rem; background: #fff; }
 h1 { color: %(accent)s; font-size: 1.9rem; margin: 0.5rem 0; }
@@ -49,6 +54,8 @@ td.num { font-variant-numeric: tabular-nums; }
 html[dir=rtl] td.num { text-align: right; }
 code { background: #f1f1f1; padding: 0 0.2rem; border-radius: 3px; font-size: 0.9em; }
 .method-entry { margin-bottom: 1.5rem; }
+.summary ul { font-size: 1.1rem; background: #f4f7fb; padding: 0.8rem 1rem 0.8rem 2rem; border-radius: 4px; }
+.summary li { margin: 0.3rem 0; }
 footer { color: #555; font-size: 0.9rem; margin-top: 3rem; border-top: 1px solid #ddd; padding-top: 0.8rem; }
 nav ol { margin: 0.3rem 0; }
 """ % {"fonts": FONTS, "accent": ACCENT}
@@ -57,11 +64,6 @@ nav ol { margin: 0.3rem 0; }
 def esc(value) -> str:
     """Text for HTML (element content or attribute), whatever it contains."""
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def esc_code(value) -> str:
-    """Escaped text with `backticks` as <code> (README and docstring style)."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(value))
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -191,7 +193,8 @@ def build_html(report: Report) -> str:
         (t("generated"), ltr(report.generated.isoformat(), report.language)),
         (t("config_version"), ltr(report.config_version, report.language)),
     ]
-    contents = "".join(f'<li><a href="#section-{esc(c.key)}">{esc(c.title)}</a></li>' for c in report.charts)
+    contents = f'<li><a href="#summary">{esc(t("summary"))}</a></li>' if report.summary else ""
+    contents += "".join(f'<li><a href="#section-{esc(c.key)}">{esc(c.title)}</a></li>' for c in report.charts)
     contents += f'<li><a href="#methodology">{esc(t("methodology"))}</a></li>'
     return f"""<!DOCTYPE html>
 <html lang="{lang}" dir="{direction}">
@@ -208,6 +211,7 @@ def build_html(report: Report) -> str:
 <header>
 <h1>{esc(report.title)}</h1>
 <p class="subtitle">{esc(t("subtitle"))}</p>
+{_summary(report)}
 <dl class="facts">{"".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)}</dl>
 <nav><h2 style="border:0;margin-top:1.5rem">{esc(t("contents"))}</h2><ol>{contents}</ol></nav>
 </header>
@@ -268,23 +272,35 @@ def _table(report: Report, chart: Chart) -> str:
             + "</tbody></table>")
 
 
+def _summary(report: Report) -> str:
+    """The executive summary: the pages' sentences (report/answers.py) for this programme. They
+    are English; an Urdu report says so and keeps them left to right."""
+    if not report.summary:
+        return ""
+    note = report.t("summary_language_note")
+    items = "".join(f"<li>{esc(sentence)}</li>" for sentence in report.summary)
+    return (f'<section id="summary" class="summary"><h2>{esc(report.t("summary"))}</h2>'
+            + (f"<p>{esc(note)}</p>" if note else "")
+            + f'<ul dir="ltr" lang="en">{items}</ul></section>' if report.language == "ur"
+            else f'<section id="summary" class="summary"><h2>{esc(report.t("summary"))}</h2><ul>{items}</ul></section>')
+
+
 def _methodology(report: Report) -> str:
+    """How each figure was computed, for a donor: each indicator once, by its name in words, with
+    its definition in plain words and the charts it serves; the method of each chart is in its
+    caption, the rules on small groups and privacy once at the end. No code or column names."""
     t = report.t
     parts = [f'<section id="methodology"><h2>{esc(t("methodology"))}</h2>',
              f"<p>{esc(t('methodology_intro'))}</p>"]
     for entry in report.methodology:
-        parts.append(f'<div class="method-entry" dir="ltr" lang="en"><h3><code>{esc(entry.indicator)}</code></h3>')
+        parts.append(f'<div class="method-entry" data-indicator="{esc(entry.indicator)}">'
+                     f'<h3>{esc(t("indicator_" + entry.indicator))}</h3>')
+        if entry.plain:
+            parts.append(f'<p><em>{esc(t("in_plain_words"))}:</em> <span dir="ltr" lang="en">{esc(entry.plain)}</span></p>'
+                         if report.language == "ur" else f"<p>{esc(entry.plain)}</p>")
         parts.append(f"<p><em>{esc(t('used_for'))}:</em> {esc('; '.join(entry.used_for))}</p>")
-        if entry.columns:
-            parts.append(f"<p><em>{esc(t('columns'))}:</em> {esc_code(entry.columns)}</p>")
-        if entry.definition:
-            parts.append(f"<p><em>{esc(t('definition'))}:</em> {esc_code(entry.definition)}</p>")
-        parts += [f"<p>{esc_code(p)}</p>" for p in paragraphs(entry.docstring)]
-        if entry.details:
-            parts.append("<details><summary>" + esc(entry.indicator) + ": details</summary>"
-                         + "".join(f"<p>{esc_code(p)}</p>" for p in paragraphs(entry.details)) + "</details>")
         parts.append("</div>")
-    parts.append(f"<p>{esc(t('suppression', min_n=report.min_group_n))}</p></section>")
+    parts.append("</section>")
     return "\n".join(parts)
 
 

@@ -48,24 +48,32 @@ TEXT: dict[str, dict[str, str]] = {
         "date_range": "Visits {span}",
         "method": "Method",
         "methodology": "Methodology",
-        "methodology_intro": ("Every figure comes from one indicator function of Sustain (metrics/). The "
-                              "definitions below are taken from the project's indicator table and the "
-                              "functions' own documentation when this report was generated."),
+        "methodology_intro": ("How each figure was computed, in plain words. Every figure counts "
+                              "teacher-practices: one teacher using one practice. A 95% interval is the range "
+                              "the true figure most likely lies in; it allows for teachers of the same school "
+                              "being alike."),
+        "summary": "Summary",
+        "indicator_retention": "Retention",
+        "indicator_half_life": "Half-life",
+        "indicator_hindrance_effect": "Hindrances and abandonment",
+        "in_plain_words": "In plain words",
+        "summary_language_note": "",
         "indicator": "Indicator",
         "columns": "Columns",
         "definition": "Definition",
         "used_for": "Used for",
-        "suppression": ("Groups with n below {min_n} (thresholds.min_group_n) are shown as \"too few to "
-                        "show\", never as 0; where one group of a breakdown is hidden the next smallest is "
-                        "too, so no hidden figure can be recovered by subtraction."),
+        "suppression": ("Groups resting on fewer than {min_n} teachers are shown as \"too few to show\", "
+                        "never as 0; where one group of a breakdown is hidden the next smallest is too, so no "
+                        "hidden figure can be worked out by subtraction."),
         "privacy": ("Teachers appear only under pseudonymous keys. These figures are for deciding where "
                     "to send support, not for ranking or blaming teachers."),
         "method_retention": ("Of teacher-practices in use at month 0, the share still in use at each round; "
-                             "Wilson 95% interval."),
-        "method_districts": ("Retention at the latest round with enough data, by district; Wilson 95% "
-                             "interval."),
-        "method_half_life": ("Binomial fit of retention(t) = exp(-λt) per practice; 95% interval robust to "
-                             "clustering by school."),
+                             "95% interval allowing for teachers of a school being alike."),
+        "method_districts": ("Retention at the latest round with enough data, by district; 95% interval "
+                             "allowing for teachers of a school being alike."),
+        "method_half_life": ("Read from each practice's retention curve: the month at which it falls to one "
+                             "half, between the two visit rounds around it; 95% interval from resampling "
+                             "schools."),
         "method_hindrances": ("Hazard ratio of abandoning a practice before the next visit, with vs without "
                               "the hindrance reported at the previous visit (discrete-time hazard model, "
                               "adjusted for round, practice and programme); 95% interval robust to "
@@ -119,22 +127,27 @@ TEXT: dict[str, dict[str, str]] = {
         "date_range": "دورے: {span}",
         "method": "طریقہ",
         "methodology": "طریقۂ کار",
-        "methodology_intro": ("ہر عدد Sustain کے ایک اشاریہ فنکشن (metrics/) سے آتا ہے۔ ذیل کی تعریفیں "
-                              "رپورٹ بنتے وقت منصوبے کے اشاریہ جدول اور فنکشنز کی دستاویز سے لی گئی ہیں "
-                              "(انگریزی میں)۔"),
+        "methodology_intro": ("ہر عدد کیسے نکالا گیا، سادہ الفاظ میں (تعریفیں انگریزی میں)۔ ہر عدد استاد-طریقے "
+                              "گنتا ہے: ایک استاد کا ایک طریقہ۔ 95% وقفہ وہ حد ہے جس میں اصل عدد غالباً ہوتا ہے۔"),
+        "summary": "خلاصہ",
+        "indicator_retention": "برقرار رہنے کی شرح",
+        "indicator_half_life": "نصف عمر",
+        "indicator_hindrance_effect": "رکاوٹیں اور طریقے ترک کرنا",
+        "in_plain_words": "سادہ الفاظ میں",
+        "summary_language_note": "خلاصے کے جملے انگریزی میں ہیں۔",
         "indicator": "اشاریہ",
         "columns": "کالم",
         "definition": "تعریف",
         "used_for": "استعمال",
-        "suppression": ("جن گروہوں کا n {min_n} (thresholds.min_group_n) سے کم ہو وہ \"دکھانے کے لیے بہت کم\" "
+        "suppression": ("جو گروہ {min_n} سے کم اساتذہ پر مبنی ہوں وہ \"دکھانے کے لیے بہت کم\" "
                         "لکھے جاتے ہیں، کبھی صفر نہیں؛ تفریق سے کوئی چھپا عدد معلوم نہیں کیا جا سکتا۔"),
         "privacy": ("اساتذہ صرف فرضی شناختی کلید سے ظاہر ہوتے ہیں۔ یہ اعداد مدد بھیجنے کی جگہ طے کرنے کے لیے "
                     "ہیں، اساتذہ کی درجہ بندی یا الزام کے لیے نہیں۔"),
         "method_retention": ("مہینہ 0 پر استعمال ہونے والے استاد-طریقوں میں سے ہر دور میں جاری رہنے والوں کا "
-                             "تناسب؛ ولسن 95% وقفہ۔"),
-        "method_districts": "کافی ڈیٹا والے آخری دور میں ہر ضلع کی شرح؛ ولسن 95% وقفہ۔",
-        "method_half_life": ("ہر طریقے کے لیے retention(t) = exp(-λt) کا بائنومیل فٹ؛ اسکول کی سطح پر "
-                             "کلسٹرنگ کے لحاظ سے 95% وقفہ۔"),
+                             "تناسب؛ 95% وقفہ، ایک اسکول کے اساتذہ کی مماثلت کو مدنظر رکھتے ہوئے۔"),
+        "method_districts": "کافی ڈیٹا والے آخری دور میں ہر ضلع کی شرح؛ 95% وقفہ، اسکول کی سطح پر مماثلت کے لحاظ سے۔",
+        "method_half_life": ("ہر طریقے کے برقرار رہنے کے خط سے پڑھا گیا: وہ مہینہ جب شرح آدھی رہ جائے، اس کے "
+                             "آس پاس کے دو دوروں کے درمیان؛ 95% وقفہ اسکولوں کی دوبارہ نمونہ گیری سے۔"),
         "method_hindrances": ("پچھلے دورے پر رپورٹ شدہ رکاوٹ کے ساتھ اور اس کے بغیر اگلے دورے سے پہلے طریقہ "
                               "ترک کرنے کا ہیزرڈ ریشو (دور، طریقے اور پروگرام کے لحاظ سے ایڈجسٹ)؛ اسکول کی "
                               "سطح پر کلسٹرنگ کے لحاظ سے 95% وقفہ؛ p تمام دکھائی گئی رکاوٹوں پر "

@@ -26,7 +26,7 @@ from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from .content import NUMBER_FORMATS, Chart, Report, describe_point, ltr, paragraphs
+from .content import NUMBER_FORMATS, Chart, Report, describe_point, ltr
 
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)
 ACCENT = RGBColor(0x1F, 0x6F, 0xB2)
@@ -40,15 +40,22 @@ def build_deck(report: Report) -> bytes:
     deck.slide_width, deck.slide_height = WIDTH, HEIGHT
     blank = deck.slide_layouts[6]
     _title_slide(deck.slides.add_slide(blank), report)
+    if report.summary:  # the executive summary (report/answers.py): English sentences, left to right
+        slide = deck.slides.add_slide(blank)
+        _heading(slide, report.t("summary"), report)
+        lines = [*(f"• {sentence}" for sentence in report.summary)]
+        note = report.t("summary_language_note")
+        if note:
+            _text(slide, Inches(0.6), Inches(1.1), WIDTH - Inches(1.2), Inches(0.5), [note], report, size=14,
+                  color=MUTED)
+        _text(slide, Inches(0.6), Inches(1.6), WIDTH - Inches(1.2), HEIGHT - Inches(2.0), lines, report,
+              size=20 if sum(map(len, lines)) < 700 else 16, rtl=False)
     for chart in report.charts:
         _chart_slide(deck.slides.add_slide(blank), report, chart)
-    for entry in report.methodology:
+    for entry in report.methodology:  # each indicator once, in plain words; the chart slides carry the method
         slide = deck.slides.add_slide(blank)
-        _heading(slide, f"{report.t('methodology')}: {entry.indicator}", report)
-        body = []
-        if entry.definition:
-            body.append(entry.definition.replace("`", ""))
-        body += [p.replace("`", "") for p in paragraphs(entry.docstring)]
+        _heading(slide, f"{report.t('methodology')}: {report.t('indicator_' + entry.indicator)}", report)
+        body = [entry.plain] if entry.plain else []
         body.append(f"{report.t('used_for')}: " + "; ".join(entry.used_for))
         _text(slide, Inches(0.6), Inches(1.3), WIDTH - Inches(1.2), HEIGHT - Inches(1.8), body, report,
               size=_body_size(body), rtl=False)

@@ -199,10 +199,11 @@ def test_hindrances_filter_and_compare_by(app):
 def test_communities_filter_changes_the_figures(app):
     at = app("pages/communities.py")
     assert len(points(figure(at, "meetings_chart"))) == 24
-    assert names(figure(at, "cop_retention_chart")) == {"active", "inactive"}
+    cop = {"still meeting (active)", "stopped meeting (inactive)"}
+    assert names(figure(at, "cop_retention_chart")) == cop
     at.multiselect(key="filter_district").set_value(["Quetta"]).run()
     assert points(figure(at, "meetings_chart")) == {"QUE-C1", "QUE-C2", "QUE-C3", "QUE-C4"}
-    assert names(figure(at, "cop_retention_chart")) == {"active", "inactive"}
+    assert names(figure(at, "cop_retention_chart")) == cop
     at.multiselect(key="filter_school_type").set_value(["high"]).run()
     at.multiselect(key="filter_gender").set_value(["male"]).run()
     assert "too few to show" in " ".join(c.value for c in at.caption)

@@ -21,6 +21,7 @@ from report.content import TOO_FEW, build_report, readme_indicators
 from report.html_report import build_html, esc, figures
 from report.png import NO_CHROMIUM, PNG_MAGIC, figure_png
 from report.pptx_deck import build_deck
+from metrics.definitions import DEFINITIONS
 from metrics.registry import INDICATORS
 from sustain.config import load_config
 from sustain.db import read_only
@@ -99,13 +100,14 @@ def test_pptx_charts_are_native_and_carry_the_numbers_of_python_m_metrics(pack, 
     assert [c.split(" (")[0] for c in plot.categories] == [r["district"] for r in rows]
     assert all(same(a, None if r["suppressed"] else r["rate"]) for a, r in zip(plot.series[0].values, rows, strict=True))
 
-    # half-lives by practice, in config order
+    # half-lives by practice, shortest first (those without one after, in config order)
     config = load_config()
     rows = {r["practice"]: r for r in metrics_rows(sample_db, "half_life", "CBM", "practice")}
     plot = charts["half_life"].plots[0]
-    labels = [config.practice_label(code) for code in config.practice_codes if code in rows]
-    assert [c.split(" (")[0] for c in plot.categories] == labels
-    expected = [None if rows[c]["suppressed"] else rows[c]["half_life_months"] for c in config.practice_codes if c in rows]
+    order = sorted((c for c in config.practice_codes if c in rows),
+                   key=lambda c: (rows[c]["half_life_months"] is None, rows[c]["half_life_months"] or 0))
+    assert [c.split(" (")[0] for c in plot.categories] == [config.practice_label(code) for code in order]
+    expected = [None if rows[c]["suppressed"] else rows[c]["half_life_months"] for c in order]
     assert all(same(a, b) for a, b in zip(plot.series[0].values, expected, strict=True))
 
     # hindrance hazard ratios
@@ -128,14 +130,18 @@ def test_pptx_slides_carry_n_dates_and_method(pack):
     for fact in (programme.name, programme.funder, config.version):
         assert fact in title_text
     assert re.search(r"Follow-up visits: \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d", title_text)
-    for slide in slides[1:5]:
+    summary = " ".join(s.text_frame.text for s in slides[1].shapes if s.has_text_frame)
+    assert summary.startswith("Summary") and "n = " in summary  # the executive summary comes second
+    for slide in slides[2:6]:
         assert any(shape.has_chart for shape in slide.shapes)
         text = " ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
         assert "n = " in text or "n per round" in text
         assert re.search(r"Visits \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d", text)
         assert "Method:" in text
-    methodology = " ".join(s.text_frame.text for slide in slides[5:] for s in slide.shapes if s.has_text_frame)
-    assert "Wilson" in methodology and "Benjamini-Hochberg" in methodology
+    methodology = " ".join(s.text_frame.text for slide in slides[6:] for s in slide.shapes if s.has_text_frame)
+    for indicator in ("retention", "half_life", "hindrance_effect"):
+        assert DEFINITIONS[indicator].plain in methodology
+    assert "`" not in methodology and "metrics/" not in methodology and ".py" not in methodology
 
 
 def test_suppressed_groups_are_too_few_to_show_never_zero(sample_db, tmp_path):
@@ -191,12 +197,71 @@ def test_html_is_self_contained(pack):
     assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:)?//", markup, re.I), "no external resource"
     assert "http://" not in markup and "https://" not in markup
     assert '<html lang="en" dir="ltr">' in page
-    # the methodology appendix is generated from the README's indicator table
+    # the methodology appendix gives each indicator's definition in plain words, from the one table
     documented = readme_indicators()
     assert set(documented) == set(INDICATORS)
     for indicator in ("retention", "half_life", "hindrance_effect"):
-        definition = documented[indicator][1]
-        assert esc(definition.split("`")[0][:60]) in page
+        assert esc(DEFINITIONS[indicator].plain) in page
+
+
+def test_executive_summary_comes_first_and_speaks_to_a_donor(pack, sample_db):
+    """The summary is the pages' sentences (report/answers.py) on this programme's tables, before any
+    chart; the appendix names no code, module or column, and says each definition once."""
+    from report import answers
+
+    page = (pack / "sustain_CBM.html").read_text(encoding="utf-8")
+    markup = outside_scripts(page)
+    config = load_config()
+    with read_only(sample_db) as con:
+        report = build_report(con, config, "CBM")
+        retention = INDICATORS["retention"](con, report.filters, [], config)
+        effects = INDICATORS["hindrance_effect"](con, report.filters, [], config)
+    assert report.summary[0] == answers.retention_answer(retention, effects, hindrance_label=config.hindrance_label)
+    assert esc(report.summary[0]) in markup
+    assert markup.index('id="summary"') < markup.index('id="section-retention"') < markup.index('id="methodology"')
+    latest = retention[retention["months"] == retention["months"].max()].iloc[0]
+    assert f"n = {latest['n']:,} teacher-practices, {latest['teachers']:,} teachers" in report.summary[0]
+    appendix = markup[markup.index('id="methodology"'):]
+    assert "<code>" not in appendix and "metrics/" not in appendix and ".py" not in appendix
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", re.sub(r'data-indicator="[^"]*"', "", re.sub(r"<[^>]+>", " ", appendix)))
+    for indicator in ("retention", "half_life", "hindrance_effect"):
+        assert appendix.count(esc(DEFINITIONS[indicator].plain)) == 1
+    # the method of a chart is said in its caption, not again in the appendix
+    assert esc(report.t("method_retention")) not in appendix
+    # chart titles state the finding
+    assert report.chart("half_life").title == answers.half_life_title(report.chart("half_life").table,
+                                                                       config.practice_label)
+    assert "fades fastest" in report.chart("half_life").title
+    assert "goes with the fastest loss" in report.chart("hindrances").title
+
+
+def test_urdu_labels_are_not_clipped_and_axis_titles_clear_their_ticks(pack):
+    """In chromium, with the Noto fonts: every category label of the Urdu report lies inside its
+    chart, and no y axis title overlaps a tick label."""
+    needs_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto((pack / "sustain_CBT.html").as_uri())
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=20000)
+            found = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(plot => {
+                const svg = plot.querySelector('.main-svg').getBoundingClientRect();
+                const ticks = [...plot.querySelectorAll('.ytick text')].map(t => t.getBoundingClientRect());
+                const title = plot.querySelector('.ytitle');
+                const box = title ? title.getBoundingClientRect() : null;
+                return {id: plot.id, left: svg.left, lefts: ticks.map(t => t.left),
+                        overlap: box ? ticks.some(t => box.right > t.left && box.left < t.right
+                                                        && box.bottom > t.top && box.top < t.bottom) : false};
+            })""")
+        finally:
+            browser.close()
+    assert len(found) == 4
+    for chart in found:
+        assert chart["lefts"] and min(chart["lefts"]) >= chart["left"] - 0.5, chart
+        assert not chart["overlap"], chart
 
 
 def test_urdu_report_is_right_to_left(pack):

@@ -181,16 +181,10 @@ def test_no_suppressed_cell_is_recovered_from_the_tables_shown(sample, name):
     shown = schools[~schools["suppressed"]]
     assert shown["n"].tolist() == month0.loc[shown.index, "n"].tolist()
     assert shown["teachers"].tolist() == month0.loc[shown.index, "teachers"].tolist()
-    # the Overview's headline repeats the overall tables' shown cells: nothing new to subtract
+    # the Overview's headline holds counts of teachers, a half-life and a share of schools, and no
+    # retention or prevalence cell (those are shown per programme from the tables checked here)
     head = headline(con, filters, [], config).set_index("figure")
-    for figure, table in (("retention_latest", tables["retention", None]),
-                          ("prevalence_latest", tables["prevalence", None]),
-                          ("prevalence_month0", tables["prevalence", None])):
-        row = head.loc[figure]
-        if row["suppressed"]:
-            continue
-        cell = table[(table["months"] == row["months"]) & ~table["suppressed"]]
-        assert len(cell) == 1 and int(cell["n"].iloc[0]) == row["n"] and int(cell["teachers"].iloc[0]) >= minimum
+    assert not {"retention_latest", "prevalence_latest", "prevalence_month0"} & set(head.index)
     if not head.loc["teachers_followed", "suppressed"]:
         assert head.loc["teachers_followed", "value"] >= minimum
     # no shown cell rests on fewer than min_group_n teachers
