@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from metrics.base import TOO_FEW
 from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
+from report.answers import EVIDENCE_P, fastest_hindrance
 from sustain.dimensions import sort_key
 
 PALETTE = qualitative.Plotly
@@ -280,7 +281,6 @@ DODGE_SPAN = 0.45
 # a point's value label sits this factor beyond the end of its interval (log axis: a fixed gap)
 LABEL_GAP = 1.12
 # evidence for the plain sentence to speak of a difference (as the page's answer does)
-EVIDENCE_P = 0.05
 RATIO_WORDS = [(1.5, "one and a half times"), (2.0, "twice"), (3.0, "three times"), (4.0, "four times")]
 
 
@@ -315,11 +315,9 @@ def _value_label(hazard_ratio: float, p_adj: float) -> str:
 def forest_title(table: pd.DataFrame, label: Callable[[str], str]) -> str:
     """The forest plot's title stating its finding: the hindrance with the largest ratio among
     those with clear evidence (interval clear of 1, adjusted p below 0.05), or that none has."""
-    shown = table[~table["suppressed"] & table["hazard_ratio"].notna()]
-    clear = shown[(shown["ci_low"] > 1) & (shown["p_adj"] < EVIDENCE_P)]
-    if clear.empty:
+    row = fastest_hindrance(table)  # the sentence builder's rule, so title and answer agree
+    if row is None:
         return "No hindrance clearly goes with faster loss of practices"
-    row = clear.loc[clear["hazard_ratio"].astype(float).idxmax()]
     return f"{label(row['hindrance'])} goes with the fastest loss: {_ratio_words(float(row['hazard_ratio']))}"
 
 

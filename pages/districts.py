@@ -7,7 +7,7 @@ school's teachers appear by pseudonymous key only (teacher_practices, the second
 """
 import streamlit as st
 
-from app import charts_analysis, ui
+from app import charts, charts_analysis, ui
 
 ALL = "all"
 # province and district are the sidebar's filters (one place to choose them); the page drills below
@@ -19,6 +19,8 @@ cfg = ui.config()
 table = ui.indicator("school_trends", filters)
 if table is None:
     st.stop()
+charts.show_answer(ui.answers.schools_answer(table, ui.answers.join_words(filters.district),
+                                             evidence=cfg.thresholds.class_evidence))
 
 # drill-down: each level's choices are the schools' values inside the levels above it
 names = dict(zip(table["school_id"], table["school_name"]))

@@ -1,13 +1,16 @@
 """Hindrances: which factors go with abandonment?"""
 import streamlit as st
 
-from app import charts_analysis, ui
+from app import charts, charts_analysis, ui
 
 COMPARE = ui.COMPARE_BY  # the catalogue's "Compare by" dimensions
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title("Hindrances")
 cfg = ui.config()
+overall = ui.indicator("hindrance_effect", filters)
+if overall is not None:
+    charts.show_answer(ui.answers.hindrance_answer(overall, cfg.hindrance_label))
 prevalence_tab, effect_tab = ui.url_tabs(["Reported, by district and round", "Abandonment with vs without"])
 
 with prevalence_tab:

@@ -1,7 +1,7 @@
 """Follow-up planner: which schools to visit next, and why (metrics/planner.py `visit_plan`)."""
 import streamlit as st
 
-from app import charts_analysis, ui
+from app import charts, charts_analysis, ui
 
 NO_SCHOOLS = "No schools match these filters."
 
@@ -13,6 +13,7 @@ if plan is not None and plan.empty:
     st.info(NO_SCHOOLS)
 elif plan is not None:
     chosen = plan.head(int(count))
+    charts.show_answer(ui.answers.plan_answer(plan, len(chosen)))
     st.caption("Schools ranked by need for a follow-up visit; the reason says why, in plain words. "
                "A visit is support for a school, not a judgement of its teachers.")
     # a static table: the reason wraps in full, no sideways scrolling (phones too)

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from support import ROOT_DIR
 
 from metrics.filters import Filters
-from metrics.registry import INDICATORS
+from metrics.registry import INDICATORS, TABLES
 from sustain.config import load_config
 from sustain.db import read_only
 
@@ -123,3 +123,26 @@ def test_communities_and_data_open_with_their_answer(app):
     assert "whose community kept meeting" in sentence and "n = " in sentence and "(CBM and CBT pooled)" in sentence
     assert "not proof of an effect" in sentence
     assert answer(app("pages/data.py")).startswith("Follow-up visits reached")
+
+
+def test_districts_planner_and_hindrances_open_with_their_answer(app, sample_db):
+    """The officer's pages answer first: how many of Pishin's schools are losing practices (counted
+    here from the same school table), which school to visit first, and which hindrance goes with
+    the fastest loss (from the hazard model's evidence, the same rule as the forest plot's title)."""
+    config = load_config()
+    with read_only(sample_db) as con:
+        schools = TABLES["school_trends"](con, Filters(district=("Pishin",)), [], config)
+        effects = INDICATORS["hindrance_effect"](con, Filters(district=("Pishin",)), [], config)
+    judged = schools[schools["persistence_class"] != "too few to show"]
+    decaying = int((judged["persistence_class"] == "decaying").sum())
+    sentence = answer(app("pages/districts.py", district=["Pishin"]))
+    assert sentence.startswith(f"In Pishin, {decaying} of {len(judged)} schools visited at month ")
+    plan = answer(app("pages/planner.py", district=["Pishin"]))
+    assert plan.startswith("Visit ") and "Pishin) first: " in plan and plan.endswith(" schools.")
+    hindrance = answer(app("pages/hindrances.py", district=["Pishin"]))
+    clear = effects[~effects["suppressed"] & (effects["ci_low"] > 1) & (effects["p_adj"] < 0.05)]
+    if clear.empty:
+        assert hindrance.startswith("No hindrance reported clearly goes with faster loss")
+    else:
+        fastest = clear.loc[clear["hazard_ratio"].astype(float).idxmax(), "hindrance"]
+        assert hindrance.lower().startswith(config.hindrance_label(fastest).lower() + " goes with the fastest loss")
