@@ -35,6 +35,11 @@ def wrap_title(title: str, width: int = 55) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(title, width)) or html.escape(title)
 
 
+def title_margin(wrapped: str) -> int:
+    """Top margin (px) that keeps a wrapped title's lines clear of the plot under it."""
+    return 34 + 22 * (wrapped.count("<br>") + 1)
+
+
 def _drawn(trace) -> bool:
     """A line or marker trace that shows values (not an interval band or a legend stand-in)."""
     return (trace.type == "scatter" and trace.hoverinfo != "skip" and not trace.fill
@@ -53,7 +58,8 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
         figure.update_layout(legend_title_text=legend)
     title = figure.layout.title.text
     if title and "<br>" not in title and len(title) > 55:
-        figure.update_layout(title_text=wrap_title(title), margin_t=max(figure.layout.margin.t or 0, 90))
+        wrapped = wrap_title(title)
+        figure.update_layout(title_text=wrapped, margin_t=max(figure.layout.margin.t or 0, title_margin(wrapped)))
     drawn = [trace for trace in figure.data if _drawn(trace)]
     if sum(len(trace.x) for trace in drawn) > few:
         return figure
@@ -127,8 +133,9 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
                            "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers"
                            "<extra>%{fullData.name}</extra>"),
         ))
-    figure.update_layout(title=wrap_title(title), xaxis=dict(tickformat=".0%", range=[0, 1], title="share retained"),
+    wrapped = wrap_title(title)
+    figure.update_layout(title=wrapped, xaxis=dict(tickformat=".0%", range=[0, 1], title="share retained"),
                          yaxis=dict(title="", categoryorder="category descending"),
-                         margin=dict(t=90, l=10, r=10, b=10), showlegend=True, legend_title_text="Programme",
+                         margin=dict(t=title_margin(wrapped), l=10, r=10, b=10), showlegend=True, legend_title_text="Programme",
                          legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
     return figure

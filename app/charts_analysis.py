@@ -59,6 +59,24 @@ def school_label(row) -> str:
     return f"{row['school_name']} ({row['school_id']})"
 
 
+def ranking_caption(schools: pd.DataFrame, min_n: int) -> str:
+    """What the school ranking rests on, in words: how many schools are judged and drawn, and which
+    figures are hidden (a school's chance is still shown, rounded, for a small school: it is weighed
+    against its district's schools, so it cannot be read back into its teachers' scores)."""
+    judged = int((schools["persistence_class"] != TOO_FEW).sum())
+    figures = schools.loc[~schools["suppressed"]]
+    text = (f"Each school's retention rests on up to {int(figures['n'].max()):,} observations of "
+            f"{int(figures['teachers'].max()):,} teachers; " if len(figures) else "")
+    text += (f"{judged:,} of {len(schools):,} schools judged; the {min(TOP_SCHOOLS, len(schools))} with the strongest "
+            "evidence are drawn (hover or click a school to see it; the table lists every school).")
+    hidden = int(schools["suppressed"].sum())
+    if hidden:
+        text += (f" {hidden:,} schools have fewer than {min_n} teachers (or are hidden with them, so that no school "
+                 f"can be worked out from its cluster's or district's figures): their retention and hindrances "
+                 f"are {TOO_FEW} and their chance is shown rounded.")
+    return text + f" Class {TOO_FEW}: not visited at the round schools are compared at."
+
+
 def class_sentence(table: pd.DataFrame, evidence: float) -> str:
     """The classes in one plain sentence, at the round the schools are compared at."""
     rounds = table["round"].dropna()

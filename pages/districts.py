@@ -53,11 +53,7 @@ with schools_tab:
         charts_analysis.school_ranking(shown, evidence, "Chance each school keeps fewer practices than its programme, strongest evidence first",
                                        chosen=school),
         key="schools_chart", on_select=choose_clicked_school, selection_mode="points")
-    st.caption(ui.n_caption(shown, "teachers") + f" The {charts_analysis.TOP_SCHOOLS} schools with the strongest "
-               "evidence are drawn (hover or click a school to see it; the table lists every school). "
-               f"{ui.TOO_FEW} = not visited at that month. Figures of schools with fewer than "
-               f"{cfg.thresholds.min_group_n} teachers (or hidden with them, so that no school can be worked out "
-               f"from its cluster's or district's figures) are {ui.TOO_FEW}; their chance is shown rounded.")
+    st.caption(charts_analysis.ranking_caption(shown, cfg.thresholds.min_group_n))
     if school:
         # the chosen school in full, wrapped: its hindrances without scrolling sideways
         st.table(charts_analysis.school_card(ui.within(table, narrowed), cfg.schedule.months))

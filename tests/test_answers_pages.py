@@ -135,8 +135,12 @@ def test_districts_planner_and_hindrances_open_with_their_answer(app, sample_db)
         effects = INDICATORS["hindrance_effect"](con, Filters(district=("Pishin",)), [], config)
     judged = schools[schools["persistence_class"] != "too few to show"]
     decaying = int((judged["persistence_class"] == "decaying").sum())
-    sentence = answer(app("pages/districts.py", district=["Pishin"]))
+    districts = app("pages/districts.py", district=["Pishin"])
+    sentence = answer(districts)
     assert sentence.startswith(f"In Pishin, {decaying} of {len(judged)} schools visited at month ")
+    # the ranking's caption says what is drawn and what is hidden, never "nothing to show" under a drawn chart
+    captions = " ".join(c.value for c in districts.caption)
+    assert f"{len(judged)} of {len(schools)} schools judged" in captions and "Nothing to show" not in captions
     plan = answer(app("pages/planner.py", district=["Pishin"]))
     assert plan.startswith("Visit ") and "Pishin) first: " in plan and plan.endswith(" schools.")
     hindrance = answer(app("pages/hindrances.py", district=["Pishin"]))

@@ -77,7 +77,8 @@ def test_districts_at_the_default_threshold_show_no_school_of_two_teachers(app):
     table = at.dataframe[0].value
     assert len(table) and table["n"].isna().all() and table["teachers"].isna().all()
     assert table["latest_retention"].isna().all()
-    assert any(caption.value.startswith("Nothing to show") for caption in at.caption)
+    # the caption says every school's figures are hidden (and why), while the chances are drawn
+    assert any(f"{len(table):,} schools have fewer than 5 teachers" in caption.value for caption in at.caption)
 
 
 def test_districts_filter_and_drill_down(app, sample_db):
