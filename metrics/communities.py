@@ -32,7 +32,7 @@ from typing import Sequence
 import duckdb
 import pandas as pd
 
-from sustain.config import Config, load_config
+from sustain.config import Config
 
 from .base import group_columns, order_rows, school_hierarchy, suppress
 from .context import cop_activity
@@ -57,10 +57,9 @@ def cluster_cop_class(con: duckdb.DuckDBPyConnection, config: Config) -> dict[st
             for cluster, rate in zip(activity["cluster"], activity["meetings_per_month"])}
 
 
-def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-                     config: Config | None = None) -> pd.DataFrame:
+def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                     config: Config) -> pd.DataFrame:
     """Retention by months for teachers in clusters with an active vs an inactive CoP."""
-    config = config or load_config()
     by = group_columns(by, COP_BY, always=["months"])
     keys = [c for c in by if c != "months"] + ["cop", "months"]
     values = [c for c in COLUMNS if c not in ("cop", "months")]

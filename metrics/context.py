@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import Config, load_config
+from sustain.config import Config
 from sustain.dimensions import teacher_select
 
 from .base import (filtered_rows, group_columns, hindrance_join, order_rows, query, school_hierarchy, select_list,
@@ -21,11 +21,10 @@ from .filters import BY_COLUMNS, Filters
 NOT_HINDRANCE = [c for c in BY_COLUMNS if c != "hindrance"]
 
 
-def hindrance_prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-                         config: Config | None = None) -> pd.DataFrame:
+def hindrance_prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                         config: Config) -> pd.DataFrame:
     """Share of visits (teacher present, so the context questions were asked) reporting each
     hindrance. Rows are always by hindrance (the hindrance filter picks which ones)."""
-    config = config or load_config()
     by = group_columns(by, NOT_HINDRANCE)
     codes = list(filters.hindrance) or config.hindrance_codes
     rows, params = filtered_rows(by, filters.replace(hindrance=()), "placed_visits")
@@ -57,8 +56,8 @@ group by all
     return frame[[*by, "hindrance", "rate", "n", "reported", "teachers", "suppressed"]]
 
 
-def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-                 config: Config | None = None) -> pd.DataFrame:
+def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                 config: Config) -> pd.DataFrame:
     """Communities of practice after month 0, by cluster unless grouped otherwise.
 
     meetings_per_month: meetings in the CoP log of the group's clusters after their programme
@@ -66,7 +65,6 @@ def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[
     by `months`: within the interval since the previous round). active_share: share of
     follow-up visits after month 0 answering that the cluster's community met in the last month.
     n: those visits."""
-    config = config or load_config()
     by = group_columns(by, BY_COLUMNS) or ["cluster"]
     rows, params = filtered_rows(by, filters, "placed_visits")
     by_months = "months" in by
@@ -130,15 +128,14 @@ from group_visits v left join group_meetings gm using ({", ".join(by)})
     return frame[[*by, "meetings_per_month", "active_share", "n", "meetings", "teachers", "suppressed"]]
 
 
-def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-             config: Config | None = None) -> pd.DataFrame:
+def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+             config: Config) -> pd.DataFrame:
     """Roster teachers visited per scheduled round (always by months).
 
     expected: roster teachers whose round has come due (programme end + round <= today), less
     those recorded as left or transferred at an earlier round; observed: those with a visit
     placed on the round (any status). Groups use the roster's school of the teacher. By or
     filtered on practice: teacher-practices expected and scored."""
-    config = config or load_config()
     by = group_columns(by, BY_COLUMNS, always=["months"])
     per_practice = "practice" in by or bool(filters.practice)
     units = "expected_practices" if per_practice else "expected_teachers"

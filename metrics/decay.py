@@ -19,7 +19,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, special, stats
 
-from sustain.config import Config, load_config
+from sustain.config import Config
 
 from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, suppress
 from .filters import BY_COLUMNS, Filters
@@ -126,8 +126,8 @@ def _log_linear_start(months, retained, n) -> list[float]:
     return [min(float(intercept), -1e-3), -float(slope)]
 
 
-def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-              config: Config | None = None) -> pd.DataFrame:
+def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+              config: Config) -> pd.DataFrame:
     """Half-life: the time at which retention falls to one half, read from the retention curve.
 
     Definition. For each group, retention at a scheduled round t > 0 is the `retention`
@@ -158,7 +158,6 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     group rests on (every round); `suppressed`: fewer than `thresholds.min_group_n` teachers
     (`base.suppress`): values blank.
     """
-    config = config or load_config()
     by = group_columns(by, HALF_LIFE_BY)
     minimum = config.thresholds.min_group_n
     cells = retention_counts(con, filters, [*by, "school_id", "months"], config)
@@ -321,8 +320,8 @@ def fit_beta_prior(retained, n, weights=None) -> tuple[float, float]:
     return mean * precision, (1 - mean) * precision
 
 
-def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-                config: Config | None = None) -> pd.DataFrame:
+def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                config: Config) -> pd.DataFrame:
     """Per school and programme, retention at a common round, shrunk toward the school's
     programme-and-district mean, with the probability that it is low.
 
@@ -359,7 +358,6 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     `SUPPRESSED_PROBABILITY_DIGITS` decimals (the class is read from the rounded value) so that
     its counts cannot be solved back from them.
     """
-    config = config or load_config()
     chosen = group_columns(by, PERSISTENCE_BY)
     keys = ["school_id", "programme", "district", *[c for c in chosen if c not in ("school_id", "programme", "district")]]
     cells = retention_counts(con, filters.replace(months_min=None, months_max=None), [*keys, "months"], config)

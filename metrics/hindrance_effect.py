@@ -101,11 +101,10 @@ FIT_COLUMNS = ["hazard_ratio", "ci_low", "ci_high", "crude_hazard_ratio", "risk_
                "rd_ci_high", "p_value"]
 
 
-def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-                     config: Config | None = None, *, exposure: str = "previous",
+def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                     config: Config, *, exposure: str = "previous",
                      adjust_district: bool = False) -> pd.DataFrame:
     """Hazard ratio of abandonment with vs without each hindrance (see the module docstring)."""
-    config = config or _default_config()
     if exposure not in EXPOSURES:
         raise ValueError(f"exposure must be one of {', '.join(EXPOSURES)}, got {exposure!r}")
     by = [c for c in group_columns(by, BY_COLUMNS) if c != "hindrance"]
@@ -456,8 +455,3 @@ def benjamini_hochberg(p_values: pd.Series) -> pd.Series:
         adjusted.loc[p.index] = multipletests(p.to_numpy(), method="fdr_bh")[1]
     return adjusted
 
-
-def _default_config() -> Config:
-    from sustain.config import load_config
-
-    return load_config()

@@ -26,8 +26,8 @@ RATE_COLUMNS = ["teacher_key", "practice", "months", "retained", "school_id", "c
                 "school_type", *TEACHER_COLUMNS]
 
 
-def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-               config: Config | None = None) -> pd.DataFrame:
+def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+               config: Config) -> pd.DataFrame:
     """Share of observed teacher-practices scored at or above the practice's cut-off, per round
     (`months` is always a grouping column: prevalence is defined at t).
 
@@ -38,7 +38,6 @@ def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     school totals, var = S / (S - 1) * sum_s (y_s - rate n_s)^2 / n^2 (S schools), on the logit
     scale; Wilson's interval where the group has one school or every school agrees exactly
     (`stats.clustered_ratio_interval`). Suppressed on distinct teachers (`base.suppress`)."""
-    config = config or _default_config()
     by = group_columns(by, BY_COLUMNS, always=["months"])
     rows, params = filtered_rows(by, filters)
     frame = _clustered_shares(con, config, by, rows, params)
@@ -79,8 +78,8 @@ group by all
 """, params)
 
 
-def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-              config: Config | None = None) -> pd.DataFrame:
+def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+              config: Config) -> pd.DataFrame:
     """Of teacher-practices in use at month 0 (scored at or above the cut-off), the share still in
     use at month t, among those observed at t.
 
@@ -90,7 +89,6 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     rounds); `teachers`: the distinct teachers they belong to. `ci_low, ci_high`: 95% interval
     clustered by school, as `prevalence`'s (linearised ratio variance over school totals, logit
     scale; Wilson's for a single school). Suppressed on distinct teachers (`base.suppress`)."""
-    config = config or _default_config()
     by = group_columns(by, BY_COLUMNS, always=["months"])
     rows, params = _followed_rows(by, filters)
     frame = _clustered_shares(con, config, by, rows, params, weight="weight")
@@ -153,10 +151,5 @@ group by all
         frame = frame.astype({c: object for c in by})
     return frame
 
-
-def _default_config() -> Config:
-    from sustain.config import load_config
-
-    return load_config()
 
 

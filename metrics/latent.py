@@ -56,7 +56,7 @@ from sustain.config import Config
 
 from .base import filtered_rows, query, select_list
 from .filters import Filters
-from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, percentile_interval, school_bootstrap_weights
+from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, percentile_interval
 
 # round symbols (the base-5 digits of a pattern code)
 GONE, MISSING, IN_USE, NOT_IN_USE, LEFT = 0, 1, 2, 3, 4

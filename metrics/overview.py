@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import Config, load_config
+from sustain.config import Config
 
 from .base import TOO_FEW, query
 from .decay import half_life
@@ -27,8 +27,8 @@ POOLED_LABELS = {"teachers_followed": "Teachers followed", "median_half_life": "
 COLUMNS = ["figure", "label", "value", "ci_low", "ci_high", "n", "months", "note", "suppressed"]
 
 
-def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-             config: Config | None = None) -> pd.DataFrame:
+def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+             config: Config) -> pd.DataFrame:
     """The Overview's headline figures (rows): teachers followed after the programme (suppressed
     when fewer than `thresholds.min_group_n`); the median half-life across practices
     (read from each practice's curve, those reaching one half); the share of schools decaying
@@ -37,7 +37,6 @@ def headline(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     used: headlines are for the whole filtered selection. When it spans several programmes, each
     label is short and ends with them, e.g. "Schools decaying (CBM and CBT pooled)", and so does its
     note: a pooled figure always says so."""
-    config = config or load_config()
     followed, programmes = _teachers_followed(con, filters, config)
     rows = [followed, _median_half_life(con, filters, config), _schools_decaying(con, filters, config)]
     if len(programmes) > 1:

@@ -46,7 +46,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import DAYS_PER_MONTH, Config, load_config
+from sustain.config import DAYS_PER_MONTH, Config
 from sustain.dimensions import teacher_select
 
 from .base import filtered_rows, query
@@ -78,8 +78,8 @@ PLAN_COLUMNS = ["rank", "school_id", "school_name", "cluster", "district", "need
                 "last_visit", "months_since_visit", "cop_active", "teachers", "suppressed"]
 
 
-def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-               config: Config | None = None, today: dt.date | None = None) -> pd.DataFrame:
+def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+               config: Config, today: dt.date | None = None) -> pd.DataFrame:
     """One row per school, ranked by need_score (see the module docstring), with `reason` in
     plain words built from config labels. `retention_index`, `n`, `round`, `p_below_programme`,
     `persistence_class`: the school's persistence row (retention at the common round, the
@@ -87,7 +87,6 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     `teachers`: roster teachers of the school within the filters; `suppressed`: the school's
     persistence row rests on fewer than thresholds.min_group_n teachers (its raw retention and n
     are blank; the school still appears, ranked on its probability)."""
-    config = config or load_config()
     today = today or dt.date.today()
     schools = _school_facts(con, filters, config, today)
     if schools.empty:

@@ -26,7 +26,7 @@ from typing import Sequence
 import duckdb
 import pandas as pd
 
-from sustain.config import Config, load_config
+from sustain.config import Config
 from sustain.dimensions import teacher_dimensions
 
 from .base import filtered_rows, query
@@ -52,10 +52,9 @@ def tidy_columns(config: Config) -> list[str]:
     return TIDY_COLUMNS[:at] + [HINDRANCE_PREFIX + h.code for h in config.hindrances] + TIDY_COLUMNS[at:]
 
 
-def import_ledger(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, by: Sequence[str] = (),
-                  config: Config | None = None) -> pd.DataFrame:
+def import_ledger(con: duckdb.DuckDBPyConnection, filters: Filters | None, by: Sequence[str],
+                  config: Config) -> pd.DataFrame:
     """The import ledger, newest first; `filters` and `by` do not apply."""
-    config = config or load_config()
     frame = query(con, config, f"""
 ledger as (
     select {", ".join(LEDGER_COLUMNS)} from import_ledger
@@ -65,12 +64,11 @@ select * from ledger order by finished_at desc, started_at desc, source_file
     return frame[LEDGER_COLUMNS]
 
 
-def quarantine_rows(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, by: Sequence[str] = (),
-                    config: Config | None = None) -> pd.DataFrame:
+def quarantine_rows(con: duckdb.DuckDBPyConnection, filters: Filters | None, by: Sequence[str],
+                    config: Config) -> pd.DataFrame:
     """Quarantined rows, newest first, then by file and row; `filters` and `by` do not apply,
     except the viewer's district scope: limited viewers see no rows (a quarantined row cannot be
     placed in a district). `row` is the data row of the file (1 = first row under the header)."""
-    config = config or load_config()
     every_district = filters is None or filters.scope is None
     frame = query(con, config, """
 kept_aside as (
@@ -84,12 +82,11 @@ select * from kept_aside order by quarantined_at desc, file, "row", "column"
     return frame[QUARANTINE_COLUMNS]
 
 
-def sync_log(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, by: Sequence[str] = (),
-             config: Config | None = None) -> pd.DataFrame:
+def sync_log(con: duckdb.DuckDBPyConnection, filters: Filters | None, by: Sequence[str],
+             config: Config) -> pd.DataFrame:
     """The last live sync per source: when it ran, how many submissions it fetched and (full runs)
     how many stored ones the server no longer lists; a configured source never synced has an
     empty `synced_at`. `filters` and `by` do not apply (a source spans districts)."""
-    config = config or load_config()
     configured = config.sources.sync
     frame = query(con, config, """
 configured as (
@@ -108,13 +105,12 @@ select * from per_source order by source
     return frame[SYNC_COLUMNS]
 
 
-def tidy_observations(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-                      config: Config | None = None) -> pd.DataFrame:
+def tidy_observations(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                      config: Config) -> pd.DataFrame:
     """One row per teacher, practice and round with the filters applied (`by` does not apply),
     and one per placed visit without a scored practice: the observations every indicator starts
     from, with the school's name, the visit's teacher status and hindrances, and its source file
     (its sha256 links it to the import ledger). Not suppressed: see the module docstring."""
-    config = config or load_config()
     sql, params = tidy_sql(filters, config)
     frame = query(con, config, sql, params)
     frame["visit_date"] = pd.to_datetime(frame["visit_date"]).dt.date

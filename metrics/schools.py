@@ -51,7 +51,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import Config, load_config
+from sustain.config import Config
 
 from .base import TOO_FEW, filtered_rows, query
 from .decay import CLASSES, DECAYING, PERSISTING, UNCERTAIN, by_school, persistence  # noqa: F401 (re-exported)
@@ -69,11 +69,10 @@ EVIDENCE_COLUMNS = ["programme", "round", "index_shrunk", "p_at_risk", "p_below_
                     "persistence_class"]
 
 
-def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-                  config: Config | None = None) -> pd.DataFrame:
+def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                  config: Config) -> pd.DataFrame:
     """One row per school: retention by round, its evidence of decay at the common round and its
     class, and its hindrances (see the module docstring)."""
-    config = config or load_config()
     check_by(by, SCHOOL_BY)
     rounds = list(config.schedule.months)
     original, filters = filters, filters.replace(months_min=None, months_max=None)
@@ -184,8 +183,8 @@ TEACHER_COLUMNS = ["teacher_key", "school_id", "latest_months", "retained_practi
                    "n", "teachers", "suppressed"]
 
 
-def teacher_practices(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-                      config: Config | None = None) -> pd.DataFrame:
+def teacher_practices(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                      config: Config) -> pd.DataFrame:
     """The teachers of the chosen school(s), by pseudonymous key only, with their practices at
     their latest observed round.
 
@@ -200,7 +199,6 @@ def teacher_practices(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequ
     month 0 belong to fewer than `thresholds.min_group_n` distinct teachers (its `school_trends`
     teachers), every row is suppressed (values blank).
     """
-    config = config or load_config()
     check_by(by, SCHOOL_BY)
     if not filters.school_id:
         raise FilterError("teacher_practices needs a school_id filter (one school's teachers)")

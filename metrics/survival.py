@@ -230,8 +230,8 @@ def bootstrap_interval(cells_group: np.ndarray, cells_school: np.ndarray, cells_
     return low, high
 
 
-def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str] = (),
-             config: Config | None = None, rule: str = "latent") -> pd.DataFrame:
+def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+             config: Config, rule: str = "latent") -> pd.DataFrame:
     """Survival of practices in use at month 0, at the scheduled rounds (the module docstring has
     the full definition). rule="latent" (default): S(t) of the hidden Markov model that separates
     abandonment from scoring error (`metrics.latent`), interval cluster-robust by school;
@@ -239,7 +239,6 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     as they are, with a school-bootstrap interval: rule="first_drop": the first visit not retained
     is the event; rule="confirmed": only a drop confirmed at the next observed visit (the last
     round can hold no event)."""
-    config = config or _default_config()
     if rule not in RULES:
         raise FilterError(f"survival rule must be one of {', '.join(RULES)}, got {rule!r}")
     if any(str(c).strip() == "months" for c in by):
@@ -301,8 +300,3 @@ def _curves(cells: pd.DataFrame, groups: pd.DataFrame, by: Sequence[str], config
     return frame.assign(months=rounds[round_of], survival=estimate[keep], ci_low=low[keep], ci_high=high[keep],
                         at_risk=at_risk[keep], events=events[keep], suppressed=False)
 
-
-def _default_config() -> Config:
-    from sustain.config import load_config
-
-    return load_config()
