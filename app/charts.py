@@ -37,7 +37,7 @@ def wrap_title(title: str, width: int = 55) -> str:
 
 def title_margin(wrapped: str) -> int:
     """Top margin (px) that keeps a wrapped title's lines clear of the plot under it."""
-    return 34 + 22 * (wrapped.count("<br>") + 1)
+    return 48 + 22 * (wrapped.count("<br>") + 1)  # and room for value labels above the top row
 
 
 def _drawn(trace) -> bool:
