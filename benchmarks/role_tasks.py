@@ -39,6 +39,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from browser_helpers import DESKTOP, PHONE, SCREENSHOTS, ARTIFACTS, require_chromium, screenshot, settle  # noqa: E402
 from server_helpers import CHROMIUM_ARGS, error_count, streamlit_server  # noqa: E402
+from report.answers import TOO_FEW  # noqa: E402
 from metrics.records import HINDRANCE_PREFIX  # noqa: E402
 from sustain.config import load_config  # noqa: E402
 
@@ -59,6 +60,7 @@ class Step:
     seconds: float = 0.0
     seen: str = ""
     ok: bool = True
+    notes: list[str] = field(default_factory=list)  # what got in the user's way, though the step was done
 
 
 @dataclass
@@ -96,6 +98,7 @@ class Task:
     def close_sidebar(self) -> None:
         """On a phone the open sidebar covers the page: the user closes it to read the page."""
         if self.phone and self.page.get_by_test_id("stSidebarNav").is_visible():
+            self.current.notes.append("the sidebar stays open over the page: one more tap to close it")
             self.click(self.page.get_by_test_id("stSidebar").get_by_test_id("stSidebarCollapseButton")
                        .get_by_role("button"))
             expect(self.page.get_by_test_id("stSidebarNav")).not_to_be_visible()
@@ -149,7 +152,7 @@ def answer(page) -> str:
     return sentence.inner_text().strip()
 
 
-def one_line(text: str, limit: int = 220) -> str:
+def one_line(text: str, limit: int = 260) -> str:
     text = " ".join(text.split()).replace("|", "/")
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
@@ -200,8 +203,10 @@ def officer(task: Task, url: str) -> None:
         expect(chart).to_contain_text("◀ chosen")
         rows = dict(card.locator("tbody tr").evaluate_all(
             "rows => rows.map(r => [r.querySelector('th').innerText.trim(), r.querySelector('td').innerText.trim()])"))
-        return (f"chosen: {rows['School']} ({rows['Class']}; {rows['Evidence']}); "
-                f"hindrances reported: {rows['Hindrances reported']}")
+        if rows["Hindrances reported"] == TOO_FEW:
+            task.current.notes.append("the top school's hindrances are hidden (too few to show): no why for it")
+        return (f"hindrances reported: {rows['Hindrances reported']}; chosen: {rows['School']} ({rows['Class']}; "
+                f"{rows['Evidence']})")
 
     def planner():
         task.go_to("Follow-up planner", "Follow-up planner")
@@ -209,7 +214,7 @@ def officer(task: Task, url: str) -> None:
         shown = page.get_by_text(re.compile(r"Showing \d+ of \d+ schools")).first
         expect(shown).to_be_visible()
         expect(page.get_by_test_id("stTable")).to_be_visible()
-        return answer(page) + " / " + shown.inner_text()
+        return shown.inner_text() + "; " + answer(page)
 
     def excel():
         button = page.locator(".st-key-plan_download button")
@@ -348,7 +353,8 @@ def table(tasks: list[Task]) -> str:
     lines = ["| task | step | clicks | keys | seconds | what was seen |", "|---|---|---:|---:|---:|---|"]
     for task in tasks:
         for s in task.steps:
-            lines.append(f"| {s.task} | {s.name} | {s.clicks} | {s.keys} | {s.seconds:.1f} | {one_line(s.seen)} |")
+            seen = one_line(s.seen) + "".join(f" **⚠ {note}**" for note in dict.fromkeys(s.notes))
+            lines.append(f"| {s.task} | {s.name} | {s.clicks} | {s.keys} | {s.seconds:.1f} | {seen} |")
         done = all(s.ok for s in task.steps)
         lines.append(f"| **{task.name}** | **total{'' if done else ' (NOT DONE)'}** | "
                      f"**{sum(s.clicks for s in task.steps)}** | **{sum(s.keys for s in task.steps)}** | "
