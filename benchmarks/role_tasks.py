@@ -257,8 +257,7 @@ def manager(task: Task, url: str) -> None:
         return "; ".join(seen)
 
     def build():
-        self_pack = page.get_by_text("Donor pack: PowerPoint")
-        task.click(self_pack)
+        task.click(page.get_by_text("Donor pack: PowerPoint"))
         task.click(page.locator(".st-key-pack_build button"))
         expect(page.locator(".st-key-pack_pptx button")).to_be_visible(timeout=PACK_SECONDS * 1000)
         expect(page.locator(".st-key-pack_html button")).to_be_visible()
@@ -313,7 +312,7 @@ def researcher(task: Task, url: str) -> None:
         settle(page)
         forest = page.locator(".st-key-forest_chart")
         expect(forest.locator(".main-svg").first).to_be_visible()
-        title = forest.locator(".gtitle").first.text_content() if forest.locator(".gtitle").count() else ""
+        title = " ".join(forest.locator(".gtitle").all_text_contents())  # SVG text: no innerText
         expect(page.get_by_role("heading", name="Each hindrance in plain words")).to_be_visible()
         sentences = page.get_by_test_id("stText").all_inner_texts()
         if not sentences:
@@ -390,8 +389,8 @@ def main() -> int:
                 print(table([task]), file=sys.stderr)
                 context.close()
             browser.close()
-    result = (f"Role tasks of issue 13 on the bundled sample (benchmarks/role_tasks.py), desktop 1440x900, "
-              f"officer_phone 390x844; seconds from the step's first action until the app has settled.\n\n"
+    result = ("Role tasks of issue 13 on the bundled sample (benchmarks/role_tasks.py), desktop 1440x900, "
+              "officer_phone 390x844; seconds from the step's first action until the app has settled.\n\n"
               + table(tasks) + "\n")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "role_tasks.md").write_text(result, encoding="utf-8")
