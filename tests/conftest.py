@@ -67,15 +67,3 @@ def golden(tmp_path_factory):
     yield connection, config
     connection.close()
 
-
-
-# Files that run longest (servers, chromium, simulations) go first: with two workers taking whole
-# files (pytest.ini: --dist loadfile), a long file started last would leave one worker idle at the
-# end. Order within a file is kept.
-LONGEST_FIRST = ["test_validation.py", "test_server_trust.py", "test_visual.py", "test_browser.py",
-                 "test_publish.py", "test_faults.py", "test_report.py", "test_access.py"]
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
