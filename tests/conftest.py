@@ -14,7 +14,7 @@ os.environ.setdefault("SUSTAIN_SALT", "test-salt")
 
 from sustain.config import load_config  # noqa: E402
 
-from support import write_config  # noqa: E402
+from support import ROOT_DIR, write_config  # noqa: E402
 
 
 @pytest.fixture
@@ -67,3 +67,23 @@ def golden(tmp_path_factory):
     yield connection, config
     connection.close()
 
+
+
+@pytest.fixture
+def open_page(sample_db, monkeypatch):
+    """Run a page of the dashboard with AppTest on the session's sample database, fresh caches:
+    `open_page(path, default_timeout, **url_parameters)` returns the AppTest after its first run."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    def run(page, default_timeout, **query):
+        at = AppTest.from_file(str(ROOT_DIR / page), default_timeout=default_timeout)
+        for key, values in query.items():
+            at.query_params[key] = values
+        return at.run()
+    return run

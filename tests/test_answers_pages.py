@@ -3,9 +3,7 @@ pools programmes without naming them: AppTest on the sample database built by th
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from support import ROOT_DIR
 
 from metrics.filters import Filters
 from metrics.registry import INDICATORS, TABLES
@@ -14,18 +12,9 @@ from sustain.db import read_only
 
 
 @pytest.fixture
-def app(sample_db, monkeypatch):
-    monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
+def app(open_page):
     def run(page, **query):
-        at = AppTest.from_file(str(ROOT_DIR / page), default_timeout=90)
-        for key, values in query.items():
-            at.query_params[key] = values
-        at.run()
+        at = open_page(page, 90, **query)
         assert not at.exception
         return at
     return run

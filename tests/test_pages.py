@@ -2,27 +2,14 @@
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from support import ROOT_DIR
 
 PAGES = {"pages/overview.py": "Retention of practices after the programme"}
 
 
 @pytest.fixture
-def app(sample_db, monkeypatch):
-    monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-    def run(page, **query):
-        at = AppTest.from_file(str(ROOT_DIR / page), default_timeout=60)
-        for key, values in query.items():
-            at.query_params[key] = values
-        return at.run()
-    return run
+def app(open_page):
+    return lambda page, **query: open_page(page, 60, **query)
 
 
 def figure(at, index=0):
