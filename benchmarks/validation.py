@@ -178,6 +178,7 @@ def run_seed(seed: int, params: SimParams) -> list[dict]:
                 "half_life": TABLES["half_life"](con, Filters(), ["programme"], config),
                 "hindrance_effect": TABLES["hindrance_effect"](con, Filters(), [], config),
             }
+            retention_model = latent_as_scored_retention(con, config)
     seconds = time.perf_counter() - started
 
     records = []
@@ -193,7 +194,8 @@ def run_seed(seed: int, params: SimParams) -> list[dict]:
             # retention's estimand is the share SCORED in use (README "Indicators"): its truth is
             # the complete score process's R_scores; the latent S(t) is kept as a diagnostic
             add("retention", code, t, retention_at(tables["retention"], t, programme=code),
-                curve["R_scores"][t], sup["R_scores"][str(t)], curve["S"][t])
+                curve["R_scores"][t], sup["R_scores"][str(t)], curve["S"][t],
+                truth_state=curve["R_state"][t], estimate_model=retention_model.get((code, t), math.nan))
         for t in SURVIVAL_MONTHS:
             add("survival", code, t, survival_at(tables["survival_programme"], t, programme=code),
                 curve["S"][t], sup["S"][str(t)], curve["S_scores_first"][t])
@@ -210,6 +212,32 @@ def run_seed(seed: int, params: SimParams) -> list[dict]:
         found = hindrance_of(tables["hindrance_effect"], code)
         add("hindrance_effect", code, None, found, hr, hr)
     return records
+
+
+def latent_as_scored_retention(con, config) -> dict:
+    """Diagnostic (not an indicator): retention's as-scored estimand read from the latent model
+    that `survival` fits (metrics/latent.py), which lets leaving depend on the state at the round
+    of leaving. With p = P(in use at month 0) among units scored at month 0, e_U, e_A = P(scored in
+    use | in use, abandoned) and S(t) = P(in use at t | in use at month 0), of units scored in use
+    at month 0 the share scored in use at t is
+        R(t) = [p e_U (S(t) e_U + (1 - S(t)) e_A) + (1 - p) e_A^2] / [p e_U + (1 - p) e_A].
+    {(programme, t): R(t)}."""
+    from metrics.filters import Filters
+    from metrics.latent import latent_survival
+
+    fit = latent_survival(con, Filters(), ["programme"], config, replicates=0)
+    if fit is None:
+        return {}
+    e_u, e_a = fit.params["e_in_use"], fit.params["e_abandoned"]
+    p = np.asarray(fit.params["p_in_use_month0"], dtype=float).reshape(-1)
+    out = {}
+    for g, code in enumerate(fit.groups["programme"].astype(str)):
+        scored_in_use_0 = p[g] * e_u + (1 - p[g]) * e_a
+        for j, t in enumerate(fit.months):
+            s = fit.survival[g, j]
+            both = p[g] * e_u * (s * e_u + (1 - s) * e_a) + (1 - p[g]) * e_a * e_a
+            out[(code, int(t))] = 1.0 if j == 0 else float(both / scored_in_use_0)
+    return out
 
 
 def _run_seed_safe(args):
@@ -273,6 +301,14 @@ def summarise(records: pd.DataFrame) -> pd.DataFrame:
         if indicator in ("retention", "survival", "survival_practice"):
             scores = part.loc[finite, "truth_scores"].astype(float)
             row["bias_scores"] = float((e - scores).mean()) if len(e) else math.nan
+        if indicator == "retention" and "estimate_model" in part.columns:
+            row["truth_state"] = float(part["truth_state"].astype(float).mean())
+            model = part["estimate_model"].astype(float)
+            row["bias_model_super"] = float(model.mean() - part["truth_super"].astype(float).mean())
+            row["bias_model"] = float((model - part["truth"].astype(float)).mean())
+            # how far the bias moves the estimate, in standard errors implied by the interval
+            row["bias_in_se"] = row["bias_super"] / float(se.mean()) if len(se) else math.nan
+            row["coverage_expected"] = expected_coverage(row["bias_in_se"], row["sd_ratio"])
         if indicator == "half_life":
             row["not_reached"] = int((est == np.inf).sum())
             row["truth_loglinear"] = float(part["truth_scores"].astype(float).mean())
@@ -287,6 +323,17 @@ def summarise(records: pd.DataFrame) -> pd.DataFrame:
             row["rmse"] = float(np.sqrt(((logs - np.log(part.loc[finite, "truth"].astype(float)[e > 0])) ** 2).mean())) if len(logs) else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def expected_coverage(bias_in_se: float, sd_ratio: float, z: float = 1.959964) -> float:
+    """Coverage of a normal interval estimate +- z SE when the estimate is normal with mean
+    truth + bias_in_se SE and SD sd_ratio SE: the coverage the bias and the width explain, so a
+    shortfall can be told apart from seed noise (with sd_ratio 1 and no bias, 0.95)."""
+    from scipy.stats import norm
+
+    if not (np.isfinite(bias_in_se) and np.isfinite(sd_ratio) and sd_ratio > 0):
+        return math.nan
+    return float(norm.cdf((z - bias_in_se) / sd_ratio) - norm.cdf((-z - bias_in_se) / sd_ratio))
 
 
 def _fmt(value, digits=3) -> str:
@@ -342,12 +389,23 @@ def report(summary: pd.DataFrame, records: pd.DataFrame, params: SimParams, seed
                  ("mean_estimate", "mean est."), ("bias", "bias"), ("rmse", "RMSE"),
                  ("coverage_super", "coverage"), ("coverage", "cov. realised"), ("sd_ratio", "SD/SE"),
                  ("ci_width", "CI width")]
+    retention_cols = base_cols + [("bias_super", "bias_super"), ("bias_scores", "bias_latent")]
+    if "bias_model" in summary.columns:
+        retention_cols += [("truth_state", "truth_state"), ("bias_in_se", "bias/SE"),
+                           ("coverage_expected", "cov. expected"), ("bias_model_super", "model bias_super")]
     body = ["## Retention at 6, 12, 24 months (by programme)", "",
             "Retention's estimand is the share of teacher-practices scored in use at month 0 that would be "
             "scored in use at t had every one been visited (scoring error included): `truth` = the seed's "
-            "complete-score value R_scores, `truth_super` its superpopulation value; `bias_latent` = mean "
-            "estimate - the latent share truly in use (what `survival` estimates), for information.", "",
-            _table(pick("retention"), base_cols + [("bias_super", "bias_super"), ("bias_scores", "bias_latent")]), "",
+            "complete-score value R_scores, `truth_super` its superpopulation value; `truth_state` = the same "
+            "estimand computed from the latent states and the scoring accuracy (R_state, mean over seeds); "
+            "`bias_latent` = mean estimate - the latent share truly in use (what `survival` estimates), for "
+            "information. `bias/SE` = bias_super over the mean standard error implied by the interval; "
+            "`cov. expected` = the coverage that this bias and SD/SE imply for a normal estimate (0.95 with "
+            "neither): when it matches `coverage`, the shortfall is the bias, not seed noise. "
+            "`model bias_super` (a diagnostic, not the indicator): the bias of the same estimand read from "
+            "the latent model `survival` fits (`latent_as_scored_retention`: its S(t), scoring accuracies and share in use at month 0), which lets "
+            "leaving depend on the state at the round of leaving.", "",
+            _table(pick("retention"), retention_cols), "",
             "## Survival S(12), S(24) pooled by programme", "",
             _table(pick("survival"), base_cols + [("bias_super", "bias_super"), ("bias_scores", "bias_scores")]), "",
             "## Half-life by programme (months)", "",

@@ -778,6 +778,36 @@ class Generator:
         save_workbook_deterministic(wb, path)
 
     # -- truth ---------------------------------------------------------------------------
+    def scored_in_use_probability(self, p: str) -> tuple[float, float]:
+        """(a(using), a(not using)): the probability that the score model (rounded latent + normal
+        noise, clipped to 1-4) scores practice p at or above its cut-off, by true state."""
+        from scipy.stats import norm
+
+        cutoff = next(q["retained_at"] for q in self.cfg["practices"] if q["code"] == p)
+        if cutoff <= 1:
+            return 1.0, 1.0
+        # floor(x + 0.5) >= cutoff  <=>  x >= cutoff - 0.5 (clipping at 4 does not move the cut)
+        return tuple(float(norm.sf((cutoff - 0.5 - latent) / NOISE_SD))
+                     for latent in (LATENT_USING, LATENT_NOT_USING))
+
+    def retention_as_scored(self) -> dict:
+        """truth.json `retention_as_scored` (see its note): per programme, pooled and per practice."""
+        out = {}
+        for g in ("CBM", "CBT"):
+            teachers = [t for t in self.teachers if t["school"]["programme"] == g]
+            pooled_num, pooled_den = np.zeros(len(self.months)), 0.0
+            out[g] = {"practice": {}}
+            for p in self.practices:
+                a_use, a_not = self.scored_in_use_probability(p)
+                a = np.array([[a_use if self.using(t, p, float(m)) else a_not for m in self.months]
+                              for t in teachers])                         # (teachers, months)
+                num, den = a[:, 0] @ a, a[:, 0].sum()
+                num[0] = den                                              # month 0: the base's own score
+                out[g]["practice"][p] = {str(m): round(float(x / den), 4) for m, x in zip(self.months, num)}
+                pooled_num, pooled_den = pooled_num + num, pooled_den + den
+            out[g]["programme"] = {str(m): round(float(x / pooled_den), 4) for m, x in zip(self.months, pooled_num)}
+        return out
+
     def truth(self) -> dict:
         M = np.array([t["M"] for t in self.teachers])
         progs = np.array([t["school"]["programme"] for t in self.teachers])
@@ -815,6 +845,7 @@ class Generator:
                             and first[r["teacher_id"]][p]]
                     ret[g][p][str(m)] = round(sum(r["using"][p] for r in rows) / len(rows), 4) \
                         if rows else None
+        as_scored = self.retention_as_scored()
         # implied reliability of one observation: squared correlation of latent and observed
         lat, obs = [], []
         for r in self.records:
@@ -888,6 +919,19 @@ class Generator:
                             "implied_reliability": round(reliability, 3)},
             "rates": RATES,
             "realised_true_retention": ret,
+            "retention_as_scored": as_scored,
+            "retention_as_scored_note": (
+                "the truth of the `retention` indicator's estimand: of the teacher-practices scored "
+                "in use at month 0, the share an observer would score in use at month t had every "
+                "one been visited (scoring error included; missed visits and teachers who left "
+                "counted). Computed from the generator's known state, never from an estimator: over "
+                "every teacher-practice of the roster (in use at month 0 or not, late adopters "
+                "included), its true state at the nominal month t (`using`) and the probability "
+                "a(s) that the score model (score_model; scores rounded and clipped to 1-4) gives "
+                "a score >= the practice's retained_at in state s: R(t) = sum a(s_0) a(s_t) / "
+                "sum a(s_0), the expectation over the scoring draws given the realised states "
+                "(`na` is independent of the state and cancels); 1 at month 0. `programme` pools "
+                "the practices of a programme."),
             "visits": {"total": len(self.records), "by_status": dict(sorted(status_counts.items()))},
             "rows": {FILES["roster"]: len(self.teachers), FILES["cop"]: len(self.meetings),
                      FILES["kobo"]: len(self.kobo_main), FILES["kobo_earlier"]: len(self.kobo_earlier),
