@@ -14,7 +14,10 @@ seed (and with the superpopulation truth of the same DGP).
 Judged:
 - retention at 6, 12, 24 months, by programme (`rate, ci_low, ci_high`), against the complete
   score process's R_scores (retention's estimand is the share scored in use, had every unit been
-  visited: README "Indicators");
+  visited: README "Indicators"); R_state, the same estimand from the latent states and the scoring
+  accuracy, is shown beside it; `bias/SE` and `cov. expected` say how much of a coverage
+  shortfall the bias explains; `latent_as_scored_retention` reads the same estimand from the
+  latent model `survival` fits (a diagnostic for a possible estimator, not an indicator);
 - survival S(12), S(24), by programme and practice and pooled by programme (the row of the
   survival table at the largest `months` <= t: a step function);
 - half-life, by programme (`half_life_months, ci_low, ci_high`; infinite / "not reached" counted);
