@@ -152,8 +152,10 @@ def hindrance_of(frame: pd.DataFrame, code: str) -> dict:
 # One seed
 # ---------------------------------------------------------------------------------------------
 
-def run_seed(seed: int, params: SimParams) -> list[dict]:
-    """Simulate, import, compute the indicators and return one record per judged quantity."""
+def run_seed(seed: int, params: SimParams, diagnostics: bool = True) -> list[dict]:
+    """Simulate, import, compute the indicators and return one record per judged quantity
+    (`diagnostics`: also retention's R_state and the latent model's as-scored retention, one more
+    model fit per seed)."""
     from ingest import ingest_files
     from metrics.filters import Filters
     from metrics.registry import TABLES
@@ -181,7 +183,7 @@ def run_seed(seed: int, params: SimParams) -> list[dict]:
                 "half_life": TABLES["half_life"](con, Filters(), ["programme"], config),
                 "hindrance_effect": TABLES["hindrance_effect"](con, Filters(), [], config),
             }
-            retention_model = latent_as_scored_retention(con, config)
+            retention_model = latent_as_scored_retention(con, config) if diagnostics else None
     seconds = time.perf_counter() - started
 
     records = []
@@ -196,9 +198,10 @@ def run_seed(seed: int, params: SimParams) -> list[dict]:
         for t in RETENTION_MONTHS:
             # retention's estimand is the share SCORED in use (README "Indicators"): its truth is
             # the complete score process's R_scores; the latent S(t) is kept as a diagnostic
+            extra = ({"truth_state": curve["R_state"][t], "estimate_model": retention_model.get((code, t), math.nan)}
+                     if retention_model is not None else {})
             add("retention", code, t, retention_at(tables["retention"], t, programme=code),
-                curve["R_scores"][t], sup["R_scores"][str(t)], curve["S"][t],
-                truth_state=curve["R_state"][t], estimate_model=retention_model.get((code, t), math.nan))
+                curve["R_scores"][t], sup["R_scores"][str(t)], curve["S"][t], **extra)
         for t in SURVIVAL_MONTHS:
             add("survival", code, t, survival_at(tables["survival_programme"], t, programme=code),
                 curve["S"][t], sup["S"][str(t)], curve["S_scores_first"][t])
@@ -244,14 +247,13 @@ def latent_as_scored_retention(con, config) -> dict:
 
 
 def _run_seed_safe(args):
-    seed, params = args
-    return run_seed(seed, params)
+    return run_seed(*args)
 
 
-def run(seeds, params: SimParams, jobs: int = 1, progress=None) -> pd.DataFrame:
+def run(seeds, params: SimParams, jobs: int = 1, progress=None, diagnostics: bool = True) -> pd.DataFrame:
     """Records of every seed (see run_seed), in a DataFrame."""
     simulator.superpopulation_truth(params)  # computed once here (cached in this process)
-    tasks = [(s, params) for s in seeds]
+    tasks = [(s, params, diagnostics) for s in seeds]
     records = []
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
