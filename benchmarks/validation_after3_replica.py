@@ -110,12 +110,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=400)
     parser.add_argument("--accuracy", type=float, default=SimParams.accuracy)
     parser.add_argument("--random-attrition", action="store_true",
-                        help="leaving at random (attrition_slope 0, attrition_base 0.05: about as many leave)")
+                        help="leaving at random (attrition_slope 0, attrition_base 0.075: as many leave, 32%% within 24 months)")
     parser.add_argument("--check", type=int, default=None, help="compare with the real pipeline on this seed")
     args = parser.parse_args(argv)
     params = SimParams(accuracy=args.accuracy)
     if args.random_attrition:
-        params = params.replace(attrition_slope=0.0, attrition_base=0.05)
+        params = params.replace(attrition_slope=0.0, attrition_base=0.075)
     if args.check is not None:
         print(f"seed {args.check}: largest |replica - indicator| = {check(args.check, params):.2e}")
         return
