@@ -6,7 +6,9 @@ Two parts:
   error, missingness or attrition the realised truth equals a direct count of the scores, and the
   retention indicator reproduces it through the real ingest), the real hindrance's hazard ratio
   is recovered from the latent durations by statsmodels (piecewise-exponential Poisson model),
-  the null is confounded by programme and has no effect, attrition is informative;
+  the null is confounded by programme and has no effect, attrition is informative; retention's
+  as-scored truth stated from the latent state (R_state) equals the count of complete scores;
+- the bundled sample: its retention intervals hold truth.json's `retention_as_scored`;
 - the indicators on a few seeds of a small population, loosely; assertions on the estimators
   rewritten in issue 10 check its targets (survival and half-life near the latent truth with and
   without scoring error, retention near its as-scored truth; the confounded null hindrance not
