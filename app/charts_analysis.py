@@ -250,8 +250,9 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
 # -- Hindrances --------------------------------------------------------------------------------
 
 def _wrapped(text: str, width: int = 10) -> str:
-    """A subplot title on lines of about `width` characters (plotly does not wrap)."""
-    return "<br>".join(textwrap.wrap(text, width)) or text
+    """A subplot title on lines of about `width` characters (plotly does not wrap); a word longer
+    than `width` keeps its line whole ("interference", not "interferen / ce")."""
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)) or text
 
 
 def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], str], title: str) -> go.Figure:

@@ -272,3 +272,12 @@ def test_effect_sentence_words():
     assert effect_sentence(unclear, label).startswith("No clear difference where lack of follow-up")
     assert "about as many practices abandoned (95% CI -5 to +19)" in effect_sentence(unclear, label)
     assert effect_sentence(row.copy().replace({False: True}), label) == "Lack of follow-up: too few to show."
+
+
+def test_heatmap_titles_wrap_between_words():
+    """A hindrance's name wraps onto lines between words, never inside one (at 390 px the titles
+    are narrow: "Political interference" read "interferen / ce")."""
+    from app.charts_analysis import _wrapped
+
+    assert _wrapped("Political interference").split("<br>") == ["Political", "interference"]
+    assert _wrapped("Resistance by teachers").split("<br>") == ["Resistance", "by", "teachers"]
