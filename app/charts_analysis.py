@@ -139,8 +139,7 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
 
 
 # an area's level (metrics.schools.area_hindrances) as the card names it
-AREA_NAMES = {"school_id": "this school", "cluster": "its cluster", "district": "its district",
-              "province": "its province"}
+AREA_NAMES = {"cluster": "its cluster", "district": "its district", "province": "its province"}
 
 
 def area_hindrances_text(area: pd.DataFrame, label: Callable[[str], str]) -> str:
@@ -151,10 +150,12 @@ def area_hindrances_text(area: pd.DataFrame, label: Callable[[str], str]) -> str
     if shown.empty:
         return f"{TOO_FEW}, here or in any area around it"
     first = shown.iloc[0]
-    where = AREA_NAMES[first["level"]] + ("" if first["level"] == "school_id" else f" {first['area']}")
+    # the school's own visits can rest on enough teachers when its retention does not
+    where = ("at this school" if first["level"] == "school_id"
+             else f"{TOO_FEW} at this school; in {AREA_NAMES[first['level']]} {first['area']}")
     reported = "; ".join(f"{label(r.hindrance)} at {r.rate:.0%} of visits" for r in shown.itertuples() if r.reported)
-    return (f"{TOO_FEW} at this school; in {where} ({int(shown['teachers'].max()):,} teachers, "
-            f"{int(shown['n'].max()):,} visits): {reported or 'none reported'}")
+    return (f"{where} ({int(shown['teachers'].max()):,} teachers, {int(shown['n'].max()):,} visits): "
+            f"{reported or 'none reported'}")
 
 
 def school_card(row: pd.DataFrame, months: list[int], area_hindrances: str | None = None) -> pd.DataFrame:

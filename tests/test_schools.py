@@ -250,5 +250,13 @@ def test_area_hindrances_answer_why_for_a_school_on_too_few_teachers(con):
     # no area rests on eleven teachers: nothing is shown
     nothing = area_hindrances(connection, Filters(school_id=("S1",)), [], stricter(11))
     assert nothing.empty and area_hindrances_text(nothing, config.hindrance_label).startswith("too few to show")
+    # at 2 teachers S3's own visits can be shown (T5, T6: 6 visits, nothing reported); S1's two
+    # reported hindrances are hidden with THA-C2's schools (whose counts are 0: the complementary
+    # rule), so S1 is answered by its cluster rather than with its reports left out
+    s3 = area_hindrances(connection, Filters(school_id=("S3",)), [], config)
+    assert set(s3["level"]) == {"school_id"}
+    assert area_hindrances_text(s3, config.hindrance_label) == "at this school (2 teachers, 6 visits): none reported"
+    s1_shown = area_hindrances(connection, Filters(school_id=("S1",)), [], config)
+    assert set(zip(s1_shown["level"], s1_shown["area"])) == {("cluster", "THA-C1")}
     with pytest.raises(FilterError):
         area_hindrances(connection, Filters(), [], config)
