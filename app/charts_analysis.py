@@ -138,10 +138,31 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
                    height=len(shown) * 44 + 170, margin=dict(t=100, l=10, r=10, b=30))
 
 
-def school_card(row: pd.DataFrame, months: list[int]) -> pd.DataFrame:
+# an area's level (metrics.schools.area_hindrances) as the card names it
+AREA_NAMES = {"cluster": "its cluster", "district": "its district", "province": "its province"}
+
+
+def area_hindrances_text(area: pd.DataFrame, label: Callable[[str], str]) -> str:
+    """A suppressed school's hindrances said through its nearest area that can be shown, named as
+    that area's: "too few to show at this school; in its cluster PIS-C1 (49 teachers, 240 visits):
+    Teachers' low pay at 41% of visits; ...". """
+    shown = area[~area["suppressed"]]
+    if shown.empty:
+        return f"{TOO_FEW}, here or in any area around it"
+    first = shown.iloc[0]
+    # the school's own visits can rest on enough teachers when its retention does not
+    where = ("at this school" if first["level"] == "school_id"
+             else f"{TOO_FEW} at this school; in {AREA_NAMES[first['level']]} {first['area']}")
+    reported = "; ".join(f"{label(r.hindrance)} at {r.rate:.0%} of visits" for r in shown.itertuples() if r.reported)
+    return (f"{where} ({int(shown['teachers'].max()):,} teachers, {int(shown['n'].max()):,} visits): "
+            f"{reported or 'none reported'}")
+
+
+def school_card(row: pd.DataFrame, months: list[int], area_hindrances: str | None = None) -> pd.DataFrame:
     """The chosen school (its school_trends row) as a two-column table of plain words: name and
     place, class and chance, retention at each round of `months` (the schedule) shown, hindrances
-    reported. Shown with st.table, it wraps."""
+    reported (for a school too small to show them, `area_hindrances`: its area's, named so).
+    Shown with st.table, it wraps."""
     r = row.iloc[0]
     chance = ("not visited at the month schools are compared at" if pd.isna(r["p_below_programme"]) else
               f"{r['p_below_programme']:.0%} chance it keeps fewer practices than {r['programme']} schools as a "
@@ -151,7 +172,8 @@ def school_card(row: pd.DataFrame, months: list[int]) -> pd.DataFrame:
     return pd.DataFrame({"": ["School", "Class", "Evidence", "Retention by round", "Hindrances reported"],
                          "chosen school": [f"{r['school_name']} ({r['school_id']}), cluster {r['cluster']}, "
                                            f"{r['district']}", r["persistence_class"], chance, trend,
-                                           r["hindrances"] or ("none reported" if not r["suppressed"] else TOO_FEW)]}
+                                           r["hindrances"] or ("none reported" if not r["suppressed"]
+                                                               else area_hindrances or TOO_FEW)]}
                         ).set_index("")
 
 
@@ -250,8 +272,9 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
 # -- Hindrances --------------------------------------------------------------------------------
 
 def _wrapped(text: str, width: int = 10) -> str:
-    """A subplot title on lines of about `width` characters (plotly does not wrap)."""
-    return "<br>".join(textwrap.wrap(text, width)) or text
+    """A subplot title on lines of about `width` characters (plotly does not wrap); a word longer
+    than `width` keeps its line whole ("interference", not "interferen / ce")."""
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)) or text
 
 
 def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], str], title: str) -> go.Figure:

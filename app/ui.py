@@ -234,13 +234,15 @@ def sidebar_filters() -> Filters:
     choices["hindrance"] = cfg.hindrance_codes
     labels = {"practice": cfg.practice_label, "hindrance": cfg.hindrance_label}
     selected: dict[str, tuple[str, ...]] = {}
+    url_says = _history_navigation()
     with st.sidebar:
         st.header("Filters")
         for name in URL_FILTERS:
             options = choices.get(name, [])
             key = f"filter_{name}"
-            if key not in st.session_state:
-                # a new session (a link, a reload) or the browser's back/forward: the URL says
+            if key not in st.session_state or url_says:
+                # a new session (a link, a reload) or the browser's back/forward: the URL says, and a
+                # filter the URL does not carry is "all" (Streamlit's own rule for URL-bound widgets)
                 st.session_state[key] = [v for v in st.query_params.get_all(name) if v in options]
             elif any(v not in options for v in st.session_state[key]):  # e.g. the viewer's scope changed
                 st.session_state[key] = [v for v in st.session_state[key] if v in options]
@@ -252,12 +254,42 @@ def sidebar_filters() -> Filters:
     return filters
 
 
+def _history_navigation() -> bool:
+    """True when this run comes from the browser's back or forward button: the browser then sends
+    the widgets' state it had before, and the URL of the entry it went back to."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(getattr(ctx, "is_history_navigation", False))
+
+
+# On a phone Streamlit closes the sidebar after a page is chosen, but it knows a phone by its user
+# agent only: a narrow window of another browser (a tablet on its desktop site, a small laptop
+# window) kept the sidebar open over the page, one more tap each time. Where the sidebar overlays
+# the page (at most Streamlit's "md" breakpoint, 768 px) a chosen page closes it the same way, with
+# Streamlit's own collapse button; on a wider window nothing changes.
+_CLOSE_SIDEBAR_AFTER_A_PAGE_IS_CHOSEN = """<script>
+if (!window.sustainClosesSidebar) {
+  window.sustainClosesSidebar = true;
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("[data-testid='stSidebarNavLink']") || window.innerWidth > 768) return;
+    setTimeout(() => {  // after Streamlit's own handling, which closes it on a phone already
+      const sidebar = document.querySelector("[data-testid='stSidebar']");
+      const close = document.querySelector("[data-testid='stSidebarCollapseButton'] button");
+      if (sidebar && close && sidebar.dataset.collapsed === "false") close.click();
+    }, 0);
+  });
+}
+</script>"""
+
+
 def run_navigation(navigation) -> None:
     """dashboard.py's last step: draw the sidebar's filters, then run the chosen page. Streamlit
     ties a widget's identity to the script that draws it, so filters drawn by each page were new
     widgets on every page change (the state, and the URL with it, was lost); drawn here by the
     entry script they are the same widgets on every page, and the URL is written on every run."""
     token = _FILTERS_THIS_RUN.set(sidebar_filters())
+    st.sidebar.html(_CLOSE_SIDEBAR_AFTER_A_PAGE_IS_CHOSEN, unsafe_allow_javascript=True)
     try:
         navigation.run()
     finally:

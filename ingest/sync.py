@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from sustain.config import Config, SyncSource
-from sustain.db import open_for_writing, read_only, DatabaseMissing
+from sustain.db import DatabaseMissing, open_for_writing, publish_wanted, publishing_for, read_only
 
 from .core import ImportResult, ingest_files
 from .read import RawTable
@@ -82,12 +82,27 @@ def sync_source(name: str, config: Config, db_path: str | Path | None = None, fu
         identities = {_strip_uuid(r.get("__id", "")) for r in records}
     cursor = str(cursor) if cursor is not None else state
     absent = _absent_count(db_path, name, identities) if full else None
+    if not dry_run and publish_wanted(config, db_path):
+        # a published database is never written in place (README "Serving many users"): the sync
+        # imports into a copy and publishes it with its sync state, as a file import does
+        with publishing_for(config, db_path) as draft:
+            imported = _import_and_save(config, draft.path, name, source.kind, table, cursor, len(records), absent,
+                                        dry_run)
+            draft.keep = imported is None or imported.ok
+    else:
+        imported = _import_and_save(config, db_path, name, source.kind, table, cursor, len(records), absent, dry_run)
+    return SyncResult(name, source.kind, len(records), cursor, full, absent, imported)
+
+
+def _import_and_save(config: Config, db_path, name: str, kind: str, table, cursor, fetched: int, absent,
+                     dry_run: bool):
+    """Import the fetched submissions (when any) and remember where this sync stopped."""
     imported = None
     if table is not None:
         imported = ingest_files([], config, db_path, dry_run=dry_run, tables=[table])
     if not dry_run and (imported is None or imported.ok):
-        _save_state(db_path, name, source.kind, cursor, len(records), imported, absent)
-    return SyncResult(name, source.kind, len(records), cursor, full, absent, imported)
+        _save_state(db_path, name, kind, cursor, fetched, imported, absent)
+    return imported
 
 
 # -- KoboToolbox -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from .decay import half_life, persistence
 from .hindrance_effect import hindrance_effect
 from .indicators import prevalence, retention
 from .communities import retention_by_cop
-from .schools import school_trends, teacher_practices
+from .schools import area_hindrances, school_trends, teacher_practices
 from .overview import headline
 from .survival import survival
 from .planner import visit_plan
@@ -34,6 +34,7 @@ DATASETS: dict = {
     "headline": headline,
     "school_trends": school_trends,
     "teacher_practices": teacher_practices,
+    "area_hindrances": area_hindrances,
     "retention_by_cop": retention_by_cop,
     "visit_plan": visit_plan,
     "import_ledger": import_ledger,

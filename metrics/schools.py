@@ -54,6 +54,7 @@ import pandas as pd
 from sustain.config import Config
 
 from .base import TOO_FEW, filtered_rows, query
+from .context import hindrance_prevalence
 from .decay import CLASSES, DECAYING, PERSISTING, UNCERTAIN, by_school, persistence  # noqa: F401 (re-exported)
 from .filters import FilterError, Filters, check_by
 from .indicators import retention
@@ -243,6 +244,52 @@ order by a.school_id, a.teacher_key
         frame.loc[hidden, column] = pd.NA
     frame.loc[hidden, ["retained_practices", "lost_practices"]] = ""
     return frame[TEACHER_COLUMNS].reset_index(drop=True)
+
+
+# the areas around a school, nearest first: where the chosen school's hindrances are looked for
+AREAS = ["school_id", "cluster", "district", "province"]
+AREA_COLUMNS = ["level", "area", "hindrance", "rate", "n", "reported", "teachers", "suppressed"]
+
+
+def area_hindrances(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                    config: Config) -> pd.DataFrame:
+    """The officer's "why" for one school: the hindrances reported at the visits of the nearest
+    area around the chosen school (`filters.school_id`, exactly one) whose figures can be shown:
+    the school itself, else its cluster, else its district, else its province.
+
+    An area's figures are its rows of `hindrance_prevalence` grouped by that level (`level`:
+    school_id, cluster, district or province) under the same filters without the drill-down
+    (school_id, cluster), suppressed as that table is: on distinct teachers, with complementary
+    suppression within the parents. So nothing is shown that the Hindrances table by that level
+    would hide, and a school's own figures cannot be had from its cluster's by subtraction (that
+    table hides a second school, or the cluster, with it). The nearest level whose rows are all
+    shown is returned (an area with one hindrance hidden by the complementary rule would answer
+    "why" without it), most reported first; no row when no area can be shown.
+
+    Why not the school's own count of visits reporting each hindrance: with fewer than
+    `thresholds.min_group_n` teachers a count of their visits is a fact about one or two named
+    teachers (a hindrance is reported at a teacher's visit), which is what suppression forbids.
+
+    Columns: `level, area` (the area's value at that level), `hindrance, rate` (share of the
+    area's visits with the teacher present reporting it), `n` (those visits), `reported`,
+    `teachers` (distinct teachers visited), `suppressed`.
+    """
+    check_by(by, [])
+    if len(filters.school_id) != 1:
+        raise FilterError("area_hindrances needs one school_id (the chosen school)")
+    place = con.execute("select school_id, cluster, district, province from schools where school_id = $school",
+                        {"school": filters.school_id[0]}).df()
+    wide = filters.replace(school_id=(), cluster=())
+    for level in AREAS:
+        if place.empty:
+            break
+        area = place[level].iloc[0]
+        rows = hindrance_prevalence(con, wide, [level], config)
+        rows = rows[rows[level] == area]
+        if len(rows) and not rows["suppressed"].any():
+            rows = rows.rename(columns={level: "area"}).assign(level=level)
+            return rows.sort_values("rate", ascending=False, kind="stable")[AREA_COLUMNS].reset_index(drop=True)
+    return pd.DataFrame({column: pd.Series(dtype="object") for column in AREA_COLUMNS})
 
 
 def _practice_text(codes, config: Config) -> str:

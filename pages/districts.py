@@ -4,6 +4,14 @@ Province and district come from the sidebar; the page drills down to cluster > s
 call) shows each school's retention by round, its class (evidence that it keeps fewer practices than
 its programme, metrics.decay.persistence) and its hindrances; a chosen
 school's teachers appear by pseudonymous key only (teacher_practices, the second tab's call).
+
+The officer's "why" for a school on too few teachers: in the sample every school has one or two
+teachers, so with `thresholds.min_group_n` 5 the schools ranked first show their class and chance
+(weighed against their district) but not their own retention or hindrances. The chosen school's
+card then gives the hindrances of its nearest area that can be shown (its cluster, else district,
+else province: metrics.schools.area_hindrances), named as that area's, with its teachers and
+visits. We decided against the school's own count of visits reporting each hindrance: the visits
+of one or two teachers are facts about those teachers, which suppression keeps off the screen.
 """
 import streamlit as st
 
@@ -55,8 +63,13 @@ with schools_tab:
         key="schools_chart", on_select=choose_clicked_school, selection_mode="points")
     st.caption(charts_analysis.ranking_caption(shown, cfg.thresholds.min_group_n))
     if school:
-        # the chosen school in full, wrapped: its hindrances without scrolling sideways
-        st.table(charts_analysis.school_card(ui.within(table, narrowed), cfg.schedule.months))
+        # the chosen school in full, wrapped: its hindrances without scrolling sideways; a school on
+        # too few teachers to show its own answers "why" with its nearest area's (see the docstring)
+        card = ui.within(table, narrowed)
+        area = ui.indicator("area_hindrances", narrowed) if card["suppressed"].iloc[0] else None
+        st.table(charts_analysis.school_card(
+            card, cfg.schedule.months,
+            None if area is None else charts_analysis.area_hindrances_text(area, cfg.hindrance_label)))
     st.dataframe(
         shown.drop(columns=["suppressed"]), hide_index=True, key="schools_table",
         column_order=["school_name", "persistence_class", "p_below_programme", "hindrances", "school_id", "cluster",

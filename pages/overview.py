@@ -52,7 +52,10 @@ if table is not None and by_programme is not None:
         st.dataframe(ui.answers.retention_table(table, names.get), hide_index=True, key="retention_table")
         ui.view_downloads(table, "retention", filters, key="retention_download")
 
-with st.expander("Donor pack: PowerPoint with native charts and a self-contained HTML report"):
+# its open state kept by the server (a key, rerun on toggle): a browser-only state is lost when anything
+# above it appears or goes (the first-start build's status), and the pack's downloads were hidden with it
+with st.expander("Donor pack: PowerPoint with native charts and a self-contained HTML report", key="pack_open",
+                 on_change="rerun"):
     config = ui.config()
     left, right = st.columns(2)
     programme = left.selectbox("Programme", config.programme_codes, key="pack_programme",

@@ -272,3 +272,40 @@ def test_effect_sentence_words():
     assert effect_sentence(unclear, label).startswith("No clear difference where lack of follow-up")
     assert "about as many practices abandoned (95% CI -5 to +19)" in effect_sentence(unclear, label)
     assert effect_sentence(row.copy().replace({False: True}), label) == "Lack of follow-up: too few to show."
+
+
+def test_heatmap_titles_wrap_between_words():
+    """A hindrance's name wraps onto lines between words, never inside one (at 390 px the titles
+    are narrow: "Political interference" read "interferen / ce")."""
+    from app.charts_analysis import _wrapped
+
+    assert _wrapped("Political interference").split("<br>") == ["Political", "interference"]
+    assert _wrapped("Resistance by teachers").split("<br>") == ["Resistance", "by", "teachers"]
+
+
+def test_a_school_on_too_few_teachers_answers_why_with_its_clusters_hindrances(app, sample_db):
+    """Issue 13 (the officer's "why"): at the default threshold the top-ranked school of Pishin shows
+    no hindrances of its own (two teachers); its card gives its cluster's, named as the cluster's,
+    with the figures the hindrance table by cluster shows."""
+    import duckdb
+
+    from metrics.context import hindrance_prevalence
+    from metrics.filters import Filters
+    from sustain.config import load_config
+
+    at = app("pages/districts.py")
+    at.multiselect(key="filter_district").set_value(["Pishin"]).run()
+    top = at.dataframe[0].value.iloc[0]
+    assert pd.isna(top["teachers"])  # too few to show its own
+    at.selectbox(key="drill_school").set_value(top["school_id"]).run()
+    assert not at.exception
+    why = at.table[0].value.loc["Hindrances reported"].iloc[0]
+    assert why.startswith(f"too few to show at this school; in its cluster {top['cluster']} (")
+    config = load_config()
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        clusters = hindrance_prevalence(con, Filters(district=("Pishin",)), ["cluster"], config)
+    cluster = clusters[(clusters["cluster"] == top["cluster"]) & (clusters["reported"] > 0)]
+    assert not cluster["suppressed"].any()
+    first = cluster.sort_values("rate", ascending=False, kind="stable").iloc[0]
+    assert f"({int(first['teachers']):,} teachers, {int(first['n']):,} visits): " in why
+    assert why.split("): ", 1)[1].startswith(f"{config.hindrance_label(first['hindrance'])} at {first['rate']:.0%} of visits")

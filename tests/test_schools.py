@@ -214,3 +214,49 @@ def test_retention_by_cop_suppression(con):
     assert table.loc[("active", 3), ["rate", "n"]].isna().all()
     only_c1 = retention_by_cop(connection, Filters(cluster=("THA-C1",)), [], config)
     assert set(only_c1["cop"]) == {"active"}
+
+
+def test_area_hindrances_answer_why_for_a_school_on_too_few_teachers(con):
+    """Issue 13 (the officer's "why"): a school on fewer than min_group_n teachers gets the
+    hindrances of its nearest area shown by hindrance_prevalence at that level, named as that
+    area's. By hand: THA-C1 (S1-S3, six teachers) had 18 visits with the teacher present, low pay
+    and lack of follow-up each reported at 2; THA-C2 (S4-S6, four teachers) 6 visits, nothing
+    reported; Thatta 24 visits of ten teachers."""
+    from app.charts_analysis import area_hindrances_text
+    from metrics.schools import area_hindrances
+
+    connection, config = con
+
+    def stricter(n):
+        return config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": n})})
+
+    s1 = area_hindrances(connection, Filters(school_id=("S1",)), [], stricter(3))
+    assert set(zip(s1["level"], s1["area"])) == {("cluster", "THA-C1")} and not s1["suppressed"].any()
+    counted = s1.set_index("hindrance")
+    assert counted.loc["low_pay", ["reported", "n", "teachers"]].tolist() == [2, 18, 6]
+    assert counted.loc["no_followup", ["reported", "n", "teachers"]].tolist() == [2, 18, 6]
+    assert counted.drop(index=["low_pay", "no_followup"])["reported"].eq(0).all()
+    assert s1["hindrance"].tolist()[:2] == ["no_followup", "low_pay"]  # most reported first (ties: config order)
+    assert area_hindrances_text(s1, config.hindrance_label) == (
+        f"too few to show at this school; in its cluster THA-C1 (6 teachers, 18 visits): "
+        f"{config.hindrance_label('no_followup')} at 11% of visits; {config.hindrance_label('low_pay')} at 11% of visits")
+    s4 = area_hindrances(connection, Filters(school_id=("S4",)), [], stricter(3))
+    assert set(s4["area"]) == {"THA-C2"} and s4["reported"].eq(0).all() and s4["teachers"].eq(4).all()
+    assert area_hindrances_text(s4, config.hindrance_label).endswith("(4 teachers, 6 visits): none reported")
+    # THA-C1's six teachers are too few at 7: the district's ten answer
+    s1_district = area_hindrances(connection, Filters(school_id=("S1",)), [], stricter(7))
+    assert set(zip(s1_district["level"], s1_district["area"])) == {("district", "Thatta")}
+    assert s1_district.set_index("hindrance").loc["low_pay", ["reported", "n", "teachers"]].tolist() == [2, 24, 10]
+    # no area rests on eleven teachers: nothing is shown
+    nothing = area_hindrances(connection, Filters(school_id=("S1",)), [], stricter(11))
+    assert nothing.empty and area_hindrances_text(nothing, config.hindrance_label).startswith("too few to show")
+    # at 2 teachers S3's own visits can be shown (T5, T6: 6 visits, nothing reported); S1's two
+    # reported hindrances are hidden with THA-C2's schools (whose counts are 0: the complementary
+    # rule), so S1 is answered by its cluster rather than with its reports left out
+    s3 = area_hindrances(connection, Filters(school_id=("S3",)), [], config)
+    assert set(s3["level"]) == {"school_id"}
+    assert area_hindrances_text(s3, config.hindrance_label) == "at this school (2 teachers, 6 visits): none reported"
+    s1_shown = area_hindrances(connection, Filters(school_id=("S1",)), [], config)
+    assert set(zip(s1_shown["level"], s1_shown["area"])) == {("cluster", "THA-C1")}
+    with pytest.raises(FilterError):
+        area_hindrances(connection, Filters(), [], config)

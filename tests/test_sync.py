@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
@@ -256,3 +257,23 @@ def test_the_next_link_never_carries_the_token_to_another_host(synced, servers, 
     servers.kobo_page = lambda query, host: {**original(query, host), "next": "http://evil.example/steal"}
     code, _, err = sync(config_path, "thatta_kobo")
     assert code == 2 and "not on" in err
+
+
+def test_a_sync_into_a_published_database_publishes_a_new_version(synced, servers):
+    """A published database is never written in place: the sync imports into a copy and publishes
+    it (README "Serving many users"); a reader of the old version keeps it."""
+    config_path, db = synced
+    code, _, err = run_cli("ingest", ["--config", str(config_path), "--publish", str(db.parent / "roster.csv")])
+    assert code == 0, err
+    assert db.is_symlink()
+    first = db.resolve()
+    servers.kobo = [kobo_record(visit(f"k{i}", f"T{i}", "S1", month=0, scores=SCORES), i) for i in range(1, 4)]
+    code, out, err = sync(config_path, "thatta_kobo")
+    assert code == 0, err
+    assert out["files"][0]["inserted"] == 3
+    second = db.resolve()
+    assert second != first and first.exists(), "a new version beside the old one"
+    assert stored(first, "select count(*) from visits") == [(0,)]  # the old version untouched
+    assert stored(db, "select count(*) from visits") == [(3,)]
+    assert stored(db, "select cursor, fetched from sync_state where source = 'thatta_kobo'") == [("1003", 3)]
+    assert not list(db.parent.glob("*.draft*")) and not Path(f"{second}.wal").exists()
