@@ -1,3 +1,4 @@
+import functools
 import os
 import sys
 from pathlib import Path
@@ -87,3 +88,19 @@ def open_page(sample_db, monkeypatch):
             at.query_params[key] = values
         return at.run()
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _components_scanned_once():
+    """Each AppTest run scans every installed package's metadata for Streamlit components (about
+    0.3 s of CPU, seconds on a busy machine); the installed packages do not change during a
+    session, so the real scan runs once and its result is reused."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:  # another Streamlit: nothing to share
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests",
+                      functools.cache(manifest_scanner.scan_component_manifests))
+        yield
