@@ -70,19 +70,57 @@ def golden(tmp_path_factory):
 
 
 
+# The Streamlit caches as the last test left them, when that test ran its pages through
+# `page_caches` (None otherwise): (database, its size and time, config file, its size and time).
+_warm_caches: list = [None]
+
+
+def _cache_key() -> tuple:
+    def stamp(variable):
+        path = os.environ.get(variable)
+        if not path or not Path(path).exists():
+            return path, None
+        stat = Path(path).stat()
+        return path, stat.st_size, stat.st_mtime_ns
+    return stamp("SUSTAIN_DB"), stamp("SUSTAIN_CONFIG")
+
+
 @pytest.fixture
-def open_page(sample_db, monkeypatch):
-    """Run a page of the dashboard with AppTest on the session's sample database, fresh caches:
-    `open_page(path, default_timeout, **url_parameters)` returns the AppTest after its first run."""
+def page_caches():
+    """`page_caches()` before an AppTest run: clears Streamlit's caches (data and resources: the
+    config) unless the previous test ran pages on the same database file and config file, unchanged,
+    through this fixture, and nothing else ran in between. Cold caches cost a page 1-2 s of metrics;
+    the values a warm cache returns are those of the same calls on the same data and config (the
+    cache keys carry the filters, the breakdown, the database and its version)."""
+    import streamlit as st
+
+    def prepare():
+        key = _cache_key()
+        if _warm_caches[0] != key:
+            st.cache_data.clear()
+            st.cache_resource.clear()
+        _warm_caches[0] = key
+    yield prepare
+    key = _cache_key()
+    _warm_caches[0] = key if _warm_caches[0] == key else None
+
+
+def pytest_runtest_teardown(item):
+    if "page_caches" not in item.fixturenames:
+        _warm_caches[0] = None  # this test may have filled the caches with anything
+
+
+@pytest.fixture
+def open_page(sample_db, monkeypatch, page_caches):
+    """Run a page of the dashboard with AppTest on the session's sample database (caches as in
+    `page_caches`): `open_page(path, default_timeout, **url_parameters)` returns the AppTest after
+    its first run."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
     def run(page, default_timeout, **query):
+        page_caches()
         at = AppTest.from_file(str(ROOT_DIR / page), default_timeout=default_timeout)
         for key, values in query.items():
             at.query_params[key] = values
