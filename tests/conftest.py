@@ -142,3 +142,58 @@ def _components_scanned_once():
         patch.setattr(manifest_scanner, "scan_component_manifests",
                       functools.cache(manifest_scanner.scan_component_manifests))
         yield
+
+
+# Seconds each file's tests took (those not marked slow, those marked slow) in one run of the suite
+# (tests/conftest.py's `--durations` figures, see the README's "Tests"). Only the order they give
+# matters: pytest.ini hands whole files to two workers in collection order (--dist loadfile,
+# --no-loadscope-reorder), and a long file started last would leave one worker idle at the end, so
+# the longest go first. A file not listed counts 0.2 s a test, 20 s a slow test.
+FILE_SECONDS = {
+    "test_server_trust.py": (10, 434),
+    "test_visual.py": (0, 292),
+    "test_browser.py": (0, 277),
+    "test_faults.py": (0, 216),
+    "test_publish.py": (14, 109),
+    "test_indicators_sample.py": (20, 87),
+    "test_report.py": (0, 86),
+    "test_validation.py": (2, 64),
+    "test_suppression.py": (51, 0),
+    "test_sync.py": (0, 45),
+    "test_bad_input.py": (40, 0),
+    "test_access.py": (32, 0),
+    "test_ingest.py": (28, 0),
+    "test_pages.py": (20, 0),
+    "test_pages_analysis.py": (20, 0),
+    "test_hindrance_effect.py": (16, 0),
+    "test_survival.py": (16, 0),
+    "test_ingest_scale.py": (14, 0),
+    "test_answers_pages.py": (14, 0),
+    "test_data_page.py": (12, 0),
+    "test_surveycto.py": (8, 0),
+    "test_sample_data.py": (7, 0),
+    "test_decay.py": (7, 0),
+    "test_schools.py": (6, 0),
+    "test_docs.py": (6, 0),
+    "test_migrations.py": (5, 0),
+    "test_planner.py": (5, 0),
+    "test_metrics_golden.py": (4, 0),
+    "test_latent.py": (3, 0),
+    "test_view_exports.py": (3, 0),
+    "test_sample_import.py": (2, 0),
+}
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected
+def pytest_collection_modifyitems(config, items):
+    slow = {}
+    for item in items:
+        slow.setdefault(item.path.name, []).append(item.get_closest_marker("slow") is not None)
+
+    def seconds(name):
+        marks = slow[name]
+        if name not in FILE_SECONDS:
+            return sum(20 if mark else 0.2 for mark in marks)
+        fast_part, slow_part = FILE_SECONDS[name]
+        return fast_part * (not all(marks)) + slow_part * any(marks)
+    items.sort(key=lambda item: -seconds(item.path.name))  # stable: a file's own order is kept
