@@ -70,28 +70,28 @@ def golden(tmp_path_factory):
 
 
 
-# The Streamlit caches as the last test left them, when that test ran its pages through
-# `page_caches` (None otherwise): (database, its size and time, config file, its size and time).
+# What Streamlit's caches were filled under when the last test finished, if that test ran its pages
+# through `page_caches` (None otherwise): the SUSTAIN_* variables, and the size and time of the
+# database and config files they name.
 _warm_caches: list = [None]
 
 
 def _cache_key() -> tuple:
-    def stamp(variable):
-        path = os.environ.get(variable)
-        if not path or not Path(path).exists():
-            return path, None
-        stat = Path(path).stat()
-        return path, stat.st_size, stat.st_mtime_ns
-    return stamp("SUSTAIN_DB"), stamp("SUSTAIN_CONFIG")
+    def stamp(path):
+        return (path.stat().st_size, path.stat().st_mtime_ns) if path.exists() else None
+    variables = sorted((name, value) for name, value in os.environ.items() if name.startswith("SUSTAIN_"))
+    files = [stamp(Path(os.environ[name])) for name in ("SUSTAIN_DB", "SUSTAIN_CONFIG") if os.environ.get(name)]
+    return tuple(variables), tuple(files)
 
 
 @pytest.fixture
 def page_caches():
     """`page_caches()` before an AppTest run: clears Streamlit's caches (data and resources: the
-    config) unless the previous test ran pages on the same database file and config file, unchanged,
-    through this fixture, and nothing else ran in between. Cold caches cost a page 1-2 s of metrics;
-    the values a warm cache returns are those of the same calls on the same data and config (the
-    cache keys carry the filters, the breakdown, the database and its version)."""
+    config) unless the previous test ran pages through this fixture with the same SUSTAIN_*
+    variables, on the same database and config files, unchanged, and nothing else ran in between.
+    Cold caches cost a page 1-2 s of metrics; the values a warm cache returns are those of the same
+    calls on the same data and config (the cache keys carry the filters, the viewer's scope, the
+    breakdown, the database and its version)."""
     import streamlit as st
 
     def prepare():
