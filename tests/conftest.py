@@ -105,6 +105,17 @@ def page_caches():
     _warm_caches[0] = key if _warm_caches[0] == key else None
 
 
+def pytest_runtest_setup(item):
+    if "page_caches" not in item.fixturenames and _warm_caches[0] is not None:
+        # a test that does not take part finds the caches empty, as it would after a page test
+        # that cleared them at its start (its config may differ: SUSTAIN_CONFIG is read once)
+        import streamlit as st
+
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        _warm_caches[0] = None
+
+
 def pytest_runtest_teardown(item):
     if "page_caches" not in item.fixturenames:
         _warm_caches[0] = None  # this test may have filled the caches with anything
