@@ -1,3 +1,4 @@
+import functools
 import os
 import sys
 from pathlib import Path
@@ -69,21 +70,141 @@ def golden(tmp_path_factory):
 
 
 
+# What Streamlit's caches were filled under when the last test finished, if that test ran its pages
+# through `page_caches` (None otherwise): the SUSTAIN_* variables, and the size and time of the
+# database and config files they name.
+_warm_caches: list = [None]
+
+
+def _cache_key() -> tuple:
+    def stamp(path):
+        return (path.stat().st_size, path.stat().st_mtime_ns) if path.exists() else None
+    variables = sorted((name, value) for name, value in os.environ.items() if name.startswith("SUSTAIN_"))
+    files = [stamp(Path(os.environ[name])) for name in ("SUSTAIN_DB", "SUSTAIN_CONFIG") if os.environ.get(name)]
+    return tuple(variables), tuple(files)
+
+
 @pytest.fixture
-def open_page(sample_db, monkeypatch):
-    """Run a page of the dashboard with AppTest on the session's sample database, fresh caches:
-    `open_page(path, default_timeout, **url_parameters)` returns the AppTest after its first run."""
+def page_caches():
+    """`page_caches()` before an AppTest run: clears Streamlit's caches (data and resources: the
+    config) unless the previous test ran pages through this fixture with the same SUSTAIN_*
+    variables, on the same database and config files, unchanged, and nothing else ran in between.
+    Cold caches cost a page 1-2 s of metrics; the values a warm cache returns are those of the same
+    calls on the same data and config (the cache keys carry the filters, the viewer's scope, the
+    breakdown, the database and its version)."""
+    import streamlit as st
+
+    def prepare():
+        key = _cache_key()
+        if _warm_caches[0] != key:
+            st.cache_data.clear()
+            st.cache_resource.clear()
+        _warm_caches[0] = key
+    yield prepare
+    key = _cache_key()
+    _warm_caches[0] = key if _warm_caches[0] == key else None
+
+
+def pytest_runtest_setup(item):
+    if "page_caches" not in item.fixturenames and _warm_caches[0] is not None:
+        # a test that does not take part finds the caches empty, as it would after a page test
+        # that cleared them at its start (its config may differ: SUSTAIN_CONFIG is read once)
+        import streamlit as st
+
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        _warm_caches[0] = None
+
+
+def pytest_runtest_teardown(item):
+    if "page_caches" not in item.fixturenames:
+        _warm_caches[0] = None  # this test may have filled the caches with anything
+
+
+@pytest.fixture
+def open_page(sample_db, monkeypatch, page_caches):
+    """Run a page of the dashboard with AppTest on the session's sample database (caches as in
+    `page_caches`): `open_page(path, default_timeout, **url_parameters)` returns the AppTest after
+    its first run."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
     def run(page, default_timeout, **query):
+        page_caches()
         at = AppTest.from_file(str(ROOT_DIR / page), default_timeout=default_timeout)
         for key, values in query.items():
             at.query_params[key] = values
         return at.run()
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _components_scanned_once():
+    """Each AppTest run scans every installed package's metadata for Streamlit components (about
+    0.3 s of CPU, seconds on a busy machine); the installed packages do not change during a
+    session, so the real scan runs once and its result is reused."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:  # another Streamlit: nothing to share
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests",
+                      functools.cache(manifest_scanner.scan_component_manifests))
+        yield
+
+
+# Seconds each file's tests took (those not marked slow, those marked slow), from `--durations=0`
+# of `-m "not slow"` and `-m slow` on a busy shared machine (2026-11-26). Only the order they give
+# matters: pytest.ini hands whole files to two workers in collection order (--dist loadfile,
+# --no-loadscope-reorder), and a long file started last would leave one worker idle at the end, so
+# the longest go first. A file not listed counts 0.2 s a test, 20 s a slow test.
+FILE_SECONDS = {
+    "test_server_trust.py": (10, 434),
+    "test_visual.py": (0, 292),
+    "test_browser.py": (0, 277),
+    "test_faults.py": (0, 216),
+    "test_publish.py": (14, 109),
+    "test_indicators_sample.py": (20, 87),
+    "test_report.py": (0, 86),
+    "test_validation.py": (2, 64),
+    "test_suppression.py": (51, 0),
+    "test_sync.py": (0, 45),
+    "test_bad_input.py": (40, 0),
+    "test_access.py": (32, 0),
+    "test_ingest.py": (28, 0),
+    "test_pages.py": (20, 0),
+    "test_pages_analysis.py": (20, 0),
+    "test_hindrance_effect.py": (16, 0),
+    "test_survival.py": (16, 0),
+    "test_ingest_scale.py": (14, 0),
+    "test_answers_pages.py": (14, 0),
+    "test_data_page.py": (12, 0),
+    "test_surveycto.py": (8, 0),
+    "test_sample_data.py": (7, 0),
+    "test_decay.py": (7, 0),
+    "test_schools.py": (6, 0),
+    "test_docs.py": (6, 0),
+    "test_migrations.py": (5, 0),
+    "test_planner.py": (5, 0),
+    "test_metrics_golden.py": (4, 0),
+    "test_latent.py": (3, 0),
+    "test_view_exports.py": (3, 0),
+    "test_sample_import.py": (2, 0),
+}
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected
+def pytest_collection_modifyitems(config, items):
+    slow = {}
+    for item in items:
+        slow.setdefault(item.path.name, []).append(item.get_closest_marker("slow") is not None)
+
+    def seconds(name):
+        marks = slow[name]
+        if name not in FILE_SECONDS:
+            return sum(20 if mark else 0.2 for mark in marks)
+        fast_part, slow_part = FILE_SECONDS[name]
+        return fast_part * (not all(marks)) + slow_part * any(marks)
+    items.sort(key=lambda item: -seconds(item.path.name))  # stable: a file's own order is kept

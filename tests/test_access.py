@@ -34,14 +34,13 @@ def secured(sample_db, tmp_path_factory):
 
 
 @pytest.fixture
-def page(secured, sample_db, monkeypatch):
+def page(secured, sample_db, monkeypatch, page_caches):
     path, _, _ = secured
     monkeypatch.setenv("SUSTAIN_CONFIG", str(path))
     monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
 
     def run(name, user=None, **query):
-        st.cache_data.clear()
-        st.cache_resource.clear()
+        page_caches()  # the cached tables are keyed on the viewer's scope: one user's never serve another
         at = AppTest.from_file(str(ROOT_DIR / "pages" / f"{name}.py"), default_timeout=90)
         if user:
             at.session_state["sustain_user"] = user

@@ -54,13 +54,10 @@ def data_db(sample_db, tmp_path_factory):
 
 
 @pytest.fixture
-def app(data_db, monkeypatch):
-    import streamlit as st
-
+def app(data_db, monkeypatch, page_caches):
     def run(db=data_db, **query):
         monkeypatch.setenv("SUSTAIN_DB", str(db))
-        st.cache_data.clear()
-        st.cache_resource.clear()
+        page_caches()
         at = AppTest.from_file(str(ROOT_DIR / "pages/data.py"), default_timeout=60)
         for key, values in query.items():
             at.query_params[key] = values

@@ -29,7 +29,7 @@ from scipy import stats
 
 from metrics import Filters
 from metrics.hindrance_effect import COLUMNS, fit_cloglog, hindrance_effect
-from support import teacher, visit, write_kobo, write_roster
+from support import teacher, visit, write_config, write_kobo, write_roster
 
 NF, LP = "no_followup", "low_pay"
 MONTHS = (0, 3, 6, 12)
@@ -72,10 +72,15 @@ def build(tmp_path, config, load):
     return duckdb.connect(str(config.database_path()), read_only=True)
 
 
-@pytest.fixture
-def con(tmp_path, config_factory, load):
-    config = config_factory(**{"thresholds.min_group_n": 1})
-    connection = build(tmp_path, config, load)
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    """The fixture imported once for the module; the tests only read it (a read-only connection)."""
+    from ingest import ingest_files
+    from sustain.config import load_config
+
+    folder = tmp_path_factory.mktemp("hindrance_fixture")
+    config = load_config(write_config(folder, **{"thresholds.min_group_n": 1}))
+    connection = build(folder, config, lambda config, *files: ingest_files(list(files), config))
     yield connection, config
     connection.close()
 

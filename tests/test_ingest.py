@@ -1,14 +1,12 @@
 """Ingest through the real code into a temporary DuckDB file: both export dialects, XLSX,
 idempotency, edits, conflicts, dry run, quarantine and refusals."""
 import json
-import subprocess
-import sys
 
 import duckdb
 import pytest
 
 from sustain.pseudonym import shown_id
-from support import (rows, ROOT_DIR, teacher, visit, write_kobo, write_kobo_xlsx, write_odk, write_roster)
+from support import (rows, run_cli, teacher, visit, write_kobo, write_kobo_xlsx, write_odk, write_roster)
 
 TEACHERS = [teacher("T1", "S1"), teacher("T2", "S1"),
             teacher("T3", "S2", cluster="SAN-C1", district="Sanghar", programme="CBT")]
@@ -218,19 +216,19 @@ def test_roster_problems_quarantined(tmp_path, config_factory, load):
 
 
 def test_cli_json_and_exit_codes(tmp_path, setup):
+    # in this process (the command line in a real interpreter: tests/test_ingest_scale.py)
     kobo = write_kobo(tmp_path / "k.csv", [visit("u1", "T1", "S1", 0, scores=GOOD)])
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    command = [sys.executable, "-m", "ingest", "--config", str(setup.source_path), "--json"]
-    done = subprocess.run(command + [str(kobo)], capture_output=True, text=True, cwd=ROOT_DIR)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)["files"][0]
+    command = ["--config", str(setup.source_path), "--json"]
+    code, out, err = run_cli("ingest", command + [str(kobo)])
+    assert code == 0, err
+    report = json.loads(out)["files"][0]
     assert {k: report[k] for k in ("kind", "rows", "inserted", "updated", "unchanged", "quarantined", "refused")} == {
         "kind": "kobo", "rows": 1, "inserted": 1, "updated": 0, "unchanged": 0, "quarantined": 0, "refused": None}
-    done = subprocess.run(command + [str(kobo), str(empty)], capture_output=True, text=True, cwd=ROOT_DIR)
-    assert done.returncode == 1
-    assert json.loads(done.stdout)["files"][1]["refused"] == "empty.csv: the file is empty"
-    plain = subprocess.run([sys.executable, "-m", "ingest", "--config", str(setup.source_path), "--dry-run", str(kobo)],
-                           capture_output=True, text=True, cwd=ROOT_DIR)
-    assert "dry run: nothing was written" in plain.stdout
-    assert "1 rows read, 0 inserted, 0 updated, 1 unchanged, 0 quarantined" in plain.stdout
+    code, out, _ = run_cli("ingest", command + [str(kobo), str(empty)])
+    assert code == 1
+    assert json.loads(out)["files"][1]["refused"] == "empty.csv: the file is empty"
+    _, plain, _ = run_cli("ingest", ["--config", str(setup.source_path), "--dry-run", str(kobo)])
+    assert "dry run: nothing was written" in plain
+    assert "1 rows read, 0 inserted, 0 updated, 1 unchanged, 0 quarantined" in plain

@@ -15,7 +15,7 @@ from ingest.core import _tune
 from ingest.read import load_raw, read_table
 from sample_data import national
 from sample_data.generate import ROSTER_HEADERS, kobo_headers, odk_headers
-from support import write_config
+from support import run_cli, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
@@ -73,10 +73,8 @@ def test_ingest_connections_never_draw_duckdbs_progress_bar():
     assert con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
 
 
-def _cli(tmp_path, *files, config=None, stderr=subprocess.PIPE):
+def _cli(tmp_path, *files, stderr=subprocess.PIPE):
     args = [sys.executable, "-m", "ingest", "--db", str(tmp_path / "cli.duckdb")]
-    if config:
-        args += ["--config", str(config)]
     env = dict(os.environ)
     env.pop("SUSTAIN_SALT", None)
     return subprocess.run(args + [str(f) for f in files], cwd=ROOT, capture_output=stderr is subprocess.PIPE,
@@ -118,17 +116,20 @@ def test_cli_on_a_terminal_shows_one_bar_per_file(tmp_path):
     assert "[#" not in stdout and "\r" not in stdout
 
 
-def test_the_cli_has_its_own_size_cap(tmp_path, config_factory, load):
+def test_the_cli_has_its_own_size_cap(tmp_path, config_factory, load, monkeypatch):
     roster = SAMPLE / "roster.csv"  # about 0.1 MB
     config = write_config(tmp_path, **{"thresholds.max_file_mb": 0.01, "thresholds.cli_max_file_mb": 1})
     from sustain.config import load_config
 
     assert "over the size cap of 0.01 MB (thresholds.max_file_mb)" in load(load_config(config), roster).files[0].refused
-    taken = _cli(tmp_path, roster, config=config)
-    assert taken.returncode == 0 and "1 of 1 file(s) taken" in taken.stdout
+    # the command line in this process (in a real interpreter: the two tests above)
+    monkeypatch.delenv("SUSTAIN_SALT", raising=False)
+    cli = ["--db", str(tmp_path / "cli.duckdb"), "--config"]
+    code, out, _ = run_cli("ingest", cli + [str(config), str(roster)])
+    assert code == 0 and "1 of 1 file(s) taken" in out
     small = write_config(tmp_path, **{"thresholds.cli_max_file_mb": 0.01})
-    refused = _cli(tmp_path, roster, config=small)
-    assert refused.returncode == 1 and "over the size cap of 0.01 MB (thresholds.cli_max_file_mb)" in refused.stdout
+    code, out, _ = run_cli("ingest", cli + [str(small), str(roster)])
+    assert code == 1 and "over the size cap of 0.01 MB (thresholds.cli_max_file_mb)" in out
 
 
 def test_national_generator_writes_the_export_formats_deterministically(tmp_path):

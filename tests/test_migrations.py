@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import subprocess
-import sys
 
 import duckdb
 import pytest
@@ -53,10 +51,9 @@ def test_the_previous_release_upgrades_with_nothing_lost(old_db, tmp_path):
             pass
 
     config = write_config(tmp_path)
-    run = subprocess.run([sys.executable, "-m", "ingest", "upgrade", "--db", str(old_db), "--config", str(config)],
-                         cwd=ROOT_DIR, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert f"schema version {SCHEMA_VERSION}" in run.stdout and "analysis model rebuilt" in run.stdout
+    code, out, err = run_cli("ingest", ["upgrade", "--db", str(old_db), "--config", str(config)])
+    assert code == 0, err
+    assert f"schema version {SCHEMA_VERSION}" in out and "analysis model rebuilt" in out
 
     after = snapshot(old_db)
     for table in CANONICAL:

@@ -43,6 +43,7 @@ def test_overview_reads_filters_from_the_url(app):
     assert any("rests on up to" in caption.value for caption in at.caption)
 
 
+@pytest.mark.slow  # a report test: builds the PowerPoint and the HTML report
 def test_overview_builds_the_donor_pack(app):
     at = app("pages/overview.py")
     at.button(key="pack_build").click().run()

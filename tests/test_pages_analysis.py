@@ -22,16 +22,13 @@ SCHOOLS_SHOWN = {"thresholds.min_group_n": 2}
 
 
 @pytest.fixture
-def app(sample_db, monkeypatch, tmp_path):
+def app(sample_db, monkeypatch, tmp_path, page_caches):
     monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
     def run(page, **changes):
         if changes:
             monkeypatch.setenv("SUSTAIN_CONFIG", str(write_config(tmp_path, **changes)))
+        page_caches()
         return AppTest.from_file(str(ROOT_DIR / page), default_timeout=60).run()
     return run
 

@@ -227,15 +227,11 @@ def test_vectorised_intervals_equal_the_one_group_formula():
         assert got.loc[g, ["se", "ci_low", "ci_high"]].tolist() == pytest.approx([se, low, high], nan_ok=True)
 
 
-@pytest.mark.parametrize("programme", ["CBM", "CBT"])
-@pytest.mark.parametrize("months", [12, 24])
-def test_clustered_se_matches_statsmodels(sample, programme, months):
-    """Weighted least squares of the 0/1 outcome on a constant with cov_type="cluster" (groups =
-    schools): its variance of the mean carries the factor G/(G-1) * (N-1)/(N-K), which with K = 1
-    is G/(G-1), the factor of metrics.stats: the two standard errors are equal. The weights are
-    retention's response weights (1 / the share observed at t among units of the same programme,
-    last observed state and round of that observation), recomputed here in pandas."""
-    con, config, _ = sample
+@pytest.fixture(scope="module")
+def weighted_units(sample):
+    """person_period with retention's response weights recomputed in pandas (the last observed
+    state and its round before each row, within teacher and practice), once for the module."""
+    con, _, _ = sample
     units = con.execute("""
         select teacher_key, practice, programme, months, school_id, observed, retained
         from person_period order by teacher_key, practice, months
@@ -243,10 +239,24 @@ def test_clustered_se_matches_statsmodels(sample, programme, months):
     seen = units["retained"].where(units["observed"])
     seen_months = units["months"].where(units["observed"])
     unit = [units["teacher_key"], units["practice"]]
-    units["last_retained"] = seen.groupby(unit).transform(lambda s: s.shift().ffill()).fillna(True).astype(bool)
-    units["last_months"] = seen_months.groupby(unit).transform(lambda s: s.shift().ffill()).fillna(0)
+    # the previous row's value carried forward within the unit (a grouped shift, then a grouped ffill)
+    units["last_retained"] = seen.groupby(unit).shift().groupby(unit).ffill().fillna(True).astype(bool)
+    units["last_months"] = seen_months.groupby(unit).shift().groupby(unit).ffill().fillna(0)
     units["weight"] = 1.0 / units.groupby(["programme", "months", "last_retained", "last_months"])[
         "observed"].transform("mean")
+    return units
+
+
+@pytest.mark.parametrize("programme", ["CBM", "CBT"])
+@pytest.mark.parametrize("months", [12, 24])
+def test_clustered_se_matches_statsmodels(sample, weighted_units, programme, months):
+    """Weighted least squares of the 0/1 outcome on a constant with cov_type="cluster" (groups =
+    schools): its variance of the mean carries the factor G/(G-1) * (N-1)/(N-K), which with K = 1
+    is G/(G-1), the factor of metrics.stats: the two standard errors are equal. The weights are
+    retention's response weights (1 / the share observed at t among units of the same programme,
+    last observed state and round of that observation), recomputed here in pandas."""
+    con, config, _ = sample
+    units = weighted_units
     rows = units.loc[units["observed"] & (units["months"] == months) & (units["programme"] == programme)]
     fit = sm.WLS(rows["retained"].to_numpy(float), np.ones(len(rows)), weights=rows["weight"].to_numpy()).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["school_id"])[0]})

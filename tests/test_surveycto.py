@@ -3,8 +3,6 @@ DuckDB file: identity (KEY without `uuid:`), review corrections and duplicates, 
 detection against ODK Central, re-import changing nothing, and the bundled sample file."""
 import datetime as dt
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -139,11 +137,10 @@ def test_missing_practice_column_is_not_scored_and_said(tmp_path, setup, load):
 def test_cli_prints_the_note_and_json_carries_it(tmp_path, setup):
     header = [h for h in SURVEYCTO_HEADER if h != "questioning"]
     export = write_surveycto(tmp_path / "earlier.csv", [visit("c1", "T1", "S1", 0, scores=GOOD)], header=header)
-    command = [sys.executable, "-m", "ingest", "--config", str(setup.source_path)]
-    text = subprocess.run(command + ["--dry-run", str(export)], capture_output=True, text=True, cwd=ROOT_DIR)
-    assert text.returncode == 0, text.stderr
-    assert "note: practice questioning: no column in this file" in text.stdout
-    _, out, _ = run_cli("ingest", ["--config", str(setup.source_path), "--json", str(export)])  # in process
+    code, text, err = run_cli("ingest", ["--config", str(setup.source_path), "--dry-run", str(export)])
+    assert code == 0, err
+    assert "note: practice questioning: no column in this file" in text
+    _, out, _ = run_cli("ingest", ["--config", str(setup.source_path), "--json", str(export)])
     assert json.loads(out)["files"][0]["notes"][0].startswith("practice questioning")
 
 

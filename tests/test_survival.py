@@ -58,7 +58,7 @@ from sustain.config import DAYS_PER_MONTH
 from metrics.stats import clustered_ratio_interval
 from metrics.survival import (bootstrap_interval, greenwood_interval, survival,
                               survival_counts)
-from support import teacher, visit, write_kobo, write_roster
+from support import teacher, visit, with_min_group_n, write_config, write_kobo, write_roster
 
 COLUMNS = ["months", "survival", "ci_low", "ci_high", "at_risk", "events", "n", "teachers", "suppressed"]
 
@@ -101,14 +101,29 @@ def build_db(tmp_path, config_factory, load, plan, schools=None, min_group_n=1):
     return duckdb.connect(str(config.database_path()), read_only=True), config
 
 
+@pytest.fixture(scope="module")
+def plan_config(tmp_path_factory):
+    """PLAN imported once for the module; the config of its database (min_group_n 1)."""
+    from ingest import ingest_files
+    from sustain.config import load_config
+
+    folder = tmp_path_factory.mktemp("survival_plan")
+    connection, config = build_db(folder, lambda **changes: load_config(write_config(folder, **changes)),
+                                  lambda config, *files: ingest_files(list(files), config), PLAN)
+    connection.close()
+    return config
+
+
 @pytest.fixture
-def fixture_db(tmp_path, config_factory, load):
+def fixture_db(plan_config):
+    """`fixture_db(min_group_n)`: a read-only connection to PLAN's database and its config; the tests
+    only read (suppression is applied when reading: another min_group_n is a copy of the config)."""
     connections = []
 
     def make(min_group_n=1):
-        connection, config = build_db(tmp_path, config_factory, load, PLAN, min_group_n=min_group_n)
+        connection = duckdb.connect(str(plan_config.database_path()), read_only=True)
         connections.append(connection)
-        return connection, config
+        return connection, with_min_group_n(plan_config, min_group_n)
     yield make
     for connection in connections:
         connection.close()

@@ -42,6 +42,7 @@ def test_overview_offers_the_view_downloads(sample_db, monkeypatch):
 
     monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
     st.cache_data.clear()
+    st.cache_resource.clear()  # the config too: an earlier test on this worker may have read another
     at = AppTest.from_file(str(ROOT_DIR / "pages" / "overview.py"), default_timeout=60).run()
     labels = [button.proto.label for button in at.get("download_button")]
     assert labels == ["Download CSV", "Download XLSX", "Download PARQUET"]
