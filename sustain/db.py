@@ -233,6 +233,24 @@ where visits.province is null and sc.school_id = visits.school_id;
 -- (sustain/dimensions.py `roster_column`); null for teachers imported before
 alter table teachers add column if not exists attributes map(varchar, varchar);
 """),
+    (5, "retention's response weights and the rollups of the analysis model (ingest/model.py)", """
+-- each unit-round's history class, and the classes' response weights
+alter table person_period add column if not exists last_retained boolean;
+alter table person_period add column if not exists last_months integer;
+create table if not exists response_classes (
+    programme varchar, months integer, last_retained boolean, last_months integer,
+    units bigint, observed_units bigint, weight double
+);
+-- retention's and prevalence's sums per measure, grain, school cell and history class (the
+-- catalogue's further teacher-level columns are added by the model build)
+create table if not exists rollup_cells (
+    measure varchar, grain varchar,
+    province varchar, district varchar, cluster varchar, school_id varchar, school_type varchar,
+    programme varchar, months integer, practice varchar, gender varchar, subject varchar,
+    last_retained boolean, last_months integer,
+    retained bigint, n bigint, teachers bigint
+);
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
