@@ -142,10 +142,12 @@ def call(db: Path, config, name: str, filters: Filters, by) -> np.ndarray:
     return np.array([time.perf_counter() - started, time.process_time() - cpu])
 
 
-def time_views(db: Path, config, repeat: int, levels) -> list[dict]:
+def time_views(db: Path, config, repeat: int, levels, pages=None) -> list[dict]:
     results = []
     for scope, filters in scopes(db, config, levels):
         for page, calls in PAGES:
+            if pages and page not in pages:
+                continue
             if page.startswith("districts: a school") and not filters.school_id:
                 continue
             first = sum(call(db, config, name, filters, by) for name, by in calls)
@@ -286,7 +288,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scopes", default="country,province,district,school",
                         help="which of country, province, district, school to time (comma-separated)")
+    parser.add_argument("--pages", default="", help="time only these pages (comma-separated names of PAGES)")
+    parser.add_argument("--out", default=str(ARTIFACTS), help="folder of the markdown table and JSON figures")
     args = parser.parse_args()
+    artifacts = Path(args.out)
     config = load_config()
     os.environ.pop(config.pseudonymisation.salt_env, None)
     db = Path(args.db) if args.db else Path("/tmp/sustain-scale") / f"teachers-{args.teachers}.duckdb"
@@ -295,13 +300,14 @@ def main() -> None:
     sizes = table_sizes(db)
     print(f"{args.teachers:,} teachers: {sizes}", flush=True)
     result = {"teachers": args.teachers, "build": build_info, "sizes": sizes,
-              "baselines": baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat, args.scopes.split(",")),
+              "baselines": baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat, args.scopes.split(","),
+                                  [p for p in args.pages.split(",") if p]),
               "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / f"scale-{args.teachers}.json").write_text(json.dumps(result, indent=1))
-    everything = {int(p.stem.split("-")[1]): json.loads(p.read_text()) for p in ARTIFACTS.glob("scale-*.json")}
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / f"scale-{args.teachers}.json").write_text(json.dumps(result, indent=1))
+    everything = {int(p.stem.split("-")[1]): json.loads(p.read_text()) for p in artifacts.glob("scale-*.json")}
     text = markdown(result, everything)
-    (ARTIFACTS / "scale.md").write_text(text)
+    (artifacts / "scale.md").write_text(text)
     print(text)
 
 

@@ -251,6 +251,29 @@ create table if not exists rollup_cells (
     retained bigint, n bigint, teachers bigint
 );
 """),
+    (6, "scores and hindrances of a visit without primary-key indexes (the import writes each pair once)", """
+-- The import writes a visit's (practice, score) and hindrance pairs once: one version of each
+-- submission is picked, a changed one's pairs are deleted first, practice codes are distinct and
+-- hindrances are taken distinct (ingest/core.py `_import_survey`; tests/test_rollups.py checks it
+-- after an import, an edit and a re-import). The indexes cost about a third of a national import.
+create table visit_practices_unkeyed (
+    submission_id varchar not null,
+    practice      varchar not null,
+    score         integer                  -- null: `na` or not scored (missing, never 0)
+);
+insert into visit_practices_unkeyed select submission_id, practice, score from visit_practices
+order by submission_id, practice;
+drop table visit_practices;
+alter table visit_practices_unkeyed rename to visit_practices;
+create table visit_hindrances_unkeyed (
+    submission_id varchar not null,
+    hindrance     varchar not null
+);
+insert into visit_hindrances_unkeyed select submission_id, hindrance from visit_hindrances
+order by submission_id, hindrance;
+drop table visit_hindrances;
+alter table visit_hindrances_unkeyed rename to visit_hindrances;
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
