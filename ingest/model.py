@@ -284,32 +284,61 @@ where observed and ($scope_all or school_id in (select school_id from rollup_sco
 """
 
 
-def rollup_sql(grain: str) -> str:
-    """The rollup rows of one grain from `rollup_source` (columns: the catalogue's, checked names)."""
-    kept = ", ".join(rollup_grains()[grain])
+def _kept(grain: str) -> str:
+    return ", ".join(rollup_grains()[grain])
+
+
+def _regrouped(coarse: str, fine: str) -> str:
+    """A grain that drops teacher-level columns from a finer one, summed from the finer grain's rows
+    just written (a teacher's columns are the same in all its rows, so its cells' teachers add up)."""
+    kept = _kept(coarse)
     return f"""
 insert into rollup_cells by name
+select measure, '{coarse}' as grain, {kept}, last_retained, last_months,
+       sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers
+from rollup_cells
+where grain = '{fine}' and ($scope_all or school_id in (select school_id from rollup_scope))
+group by all
+order by measure, district, school_id
+"""
+
+
+# The four grains from two passes over `rollup_source`. A source row is one teacher-practice-round
+# (of one measure), so at the grains that keep the practice each row is its own teacher in its cell;
+# at the grains that pool practices a teacher counts once per cell, on the row of its first class
+# there. The grains without the teacher-level factors are sums of those with them.
+ROLLUP_SQL = [
+    f"""
+insert into rollup_cells by name
+select measure, 'practice_teacher' as grain, {_kept('practice_teacher')}, last_retained, last_months,
+       count(*) filter (where retained) as retained, count(*) as n, count(*) as teachers
+from rollup_source
+group by all
+order by measure, district, school_id
+""",
+    _regrouped("practice", "practice_teacher"),
+    f"""
+insert into rollup_cells by name
 with per_teacher as (
-    select measure, teacher_key, {kept}, last_retained, last_months,
-           count(*) filter (where retained) as retained,
-           count(*) as n
+    select measure, teacher_key, {_kept('teacher')}, last_retained, last_months,
+           count(*) filter (where retained) as retained, count(*) as n
     from rollup_source
     group by all
 ),
 first_class as (
-    -- a teacher counts once per cell: on the row of the first of its classes there
-    select *, row_number() over (partition by measure, teacher_key, {kept}
+    select *, row_number() over (partition by measure, teacher_key, {_kept('teacher')}
                                  order by last_retained, last_months) = 1 as first_of_teacher
     from per_teacher
 )
-select measure, $grain as grain, {kept}, last_retained, last_months,
-       sum(retained)::bigint as retained,
-       sum(n)::bigint as n,
+select measure, 'teacher' as grain, {_kept('teacher')}, last_retained, last_months,
+       sum(retained)::bigint as retained, sum(n)::bigint as n,
        count(*) filter (where first_of_teacher) as teachers
 from first_class
 group by all
-order by measure, grain, district, school_id
-"""
+order by measure, district, school_id
+""",
+    _regrouped("core", "teacher"),
+]
 
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
@@ -322,8 +351,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
     else:
         con.execute("delete from rollup_cells where school_id in (select school_id from rollup_scope)")
     execute(con, ROLLUP_SOURCE_SQL, {"scope_all": scope_all})
-    for grain in rollup_grains():
-        execute(con, rollup_sql(grain), {"grain": grain})
+    for sql in ROLLUP_SQL:
+        execute(con, sql, {"scope_all": scope_all})
     con.execute("drop table if exists rollup_source")
 
 
