@@ -85,8 +85,6 @@ from sustain.dimensions import (MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_ba
                                 teacher_select)
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
-# tables derived from the model's: rebuilt (the rollups: for the touched schools) at every refresh
-DERIVED_TABLES = ("response_classes", "rollup_cells")
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
 MODEL_VERSION = 2
 
@@ -288,19 +286,18 @@ def _kept(grain: str) -> str:
     return ", ".join(rollup_grains()[grain])
 
 
-def _regrouped(coarse: str, fine: str) -> str:
+def _regrouped(coarse: str, fine: str) -> tuple[str, dict]:
     """A grain that drops teacher-level columns from a finer one, summed from the finer grain's rows
     just written (a teacher's columns are the same in all its rows, so its cells' teachers add up)."""
-    kept = _kept(coarse)
     return f"""
 insert into rollup_cells by name
-select measure, '{coarse}' as grain, {kept}, last_retained, last_months,
+select measure, $grain as grain, {_kept(coarse)}, last_retained, last_months,
        sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers
 from rollup_cells
-where grain = '{fine}' and ($scope_all or school_id in (select school_id from rollup_scope))
+where grain = $finer and ($scope_all or school_id in (select school_id from rollup_scope))
 group by all
 order by measure, district, school_id
-"""
+""", {"grain": coarse, "finer": fine}
 
 
 # The four grains from two passes over `rollup_source`. A source row is one teacher-practice-round
@@ -308,16 +305,16 @@ order by measure, district, school_id
 # at the grains that pool practices a teacher counts once per cell, on the row of its first class
 # there. The grains without the teacher-level factors are sums of those with them.
 ROLLUP_SQL = [
-    f"""
+    (f"""
 insert into rollup_cells by name
-select measure, 'practice_teacher' as grain, {_kept('practice_teacher')}, last_retained, last_months,
+select measure, $grain as grain, {_kept('practice_teacher')}, last_retained, last_months,
        count(*) filter (where retained) as retained, count(*) as n, count(*) as teachers
 from rollup_source
 group by all
 order by measure, district, school_id
-""",
+""", {"grain": "practice_teacher"}),
     _regrouped("practice", "practice_teacher"),
-    f"""
+    (f"""
 insert into rollup_cells by name
 with per_teacher as (
     select measure, teacher_key, {_kept('teacher')}, last_retained, last_months,
@@ -330,13 +327,13 @@ first_class as (
                                  order by last_retained, last_months) = 1 as first_of_teacher
     from per_teacher
 )
-select measure, 'teacher' as grain, {_kept('teacher')}, last_retained, last_months,
+select measure, $grain as grain, {_kept('teacher')}, last_retained, last_months,
        sum(retained)::bigint as retained, sum(n)::bigint as n,
        count(*) filter (where first_of_teacher) as teachers
 from first_class
 group by all
 order by measure, district, school_id
-""",
+""", {"grain": "teacher"}),
     _regrouped("core", "teacher"),
 ]
 
@@ -351,8 +348,8 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
     else:
         con.execute("delete from rollup_cells where school_id in (select school_id from rollup_scope)")
     execute(con, ROLLUP_SOURCE_SQL, {"scope_all": scope_all})
-    for sql in ROLLUP_SQL:
-        execute(con, sql, {"scope_all": scope_all})
+    for sql, params in ROLLUP_SQL:
+        execute(con, sql, params | {"scope_all": scope_all})
     con.execute("drop table if exists rollup_source")
 
 
