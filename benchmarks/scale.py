@@ -89,12 +89,13 @@ def build(teachers: int, db: Path) -> dict:
     if not files:  # a national export that is not laid out as the sample
         files = sorted(str(p) for p in data.iterdir() if p.suffix in (".csv", ".xlsx"))
     started = time.perf_counter()
-    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(data / "ingest.rss"), python, "-m", "ingest",
+    subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", str(data / "ingest.rss"), python, "-m", "ingest",
                     "--config", str(settings_path), "--db", str(db), *files], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     ingest_seconds = time.perf_counter() - started
+    peak_kb, user, system = (data / "ingest.rss").read_text().split()[-3:]
     info = {"teachers": teachers, "generator": generator[1], "generate_seconds": generate_seconds,
-            "ingest_seconds": ingest_seconds,
-            "ingest_peak_mb": int((data / "ingest.rss").read_text().split()[-1]) / 1024}
+            "ingest_seconds": ingest_seconds, "ingest_cpu_seconds": float(user) + float(system),
+            "ingest_peak_mb": int(peak_kb) / 1024}
     info_path.write_text(json.dumps(info))
     return info
 
@@ -142,10 +143,12 @@ def call(db: Path, config, name: str, filters: Filters, by) -> np.ndarray:
     return np.array([time.perf_counter() - started, time.process_time() - cpu])
 
 
-def time_views(db: Path, config, repeat: int, levels) -> list[dict]:
+def time_views(db: Path, config, repeat: int, levels, pages=None) -> list[dict]:
     results = []
     for scope, filters in scopes(db, config, levels):
         for page, calls in PAGES:
+            if pages and page not in pages:
+                continue
             if page.startswith("districts: a school") and not filters.school_id:
                 continue
             first = sum(call(db, config, name, filters, by) for name, by in calls)
@@ -242,6 +245,9 @@ def markdown(result: dict, everything: dict[int, dict]) -> str:
     if "ingest_seconds" in build_info:
         line += (f" Ingest ({build_info.get('generator', '')} data): {build_info['ingest_seconds']:.0f} s, "
                  f"{scores / build_info['ingest_seconds']:,.0f} scores/s, peak {build_info['ingest_peak_mb']:,.0f} MB.")
+    if "ingest_cpu_seconds" in build_info:
+        line += (f" Ingest CPU (user + system): {build_info['ingest_cpu_seconds']:.1f} s, "
+                 f"{scores / build_info['ingest_cpu_seconds']:,.0f} scores per CPU s.")
     lines += [line, ""]
     target = TARGET_MS.get(n)
     lines += ["| scope | page | first call (ms) | filter change, median (ms) | CPU, median (ms) |",
@@ -286,7 +292,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scopes", default="country,province,district,school",
                         help="which of country, province, district, school to time (comma-separated)")
+    parser.add_argument("--pages", default="", help="time only these pages (comma-separated names of PAGES)")
+    parser.add_argument("--out", default=str(ARTIFACTS), help="folder of the markdown table and JSON figures")
     args = parser.parse_args()
+    artifacts = Path(args.out)
     config = load_config()
     os.environ.pop(config.pseudonymisation.salt_env, None)
     db = Path(args.db) if args.db else Path("/tmp/sustain-scale") / f"teachers-{args.teachers}.duckdb"
@@ -295,13 +304,14 @@ def main() -> None:
     sizes = table_sizes(db)
     print(f"{args.teachers:,} teachers: {sizes}", flush=True)
     result = {"teachers": args.teachers, "build": build_info, "sizes": sizes,
-              "baselines": baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat, args.scopes.split(",")),
+              "baselines": baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat, args.scopes.split(","),
+                                  [p for p in args.pages.split(",") if p]),
               "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / f"scale-{args.teachers}.json").write_text(json.dumps(result, indent=1))
-    everything = {int(p.stem.split("-")[1]): json.loads(p.read_text()) for p in ARTIFACTS.glob("scale-*.json")}
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / f"scale-{args.teachers}.json").write_text(json.dumps(result, indent=1))
+    everything = {int(p.stem.split("-")[1]): json.loads(p.read_text()) for p in artifacts.glob("scale-*.json")}
     text = markdown(result, everything)
-    (ARTIFACTS / "scale.md").write_text(text)
+    (artifacts / "scale.md").write_text(text)
     print(text)
 
 

@@ -47,6 +47,25 @@ documents a model:
   school_id, cluster, district, province, school_type   where the unit was observed at t (the
                                        round's visit), else where it was at month 0
   programme, gender, subject, ...      the teacher's (the catalogue's teacher-level dimensions)
+  last_retained, last_months           the unit's history before t: retained or not at its last
+                                       observation before t, and that round (true and 0: month 0)
+
+`response_classes`: retention's response weights, one row per programme, round t > 0 and history
+  (last_retained, last_months) of `person_period`: units, observed_units and
+  weight = 1 / the share observed (inverse probability of response within the class). A unit not
+  seen at t (absent, gone, not scored) is represented by the observed units that looked like it at
+  their last visit. Over the whole model, not per view, so a figure does not depend on the filters
+  beyond the rows it counts; recomputed at every refresh (one aggregate of person_period).
+
+`rollup_cells`: the sufficient statistics of retention and prevalence per school and cell, so a
+  country or district view reads thousands of rows, not the person-period table. One row per
+  measure (`prevalence`: each observation; `retention`: each unit in use at month 0 at its month-0
+  observation, and each later observed round), grain (sustain/dimensions.py `rollup_grains`: the
+  dimension columns it keeps, null in the others), the kept columns (always the school's place,
+  programme and months) and the history class (last_retained, last_months; null: weight 1):
+  retained, n (rows) and teachers (distinct teachers of the cell, each counted on the row of its
+  first class, so the sum over classes is the distinct count). The weights are joined at reading
+  (`response_classes`), so an import rewrites only the cells of the schools it touched.
 
 Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
 per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
@@ -62,9 +81,12 @@ import duckdb
 
 from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
-from sustain.dimensions import MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis, teacher_dimensions, teacher_select
+from sustain.dimensions import (MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis, rollup_grains, teacher_dimensions,
+                                teacher_select)
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
+# what the model's tables are made of; a change here rebuilds every model at the next import or start
+MODEL_VERSION = 2
 
 
 def _columns(alias: str = "") -> str:
@@ -78,7 +100,7 @@ def ensure_dimension_columns(con: duckdb.DuckDBPyConnection) -> None:
     (names are code identifiers from the catalogue; values are always computed, never spliced)."""
     for d in teacher_dimensions():
         if d.name not in MODEL_CORE_TEACHER_COLUMNS:
-            for table in MODEL_TABLES:
+            for table in (*MODEL_TABLES, "rollup_cells"):
                 con.execute(f"alter table {table} add column if not exists {d.name} varchar")
 
 
@@ -200,8 +222,13 @@ sequenced as (
                           rows between unbounded preceding and 1 preceding), 0) as earlier_drops,
            max(case when observed then months end)
                over (partition by teacher_key, practice) as last_observed,
-           lead(retained ignore nulls) over (partition by teacher_key, practice order by months) as next_retained
+           lead(retained ignore nulls) over (partition by teacher_key, practice order by months) as next_retained,
+           coalesce(last_value(case when observed then retained end ignore nulls) over history, true)
+               as last_retained,
+           coalesce(last_value(case when observed then months end ignore nulls) over history, 0) as last_months
     from with_observation
+    window history as (partition by teacher_key, practice order by months
+                       rows between unbounded preceding and 1 preceding)
 )
 select s.teacher_key, s.practice, s.months,
        s.observed,
@@ -215,12 +242,121 @@ select s.teacher_key, s.practice, s.months,
        coalesce(v.hindrances, []::varchar[]) as hindrances_now,
        coalesce(v.hindrances_prev, []::varchar[]) as hindrances_prev,
        coalesce(m0.hindrances, []::varchar[]) as hindrances_m0,
+       s.last_retained, s.last_months,
        s.school_id, s.cluster, s.district, s.province, s.school_type,
        {_columns('s')}
 from sequenced s
 left join scoped_visits v on v.teacher_key = s.teacher_key and v.months = s.months
 left join scoped_visits m0 on m0.submission_id = s.m0_submission
 order by s.district, s.school_id, s.teacher_key, s.practice, s.months
+"""
+
+
+RESPONSE_CLASSES_SQL = """
+insert into response_classes by name
+select programme, months, last_retained, last_months,
+       count(*) as units,
+       count(*) filter (where observed) as observed_units,
+       1.0 / avg(observed::double) as weight
+from person_period
+group by all
+"""
+
+# the rows the rollups aggregate, of every school (`$scope_all`) or of those in temp table
+# `rollup_scope(school_id)`; the columns are the finest grain's
+_ROLLUP_COLUMNS = ", ".join(rollup_grains()["practice_teacher"])
+ROLLUP_SOURCE_SQL = f"""
+create or replace temp table rollup_source as
+select 'prevalence' as measure, teacher_key, {_ROLLUP_COLUMNS}, retained,
+       null::boolean as last_retained, null::integer as last_months
+from model_observations
+where $scope_all or school_id in (select school_id from rollup_scope)
+union all
+select 'retention', teacher_key, {_ROLLUP_COLUMNS}, retained, null, null
+from model_observations
+where months = 0 and retained and ($scope_all or school_id in (select school_id from rollup_scope))
+union all
+select 'retention', teacher_key, {_ROLLUP_COLUMNS}, retained, last_retained, last_months
+from person_period
+where observed and ($scope_all or school_id in (select school_id from rollup_scope))
+"""
+
+
+def _kept(grain: str) -> str:
+    return ", ".join(rollup_grains()[grain])
+
+
+def _regrouped(coarse: str, fine: str) -> tuple[str, dict]:
+    """A grain that drops teacher-level columns from a finer one, summed from the finer grain's rows
+    just written (a teacher's columns are the same in all its rows, so its cells' teachers add up)."""
+    return f"""
+insert into rollup_cells by name
+select measure, $grain as grain, {_kept(coarse)}, last_retained, last_months,
+       sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers
+from rollup_cells
+where grain = $finer and ($scope_all or school_id in (select school_id from rollup_scope))
+group by all
+order by measure, district, school_id
+""", {"grain": coarse, "finer": fine}
+
+
+# The four grains from two passes over `rollup_source`. A source row is one teacher-practice-round
+# (of one measure), so at the grains that keep the practice each row is its own teacher in its cell;
+# at the grains that pool practices a teacher counts once per cell, on the row of its first class
+# there. The grains without the teacher-level factors are sums of those with them.
+ROLLUP_SQL = [
+    (f"""
+insert into rollup_cells by name
+select measure, $grain as grain, {_kept('practice_teacher')}, last_retained, last_months,
+       count(*) filter (where retained) as retained, count(*) as n, count(*) as teachers
+from rollup_source
+group by all
+order by measure, district, school_id
+""", {"grain": "practice_teacher"}),
+    _regrouped("practice", "practice_teacher"),
+    (f"""
+insert into rollup_cells by name
+with per_teacher as (
+    select measure, teacher_key, {_kept('teacher')}, last_retained, last_months,
+           count(*) filter (where retained) as retained, count(*) as n
+    from rollup_source
+    group by all
+),
+first_class as (
+    select *, row_number() over (partition by measure, teacher_key, {_kept('teacher')}
+                                 order by last_retained, last_months) = 1 as first_of_teacher
+    from per_teacher
+)
+select measure, $grain as grain, {_kept('teacher')}, last_retained, last_months,
+       sum(retained)::bigint as retained, sum(n)::bigint as n,
+       count(*) filter (where first_of_teacher) as teachers
+from first_class
+group by all
+order by measure, district, school_id
+""", {"grain": "teacher"}),
+    _regrouped("core", "teacher"),
+]
+
+
+def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
+    """Rebuild `response_classes`, and the rollup cells of every school (`scope_all`) or of the
+    schools in temp table `rollup_scope`."""
+    con.execute("delete from response_classes")
+    con.execute(RESPONSE_CLASSES_SQL)
+    if scope_all:
+        con.execute("delete from rollup_cells")
+    else:
+        con.execute("delete from rollup_cells where school_id in (select school_id from rollup_scope)")
+    execute(con, ROLLUP_SOURCE_SQL, {"scope_all": scope_all})
+    for sql, params in ROLLUP_SQL:
+        execute(con, sql, params | {"scope_all": scope_all})
+    con.execute("drop table if exists rollup_source")
+
+
+TOUCHED_SCHOOLS_SQL = """
+insert into rollup_scope
+select distinct school_id from model_observations
+where teacher_key in (select teacher_key from model_scope)
 """
 
 
@@ -233,6 +369,8 @@ def config_fingerprint(config: Config) -> str:
         "programmes": [[p.code, p.end_date.isoformat()] for p in config.programmes],
         "practices": [[p.code, p.retained_at] for p in config.practices],
         "dimensions": model_fingerprint_basis(),
+        "model_version": MODEL_VERSION,
+        "rollup_grains": rollup_grains(),
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -259,13 +397,21 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     else:
         execute(con, f"create or replace temp table model_scope as select distinct teacher_key from ({teachers_sql})",
                 params or {})
+        # the schools whose rollup cells change: where these teachers were observed, before and after
+        con.execute("create or replace temp table rollup_scope (school_id varchar)")
+        con.execute(TOUCHED_SCHOOLS_SQL)
         for table in MODEL_TABLES:
             con.execute(f"delete from {table} where teacher_key in (select teacher_key from model_scope)")
     if full:
         con.execute("create or replace temp table model_scope (teacher_key varchar)")
+        con.execute("create or replace temp table rollup_scope (school_id varchar)")
     values = model_params(config) | {"scope_all": full}
     for sql in (PLACED_VISITS_SQL, OBSERVATIONS_SQL, PERSON_PERIOD_SQL):
         execute(con, sql, values)
+    if not full:
+        con.execute(TOUCHED_SCHOOLS_SQL)
+    refresh_rollups(con, full)
+    con.execute("drop table if exists rollup_scope")
     con.execute("delete from model_info")
     execute(con, "insert into model_info values ($fingerprint, now()::timestamp)",
             {"fingerprint": config_fingerprint(config)})

@@ -72,9 +72,10 @@ def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
             continue
         within = filters.replace(cluster=tuple(clusters))
         counts = retention_counts(con, within, by, config)
-        # clusters with teachers in the group (any round)
+        # clusters with teachers in the group (any round; counted per round, which the rollups answer)
         groups = [c for c in by if c != "months"]
-        present = retention_counts(con, within, [*groups, "cluster"], config)
+        present = retention_counts(con, within, [*groups, "cluster", "months"], config)
+        present = present[[*groups, "cluster"]].drop_duplicates()
         if groups:
             per_group = present.groupby(groups, dropna=False).size().rename("clusters").reset_index()
             counts = counts.merge(per_group, on=groups, how="left")

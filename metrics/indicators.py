@@ -18,6 +18,7 @@ from sustain.config import Config
 from .latent import RESPONSE_WEIGHTED_PERIODS
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, TEACHER_COLUMNS, Filters
+from .rollups import rollup_grain, school_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
 
 
@@ -39,8 +40,7 @@ def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     scale; Wilson's interval where the group has one school or every school agrees exactly
     (`stats.clustered_ratio_interval`). Suppressed on distinct teachers (`base.suppress`)."""
     by = group_columns(by, BY_COLUMNS, always=["months"])
-    rows, params = filtered_rows(by, filters)
-    frame = _clustered_shares(con, config, by, rows, params)
+    frame = _clustered_shares(con, config, by, *_school_cells("prevalence", by, filters))
     frame = suppress(order_rows(frame, by), by, ["rate", "n", "ci_low", "ci_high", "teachers"],
                      config.thresholds.min_group_n, hierarchy=school_hierarchy(con))
     return frame[[*by, "rate", "n", "ci_low", "ci_high", "teachers", "suppressed"]]
@@ -64,6 +64,20 @@ def retention_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     """Unsuppressed counts behind `retention` (retained, n, teachers per group and round; without
     `months` in `by`, over every round, month 0 included); `school_id` may be in `by`. For
     estimators that pool finer cells (half_life), never shown as they are."""
+    grain = rollup_grain(by, filters)
+    if grain is not None:
+        cells, params = school_cells_sql("retention", grain, by, filters)
+        return query(con, config, f"""
+school_cells as (
+    {cells}
+)
+select {select_list(by)}
+       coalesce(sum(school_retained), 0)::bigint as retained,
+       coalesce(sum(school_n), 0)::bigint as n,
+       coalesce(sum(school_teachers), 0)::bigint as teachers
+from school_cells
+group by all
+""", params)
     rows, params = _followed_rows(by, filters)
     return query(con, config, f"""
 followed as (
@@ -90,8 +104,7 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     clustered by school, as `prevalence`'s (linearised ratio variance over school totals, logit
     scale; Wilson's for a single school). Suppressed on distinct teachers (`base.suppress`)."""
     by = group_columns(by, BY_COLUMNS, always=["months"])
-    rows, params = _followed_rows(by, filters)
-    frame = _clustered_shares(con, config, by, rows, params, weight="weight")
+    frame = _clustered_shares(con, config, by, *_school_cells("retention", by, filters))
     month0 = frame["months"] == 0
     frame.loc[month0, ["ci_low", "ci_high"]] = np.nan
     frame = suppress(order_rows(frame, by), by, ["rate", "retained", "n", "ci_low", "ci_high", "teachers"],
@@ -99,32 +112,49 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     return frame[[*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers", "suppressed"]]
 
 
-def _clustered_shares(con: duckdb.DuckDBPyConnection, config: Config, by: Sequence[str], rows: str,
-                      params: dict, weight: str = "1.0") -> pd.DataFrame:
-    """Per group of `by`: retained, n, teachers and rate = retained / n, with the interval
-    clustered by school. One DuckDB query aggregates per group and school, then per group to the
-    interval's sufficient statistics (sum y, sum n, schools, sum_s (y_s - rate n_s)^2), so only one
-    row per group reaches pandas (`stats.clustered_ratio_intervals_from_sums`).
+def _school_cells(measure: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
+    """The per-group, per-school totals of `measure` (prevalence | retention) as `_clustered_shares`
+    takes them: from the model's rollups when the view allows (metrics/rollups.py), else from its
+    rows. `retention` weights its rows by the response weights (`RESPONSE_WEIGHTED_PERIODS`)."""
+    grain = rollup_grain(by, filters)
+    if grain is not None:
+        return school_cells_sql(measure, grain, by, filters)
+    if measure == "retention":
+        (rows, params), weight = _followed_rows(by, filters), "weight"
+    else:
+        (rows, params), weight = filtered_rows(by, filters), "1.0"
+    return f"""
+with filtered as (
+    {rows}
+)
+select {select_list(by)}school_id,
+       count(*) filter (where retained) as school_retained,
+       count(*) as school_n,
+       count(distinct teacher_key) as school_teachers,
+       coalesce(sum({weight}) filter (where retained), 0) as school_weighted_retained,
+       sum({weight}) as school_weighted_n
+from filtered
+group by all
+""", params
 
-    `weight` (a column of `rows`, from code): rate and interval from the weighted totals
-    (retention's response weights); the counts shown stay unweighted.
+
+def _clustered_shares(con: duckdb.DuckDBPyConnection, config: Config, by: Sequence[str], school_cells: str,
+                      params: dict) -> pd.DataFrame:
+    """Per group of `by`: retained, n, teachers and rate = retained / n, with the interval
+    clustered by school. One DuckDB query aggregates per group and school (`school_cells`, from
+    `_school_cells`), then per group to the interval's sufficient statistics (sum y, sum n,
+    schools, sum_s (y_s - rate n_s)^2), so only one row per group reaches pandas
+    (`stats.clustered_ratio_intervals_from_sums`).
+
+    Rate and interval come from the weighted totals (retention's response weights; weight 1 for
+    prevalence); the counts shown stay unweighted.
     `teachers` (distinct teachers per group) is the sum of each school's distinct teachers: `by`
     always holds `months`, and a teacher has one placed visit per round, so one school per group."""
     keys = select_list(by)
     window = f"partition by {', '.join(by)}" if by else ""
     frame = query(con, config, f"""
-filtered as (
-    {rows}
-),
 school_cells as (
-    select {keys}school_id,
-           count(*) filter (where retained) as school_retained,
-           count(*) as school_n,
-           count(distinct teacher_key) as school_teachers,
-           coalesce(sum({weight}) filter (where retained), 0) as school_weighted_retained,
-           sum({weight}) as school_weighted_n
-    from filtered
-    group by all
+    {school_cells}
 ),
 school_spread as (
     select *, sum(school_weighted_retained) over w / sum(school_weighted_n) over w as group_rate

@@ -460,20 +460,11 @@ def group_curves(fit: LatentFit | None, by: Sequence[str]) -> dict:
 # -- retention's response weights ------------------------------------------------------------------
 # `person_period` with `weight`: 1 / the share observed at round t among the units of the same
 # programme, round and history (retained or not at their last observation before t, and the round
-# of that observation; month 0 when none). A unit not seen at t (absent, gone, not scored) is thus
-# represented by the observed units that looked like it at their last visit (inverse probability of
-# response within weighting classes). Computed over the whole model, not per view, so a figure
-# does not depend on the filters beyond the rows it counts.
+# of that observation; month 0 when none). Computed over the whole model at import
+# (ingest/model.py `response_classes`), not per view, so a figure does not depend on the filters
+# beyond the rows it counts.
 RESPONSE_WEIGHTED_PERIODS = """(
-    select h.*, 1.0 / avg(h.observed::double) over (
-               partition by h.programme, h.months, h.last_retained, h.last_months) as weight
-    from (
-        select *,
-               coalesce(last_value(case when observed then retained end ignore nulls) over history, true)
-                   as last_retained,
-               coalesce(last_value(case when observed then months end ignore nulls) over history, 0) as last_months
-        from person_period
-        window history as (partition by teacher_key, practice order by months
-                           rows between unbounded preceding and 1 preceding)
-    ) h
+    select pp.*, rc.weight
+    from person_period pp
+    join response_classes rc using (programme, months, last_retained, last_months)
 )"""

@@ -233,6 +233,47 @@ where visits.province is null and sc.school_id = visits.school_id;
 -- (sustain/dimensions.py `roster_column`); null for teachers imported before
 alter table teachers add column if not exists attributes map(varchar, varchar);
 """),
+    (5, "retention's response weights and the rollups of the analysis model (ingest/model.py)", """
+-- each unit-round's history class, and the classes' response weights
+alter table person_period add column if not exists last_retained boolean;
+alter table person_period add column if not exists last_months integer;
+create table if not exists response_classes (
+    programme varchar, months integer, last_retained boolean, last_months integer,
+    units bigint, observed_units bigint, weight double
+);
+-- retention's and prevalence's sums per measure, grain, school cell and history class (the
+-- catalogue's further teacher-level columns are added by the model build)
+create table if not exists rollup_cells (
+    measure varchar, grain varchar,
+    province varchar, district varchar, cluster varchar, school_id varchar, school_type varchar,
+    programme varchar, months integer, practice varchar, gender varchar, subject varchar,
+    last_retained boolean, last_months integer,
+    retained bigint, n bigint, teachers bigint
+);
+"""),
+    (6, "scores and hindrances of a visit without primary-key indexes (the import writes each pair once)", """
+-- The import writes a visit's (practice, score) and hindrance pairs once: one version of each
+-- submission is picked, a changed one's pairs are deleted first, practice codes are distinct and
+-- hindrances are taken distinct (ingest/core.py `_import_survey`; tests/test_rollups.py checks it
+-- after an import, an edit and a re-import). The indexes cost about a third of a national import.
+create table visit_practices_unkeyed (
+    submission_id varchar not null,
+    practice      varchar not null,
+    score         integer                  -- null: `na` or not scored (missing, never 0)
+);
+insert into visit_practices_unkeyed select submission_id, practice, score from visit_practices
+order by submission_id, practice;
+drop table visit_practices;
+alter table visit_practices_unkeyed rename to visit_practices;
+create table visit_hindrances_unkeyed (
+    submission_id varchar not null,
+    hindrance     varchar not null
+);
+insert into visit_hindrances_unkeyed select submission_id, hindrance from visit_hindrances
+order by submission_id, hindrance;
+drop table visit_hindrances;
+alter table visit_hindrances_unkeyed rename to visit_hindrances;
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

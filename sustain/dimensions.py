@@ -185,3 +185,16 @@ def _aliased(sql: str, alias: str) -> str:
 def model_fingerprint_basis() -> list[list[str]]:
     """What the analysis model takes from the catalogue (its teacher columns and their SQL)."""
     return [[d.name, d.roster_sql] for d in teacher_dimensions()]
+
+
+def rollup_grains() -> dict[str, tuple[str, ...]]:
+    """The grains of the analysis model's rollups (ingest/model.py builds them, metrics/rollups.py
+    reads them), coarsest first: name -> the dimension columns a grain keeps. Every grain keeps the
+    school's place (the clustered intervals need per-school totals), the programme and the round
+    (retention's response weights are per programme and round); the finer ones add the practice,
+    the other teacher-level dimensions, or both."""
+    place = tuple(d.name for d in CATALOGUE if d.level == "school")
+    factors = tuple(d.name for d in teacher_dimensions() if d.name != "programme")
+    core = (*place, "programme", "months")
+    return {"core": core, "practice": (*core, "practice"), "teacher": (*core, *factors),
+            "practice_teacher": (*core, "practice", *factors)}

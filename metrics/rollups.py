@@ -1,0 +1,64 @@
+"""Reading the analysis model's rollups (ingest/model.py `rollup_cells`) instead of its rows.
+
+Retention and prevalence need, per group and school, the retained and observed counts, their
+response-weighted sums and the distinct teachers. The rollups hold these per school cell at a few
+grains (sustain/dimensions.py `rollup_grains`), so a country or district view sums thousands of
+cells instead of the person-period rows. A view reads the coarsest grain that keeps every column it
+groups or filters by, and only when the sums it needs add up across the cells it pools:
+- no hindrance (a teacher belongs to several hindrance groups: not a column of any cell);
+- `months` grouped (a teacher has one school per round, so the distinct teachers of a group and
+  school are the sum of its cells' only within one round);
+- practices pooled only over all practices, or one (a teacher counts in every practice's cell, so
+  the cells of two practices would count them twice).
+Otherwise (`rollup_grain` returns None) the indicator reads the model's rows, with the same result.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from sustain.dimensions import rollup_grains
+
+from .filters import DIMENSIONS, Filters
+
+# False: every view reads the model's rows (the tests compare both paths; a rollup is never needed)
+ENABLED = True
+
+
+def rollup_grain(by: Sequence[str], filters: Filters) -> str | None:
+    """The coarsest rollup grain that answers a view grouped by `by` (holding `months`) under
+    `filters`; None when the view must read the model's rows (see the module docstring)."""
+    if not ENABLED or "months" not in by or "hindrance" in by or filters.hindrance:
+        return None
+    needed = set(by) | {name for name in DIMENSIONS if getattr(filters, name)}
+    if filters.scope is not None:
+        needed.add("district")
+    if "practice" in needed and "practice" not in by and len(filters.practice) > 1:
+        return None
+    for grain, kept in rollup_grains().items():
+        if needed <= set(kept):
+            return grain
+    return None
+
+
+def school_cells_sql(measure: str, grain: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
+    """`select <by>, school_id, school_retained, school_n, school_teachers, school_weighted_retained,
+    school_weighted_n` per group and school from the rollup of `measure` (retention | prevalence)
+    at `grain`: the same per-school totals the indicators compute from the model's rows, the
+    weights joined from `response_classes` (rows without a history class weigh 1)."""
+    where, params = filters.where("practice", alias="r")
+    keys = "".join(f"r.{c}, " for c in by)
+    sql = f"""
+select {keys}r.school_id,
+       sum(r.retained)::bigint as school_retained,
+       sum(r.n)::bigint as school_n,
+       sum(r.teachers)::bigint as school_teachers,
+       sum(r.retained * coalesce(rc.weight, 1.0)) as school_weighted_retained,
+       sum(r.n * coalesce(rc.weight, 1.0)) as school_weighted_n
+from rollup_cells r
+left join response_classes rc
+  on rc.programme = r.programme and rc.months = r.months
+ and rc.last_retained = r.last_retained and rc.last_months = r.last_months
+where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
+group by all
+"""
+    return sql, params | {"rollup_measure": measure, "rollup_grain": grain}

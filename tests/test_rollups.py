@@ -1,0 +1,176 @@
+"""The analysis model's rollups (ingest/model.py `rollup_cells`, read through metrics/rollups.py):
+every indicator gives the same table from the rollups as from the model's rows; an import rewrites
+the rollup cells of the schools it touched only, and they equal a full rebuild; retention's response
+weights stored at import are the window over person_period they replace; a visit's scores and
+hindrances stay one row per pair without the primary keys migration 6 dropped."""
+import duckdb
+import pandas as pd
+import pytest
+
+from ingest.model import refresh_model
+from metrics import Filters, rollups
+from metrics.registry import INDICATORS, TABLES
+from sustain.config import load_config
+from sustain.db import open_for_writing
+from support import rows, teacher, visit, write_kobo, write_roster
+
+# views read from the rollups (a grain is chosen), and some read from the rows (hindrance, two
+# practices pooled), each compared across both paths
+VIEWS = [
+    (Filters(), ["district"]),
+    (Filters(), ["practice"]),
+    (Filters(gender=("female",)), ["district"]),                              # a factor filter
+    (Filters(programme=("CBM",), experience_band=("5-9",)), ["school_type"]),
+    (Filters(district=("Thatta",), practice=("group_work",)), ["school_id"]),
+    (Filters(scope=("Pishin", "Quetta"), months_min=3, months_max=12), ["province"]),
+    (Filters(practice=("group_work", "questioning")), []),
+    (Filters(hindrance=("low_pay",)), ["district"]),
+]
+# the tables that read the rollups directly, on every view; every other indicator (README
+# "Indicators") and the tables built on retention's counts on one district's view (the model fits
+# take tens of seconds on the whole sample)
+READ_ROLLUPS = ["prevalence", "retention", "retention_by_cop"]
+ONE_DISTRICT = Filters(district=("Pishin",))
+OTHERS = sorted(set(INDICATORS) - set(READ_ROLLUPS) | {"school_trends", "headline"})
+
+
+@pytest.fixture(scope="module")
+def sample(sample_db):
+    con = duckdb.connect(str(sample_db), read_only=True)
+    yield con, load_config()
+    con.close()
+
+
+def both_paths(con, config, name, filters, by, monkeypatch):
+    monkeypatch.setattr(rollups, "ENABLED", True)
+    from_rollups = TABLES[name](con, filters, by, config)
+    monkeypatch.setattr(rollups, "ENABLED", False)
+    from_rows = TABLES[name](con, filters, by, config)
+    return from_rollups, from_rows
+
+
+@pytest.mark.parametrize("name", READ_ROLLUPS)
+def test_tables_from_the_rollups_equal_those_from_the_rows(sample, name, monkeypatch):
+    con, config = sample
+    for filters, by in VIEWS:
+        from_rollups, from_rows = both_paths(con, config, name, filters, by, monkeypatch)
+        assert not from_rows.empty
+        pd.testing.assert_frame_equal(from_rollups, from_rows, rtol=1e-9, obj=f"{name} {filters.describe()} by {by}")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in ("half_life", "persistence",
+                                                                                      "hindrance_effect", "headline")
+                                  else n for n in OTHERS])
+def test_every_other_table_is_the_same_on_either_path(sample, name, monkeypatch):
+    con, config = sample
+    from_rollups, from_rows = both_paths(con, config, name, ONE_DISTRICT, [], monkeypatch)
+    pd.testing.assert_frame_equal(from_rollups, from_rows, rtol=1e-9)
+
+
+def test_the_views_that_can_read_a_rollup_do():
+    grains = [rollups.rollup_grain([*by, "months"], filters) for filters, by in VIEWS]
+    assert grains == ["core", "practice", "teacher", "teacher", "practice", "core", None, None]
+
+
+# -- the refresh at import -------------------------------------------------------------------------
+TEACHERS = [teacher("T1", "S1"), teacher("T2", "S1", gender="male"), teacher("T3", "S2"),
+            teacher("T4", "S3", cluster="SAN-C1", district="Sanghar", programme="CBT", subject="science")]
+SCORES = {"group_work": "3", "questioning": "2", "teaching_aids": "4"}
+LOWER = {"group_work": "1", "questioning": "3", "teaching_aids": "na"}
+
+
+def first_visits():
+    out = []
+    for t, school, district, cluster, programme in (("T1", "S1", "Thatta", "THA-C1", "CBM"),
+                                                    ("T2", "S1", "Thatta", "THA-C1", "CBM"),
+                                                    ("T3", "S2", "Thatta", "THA-C1", "CBM"),
+                                                    ("T4", "S3", "Sanghar", "SAN-C1", "CBT")):
+        for month, scores in ((0, SCORES), (3, SCORES if t != "T2" else LOWER), (6, LOWER)):
+            out.append(visit(f"{t}-{month}", t, school, month, programme=programme, scores=scores,
+                             district=district, cluster=cluster, hindrances="low_pay" if month == 3 else ""))
+    return out
+
+
+ROLLUP_CELLS = "select * from rollup_cells where school_id in ('S2', 'S3') order by all"
+MARK = 999  # a value no cell holds, written into school S1's cells before the second import
+
+
+def write(config, sql):
+    con = open_for_writing(config.database_path())
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def imported(tmp_path, config_factory, load):
+    """A roster and three rounds of visits imported; school S1's rollup cells marked; then a second
+    file touching school S2 only (T3's month-12 visit and an edit of its month-3 visit)."""
+    config = config_factory(**{"thresholds.min_group_n": 1})
+    load(config, write_roster(tmp_path / "roster.csv", TEACHERS))
+    load(config, write_kobo(tmp_path / "first.csv", first_visits()))
+    write(config, f"update rollup_cells set teachers = {MARK} where school_id = 'S1'")
+    later = [visit("T3-12", "T3", "S2", 12, scores=LOWER, hindrances="low_pay no_followup"),
+             visit("T3-3b", "T3", "S2", 3, root="T3-3", scores=LOWER, end_time="2024-06-01T10:00:00+05:00")]
+    summary = load(config, write_kobo(tmp_path / "second.csv", later)).files[0]
+    assert (summary.inserted, summary.updated) == (1, 1)
+    return config
+
+
+def test_an_import_rewrites_the_rollups_of_the_schools_it_touched_equal_to_a_full_rebuild(imported):
+    config = imported
+    # school S1 was not touched: its cells were not rewritten (still marked)
+    assert rows(config, "select distinct teachers from rollup_cells where school_id = 'S1'") == [(MARK,)]
+    incremental = rows(config, ROLLUP_CELLS)
+    classes = rows(config, "select * from response_classes order by all")
+    assert rows(config, "select sum(n) from rollup_cells where measure = 'retention' and grain = 'core' "
+                        "and school_id = 'S2' and months = 12") == [(1,)]  # group_work (teaching_aids: na)
+    con = open_for_writing(config.database_path())
+    try:
+        refresh_model(con, config)  # every teacher, every school
+    finally:
+        con.close()
+    assert rows(config, ROLLUP_CELLS) == incremental
+    assert rows(config, "select * from response_classes order by all") == classes
+    assert MARK not in {r[0] for r in rows(config, "select teachers from rollup_cells where school_id = 'S1'")}
+
+
+def test_response_weights_stored_at_import_are_the_window_they_replace(imported):
+    config = imported
+    window = rows(config, """
+with h as (
+    select *,
+           coalesce(last_value(case when observed then retained end ignore nulls) over history, true) as lr,
+           coalesce(last_value(case when observed then months end ignore nulls) over history, 0) as lm
+    from person_period
+    window history as (partition by teacher_key, practice order by months
+                       rows between unbounded preceding and 1 preceding)
+)
+select teacher_key, practice, months,
+       1.0 / avg(observed::double) over (partition by programme, months, lr, lm) as weight
+from h order by all""")
+    stored = rows(config, """
+select teacher_key, practice, months, rc.weight
+from person_period join response_classes rc using (programme, months, last_retained, last_months)
+order by all""")
+    assert len(stored) == len(window) > 0
+    assert [r[:3] for r in stored] == [r[:3] for r in window]
+    assert [r[3] for r in stored] == pytest.approx([r[3] for r in window], rel=1e-12)
+    assert len({r[3] for r in stored}) > 1  # the weights differ between classes
+
+
+def test_scores_and_hindrances_stay_one_row_per_pair_without_primary_keys(imported, tmp_path, load):
+    config = imported
+    # the unchanged file again, then the edit again: nothing is written twice
+    load(config, write_kobo(tmp_path / "first.csv", first_visits()))
+    assert rows(config, "select count(*) from duckdb_constraints() where table_name in "
+                        "('visit_practices', 'visit_hindrances') and constraint_type = 'PRIMARY KEY'") == [(0,)]
+    assert rows(config, "select count(*) from visit_practices") > [(0,)]
+    assert rows(config, "select count(*) from visit_hindrances") > [(0,)]
+    assert rows(config, """select submission_id, practice from visit_practices
+                           group by all having count(*) > 1""") == []
+    assert rows(config, """select submission_id, hindrance from visit_hindrances
+                           group by all having count(*) > 1""") == []
+    assert rows(config, "select score from visit_practices where submission_id = 'T3-3' order by practice") == [
+        (1,), (3,)]  # the edit's scores replaced the first version's
