@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from sustain.dimensions import sort_key  # groups in the catalogue's order (bands: 5-9 before 10-19)
-from sustain.messages import t
+from sustain.messages import RIGHT_TO_LEFT, current_language, t
 
 
 # characters markdown would read as formatting inside a sentence (names come from the data)
@@ -41,6 +41,27 @@ def title_margin(wrapped: str) -> int:
     return 48 + 22 * (wrapped.count("<br>") + 1)  # and room for value labels above the top row
 
 
+# Unicode's right-to-left embedding: a chart keeps plotly's left-to-right layout, each title line
+# inside it reads right to left (numbers and Latin names placed as Urdu readers expect)
+RTL_EMBEDDING, POP_DIRECTION = "\u202b", "\u202c"
+
+
+def titles_in_direction(figure: go.Figure) -> go.Figure:
+    """In a right-to-left language, the figure's title and axis titles read right to left."""
+    if current_language() not in RIGHT_TO_LEFT:
+        return figure
+
+    def embedded(text):
+        if not text or text.startswith(RTL_EMBEDDING):
+            return text
+        return "<br>".join(f"{RTL_EMBEDDING}{line}{POP_DIRECTION}" for line in text.split("<br>"))
+
+    figure.update_layout(title_text=embedded(figure.layout.title.text))
+    figure.for_each_xaxis(lambda axis: axis.update(title_text=embedded(axis.title.text)))
+    figure.for_each_yaxis(lambda axis: axis.update(title_text=embedded(axis.title.text)))
+    return figure
+
+
 def _drawn(trace) -> bool:
     """A line or marker trace that shows values (not an interval band or a legend stand-in)."""
     return (trace.type == "scatter" and trace.hoverinfo != "skip" and not trace.fill
@@ -61,6 +82,7 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
     if title and "<br>" not in title and len(title) > 55:
         wrapped = wrap_title(title)
         figure.update_layout(title_text=wrapped, margin_t=max(figure.layout.margin.t or 0, title_margin(wrapped)))
+    titles_in_direction(figure)
     drawn = [trace for trace in figure.data if _drawn(trace)]
     if sum(len(trace.x) for trace in drawn) > few:
         return figure
@@ -142,4 +164,4 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
                          yaxis=dict(title="", categoryorder="category descending"),
                          margin=dict(t=title_margin(wrapped), l=10, r=10, b=10), showlegend=True, legend_title_text=t("Programme"),
                          legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
-    return figure
+    return titles_in_direction(figure)

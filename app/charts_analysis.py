@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from app.charts import titles_in_direction
 from metrics.base import TOO_FEW
 from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
 from report.answers import EVIDENCE_P, fastest_hindrance
@@ -33,7 +34,7 @@ def _layout(figure: go.Figure, title: str, **extra) -> go.Figure:
     legend = figure.layout.legend.title.text
     if legend in BY_NAME and current_language() != "en":  # a legend titled by a dimension: its name in words
         figure.update_layout(legend_title_text=t(BY_NAME[legend].label.lower()))
-    return figure
+    return titles_in_direction(figure)
 
 
 def _groups(table: pd.DataFrame, group: str | None):

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from browser_helpers import browser, sample_server  # noqa: F401 (fixtures of the browser check)
 from support import ROOT_DIR
 from report.labels import TEXT
 from sustain import messages
@@ -143,3 +144,42 @@ def test_page_in_urdu_shows_no_english(open_page, sample_db, page):
     assert not left, left
     assert not messages.MISSING, sorted(messages.MISSING)
     assert any(re.search("[\u0600-\u06ff]", text) for text in (e.value for e in at.title))
+
+
+@pytest.mark.slow  # a real server and chromium
+def test_the_switch_turns_a_phone_page_urdu_and_right_to_left(sample_server, browser):
+    """390x844: the sidebar's switch puts `lang=ur` in the URL; the page then reads right to left
+    in Urdu, and the next page keeps it."""
+    from playwright.sync_api import expect
+
+    from browser_helpers import PHONE, SCREENSHOTS, go_to, new_page, screenshot, settle
+
+    page = new_page(browser, PHONE)
+    page.goto(sample_server)
+    settle(page)
+    page.get_by_test_id("stExpandSidebarButton").click()
+    page.get_by_test_id("stSidebar").get_by_text(messages.LANGUAGE_NAMES["ur"], exact=True).click()
+    expect(page).to_have_url(re.compile(r"[?&]lang=ur"))
+    settle(page)
+    with messages.using_language("ur"):
+        heading, practices = messages.t("Retention of practices after the programme"), messages.t("Practices")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name=heading)).to_be_visible()
+    assert main.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    screenshot(page, SCREENSHOTS / "urdu_overview_sidebar_phone.png")
+    page.keyboard.press("Escape")
+    go_to(page, practices)
+    expect(page).to_have_url(re.compile(r"/practices\?(.*&)?lang=ur"))
+    settle(page)
+    expect(main.get_by_role("heading", name=practices, exact=True)).to_be_visible()
+    answer = main.get_by_test_id("stMarkdownContainer").filter(has_text="نصف").first.inner_text()
+    assert re.search("[\u0600-\u06ff]", answer) and not _words(answer) & ENGLISH_WORDS, answer
+    page.context.close()
+    page = new_page(browser, PHONE)  # a link in Urdu opens in Urdu, the sidebar closed
+    page.goto(sample_server + "/?lang=ur")
+    settle(page)
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name=heading)).to_be_visible()
+    assert main.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    screenshot(page, SCREENSHOTS / "urdu_overview_phone.png")
+    page.context.close()
