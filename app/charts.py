@@ -44,6 +44,7 @@ def title_margin(wrapped: str) -> int:
 # Unicode's right-to-left embedding: a chart keeps plotly's left-to-right layout, each title line
 # inside it reads right to left (numbers and Latin names placed as Urdu readers expect)
 RTL_EMBEDDING, POP_DIRECTION = "\u202b", "\u202c"
+RTL_TITLE_WIDTH = 38  # characters of an Urdu title line (Naskh runs wider than Latin)
 
 
 def titles_in_direction(figure: go.Figure) -> go.Figure:
@@ -51,12 +52,19 @@ def titles_in_direction(figure: go.Figure) -> go.Figure:
     if current_language() not in RIGHT_TO_LEFT:
         return figure
 
-    def embedded(text):
+    def embedded(text, width=None):
         if not text or text.startswith(RTL_EMBEDDING):
             return text
-        return "<br>".join(f"{RTL_EMBEDDING}{line}{POP_DIRECTION}" for line in text.split("<br>"))
+        lines = textwrap.wrap(text.replace("<br>", " "), width) if width else text.split("<br>")
+        return "<br>".join(f"{RTL_EMBEDDING}{line}{POP_DIRECTION}" for line in lines)
 
-    figure.update_layout(title_text=embedded(figure.layout.title.text))
+    title = figure.layout.title.text
+    if title and not title.startswith(RTL_EMBEDDING):
+        # narrower lines: a line's start is its right end, which a too-long line loses on a phone;
+        # Naskh lines stand taller than Latin ones (26 px, not 22)
+        wrapped = embedded(title, RTL_TITLE_WIDTH)
+        figure.update_layout(title=dict(text=wrapped, yref="container", y=1, yanchor="top", pad_t=12),
+                             margin_t=max(figure.layout.margin.t or 0, 56 + 26 * (wrapped.count("<br>") + 1)))
     figure.for_each_xaxis(lambda axis: axis.update(title_text=embedded(axis.title.text)))
     figure.for_each_yaxis(lambda axis: axis.update(title_text=embedded(axis.title.text)))
     return figure

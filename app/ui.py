@@ -238,7 +238,6 @@ def sidebar_filters() -> Filters:
     labels = {"practice": practice_label, "hindrance": hindrance_label}
     selected: dict[str, tuple[str, ...]] = {}
     with st.sidebar:
-        language_switch()
         st.header(t("Filters"))
         for name in URL_FILTERS:
             options = choices.get(name, [])
@@ -251,6 +250,7 @@ def sidebar_filters() -> Filters:
             chosen = st.multiselect(t(FILTER_LABELS[name]), options, key=key,
                                     format_func=labels.get(name, str), placeholder=t("all"))
             selected[name] = tuple(chosen)
+        language_switch()  # under the filters: the pages' look in English stays as it was
     filters = Filters(**selected)
     sync_url(filters)
     return filters
