@@ -269,19 +269,20 @@ RTL_STYLE = """<style>
 
 def use_language() -> str:
     """The language of this run, from the switch (or, before it is drawn, the URL's `?lang=`),
-    set for every word shown (sustain/messages.py `t`); Urdu pages read right to left."""
+    set for every word shown (sustain/messages.py `t`)."""
     chosen = st.session_state.get(LANGUAGE_KEY) or st.query_params.get("lang") or LANGUAGES[0]
     language = chosen if chosen in LANGUAGES else LANGUAGES[0]
     cfg = config()
     set_language(language, {cfg.practice_label(code): cfg.practice_label(code, language) for code in cfg.practice_codes}
                  | {cfg.hindrance_label(code): cfg.hindrance_label(code, language) for code in cfg.hindrance_codes})
-    if language in RIGHT_TO_LEFT:
-        st.markdown(RTL_STYLE, unsafe_allow_html=True)
     return language
 
 
 def language_switch() -> None:
-    """The sidebar's language switch, kept in the URL (`?lang=ur`) as the filters are."""
+    """The sidebar's language switch, kept in the URL (`?lang=ur`) as the filters are; drawn once
+    a run, it sets the page's direction too."""
+    if current_language() in RIGHT_TO_LEFT:
+        st.markdown(RTL_STYLE, unsafe_allow_html=True)
     if LANGUAGE_KEY not in st.session_state:
         st.session_state[LANGUAGE_KEY] = current_language()
     st.radio(t("Language"), LANGUAGES, key=LANGUAGE_KEY, format_func=LANGUAGE_NAMES.get, horizontal=True)

@@ -96,7 +96,8 @@ def _chart_texts(spec: dict) -> list[str]:
             texts.append((axis.get("title") or {}).get("text", ""))
     texts += [a.get("text", "") for a in layout.get("annotations", [])]
     texts += [str(trace.get("name", "")) for trace in spec.get("data", [])]
-    return [re.sub(r"<[^>]+>", " ", text or "") for text in texts]
+    # a line break and the right-to-left embedding of each line (app/charts.py) are not words
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>|[\u202a-\u202e]", " ", text or "")) for text in texts]
 
 
 def visible_texts(at, cells: bool = True) -> list[str]:
@@ -183,3 +184,20 @@ def test_the_switch_turns_a_phone_page_urdu_and_right_to_left(sample_server, bro
     assert main.evaluate("e => getComputedStyle(e).direction") == "rtl"
     screenshot(page, SCREENSHOTS / "urdu_overview_phone.png")
     page.context.close()
+
+
+def test_the_donor_packs_summary_and_chart_titles_come_out_in_urdu(sample_db):
+    """The pages' answer sentences, as the Urdu donor pack's executive summary, and its charts'
+    finding titles: Urdu, no English word left."""
+    from report import build_report
+    from sustain.config import load_config
+    from sustain.db import read_only
+
+    names = _proper_names(sample_db)
+    with read_only(sample_db) as con:
+        urdu = build_report(con, load_config(), "CBM", language="ur")
+    assert len(urdu.summary) >= 2
+    for text in [*urdu.summary, *(chart.title for chart in urdu.charts)]:
+        for name in names:
+            text = text.replace(name, " ")
+        assert re.search("[\u0600-\u06ff]", text) and not _words(text) & ENGLISH_WORDS, text
