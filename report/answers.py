@@ -36,9 +36,9 @@ the words to show, `str` by default). On a page: `ui.answers.<function>(...)`, s
     Clauses and helpers:
     hindrance_clause / fastest_hindrance (the estimator's evidence), programme_rounds (Overview),
     retention_table / half_life_table (tables in words), programme_names / programme_facts /
-    programmes_in (who is pooled), pooled_words, join_words, in_ten, percent, interval, n_words,
-    GLOSSES (one plain line per technical word: half-life, λ, life table, censoring, hazard ratio,
-    interval), COP_NAMES.
+    programmes_in (who is pooled), pooled_words, join_words, in_ten, percent, interval,
+    interval_range, n_words, GLOSSES / gloss(key) (one plain line per technical word: half-life, λ,
+    life table, censoring, hazard ratio, interval), COP_NAMES / cop_name(code).
 """
 from __future__ import annotations
 
