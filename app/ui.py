@@ -557,7 +557,8 @@ COLUMN_WORDS = {d.name: d.label.lower() for d in CATALOGUE} | {
 }
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+# the spinner's words are fixed when the function is defined: English (issue 13 item 14 leaves it)
+@st.cache_data(show_spinner="Building the donor pack…", max_entries=16)
 def _donor_pack(programme: str, districts: tuple[str, ...], language: str, scope: tuple[str, ...] | None,
                 db: str, version: str) -> dict[str, bytes]:
     from report import build_deck, build_html, build_report
@@ -573,9 +574,8 @@ def donor_pack(programme: str, filters: Filters, language: str) -> dict[str, byt
     from report import ReportError
 
     try:
-        with st.spinner(t("Building the donor pack…")):
-            return _donor_pack(programme, filters.district, language, viewer_scope(), str(database_path()),
-                               _database_version())
+        return _donor_pack(programme, filters.district, language, viewer_scope(), str(database_path()),
+                           _database_version())
     except DataRefreshing:
         st.info(t("The data is refreshing (an import is running). Try again in a moment."))
     except ReportError as exc:

@@ -351,7 +351,6 @@ URDU: dict[str, str] = {
     "{hidden} point(s) too few to show (fewer than {min_n} teachers, or hidden with them)": "{hidden} نقطے دکھانے کے لیے بہت کم ({min_n} سے کم اساتذہ، یا ان کے ساتھ چھپائے گئے)",
     "range {range}; n = {n}": "حد {range}؛ n = {n}",
     "Download {format}": "{format} ڈاؤن لوڈ کریں",
-    "Building the donor pack…": "ڈونر پیک تیار ہو رہا ہے…",
     "Retention of practices after the programme": "پروگرام کے بعد طریقوں کا برقرار رہنا",
     "Retention: of the practices in use when the programme ended (month 0), the share still in use at a later visit. The fastest loss is the hindrance with the largest hazard ratio (how many times as fast practices are dropped where it was reported) among those whose 95% interval lies above 1.":
         "برقرار رہنے کی شرح: پروگرام کے اختتام (مہینہ 0) پر استعمال میں طریقوں میں سے بعد کے دورے پر بھی استعمال میں طریقوں کا حصہ۔ سب سے تیز کمی وہ رکاوٹ ہے جس کا ہیزرڈ ریشو (جہاں یہ رپورٹ ہوئی وہاں طریقے کتنے گنا تیزی سے ترک ہوئے) ان رکاوٹوں میں سب سے بڑا ہو جن کا 95% وقفہ 1 سے اوپر ہے۔",
