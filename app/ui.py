@@ -287,7 +287,8 @@ def language_switch() -> None:
         st.session_state[LANGUAGE_KEY] = current_language()
     st.radio(t("Language"), LANGUAGES, key=LANGUAGE_KEY, format_func=LANGUAGE_NAMES.get, horizontal=True)
     if st.session_state[LANGUAGE_KEY] == LANGUAGES[0]:
-        st.query_params.pop("lang", None)
+        if "lang" in st.query_params:  # written only when it changes: a write is a new URL
+            del st.query_params["lang"]
     elif st.query_params.get("lang") != st.session_state[LANGUAGE_KEY]:
         st.query_params["lang"] = st.session_state[LANGUAGE_KEY]
 
