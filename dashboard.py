@@ -11,16 +11,18 @@ from app import ui
 # a file of the repo, served by this server: a :material/...: icon is fetched from fonts.gstatic.com
 FAVICON = Path(__file__).resolve().with_name("assets") / "favicon.png"
 st.set_page_config(page_title="Sustain", page_icon=str(FAVICON), layout="wide")
+ui.use_language()  # `?lang=ur`: every word from here on in Urdu, right to left
 ui.login_gate()
 ui.ensure_database()
 navigation = st.navigation([
-    st.Page("pages/overview.py", title="Overview", icon=":material/trending_down:", default=True),
-    st.Page("pages/districts.py", title="Districts and schools", icon=":material/school:", url_path="districts"),
-    st.Page("pages/practices.py", title="Practices", icon=":material/co_present:", url_path="practices"),
-    st.Page("pages/hindrances.py", title="Hindrances", icon=":material/block:", url_path="hindrances"),
-    st.Page("pages/communities.py", title="Communities of practice", icon=":material/groups:", url_path="communities"),
-    st.Page("pages/planner.py", title="Follow-up planner", icon=":material/event:", url_path="planner"),
-    st.Page("pages/data.py", title="Data", icon=":material/table_view:", url_path="data"),
+    st.Page("pages/overview.py", title=ui.t("Overview"), icon=":material/trending_down:", default=True),
+    st.Page("pages/districts.py", title=ui.t("Districts and schools"), icon=":material/school:", url_path="districts"),
+    st.Page("pages/practices.py", title=ui.t("Practices"), icon=":material/co_present:", url_path="practices"),
+    st.Page("pages/hindrances.py", title=ui.t("Hindrances"), icon=":material/block:", url_path="hindrances"),
+    st.Page("pages/communities.py", title=ui.t("Communities of practice"), icon=":material/groups:",
+            url_path="communities"),
+    st.Page("pages/planner.py", title=ui.t("Follow-up planner"), icon=":material/event:", url_path="planner"),
+    st.Page("pages/data.py", title=ui.t("Data"), icon=":material/table_view:", url_path="data"),
 ])
 ui.demo_banner()
 ui.run_navigation(navigation)  # the sidebar's filters first, then the page

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from sustain.dimensions import sort_key  # groups in the catalogue's order (bands: 5-9 before 10-19)
+from sustain.messages import RIGHT_TO_LEFT, current_language, t
 
 
 # characters markdown would read as formatting inside a sentence (names come from the data)
@@ -40,6 +41,35 @@ def title_margin(wrapped: str) -> int:
     return 48 + 22 * (wrapped.count("<br>") + 1)  # and room for value labels above the top row
 
 
+# Unicode's right-to-left embedding: a chart keeps plotly's left-to-right layout, each title line
+# inside it reads right to left (numbers and Latin names placed as Urdu readers expect)
+RTL_EMBEDDING, POP_DIRECTION = "\u202b", "\u202c"
+RTL_TITLE_WIDTH = 38  # characters of an Urdu title line (Naskh runs wider than Latin)
+
+
+def titles_in_direction(figure: go.Figure) -> go.Figure:
+    """In a right-to-left language, the figure's title and axis titles read right to left."""
+    if current_language() not in RIGHT_TO_LEFT:
+        return figure
+
+    def embedded(text, width=None):
+        if not text or text.startswith(RTL_EMBEDDING):
+            return text
+        lines = textwrap.wrap(text.replace("<br>", " "), width) if width else text.split("<br>")
+        return "<br>".join(f"{RTL_EMBEDDING}{line}{POP_DIRECTION}" for line in lines)
+
+    title = figure.layout.title.text
+    if title and not title.startswith(RTL_EMBEDDING):
+        # narrower lines: a line's start is its right end, which a too-long line loses on a phone;
+        # Naskh lines stand taller than Latin ones (26 px, not 22)
+        wrapped = embedded(title, RTL_TITLE_WIDTH)
+        figure.update_layout(title=dict(text=wrapped, yref="container", y=1, yanchor="top", pad_t=12),
+                             margin_t=max(figure.layout.margin.t or 0, 56 + 26 * (wrapped.count("<br>") + 1)))
+    figure.for_each_xaxis(lambda axis: axis.update(title_text=embedded(axis.title.text)))
+    figure.for_each_yaxis(lambda axis: axis.update(title_text=embedded(axis.title.text)))
+    return figure
+
+
 def _drawn(trace) -> bool:
     """A line or marker trace that shows values (not an interval band or a legend stand-in)."""
     return (trace.type == "scatter" and trace.hoverinfo != "skip" and not trace.fill
@@ -60,6 +90,7 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
     if title and "<br>" not in title and len(title) > 55:
         wrapped = wrap_title(title)
         figure.update_layout(title_text=wrapped, margin_t=max(figure.layout.margin.t or 0, title_margin(wrapped)))
+    titles_in_direction(figure)
     drawn = [trace for trace in figure.data if _drawn(trace)]
     if sum(len(trace.x) for trace in drawn) > few:
         return figure
@@ -93,15 +124,17 @@ def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=st
             continue
         figure.add_trace(go.Scatter(
             x=shown["months"], y=shown["rate"], mode="lines+markers",
-            name=label(value) if value is not None else "all teachers",
+            name=label(value) if value is not None else t("all teachers"),
             error_y=dict(type="data", symmetric=False, array=shown["ci_high"] - shown["rate"],
                          arrayminus=shown["rate"] - shown["ci_low"], thickness=1),
             customdata=shown[["n", "teachers", "ci_low", "ci_high"]].to_numpy(),
-            hovertemplate=("month %{x}: %{y:.0%} retained<br>95% CI %{customdata[2]:.0%}–%{customdata[3]:.0%}"
-                           "<br>n = %{customdata[0]} teacher-practices, %{customdata[1]} teachers<extra>%{fullData.name}</extra>"),
+            hovertemplate=(t("month {months}: {share} retained", months="%{x}", share="%{y:.0%}") + "<br>"
+                           + t("95% CI {range}", range="%{customdata[2]:.0%}–%{customdata[3]:.0%}") + "<br>"
+                           + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[0]}",
+                               teachers="%{customdata[1]}") + "<extra>%{fullData.name}</extra>"),
         ))
     figure.update_layout(
-        title=title, xaxis_title=MONTHS_AXIS, yaxis_title="share retained",
+        title=title, xaxis_title=t(MONTHS_AXIS), yaxis_title=t("share retained"),
         yaxis=dict(tickformat=".0%", range=[0, 1.08]), showlegend=True, hovermode="closest",
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
         margin=dict(t=60, l=10, r=10, b=10),
@@ -124,18 +157,19 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
         months = int(latest["months"].iloc[0])
         figure.add_trace(go.Scatter(
             x=latest["rate"], y=latest["district"], mode="markers+text", marker=dict(size=11),
-            name=f"{label(code)} (month {months})" if code is not None else f"month {months}",
+            name=(f"{label(code)} ({t('month {months}', months=months)})" if code is not None
+                  else t("month {months}", months=months)),
             error_x=dict(type="data", symmetric=False, array=latest["ci_high"] - latest["rate"],
                          arrayminus=latest["rate"] - latest["ci_low"]),
             texttemplate="%{x:.0%}", textposition="top center",
             customdata=latest[["ci_low", "ci_high", "n", "teachers"]].to_numpy(),
-            hovertemplate=("%{y}: %{x:.0%} (95% CI %{customdata[0]:.0%}–%{customdata[1]:.0%})"
-                           "<br>n = %{customdata[2]} teacher-practices, %{customdata[3]} teachers"
-                           "<extra>%{fullData.name}</extra>"),
+            hovertemplate=("%{y}: %{x:.0%} (" + t("95% CI {range}", range="%{customdata[0]:.0%}–%{customdata[1]:.0%}")
+                           + ")<br>" + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[2]}",
+                                         teachers="%{customdata[3]}") + "<extra>%{fullData.name}</extra>"),
         ))
     wrapped = wrap_title(title)
-    figure.update_layout(title=wrapped, xaxis=dict(tickformat=".0%", range=[0, 1], title="share retained"),
+    figure.update_layout(title=wrapped, xaxis=dict(tickformat=".0%", range=[0, 1], title=t("share retained")),
                          yaxis=dict(title="", categoryorder="category descending"),
-                         margin=dict(t=title_margin(wrapped), l=10, r=10, b=10), showlegend=True, legend_title_text="Programme",
+                         margin=dict(t=title_margin(wrapped), l=10, r=10, b=10), showlegend=True, legend_title_text=t("Programme"),
                          legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
-    return figure
+    return titles_in_direction(figure)

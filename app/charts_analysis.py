@@ -17,10 +17,12 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from app.charts import titles_in_direction
 from metrics.base import TOO_FEW
 from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
 from report.answers import EVIDENCE_P, fastest_hindrance
-from sustain.dimensions import sort_key
+from sustain.dimensions import BY_NAME, sort_key
+from sustain.messages import current_language, data_words, t
 
 PALETTE = qualitative.Plotly
 CLASS_COLOURS = {"decaying": "#d62728", "uncertain": "#9e9e9e", "persisting": "#2ca02c", TOO_FEW: "#dddddd"}
@@ -29,7 +31,10 @@ MONTHS_AXIS = "months since programme end"
 
 def _layout(figure: go.Figure, title: str, **extra) -> go.Figure:
     figure.update_layout(**(dict(title=title, margin=dict(t=70, l=10, r=10, b=10), hovermode="closest") | extra))
-    return figure
+    legend = figure.layout.legend.title.text
+    if legend in BY_NAME and current_language() != "en":  # a legend titled by a dimension: its name in words
+        figure.update_layout(legend_title_text=t(BY_NAME[legend].label.lower()))
+    return titles_in_direction(figure)
 
 
 def _groups(table: pd.DataFrame, group: str | None):
@@ -65,26 +70,28 @@ def ranking_caption(schools: pd.DataFrame, min_n: int) -> str:
     against its district's schools, so it cannot be read back into its teachers' scores)."""
     judged = int((schools["persistence_class"] != TOO_FEW).sum())
     figures = schools.loc[~schools["suppressed"]]
-    text = (f"Each school's retention rests on up to {int(figures['n'].max()):,} observations of "
-            f"{int(figures['teachers'].max()):,} teachers; " if len(figures) else "")
-    text += (f"{judged:,} of {len(schools):,} schools judged; the {min(TOP_SCHOOLS, len(schools))} with the strongest "
-            "evidence are drawn (hover or click a school to see it; the table lists every school).")
+    text = (t("Each school's retention rests on up to {n} observations of {teachers} teachers; ",
+              n=f"{int(figures['n'].max()):,}", teachers=f"{int(figures['teachers'].max()):,}") if len(figures) else "")
+    text += t("{judged} of {schools} schools judged; the {drawn} with the strongest evidence are drawn (hover or click "
+              "a school to see it; the table lists every school).", judged=f"{judged:,}", schools=f"{len(schools):,}",
+              drawn=min(TOP_SCHOOLS, len(schools)))
     hidden = int(schools["suppressed"].sum())
     if hidden:
-        text += (f" {hidden:,} schools have fewer than {min_n} teachers (or are hidden with them, so that no school "
-                 f"can be worked out from its cluster's or district's figures): their retention and hindrances "
-                 f"are {TOO_FEW} and their chance is shown rounded.")
-    return text + f" Class {TOO_FEW}: not visited at the round schools are compared at."
+        text += " " + t("{hidden} schools have fewer than {min_n} teachers (or are hidden with them, so that no school "
+                        "can be worked out from its cluster's or district's figures): their retention and hindrances "
+                        "are too few to show and their chance is shown rounded.", hidden=f"{hidden:,}", min_n=min_n)
+    return text + " " + t("Class too few to show: not visited at the round schools are compared at.")
 
 
 def class_sentence(table: pd.DataFrame, evidence: float) -> str:
     """The classes in one plain sentence, at the round the schools are compared at."""
     rounds = table["round"].dropna()
-    when = f"{int(rounds.max())} months after the programme" if len(rounds) else "the same time after the programme"
-    return (f"A school is decaying when it is at least {evidence:.0%} likely to keep fewer practices than its "
-            f"programme's schools as a whole {when}, persisting when at most {1 - evidence:.0%} likely, and "
-            "uncertain in between; a small school's few visits are weighed against its district, so it does not "
-            "lead by chance.")
+    when = (t("{months} months after the programme", months=int(rounds.max())) if len(rounds)
+            else t("the same time after the programme"))
+    return t("A school is decaying when it is at least {evidence} likely to keep fewer practices than its "
+             "programme's schools as a whole {when}, persisting when at most {low} likely, and uncertain in between; "
+             "a small school's few visits are weighed against its district, so it does not lead by chance.",
+             evidence=f"{evidence:.0%}", when=when, low=f"{1 - evidence:.0%}")
 
 
 def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str | None = None,
@@ -109,37 +116,41 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
             continue
         picked = (rows["school_id"] == chosen).to_numpy()
         figure.add_trace(go.Scatter(
-            x=rows["p_below_programme"], y=[position[c] for c in rows["school_id"]], mode="markers", name=kind,
+            x=rows["p_below_programme"], y=[position[c] for c in rows["school_id"]], mode="markers", name=t(kind),
             marker=dict(color=CLASS_COLOURS[kind], size=np.where(picked, 16, 11),
                         line=dict(color="#111", width=np.where(picked, 2.5, 0))),
             customdata=np.column_stack([rows[["school_id", "round", "programme", "programme_retention"]]
                                         .astype(object).to_numpy(),
-                                        [TOO_FEW if hidden else (text or "none reported") for hidden, text
+                                        [t(TOO_FEW) if hidden else (data_words(text) or t("none reported")) for hidden, text
                                          in zip(rows["suppressed"], rows["hindrances"].fillna(""))],
                                         [school_label(row) for _, row in rows.iterrows()]]),
-            hovertemplate=("<b>%{customdata[5]}</b><br>%{x:.0%} chance it keeps fewer practices at month "
-                           "%{customdata[1]} than %{customdata[2]} schools as a whole (%{customdata[3]:.0%})"
-                           "<br>hindrances: %{customdata[4]}<extra>%{fullData.name}</extra>"),
+            hovertemplate=("<b>%{customdata[5]}</b><br>" + t(
+                "{chance} chance it keeps fewer practices at month {months} than {programme} schools as a whole "
+                "({retention})", chance="%{x:.0%}", months="%{customdata[1]}", programme="%{customdata[2]}",
+                retention="%{customdata[3]:.0%}") + "<br>" + t("hindrances: {hindrances}", hindrances="%{customdata[4]}")
+                + "<extra>%{fullData.name}</extra>"),
         ))
-    for level, words, side in ((evidence, "decaying →", "right"), (1 - evidence, "← persisting", "left")):
+    for level, words, side in ((evidence, t("decaying →"), "right"), (1 - evidence, t("← persisting"), "left")):
         figure.add_vline(x=level, line_dash="dash", line_color="#555", annotation_text=words,
                          annotation_position=f"top {side}", layer="below")
     for code, (_, row) in zip(shown["school_id"], shown.iterrows()):
         figure.add_annotation(x=0, xref="paper", y=position[code] + 0.15, yref="y", showarrow=False,
                               xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
-                              text=f"<b>{school_label(row)} ◀ chosen</b>" if code == chosen else school_label(row),
+                              text=f"<b>{school_label(row)} ◀ {t('chosen')}</b>" if code == chosen else school_label(row),
                               font=dict(size=12, color="#111" if code == chosen else "#333"))
     return _layout(figure, _title_lines(title),
                    xaxis=dict(title=None, tickformat=".0%", range=[-0.02, 1.02], side="top"),
                    yaxis=dict(title=None, showticklabels=False, range=[-0.5, len(shown) - 0.2], zeroline=False,
                               tickvals=[r + 0.5 for r in range(-1, len(shown))]),
-                   legend=dict(title=dict(text="class", side="left"), orientation="h", yanchor="top", y=-0.01,
+                   legend=dict(title=dict(text=t("class"), side="left"), orientation="h", yanchor="top", y=-0.01,
                                x=0, xanchor="left"),
                    height=len(shown) * 44 + 170, margin=dict(t=100, l=10, r=10, b=30))
 
 
 # an area's level (metrics.schools.area_hindrances) as the card names it
-AREA_NAMES = {"cluster": "its cluster", "district": "its district", "province": "its province"}
+AREA_WORDS = {"cluster": "too few to show at this school; in its cluster {area}",
+              "district": "too few to show at this school; in its district {area}",
+              "province": "too few to show at this school; in its province {area}"}
 
 
 def area_hindrances_text(area: pd.DataFrame, label: Callable[[str], str]) -> str:
@@ -148,14 +159,16 @@ def area_hindrances_text(area: pd.DataFrame, label: Callable[[str], str]) -> str
     Teachers' low pay at 41% of visits; ...". """
     shown = area[~area["suppressed"]]
     if shown.empty:
-        return f"{TOO_FEW}, here or in any area around it"
+        return t("too few to show, here or in any area around it")
     first = shown.iloc[0]
     # the school's own visits can rest on enough teachers when its retention does not
-    where = ("at this school" if first["level"] == "school_id"
-             else f"{TOO_FEW} at this school; in {AREA_NAMES[first['level']]} {first['area']}")
-    reported = "; ".join(f"{label(r.hindrance)} at {r.rate:.0%} of visits" for r in shown.itertuples() if r.reported)
-    return (f"{where} ({int(shown['teachers'].max()):,} teachers, {int(shown['n'].max()):,} visits): "
-            f"{reported or 'none reported'}")
+    where = (t("at this school") if first["level"] == "school_id"
+             else t(AREA_WORDS[first["level"]], area=first["area"]))
+    reported = t("; ").join(t("{hindrance} at {share} of visits", hindrance=label(r.hindrance), share=f"{r.rate:.0%}")
+                            for r in shown.itertuples() if r.reported)
+    return t("{where} ({teachers} teachers, {visits} visits): {reported}", where=where,
+             teachers=f"{int(shown['teachers'].max()):,}", visits=f"{int(shown['n'].max()):,}",
+             reported=reported or t("none reported"))
 
 
 def school_card(row: pd.DataFrame, months: list[int], area_hindrances: str | None = None) -> pd.DataFrame:
@@ -164,16 +177,19 @@ def school_card(row: pd.DataFrame, months: list[int], area_hindrances: str | Non
     reported (for a school too small to show them, `area_hindrances`: its area's, named so).
     Shown with st.table, it wraps."""
     r = row.iloc[0]
-    chance = ("not visited at the month schools are compared at" if pd.isna(r["p_below_programme"]) else
-              f"{r['p_below_programme']:.0%} chance it keeps fewer practices than {r['programme']} schools as a "
-              f"whole ({r['programme_retention']:.0%} still in use {int(r['round'])} months after the programme)")
-    trend = TOO_FEW if r["suppressed"] else ", ".join(
-        f"month {m}: {v:.0%}" for m, v in zip(months, r["retention"]) if v is not None) or TOO_FEW
-    return pd.DataFrame({"": ["School", "Class", "Evidence", "Retention by round", "Hindrances reported"],
-                         "chosen school": [f"{r['school_name']} ({r['school_id']}), cluster {r['cluster']}, "
-                                           f"{r['district']}", r["persistence_class"], chance, trend,
-                                           r["hindrances"] or ("none reported" if not r["suppressed"]
-                                                               else area_hindrances or TOO_FEW)]}
+    chance = (t("not visited at the month schools are compared at") if pd.isna(r["p_below_programme"]) else
+              t("{chance} chance it keeps fewer practices than {programme} schools as a whole ({retention} still in "
+                "use {months} months after the programme)", chance=f"{r['p_below_programme']:.0%}",
+                programme=r['programme'], retention=f"{r['programme_retention']:.0%}", months=int(r['round'])))
+    trend = t(TOO_FEW) if r["suppressed"] else t(", ").join(
+        t("month {months}: {share}", months=m, share=f"{v:.0%}") for m, v in zip(months, r["retention"])
+        if v is not None) or t(TOO_FEW)
+    return pd.DataFrame({"": [t("School"), t("Class"), t("Evidence"), t("Retention by round"), t("Hindrances reported")],
+                         t("chosen school"): [t("{school} ({code}), cluster {cluster}, {district}", school=r['school_name'],
+                                                code=r['school_id'], cluster=r['cluster'], district=r['district']),
+                                              data_words(r["persistence_class"]), chance, trend,
+                                              data_words(r["hindrances"]) or (t("none reported") if not r["suppressed"]
+                                                                              else area_hindrances or t(TOO_FEW))]}
                         ).set_index("")
 
 
@@ -200,14 +216,16 @@ def practice_decay(table: pd.DataFrame, group: str | None, label: Callable[[str]
                 x=shown["months"], y=shown["rate"], mode="lines+markers", name=name, legendgroup=practice,
                 showlegend=index == 0, line_color=colours[practice], error_y=_error_y(shown, "rate"),
                 customdata=shown[["n", "teachers", "ci_low", "ci_high"]].to_numpy(),
-                hovertemplate=("month %{x}: %{y:.0%} retained<br>95% CI %{customdata[2]:.0%}–%{customdata[3]:.0%}"
-                               "<br>n = %{customdata[0]} teacher-practices, %{customdata[1]} teachers"
-                               f"{'<br>' + str(len(hidden)) + ' round(s) ' + TOO_FEW if len(hidden) else ''}"
-                               f"<extra>{name}{' · ' + str(value) if group else ''}</extra>"),
+                hovertemplate=(t("month {months}: {share} retained", months="%{x}", share="%{y:.0%}") + "<br>"
+                               + t("95% CI {range}", range="%{customdata[2]:.0%}–%{customdata[3]:.0%}") + "<br>"
+                               + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[0]}",
+                                   teachers="%{customdata[1]}")
+                               + ("<br>" + t("{hidden} round(s) too few to show", hidden=len(hidden)) if len(hidden) else "")
+                               + f"<extra>{name}{' · ' + str(value) if group else ''}</extra>"),
             ), row=row, col=col)
-        figure.update_xaxes(title_text=MONTHS_AXIS if row == rows else None, row=row, col=col)
+        figure.update_xaxes(title_text=t(MONTHS_AXIS) if row == rows else None, row=row, col=col)
     figure.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    figure.update_yaxes(title_text="share retained", col=1)
+    figure.update_yaxes(title_text=t("share retained"), col=1)
     return _layout(figure, title, height=max(450, 330 * rows), legend_title="practice")
 
 
@@ -223,17 +241,18 @@ def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str]
         upper = shown["ci_high"].replace([np.inf], np.nan)
         figure.add_trace(go.Scatter(
             x=shown["half_life_months"], y=[label(p) for p in shown["practice"]], mode="markers", orientation="h",
-            name=str(value) if group else "all teachers", marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
+            name=str(value) if group else t("all teachers"), marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
             error_x=dict(type="data", symmetric=False, array=upper - shown["half_life_months"],
                          arrayminus=shown["half_life_months"] - shown["ci_low"], thickness=1.5),
-            text=[f"95% CI {low:.1f} – {'open' if pd.isna(high) else f'{high:.1f}'}<br>n = {n:,} teacher-practices, "
-                  f"{teachers:,} teachers, {rounds} rounds"
+            text=[t("95% CI {range}", range=f"{low:.1f} – {t('open') if pd.isna(high) else f'{high:.1f}'}") + "<br>"
+                  + t("n = {n} teacher-practices ({teachers} teachers)", n=f"{n:,}", teachers=f"{teachers:,}")
+                  + t("; ") + t("{rounds} rounds", rounds=rounds)
                   for low, high, n, teachers, rounds in shown[["ci_low", "ci_high", "n", "teachers", "rounds"]]
                   .assign(ci_high=upper).itertuples(index=False)],
-            hovertemplate="half-life %{x:.1f} months<br>%{text}<extra>%{fullData.name}</extra>",
+            hovertemplate=t("half-life {months} months", months="%{x:.1f}") + "<br>%{text}<extra>%{fullData.name}</extra>",
         ))
     return _layout(figure, title, scattermode="group", legend_traceorder="reversed",
-                   xaxis=dict(title="half-life (months)", rangemode="tozero"),
+                   xaxis=dict(title=t("half-life (months)"), rangemode="tozero"),
                    yaxis=dict(title=None, categoryorder="category descending"), legend_title=group or "",
                    height=max(460, table["practice"].nunique() * (30 + 16 * _count(table, group)) + 150))
 
@@ -244,10 +263,10 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
     figure = go.Figure()
     for index, (value, rows) in enumerate(_groups(table, group)):
         colour = PALETTE[index % len(PALETTE)]
-        name = str(value) if group else "all practices"
+        name = str(value) if group else t("all practices")
         shown = rows[~rows["suppressed"]]
         if shown.empty:
-            figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{name}: {TOO_FEW}",
+            figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{name}: {t(TOO_FEW)}",
                                         line=dict(color="#bbbbbb", dash="dot")))
             continue
         band = dict(mode="lines", line=dict(width=0, shape="hv", color=colour), hoverinfo="skip",
@@ -259,13 +278,15 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
             name=f"{name} (n = {int(shown['n'].iloc[0]):,})",
             legendgroup=name, line=dict(shape="hv", color=colour),
             customdata=shown[["ci_low", "ci_high", "at_risk", "events", "n", "teachers"]].to_numpy(),
-            hovertemplate=("month %{x}: %{y:.0%} not abandoned<br>95% CI %{customdata[0]:.0%}–%{customdata[1]:.0%}"
-                           "<br>at risk %{customdata[2]}, abandoned here %{customdata[3]}"
-                           "<br>n = %{customdata[4]} teacher-practices, %{customdata[5]} teachers"
-                           "<extra>%{fullData.name}</extra>"),
+            hovertemplate=(t("month {months}: {share} not abandoned", months="%{x}", share="%{y:.0%}") + "<br>"
+                           + t("95% CI {range}", range="%{customdata[0]:.0%}–%{customdata[1]:.0%}") + "<br>"
+                           + t("at risk {at_risk}, abandoned here {events}", at_risk="%{customdata[2]}",
+                               events="%{customdata[3]}") + "<br>"
+                           + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[4]}",
+                               teachers="%{customdata[5]}") + "<extra>%{fullData.name}</extra>"),
         ))
-    return _layout(figure, title, xaxis_title=MONTHS_AXIS,
-                   yaxis=dict(title="share of practices not yet abandoned", tickformat=".0%", range=[0, 1.05]),
+    return _layout(figure, title, xaxis_title=t(MONTHS_AXIS),
+                   yaxis=dict(title=t("share of practices not yet abandoned"), tickformat=".0%", range=[0, 1.05]),
                    legend_title=group or "")
 
 
@@ -291,22 +312,22 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
     for index, hindrance in enumerate(hindrances):
         cells = table[table["hindrance"] == hindrance]
         rate = cells.pivot(index=row, columns="months", values="rate")
-        hover = cells.assign(text=np.where(cells["suppressed"], TOO_FEW,
-                                           "n = " + cells["n"].astype(str) + " visits, "
-                                           + cells["teachers"].astype(str) + " teachers"))
-        text = hover.pivot(index=row, columns="months", values="text").reindex_like(rate).fillna("no visits")
+        hover = cells.assign(text=[t(TOO_FEW) if hidden else t("n = {n} visits, {teachers} teachers", n=n, teachers=k)
+                                   for hidden, n, k in zip(cells["suppressed"], cells["n"], cells["teachers"])])
+        text = hover.pivot(index=row, columns="months", values="text").reindex_like(rate).fillna(t("no visits"))
         figure.add_trace(go.Heatmap(
             z=rate.to_numpy(), x=[str(m) for m in rate.columns], y=[str(v) for v in rate.index],
             text=text.to_numpy(), zmin=0, zmax=top, coloraxis="coloraxis", name=label(hindrance),
-            hovertemplate="%{y}, month %{x}: %{z:.0%}<br>%{text}<extra>%{fullData.name}</extra>",
+            hovertemplate="%{y}, " + t("month {months}: {share}", months="%{x}", share="%{z:.0%}")
+            + "<br>%{text}<extra>%{fullData.name}</extra>",
             hoverongaps=True,
         ), row=index // columns + 1, col=index % columns + 1)
     figure.update_xaxes(type="category", title_text=None)
-    figure.update_xaxes(title_text="month", row=rows)
+    figure.update_xaxes(title_text=t("month"), row=rows)
     figure.update_annotations(font_size=11)  # the subplot titles
     return _layout(figure, title, height=260 * rows + 120,
                    coloraxis=dict(colorscale="OrRd", cmin=0, cmax=top,
-                                  colorbar=dict(title="share of visits", tickformat=".0%")))
+                                  colorbar=dict(title=t("share of visits"), tickformat=".0%")))
 
 
 FOREST_METHOD = ("Exposure = the hindrance was reported at the teacher's previous visit; n = teachers with the "
@@ -358,8 +379,9 @@ def forest_title(table: pd.DataFrame, label: Callable[[str], str]) -> str:
     those with clear evidence (interval clear of 1, adjusted p below 0.05), or that none has."""
     row = fastest_hindrance(table)  # the sentence builder's rule, so title and answer agree
     if row is None:
-        return "No hindrance clearly goes with faster loss of practices"
-    return f"{label(row['hindrance'])} goes with the fastest loss: {_ratio_words(float(row['hazard_ratio']))}"
+        return t("No hindrance clearly goes with faster loss of practices")
+    return t("{hindrance} goes with the fastest loss: {ratio}", hindrance=label(row['hindrance']),
+             ratio=_ratio_words(float(row['hazard_ratio'])))
 
 
 def _title_lines(title: str, width: int = 48) -> str:
@@ -394,23 +416,27 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
                 .itertuples(index=False):
             missing_x.append(1)
             missing_y.append(row_of[hindrance] + offsets[value])
-            missing_text.append((f"{value}: " if group else "") + (TOO_FEW if suppressed else (note or "no estimate")))
+            missing_text.append((f"{value}: " if group else "") + (t(TOO_FEW) if suppressed else
+                                                                   (data_words(note) or t("no estimate"))))
         if shown.empty:
             continue
         colour = PALETTE[index % len(PALETTE)]
         y = [row_of[h] + offsets[value] for h in shown["hindrance"]]
         figure.add_trace(go.Scatter(
             x=shown["hazard_ratio"], y=y, mode="markers",
-            name=str(value) if group else "hazard ratio", legendgroup=str(value),
+            name=str(value) if group else t("hazard ratio"), legendgroup=str(value),
             marker=dict(size=10, color=colour), error_x=_error_y(shown, "hazard_ratio") | {"thickness": 1.5},
             customdata=np.column_stack([[label(h) for h in shown["hindrance"]],
                                         shown[["ci_low", "ci_high", "p_adj", "risk_difference_12", "rd_ci_low",
                                                "rd_ci_high", "n", "events", "crude_hazard_ratio"]].to_numpy()]),
-            hovertemplate=("<b>%{customdata[0]}</b><br>hazard ratio %{x:.2f} (95% CI %{customdata[1]:.2f}–"
-                           "%{customdata[2]:.2f}), p_adj %{customdata[3]:.3g}; crude %{customdata[9]:.2f}"
-                           "<br>difference in abandonment by month 12: %{customdata[4]:+.1%} "
-                           "(%{customdata[5]:+.1%} to %{customdata[6]:+.1%})<br>n = %{customdata[7]} teachers "
-                           "with the hindrance, %{customdata[8]} abandonments<extra>%{fullData.name}</extra>"),
+            hovertemplate=("<b>%{customdata[0]}</b><br>" + t(
+                "hazard ratio {ratio} ({interval}), p_adj {p}; crude {crude}", ratio="%{x:.2f}",
+                interval=t("95% CI {range}", range="%{customdata[1]:.2f}–%{customdata[2]:.2f}"), p="%{customdata[3]:.3g}",
+                crude="%{customdata[9]:.2f}") + "<br>" + t(
+                "difference in abandonment by month 12: {difference} ({low} to {high})", difference="%{customdata[4]:+.1%}",
+                low="%{customdata[5]:+.1%}", high="%{customdata[6]:+.1%}") + "<br>" + t(
+                "n = {n} teachers with the hindrance, {events} abandonments", n="%{customdata[7]}",
+                events="%{customdata[8]}") + "<extra>%{fullData.name}</extra>"),
         ))
         # labels beyond the interval's end away from 1: off the point, the bar and the line at 1
         above = shown["hazard_ratio"] >= 1
@@ -433,14 +459,15 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
         name = label(hindrance)
         if not group:
             row = rows.iloc[0]
-            name += f" · {TOO_FEW}" if row["suppressed"] or pd.isna(row["n"]) else \
-                f" · n = {int(row['n']):,} teachers, {int(row['events']):,} abandonments"
+            name += f" · {t(TOO_FEW)}" if row["suppressed"] or pd.isna(row["n"]) else \
+                " · " + t("n = {n} teachers with the hindrance, {events} abandonments", n=f"{int(row['n']):,}",
+                          events=f"{int(row['events']):,}")
         figure.add_annotation(x=0, xref="paper", y=row_of[hindrance] + DODGE_SPAN / 2 + 0.1, yref="y",
                               text=name, showarrow=False, xanchor="left", yanchor="bottom",
                               bgcolor="rgba(255,255,255,0.8)", font=dict(size=12, color="#333"))
     rows = len(order)
     return _layout(figure, _title_lines(title),
-                   xaxis=dict(type="log", title="times as fast with the hindrance (1 = no difference)",
+                   xaxis=dict(type="log", title=t("times as fast with the hindrance (1 = no difference)"),
                               tickvals=ticks, ticktext=[_tick_text(t) for t in ticks],
                               # room beyond the outer ticks for the value labels
                               range=[math.log10(ticks[0]) - 0.12, math.log10(ticks[-1]) + 0.12]),
@@ -459,8 +486,8 @@ def _ratio_words(hazard_ratio: float) -> str:
     """1.95 -> "about twice as fast"; 1.3 -> "1.3 times as fast"."""
     for value, words in RATIO_WORDS:
         if abs(hazard_ratio / value - 1) <= 0.1:
-            return f"about {words} as fast"
-    return f"{hazard_ratio:.1f} times as fast"
+            return t("about {words} as fast", words=t(words))
+    return t("{ratio} times as fast", ratio=f"{hazard_ratio:.1f}")
 
 
 def _per_hundred(value: float) -> int:
@@ -471,8 +498,8 @@ def _per_hundred(value: float) -> int:
 def _in_hundred(value: float) -> str:
     count = _per_hundred(value)
     if count == 0:
-        return "about as many"
-    return f"{abs(count)} {'more' if count > 0 else 'fewer'} in 100"
+        return t("about as many")
+    return (t("{count} more in 100", count=abs(count)) if count > 0 else t("{count} fewer in 100", count=abs(count)))
 
 
 def effect_sentence(row, label: Callable[[str], str], group: str | None = None) -> str:
@@ -484,26 +511,29 @@ def effect_sentence(row, label: Callable[[str], str], group: str | None = None) 
     name = label(row["hindrance"])
     prefix = f"{row[group]}: " if group else ""
     if bool(row["suppressed"]):
-        return f"{prefix}{name}: {TOO_FEW}."
+        return f"{prefix}{name}: {t(TOO_FEW)}{t('.')}"
     if pd.isna(row["hazard_ratio"]):
-        return f"{prefix}{name}: no estimate ({row['note'] or 'the model could not be fitted'})."
+        return prefix + t("{name}: no estimate ({note}).", name=name,
+                          note=data_words(row['note']) or t("the model could not be fitted"))
     ratio, low, high = float(row["hazard_ratio"]), float(row["ci_low"]), float(row["ci_high"])
-    where = f"where {name[:1].lower() + name[1:]} was reported at the previous visit"
+    where = t("where {name} was reported at the previous visit", name=name[:1].lower() + name[1:])
     apart = low > 1 or high < 1
+    words = dict(where=where, ratio=f"{ratio:.1f}", low=f"{low:.1f}", high=f"{high:.1f}")
     if apart and float(row["p_adj"]) < EVIDENCE_P:
-        text = (f"Teachers dropped practices {_ratio_words(ratio)} {where}" if ratio > 1
-                else f"Teachers dropped practices more slowly {where} ({ratio:.1f} times as fast)")
+        text = (t("Teachers dropped practices {speed} {where}", speed=_ratio_words(ratio), where=where) if ratio > 1
+                else t("Teachers dropped practices more slowly {where} ({ratio} times as fast)", **words))
     elif apart:
-        text = (f"Teachers dropped practices {ratio:.1f} times as fast {where} (95% CI {low:.1f}–{high:.1f}), "
-                "but with this many hindrances tested together that may be chance")
+        text = t("Teachers dropped practices {ratio} times as fast {where} (95% CI {low}–{high}), but with this many "
+                 "hindrances tested together that may be chance", **words)
     else:
-        text = f"No clear difference {where}: {ratio:.1f} times as fast, anywhere from {low:.1f} to {high:.1f}"
+        text = t("No clear difference {where}: {ratio} times as fast, anywhere from {low} to {high}", **words)
     difference = row["risk_difference_12"]
     if pd.notna(difference):
-        text += f"; by month 12, {_in_hundred(float(difference))} practices abandoned"
+        text += t("; ") + t("by month 12, {difference} practices abandoned", difference=_in_hundred(float(difference)))
         if pd.notna(row["rd_ci_low"]) and pd.notna(row["rd_ci_high"]):
-            text += f" (95% CI {_per_hundred(float(row['rd_ci_low'])):+d} to {_per_hundred(float(row['rd_ci_high'])):+d})"
-    return f"{prefix}{text}."
+            text += " " + t("(95% CI {low} to {high})", low=f"{_per_hundred(float(row['rd_ci_low'])):+d}",
+                            high=f"{_per_hundred(float(row['rd_ci_high'])):+d}")
+    return f"{prefix}{text}{t('.')}"
 
 
 EFFECT_TABLE_COLUMNS = {
@@ -532,13 +562,13 @@ def effect_summary(effects: pd.DataFrame) -> pd.DataFrame:
     """`effect_table` for the screen: the ratio and the difference by month 12 each as one text
     cell with its interval ("1.95 (1.47–2.59)", "+18 (+11 to +25)"), so the table fits a phone."""
     def ratio(value, low, high):
-        return TOO_FEW if pd.isna(value) else f"{value:.2f} ({low:.2f}–{high:.2f})"
+        return t(TOO_FEW) if pd.isna(value) else f"{value:.2f} ({low:.2f}–{high:.2f})"
 
     def difference(value, low, high):
         if pd.isna(value):
             return "–"
-        return f"{_per_hundred(value):+d}" + ("" if pd.isna(low) or pd.isna(high)
-                                             else f" ({_per_hundred(low):+d} to {_per_hundred(high):+d})")
+        return f"{_per_hundred(value):+d}" + ("" if pd.isna(low) or pd.isna(high) else " " + t(
+            "({low} to {high})", low=f"{_per_hundred(low):+d}", high=f"{_per_hundred(high):+d}"))
 
     c = EFFECT_TABLE_COLUMNS
     kept = [col for col in effects.columns if col not in c.values()]  # the compared group's column
@@ -560,12 +590,12 @@ def forest_caption(table: pd.DataFrame, min_n: int) -> str:
     family, and how many points are too few to show."""
     tests = int(table["p_adj"].notna().sum())
     hidden = int(table["suppressed"].sum())
-    text = (f"{FOREST_READING} {FOREST_METHOD} ({tests} tests, one family); 95% intervals robust to clustering "
-            "by school.")
+    text = (t(FOREST_READING) + " " + t(FOREST_METHOD) + " "
+            + t("({tests} tests, one family); 95% intervals robust to clustering by school.", tests=tests))
     if hidden:
-        text += (f" {hidden} point(s) {TOO_FEW} (fewer than {min_n} teachers with or without the "
-                 f"hindrance).")
-    return text + " An association, not a proven cause."
+        text += " " + t("{hidden} point(s) too few to show (fewer than {min_n} teachers with or without the hindrance).",
+                        hidden=hidden, min_n=min_n)
+    return text + " " + t("An association, not a proven cause.")
 
 
 # -- Follow-up planner ---------------------------------------------------------------------------
@@ -579,31 +609,33 @@ def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
     ties are broken), and the reason in full with, for a tie, why the school comes after the one
     above it. Four columns, so that a wrapped table fits a phone."""
     def score(value):
-        return "not scored" if pd.isna(value) else f"{value:.2f}"
+        return t("not scored") if pd.isna(value) else f"{value:.2f}"
 
     def sentence(text):
-        return f"{text[:1].upper()}{text[1:]}." if text else ""
+        return f"{text[:1].upper()}{text[1:]}{t('.')}" if text else ""
 
     def why(reason, note):
         return " ".join(filter(None, [sentence(reason), sentence(note)]))
 
+    rank, school, need, reason = map(t, PLAN_TABLE_COLUMNS)
     return pd.DataFrame({
-        "Rank": plan["rank"].astype(int),
-        "School": [f"{name} ({code}), cluster {cluster}, {district}" for name, code, cluster, district
-                   in plan[["school_name", "school_id", "cluster", "district"]].itertuples(index=False)],
-        "Need (0 to 1)": [score(v) for v in plan["need_score"]],
-        "Why this school": [why(r, n) for r, n in zip(plan["reason"], plan["order_note"])],
-    }).set_index("Rank")
+        rank: plan["rank"].astype(int),
+        school: [t("{school} ({code}), cluster {cluster}, {district}", school=name, code=code, cluster=cluster,
+                   district=district) for name, code, cluster, district
+                 in plan[["school_name", "school_id", "cluster", "district"]].itertuples(index=False)],
+        need: [score(v) for v in plan["need_score"]],
+        reason: [why(r, n) for r, n in zip(plan["reason"], plan["order_note"])],
+    }).set_index(rank)
 
 
 def plan_caption(plan: pd.DataFrame, shown: int, min_n: int) -> str:
     """What the plan's decay figures compare, and how many schools are shown."""
     rounds = plan["round"].dropna()
-    at = (f"{int(rounds.max())} months after the programme (the latest round every programme reached)"
-          if len(rounds) else "the latest round every programme reached")
-    return (f"Every school is compared with its programme's schools at the same time: {at}. A school with "
-            f"fewer than {min_n} teachers seen then is judged on its chance only (its counts are not shown). "
-            f"Showing {shown} of {len(plan)} schools.")
+    at = (t("{months} months after the programme (the latest round every programme reached)",
+            months=int(rounds.max())) if len(rounds) else t("the latest round every programme reached"))
+    return t("Every school is compared with its programme's schools at the same time: {at}. A school with fewer than "
+             "{min_n} teachers seen then is judged on its chance only (its counts are not shown). Showing {shown} of "
+             "{schools} schools.", at=at, min_n=min_n, shown=shown, schools=len(plan))
 
 
 # -- Communities of practice ---------------------------------------------------------------------
@@ -615,19 +647,21 @@ def meetings_bars(table: pd.DataFrame, threshold: float, title: str) -> go.Figur
     shown = table[~table["suppressed"]]
     hidden = table[table["suppressed"]]
     figure = go.Figure(go.Bar(
-        x=shown["cluster"], y=shown["meetings_per_month"], name="meetings per month",
+        x=shown["cluster"], y=shown["meetings_per_month"], name=t("meetings per month"),
         text=["n = " + str(n) for n in shown["n"]], textposition="outside",
         customdata=shown[["meetings", "active_share", "n", "teachers"]].to_numpy(),
-        hovertemplate=("%{x}: %{y:.2f} meetings per month (%{customdata[0]} logged)<br>"
-                       "%{customdata[1]:.0%} of visits heard the CoP met last month"
-                       "<br>n = %{customdata[2]} visits, %{customdata[3]} teachers<extra></extra>"),
+        hovertemplate=("%{x}: " + t("{meetings} meetings per month ({logged} logged)", meetings="%{y:.2f}",
+                                    logged="%{customdata[0]}") + "<br>"
+                       + t("{share} of visits heard the CoP met last month", share="%{customdata[1]:.0%}") + "<br>"
+                       + t("n = {n} visits, {teachers} teachers", n="%{customdata[2]}", teachers="%{customdata[3]}")
+                       + "<extra></extra>"),
     ))
     if len(hidden):
-        figure.add_trace(go.Scatter(x=hidden["cluster"], y=[0] * len(hidden), mode="text", text=[TOO_FEW] * len(hidden),
+        figure.add_trace(go.Scatter(x=hidden["cluster"], y=[0] * len(hidden), mode="text", text=[t(TOO_FEW)] * len(hidden),
                                     textposition="top center", showlegend=False, hoverinfo="skip"))
     figure.add_hline(y=threshold, line_dash="dash", line_color="#555",
-                     annotation_text=f"active: {threshold:g} meetings per month or more",
+                     annotation_text=t("active: {meetings} meetings per month or more", meetings=f"{threshold:g}"),
                      annotation_position="top left")
-    return _layout(figure, title, xaxis=dict(title="cluster", categoryorder="array",
+    return _layout(figure, title, xaxis=dict(title=t("cluster"), categoryorder="array",
                                              categoryarray=table["cluster"].tolist()),
-                   yaxis=dict(title="meetings per month after the programme", rangemode="tozero"), showlegend=False)
+                   yaxis=dict(title=t("meetings per month after the programme"), rangemode="tozero"), showlegend=False)

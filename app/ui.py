@@ -30,6 +30,8 @@ from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, publish_wanted, publishing_for, read_only, version_id
 from sustain.dimensions import CATALOGUE, compare_dimensions, sidebar_dimensions
+from sustain.messages import LANGUAGE_NAMES, LANGUAGES, RIGHT_TO_LEFT, current_language, set_language, t
+from sustain import messages
 
 # the sidebar's filters (also the URL's parameters), their labels, and the pages' "Compare by"
 # choices: from the catalogue of dimensions (sustain/dimensions.py)
@@ -77,12 +79,12 @@ def ensure_database() -> None:
         return
     from ingest import ingest_files
 
-    with st.status("First start: building the database from the bundled sample data…", expanded=True) as status:
+    with st.status(t("First start: building the database from the bundled sample data…"), expanded=True) as status:
         if _BUILD_LOCK.locked():
-            status.write("Another window is building it; this page shows the data when it is done.")
+            status.write(t("Another window is building it; this page shows the data when it is done."))
         with _build_lock(path):
             if path.exists():  # built by the session we waited for
-                status.update(label="Database built", state="complete", expanded=False)
+                status.update(label=t("Database built"), state="complete", expanded=False)
                 return
             if publish_wanted(config(), path):  # the first version, published when complete
                 with publishing_for(config(), path) as draft:
@@ -92,13 +94,13 @@ def ensure_database() -> None:
             else:
                 result, refused = _build_single_file(path, status)
         if refused:
-            status.update(label="The sample data could not be imported", state="error")
+            status.update(label=t("The sample data could not be imported"), state="error")
             for reason in refused:
                 st.error(reason)
             st.stop()
         taken = sum(f.inserted + f.updated for f in result.files)
-        status.update(label=f"Database built: {taken:,} records from {len(result.files)} files", state="complete",
-                      expanded=False)
+        status.update(label=t("Database built: {records} records from {files} files", records=f"{taken:,}",
+                                files=len(result.files)), state="complete", expanded=False)
 
 
 def _build_single_file(path: Path, status):
@@ -149,7 +151,7 @@ def _upgrade_if_needed(path: Path) -> None:
                 st.stop()
     except DataRefreshing:
         return  # an import is running; it upgrades the database itself
-    with st.status("Upgrading the database to this version of Sustain…", expanded=True) as status:
+    with st.status(t("Upgrading the database to this version of Sustain…"), expanded=True) as status:
         with _build_lock(path), contextlib.ExitStack() as writing:
             if publish_wanted(config(), path):  # upgraded in a new version: readers keep the old one meanwhile
                 target = writing.enter_context(publishing_for(config(), path)).path
@@ -162,7 +164,7 @@ def _upgrade_if_needed(path: Path) -> None:
                     status.write(line)
             finally:
                 con.close()
-        status.update(label="Database upgraded", state="complete", expanded=False)
+        status.update(label=t("Database upgraded"), state="complete", expanded=False)
 
 
 def _database_version() -> str:
@@ -201,7 +203,7 @@ def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataF
     try:
         return _cached_indicator(name, scoped, tuple(by), str(database_path()), _database_version())
     except DataRefreshing:
-        st.info("The data is refreshing (an import is running). This page will show it in a moment.")
+        st.info(t("The data is refreshing (an import is running). This page will show it in a moment."))
         return None
 
 
@@ -224,6 +226,7 @@ def sidebar_filters() -> Filters:
     drawn = _FILTERS_THIS_RUN.get()
     if drawn is not None:
         return drawn
+    use_language()
     require_login()
     cfg = config()
     try:
@@ -232,11 +235,11 @@ def sidebar_filters() -> Filters:
         choices = {}
     choices["practice"] = cfg.practice_codes
     choices["hindrance"] = cfg.hindrance_codes
-    labels = {"practice": cfg.practice_label, "hindrance": cfg.hindrance_label}
+    labels = {"practice": practice_label, "hindrance": hindrance_label}
     selected: dict[str, tuple[str, ...]] = {}
     url_says = _history_navigation()
     with st.sidebar:
-        st.header("Filters")
+        st.header(t("Filters"))
         for name in URL_FILTERS:
             options = choices.get(name, [])
             key = f"filter_{name}"
@@ -246,9 +249,10 @@ def sidebar_filters() -> Filters:
                 st.session_state[key] = [v for v in st.query_params.get_all(name) if v in options]
             elif any(v not in options for v in st.session_state[key]):  # e.g. the viewer's scope changed
                 st.session_state[key] = [v for v in st.session_state[key] if v in options]
-            chosen = st.multiselect(FILTER_LABELS[name], options, key=key,
-                                    format_func=labels.get(name, str), placeholder="all")
+            chosen = st.multiselect(t(FILTER_LABELS[name]), options, key=key,
+                                    format_func=labels.get(name, str), placeholder=t("all"))
             selected[name] = tuple(chosen)
+        language_switch()  # under the filters: the pages' look in English stays as it was
     filters = Filters(**selected)
     sync_url(filters)
     return filters
@@ -281,6 +285,62 @@ if (!window.sustainClosesSidebar) {
   });
 }
 </script>"""
+
+
+# -- language ------------------------------------------------------------------------------------
+LANGUAGE_KEY = "ui_language"  # the switch's state; the URL's `?lang=` (none for English)
+# Urdu right to left in a Naskh face; a chart keeps plotly's own (left-to-right) layout inside
+# it, its titles in Urdu. A fixed style, never built from input.
+RTL_STYLE = """<style>
+[data-testid="stMain"], [data-testid="stSidebar"] {direction: rtl; text-align: right;
+  font-family: "Noto Naskh Arabic", "Noto Nastaliq Urdu", "Source Sans Pro", sans-serif;}
+[data-testid="stMain"] [data-testid="stPlotlyChart"], [data-testid="stMain"] [data-testid="stDataFrame"] {direction: ltr;}
+</style>"""
+
+
+def use_language() -> str:
+    """The language of this run, from the switch (or, before it is drawn, the URL's `?lang=`),
+    set for every word shown (sustain/messages.py `t`)."""
+    chosen = st.session_state.get(LANGUAGE_KEY) or st.query_params.get("lang") or LANGUAGES[0]
+    language = chosen if chosen in LANGUAGES else LANGUAGES[0]
+    cfg = config()
+    set_language(language, {cfg.practice_label(code): cfg.practice_label(code, language) for code in cfg.practice_codes}
+                 | {cfg.hindrance_label(code): cfg.hindrance_label(code, language) for code in cfg.hindrance_codes})
+    return language
+
+
+def language_switch() -> None:
+    """The sidebar's language switch, kept in the URL (`?lang=ur`) as the filters are; drawn once
+    a run, it sets the page's direction too."""
+    if current_language() in RIGHT_TO_LEFT:
+        st.markdown(RTL_STYLE, unsafe_allow_html=True)
+    if LANGUAGE_KEY not in st.session_state:
+        st.session_state[LANGUAGE_KEY] = current_language()
+    st.radio(t("Language"), LANGUAGES, key=LANGUAGE_KEY, format_func=LANGUAGE_NAMES.get, horizontal=True)
+    if st.session_state[LANGUAGE_KEY] == LANGUAGES[0]:
+        if "lang" in st.query_params:  # written only when it changes: a write is a new URL
+            del st.query_params["lang"]
+    elif st.query_params.get("lang") != st.session_state[LANGUAGE_KEY]:
+        st.query_params["lang"] = st.session_state[LANGUAGE_KEY]
+
+
+def practice_label(code: str) -> str:
+    return config().practice_label(code, current_language())
+
+
+def hindrance_label(code: str) -> str:
+    return config().hindrance_label(code, current_language())
+
+
+def dimension_name(name: str | None) -> str:
+    """A dimension's name as the pages' selectors and legends show it, in the current language."""
+    return t(DIMENSION_NAMES[name]) if name in DIMENSION_NAMES else (name or "")
+
+
+def data_words(text):
+    """A text metrics/ wrote in English (a class, a reason, a note) in the current language
+    (sustain/messages.py `data_words`), practices and hindrances named by their labels in it."""
+    return messages.data_words(text)
 
 
 def run_navigation(navigation) -> None:
@@ -329,14 +389,14 @@ def url_selectbox(label: str, options: list[str], key: str, **kwargs):
 
 def compare_by(options: list[str], key: str = "compare_by") -> str | None:
     """The pages' "Compare by" selector (kept in the URL): the chosen dimension, None for none."""
-    chosen = url_selectbox("Compare by", ["none", *options], key=key,
-                           format_func=lambda c: DIMENSION_NAMES.get(c, c))
+    chosen = url_selectbox(t("Compare by"), ["none", *options], key=key,
+                           format_func=lambda c: t("none") if c == "none" else dimension_name(c))
     return None if chosen == "none" else chosen
 
 
 def demo_banner() -> None:
     if not access.access_configured(config()):
-        st.caption("Open demo on sample data: no login is configured, everyone sees every district.")
+        st.caption(t("Open demo on sample data: no login is configured, everyone sees every district."))
 
 
 def login_needed() -> bool:
@@ -350,7 +410,7 @@ def login_gate() -> None:
     if not login_needed():
         _signed_in_box()
         return
-    st.navigation([st.Page(login_page, title="Log in", url_path="login", default=True)], position="hidden").run()
+    st.navigation([st.Page(login_page, title=t("Log in"), url_path="login", default=True)], position="hidden").run()
     st.stop()
 
 
@@ -379,27 +439,27 @@ def client_id() -> str:
 
 def login_page() -> None:
     cfg = config()
-    st.title("Sustain: log in")
+    st.title(t("Sustain: log in"))
     oidc = _oidc_configured()
     if oidc:
-        st.button("Log in", on_click=st.login, key="oidc_login")
+        st.button(t("Log in"), on_click=st.login, key="oidc_login")
     if access.password_file(cfg) is not None:
         with st.form("local_login"):
-            user = st.text_input("User name", key="login_user")
-            password = st.text_input("Password", type="password", key="login_password")
-            submitted = st.form_submit_button("Log in")
+            user = st.text_input(t("User name"), key="login_user")
+            password = st.text_input(t("Password"), type="password", key="login_password")
+            submitted = st.form_submit_button(t("Log in"))
         if submitted:
             accepted, locked = access.check_login(cfg, user, password, client_id())
             if accepted:
                 st.session_state["sustain_user"] = user
                 st.rerun()
             if locked:
-                st.error(f"Too many failed log-ins: wait {math.ceil(locked)} s, then try again.")
+                st.error(t("Too many failed log-ins: wait {seconds} s, then try again.", seconds=math.ceil(locked)))
             else:
-                st.error("Unknown user name or wrong password.")
+                st.error(t("Unknown user name or wrong password."))
     elif not oidc:
-        st.error("Access is configured (access.users) but no login is: set [auth] in .streamlit/secrets.toml "
-                 "or access.password_file in the config.")
+        st.error(t("Access is configured (access.users) but no login is: set [auth] in .streamlit/secrets.toml "
+                   "or access.password_file in the config."))
 
 
 def _oidc_configured() -> bool:
@@ -415,9 +475,9 @@ def _signed_in_box() -> None:
         return
     scope = viewer_scope()
     with st.sidebar:
-        st.caption(f"Signed in as {user}; districts: "
-                   + ("all" if scope is None else (", ".join(scope) or "none assigned")))
-        if st.button("Log out", key="logout"):
+        st.caption(t("Signed in as {user}; districts: {districts}", user=user,
+                     districts=t("all") if scope is None else (t(", ").join(scope) or t("none assigned"))))
+        if st.button(t("Log out"), key="logout"):
             st.session_state.pop("sustain_user", None)
             if getattr(st.user, "is_logged_in", False):
                 st.logout()
@@ -427,14 +487,16 @@ def _signed_in_box() -> None:
 def n_caption(frame: pd.DataFrame, what: str = "teachers", group: str | None = None) -> str:
     """What a chart rests on, and which groups are too few to show."""
     shown = frame.loc[~frame["suppressed"]]
-    text = (f"Each point rests on up to {int(shown['n'].max()):,} observations of "
-            f"{int(shown['teachers'].max()):,} {what}" if len(shown) else f"Nothing to show: {TOO_FEW}")
+    text = (t("Each point rests on up to {n} observations of {teachers} {what}", n=f"{int(shown['n'].max()):,}",
+              teachers=f"{int(shown['teachers'].max()):,}", what=t(what))
+            if len(shown) else t("Nothing to show: too few to show"))
     hidden = frame.loc[frame["suppressed"]]
     if len(hidden):
         names = sorted(set(hidden[group].astype(str))) if group and group in hidden else []
-        text += (f"; {len(hidden)} point(s) {TOO_FEW} (fewer than {config().thresholds.min_group_n} teachers, or hidden with them)"
-                 + (f": {', '.join(names)}" if names else ""))
-    return text + "."
+        text += t("; ") + t("{hidden} point(s) too few to show (fewer than {min_n} teachers, or hidden with them)",
+                            hidden=len(hidden), min_n=config().thresholds.min_group_n)
+        text += (": " + t(", ").join(str(data_words(name)) for name in names)) if names else ""
+    return text + t(".")
 
 
 def _percent(value) -> str:
@@ -446,18 +508,20 @@ def headline_metrics(headline: pd.DataFrame) -> None:
     per_row = 3
     columns = [c for _ in range(0, len(headline), per_row) for c in st.columns(per_row)]
     for column, row in zip(columns, headline.itertuples(index=False)):
+        label, note = data_words(row.label), data_words(row.note)
         if row.suppressed:
-            column.metric(row.label, TOO_FEW, help=row.note)
+            column.metric(label, t(TOO_FEW), help=note)
             continue
         if row.figure == "teachers_followed":
-            value, detail = f"{int(row.value):,}", row.note
+            value, detail = f"{int(row.value):,}", note
         elif row.figure == "median_half_life":
             value = f"{row.value:.1f}"
-            detail = f"range {row.ci_low:.1f}–{row.ci_high:.1f}; n = {int(row.n):,}"
+            detail = t("range {range}; n = {n}", range=f"{row.ci_low:.1f}–{row.ci_high:.1f}", n=f"{int(row.n):,}")
         else:
             value = _percent(row.value)
-            detail = f"95% CI {_percent(row.ci_low)}–{_percent(row.ci_high)}; n = {int(row.n):,}"
-        column.metric(row.label, value, help=row.note)
+            detail = t("95% CI {range}", range=f"{_percent(row.ci_low)}–{_percent(row.ci_high)}") + t("; ") + \
+                f"n = {int(row.n):,}"
+        column.metric(label, value, help=note)
         column.caption(detail)
 
 
@@ -477,7 +541,7 @@ def view_downloads(table: pd.DataFrame, name: str, filters: Filters, key: str) -
         _, mime = exports.BUNDLES[fmt]
         file_name = f"sustain_{name}.{'xlsx' if fmt == 'xlsx' else fmt + '.zip'}"
         column.download_button(
-            f"Download {fmt.upper()}",
+            t("Download {format}", format=fmt.upper()),
             lambda fmt=fmt: exports.data_bundle(shown, scoped, config(), ledger if ledger is not None else pd.DataFrame(),
                                                 fmt, privacy=exports.AS_SHOWN, about=about),
             file_name=file_name, mime=mime, key=f"{key}_{fmt}", on_click="ignore")
@@ -487,11 +551,46 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """The indicator table as shown: suppressed rows say "too few to show" instead of numbers."""
     shown = table.drop(columns=["suppressed"]).astype(object)
     value_columns = [c for c in shown.columns if c not in BY_COLUMNS]
-    shown.loc[table["suppressed"].to_numpy(), value_columns] = TOO_FEW
-    return shown
+    shown.loc[table["suppressed"].to_numpy(), value_columns] = t(TOO_FEW)
+    return column_names(shown)
 
 
+def column_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table of the data as shown: its columns named in the current language (the catalogue's
+    words for them; a download keeps the data's own names), values that are Sustain's words
+    (a school's class, "too few to show") in it too."""
+    if current_language() == LANGUAGES[0]:
+        return frame
+    words = [c for c in frame.columns if frame[c].dtype == object]
+    shown = frame.assign(**{c: frame[c].map(data_words) for c in words}) if words else frame
+    return shown.rename(columns=lambda c: column_word(c) if isinstance(c, str) else c)
 
+
+def column_word(column: str) -> str:
+    """A column of the data in words, in the current language."""
+    cfg = config()
+    code = column.removeprefix("hindrance_")
+    if column.startswith("hindrance_") and code in cfg.hindrance_codes:  # the tidy export's hindrance flags
+        return f"{t('hindrance')}: {hindrance_label(code)}"
+    return t(COLUMN_WORDS.get(column, column))
+
+
+# the data's column names in words (the indicators' tables and the Data page's records)
+COLUMN_WORDS = {d.name: d.label.lower() for d in CATALOGUE} | {
+    "teacher_key": "teacher (pseudonymous key)", "n": "n", "rate": "share", "ci_low": "95% CI low",
+    "ci_high": "95% CI high", "teachers": "teachers", "observed": "observed", "expected": "expected",
+    "run_id": "import run", "file": "file", "source_file": "source file", "kind": "kind of file", "rows_read": "rows read",
+    "inserted": "inserted", "updated": "updated", "unchanged": "unchanged", "quarantined": "quarantined",
+    "refused": "refused", "reason": "reason", "started_at": "started", "finished_at": "finished",
+    "config_version": "config version", "source_sha256": "file fingerprint (SHA-256)", "notes": "notes",
+    "row": "row", "column": "column", "rule": "rule", "quarantined_at": "quarantined on", "school_name": "school name",
+    "score": "score", "teacher_status": "teacher present?", "visit_date": "visit date", "value": "value",
+    "detail": "detail", "raw_row": "raw_row", "retained": "retained", "months": "months since programme end",
+    "synced_at": "synced", "source": "source", "fetched": "submissions fetched",
+}
+
+
+# the spinner's words are fixed when the function is defined: English (issue 13 item 14 leaves it)
 @st.cache_data(show_spinner="Building the donor pack…", max_entries=16)
 def _donor_pack(programme: str, districts: tuple[str, ...], language: str, scope: tuple[str, ...] | None,
                 db: str, version: str) -> dict[str, bytes]:
@@ -511,7 +610,7 @@ def donor_pack(programme: str, filters: Filters, language: str) -> dict[str, byt
         return _donor_pack(programme, filters.district, language, viewer_scope(), str(database_path()),
                            _database_version())
     except DataRefreshing:
-        st.info("The data is refreshing (an import is running). Try again in a moment.")
+        st.info(t("The data is refreshing (an import is running). Try again in a moment."))
     except ReportError as exc:
         st.warning(str(exc))
     return None

@@ -22,7 +22,7 @@ ALL = "all"
 LEVELS = [("cluster", "drill_cluster", "Cluster"), ("school_id", "drill_school", "School")]
 
 filters = ui.sidebar_filters()  # first: it stops here before login
-st.title("Districts and schools")
+st.title(ui.t("Districts and schools"))
 cfg = ui.config()
 table = ui.indicator("school_trends", filters)
 if table is None:
@@ -37,15 +37,16 @@ for column, (level, key, title) in zip(st.columns(len(LEVELS)), LEVELS):
     options = [ALL, *sorted(ui.within(table, narrowed)[level].unique())]
     if st.session_state.get(key, ALL) not in options:
         st.session_state[key] = ALL
-    label = (lambda v: v if v == ALL else f"{v} · {names.get(v, '')}") if level == "school_id" else str
+    label = ((lambda v: ui.t(v) if v == ALL else f"{v} · {names.get(v, '')}") if level == "school_id"
+             else (lambda v: ui.t(v) if v == ALL else str(v)))
     with column:  # kept in the URL, so a link opens the same school
-        chosen = ui.url_selectbox(title, options, key=key, format_func=label)
+        chosen = ui.url_selectbox(ui.t(title), options, key=key, format_func=label)
     if chosen != ALL:
         narrowed = narrowed.replace(**{level: (chosen,)})
 
 school = narrowed.school_id[0] if narrowed.school_id else None
 shown = ui.within(table, narrowed.replace(school_id=()))
-schools_tab, teachers_tab = ui.url_tabs(["Schools", "Teachers of the chosen school"])
+schools_tab, teachers_tab = ui.url_tabs([ui.t("Schools"), ui.t("Teachers of the chosen school")])
 
 def choose_clicked_school():
     """A click on a school of the ranking chooses it (as the School box does)."""
@@ -58,7 +59,7 @@ with schools_tab:
     evidence = cfg.thresholds.class_evidence
     st.markdown(charts_analysis.class_sentence(shown, evidence))
     st.plotly_chart(
-        charts_analysis.school_ranking(shown, evidence, "Chance each school keeps fewer practices than its programme, strongest evidence first",
+        charts_analysis.school_ranking(shown, evidence, ui.t("Chance each school keeps fewer practices than its programme, strongest evidence first"),
                                        chosen=school),
         key="schools_chart", on_select=choose_clicked_school, selection_mode="points")
     st.caption(charts_analysis.ranking_caption(shown, cfg.thresholds.min_group_n))
@@ -69,43 +70,48 @@ with schools_tab:
         area = ui.indicator("area_hindrances", narrowed) if card["suppressed"].iloc[0] else None
         st.table(charts_analysis.school_card(
             card, cfg.schedule.months,
-            None if area is None else charts_analysis.area_hindrances_text(area, cfg.hindrance_label)))
+            None if area is None else charts_analysis.area_hindrances_text(area, ui.hindrance_label)))
     st.dataframe(
-        shown.drop(columns=["suppressed"]), hide_index=True, key="schools_table",
+        shown.drop(columns=["suppressed"]).assign(persistence_class=shown["persistence_class"].map(ui.data_words),
+                                                  hindrances=shown["hindrances"].map(ui.data_words)),
+        hide_index=True, key="schools_table",
         column_order=["school_name", "persistence_class", "p_below_programme", "hindrances", "school_id", "cluster",
                       "retention_trend", "latest_retention", "latest_months", "n", "teachers"],
         column_config={
-            "school_id": "code",
-            "school_name": "school",
-            "persistence_class": "class",
+            "school_id": ui.t("code"),
+            "school_name": ui.t("school"),
+            "cluster": ui.t("cluster"),
+            "teachers": ui.t("teachers"),
+            "persistence_class": ui.t("class"),
             "p_below_programme": st.column_config.NumberColumn(
-                "chance below programme", format="percent",
-                help="chance that the school keeps fewer practices than its programme's schools as a whole"),
+                ui.t("chance below programme"), format="percent",
+                help=ui.t("chance that the school keeps fewer practices than its programme's schools as a whole")),
             "retention_trend": st.column_config.LineChartColumn(
-                "retention by round", y_min=0, y_max=1,
-                help="Rounds at months " + ", ".join(str(m) for m in cfg.schedule.months)
-                     + "; rounds with too few observations are left out"),
-            "latest_retention": st.column_config.NumberColumn("latest retention", format="percent"),
-            "latest_months": st.column_config.NumberColumn("latest round (months)"),
-            "hindrances": st.column_config.TextColumn("hindrances reported (visits)", width="large"),
-            "n": st.column_config.NumberColumn("n", help="teacher-practices retained at month 0"),
+                ui.t("retention by round"), y_min=0, y_max=1,
+                help=ui.t("Rounds at months {months}; rounds with too few observations are left out",
+                          months=", ".join(str(m) for m in cfg.schedule.months))),
+            "latest_retention": st.column_config.NumberColumn(ui.t("latest retention"), format="percent"),
+            "latest_months": st.column_config.NumberColumn(ui.t("latest round (months)")),
+            "hindrances": st.column_config.TextColumn(ui.t("hindrances reported (visits)"), width="large"),
+            "n": st.column_config.NumberColumn("n", help=ui.t("teacher-practices retained at month 0")),
         },
     )
 
 with teachers_tab:
     if not school:
-        st.info("Choose a school above to see its teachers (by pseudonymous key, never by name).")
+        st.info(ui.t("Choose a school above to see its teachers (by pseudonymous key, never by name)."))
     else:
         teachers = ui.indicator("teacher_practices", narrowed)
         if teachers is not None:
-            st.caption(f"Teachers of {school} by pseudonymous key, with their practices at their latest observed "
-                       f"round; rows of a school with fewer than {cfg.thresholds.min_group_n} teachers with a practice "
-                       f"in use at month 0 are {ui.TOO_FEW}.")
+            st.caption(ui.t("Teachers of {school} by pseudonymous key, with their practices at their latest observed "
+                            "round; rows of a school with fewer than {min_n} teachers with a practice in use at month 0 "
+                            "are too few to show.", school=school, min_n=cfg.thresholds.min_group_n))
             st.dataframe(ui.display_table(teachers), hide_index=True, key="teachers_table",
                          column_order=["teacher_key", "latest_months", "retained_practices", "lost_practices",
                                        "retained", "n"],
-                         column_config={"teacher_key": "teacher (pseudonymous key)",
-                                        "latest_months": "latest round (months)",
-                                        "retained_practices": "retained at the latest round",
-                                        "lost_practices": "retained at month 0, lost since",
-                                        "n": st.column_config.NumberColumn("n", help="practices observed")})
+                         column_config={"teacher_key": ui.t("teacher (pseudonymous key)"),
+                                        "latest_months": ui.t("latest round (months)"),
+                                        "retained_practices": ui.t("retained at the latest round"),
+                                        "lost_practices": ui.t("retained at month 0, lost since"),
+                                        "retained": ui.t("retained"),
+                                        "n": st.column_config.NumberColumn("n", help=ui.t("practices observed"))})

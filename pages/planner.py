@@ -3,24 +3,25 @@ import streamlit as st
 
 from app import charts, charts_analysis, ui
 
-NO_SCHOOLS = "No schools match these filters."
 
 filters = ui.sidebar_filters()  # first: it stops here before login
-st.title("Follow-up planner")
-count = st.number_input("Schools to plan", min_value=1, max_value=100, value=5, step=1, key="plan_count")
+st.title(ui.t("Follow-up planner"))
+count = st.number_input(ui.t("Schools to plan"), min_value=1, max_value=100, value=5, step=1, key="plan_count")
 plan = ui.indicator("visit_plan", filters)
 if plan is not None and plan.empty:
-    st.info(NO_SCHOOLS)
+    st.info(ui.t("No schools match these filters."))
 elif plan is not None:
     chosen = plan.head(int(count))
-    charts.show_answer(ui.answers.plan_answer(plan, len(chosen)))
-    st.caption("Schools ranked by need for a follow-up visit; the reason says why, in plain words. "
-               "A visit is support for a school, not a judgement of its teachers.")
+    # the plan's reasons in the current language (the download keeps the data's English)
+    in_words = plan.assign(reason=plan["reason"].map(ui.data_words), order_note=plan["order_note"].map(ui.data_words))
+    charts.show_answer(ui.answers.plan_answer(in_words, len(chosen)))
+    st.caption(ui.t("Schools ranked by need for a follow-up visit; the reason says why, in plain words. "
+                    "A visit is support for a school, not a judgement of its teachers."))
     # a static table: the reason wraps in full, no sideways scrolling (phones too)
-    st.table(charts_analysis.plan_table(chosen))
+    st.table(charts_analysis.plan_table(in_words.head(int(count))))
     st.caption(charts_analysis.plan_caption(plan, len(chosen), ui.config().thresholds.min_group_n))
-    st.markdown("**What the need score means**  \n" + "  \n".join(charts_analysis.SCORE_LINES))
+    st.markdown("**" + ui.t("What the need score means") + "**  \n" + "  \n".join(map(ui.data_words, charts_analysis.SCORE_LINES)))
     scoped, config = filters.replace(scope=ui.viewer_scope()), ui.config()
     # built only when the download is asked for (a callable), not on every rerun
-    st.download_button("Download visit plan (Excel)", lambda: ui.exports.visit_plan_workbook(chosen, scoped, config),
+    st.download_button(ui.t("Download visit plan (Excel)"), lambda: ui.exports.visit_plan_workbook(chosen, scoped, config),
                        file_name="visit_plan.xlsx", mime=ui.exports.XLSX_MIME, key="plan_download", on_click="ignore")

@@ -11,43 +11,44 @@ from app import charts, charts_analysis, ui
 COMPARE = [c for c in ui.COMPARE_BY if c != "practice"]
 
 filters = ui.sidebar_filters()  # first: it stops here before login
-st.title("Practices")
+st.title(ui.t("Practices"))
 cfg = ui.config()
 programmes = ui.indicator("retention", filters, by=("programme",))
 overall = ui.indicator("half_life", filters, by=("practice",))
 if overall is not None:
     charts.show_answer(ui.answers.half_life_answer(
-        overall, cfg.practice_label, pooled=ui.answers.programmes_in(programmes) if programmes is not None else []))
-    st.caption(ui.answers.GLOSSES["half_life"])
+        overall, ui.practice_label, pooled=ui.answers.programmes_in(programmes) if programmes is not None else []))
+    st.caption(ui.answers.gloss("half_life"))
 group = ui.compare_by(COMPARE)
-group_name = ui.DIMENSION_NAMES.get(group, "").capitalize()
+group_name = ui.dimension_name(group).capitalize()
 by = tuple(c for c in ("practice", group) if c)
 # a figure split by programme pools none; otherwise it names the programmes it pools
 pooled = ui.answers.programmes_in(programmes) if programmes is not None and group != "programme" else []
 
-decay_tab, half_life_tab, survival_tab = ui.url_tabs(["Decay curves", "Half-life", "Survival (life table)"])
+decay_tab, half_life_tab, survival_tab = ui.url_tabs([ui.t("Decay curves"), ui.t("Half-life"), ui.t("Survival (life table)")])
 
 with decay_tab:
     table = ui.indicator("retention", filters, by=by)
     if table is not None and overall is not None:
         figure = charts_analysis.practice_decay(
-            table, group, cfg.practice_label,
-            ui.answers.half_life_title(overall, cfg.practice_label) + ui.answers.pooled_words(pooled))
-        st.plotly_chart(charts.readable(figure, cfg.schedule.months, "Practice"), key="decay_chart")
-        st.caption(ui.n_caption(table, "teachers") + " Bars: 95% intervals. " + ui.answers.GLOSSES["interval"])
+            table, group, ui.practice_label,
+            ui.answers.half_life_title(overall, ui.practice_label) + ui.answers.pooled_words(pooled))
+        st.plotly_chart(charts.readable(figure, cfg.schedule.months, ui.t("Practice")), key="decay_chart")
+        st.caption(ui.n_caption(table, "teachers") + " " + ui.t("Bars: 95% intervals.") + " "
+                   + ui.answers.gloss("interval"))
 
 with half_life_tab:
     table = ui.indicator("half_life", filters, by=by)
     if table is not None:
         figure = charts_analysis.half_life_dots(
-            table, group, cfg.practice_label,
-            ui.answers.half_life_range_title(overall if overall is not None else table, cfg.practice_label)
+            table, group, ui.practice_label,
+            ui.answers.half_life_range_title(overall if overall is not None else table, ui.practice_label)
             + ui.answers.pooled_words(pooled))
         st.plotly_chart(charts.by_value(charts.readable(figure, legend=group_name if group else "")),
                         key="half_life_chart")
-        st.caption(ui.n_caption(table, "teachers") + " " + ui.answers.GLOSSES["half_life"]
-                   + " 95% interval from resampling schools. " + ui.answers.GLOSSES["lambda"])
-        st.dataframe(ui.answers.half_life_table(table, cfg.practice_label, group, group_name),
+        st.caption(ui.n_caption(table, "teachers") + " " + ui.answers.gloss("half_life") + " "
+                   + ui.t("95% interval from resampling schools.") + " " + ui.answers.gloss("lambda"))
+        st.dataframe(ui.answers.half_life_table(table, ui.practice_label, group, group_name),
                      hide_index=True, key="half_life_table")
 
 with survival_tab:
@@ -57,7 +58,7 @@ with survival_tab:
             table, group, ui.answers.survival_title(table, group) + ui.answers.pooled_words(pooled))
         st.plotly_chart(charts.readable(figure, cfg.schedule.months, group_name if group else ""),
                         key="survival_chart")
-        st.caption(ui.n_caption(table, "teachers", group=group)
-                   + " Abandoned: the first visit at which the practice was not retained (it stopped since the "
-                   "last visit where it was). " + ui.answers.GLOSSES["kaplan_meier"] + " "
-                   + ui.answers.GLOSSES["censoring"] + " Band: 95% interval from resampling schools.")
+        st.caption(ui.n_caption(table, "teachers", group=group) + " "
+                   + ui.t("Abandoned: the first visit at which the practice was not retained (it stopped since the "
+                          "last visit where it was).") + " " + ui.answers.gloss("kaplan_meier") + " "
+                   + ui.answers.gloss("censoring") + " " + ui.t("Band: 95% interval from resampling schools."))

@@ -3,7 +3,9 @@ donor pack's executive summary.
 
 Each function takes the table(s) an indicator returns (metrics/: on a page through
 `app.ui.indicator`, in the pack through `metrics.registry.INDICATORS`) and returns plain text. No
-Streamlit, no database, no markup: the caller shows the text. Rules every sentence keeps:
+Streamlit, no database, no markup: the caller shows the text. Every word goes through the one
+catalogue (sustain/messages.py `t`): the sentences come out in the current language (the
+dashboard's `?lang=ur`, the donor pack's language). Rules every sentence keeps:
 
 - n is said as teacher-practices (or observations) and teachers, read from the table's `n` and
   `teachers` columns of the rows the sentence speaks about;
@@ -34,9 +36,9 @@ the words to show, `str` by default). On a page: `ui.answers.<function>(...)`, s
     Clauses and helpers:
     hindrance_clause / fastest_hindrance (the estimator's evidence), programme_rounds (Overview),
     retention_table / half_life_table (tables in words), programme_names / programme_facts /
-    programmes_in (who is pooled), pooled_words, join_words, in_ten, percent, interval, n_words,
-    GLOSSES (one plain line per technical word: half-life, λ, life table, censoring, hazard ratio,
-    interval), COP_NAMES.
+    programmes_in (who is pooled), pooled_words, join_words, in_ten, percent, interval,
+    interval_range, n_words, GLOSSES / gloss(key) (one plain line per technical word: half-life, λ,
+    life table, censoring, hazard ratio, interval), COP_NAMES / cop_name(code).
 """
 from __future__ import annotations
 
@@ -45,7 +47,9 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
-TOO_FEW = "too few to show"
+from sustain.messages import data_words, full_stop, t
+
+TOO_FEW = "too few to show"  # the words metrics/ writes; said in the current language as t(TOO_FEW)
 # the rounds the Overview shows for each programme (those of the schedule)
 HEADLINE_ROUNDS = (6, 12, 24)
 # evidence for "goes with the fastest loss": the interval above 1 and the adjusted p below this
@@ -63,15 +67,15 @@ def percent(value) -> str:
 def in_ten(rate: float) -> str:
     """A share in plain words: 0.26 -> "3 in 10", 0.04 -> "fewer than 1 in 10", 1 -> "all"."""
     if rate >= 1:
-        return "all"
+        return t("all")
     if rate <= 0:
-        return "none"
+        return t("none")
     tenths = round(rate * 10)
     if tenths == 0:
-        return "fewer than 1 in 10"
+        return t("fewer than 1 in 10")
     if tenths == 10:
-        return "nearly all"
-    return f"{tenths} in 10"
+        return t("nearly all")
+    return t("{tenths} in 10", tenths=tenths)
 
 
 def months_words(value: float) -> str:
@@ -85,19 +89,27 @@ def count(value) -> str:
 
 def n_words(n, teachers, unit: str = "teacher-practices") -> str:
     """`n = 1,754 teacher-practices, 397 teachers`."""
-    return f"n = {count(n)} {unit}, {count(teachers)} {'teacher' if int(teachers) == 1 else 'teachers'}"
+    if int(teachers) == 1:
+        return t("n = {n} {unit}, {teachers} teacher", n=count(n), unit=t(unit), teachers=count(teachers))
+    return t("n = {n} {unit}, {teachers} teachers", n=count(n), unit=t(unit), teachers=count(teachers))
 
 
 def interval(low, high, kind: str = "percent") -> str:
     """`95% CI 23–29%` (percent) or `95% CI 1.7–2.0` (ratio); "" when either end is missing."""
+    span = interval_range(low, high, kind)
+    return t("95% CI {range}", range=span) if span else ""
+
+
+def interval_range(low, high, kind: str = "percent") -> str:
+    """An interval's ends without its name: `23–29%`, `1.7–2.0`; "" when either end is missing."""
     if low is None or high is None or pd.isna(low) or pd.isna(high):
         return ""
     if kind == "percent":
-        return f"95% CI {low:.0%}–{high:.0%}"
+        return f"{low:.0%}–{high:.0%}"
     if kind == "months":
-        upper = "not reached" if math.isinf(high) else f"{high:.1f}"
-        return f"95% CI {low:.1f}–{upper}"
-    return f"95% CI {low:.1f}–{high:.1f}"
+        upper = t("not reached") if math.isinf(high) else f"{high:.1f}"
+        return f"{low:.1f}–{upper}"
+    return f"{low:.1f}–{high:.1f}"
 
 
 def join_words(parts: Sequence[str]) -> str:
@@ -105,16 +117,16 @@ def join_words(parts: Sequence[str]) -> str:
     parts = [p for p in parts if p]
     if len(parts) <= 1:
         return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return t("{first} and {last}", first=t(", ").join(parts[:-1]), last=parts[-1])
 
 
 def pooled_words(pooled: Sequence[str]) -> str:
     """" (programmes pooled: A and B)" when several programmes are pooled, else ""."""
-    return f" ({join_words(list(pooled))} pooled)" if len(pooled) > 1 else ""
+    return t(" ({names} pooled)", names=join_words(list(pooled))) if len(pooled) > 1 else ""
 
 
 def _place(place: str) -> str:
-    return f"In {place}, " if place else ""
+    return t("In {place}, ", place=place) if place else ""
 
 
 def _capital(text: str) -> str:
@@ -133,7 +145,7 @@ def programme_names(config) -> dict[str, str]:
 
 def programme_facts(config) -> dict[str, str]:
     """{code: "Name, ended 15 Dec 2023"}: what sets a programme's month 0."""
-    return {p.code: f"{p.name}, ended {p.end_date:%d %b %Y}" for p in config.programmes}
+    return {p.code: t("{name}, ended {date}", name=p.name, date=f"{p.end_date:%d %b %Y}") for p in config.programmes}
 
 
 def programmes_in(retention: pd.DataFrame, programme_name: Label = str) -> list[str]:
@@ -165,9 +177,11 @@ def _retention_clause(row, name: str, many: bool) -> str:
     """One programme's part of the retention sentence."""
     months = int(row["months"])
     if bool(row["suppressed"]):
-        return f"{name}'s share is {TOO_FEW} at month {months}" if many else f"{TOO_FEW} at month {months}"
-    facts = f"{percent(row['rate'])}; {n_words(row['n'], row['teachers'])}"
-    return f"{name} kept {in_ten(row['rate'])} ({facts})" if many else f"{in_ten(row['rate'])} ({facts})"
+        return (t("{name}'s share is too few to show at month {months}", name=name, months=months) if many
+                else t("too few to show at month {months}", months=months))
+    facts = t("{percent}; {n}", percent=percent(row['rate']), n=n_words(row['n'], row['teachers']))
+    return (t("{name} kept {share} ({facts})", name=name, share=in_ten(row['rate']), facts=facts) if many
+            else f"{in_ten(row['rate'])} ({facts})")
 
 
 def retention_answer(retention: pd.DataFrame, effects: pd.DataFrame | None = None, *, place: str = "",
@@ -181,29 +195,31 @@ def retention_answer(retention: pd.DataFrame, effects: pd.DataFrame | None = Non
     a programme column for one programme (or several pooled: name them in `pooled`)."""
     latest = latest_rounds(retention)
     if latest.empty:
-        return f"{_place(place)}no teacher has been followed after the programme ended yet."
+        return _place(place) + t("no teacher has been followed after the programme ended yet.")
     if "programme" in latest and latest["programme"].nunique() > 1:
         months = sorted(set(latest["months"].astype(int)))
         clauses = [_retention_clause(row, programme_name(row["programme"]), True) for _, row in latest.iterrows()]
-        when = (f"{months[0]} months later" if len(months) == 1
-                else "at each programme's latest round (month " + join_words([str(m) for m in months]) + ")")
-        sentence = f"{_place(place)}of the practices in use when each programme ended, {when} {join_words(clauses)}"
+        when = (t("{months} months later", months=months[0]) if len(months) == 1
+                else t("at each programme's latest round (month {months})", months=join_words([str(m) for m in months])))
+        sentence = _place(place) + t("of the practices in use when each programme ended, {when} {clauses}",
+                                     when=when, clauses=join_words(clauses))
     else:
         row = latest.iloc[0]
         name = programme_name(row["programme"]) if "programme" in latest else ""
-        ended = f"when {name} ended" if name else "when the programme ended"
+        ended = t("when {name} ended", name=name) if name else t("when the programme ended")
         months = int(row["months"])
         if bool(row["suppressed"]):
-            sentence = (f"{_place(place)}how many practices in use {ended} were still in use {months} months later "
-                        f"is {TOO_FEW}")
+            sentence = _place(place) + t("how many practices in use {ended} were still in use {months} months later "
+                                         "is too few to show", ended=ended, months=months)
         else:
-            sentence = (f"{_place(place)}{in_ten(row['rate'])} practices in use {ended} were still in use "
-                        f"{months} months later ({percent(row['rate'])}; {n_words(row['n'], row['teachers'])})")
+            sentence = _place(place) + t("{share} practices in use {ended} were still in use {months} months later "
+                                         "({percent}; {n})", share=in_ten(row['rate']), ended=ended, months=months,
+                                         percent=percent(row['rate']), n=n_words(row['n'], row['teachers']))
         sentence += pooled_words(pooled)
     sentence = _capital(sentence)
     if effects is not None:
-        sentence += "; " + hindrance_clause(effects, hindrance_label)
-    return sentence + "."
+        sentence += t("; ") + hindrance_clause(effects, hindrance_label)
+    return sentence + full_stop()
 
 
 def programme_rounds(retention: pd.DataFrame, rounds: Iterable[int] = HEADLINE_ROUNDS,
@@ -220,15 +236,15 @@ def programme_rounds(retention: pd.DataFrame, rounds: Iterable[int] = HEADLINE_R
             base = {"programme": code, "name": programme_name(code) if code is not None else "",
                     "months": months}
             if cell.empty:
-                rows.append(base | {"value": "not yet", "detail": "no visits at this round", "suppressed": False})
+                rows.append(base | {"value": t("not yet"), "detail": t("no visits at this round"), "suppressed": False})
             elif bool(cell["suppressed"].iloc[0]):
-                rows.append(base | {"value": TOO_FEW, "detail": "fewer teachers than the minimum to show",
+                rows.append(base | {"value": t(TOO_FEW), "detail": t("fewer teachers than the minimum to show"),
                                     "suppressed": True})
             else:
                 row = cell.iloc[0]
                 rows.append(base | {"value": percent(row["rate"]),
-                                    "detail": f"{interval(row['ci_low'], row['ci_high'])}; "
-                                              f"{n_words(row['n'], row['teachers'])}",
+                                    "detail": t("{percent}; {n}", percent=interval(row['ci_low'], row['ci_high']),
+                                                n=n_words(row['n'], row['teachers'])),
                                     "suppressed": False})
     return pd.DataFrame(rows, columns=["programme", "name", "months", "value", "detail", "suppressed"])
 
@@ -241,15 +257,15 @@ def retention_table(retention: pd.DataFrame, programme_name: Label = str) -> pd.
             ("rate", "retained", "n", "ci_low", "ci_high", "teachers", "suppressed", "months")]
     rows = []
     for _, row in retention.iterrows():
-        out = {(k.replace("_", " ").capitalize()): (programme_name(row[k]) if k == "programme" else row[k])
+        out = {t(k.replace("_", " ").capitalize()): (programme_name(row[k]) if k == "programme" else row[k])
                for k in keys}
-        out["Round"] = f"month {int(row['months'])}"
+        out[t("Round")] = t("month {months}", months=int(row['months']))
         if bool(row["suppressed"]):
-            out |= {"Retention": TOO_FEW, "95% interval": "", "n (teacher-practices)": "", "Teachers": ""}
+            out |= {t("Retention"): t(TOO_FEW), t("95% interval"): "", t("n (teacher-practices)"): "", t("Teachers"): ""}
         else:
-            out |= {"Retention": percent(row["rate"]),
-                    "95% interval": interval(row["ci_low"], row["ci_high"]).removeprefix("95% CI "),
-                    "n (teacher-practices)": count(row["n"]), "Teachers": count(row["teachers"])}
+            out |= {t("Retention"): percent(row["rate"]),
+                    t("95% interval"): interval_range(row["ci_low"], row["ci_high"]),
+                    t("n (teacher-practices)"): count(row["n"]), t("Teachers"): count(row["teachers"])}
         rows.append(out)
     return pd.DataFrame(rows)
 
@@ -259,16 +275,17 @@ def retention_title(retention: pd.DataFrame, programme_name: Label = str) -> str
     practices at month 24, Cluster-based training 9%"."""
     latest = _shown(latest_rounds(retention))
     if latest.empty:
-        return "Practices still in use after the programme: too few to show"
+        return t("Practices still in use after the programme: too few to show")
     if "programme" in latest and len(latest) > 1:
         latest = latest.sort_values("rate", ascending=False)
-        first, *rest = [f"{programme_name(r['programme'])} {percent(r['rate'])}" for _, r in latest.iterrows()]
+        first, *rest = [(programme_name(r['programme']), percent(r['rate'])) for _, r in latest.iterrows()]
         months = sorted(set(latest["months"].astype(int)))
-        at = f"month {months[0]}" if len(months) == 1 else "the latest round"
-        name, value = first.rsplit(" ", 1)
-        return f"{name} keeps {value} of practices at {at}, {join_words(rest)}"
+        at = t("month {months}", months=months[0]) if len(months) == 1 else t("the latest round")
+        return t("{name} keeps {value} of practices at {at}, {others}", name=first[0], value=first[1], at=at,
+                 others=join_words([f"{name} {value}" for name, value in rest]))
     row = latest.iloc[0]
-    return f"{in_ten(row['rate']).capitalize()} practices still in use at month {int(row['months'])} ({percent(row['rate'])})"
+    return _capital(t("{share} practices still in use at month {months} ({percent})", share=in_ten(row['rate']),
+                      months=int(row['months']), percent=percent(row['rate'])))
 
 
 def districts_title(retention: pd.DataFrame, programme_name: Label = str) -> str:
@@ -285,9 +302,14 @@ def districts_title(retention: pd.DataFrame, programme_name: Label = str) -> str
             continue
         best, worst = at.loc[at["rate"].idxmax()], at.loc[at["rate"].idxmin()]
         prefix = f"{programme_name(code[0] if isinstance(code, tuple) else code)}: " if keys else ""
-        latest_parts.append(f"{prefix}{best['district']} keeps most ({percent(best['rate'])}), "
-                            f"{worst['district']} least ({percent(worst['rate'])}) at month {int(best['months'])}")
-    return "; ".join(latest_parts) or "Districts compared"
+        latest_parts.append(prefix + t("{best} keeps most ({best_percent}), {worst} least ({worst_percent}) at month "
+                                       "{months}", best=best['district'], best_percent=percent(best['rate']),
+                                       worst=worst['district'], worst_percent=percent(worst['rate']),
+                                       months=int(best['months'])))
+    return t("; ").join(latest_parts) or t(DISTRICTS_COMPARED)
+
+
+DISTRICTS_COMPARED = "Districts compared"  # the districts' title when no finding can be stated
 
 
 # -- hindrances ----------------------------------------------------------------------------------
@@ -305,28 +327,31 @@ def hindrance_clause(effects: pd.DataFrame | None, hindrance_label: Label = str)
     """"lack of follow-up goes with the fastest loss (practices dropped 1.8 times as fast where it
     was reported, 95% CI 1.7–2.0)", or why no hindrance is named."""
     if effects is None or effects.empty or _shown(effects).empty:
-        return f"which hindrance goes with the fastest loss is {TOO_FEW}"
+        return t("which hindrance goes with the fastest loss is too few to show")
     row = fastest_hindrance(effects)
     if row is None:
-        return "no hindrance reported clearly goes with faster loss"
-    return (f"{hindrance_label(row['hindrance']).lower()} goes with the fastest loss (practices dropped "
-            f"{row['hazard_ratio']:.1f} times as fast where it was reported, "
-            f"{interval(row['ci_low'], row['ci_high'], 'ratio')}; {count(row['teachers'])} teachers reported it)")
+        return t("no hindrance reported clearly goes with faster loss")
+    return t("{hindrance} goes with the fastest loss (practices dropped {ratio} times as fast where it was reported, "
+             "{interval}; {teachers} teachers reported it)", hindrance=hindrance_label(row['hindrance']).lower(),
+             ratio=f"{row['hazard_ratio']:.1f}", interval=interval(row['ci_low'], row['ci_high'], 'ratio'),
+             teachers=count(row['teachers']))
 
 
 def hindrance_answer(effects: pd.DataFrame | None, hindrance_label: Label = str, pooled: Sequence[str] = ()) -> str:
     """The Hindrances page's answer: the fastest-loss hindrance with its evidence, and how many
     others clearly go with faster loss."""
     if effects is None or effects.empty or _shown(effects).empty:
-        return f"Which hindrances go with abandoning practices is {TOO_FEW} for this selection."
+        return t("Which hindrances go with abandoning practices is too few to show for this selection.")
     shown = _shown(effects)
     strong = shown[(shown["ci_low"] > 1) & (shown["p_adj"] < EVIDENCE_P)]
     sentence = _capital(hindrance_clause(effects, hindrance_label))
     if len(strong) > 1:
         others = [hindrance_label(h).lower() for h in
                   strong.sort_values("hazard_ratio", ascending=False)["hindrance"].iloc[1:]]
-        sentence += f"; {join_words(others)} also clearly {'goes' if len(others) == 1 else 'go'} with faster loss"
-    return sentence + pooled_words(pooled) + "."
+        sentence += t("; ") + (t("{names} also clearly goes with faster loss", names=join_words(others))
+                               if len(others) == 1 else
+                               t("{names} also clearly go with faster loss", names=join_words(others)))
+    return sentence + pooled_words(pooled) + full_stop()
 
 
 # -- half-life -----------------------------------------------------------------------------------
@@ -343,11 +368,12 @@ def half_life_title(table: pd.DataFrame, practice_label: Label = str) -> str:
     reached, lasting = _half_lives(table)
     if reached.empty:
         if lasting.empty:
-            return f"Half-life of each practice: {TOO_FEW}"
-        return f"Every practice shown keeps more than half in use through month {int(lasting['horizon_months'].max())}"
+            return t("Half-life of each practice: too few to show")
+        return t("Every practice shown keeps more than half in use through month {months}",
+                 months=int(lasting['horizon_months'].max()))
     row = reached.iloc[0]
-    return (f"{practice_label(row['practice'])} fades fastest: half gone by month "
-            f"{months_words(row['half_life_months'])}")
+    return t("{practice} fades fastest: half gone by month {months}", practice=practice_label(row['practice']),
+             months=months_words(row['half_life_months']))
 
 
 def half_life_answer(table: pd.DataFrame, practice_label: Label = str, pooled: Sequence[str] = ()) -> str:
@@ -355,26 +381,28 @@ def half_life_answer(table: pd.DataFrame, practice_label: Label = str, pooled: S
     practice, each with its half-life and n."""
     reached, lasting = _half_lives(table)
     if reached.empty and lasting.empty:
-        return f"How fast each practice fades is {TOO_FEW} for this selection."
+        return t("How fast each practice fades is too few to show for this selection.")
     parts = []
     if len(reached):
         row = reached.iloc[0]
-        parts.append(f"{practice_label(row['practice'])} fades fastest: half gone by month "
-                     f"{months_words(row['half_life_months'])} ({n_words(row['n'], row['teachers'], 'observations')})")
+        parts.append(t("{practice} fades fastest: half gone by month {months} ({n})",
+                       practice=practice_label(row['practice']), months=months_words(row['half_life_months']),
+                       n=n_words(row['n'], row['teachers'], 'observations')))
     if len(lasting):
         row = lasting.loc[lasting["n"].astype(float).idxmax()]
-        parts.append(f"{practice_label(row['practice']).lower() if parts else practice_label(row['practice'])} "
-                     f"lasts longest: more than half still in use at month {int(row['horizon_months'])} "
-                     f"({n_words(row['n'], row['teachers'], 'observations')})")
+        parts.append(t("{practice} lasts longest: more than half still in use at month {months} ({n})",
+                       practice=practice_label(row['practice']).lower() if parts else practice_label(row['practice']),
+                       months=int(row['horizon_months']), n=n_words(row['n'], row['teachers'], 'observations')))
     elif len(reached) > 1:
         row = reached.iloc[-1]
-        parts.append(f"{practice_label(row['practice']).lower()} lasts longest: half gone by month "
-                     f"{months_words(row['half_life_months'])} ({n_words(row['n'], row['teachers'], 'observations')})")
+        parts.append(t("{practice} lasts longest: half gone by month {months} ({n})",
+                       practice=practice_label(row['practice']).lower(), months=months_words(row['half_life_months']),
+                       n=n_words(row['n'], row['teachers'], 'observations')))
     hidden = int(table["suppressed"].astype(bool).sum())
-    sentence = "; ".join(parts) + pooled_words(pooled)
+    sentence = t("; ").join(parts) + pooled_words(pooled)
     if hidden:
-        sentence += f"; {hidden} practice(s) {TOO_FEW}"
-    return _capital(sentence) + "."
+        sentence += t("; ") + t("{hidden} practice(s) too few to show", hidden=hidden)
+    return _capital(sentence) + full_stop()
 
 
 # one plain line for each technical word, where it appears
@@ -393,6 +421,11 @@ GLOSSES = {
 }
 
 
+def gloss(key: str) -> str:
+    """The plain line for a technical word (GLOSSES), in the current language."""
+    return t(GLOSSES[key])
+
+
 def half_life_table(table: pd.DataFrame, practice_label: Label = str, group: str | None = None,
                     group_name: str = "") -> pd.DataFrame:
     """The half_life table as people read it: practice in words, half-life to one decimal with
@@ -401,29 +434,29 @@ def half_life_table(table: pd.DataFrame, practice_label: Label = str, group: str
     Suppressed rows say "too few to show"."""
     rows = []
     for _, row in table.iterrows():
-        out = {"Practice": practice_label(row["practice"])}
+        out = {t("Practice"): practice_label(row["practice"])}
         if group:
             out[group_name or group] = row[group]
         if bool(row["suppressed"]):
-            out |= {"Half-life (months)": TOO_FEW, "_order": math.inf}
+            out |= {t("Half-life (months)"): t(TOO_FEW), "_order": math.inf}
         elif pd.isna(row["half_life_months"]):
-            out |= {"Half-life (months)": f"not reached by month {int(row['horizon_months'])}"
-                    if pd.notna(row["horizon_months"]) else (row["note"] or "not estimable"), "_order": 1e9}
+            out |= {t("Half-life (months)"): t("not reached by month {months}", months=int(row['horizon_months']))
+                    if pd.notna(row["horizon_months"]) else (data_words(row["note"]) or t("not estimable")), "_order": 1e9}
         else:
-            out |= {"Half-life (months)": months_words(row["half_life_months"]),
-                    "95% interval (months)": interval(row["ci_low"], row["ci_high"], "months").removeprefix("95% CI "),
+            out |= {t("Half-life (months)"): months_words(row["half_life_months"]),
+                    t("95% interval (months)"): interval_range(row["ci_low"], row["ci_high"], "months"),
                     "_order": float(row["half_life_months"])}
         if not bool(row["suppressed"]):
-            out |= {"Loss per month (λ, model)": "" if pd.isna(row["decay_per_month"])
+            out |= {t("Loss per month (λ, model)"): "" if pd.isna(row["decay_per_month"])
                     else f"{row['decay_per_month']:.1%}",
-                    "Observations (n)": count(row["n"]), "Teachers": count(row["teachers"])}
-        note = "" if pd.isna(row.get("note")) or row.get("note") == TOO_FEW else str(row.get("note") or "")
-        out["Note"] = note
+                    t("Observations (n)"): count(row["n"]), t("Teachers"): count(row["teachers"])}
+        note = "" if pd.isna(row.get("note")) or row.get("note") == TOO_FEW else data_words(str(row.get("note") or ""))
+        out[t("Note")] = note
         rows.append(out)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    frame = frame.sort_values(["_order", "Practice"], kind="stable").drop(columns="_order")
+    frame = frame.sort_values(["_order", t("Practice")], kind="stable").drop(columns="_order")
     frame = frame.fillna("")
     keep = [c for c in frame.columns if (frame[c].astype(str) != "").any()]
     return frame[keep].reset_index(drop=True)
@@ -436,13 +469,16 @@ def half_life_range_title(table: pd.DataFrame, practice_label: Label = str) -> s
         return half_life_title(table, practice_label)
     first = reached.iloc[0] if len(reached) else None
     if len(lasting):
-        end = f"more than {int(lasting['horizon_months'].max())} months ({practice_label(lasting.iloc[0]['practice'])})"
+        end = t("more than {months} months ({practice})", months=int(lasting['horizon_months'].max()),
+                practice=practice_label(lasting.iloc[0]['practice']))
     else:
         last = reached.iloc[-1]
-        end = f"{months_words(last['half_life_months'])} months ({practice_label(last['practice'])})"
+        end = t("{months} months ({practice})", months=months_words(last['half_life_months']),
+                practice=practice_label(last['practice']))
     if first is None:
-        return f"Every practice keeps more than half in use: {end}"
-    return f"Half-lives run from {months_words(first['half_life_months'])} ({practice_label(first['practice'])}) to {end}"
+        return t("Every practice keeps more than half in use: {end}", end=end)
+    return t("Half-lives run from {months} ({practice}) to {end}", months=months_words(first['half_life_months']),
+             practice=practice_label(first['practice']), end=end)
 
 
 def survival_title(table: pd.DataFrame, group: str | None = None) -> str:
@@ -450,14 +486,16 @@ def survival_title(table: pd.DataFrame, group: str | None = None) -> str:
     (per group, the group keeping fewest named)."""
     shown = _shown(table[table["months"] > 0])
     if shown.empty:
-        return f"Practices not yet abandoned: {TOO_FEW}"
+        return t("Practices not yet abandoned: too few to show")
     months = int(shown["months"].max())
     at = shown[shown["months"] == months]
     if group and group in at and at[group].nunique() > 1:
         low, high = at.loc[at["survival"].idxmin()], at.loc[at["survival"].idxmax()]
-        return (f"By month {months}, {percent(low['survival'])} of practices are not yet abandoned for "
-                f"{low[group]}, {percent(high['survival'])} for {high[group]}")
-    return f"By month {months}, {percent(at['survival'].iloc[0])} of practices are not yet abandoned"
+        return t("By month {months}, {low} of practices are not yet abandoned for {low_group}, {high} for {high_group}",
+                 months=months, low=percent(low['survival']), low_group=low[group], high=percent(high['survival']),
+                 high_group=high[group])
+    return t("By month {months}, {share} of practices are not yet abandoned", months=months,
+             share=percent(at['survival'].iloc[0]))
 
 
 # -- communities of practice ---------------------------------------------------------------------
@@ -468,24 +506,31 @@ def cop_answer(table: pd.DataFrame, pooled: Sequence[str] = ()) -> str:
     both = later.groupby("months")["cop"].nunique()
     common = both[both == 2].index
     if not len(common):
-        return (f"Whether teachers in clusters with an active community keep more practices is {TOO_FEW} "
-                "for this selection.")
+        return t("Whether teachers in clusters with an active community keep more practices is too few to show "
+                 "for this selection.")
     months = int(common.max())
     at = later[later["months"] == months].set_index("cop")
     active, inactive = at.loc["active"], at.loc["inactive"]
-    return _capital(
-        f"{month_words(months)} after the programme ended, teachers in clusters whose community kept meeting "
-        f"kept {in_ten(active['rate'])} practices ({percent(active['rate'])}; {n_words(active['n'], active['teachers'])}), "
-        f"against {in_ten(inactive['rate'])} where it stopped ({percent(inactive['rate'])}; "
-        f"{n_words(inactive['n'], inactive['teachers'])}){pooled_words(pooled)}: a comparison, not proof of an effect.")
+    return _capital(t(
+        "{when} after the programme ended, teachers in clusters whose community kept meeting kept {active_share} "
+        "practices ({active_percent}; {active_n}), against {inactive_share} where it stopped ({inactive_percent}; "
+        "{inactive_n}){pooled}: a comparison, not proof of an effect.", when=month_words(months),
+        active_share=in_ten(active['rate']), active_percent=percent(active['rate']),
+        active_n=n_words(active['n'], active['teachers']), inactive_share=in_ten(inactive['rate']),
+        inactive_percent=percent(inactive['rate']), inactive_n=n_words(inactive['n'], inactive['teachers']),
+        pooled=pooled_words(pooled)))
 
 
 def month_words(months: int) -> str:
-    return f"{months} months" if months != 1 else "1 month"
+    return t("{months} months", months=months) if months != 1 else t("1 month")
 
 
-# the retention_by_cop groups in words (legend entries)
+# the retention_by_cop groups in words (legend entries): `cop_name(code)`
 COP_NAMES = {"active": "still meeting (active)", "inactive": "stopped meeting (inactive)"}
+
+
+def cop_name(code: str) -> str:
+    return t(COP_NAMES[code]) if code in COP_NAMES else code
 
 
 def cop_title(table: pd.DataFrame) -> str:
@@ -493,11 +538,13 @@ def cop_title(table: pd.DataFrame) -> str:
     both = later.groupby("months")["cop"].nunique()
     common = both[both == 2].index
     if not len(common):
-        return "Retention with an active vs an inactive community"
+        return t("Retention with an active vs an inactive community")
     at = later[later["months"] == int(common.max())].set_index("cop")
-    more = "active" if at.loc["active", "rate"] >= at.loc["inactive", "rate"] else "inactive"
-    return (f"Teachers with an {more} community keep more: {percent(at.loc['active', 'rate'])} vs "
-            f"{percent(at.loc['inactive', 'rate'])} at month {int(common.max())}")
+    words = dict(active=percent(at.loc['active', 'rate']), inactive=percent(at.loc['inactive', 'rate']),
+                 months=int(common.max()))
+    if at.loc["active", "rate"] >= at.loc["inactive", "rate"]:
+        return t("Teachers with an active community keep more: {active} vs {inactive} at month {months}", **words)
+    return t("Teachers with an inactive community keep more: {active} vs {inactive} at month {months}", **words)
 
 
 def meetings_title(activity: pd.DataFrame, threshold: float) -> str:
@@ -505,10 +552,10 @@ def meetings_title(activity: pd.DataFrame, threshold: float) -> str:
     still meet at the active threshold or more."""
     shown = _shown(activity)
     if shown.empty:
-        return f"Community meetings by cluster: {TOO_FEW}"
+        return t("Community meetings by cluster: too few to show")
     active = int((shown["meetings_per_month"] >= threshold).sum())
-    return (f"{active} of {len(shown)} clusters' communities hold {threshold:g} or more meetings a month "
-            "after the programme")
+    return t("{active} of {clusters} clusters' communities hold {threshold} or more meetings a month after the "
+             "programme", active=active, clusters=len(shown), threshold=f"{threshold:g}")
 
 
 # -- data coverage -------------------------------------------------------------------------------
@@ -517,13 +564,14 @@ def coverage_answer(table: pd.DataFrame) -> str:
     the rounds due, and the round least covered."""
     shown = _shown(table)
     if shown.empty:
-        return f"Coverage of the follow-up rounds is {TOO_FEW} for this selection."
+        return t("Coverage of the follow-up rounds is too few to show for this selection.")
     lowest = shown.loc[shown["rate"].astype(float).idxmin()]
     observed, expected = int(shown["observed"].sum()), int(shown["expected"].sum())
     share = observed / expected if expected else 0.0
-    return (f"Follow-up visits reached {percent(share)} of the roster teachers due a visit "
-            f"({count(observed)} of {count(expected)} teacher-rounds over {len(shown)} rounds); "
-            f"month {int(lowest['months'])} was least covered ({percent(lowest['rate'])}).")
+    return t("Follow-up visits reached {share} of the roster teachers due a visit ({observed} of {expected} "
+             "teacher-rounds over {rounds} rounds); month {months} was least covered ({lowest}).",
+             share=percent(share), observed=count(observed), expected=count(expected), rounds=len(shown),
+             months=int(lowest['months']), lowest=percent(lowest['rate']))
 
 
 # -- schools and the plan ------------------------------------------------------------------------
@@ -533,21 +581,24 @@ def schools_answer(schools: pd.DataFrame, place: str = "", evidence: float = 0.8
     visited at the round schools are compared at."""
     judged = schools[schools["persistence_class"] != TOO_FEW]
     if judged.empty:
-        return _capital(f"{_place(place)}which schools are losing practices is {TOO_FEW}.")
+        return _capital(_place(place) + t("which schools are losing practices is too few to show."))
     losing = int((judged["persistence_class"] == decaying).sum())
     rounds = judged["round"].dropna()
-    at = f" at month {int(rounds.max())}" if len(rounds) else ""
-    return _capital(f"{_place(place)}{losing} of {len(judged)} schools visited{at} are at least {evidence:.0%} likely "
-                    "to keep fewer practices than their programme as a whole.")
+    at = t(" at month {months}", months=int(rounds.max())) if len(rounds) else ""
+    return _capital(_place(place) + t("{losing} of {judged} schools visited{at} are at least {evidence} likely to keep "
+                                      "fewer practices than their programme as a whole.", losing=losing,
+                                      judged=len(judged), at=at, evidence=f"{evidence:.0%}"))
 
 
 def plan_answer(plan: pd.DataFrame, shown: int) -> str:
-    """The Planner's answer: which school to visit first, and why (its reason, in plain words)."""
+    """The Planner's answer: which school to visit first, and why (its reason, in plain words, as
+    the plan holds it: a page in Urdu passes it read through `data_words`)."""
     if plan.empty:
-        return "No school matches these filters."
+        return t("No school matches these filters.")
     first = plan.iloc[0]
-    return (f"Visit {first['school_name']} ({first['school_id']}, {first['district']}) first: {first['reason']}. "
-            f"The plan lists {min(shown, len(plan))} of {len(plan)} schools.")
+    return t("Visit {school} ({code}, {district}) first: {reason}. The plan lists {shown} of {schools} schools.",
+             school=first['school_name'], code=first['school_id'], district=first['district'],
+             reason=first['reason'], shown=min(shown, len(plan)), schools=len(plan))
 
 
 # -- donor pack ----------------------------------------------------------------------------------
@@ -563,6 +614,6 @@ def executive_summary(retention: pd.DataFrame, effects: pd.DataFrame | None, hal
         sentences.append(half_life_answer(half_life, practice_label))
     if districts is not None and len(districts):
         title = districts_title(districts, programme_name)
-        if title != "Districts compared":
-            sentences.append(_capital(title) + ".")
+        if title != t(DISTRICTS_COMPARED):
+            sentences.append(_capital(title) + full_stop())
     return sentences

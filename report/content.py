@@ -30,6 +30,8 @@ from metrics.registry import INDICATORS
 from sustain.config import Config, Programme, PROJECT_ROOT
 
 from . import answers
+from sustain.messages import t as t_, using_language
+
 from .labels import check_language, text
 
 README = PROJECT_ROOT / "README.md"
@@ -196,30 +198,34 @@ def build_report(con: duckdb.DuckDBPyConnection, config: Config, programme: str,
                          order=config.practice_codes, language=language),
         _hindrance_chart(tables["hindrances"], t, lambda code: config.hindrance_label(code, language), language),
     ]
-    summary = answers.executive_summary(
-        tables["retention"], tables["hindrances"], tables["half_life"], tables["districts"],
-        place=answers.join_words(list(districts)), programme_name=lambda _: chosen.name,
-        hindrance_label=config.hindrance_label, practice_label=config.practice_label)
-    if language == "en":  # chart titles state the finding (the sentences are English)
-        for chart, title in zip(charts, _finding_titles(tables, config)):
-            if chart.shown and title:
-                chart.title = title
+    with using_language(language):  # the pages' sentences, in the pack's language
+        summary = answers.executive_summary(
+            tables["retention"], tables["hindrances"], tables["half_life"], tables["districts"],
+            place=answers.join_words(list(districts)), programme_name=lambda _: chosen.name,
+            hindrance_label=lambda code: config.hindrance_label(code, language),
+            practice_label=lambda code: config.practice_label(code, language))
+        titles = _finding_titles(tables, config, language)
+    for chart, title in zip(charts, titles):  # chart titles state the finding
+        if chart.shown and title:
+            chart.title = title
     return Report(programme=chosen, districts=districts, language=language,
                   generated=generated or dt.date.today(), config_version=config.version,
                   min_group_n=config.thresholds.min_group_n, filters=filters, visits_start=start,
                   visits_end=end, charts=charts, methodology=methodology(charts), summary=summary)
 
 
-def _finding_titles(tables: dict, config: Config) -> list[str]:
-    """The charts' titles as findings (report/answers.py), in chart order; "" keeps the plain title."""
+def _finding_titles(tables: dict, config: Config, language: str = "en") -> list[str]:
+    """The charts' titles as findings (report/answers.py), in chart order and the current language;
+    "" keeps the plain title."""
     districts = answers.districts_title(tables["districts"])
     fastest = answers.fastest_hindrance(tables["hindrances"])
     return [
         answers.retention_title(tables["retention"]),
-        districts if districts != "Districts compared" else "",
-        answers.half_life_title(tables["half_life"], config.practice_label),
-        f"{config.hindrance_label(fastest['hindrance'])} goes with the fastest loss of practices"
-        if fastest is not None else "No hindrance clearly goes with faster loss of practices",
+        districts if districts != t_(answers.DISTRICTS_COMPARED) else "",
+        answers.half_life_title(tables["half_life"], lambda code: config.practice_label(code, language)),
+        t_("{hindrance} goes with the fastest loss of practices",
+           hindrance=config.hindrance_label(fastest['hindrance'], language))
+        if fastest is not None else t_("No hindrance clearly goes with faster loss of practices"),
     ]
 
 

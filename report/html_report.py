@@ -273,16 +273,12 @@ def _table(report: Report, chart: Chart) -> str:
 
 
 def _summary(report: Report) -> str:
-    """The executive summary: the pages' sentences (report/answers.py) for this programme. They
-    are English; an Urdu report says so and keeps them left to right."""
+    """The executive summary: the pages' sentences (report/answers.py) for this programme, in the
+    report's language (the page's direction)."""
     if not report.summary:
         return ""
-    note = report.t("summary_language_note")
     items = "".join(f"<li>{esc(sentence)}</li>" for sentence in report.summary)
-    return (f'<section id="summary" class="summary"><h2>{esc(report.t("summary"))}</h2>'
-            + (f"<p>{esc(note)}</p>" if note else "")
-            + f'<ul dir="ltr" lang="en">{items}</ul></section>' if report.language == "ur"
-            else f'<section id="summary" class="summary"><h2>{esc(report.t("summary"))}</h2><ul>{items}</ul></section>')
+    return f'<section id="summary" class="summary"><h2>{esc(report.t("summary"))}</h2><ul>{items}</ul></section>'
 
 
 def _methodology(report: Report) -> str:

@@ -40,16 +40,12 @@ def build_deck(report: Report) -> bytes:
     deck.slide_width, deck.slide_height = WIDTH, HEIGHT
     blank = deck.slide_layouts[6]
     _title_slide(deck.slides.add_slide(blank), report)
-    if report.summary:  # the executive summary (report/answers.py): English sentences, left to right
+    if report.summary:  # the executive summary (report/answers.py), in the report's language
         slide = deck.slides.add_slide(blank)
         _heading(slide, report.t("summary"), report)
         lines = [*(f"• {sentence}" for sentence in report.summary)]
-        note = report.t("summary_language_note")
-        if note:
-            _text(slide, Inches(0.6), Inches(1.1), WIDTH - Inches(1.2), Inches(0.5), [note], report, size=14,
-                  color=MUTED)
         _text(slide, Inches(0.6), Inches(1.6), WIDTH - Inches(1.2), HEIGHT - Inches(2.0), lines, report,
-              size=20 if sum(map(len, lines)) < 700 else 16, rtl=False)
+              size=20 if sum(map(len, lines)) < 700 else 16)
     for chart in report.charts:
         _chart_slide(deck.slides.add_slide(blank), report, chart)
     for entry in report.methodology:  # each indicator once, in plain words; the chart slides carry the method

@@ -1,0 +1,203 @@
+"""The dashboard in Urdu (`?lang=ur`): every page's words from the one catalogue
+(sustain/messages.py), none left in English, and the page right to left in a browser.
+
+The English words looked for are those of the catalogue's English texts that its Urdu does not
+keep (a product name such as PowerPoint stays Latin in both); names from the data (schools,
+districts, clusters, programmes), pseudonymous keys and numbers may stay Latin and are taken out
+of a text before it is read.
+"""
+import ast
+import json
+import re
+import string
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from browser_helpers import browser, sample_server  # noqa: F401 (fixtures of the browser check)
+from support import ROOT_DIR
+from report.labels import TEXT
+from sustain import messages
+
+PAGES = ["pages/overview.py", "pages/districts.py", "pages/practices.py", "pages/hindrances.py",
+         "pages/communities.py", "pages/planner.py", "pages/data.py"]
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[a-z]")
+
+
+def _words(text: str) -> set[str]:
+    text = re.sub(r"\{\w+\}", " ", text)
+    return {w.lower() for w in WORD.findall(text) if len(w) >= 3}
+
+
+# English words of the catalogue that its Urdu does not keep: one of them on an Urdu page is a
+# message left untranslated
+ENGLISH_WORDS = set().union(*map(_words, messages.URDU)) - set().union(*map(_words, messages.URDU.values()))
+
+
+def _literal_messages() -> set[str]:
+    """Every literal text the code passes to t() / ui.t() / translate()."""
+    found = set()
+    for path in [ROOT_DIR / "dashboard.py", *ROOT_DIR.glob("app/*.py"), *ROOT_DIR.glob("pages/*.py"),
+                 *ROOT_DIR.glob("report/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name in ("t", "t_", "translate"):
+                    found.add(node.args[0].value)
+    return found - set(TEXT)  # the donor pack's keys (report/labels.py): their English is checked below
+
+
+def _fields(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+def test_every_message_has_urdu_with_the_same_fields():
+    literal = _literal_messages()
+    assert len(literal) > 200  # the scan finds the code's messages
+    missing = sorted(m for m in literal | set(messages.DATA_TEMPLATES) | set(TEXT.values()) if m and m not in messages.URDU)
+    assert not missing, missing
+    changed = {e: u for e, u in messages.URDU.items() if _fields(e) != _fields(u)}
+    assert not changed, changed
+
+
+def test_data_words_read_back_the_planner_and_headline_sentences():
+    """metrics/ writes these in English; in Urdu they are read back part by part."""
+    reason = ("3 of 10 practices in use when the programme ended were still in use 24 months after it (30%); "
+              "80% chance it keeps fewer practices than CBM schools as a whole (45% still in use 24 months after "
+              "the programme); Low motivation reported at 2 of 3 recent visits, Lack of materials at 1 of 3; "
+              "last visited 2 months ago; community of practice active")
+    with messages.using_language("ur"):
+        urdu = messages.data_words(reason, {"Low motivation": "کم حوصلہ", "Lack of materials": "سامان کی کمی"})
+    assert not _words(urdu) - {"cbm"}, urdu
+    assert "کم حوصلہ" in urdu and "30%" in urdu
+    assert messages.data_words(reason) == reason  # English: as written
+
+
+def _proper_names(db: Path) -> list[str]:
+    """Names of the data that may stay Latin: schools, places, clusters, programmes, keys."""
+    from sustain.config import load_config
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = [r[0] for r in con.execute("""
+            select school_name from schools union select district from schools union select province from schools
+            union select cluster from schools union select school_id from schools
+            union select teacher_key from teachers""").fetchall() if r[0]]
+    names += [p.name for p in load_config().programmes]
+    return sorted(set(names), key=len, reverse=True)
+
+
+def _chart_texts(spec: dict) -> list[str]:
+    layout = spec.get("layout", {})
+    texts = [layout.get("title", {}).get("text", ""), layout.get("legend", {}).get("title", {}).get("text", "")]
+    for key, axis in layout.items():
+        if re.fullmatch(r"[xy]axis\d*", key):
+            texts.append((axis.get("title") or {}).get("text", ""))
+    texts += [a.get("text", "") for a in layout.get("annotations", [])]
+    texts += [str(trace.get("name", "")) for trace in spec.get("data", [])]
+    # a line break and the right-to-left embedding of each line (app/charts.py) are not words
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>|[\u202a-\u202e]", " ", text or "")) for text in texts]
+
+
+def visible_texts(at, cells: bool = True) -> list[str]:
+    """What a reader sees of an AppTest run: titles, headers, captions, markdown, text, alerts,
+    metrics, widget labels, tabs, expanders, table headers (and cells of words, unless not
+    `cells`), chart titles, axis titles, legends, annotations and series names."""
+    texts = []
+    for kind in ("title", "header", "subheader", "caption", "markdown", "text", "info", "warning", "error",
+                 "success"):
+        texts += [e.value for e in getattr(at, kind) if not e.value.startswith("<style>")]  # ui.RTL_STYLE
+    texts += [f"{m.label} {m.value}" for m in at.metric]
+    for kind in ("selectbox", "multiselect", "radio", "number_input", "button", "text_input"):
+        texts += [e.label for e in getattr(at, kind)]
+    texts += [e.placeholder for e in at.multiselect]
+    texts += [e.label for e in at.tabs] + [e.label for e in at.expander]
+    texts += [e.proto.label for e in at.get("download_button")]
+    for table in [*at.dataframe, *at.table]:
+        config = json.loads(getattr(table.proto, "columns", "") or "{}")
+        shown = list(getattr(table.proto, "column_order", [])) or list(table.value.columns)
+        headers = [config.get(f"name:{c}", config.get(str(c), {})).get("label") or str(c) for c in shown]
+        texts += headers + [str(table.value.index.name or "")]
+        texts += [] if not cells else [v for v in table.value.select_dtypes(include="object").head(20).to_numpy().ravel()
+                  if isinstance(v, str)]
+    for chart in at.get("plotly_chart"):
+        texts += _chart_texts(json.loads(chart.proto.spec))
+    return [t for t in texts if t]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_in_urdu_shows_no_english(open_page, sample_db, page):
+    messages.MISSING.clear()
+    at = open_page(page, 60, lang="ur")
+    assert not at.exception, at.exception
+    names = _proper_names(sample_db)
+    left = {}
+    # the Data page's tables are the records as imported (file names, raw rows, form codes) and
+    # the import's rule messages (ingest/): their headers are read, not their cells
+    for text in visible_texts(at, cells=page != "pages/data.py"):
+        for name in names:
+            text = text.replace(name, " ")
+        text = re.sub(r"`[^`]*`", " ", text)  # code: a command, a config key
+        english = _words(text) & ENGLISH_WORDS
+        if english:
+            left[text[:120]] = sorted(english)
+    assert not left, left
+    assert not messages.MISSING, sorted(messages.MISSING)
+    assert any(re.search("[\u0600-\u06ff]", text) for text in (e.value for e in at.title))
+
+
+@pytest.mark.slow  # a real server and chromium
+def test_the_switch_turns_a_phone_page_urdu_and_right_to_left(sample_server, browser):
+    """390x844: the sidebar's switch puts `lang=ur` in the URL; the page then reads right to left
+    in Urdu, and the next page keeps it."""
+    from playwright.sync_api import expect
+
+    from browser_helpers import PHONE, SCREENSHOTS, go_to, new_page, screenshot, settle
+
+    page = new_page(browser, PHONE)
+    page.goto(sample_server)
+    settle(page)
+    page.get_by_test_id("stExpandSidebarButton").click()
+    page.get_by_test_id("stSidebar").get_by_text(messages.LANGUAGE_NAMES["ur"], exact=True).click()
+    expect(page).to_have_url(re.compile(r"[?&]lang=ur"))
+    settle(page)
+    with messages.using_language("ur"):
+        heading, practices = messages.t("Retention of practices after the programme"), messages.t("Practices")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name=heading)).to_be_visible()
+    assert main.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    screenshot(page, SCREENSHOTS / "urdu_overview_sidebar_phone.png")
+    page.keyboard.press("Escape")
+    go_to(page, practices)
+    expect(page).to_have_url(re.compile(r"/practices\?(.*&)?lang=ur"))
+    settle(page)
+    expect(main.get_by_role("heading", name=practices, exact=True)).to_be_visible()
+    answer = main.get_by_test_id("stMarkdownContainer").filter(has_text="نصف").first.inner_text()
+    assert re.search("[\u0600-\u06ff]", answer) and not _words(answer) & ENGLISH_WORDS, answer
+    page.context.close()
+    page = new_page(browser, PHONE)  # a link in Urdu opens in Urdu, the sidebar closed
+    page.goto(sample_server + "/?lang=ur")
+    settle(page)
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name=heading)).to_be_visible()
+    assert main.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    screenshot(page, SCREENSHOTS / "urdu_overview_phone.png")
+    page.context.close()
+
+
+def test_the_donor_packs_summary_and_chart_titles_come_out_in_urdu(sample_db):
+    """The pages' answer sentences, as the Urdu donor pack's executive summary, and its charts'
+    finding titles: Urdu, no English word left."""
+    from report import build_report
+    from sustain.config import load_config
+    from sustain.db import read_only
+
+    names = _proper_names(sample_db)
+    with read_only(sample_db) as con:
+        urdu = build_report(con, load_config(), "CBM", language="ur")
+    assert len(urdu.summary) >= 2
+    for text in [*urdu.summary, *(chart.title for chart in urdu.charts)]:
+        for name in names:
+            text = text.replace(name, " ")
+        assert re.search("[\u0600-\u06ff]", text) and not _words(text) & ENGLISH_WORDS, text
