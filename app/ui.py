@@ -420,6 +420,10 @@ def require_login() -> None:
     if login_needed():
         login_page()
         st.stop()
+    # such a page has not been through dashboard.py's first-start build either: a shared link
+    # (/districts?district=Pishin) as the first visit to a fresh demo server found no database
+    if not database_path().exists():
+        ensure_database()
 
 
 def client_id() -> str:

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from support import ROOT_DIR
+
 
 PAGES = {"pages/overview.py": "Retention of practices after the programme"}
 
@@ -63,3 +65,21 @@ def test_a_link_with_compare_by_opens_that_view(app):
     assert not linked.exception
     assert linked.selectbox(key="compare_by").value == "gender"
     assert len(figure(linked)["data"]) > len(figure(plain)["data"])
+
+
+def test_a_page_run_directly_first_builds_the_missing_database(tmp_path, monkeypatch, page_caches):
+    """A fresh demo server runs pages/districts.py directly for a typed or shared URL before
+    dashboard.py has ever run (Streamlit's pages/ fallback): the page builds the database from the
+    bundled sample as the entry script would, instead of failing with "no database"."""
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "fresh.duckdb"
+    monkeypatch.setenv("SUSTAIN_DB", str(db))
+    page_caches()
+    at = AppTest.from_file(str(ROOT_DIR / "pages/districts.py"), default_timeout=180)
+    at.query_params["district"] = "Pishin"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert db.exists()
+    assert at.title and at.title[0].value
+    assert at.sidebar.multiselect(key="filter_district").value == ["Pishin"]
