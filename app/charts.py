@@ -30,7 +30,12 @@ FEW_POINTS = 14
 MONTHS_AXIS = "months since programme end"
 
 
-def wrap_title(title: str, width: int = 55) -> str:
+# characters of a chart title's line: a bold Latin title runs about 7 px a character, and a chart
+# on a 390 px phone is 358 px wide, so a longer line is cut at the right edge
+TITLE_WIDTH = 44
+
+
+def wrap_title(title: str, width: int = TITLE_WIDTH) -> str:
     """A finding as a chart title: escaped for plotly's HTML subset, wrapped onto lines of about
     `width` characters (plotly does not wrap titles)."""
     return "<br>".join(html.escape(line) for line in textwrap.wrap(title, width)) or html.escape(title)
@@ -87,13 +92,15 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
     if legend is not None:
         figure.update_layout(legend_title_text=legend)
     title = figure.layout.title.text
-    if title and "<br>" not in title and len(title) > 55:
+    if title and "<br>" not in title and len(title) > TITLE_WIDTH:
         wrapped = wrap_title(title)
         figure.update_layout(title_text=wrapped, margin_t=max(figure.layout.margin.t or 0, title_margin(wrapped)))
     titles_in_direction(figure)
     drawn = [trace for trace in figure.data if _drawn(trace)]
     if sum(len(trace.x) for trace in drawn) > few:
         return figure
+    # room at the right for the last point's label (it was cut at "26" on a phone)
+    figure.update_layout(margin_r=max(figure.layout.margin.r or 0, 28))
     for trace in drawn:
         values = [] if trace.y is None else list(trace.y)
         horizontal = trace.orientation == "h" or any(isinstance(v, str) for v in values)

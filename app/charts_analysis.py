@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from app.charts import titles_in_direction
+from app.charts import TITLE_WIDTH, title_margin, titles_in_direction, wrap_title
 from metrics.base import TOO_FEW
 from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
 from report.answers import EVIDENCE_P, fastest_hindrance
@@ -30,7 +30,12 @@ MONTHS_AXIS = "months since programme end"
 
 
 def _layout(figure: go.Figure, title: str, **extra) -> go.Figure:
-    figure.update_layout(**(dict(title=title, margin=dict(t=70, l=10, r=10, b=10), hovermode="closest") | extra))
+    """The common look: a finding as the title, wrapped to fit a phone (`charts.TITLE_WIDTH`),
+    with the top margin its lines need (and `extra_top` more, for subplot titles under it)."""
+    extra_top = extra.pop("extra_top", 0)
+    wrapped = title if not title or "<br>" in title else wrap_title(title)
+    top = max(70, title_margin(wrapped)) + extra_top
+    figure.update_layout(**(dict(title=wrapped, margin=dict(t=top, l=10, r=10, b=10), hovermode="closest") | extra))
     legend = figure.layout.legend.title.text
     if legend in BY_NAME and current_language() != "en":  # a legend titled by a dimension: its name in words
         figure.update_layout(legend_title_text=t(BY_NAME[legend].label.lower()))
@@ -226,7 +231,10 @@ def practice_decay(table: pd.DataFrame, group: str | None, label: Callable[[str]
         figure.update_xaxes(title_text=t(MONTHS_AXIS) if row == rows else None, row=row, col=col)
     figure.update_yaxes(tickformat=".0%", range=[0, 1.05])
     figure.update_yaxes(title_text=t("share retained"), col=1)
-    return _layout(figure, title, height=max(450, 330 * rows), legend_title="practice")
+    # the legend under the panels: at the right it left a phone's chart 67 px of plot
+    return _layout(figure, title, height=max(450, 330 * rows) + 40 * math.ceil(len(practices) / 2),
+                   legend=dict(title=dict(text=t("practice"), side="top"), orientation="h", yanchor="top",
+                               y=-0.18, x=0, xanchor="left"))
 
 
 def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str], str], title: str) -> go.Figure:
@@ -292,7 +300,7 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
 
 # -- Hindrances --------------------------------------------------------------------------------
 
-def _wrapped(text: str, width: int = 10) -> str:
+def _wrapped(text: str, width: int = 16) -> str:
     """A subplot title on lines of about `width` characters (plotly does not wrap); a word longer
     than `width` keeps its line whole ("interference", not "interferen / ce")."""
     return "<br>".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)) or text
@@ -305,7 +313,8 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
     hindrances = list(dict.fromkeys(table["hindrance"]))
     columns = 2  # four side by side left each title 40 px on a phone: they ran into each other
     rows = max(1, math.ceil(len(hindrances) / columns))
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[_wrapped(label(h)) for h in hindrances],
+    subplot_titles = [_wrapped(label(h)) for h in hindrances]
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=subplot_titles,
                            shared_yaxes=True, horizontal_spacing=0.03, vertical_spacing=0.14)
     top = table.loc[~table["suppressed"], "rate"].max()
     top = float(top) if pd.notna(top) and top > 0 else 1.0
@@ -325,9 +334,14 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
     figure.update_xaxes(type="category", title_text=None)
     figure.update_xaxes(title_text=t("month"), row=rows)
     figure.update_annotations(font_size=11)  # the subplot titles
-    return _layout(figure, title, height=260 * rows + 120,
+    # the top row's titles stand above its plots, under the chart's title; the colour scale lies
+    # under the heatmaps, where upright at their right it took a third of a phone's width
+    title_lines = max((title.count("<br>") + 1 for title in subplot_titles), default=1)
+    return _layout(figure, title, height=260 * rows + 190, extra_top=14 * title_lines,
                    coloraxis=dict(colorscale="OrRd", cmin=0, cmax=top,
-                                  colorbar=dict(title=t("share of visits"), tickformat=".0%")))
+                                  colorbar=dict(title=dict(text=t("share of visits"), side="top"), tickformat=".0%",
+                                                orientation="h", yanchor="top", y=-0.1, x=0.5, len=0.9,
+                                                thickness=14)))
 
 
 FOREST_METHOD = ("Exposure = the hindrance was reported at the teacher's previous visit; n = teachers with the "
@@ -384,7 +398,7 @@ def forest_title(table: pd.DataFrame, label: Callable[[str], str]) -> str:
              ratio=_ratio_words(float(row['hazard_ratio'])))
 
 
-def _title_lines(title: str, width: int = 48) -> str:
+def _title_lines(title: str, width: int = TITLE_WIDTH) -> str:
     """A title broken into lines of at most `width` characters (plotly titles do not wrap: phones)."""
     return "<br>".join(textwrap.wrap(title, width))
 

@@ -277,7 +277,7 @@ def test_heatmap_titles_wrap_between_words():
     from app.charts_analysis import _wrapped
 
     assert _wrapped("Political interference").split("<br>") == ["Political", "interference"]
-    assert _wrapped("Resistance by teachers").split("<br>") == ["Resistance", "by", "teachers"]
+    assert _wrapped("Resistance by teachers").split("<br>") == ["Resistance by", "teachers"]
 
 
 def test_a_school_on_too_few_teachers_answers_why_with_its_clusters_hindrances(app, sample_db):
