@@ -18,6 +18,8 @@ pandas timed separately), and raw DuckDB SQL for the same aggregates.
 Prints a markdown table and writes it to test-artifacts/scale.md; each size's figures go to
 test-artifacts/scale-N.json, and the table ends with one line per view across every size
 measured so far (10k, 100k, 1M: the cost per teacher shows whether it grows linearly).
+`--compare FOLDER` prints, instead, a before/after table of the CPU and wall medians of the views
+and the baselines at that size: FOLDER holds the "before" run's JSON, --out the "after" run's.
 Targets (issue 12): each view <= 100 ms median at 100,000 teachers and <= 250 ms at 1,000,000;
 >= 20x faster than pandas; within 3x of raw DuckDB.
 """
@@ -285,6 +287,28 @@ def markdown(result: dict, everything: dict[int, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def comparison(before: dict, after: dict) -> str:
+    """A markdown table of each view's CPU and wall medians in two runs at the same size (e.g. main
+    and a branch, each on its own database from the same files), and the two runs' baselines."""
+    lines = ["| scope | page | before: CPU ms | after: CPU ms | before: wall ms | after: wall ms | CPU ratio |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    earlier = {(r["scope"], r["page"]): r for r in before["views"]}
+    for row in after["views"]:
+        old = earlier.get((row["scope"], row["page"]))
+        if old is None:
+            continue
+        lines.append(f"| {row['scope']} | {row['page']} | {old['cpu_ms']:.0f} | {row['cpu_ms']:.0f} | "
+                     f"{old['median_ms']:.0f} | {row['median_ms']:.0f} | {old['cpu_ms'] / row['cpu_ms']:.1f}x |")
+    lines += ["", "| aggregate | run | indicator (ms) | raw DuckDB (ms) | pandas (ms) | x faster than pandas | x raw DuckDB |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for label in ("retention by district by round", "survival life table"):
+        for run, result in (("before", before), ("after", after)):
+            b = result["baselines"][label]
+            lines.append(f"| {label} | {run} | {b['indicator_ms']:.0f} | {b['duckdb_ms']:.0f} | {b['pandas_ms']:.0f} | "
+                         f"{b['pandas_ms'] / b['indicator_ms']:.1f} | {b['indicator_ms'] / b['duckdb_ms']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--teachers", type=int, required=True)
@@ -294,7 +318,14 @@ def main() -> None:
                         help="which of country, province, district, school to time (comma-separated)")
     parser.add_argument("--pages", default="", help="time only these pages (comma-separated names of PAGES)")
     parser.add_argument("--out", default=str(ARTIFACTS), help="folder of the markdown table and JSON figures")
+    parser.add_argument("--compare", metavar="FOLDER",
+                        help="only print a before/after table: this size's figures in FOLDER (before) and in --out")
     args = parser.parse_args()
+    if args.compare:
+        runs = [json.loads((Path(folder) / f"scale-{args.teachers}.json").read_text())
+                for folder in (args.compare, args.out)]
+        print(comparison(*runs))
+        return
     artifacts = Path(args.out)
     config = load_config()
     os.environ.pop(config.pseudonymisation.salt_env, None)

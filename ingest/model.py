@@ -67,6 +67,13 @@ documents a model:
   first class, so the sum over classes is the distinct count). The weights are joined at reading
   (`response_classes`), so an import rewrites only the cells of the schools it touched.
 
+`pattern_cells`: the latent model's sufficient statistics (metrics/latent.py), so its fit reads
+  cells, not rows: one row per month-0 school cell (the school's place, programme, practice and
+  the catalogue's teacher-level columns, where the unit was observed at month 0) and `pattern` (the
+  unit's round symbols coded base 5, sustain/patterns.py): `units`, the teacher-practices scored at
+  month 0 (in use or not) with that pattern. A unit lies in one cell, so the counts add up over
+  any pooling. An import rewrites the cells of the schools it touched, as for `rollup_cells`.
+
 Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
 per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
 country; an incremental refresh appends its teachers' rows after them (a full rebuild,
@@ -83,10 +90,12 @@ from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
 from sustain.dimensions import (MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis, rollup_grains, teacher_dimensions,
                                 teacher_select)
+from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
-MODEL_VERSION = 2
+# (3: `pattern_cells`)
+MODEL_VERSION = 3
 
 
 def _columns(alias: str = "") -> str:
@@ -100,7 +109,7 @@ def ensure_dimension_columns(con: duckdb.DuckDBPyConnection) -> None:
     (names are code identifiers from the catalogue; values are always computed, never spliced)."""
     for d in teacher_dimensions():
         if d.name not in MODEL_CORE_TEACHER_COLUMNS:
-            for table in (*MODEL_TABLES, "rollup_cells"):
+            for table in (*MODEL_TABLES, "rollup_cells", "pattern_cells"):
                 con.execute(f"alter table {table} add column if not exists {d.name} varchar")
 
 
@@ -338,6 +347,44 @@ order by measure, district, school_id
 ]
 
 
+# the latent model's pattern counts of the units (teacher-practices scored at month 0) of every
+# school (`$scope_all`) or of those in temp table `rollup_scope`, by their month-0 cell; a unit's
+# pattern reads all its teacher's rounds, wherever they were
+_PATTERN_COLUMNS = [c for c in rollup_grains()["practice_teacher"] if c != "months"]
+PATTERN_CELLS_SQL = f"""
+insert into pattern_cells by name
+with month0_units as (
+    select * from model_observations
+    where months = 0 and ($scope_all or school_id in (select school_id from rollup_scope))
+),
+unit_observations as (
+    select teacher_key, practice, months, retained from model_observations
+    where $scope_all or teacher_key in (select teacher_key from month0_units)
+),
+unit_visits as (
+    select teacher_key, months, teacher_status from model_visits
+    where $scope_all or teacher_key in (select teacher_key from month0_units)
+),
+{unit_pattern_ctes("month0_units", "unit_observations", "unit_visits")}
+select {", ".join(f"u.{c}" for c in _PATTERN_COLUMNS)}, p.pattern, count(*) as units
+from month0_units u
+join unit_patterns p using (teacher_key, practice)
+group by all
+order by u.district, u.school_id
+"""
+
+
+def refresh_pattern_cells(con: duckdb.DuckDBPyConnection, config: Config, scope_all: bool) -> None:
+    """Rebuild the pattern counts of every school (`scope_all`) or of the schools in temp table
+    `rollup_scope`."""
+    if scope_all:
+        con.execute("delete from pattern_cells")
+    else:
+        con.execute("delete from pattern_cells where school_id in (select school_id from rollup_scope)")
+    execute(con, PATTERN_CELLS_SQL, {"scope_all": scope_all, "leaving_statuses": LEAVING_STATUSES,
+                                     "followup_months": [m for m in config.schedule.months if m > 0]})
+
+
 def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
     """Rebuild `response_classes`, and the rollup cells of every school (`scope_all`) or of the
     schools in temp table `rollup_scope`."""
@@ -411,6 +458,7 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     if not full:
         con.execute(TOUCHED_SCHOOLS_SQL)
     refresh_rollups(con, full)
+    refresh_pattern_cells(con, config, full)
     con.execute("drop table if exists rollup_scope")
     con.execute("delete from model_info")
     execute(con, "insert into model_info values ($fingerprint, now()::timestamp)",

@@ -211,19 +211,21 @@ def _half_life_row(group: pd.DataFrame, minimum: int, model_curve=None, config: 
     notes = [] if reached[0] else [f"not reached by month {horizon}"]
     row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
 
-    # school bootstrap: replicate curves from resampled schools' counts per round
-    school, schools = pd.factorize(used["school_id"], sort=True)  # sorted: the same replicates on every run
-    column = np.searchsorted(usable, used["months"].to_numpy())
-    retained = np.zeros((len(schools), len(usable)))
-    observed = np.zeros((len(schools), len(usable)))
-    np.add.at(retained, (school, column), used["retained"].to_numpy(float))
-    np.add.at(observed, (school, column), used["n"].to_numpy(float))
-    if len(schools) >= MIN_SCHOOLS_INTERVAL:
-        weights = school_bootstrap_weights(len(schools))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            replicates = replicate_totals(weights, retained) / replicate_totals(weights, observed)
+    # school bootstrap: replicate curves from resampled schools' counts per round (the model's
+    # replicate curves instead when it gives the curve: then the counts' replicates are not drawn)
+    if used["school_id"].nunique() >= MIN_SCHOOLS_INTERVAL:
         if model_curve is not None:
             replicates = model_curve[1][:, at]
+        else:
+            school, schools = pd.factorize(used["school_id"], sort=True)  # sorted: the same replicates every run
+            column = np.searchsorted(usable, used["months"].to_numpy())
+            retained = np.zeros((len(schools), len(usable)))
+            observed = np.zeros((len(schools), len(usable)))
+            np.add.at(retained, (school, column), used["retained"].to_numpy(float))
+            np.add.at(observed, (school, column), used["n"].to_numpy(float))
+            weights = school_bootstrap_weights(len(schools))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                replicates = replicate_totals(weights, retained) / replicate_totals(weights, observed)
         values, hit = read_half_life(usable, replicates)
         row["ci_low"], row["ci_high"] = _interval_with_not_reached(values, hit)
         if math.isinf(row["ci_high"]):

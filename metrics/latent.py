@@ -53,15 +53,15 @@ import pandas as pd
 from scipy import sparse, special
 
 from sustain.config import Config
+from sustain.db import execute
+# the round symbols (the base-5 digits of a pattern code) and the code itself
+from sustain.patterns import BASE, GONE, IN_USE, LEAVING_STATUSES, LEFT, MISSING, NOT_IN_USE, unit_pattern_ctes
 
+from . import rollups
 from .base import filtered_rows, query, select_list
 from .filters import Filters
 from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, percentile_interval
 
-# round symbols (the base-5 digits of a pattern code)
-GONE, MISSING, IN_USE, NOT_IN_USE, LEFT = 0, 1, 2, 3, 4
-BASE = 5
-LEAVING_STATUSES = ["left", "transferred"]
 # EM: iterations and tolerance (on the log-likelihood per unit) for the estimate and the replicates
 MAX_ITERATIONS = 500
 TOLERANCE = 1e-9
@@ -91,14 +91,22 @@ class LatentFit:
 
 def pattern_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> pd.DataFrame:
     """One row per group, school and pattern: the --by columns, `school_id`, `pattern` (the unit's
-    round symbols coded base 5, digit 0 for month 0, digit j for the j-th round after it) and `units`.
+    round symbols coded base 5, digit 0 for month 0, digit j for the j-th round after it;
+    sustain/patterns.py) and `units`.
 
     Units are the teacher-practices scored at month 0 (in use or not: those scored not in use tell
     the model how often a practice not in use is scored in use), grouped and filtered on their
-    month-0 observation (where the teacher was at month 0), like `survival`'s month-0 row."""
+    month-0 observation (where the teacher was at month 0), like `survival`'s month-0 row.
+
+    Read from the counts stored at import per school cell (ingest/model.py `pattern_cells`) when
+    no hindrance filters or groups the view (metrics/rollups.py `patterns_readable`); else coded
+    from the model's rows here. Both give the same counts (tests/test_rollups.py)."""
     dims = filters.replace(months_min=None, months_max=None)
-    rows, params = filtered_rows(by, dims, relation="baseline")
     followup = [m for m in config.schedule.months if m > 0]
+    if rollups.patterns_readable(by, dims):
+        sql, params = rollups.pattern_cells_sql(by, dims)
+        return execute(con, sql, params).df()
+    rows, params = filtered_rows(by, dims, relation="baseline")
     keys = select_list(by, "s")
     school = "" if "school_id" in by else "s.school_id, "
     return query(con, config, f"""
@@ -108,34 +116,10 @@ baseline as (
 shown as (
     {rows}
 ),
-left_at as (
-    select teacher_key, min(months) as months
-    from placed_visits
-    where months > 0 and teacher_status in (select unnest($leaving_statuses))
-    group by teacher_key
-),
-unit_rounds as (
-    select u.teacher_key, u.practice, f.months
-    from (select distinct teacher_key, practice from shown) u
-    cross join (select unnest($followup_months) as months) f
-),
-symbols as (
-    select u.teacher_key, u.practice,
-           sum(case when o.retained then {IN_USE}
-                    when o.retained is not null then {NOT_IN_USE}
-                    when la.months = u.months then {LEFT}
-                    when la.months < u.months then {GONE}
-                    else {MISSING} end
-               * ({BASE}::bigint ** list_position($followup_months, u.months))::bigint) as pattern
-    from unit_rounds u
-    left join observations o on o.teacher_key = u.teacher_key and o.practice = u.practice and o.months = u.months
-    left join left_at la on la.teacher_key = u.teacher_key
-    group by u.teacher_key, u.practice
-)
-select {keys}{school}y.pattern + (case when s.retained then {IN_USE} else {NOT_IN_USE} end) as pattern,
-       count(*) as units
+{unit_pattern_ctes("shown", "observations", "placed_visits")}
+select {keys}{school}y.pattern, count(*) as units
 from shown s
-join symbols y using (teacher_key, practice)
+join unit_patterns y using (teacher_key, practice)
 group by all
 """, params | {"followup_months": followup, "leaving_statuses": LEAVING_STATUSES})
 

@@ -16,9 +16,8 @@ import pandas as pd
 from sustain.config import Config
 
 from .base import TOO_FEW, query
-from .decay import half_life
+from .decay import DECAYING, by_school, half_life, persistence
 from .filters import Filters
-from .schools import DECAYING, school_trends
 from .stats import wilson_interval
 
 # the figures' labels when they pool programmes (short: the programmes' names follow)
@@ -102,7 +101,9 @@ def _schools_decaying(con, filters, config) -> dict:
     definition: `metrics.decay.persistence`) is decaying, among the schools observed at the round
     schools are compared at: those with evidence (probability >= thresholds.class_evidence) that
     they keep fewer practices than their programme does there."""
-    schools = school_trends(con, filters, [], config)
+    # the class school_trends shows, read from persistence without building the Districts page's
+    # table (every school's retention by round and hindrances: most of the Overview's cost)
+    schools = by_school(persistence(con, filters, [], config))
     judged = schools[schools["persistence_class"] != TOO_FEW]
     if judged.empty:
         return _row("schools_decaying", "Schools decaying", suppressed=True, note=TOO_FEW)

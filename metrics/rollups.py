@@ -62,3 +62,27 @@ where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
 group by all
 """
     return sql, params | {"rollup_measure": measure, "rollup_grain": grain}
+
+
+# -- the latent model's pattern counts (metrics/latent.py `pattern_counts`) ------------------------
+# One grain: a unit (teacher-practice scored at month 0) lies in exactly one cell (its month-0
+# school, programme, practice and teacher-level factors), so its count adds up over any pooling.
+
+def patterns_readable(by: Sequence[str], filters: Filters) -> bool:
+    """True when the pattern counts of a view grouped by `by` under `filters` can be summed from
+    `pattern_cells`: no hindrance filter or group (a teacher belongs to several hindrance groups)."""
+    return ENABLED and "hindrance" not in by and not filters.hindrance
+
+
+def pattern_cells_sql(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
+    """`select <by>, school_id, pattern, units` summed from `pattern_cells` under `filters` (months
+    bounds do not apply: a unit is the whole follow-up)."""
+    where, params = filters.replace(months_min=None, months_max=None).where("practice", alias="r")
+    keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
+    sql = f"""
+select {keys}r.pattern, sum(r.units)::bigint as units
+from pattern_cells r
+where {where}
+group by all
+"""
+    return sql, params

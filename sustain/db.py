@@ -274,6 +274,16 @@ order by submission_id, hindrance;
 drop table visit_hindrances;
 alter table visit_hindrances_unkeyed rename to visit_hindrances;
 """),
+    (7, "the latent model's pattern counts per school cell (ingest/model.py `pattern_cells`)", """
+-- units (teacher-practices scored at month 0) per month-0 school cell and pattern of round symbols
+-- (sustain/patterns.py); the catalogue's further teacher-level columns are added by the model
+-- build, which fills the table (the model version changed, so an existing model is rebuilt once)
+create table if not exists pattern_cells (
+    province varchar, district varchar, cluster varchar, school_id varchar, school_type varchar,
+    programme varchar, practice varchar, gender varchar, subject varchar,
+    pattern bigint, units bigint
+);
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,6 +1,7 @@
-"""The analysis model's rollups (ingest/model.py `rollup_cells`, read through metrics/rollups.py):
-every indicator gives the same table from the rollups as from the model's rows; an import rewrites
-the rollup cells of the schools it touched only, and they equal a full rebuild; retention's response
+"""The analysis model's rollups (ingest/model.py `rollup_cells` and `pattern_cells`, read through
+metrics/rollups.py): every indicator gives the same table from the rollups as from the model's rows
+(the latent model's pattern counts, survival and half-life too, with factor filters); an import
+rewrites the cells of the schools it touched only, and they equal a full rebuild; retention's response
 weights stored at import are the window over person_period they replace; a visit's scores and
 hindrances stay one row per pair without the primary keys migration 6 dropped."""
 import duckdb
@@ -8,10 +9,11 @@ import pandas as pd
 import pytest
 
 from ingest.model import refresh_model
-from metrics import Filters, rollups
+from metrics import Filters, latent, rollups
 from metrics.registry import INDICATORS, TABLES
 from sustain.config import load_config
 from sustain.db import open_for_writing
+from sustain.patterns import GONE, LEFT
 from support import rows, teacher, visit, write_kobo, write_roster
 
 # views read from the rollups (a grain is chosen), and some read from the rows (hindrance, two
@@ -72,6 +74,41 @@ def test_the_views_that_can_read_a_rollup_do():
     assert grains == ["core", "practice", "teacher", "teacher", "practice", "core", None, None]
 
 
+# the latent model's views: survival and half-life with factor filters and groups (a school shows
+# nothing on the sample: its teachers are too few)
+LATENT_VIEWS = [
+    ("survival", Filters(gender=("female",)), ["practice"]),
+    ("survival", Filters(district=("Thatta",), experience_band=("10-19", "20+")), ["cluster"]),
+    ("survival", Filters(), ["programme"]),
+    ("half_life", Filters(programme=("CBM",)), ["practice"]),
+    ("half_life", Filters(subject=("science",)), ["district"]),
+]
+
+
+def test_the_latent_models_pattern_counts_from_the_rollups_equal_those_from_the_rows(sample, monkeypatch):
+    con, config = sample
+    for filters, by in [*VIEWS, (Filters(), ["school_id", "practice"])]:
+        monkeypatch.setattr(rollups, "ENABLED", True)
+        assert rollups.patterns_readable(by, filters) == (not filters.hindrance)
+        from_rollups = latent.pattern_counts(con, filters, by, config)
+        monkeypatch.setattr(rollups, "ENABLED", False)
+        from_rows = latent.pattern_counts(con, filters, by, config)
+        assert not from_rows.empty
+        assert list(from_rollups.columns) == list(from_rows.columns)
+        ordered = [frame.sort_values(list(frame.columns)).reset_index(drop=True) for frame in (from_rollups, from_rows)]
+        # (the rows' codes are DuckDB sums, read as floats; the stored ones are integers)
+        pd.testing.assert_frame_equal(*ordered, check_dtype=False, obj=f"{filters.describe()} by {by}")
+
+
+@pytest.mark.parametrize("name, filters, by", LATENT_VIEWS)
+def test_survival_and_half_life_from_the_pattern_rollup_equal_those_from_the_rows(sample, name, filters, by,
+                                                                                 monkeypatch):
+    con, config = sample
+    from_rollups, from_rows = both_paths(con, config, name, filters, by, monkeypatch)
+    assert not from_rows["suppressed"].all()
+    pd.testing.assert_frame_equal(from_rollups, from_rows, rtol=1e-9)
+
+
 # -- the refresh at import -------------------------------------------------------------------------
 TEACHERS = [teacher("T1", "S1"), teacher("T2", "S1", gender="male"), teacher("T3", "S2"),
             teacher("T4", "S3", cluster="SAN-C1", district="Sanghar", programme="CBT", subject="science")]
@@ -111,6 +148,7 @@ def imported(tmp_path, config_factory, load):
     load(config, write_roster(tmp_path / "roster.csv", TEACHERS))
     load(config, write_kobo(tmp_path / "first.csv", first_visits()))
     write(config, f"update rollup_cells set teachers = {MARK} where school_id = 'S1'")
+    write(config, f"update pattern_cells set units = {MARK} where school_id = 'S1'")
     later = [visit("T3-12", "T3", "S2", 12, scores=LOWER, hindrances="low_pay no_followup"),
              visit("T3-3b", "T3", "S2", 3, root="T3-3", scores=LOWER, end_time="2024-06-01T10:00:00+05:00")]
     summary = load(config, write_kobo(tmp_path / "second.csv", later)).files[0]
@@ -134,6 +172,34 @@ def test_an_import_rewrites_the_rollups_of_the_schools_it_touched_equal_to_a_ful
     assert rows(config, ROLLUP_CELLS) == incremental
     assert rows(config, "select * from response_classes order by all") == classes
     assert MARK not in {r[0] for r in rows(config, "select teachers from rollup_cells where school_id = 'S1'")}
+
+
+PATTERN_CELLS = "select * from pattern_cells where school_id in ('S2', 'S3') order by all"
+
+
+def test_an_import_rewrites_the_pattern_counts_of_the_schools_it_touched_equal_to_a_full_rebuild(
+        imported, tmp_path, load):
+    config = imported
+    # after the second file's new round and edit (school S2): T4 (school S3) leaves at month 12, and
+    # the first file is imported again unchanged
+    load(config, write_kobo(tmp_path / "third.csv", [
+        visit("T4-12", "T4", "S3", 12, programme="CBT", status="left", district="Sanghar", cluster="SAN-C1")]))
+    load(config, write_kobo(tmp_path / "first.csv", first_visits()))
+    assert rows(config, "select distinct units from pattern_cells where school_id = 'S1'") == [(MARK,)]
+    incremental = rows(config, PATTERN_CELLS)
+    followup = [m for m in config.schedule.months if m > 0]
+    left_at = 1 + followup.index(12)
+    s3 = rows(config, "select pattern, units from pattern_cells where school_id = 'S3'")
+    symbols = latent.decode([pattern for pattern, _ in s3], len(followup))
+    assert sum(units for _, units in s3) == 3  # T4's three practices scored at month 0
+    assert (symbols[:, left_at] == LEFT).all() and (symbols[:, left_at + 1:] == GONE).all()
+    con = open_for_writing(config.database_path())
+    try:
+        refresh_model(con, config)
+    finally:
+        con.close()
+    assert rows(config, PATTERN_CELLS) == incremental
+    assert MARK not in {r[0] for r in rows(config, "select units from pattern_cells where school_id = 'S1'")}
 
 
 def test_response_weights_stored_at_import_are_the_window_they_replace(imported):

@@ -1,9 +1,16 @@
 """National-scale building blocks (issue 12): the school bootstrap's weights in bounded memory and
-products with them, equal to the plain computation."""
+products with them, equal to the plain computation; the Overview's figures read from the indicators
+they summarise without building the pages' tables, and equal to them."""
+import duckdb
 import numpy as np
+import pytest
 from scipy import sparse
 
-from metrics import stats
+from metrics import Filters, stats
+from metrics.base import TOO_FEW
+from metrics import overview
+from metrics.schools import DECAYING, school_trends
+from sustain.config import load_config
 
 
 def test_bootstrap_weights_are_the_single_draw_held_in_one_byte_and_kept(monkeypatch):
@@ -24,3 +31,22 @@ def test_replicate_totals_equal_one_product_dense_and_sparse(monkeypatch):
     expected = weights.astype("float64") @ totals
     assert np.array_equal(stats.replicate_totals(weights, totals), expected)
     assert np.array_equal(stats.replicate_totals(weights, sparse.csc_matrix(totals)), expected)
+
+
+# the Overview's share of schools decaying, read from persistence, is the Districts page's table's
+OVERVIEW_VIEWS = [Filters(), Filters(programme=("CBT",), gender=("female",), hindrance=("low_pay",), months_min=6)]
+
+
+@pytest.mark.parametrize("filters", OVERVIEW_VIEWS, ids=lambda f: f.describe())
+def test_the_overviews_schools_decaying_are_the_districts_pages(sample_db, filters):
+    con = duckdb.connect(str(sample_db), read_only=True)
+    try:
+        config = load_config()
+        row = overview._schools_decaying(con, filters, config)
+        table = school_trends(con, filters, [], config)
+    finally:
+        con.close()
+    judged = table[table["persistence_class"] != TOO_FEW]
+    assert len(judged) > 0 and row["n"] == len(judged)
+    assert row["value"] == pytest.approx((judged["persistence_class"] == DECAYING).mean(), rel=1e-12)
+    assert row["months"] == judged["round"].dropna().iloc[0]
