@@ -30,7 +30,7 @@ from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, publish_wanted, publishing_for, read_only, version_id
 from sustain.dimensions import CATALOGUE, compare_dimensions, sidebar_dimensions
-from sustain.messages import LANGUAGE_NAMES, LANGUAGES, RIGHT_TO_LEFT, current_language, set_language, t
+from sustain.messages import LANGUAGE_NAMES, LANGUAGES, RIGHT_TO_LEFT, current_language, set_language, t, translate
 from sustain import messages
 
 # the sidebar's filters (also the URL's parameters), their labels, and the pages' "Compare by"
@@ -305,7 +305,8 @@ def use_language() -> str:
     language = chosen if chosen in LANGUAGES else LANGUAGES[0]
     cfg = config()
     set_language(language, {cfg.practice_label(code): cfg.practice_label(code, language) for code in cfg.practice_codes}
-                 | {cfg.hindrance_label(code): cfg.hindrance_label(code, language) for code in cfg.hindrance_codes})
+                 | {cfg.hindrance_label(code): cfg.hindrance_label(code, language) for code in cfg.hindrance_codes}
+                 | {p.name: p.name_in(language) for p in cfg.programmes})
     return language
 
 
@@ -326,6 +327,10 @@ def language_switch() -> None:
 
 def practice_label(code: str) -> str:
     return config().practice_label(code, current_language())
+
+
+def programme_name(code: str) -> str:
+    return config().programme_name(code, current_language())
 
 
 def hindrance_label(code: str) -> str:
@@ -375,16 +380,49 @@ def pressed_for(label: str, key: str, inputs) -> bool:
     return st.session_state.get(f"{key}_pressed_for") == inputs
 
 
+def _kept_in_url(key: str, options: list[str], widget_value, option_of, draw):
+    """Draw a page's selector (`draw()`) whose choice, one of `options` (language-independent:
+    codes, English labels), is kept in the URL (`?<key>=<option>`; none for the first), so that a
+    link opens the same view in either language. Streamlit's own URL binding writes the shown
+    label, which a link made in the other language does not match. The URL decides when it
+    changed without this session (a link, back or forward, a page change); otherwise the widget
+    (a click, or a language switch: its state is then the other language's label).
+    `widget_value(option)`: the widget's state for an option; `option_of(state)`: the reverse."""
+    from_url = st.query_params.get(key)
+    url_says = from_url if from_url in options else options[0]
+    written = f"{key}_in_url"  # what this session last wrote into the URL
+    if st.session_state.get(written) != url_says or key not in st.session_state:
+        chosen = url_says
+    else:
+        chosen = option_of(st.session_state[key])
+    st.session_state[key] = widget_value(chosen)
+    drawn = draw()
+    chosen = option_of(st.session_state[key])
+    st.session_state[written] = chosen
+    if chosen == options[0]:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif from_url != chosen:
+        st.query_params[key] = chosen
+    return drawn
+
+
 def url_tabs(labels: list[str], key: str = "tab"):
-    """A page's tabs, the open one kept in the URL (`?tab=<label>`; none for the first), so a link
-    opens the same view. Each page's own: Streamlit drops it from the URL on a page change."""
-    return st.tabs(labels, key=key, bind="query-params")
+    """A page's tabs (`labels` in English, shown in the current language), the open one kept in the
+    URL by its English label (`?tab=Half-life`; none for the first). Each page's own: a page change
+    drops it from the URL."""
+    english = {translate(label, language): label for label in labels for language in LANGUAGES}
+    return _kept_in_url(key, labels, t, lambda shown: english.get(shown, labels[0]),
+                        lambda: st.tabs([t(label) for label in labels], key=key, on_change="rerun"))
 
 
-def url_selectbox(label: str, options: list[str], key: str, **kwargs):
-    """A page's selector kept in the URL (`?<key>=<option>`; none for the first option), e.g. the
-    pages' "Compare by"."""
-    return st.selectbox(label, options, key=key, bind="query-params", **kwargs)
+def url_selectbox(label: str, options: list, key: str, **kwargs):
+    """A page's selector kept in the URL by its option (`?<key>=<option>`; none for the first
+    option), e.g. the pages' "Compare by" (`compare_by=gender`)."""
+    by_text = {str(option): option for option in options}
+    _kept_in_url(key, list(by_text), by_text.get, lambda value: str(value) if str(value) in by_text else
+                 str(options[0]), lambda: st.selectbox(label, options, key=key, **kwargs))
+    return st.session_state[key]
 
 
 def compare_by(options: list[str], key: str = "compare_by") -> str | None:

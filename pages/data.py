@@ -58,7 +58,7 @@ coverage = ui.indicator("coverage", filters, by=("months",))
 if coverage is not None:
     charts.show_answer(ui.answers.coverage_answer(coverage))
 imports_tab, quarantine_tab, coverage_tab, upload_tab, download_tab = ui.url_tabs(
-    [ui.t("Imports"), ui.t("Quarantine"), ui.t("Coverage"), ui.t("Upload"), ui.t("Download")])
+    ["Imports", "Quarantine", "Coverage", "Upload", "Download"])
 
 with imports_tab:
     ledger = ui.indicator("import_ledger", filters)

@@ -19,6 +19,7 @@ from browser_helpers import browser, sample_server  # noqa: F401 (fixtures of th
 from support import ROOT_DIR
 from report.labels import TEXT
 from sustain import messages
+from sustain.config import load_config
 
 PAGES = ["pages/overview.py", "pages/districts.py", "pages/practices.py", "pages/hindrances.py",
          "pages/communities.py", "pages/planner.py", "pages/data.py"]
@@ -46,6 +47,8 @@ def _literal_messages() -> set[str]:
                 name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
                 if name in ("t", "t_", "translate"):
                     found.add(node.args[0].value)
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "url_tabs":  # English labels
+                found.update(e.value for e in node.args[0].elts if isinstance(e, ast.Constant))
     return found - set(TEXT)  # the donor pack's keys (report/labels.py): their English is checked below
 
 
@@ -76,15 +79,13 @@ def test_data_words_read_back_the_planner_and_headline_sentences():
 
 
 def _proper_names(db: Path) -> list[str]:
-    """Names of the data that may stay Latin: schools, places, clusters, programmes, keys."""
-    from sustain.config import load_config
-
+    """Names of the data that may stay Latin: schools, places, clusters, keys (a programme has its
+    Urdu name in config, `name_ur`)."""
     with duckdb.connect(str(db), read_only=True) as con:
         names = [r[0] for r in con.execute("""
             select school_name from schools union select district from schools union select province from schools
             union select cluster from schools union select school_id from schools
             union select teacher_key from teachers""").fetchall() if r[0]]
-    names += [p.name for p in load_config().programmes]
     return sorted(set(names), key=len, reverse=True)
 
 
@@ -135,7 +136,8 @@ def test_page_in_urdu_shows_no_english(open_page, sample_db, page):
     left = {}
     # the Data page's tables are the records as imported (file names, raw rows, form codes) and
     # the import's rule messages (ingest/): their headers are read, not their cells
-    for text in visible_texts(at, cells=page != "pages/data.py"):
+    shown = visible_texts(at, cells=page != "pages/data.py")
+    for text in shown:
         for name in names:
             text = text.replace(name, " ")
         text = re.sub(r"`[^`]*`", " ", text)  # code: a command, a config key
@@ -145,6 +147,32 @@ def test_page_in_urdu_shows_no_english(open_page, sample_db, page):
     assert not left, left
     assert not messages.MISSING, sorted(messages.MISSING)
     assert any(re.search("[\u0600-\u06ff]", text) for text in (e.value for e in at.title))
+    english_programmes = [text for text in shown for p in load_config().programmes if p.name in text]
+    assert not english_programmes, english_programmes
+
+
+def test_a_link_opens_the_same_tab_and_compare_by_in_either_language(open_page):
+    """Item 1's leftover: the URL keeps a page's tab and "Compare by" by language-independent keys
+    (the English label, the dimension's name), so a link made in English opens the same view in
+    Urdu and one made in Urdu the same view in English; switching the language keeps the view."""
+    def view(at, language):
+        with messages.using_language(language):
+            tab = messages.t("Half-life")
+        assert not at.exception, at.exception
+        assert at.session_state["tab"] == tab and [e.label for e in at.tabs][1] == tab
+        assert at.selectbox(key="compare_by").value == "gender"
+        assert (at.query_params["tab"], at.query_params["compare_by"]) == ("Half-life", "gender")
+
+    at = open_page("pages/practices.py", 60, tab="Half-life", compare_by="gender", lang="ur")  # an English link
+    view(at, "ur")
+    with messages.using_language("ur"):  # AppTest formats the selectors' options in the test's thread
+        at.radio(key="ui_language").set_value("en").run()
+    view(at, "en")
+    at.radio(key="ui_language").set_value("ur").run()
+    view(at, "ur")
+    # the Urdu view's URL, opened in English
+    at = open_page("pages/practices.py", 60, **{k: v for k, v in at.query_params.items() if k != "lang"})
+    view(at, "en")
 
 
 @pytest.mark.slow  # a real server and chromium
