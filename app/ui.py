@@ -480,6 +480,7 @@ def client_id() -> str:
 
 
 def login_page() -> None:
+    """The login form, in the URL's language (right to left in Urdu), with the language switch."""
     cfg = config()
     st.title(t("Sustain: log in"))
     oidc = _oidc_configured()
@@ -502,6 +503,7 @@ def login_page() -> None:
     elif not oidc:
         st.error(t("Access is configured (access.users) but no login is: set [auth] in .streamlit/secrets.toml "
                    "or access.password_file in the config."))
+    language_switch()  # also sets the page right to left
 
 
 def _oidc_configured() -> bool:
@@ -603,7 +605,7 @@ def column_names(frame: pd.DataFrame) -> pd.DataFrame:
     (a school's class, "too few to show") in it too."""
     if current_language() == LANGUAGES[0]:
         return frame
-    words = [c for c in frame.columns if frame[c].dtype == object]
+    words = [c for c in frame.columns if frame[c].dtype == object and c not in AS_WRITTEN]
     shown = frame.assign(**{c: frame[c].map(data_words) for c in words}) if words else frame
     return shown.rename(columns=lambda c: column_word(c) if isinstance(c, str) else c)
 
@@ -617,11 +619,13 @@ def column_word(column: str) -> str:
     return t(COLUMN_WORDS.get(column, column))
 
 
+# columns of the import's records shown as the file held them (a raw row is copied, fixed and imported again)
+AS_WRITTEN = {"raw_row", "value", "file", "source_file", "column"}
 # the data's column names in words (the indicators' tables and the Data page's records)
 COLUMN_WORDS = {d.name: d.label.lower() for d in CATALOGUE} | {
     "teacher_key": "teacher (pseudonymous key)", "n": "n", "rate": "share", "ci_low": "95% CI low",
     "ci_high": "95% CI high", "teachers": "teachers", "observed": "observed", "expected": "expected",
-    "run_id": "import run", "file": "file", "source_file": "source file", "kind": "kind of file", "rows_read": "rows read",
+    "run_id": "import run", "file": "file", "source_file": "source file", "kind": "kind of file", "rows_read": "rows read", "rows": "rows read",
     "inserted": "inserted", "updated": "updated", "unchanged": "unchanged", "quarantined": "quarantined",
     "refused": "refused", "reason": "reason", "started_at": "started", "finished_at": "finished",
     "config_version": "config version", "source_sha256": "file fingerprint (SHA-256)", "notes": "notes",
