@@ -348,13 +348,43 @@ def data_words(text):
     return messages.data_words(text)
 
 
+# A page change could make two or three history entries: the new page's first run writes the URL
+# (the filters; the previous page's tab removed) while the browser still shows the previous page's
+# path, which Streamlit pushes as an entry of the previous page; then it pushes the new page's path,
+# with the filters or bare, and a bare path gets the filters as one more entry. One Back press then
+# reached an in-between URL (the previous page without its tab, a page without its filters). Here,
+# from a click on a page's link until no more than the new page's own writes: a write on the old
+# path is left out (the new page's path carries it), and one on the new path replaces that entry.
+# Any other click or key ends it: a user's own change is an entry of its own.
+_ONE_HISTORY_ENTRY_PER_PAGE = """<script>
+if (!window.sustainOneEntryPerPage) {
+  window.sustainOneEntryPerPage = true;
+  let step = "none";  // "chosen": a page's link was clicked; "opened": its path was pushed
+  const push = window.history.pushState.bind(window.history);
+  window.history.pushState = (state, title, url) => {
+    const samePath = new URL(url, window.location.href).pathname === window.location.pathname;
+    if (step === "chosen" && samePath) return;  // the previous page's path: the new page's entry follows
+    if (step === "opened" && samePath) return window.history.replaceState(state, title, url);
+    step = step === "chosen" ? "opened" : "none";
+    return push(state, title, url);
+  };
+  for (const kind of ["pointerdown", "keydown"]) {
+    window.addEventListener(kind, (event) => {
+      const link = event.target.closest && event.target.closest("[data-testid='stSidebarNavLink']");
+      step = link ? "chosen" : "none";
+    }, true);
+  }
+}
+</script>"""
+
+
 def run_navigation(navigation) -> None:
     """dashboard.py's last step: draw the sidebar's filters, then run the chosen page. Streamlit
     ties a widget's identity to the script that draws it, so filters drawn by each page were new
     widgets on every page change (the state, and the URL with it, was lost); drawn here by the
     entry script they are the same widgets on every page, and the URL is written on every run."""
     token = _FILTERS_THIS_RUN.set(sidebar_filters())
-    st.sidebar.html(_CLOSE_SIDEBAR_AFTER_A_PAGE_IS_CHOSEN, unsafe_allow_javascript=True)
+    st.sidebar.html(_CLOSE_SIDEBAR_AFTER_A_PAGE_IS_CHOSEN + _ONE_HISTORY_ENTRY_PER_PAGE, unsafe_allow_javascript=True)
     try:
         navigation.run()
     finally:
@@ -391,7 +421,7 @@ def _kept_in_url(key: str, options: list[str], widget_value, option_of, draw):
     from_url = st.query_params.get(key)
     url_says = from_url if from_url in options else options[0]
     written = f"{key}_in_url"  # what this session last wrote into the URL
-    if st.session_state.get(written) != url_says or key not in st.session_state:
+    if st.session_state.get(written) != url_says or key not in st.session_state or _history_navigation():
         chosen = url_says
     else:
         chosen = option_of(st.session_state[key])

@@ -84,6 +84,16 @@ def value_words(value):
     return value
 
 
+URDU_MONTHS = ("جنوری", "فروری", "مارچ", "اپریل", "مئی", "جون", "جولائی", "اگست", "ستمبر", "اکتوبر", "نومبر", "دسمبر")
+
+
+def date_words(date) -> str:
+    """A date as a sentence says it: "15 Dec 2023", in Urdu "15 دسمبر 2023" (Western digits)."""
+    if current_language() == "ur":
+        return f"{date.day} {URDU_MONTHS[date.month - 1]} {date.year}"
+    return f"{date:%d %b %Y}"
+
+
 def full_stop() -> str:
     return t(".")
 
@@ -356,7 +366,7 @@ URDU: dict[str, str] = {
     "which schools are losing practices is too few to show.": "کون سے اسکول طریقے کھو رہے ہیں، یہ دکھانے کے لیے بہت کم ہے۔",
     " at month {months}": " مہینہ {months} پر",
     "{losing} of {judged} schools visited{at} are at least {evidence} likely to keep fewer practices than their programme as a whole.":
-        "{at} دورہ کیے گئے {judged} اسکولوں میں سے {losing} کے بارے میں کم از کم {evidence} امکان ہے کہ وہ اپنے پورے پروگرام سے کم طریقے برقرار رکھتے ہیں۔",
+        "{judged} اسکولوں میں سے، جن کا دورہ{at} ہوا، {losing} کے بارے میں کم از کم {evidence} امکان ہے کہ وہ اپنے پورے پروگرام سے کم طریقے برقرار رکھتے ہیں۔",
     "No school matches these filters.": "ان فلٹروں پر کوئی اسکول پورا نہیں اترتا۔",
     "Visit {school} ({code}, {district}) first: {reason}. The plan lists {shown} of {schools} schools.":
         "پہلے {school} ({code}، {district}) کا دورہ کریں: {reason}۔ منصوبے میں {schools} میں سے {shown} اسکول ہیں۔",
@@ -399,7 +409,7 @@ URDU: dict[str, str] = {
     "Retention of practices after the programme": "پروگرام کے بعد طریقوں کا برقرار رہنا",
     "Retention: of the practices in use when the programme ended (month 0), the share still in use at a later visit. The fastest loss is the hindrance with the largest hazard ratio (how many times as fast practices are dropped where it was reported) among those whose 95% interval lies above 1.":
         "برقرار رہنے کی شرح: پروگرام کے اختتام (مہینہ 0) پر استعمال میں طریقوں میں سے بعد کے دورے پر بھی استعمال میں طریقوں کا حصہ۔ سب سے تیز کمی وہ رکاوٹ ہے جس کا ہیزرڈ ریشو (جہاں یہ رپورٹ ہوئی وہاں طریقے کتنے گنا تیزی سے ترک ہوئے) ان رکاوٹوں میں سب سے بڑا ہو جن کا 95% وقفہ 1 سے اوپر ہے۔",
-    "Retention at month {months}": "مہینہ {months} پر برقرار رہنے کی شرح",
+    "Retention at month {months}": "مہینہ {months} پر برقرار",
     "Bars: 95% intervals, robust to clustering by school.": "لکیریں: 95% وقفے، اسکول کی سطح پر کلسٹرنگ کے لحاظ سے۔",
     "The numbers behind the charts": "چارٹوں کے پیچھے اعداد",
     "Donor pack: PowerPoint with native charts and a self-contained HTML report": "ڈونر پیک: اصل چارٹوں والی PowerPoint اور خود مکتفی HTML رپورٹ",
