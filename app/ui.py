@@ -384,10 +384,15 @@ def run_navigation(navigation) -> None:
     widgets on every page change (the state, and the URL with it, was lost); drawn here by the
     entry script they are the same widgets on every page, and the URL is written on every run."""
     token = _FILTERS_THIS_RUN.set(sidebar_filters())
+    kept = _KEPT_THIS_RUN.set(set())
     st.sidebar.html(_CLOSE_SIDEBAR_AFTER_A_PAGE_IS_CHOSEN + _ONE_HISTORY_ENTRY_PER_PAGE, unsafe_allow_javascript=True)
     try:
         navigation.run()
     finally:
+        # a page's own selectors (its tab, "Compare by") leave the URL on a page without them
+        for key in (PAGE_URL_KEYS - _KEPT_THIS_RUN.get()) & set(st.query_params):
+            del st.query_params[key]
+        _KEPT_THIS_RUN.reset(kept)
         _FILTERS_THIS_RUN.reset(token)
 
 
@@ -410,6 +415,11 @@ def pressed_for(label: str, key: str, inputs) -> bool:
     return st.session_state.get(f"{key}_pressed_for") == inputs
 
 
+# the URL keys of the pages' own selectors (`_kept_in_url`), and those drawn in this script run
+PAGE_URL_KEYS: set[str] = set()
+_KEPT_THIS_RUN: ContextVar[set[str]] = ContextVar("sustain_kept_in_url_this_run", default=set())
+
+
 def _kept_in_url(key: str, options: list[str], widget_value, option_of, draw):
     """Draw a page's selector (`draw()`) whose choice, one of `options` (language-independent:
     codes, English labels), is kept in the URL (`?<key>=<option>`; none for the first), so that a
@@ -418,6 +428,8 @@ def _kept_in_url(key: str, options: list[str], widget_value, option_of, draw):
     changed without this session (a link, back or forward, a page change); otherwise the widget
     (a click, or a language switch: its state is then the other language's label).
     `widget_value(option)`: the widget's state for an option; `option_of(state)`: the reverse."""
+    PAGE_URL_KEYS.add(key)
+    _KEPT_THIS_RUN.get().add(key)
     from_url = st.query_params.get(key)
     url_says = from_url if from_url in options else options[0]
     written = f"{key}_in_url"  # what this session last wrote into the URL
@@ -439,8 +451,8 @@ def _kept_in_url(key: str, options: list[str], widget_value, option_of, draw):
 
 def url_tabs(labels: list[str], key: str = "tab"):
     """A page's tabs (`labels` in English, shown in the current language), the open one kept in the
-    URL by its English label (`?tab=Half-life`; none for the first). Each page's own: a page change
-    drops it from the URL."""
+    URL by its English label (`?tab=Half-life`; none for the first). Each page's own: another page
+    drops it from the URL (`run_navigation`)."""
     english = {translate(label, language): label for label in labels for language in LANGUAGES}
     return _kept_in_url(key, labels, t, lambda shown: english.get(shown, labels[0]),
                         lambda: st.tabs([t(label) for label in labels], key=key, on_change="rerun"))
