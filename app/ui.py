@@ -30,7 +30,7 @@ from sustain.config import Config, load_config
 from sustain.samples import sample_files
 from sustain.db import DataRefreshing, publish_wanted, publishing_for, read_only, version_id
 from sustain.dimensions import CATALOGUE, compare_dimensions, sidebar_dimensions
-from sustain.messages import LANGUAGE_NAMES, LANGUAGES, RIGHT_TO_LEFT, current_language, set_language, t
+from sustain.messages import LANGUAGE_NAMES, LANGUAGES, RIGHT_TO_LEFT, current_language, set_language, t, translate
 from sustain import messages
 
 # the sidebar's filters (also the URL's parameters), their labels, and the pages' "Compare by"
@@ -305,7 +305,8 @@ def use_language() -> str:
     language = chosen if chosen in LANGUAGES else LANGUAGES[0]
     cfg = config()
     set_language(language, {cfg.practice_label(code): cfg.practice_label(code, language) for code in cfg.practice_codes}
-                 | {cfg.hindrance_label(code): cfg.hindrance_label(code, language) for code in cfg.hindrance_codes})
+                 | {cfg.hindrance_label(code): cfg.hindrance_label(code, language) for code in cfg.hindrance_codes}
+                 | {p.name: p.name_in(language) for p in cfg.programmes})
     return language
 
 
@@ -328,6 +329,10 @@ def practice_label(code: str) -> str:
     return config().practice_label(code, current_language())
 
 
+def programme_name(code: str) -> str:
+    return config().programme_name(code, current_language())
+
+
 def hindrance_label(code: str) -> str:
     return config().hindrance_label(code, current_language())
 
@@ -343,16 +348,51 @@ def data_words(text):
     return messages.data_words(text)
 
 
+# A page change could make two or three history entries: the new page's first run writes the URL
+# (the filters; the previous page's tab removed) while the browser still shows the previous page's
+# path, which Streamlit pushes as an entry of the previous page; then it pushes the new page's path,
+# with the filters or bare, and a bare path gets the filters as one more entry. One Back press then
+# reached an in-between URL (the previous page without its tab, a page without its filters). Here,
+# from a click on a page's link until no more than the new page's own writes: a write on the old
+# path is left out (the new page's path carries it), and one on the new path replaces that entry.
+# Any other click or key ends it: a user's own change is an entry of its own.
+_ONE_HISTORY_ENTRY_PER_PAGE = """<script>
+if (!window.sustainOneEntryPerPage) {
+  window.sustainOneEntryPerPage = true;
+  let step = "none";  // "chosen": a page's link was clicked; "opened": its path was pushed
+  const push = window.history.pushState.bind(window.history);
+  window.history.pushState = (state, title, url) => {
+    const samePath = new URL(url, window.location.href).pathname === window.location.pathname;
+    if (step === "chosen" && samePath) return;  // the previous page's path: the new page's entry follows
+    if (step === "opened" && samePath) return window.history.replaceState(state, title, url);
+    step = step === "chosen" ? "opened" : "none";
+    return push(state, title, url);
+  };
+  for (const kind of ["pointerdown", "keydown"]) {
+    window.addEventListener(kind, (event) => {
+      const link = event.target.closest && event.target.closest("[data-testid='stSidebarNavLink']");
+      step = link ? "chosen" : "none";
+    }, true);
+  }
+}
+</script>"""
+
+
 def run_navigation(navigation) -> None:
     """dashboard.py's last step: draw the sidebar's filters, then run the chosen page. Streamlit
     ties a widget's identity to the script that draws it, so filters drawn by each page were new
     widgets on every page change (the state, and the URL with it, was lost); drawn here by the
     entry script they are the same widgets on every page, and the URL is written on every run."""
     token = _FILTERS_THIS_RUN.set(sidebar_filters())
-    st.sidebar.html(_CLOSE_SIDEBAR_AFTER_A_PAGE_IS_CHOSEN, unsafe_allow_javascript=True)
+    kept = _KEPT_THIS_RUN.set(set())
+    st.sidebar.html(_CLOSE_SIDEBAR_AFTER_A_PAGE_IS_CHOSEN + _ONE_HISTORY_ENTRY_PER_PAGE, unsafe_allow_javascript=True)
     try:
         navigation.run()
     finally:
+        # a page's own selectors (its tab, "Compare by") leave the URL on a page without them
+        for key in (PAGE_URL_KEYS - _KEPT_THIS_RUN.get()) & set(st.query_params):
+            del st.query_params[key]
+        _KEPT_THIS_RUN.reset(kept)
         _FILTERS_THIS_RUN.reset(token)
 
 
@@ -375,16 +415,56 @@ def pressed_for(label: str, key: str, inputs) -> bool:
     return st.session_state.get(f"{key}_pressed_for") == inputs
 
 
+# the URL keys of the pages' own selectors (`_kept_in_url`), and those drawn in this script run
+PAGE_URL_KEYS: set[str] = set()
+_KEPT_THIS_RUN: ContextVar[set[str]] = ContextVar("sustain_kept_in_url_this_run", default=set())
+
+
+def _kept_in_url(key: str, options: list[str], widget_value, option_of, draw):
+    """Draw a page's selector (`draw()`) whose choice, one of `options` (language-independent:
+    codes, English labels), is kept in the URL (`?<key>=<option>`; none for the first), so that a
+    link opens the same view in either language. Streamlit's own URL binding writes the shown
+    label, which a link made in the other language does not match. The URL decides when it
+    changed without this session (a link, back or forward, a page change); otherwise the widget
+    (a click, or a language switch: its state is then the other language's label).
+    `widget_value(option)`: the widget's state for an option; `option_of(state)`: the reverse."""
+    PAGE_URL_KEYS.add(key)
+    _KEPT_THIS_RUN.get().add(key)
+    from_url = st.query_params.get(key)
+    url_says = from_url if from_url in options else options[0]
+    written = f"{key}_in_url"  # what this session last wrote into the URL
+    if st.session_state.get(written) != url_says or key not in st.session_state or _history_navigation():
+        chosen = url_says
+    else:
+        chosen = option_of(st.session_state[key])
+    st.session_state[key] = widget_value(chosen)
+    drawn = draw()
+    chosen = option_of(st.session_state[key])
+    st.session_state[written] = chosen
+    if chosen == options[0]:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif from_url != chosen:
+        st.query_params[key] = chosen
+    return drawn
+
+
 def url_tabs(labels: list[str], key: str = "tab"):
-    """A page's tabs, the open one kept in the URL (`?tab=<label>`; none for the first), so a link
-    opens the same view. Each page's own: Streamlit drops it from the URL on a page change."""
-    return st.tabs(labels, key=key, bind="query-params")
+    """A page's tabs (`labels` in English, shown in the current language), the open one kept in the
+    URL by its English label (`?tab=Half-life`; none for the first). Each page's own: another page
+    drops it from the URL (`run_navigation`)."""
+    english = {translate(label, language): label for label in labels for language in LANGUAGES}
+    return _kept_in_url(key, labels, t, lambda shown: english.get(shown, labels[0]),
+                        lambda: st.tabs([t(label) for label in labels], key=key, on_change="rerun"))
 
 
-def url_selectbox(label: str, options: list[str], key: str, **kwargs):
-    """A page's selector kept in the URL (`?<key>=<option>`; none for the first option), e.g. the
-    pages' "Compare by"."""
-    return st.selectbox(label, options, key=key, bind="query-params", **kwargs)
+def url_selectbox(label: str, options: list, key: str, **kwargs):
+    """A page's selector kept in the URL by its option (`?<key>=<option>`; none for the first
+    option), e.g. the pages' "Compare by" (`compare_by=gender`)."""
+    by_text = {str(option): option for option in options}
+    _kept_in_url(key, list(by_text), by_text.get, lambda value: str(value) if str(value) in by_text else
+                 str(options[0]), lambda: st.selectbox(label, options, key=key, **kwargs))
+    return st.session_state[key]
 
 
 def compare_by(options: list[str], key: str = "compare_by") -> str | None:
@@ -442,6 +522,7 @@ def client_id() -> str:
 
 
 def login_page() -> None:
+    """The login form, in the URL's language (right to left in Urdu), with the language switch."""
     cfg = config()
     st.title(t("Sustain: log in"))
     oidc = _oidc_configured()
@@ -464,6 +545,7 @@ def login_page() -> None:
     elif not oidc:
         st.error(t("Access is configured (access.users) but no login is: set [auth] in .streamlit/secrets.toml "
                    "or access.password_file in the config."))
+    language_switch()  # also sets the page right to left
 
 
 def _oidc_configured() -> bool:
@@ -565,7 +647,7 @@ def column_names(frame: pd.DataFrame) -> pd.DataFrame:
     (a school's class, "too few to show") in it too."""
     if current_language() == LANGUAGES[0]:
         return frame
-    words = [c for c in frame.columns if frame[c].dtype == object]
+    words = [c for c in frame.columns if frame[c].dtype == object and c not in AS_WRITTEN]
     shown = frame.assign(**{c: frame[c].map(data_words) for c in words}) if words else frame
     return shown.rename(columns=lambda c: column_word(c) if isinstance(c, str) else c)
 
@@ -579,11 +661,13 @@ def column_word(column: str) -> str:
     return t(COLUMN_WORDS.get(column, column))
 
 
+# columns of the import's records shown as the file held them (a raw row is copied, fixed and imported again)
+AS_WRITTEN = {"raw_row", "value", "file", "source_file", "column"}
 # the data's column names in words (the indicators' tables and the Data page's records)
 COLUMN_WORDS = {d.name: d.label.lower() for d in CATALOGUE} | {
     "teacher_key": "teacher (pseudonymous key)", "n": "n", "rate": "share", "ci_low": "95% CI low",
     "ci_high": "95% CI high", "teachers": "teachers", "observed": "observed", "expected": "expected",
-    "run_id": "import run", "file": "file", "source_file": "source file", "kind": "kind of file", "rows_read": "rows read",
+    "run_id": "import run", "file": "file", "source_file": "source file", "kind": "kind of file", "rows_read": "rows read", "rows": "rows read",
     "inserted": "inserted", "updated": "updated", "unchanged": "unchanged", "quarantined": "quarantined",
     "refused": "refused", "reason": "reason", "started_at": "started", "finished_at": "finished",
     "config_version": "config version", "source_sha256": "file fingerprint (SHA-256)", "notes": "notes",

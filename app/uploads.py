@@ -17,8 +17,10 @@ import pandas as pd
 
 from ingest import ingest_files
 from ingest.core import ImportResult
+from ingest.kinds import KIND_LABELS
 from sustain.config import Config
 from sustain.db import PROCESS_LOCK, DataRefreshing, current_version, publish_wanted, publishing_for, write_wait_seconds
+from sustain.messages import current_language, import_words, t
 from sustain.pseudonym import DEMO_SALT_NOTE
 
 UPLOAD_TYPES = ["csv", "xlsx"]
@@ -90,30 +92,48 @@ def import_upload(name: str, data: bytes, config: Config, db_path: str | Path) -
 
 def summary_frame(result: ImportResult) -> pd.DataFrame:
     """One row per file: kind, rows read, inserted, updated, unchanged, quarantined, refused
-    (the file name without the temporary folder)."""
+    (the file name without the temporary folder); in the current language (`record_words`)."""
     rows = []
     for summary in result.files:
         data = summary.as_json()
         data["file"] = Path(summary.file).name
         data["refused"] = summary.refused or ""
         rows.append({c: data[c] for c in SUMMARY_COLUMNS})
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return record_words(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
 
 
 def problems_frame(result: ImportResult) -> pd.DataFrame:
-    """The rows that would be (or were) quarantined: row, column, value, rule, detail."""
+    """The rows that would be (or were) quarantined: row, column, value, rule, detail (the detail
+    in the current language; the rule is a code, as the README's table of rules names it)."""
     rows = [{"file": Path(s.file).name, **{c: p.get(c) for c in PROBLEM_COLUMNS}}
             for s in result.files for p in s.problems]
-    return pd.DataFrame(rows, columns=["file", *PROBLEM_COLUMNS])
+    return record_words(pd.DataFrame(rows, columns=["file", *PROBLEM_COLUMNS]))
 
 
 def salt_note(result: ImportResult) -> str | None:
     """The CLI's note when teachers are keyed with the public demo salt (None otherwise)."""
-    return f"Note: {DEMO_SALT_NOTE}." if result.demo_salt else None
+    return t("Note: {note}.", note=t(DEMO_SALT_NOTE)) if result.demo_salt else None
 
 
 def refusals(result: ImportResult) -> list[str]:
-    return [s.refused for s in result.files if s.refused]
+    """Why each refused file was refused, in the current language."""
+    return [import_words(s.refused, Path(s.file).name) for s in result.files if s.refused]
+
+
+def record_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """The import's records (an upload's summary and problems, the ledger, the quarantine) with
+    the import's messages (ingest/ writes them in English: a refusal's reason, a row's detail, the
+    notes) and the kind of each file in the current language; names, values and codes as they are."""
+    if current_language() == "en" or frame.empty:
+        return frame
+    files = frame["file"] if "file" in frame else frame.get("source_file", pd.Series(None, index=frame.index))
+    shown = frame.copy()
+    for column in ("refused", "reason", "detail", "notes"):
+        if column in shown and shown[column].dtype == object:
+            shown[column] = [import_words(text, file) for text, file in zip(shown[column], files)]
+    if "kind" in shown:
+        shown["kind"] = shown["kind"].map(lambda kind: t(KIND_LABELS[kind]) if kind in KIND_LABELS else kind)
+    return shown
 
 
 def _refused(file_name: str, reason: str, dry_run: bool) -> ImportResult:

@@ -14,7 +14,7 @@ pooled = ui.answers.programmes_in(programmes) if programmes is not None else []
 by_cop = ui.indicator("retention_by_cop", filters)
 if by_cop is not None:
     charts.show_answer(ui.answers.cop_answer(by_cop, pooled=pooled))
-meetings_tab, retention_tab = ui.url_tabs([ui.t("Meetings by cluster"), ui.t("Retention: active vs inactive communities")])
+meetings_tab, retention_tab = ui.url_tabs(["Meetings by cluster", "Retention: active vs inactive communities"])
 
 with meetings_tab:
     table = ui.indicator("cop_activity", filters, by=("cluster",))

@@ -35,12 +35,12 @@ def upload_section(config) -> None:
         st.error(ui.t("This file is refused: nothing was or will be written. The reason:"))
         for reason in refused:
             st.text(reason)
-    st.dataframe(uploads.summary_frame(result), hide_index=True, key="upload_summary")
+    st.dataframe(ui.column_names(uploads.summary_frame(result)), hide_index=True, key="upload_summary")
     problems = uploads.problems_frame(result)
     if len(problems):
         st.caption(ui.t("Rows kept aside (quarantined), with the rule they break; the rest of the file is imported."))
-        st.dataframe(problems, hide_index=True, key="upload_problems",
-                     column_config={"value": st.column_config.TextColumn("value")})
+        st.dataframe(ui.column_names(problems), hide_index=True, key="upload_problems",
+                     column_config={ui.t("value"): st.column_config.TextColumn(ui.t("value"))})
     if heading == PREVIEW:
         if st.button(ui.t("Import this file"), key="upload_import", type="primary", disabled=bool(refused)):
             done = uploads.import_upload(uploaded.name, uploaded.getvalue(), config, ui.database_path())
@@ -58,13 +58,13 @@ coverage = ui.indicator("coverage", filters, by=("months",))
 if coverage is not None:
     charts.show_answer(ui.answers.coverage_answer(coverage))
 imports_tab, quarantine_tab, coverage_tab, upload_tab, download_tab = ui.url_tabs(
-    [ui.t("Imports"), ui.t("Quarantine"), ui.t("Coverage"), ui.t("Upload"), ui.t("Download")])
+    ["Imports", "Quarantine", "Coverage", "Upload", "Download"])
 
 with imports_tab:
     ledger = ui.indicator("import_ledger", filters)
     if ledger is not None:
         st.caption(ui.t("Every file import, newest first (the whole database: a file spans districts)."))
-        st.dataframe(ui.column_names(ledger), hide_index=True, key="ledger_table")
+        st.dataframe(ui.column_names(uploads.record_words(ledger)), hide_index=True, key="ledger_table")
     syncs = ui.indicator("sync_log", filters)
     if syncs is not None:
         st.subheader(ui.t("Live sync: last run per source"))
@@ -72,7 +72,7 @@ with imports_tab:
             st.caption(ui.t("`python -m ingest sync --source NAME`: when each source last ran, submissions fetched, "
                             "and (full runs) stored submissions the server no longer lists. Empty `synced_at`: never "
                             "run."))
-            st.dataframe(ui.column_names(syncs), hide_index=True, key="sync_table")
+            st.dataframe(ui.column_names(uploads.record_words(syncs)), hide_index=True, key="sync_table")
         else:
             st.caption(ui.t("No source is configured for live sync (config `sources.sync`) and none has run."))
 
@@ -82,7 +82,7 @@ with quarantine_tab:
         st.caption(ui.t("Rows kept aside by the import, with the rule they broke; the rest of each file was "
                         "imported. `row` is the data row of the file (1 = first row under the header). Viewers limited "
                         "to some districts see none: a quarantined row cannot be placed in a district."))
-        st.dataframe(ui.column_names(quarantine), hide_index=True, key="quarantine_table",
+        st.dataframe(ui.column_names(uploads.record_words(quarantine)), hide_index=True, key="quarantine_table",
                      column_config={ui.t(c): st.column_config.TextColumn(ui.t(c)) for c in ("value", "detail", "raw_row")})
         st.caption(ui.t("`raw_row` is the whole row as the file held it (teacher ids as `key:...`, which an import "
                         "reads back as that teacher): fix it and import it again."))

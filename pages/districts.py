@@ -46,7 +46,7 @@ for column, (level, key, title) in zip(st.columns(len(LEVELS)), LEVELS):
 
 school = narrowed.school_id[0] if narrowed.school_id else None
 shown = ui.within(table, narrowed.replace(school_id=()))
-schools_tab, teachers_tab = ui.url_tabs([ui.t("Schools"), ui.t("Teachers of the chosen school")])
+schools_tab, teachers_tab = ui.url_tabs(["Schools", "Teachers of the chosen school"])
 
 def choose_clicked_school():
     """A click on a school of the ranking chooses it (as the School box does)."""

@@ -11,7 +11,7 @@ cfg = ui.config()
 overall = ui.indicator("hindrance_effect", filters)
 if overall is not None:
     charts.show_answer(ui.answers.hindrance_answer(overall, ui.hindrance_label))
-prevalence_tab, effect_tab = ui.url_tabs([ui.t("Reported, by district and round"), ui.t("Abandonment with vs without")])
+prevalence_tab, effect_tab = ui.url_tabs(["Reported, by district and round", "Abandonment with vs without"])
 
 with prevalence_tab:
     table = ui.indicator("hindrance_prevalence", filters, by=("district", "months"))

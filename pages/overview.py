@@ -60,7 +60,7 @@ with st.expander(ui.t("Donor pack: PowerPoint with native charts and a self-cont
     config = ui.config()
     left, right = st.columns(2)
     programme = left.selectbox(ui.t("Programme"), config.programme_codes, key="pack_programme",
-                               format_func=lambda code: next(p.name for p in config.programmes if p.code == code))
+                               format_func=ui.programme_name)
     language = right.selectbox(ui.t("Language of the pack"), ui.LANGUAGES, key="pack_language",
                                index=ui.LANGUAGES.index(config.report_language), format_func=ui.LANGUAGE_NAMES.get)
     st.caption(ui.t("For the districts chosen in the sidebar (all when none is chosen); small groups are "

@@ -25,7 +25,7 @@ by = tuple(c for c in ("practice", group) if c)
 # a figure split by programme pools none; otherwise it names the programmes it pools
 pooled = ui.answers.programmes_in(programmes) if programmes is not None and group != "programme" else []
 
-decay_tab, half_life_tab, survival_tab = ui.url_tabs([ui.t("Decay curves"), ui.t("Half-life"), ui.t("Survival (life table)")])
+decay_tab, half_life_tab, survival_tab = ui.url_tabs(["Decay curves", "Half-life", "Survival (life table)"])
 
 with decay_tab:
     table = ui.indicator("retention", filters, by=by)

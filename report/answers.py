@@ -47,7 +47,7 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
-from sustain.messages import data_words, full_stop, t
+from sustain.messages import current_language, data_words, date_words, full_stop, t
 
 TOO_FEW = "too few to show"  # the words metrics/ writes; said in the current language as t(TOO_FEW)
 # the rounds the Overview shows for each programme (those of the schedule)
@@ -139,13 +139,14 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
 
 # -- programmes ----------------------------------------------------------------------------------
 def programme_names(config) -> dict[str, str]:
-    """{code: name} of config's programmes (`programme_name=names.get` for the functions here)."""
-    return {p.code: p.name for p in config.programmes}
+    """{code: name} of config's programmes in the current language (`programme_name=names.get`
+    for the functions here)."""
+    return {p.code: p.name_in(current_language()) for p in config.programmes}
 
 
 def programme_facts(config) -> dict[str, str]:
     """{code: "Name, ended 15 Dec 2023"}: what sets a programme's month 0."""
-    return {p.code: t("{name}, ended {date}", name=p.name, date=f"{p.end_date:%d %b %Y}") for p in config.programmes}
+    return {p.code: t("{name}, ended {date}", name=p.name_in(current_language()), date=date_words(p.end_date)) for p in config.programmes}
 
 
 def programmes_in(retention: pd.DataFrame, programme_name: Label = str) -> list[str]:

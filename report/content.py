@@ -129,7 +129,7 @@ class Report:
 
     @property
     def title(self) -> str:
-        return self.t("report_title", programme=self.programme.name)
+        return self.t("report_title", programme=self.programme.name_in(self.language))
 
     @property
     def date_range(self) -> str:
@@ -201,7 +201,7 @@ def build_report(con: duckdb.DuckDBPyConnection, config: Config, programme: str,
     with using_language(language):  # the pages' sentences, in the pack's language
         summary = answers.executive_summary(
             tables["retention"], tables["hindrances"], tables["half_life"], tables["districts"],
-            place=answers.join_words(list(districts)), programme_name=lambda _: chosen.name,
+            place=answers.join_words(list(districts)), programme_name=lambda _: chosen.name_in(language),
             hindrance_label=lambda code: config.hindrance_label(code, language),
             practice_label=lambda code: config.practice_label(code, language))
         titles = _finding_titles(tables, config, language)

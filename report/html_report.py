@@ -186,7 +186,7 @@ def build_html(report: Report) -> str:
             js_done = True
         sections.append(_section(report, chart, number, figure_html))
     facts = [
-        (t("programme"), f"{report.programme.name} ({report.programme.code})"),
+        (t("programme"), f"{report.programme.name_in(report.language)} ({report.programme.code})"),
         (t("funder"), report.programme.funder or "—"),
         (t("districts"), report.district_text),
         (t("visits"), report.date_span),

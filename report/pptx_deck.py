@@ -80,7 +80,7 @@ def _title_slide(slide, report: Report) -> None:
           size=20, color=MUTED)
     t = report.t
     facts = [
-        f"{t('programme')}: {report.programme.name} ({report.programme.code})",
+        f"{t('programme')}: {report.programme.name_in(report.language)} ({report.programme.code})",
         f"{t('funder')}: {report.programme.funder or '—'}",
         f"{t('districts')}: {report.district_text}",
         f"{t('visits')}: {report.date_span}",

@@ -32,6 +32,7 @@ class _Strict(BaseModel):
 class Programme(_Strict):
     code: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
     name: str
+    name_ur: str = ""  # the name in Urdu (as practices' and hindrances' `label_ur`); empty: `name`
     funder: str = ""
     start_date: dt.date
     end_date: dt.date
@@ -41,6 +42,9 @@ class Programme(_Strict):
         if self.end_date < self.start_date:
             raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
         return self
+
+    def name_in(self, language: str) -> str:
+        return self.name_ur if language == "ur" and self.name_ur else self.name
 
 
 class Schedule(_Strict):
@@ -191,6 +195,10 @@ class Config(_Strict):
     @property
     def programme_codes(self) -> list[str]:
         return [p.code for p in self.programmes]
+
+    def programme_name(self, code: str, language: str = "en") -> str:
+        """A programme's name in `language` (its code when config has no such programme)."""
+        return next((p.name_in(language) for p in self.programmes if p.code == code), code)
 
     def practice_label(self, code: str, language: str = "en") -> str:
         return _label(self.practices, code, language)

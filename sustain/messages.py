@@ -84,6 +84,16 @@ def value_words(value):
     return value
 
 
+URDU_MONTHS = ("جنوری", "فروری", "مارچ", "اپریل", "مئی", "جون", "جولائی", "اگست", "ستمبر", "اکتوبر", "نومبر", "دسمبر")
+
+
+def date_words(date) -> str:
+    """A date as a sentence says it: "15 Dec 2023", in Urdu "15 دسمبر 2023" (Western digits)."""
+    if current_language() == "ur":
+        return f"{date.day} {URDU_MONTHS[date.month - 1]} {date.year}"
+    return f"{date:%d %b %Y}"
+
+
 def full_stop() -> str:
     return t(".")
 
@@ -124,6 +134,51 @@ def _data_patterns() -> list[tuple[str, re.Pattern]]:
         return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>(?:(?!, ).)+?)"
                                   for i, p in enumerate(parts)))
     return [(template, pattern(template)) for template in sorted(DATA_TEMPLATES, key=len, reverse=True)]
+
+
+def import_words(text, file: str | None = None):
+    """A message of the import (ingest/ writes them in English: a refused file's reason, which
+    starts with the `file`'s name, a quarantined row's detail, an import's notes joined by "; ") in
+    the current language: read back through IMPORT_TEMPLATES, whose `{fields}` are values of the
+    file (a name, a number, a list of columns). A message, or a "; "-separated part of one, that no
+    template reads is shown as written."""
+    if current_language() == "en" or not isinstance(text, str) or not text:
+        return text
+    if file and text.startswith(f"{file}: "):
+        return f"{file}: {import_words(text[len(file) + 2:])}"
+    parts, read = text.split("; "), []
+    start = 0
+    while start < len(parts):  # the longest run of parts a template reads (a template may hold "; ")
+        for end in range(len(parts), start, -1):
+            found = _import_template("; ".join(parts[start:end]))
+            if found:
+                template, values = found
+                read.append(URDU[template].format(**{k: import_words(v) for k, v in values.items()}))
+                break
+        else:
+            end = start + 1
+            read.append(parts[start])
+        start = end
+    return URDU["; "].join(read)
+
+
+def _import_template(text: str):
+    for template, pattern in _import_patterns():
+        found = pattern.fullmatch(text)
+        if found:
+            return template, found.groupdict()
+    return None
+
+
+@cache
+def _import_patterns() -> list[tuple[str, re.Pattern]]:
+    """IMPORT_TEMPLATES as patterns, most specific (longest) first; a `{field}` matches any text
+    within a "; "-separated part."""
+    def pattern(template):
+        parts = re.split(r"\{(\w+)\}", template)
+        return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>(?:(?!; ).)+?)"
+                                  for i, p in enumerate(parts)), re.DOTALL)
+    return [(template, pattern(template)) for template in sorted(IMPORT_TEMPLATES, key=len, reverse=True)]
 
 
 # -- the catalogue: English -> Urdu --------------------------------------------------------------
@@ -311,7 +366,7 @@ URDU: dict[str, str] = {
     "which schools are losing practices is too few to show.": "کون سے اسکول طریقے کھو رہے ہیں، یہ دکھانے کے لیے بہت کم ہے۔",
     " at month {months}": " مہینہ {months} پر",
     "{losing} of {judged} schools visited{at} are at least {evidence} likely to keep fewer practices than their programme as a whole.":
-        "{at} دورہ کیے گئے {judged} اسکولوں میں سے {losing} کے بارے میں کم از کم {evidence} امکان ہے کہ وہ اپنے پورے پروگرام سے کم طریقے برقرار رکھتے ہیں۔",
+        "{judged} اسکولوں میں سے، جن کا دورہ{at} ہوا، {losing} کے بارے میں کم از کم {evidence} امکان ہے کہ وہ اپنے پورے پروگرام سے کم طریقے برقرار رکھتے ہیں۔",
     "No school matches these filters.": "ان فلٹروں پر کوئی اسکول پورا نہیں اترتا۔",
     "Visit {school} ({code}, {district}) first: {reason}. The plan lists {shown} of {schools} schools.":
         "پہلے {school} ({code}، {district}) کا دورہ کریں: {reason}۔ منصوبے میں {schools} میں سے {shown} اسکول ہیں۔",
@@ -354,7 +409,7 @@ URDU: dict[str, str] = {
     "Retention of practices after the programme": "پروگرام کے بعد طریقوں کا برقرار رہنا",
     "Retention: of the practices in use when the programme ended (month 0), the share still in use at a later visit. The fastest loss is the hindrance with the largest hazard ratio (how many times as fast practices are dropped where it was reported) among those whose 95% interval lies above 1.":
         "برقرار رہنے کی شرح: پروگرام کے اختتام (مہینہ 0) پر استعمال میں طریقوں میں سے بعد کے دورے پر بھی استعمال میں طریقوں کا حصہ۔ سب سے تیز کمی وہ رکاوٹ ہے جس کا ہیزرڈ ریشو (جہاں یہ رپورٹ ہوئی وہاں طریقے کتنے گنا تیزی سے ترک ہوئے) ان رکاوٹوں میں سب سے بڑا ہو جن کا 95% وقفہ 1 سے اوپر ہے۔",
-    "Retention at month {months}": "مہینہ {months} پر برقرار رہنے کی شرح",
+    "Retention at month {months}": "مہینہ {months} پر برقرار",
     "Bars: 95% intervals, robust to clustering by school.": "لکیریں: 95% وقفے، اسکول کی سطح پر کلسٹرنگ کے لحاظ سے۔",
     "The numbers behind the charts": "چارٹوں کے پیچھے اعداد",
     "Donor pack: PowerPoint with native charts and a self-contained HTML report": "ڈونر پیک: اصل چارٹوں والی PowerPoint اور خود مکتفی HTML رپورٹ",
@@ -697,6 +752,74 @@ DATA_TEMPLATES: tuple[str, ...] = (
     'decay_per_month needs {count} rounds after month 0',
     'too few to show: fewer than {min_n} teachers with or without the hindrance',
 )
+
+# the import's messages (ingest/ writes them; `import_words` reads them back), and the kinds of file
+IMPORT_URDU = {
+    "{size} MB is over the size cap of {cap} MB ({setting})": "{size} MB کی فائل {cap} MB کی حد سے بڑی ہے ({setting})",
+    "the file is empty": "فائل خالی ہے",
+    "the file has no header row": "فائل میں کالموں کے عنوانات کی قطار نہیں",
+    "the header of column {column} is {length} characters long (at most {limit}); the first row is not a header row: "
+    "export the file again": "کالم {column} کا عنوان {length} حروف لمبا ہے (زیادہ سے زیادہ {limit})؛ پہلی قطار عنوانات کی "
+                             "قطار نہیں: فائل دوبارہ برآمد کریں",
+    "duplicate header {header} in columns {first} and {second}": "کالم {first} اور {second} کا عنوان ایک ہی ہے: {header}",
+    "the file has a header row but no data rows (an export with no submissions?)":
+        "فائل میں عنوانات کی قطار ہے مگر ڈیٹا کی کوئی قطار نہیں (کیا اس برآمد میں کوئی فارم جمع نہیں ہوا؟)",
+    "row {row} has {cells} cells but the header has {width}": "قطار {row} میں {cells} خانے ہیں جبکہ عنوانات {width} ہیں",
+    "not UTF-8 (byte {byte} on line {line}); export it again as UTF-8 (KoboToolbox and ODK Central always write UTF-8; "
+    "in Excel use 'CSV UTF-8')": "فائل UTF-8 میں نہیں (سطر {line} پر بائٹ {byte})؛ اسے دوبارہ UTF-8 میں برآمد کریں "
+                                 "(KoboToolbox اور ODK Central ہمیشہ UTF-8 لکھتے ہیں؛ Excel میں 'CSV UTF-8' چنیں)",
+    "the header row cannot be read as CSV ({error})": "عنوانات کی قطار CSV کے طور پر پڑھی نہیں جا سکی ({error})",
+    "not a readable XLSX file ({error})": "یہ قابلِ مطالعہ XLSX فائل نہیں ({error})",
+    "a zip file but not an XLSX workbook": "یہ zip فائل ہے، XLSX ورک بک نہیں",
+    "the first sheet is empty": "پہلی شیٹ خالی ہے",
+    "could not tell the kind of file from its headers; expected {expected}":
+        "عنوانات سے فائل کی قسم معلوم نہیں ہو سکی؛ ان میں سے کوئی متوقع تھی: {expected}",
+    "required column(s) missing: {columns} (a renamed column can be mapped in config.yaml sources.{kind}.columns)":
+        "ضروری کالم موجود نہیں: {columns} (نام بدلا ہوا کالم config.yaml میں sources.{kind}.columns کے تحت جوڑا جا سکتا ہے)",
+    "columns {columns} all map to the field {field}": "کالم {columns} سب ایک ہی فیلڈ {field} سے جڑتے ہیں",
+    "could not be read ({error})": "پڑھی نہیں جا سکی ({error})",
+    "another import is running; preview the file again when it has finished":
+        "ایک اور درآمد جاری ہے؛ اس کے مکمل ہونے پر فائل کا پیشگی جائزہ دوبارہ لیں",
+    "line {line} cannot be split into cells ({error}; an unclosed quote?)":
+        "سطر {line} خانوں میں تقسیم نہیں ہو سکی ({error}؛ کیا کوئی اقتباس کا نشان بند نہیں ہوا؟)",
+    "line {line} starts a quoted field that runs over {lines} lines and leaves {cells} cells where the header has "
+    "{width} (an unclosed quote?)": "سطر {line} سے شروع ہونے والا اقتباس {lines} سطروں تک جاتا ہے اور {cells} خانے بنتے "
+                                    "ہیں جبکہ عنوانات {width} ہیں (کیا کوئی اقتباس کا نشان بند نہیں ہوا؟)",
+    "score must be {low}..{high} or na": "نمبر {low} سے {high} تک یا na ہونا چاہیے",
+    "no meta/instanceID, meta/rootUuid, _uuid or KEY": "meta/instanceID، meta/rootUuid، _uuid یا KEY میں سے کچھ بھی نہیں",
+    "no roster teacher has this id (shown as its pseudonymous key): check the id, or import the roster first":
+        "فہرست کے کسی استاد کی یہ شناخت نہیں (یہاں اس کی فرضی کلید دکھائی گئی ہے): شناخت جانچیں، یا پہلے فہرست درآمد کریں",
+    "school not in the roster": "اسکول فہرست میں نہیں",
+    "the roster places this school in {district}": "فہرست کے مطابق یہ اسکول {district} میں ہے",
+    "the roster places this teacher at {school} on {date}: if the teacher transferred, import a roster giving the new "
+    "school (and its valid_from) first": "فہرست کے مطابق {date} کو یہ استاد {school} میں تھے: اگر تبادلہ ہوا ہے تو پہلے "
+                                         "نئے اسکول (اور اس کی valid_from) والی فہرست درآمد کریں",
+    "expected a date in one of the formats {formats}": "ان میں سے کسی شکل میں تاریخ متوقع تھی: {formats}",
+    "the programme {programme} ended {date}": "پروگرام {programme} {date} کو ختم ہوا",
+    "expected one of {values}": "ان میں سے کوئی ایک متوقع تھا: {values}",
+    "unknown hindrance code {code}": "رکاوٹ کا نامعلوم کوڈ {code}",
+    "expected yes or no": "yes یا no متوقع تھا",
+    "expected a whole number 0 or more": "0 یا اس سے بڑا پورا عدد متوقع تھا",
+    "a roster row needs {column}": "فہرست کی ہر قطار میں {column} ضروری ہے",
+    "an earlier row places this school in {place}": "ایک پچھلی قطار کے مطابق یہ اسکول {place} میں ہے",
+    "cluster not in the roster": "کلسٹر فہرست میں نہیں",
+    "practice {code}: no column in this file (an earlier form version?); imported as not scored":
+        "طریقہ {code}: اس فائل میں اس کا کالم نہیں (فارم کا پرانا ورژن؟)؛ نمبر کے بغیر درآمد کیا گیا",
+    # the kinds of file (ingest/kinds.py KIND_LABELS)
+    "roster": "اساتذہ کی فہرست",
+    "CoP meeting log": "پریکٹس کمیونٹی کی ملاقاتوں کا ریکارڈ",
+    "KoboToolbox export": "KoboToolbox کی برآمد",
+    "SurveyCTO export": "SurveyCTO کی برآمد",
+    "ODK Central export": "ODK Central کی برآمد",
+}
+IMPORT_TEMPLATES = tuple(e for e in IMPORT_URDU if "{" in e)
+URDU.update(IMPORT_URDU)
+URDU.update({  # the upload's note on the demo salt (sustain/pseudonym.py DEMO_SALT_NOTE)
+    "Note: {note}.": "نوٹ: {note}۔",
+    "teachers keyed with the public demo salt (fine for sample data only; set SUSTAIN_SALT to a secret salt for real "
+    "teachers)": "اساتذہ کی کلیدیں عوامی ڈیمو نمک (salt) سے بنی ہیں (صرف نمونے کے ڈیٹا کے لیے ٹھیک؛ حقیقی اساتذہ کے لیے "
+                 "SUSTAIN_SALT میں خفیہ نمک رکھیں)",
+})
 
 for _dimension in CATALOGUE:  # the dimensions' names, as labels and inside sentences
     URDU.setdefault(_dimension.label, _dimension.label_ur)

@@ -17,8 +17,10 @@ import pytest
 
 from browser_helpers import browser, sample_server  # noqa: F401 (fixtures of the browser check)
 from support import ROOT_DIR
+from ingest.kinds import KIND_LABELS
 from report.labels import TEXT
 from sustain import messages
+from sustain.config import load_config
 
 PAGES = ["pages/overview.py", "pages/districts.py", "pages/practices.py", "pages/hindrances.py",
          "pages/communities.py", "pages/planner.py", "pages/data.py"]
@@ -46,6 +48,8 @@ def _literal_messages() -> set[str]:
                 name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
                 if name in ("t", "t_", "translate"):
                     found.add(node.args[0].value)
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "url_tabs":  # English labels
+                found.update(e.value for e in node.args[0].elts if isinstance(e, ast.Constant))
     return found - set(TEXT)  # the donor pack's keys (report/labels.py): their English is checked below
 
 
@@ -56,7 +60,8 @@ def _fields(template: str) -> set[str]:
 def test_every_message_has_urdu_with_the_same_fields():
     literal = _literal_messages()
     assert len(literal) > 200  # the scan finds the code's messages
-    missing = sorted(m for m in literal | set(messages.DATA_TEMPLATES) | set(TEXT.values()) if m and m not in messages.URDU)
+    missing = sorted(m for m in literal | set(messages.DATA_TEMPLATES) | set(TEXT.values()) | set(KIND_LABELS.values())
+                     if m and m not in messages.URDU)
     assert not missing, missing
     changed = {e: u for e, u in messages.URDU.items() if _fields(e) != _fields(u)}
     assert not changed, changed
@@ -76,15 +81,13 @@ def test_data_words_read_back_the_planner_and_headline_sentences():
 
 
 def _proper_names(db: Path) -> list[str]:
-    """Names of the data that may stay Latin: schools, places, clusters, programmes, keys."""
-    from sustain.config import load_config
-
+    """Names of the data that may stay Latin: schools, places, clusters, keys (a programme has its
+    Urdu name in config, `name_ur`)."""
     with duckdb.connect(str(db), read_only=True) as con:
         names = [r[0] for r in con.execute("""
             select school_name from schools union select district from schools union select province from schools
             union select cluster from schools union select school_id from schools
             union select teacher_key from teachers""").fetchall() if r[0]]
-    names += [p.name for p in load_config().programmes]
     return sorted(set(names), key=len, reverse=True)
 
 
@@ -135,7 +138,8 @@ def test_page_in_urdu_shows_no_english(open_page, sample_db, page):
     left = {}
     # the Data page's tables are the records as imported (file names, raw rows, form codes) and
     # the import's rule messages (ingest/): their headers are read, not their cells
-    for text in visible_texts(at, cells=page != "pages/data.py"):
+    shown = visible_texts(at, cells=page != "pages/data.py")
+    for text in shown:
         for name in names:
             text = text.replace(name, " ")
         text = re.sub(r"`[^`]*`", " ", text)  # code: a command, a config key
@@ -145,6 +149,125 @@ def test_page_in_urdu_shows_no_english(open_page, sample_db, page):
     assert not left, left
     assert not messages.MISSING, sorted(messages.MISSING)
     assert any(re.search("[\u0600-\u06ff]", text) for text in (e.value for e in at.title))
+    english_programmes = [text for text in shown for p in load_config().programmes if p.name in text]
+    assert not english_programmes, english_programmes
+
+
+CODE = re.compile(r"\b\w+_\w+\b")  # a rule, a form's field, a config key: codes, not words
+
+
+def _english_left(texts, names) -> dict[str, list[str]]:
+    left = {}
+    for text in texts:
+        for name in names:
+            text = text.replace(name, " ")
+        text = CODE.sub(" ", re.sub(r"`[^`]*`", " ", text))
+        english = _words(text) & ENGLISH_WORDS
+        if english:
+            left[text[:160]] = sorted(english)
+    return left
+
+
+def _import_texts(container) -> list[str]:
+    """What a tab of the Data page shows in words: its texts, table headers, and the cells of its
+    tables but those shown as the file held them (ui.AS_WRITTEN: a raw row, a value, a file's name,
+    a form's column) and the rule codes."""
+    from app.ui import AS_WRITTEN, COLUMN_WORDS
+
+    with messages.using_language("ur"):
+        as_written = {messages.t(COLUMN_WORDS[c]) for c in AS_WRITTEN} | {messages.t("rule")}
+    texts = visible_texts(container, cells=False)
+    for table in container.dataframe:
+        words = table.value.drop(columns=[c for c in table.value.columns if c in as_written])
+        texts += [v for v in words.select_dtypes(include="object").to_numpy().ravel() if isinstance(v, str)]
+    return texts
+
+
+def test_the_data_pages_import_messages_in_urdu(open_page, sample_db, tmp_path, monkeypatch):
+    """Item 14 on the Data page: an upload's preview (its summary, the rows kept aside and why, the
+    demo salt's note) and a refused file's reason come out in Urdu, as do the sample's quarantined
+    rows' details and the import ledger's notes: names, values and rule codes as written."""
+    from support import visit, write_kobo
+
+    monkeypatch.delenv("SUSTAIN_SALT", raising=False)  # the sample data's demo salt: the preview notes it
+    export = write_kobo(tmp_path / "followup.csv", [
+        visit("urdu-1", "T-00001", "SCH-0001", 3, visit_date="2024-03-20", scores={"group_work": "3"}),
+        visit("urdu-2", "T-00001", "SCH-9999", 3, visit_date="2024-03-21", scores={"group_work": "9"},
+              status="retired", hindrances="weather", cop_active="maybe", cop_meetings="-1"),
+        visit("urdu-3", "T-99999", "SCH-0001", 3, visit_date="31/02/2024")]).read_bytes()
+    from ingest.survey import TEACHER_STATUSES
+
+    # and what the form accepts, named in a row's detail ("expected one of present, absent, ...")
+    names = _proper_names(sample_db) + ["followup.csv", "twice.csv", *TEACHER_STATUSES]
+    with messages.using_language("ur"):
+        upload, quarantine, imports = messages.t("Upload"), messages.t("Quarantine"), messages.t("Imports")
+    at = open_page("pages/data.py", 60, lang="ur")
+    at.file_uploader(key="upload_file").set_value(("followup.csv", export, "text/csv")).run()
+    assert not at.exception, at.exception
+    shown = next(e for e in at.tabs if e.label == upload)
+    assert len(shown.dataframe[1].value) >= 8 and shown.warning  # many rules broken; the demo salt's note
+    left = _english_left(_import_texts(shown), names)
+    for name in (quarantine, imports):  # the sample's own quarantined rows and import notes
+        left |= _english_left(_import_texts(next(e for e in at.tabs if e.label == name)), names)
+    assert not left, left
+    at.file_uploader(key="upload_file").set_value(("twice.csv", b"a,a\n1,2\n", "text/csv")).run()
+    shown = next(e for e in at.tabs if e.label == upload)
+    assert shown.error and shown.text and at.button(key="upload_import").disabled
+    assert not _english_left(_import_texts(shown), names), _import_texts(shown)
+    assert not messages.MISSING, sorted(messages.MISSING)
+
+
+def test_a_link_opens_the_same_tab_and_compare_by_in_either_language(open_page):
+    """Item 1's leftover: the URL keeps a page's tab and "Compare by" by language-independent keys
+    (the English label, the dimension's name), so a link made in English opens the same view in
+    Urdu and one made in Urdu the same view in English; switching the language keeps the view."""
+    def view(at, language):
+        with messages.using_language(language):
+            tab = messages.t("Half-life")
+        assert not at.exception, at.exception
+        assert at.session_state["tab"] == tab and [e.label for e in at.tabs][1] == tab
+        assert at.selectbox(key="compare_by").value == "gender"
+        assert (at.query_params["tab"], at.query_params["compare_by"]) == ("Half-life", "gender")
+
+    at = open_page("pages/practices.py", 60, tab="Half-life", compare_by="gender", lang="ur")  # an English link
+    view(at, "ur")
+    with messages.using_language("ur"):  # AppTest formats the selectors' options in the test's thread
+        at.radio(key="ui_language").set_value("en").run()
+    view(at, "en")
+    at.radio(key="ui_language").set_value("ur").run()
+    view(at, "ur")
+    # the Urdu view's URL, opened in English
+    at = open_page("pages/practices.py", 60, **{k: v for k, v in at.query_params.items() if k != "lang"})
+    view(at, "en")
+
+
+def test_the_login_page_in_urdu(sample_db, tmp_path, monkeypatch, page_caches):
+    """With users configured, `?lang=ur` shows the login form in Urdu, right to left, with the
+    language switch; a wrong password is refused in Urdu."""
+    from streamlit.testing.v1 import AppTest
+
+    from app import access
+    from support import write_config
+
+    path = write_config(tmp_path, **{"access.users": {"officer": ["Quetta"]}, "access.password_file": "users.yaml"})
+    access.set_password(access.password_file(load_config(path)), "officer", "correct horse battery")
+    monkeypatch.setenv("SUSTAIN_CONFIG", str(path))
+    monkeypatch.setenv("SUSTAIN_DB", str(sample_db))
+    page_caches()
+    at = AppTest.from_file(str(ROOT_DIR / "dashboard.py"), default_timeout=60)
+    at.query_params["lang"] = "ur"
+    at.run()
+    assert not at.exception, at.exception
+    with messages.using_language("ur"):
+        assert at.title[0].value == messages.t("Sustain: log in")
+    assert any("direction: rtl" in e.value for e in at.markdown)
+    assert at.radio(key="ui_language").value == "ur"
+    at.text_input(key="login_user").input("officer")
+    at.text_input(key="login_password").input("wrong password")
+    at.button[0].click().run()
+    shown = visible_texts(at)
+    assert at.error and all(re.search("[\u0600-\u06ff]", text) for text in shown), shown
+    assert not {w for text in shown for w in _words(text)} & ENGLISH_WORDS, shown
 
 
 @pytest.mark.slow  # a real server and chromium
