@@ -173,10 +173,11 @@ def _import_template(text: str):
 @cache
 def _import_patterns() -> list[tuple[str, re.Pattern]]:
     """IMPORT_TEMPLATES as patterns, most specific (longest) first; a `{field}` matches any text
-    within a "; "-separated part."""
+    within a "; "-separated part, but `{items}` (LIST_FIELD), a "; "-separated list itself."""
     def pattern(template):
         parts = re.split(r"\{(\w+)\}", template)
-        return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>(?:(?!; ).)+?)"
+        return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" if p == LIST_FIELD
+                                  else f"(?P<{p}>(?:(?!; ).)+?)"
                                   for i, p in enumerate(parts)), re.DOTALL)
     return [(template, pattern(template)) for template in sorted(IMPORT_TEMPLATES, key=len, reverse=True)]
 
@@ -754,7 +755,35 @@ DATA_TEMPLATES: tuple[str, ...] = (
 )
 
 # the import's messages (ingest/ writes them; `import_words` reads them back), and the kinds of file
+LIST_FIELD = "items"  # a template's field that holds a "; "-separated list (each item read back in turn)
 IMPORT_URDU = {
+    # a refused import into a database keyed under another salt (ingest/core.py `_salt_mismatch`)
+    "the database {database} keys its teachers with the public demo salt, but {now}: no teacher would match (every "
+    "visit an unknown_teacher, every roster teacher stored twice). Nothing was written. Set {variable} to the salt "
+    "this database was built with, or import into a new database (--db PATH).":
+        "ڈیٹا بیس {database} اپنے اساتذہ کی کلیدیں عوامی ڈیمو نمک سے بناتا ہے، لیکن {now}: کوئی استاد نہیں ملے "
+        "گا (ہر دورہ unknown_teacher، فہرست کا ہر استاد دو بار محفوظ)۔ کچھ نہیں لکھا گیا۔ {variable} میں وہی نمک رکھیں "
+        "جس سے یہ ڈیٹا بیس بنا تھا، یا نئے ڈیٹا بیس میں درآمد کریں (--db PATH)۔",
+    "the database {database} keys its teachers with a secret salt, but {now}: no teacher would match (every visit an "
+    "unknown_teacher, every roster teacher stored twice). Nothing was written. Set {variable} to the salt this "
+    "database was built with, or import into a new database (--db PATH).":
+        "ڈیٹا بیس {database} اپنے اساتذہ کی کلیدیں ایک خفیہ نمک سے بناتا ہے، لیکن {now}: کوئی استاد نہیں ملے گا "
+        "(ہر دورہ unknown_teacher، فہرست کا ہر استاد دو بار محفوظ)۔ کچھ نہیں لکھا گیا۔ {variable} میں وہی نمک رکھیں "
+        "جس سے یہ ڈیٹا بیس بنا تھا، یا نئے ڈیٹا بیس میں درآمد کریں (--db PATH)۔",
+    "{variable} is not set, so the public demo salt would be used":
+        "{variable} مقرر نہیں، اس لیے عوامی ڈیمو نمک استعمال ہوتا",
+    "the salt in {variable} is not the one it was built with": "{variable} میں وہ نمک نہیں جس سے یہ بنا تھا",
+    # a roster changing teachers' programmes, refused without --allow-reassign (ingest/core.py)
+    "the roster changes the programme of {count} teacher(s), which moves their month 0 and reinterprets their "
+    "visits: {items}. Nothing was written. If this is deliberate, import it again with --allow-reassign "
+    "(python -m ingest); if not, correct the programme in the roster.":
+        "فہرست {count} اساتذہ کا پروگرام بدلتی ہے، جس سے ان کا مہینہ 0 بدل جاتا ہے اور ان کے دوروں کی تعبیر بھی: "
+        "{items}۔ کچھ نہیں لکھا گیا۔ اگر یہ جان بوجھ کر ہے تو --allow-reassign کے ساتھ دوبارہ درآمد کریں "
+        "(python -m ingest)؛ ورنہ فہرست میں پروگرام درست کریں۔",
+    "teacher {key} programme {old} -> {new} from {starts}: month 0 moves from {month_from} to {month_to}, {visits} "
+    "visit(s) reinterpreted": "استاد {key}: پروگرام {old} سے {new}، {starts} سے؛ مہینہ 0 {month_from} کے بجائے "
+                              "{month_to}، {visits} دوروں کی نئی تعبیر",
+    "and {count} more": "اور {count} مزید",
     "{size} MB is over the size cap of {cap} MB ({setting})": "{size} MB کی فائل {cap} MB کی حد سے بڑی ہے ({setting})",
     "the file is empty": "فائل خالی ہے",
     "the file has no header row": "فائل میں کالموں کے عنوانات کی قطار نہیں",

@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import shutil
 
 import duckdb
@@ -61,6 +62,21 @@ def base(tmp_path, baseline_db):
     Base.db = tmp_path / "sustain.duckdb"
     Base.before = snapshot(Base.db)
     return Base
+
+
+# English words of the two long refusals; names, keys, dates, settings and commands are kept as written
+ENGLISH_OF_REFUSALS = re.compile(r"\b(the|teachers?|salt|roster|programme|nothing|written|visits?|moves|more|"
+                                 r"deliberate|database|month|reinterpreted)\b", re.IGNORECASE)
+
+
+def assert_read_in_urdu(message: str, file: str) -> None:
+    """The Data page shows an import's refusal in Urdu (issue 13, item 14): read back through the
+    catalogue's templates (sustain/messages.py import_words), no English word is left."""
+    from sustain import messages
+
+    with messages.using_language("ur"):
+        shown = messages.import_words(message, file)
+    assert not ENGLISH_OF_REFUSALS.search(shown.replace(file, "")), shown
 
 
 def ingest(config, *files):
@@ -477,6 +493,8 @@ def test_a_changed_salt_is_refused(base, tmp_path, monkeypatch):
     monkeypatch.delenv("SUSTAIN_SALT")
     demo = ingest(base.config(), visits).files[0]
     assert "SUSTAIN_SALT is not set, so the public demo salt would be used" in demo.refused
+    for message in (other.refused, demo.refused):
+        assert_read_in_urdu(message, "other_salt.csv")
     assert stored(base.db, "select count(*) from import_ledger") == ledger  # nothing written
     record("visits under another salt than the roster's (another secret salt; no salt: the demo salt)",
            base, other, demo)
@@ -604,6 +622,7 @@ def test_a_programme_change_needs_allow_reassign(base, tmp_path):
         f"reinterprets their visits: teacher {key} programme CBT -> CBM from {dt.date.today()}: month 0 moves "
         f"from 2024-06-14 to 2023-12-15, 1 visit(s) reinterpreted. Nothing was written.")
     assert "--allow-reassign" in refused.refused
+    assert_read_in_urdu(refused.refused, "roster_cbm.csv")
     code, out = cli(config, reassigned)
     assert code == 1 and "REFUSED roster_cbm.csv" in out
     assert stored(base.db, "select programme from teachers where school_id = 'S2'") == [("CBT",)]
