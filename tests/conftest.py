@@ -1,6 +1,12 @@
+import fcntl
 import functools
+import hashlib
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -36,21 +42,63 @@ def load(tmp_path):
     return run
 
 
-@pytest.fixture(scope="session")
-def sample_db(tmp_path_factory):
-    """The bundled sample data imported through the real ingest (with the demo salt, as the
-    dashboard's first start does), once per test session. Tests open it read-only."""
+# What the sample database is built from: a change to any of these builds it again.
+SAMPLE_INPUTS = ("sample_data", "sustain", "ingest", "metrics", "config.yaml")
+
+
+def _sample_key() -> str:
+    import duckdb
+
+    digest = hashlib.sha256(f"{sys.version}|{duckdb.__version__}".encode())
+    for name in SAMPLE_INPUTS:
+        top = ROOT / name
+        for path in sorted(top.rglob("*") if top.is_dir() else [top]):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(ROOT)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _built_sample() -> Path:
+    """The bundled sample imported through the real ingest (with the demo salt, as the dashboard's
+    first start does) into a cache shared by both xdist workers and by later runs, keyed by a hash
+    of SAMPLE_INPUTS: it is built once (under a file lock) until one of them changes. Tests never
+    get this file, only copies of it."""
     from ingest import ingest_files
     from sustain.samples import sample_files
 
+    cache = Path(os.environ.get("SUSTAIN_TEST_CACHE") or Path(tempfile.gettempdir()) / f"sustain-tests-{os.getuid()}")
+    cache.mkdir(parents=True, exist_ok=True)
+    built = cache / f"sample-{_sample_key()}.duckdb"
+    with open(cache / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits here for the one build
+        if not built.exists():
+            for old in cache.glob("sample-*.duckdb"):  # earlier code's builds, unused for a day
+                if time.time() - old.stat().st_mtime > 86400:
+                    old.unlink(missing_ok=True)
+            draft = cache / f"building-{os.getpid()}"
+            shutil.rmtree(draft, ignore_errors=True)
+            draft.mkdir()
+            salt = os.environ.pop("SUSTAIN_SALT", None)
+            try:
+                result = ingest_files(sample_files(), load_config(), draft / "sustain.duckdb")
+            finally:
+                if salt is not None:
+                    os.environ["SUSTAIN_SALT"] = salt
+            assert result.ok, [f.refused for f in result.files]
+            assert [p.name for p in draft.iterdir()] == ["sustain.duckdb"], list(draft.iterdir())
+            os.replace(draft / "sustain.duckdb", built)
+            draft.rmdir()
+        os.utime(built)  # used today: kept
+    return built
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory):
+    """The bundled sample data imported through the real ingest (with the demo salt, as the
+    dashboard's first start does): this session's own copy of the shared build (`_built_sample`).
+    Tests open it read-only."""
     path = tmp_path_factory.mktemp("sample") / "sustain.duckdb"
-    salt = os.environ.pop("SUSTAIN_SALT", None)
-    try:
-        result = ingest_files(sample_files(), load_config(), path)
-    finally:
-        if salt is not None:
-            os.environ["SUSTAIN_SALT"] = salt
-    assert result.ok, [f.refused for f in result.files]
+    shutil.copyfile(_built_sample(), path)
     return path
 
 
@@ -137,6 +185,35 @@ def open_page(sample_db, monkeypatch, page_caches):
             at.query_params[key] = values
         return at.run()
     return run
+
+
+def _starts_slow_process(args) -> bool:
+    """A new Python interpreter running a module or a script (`python -m streamlit` for a server
+    included; a one-line `python -c` is not) or Playwright's driver (a browser)."""
+    argv = [str(a) for a in (args if isinstance(args, (list, tuple)) else [args])]
+    return bool(argv) and ((argv[0] == sys.executable and argv[1:2] != ["-c"]) or "playwright" in argv[0])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """The checked part of the rule for `slow` (README, Tests): a test not marked slow that starts
+    another Python (a CLI, a script, a server) or a browser, in its fixtures or its body, fails."""
+    if item.get_closest_marker("slow"):
+        yield
+        return
+    original = subprocess.Popen.__init__
+
+    def guarded(self, args, *more, **options):
+        if _starts_slow_process(args):
+            raise AssertionError(f"{item.nodeid} starts {args[:3] if isinstance(args, (list, tuple)) else args}: "
+                                 "a test that starts another Python or a browser is marked slow (README, Tests)")
+        original(self, args, *more, **options)
+
+    subprocess.Popen.__init__ = guarded
+    try:
+        yield
+    finally:
+        subprocess.Popen.__init__ = original
 
 
 @pytest.fixture(scope="session", autouse=True)
