@@ -16,7 +16,6 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import optimize, special, stats
 
 from sustain.config import Config
@@ -90,9 +89,14 @@ def fit_decay(months, retained, n, clusters=None) -> dict:
     empty = {"decay_per_month": np.nan, "se": np.nan, "intercept": np.nan}
     if len(np.unique(months)) < MIN_ROUNDS_DECAY:
         return empty | {"note": f"decay_per_month needs {MIN_ROUNDS_DECAY} rounds after month 0"}
+    # here, and only these parts: statsmodels.api costs a CLI or server start about a second
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.sm_exceptions import PerfectSeparationError
+
     endog = np.column_stack([retained, n - retained])
     exog = np.column_stack([np.ones_like(months), -months])
-    family = sm.families.Binomial(link=sm.families.links.Log())
+    family = families.Binomial(link=families.links.Log())
     options: dict = {"start_params": _log_linear_start(months, retained, n)}
     note = ""
     groups = pd.factorize(np.asarray(clusters))[0] if clusters is not None else None
@@ -104,9 +108,9 @@ def fit_decay(months, retained, n, clusters=None) -> dict:
         # IRLS first; when a step takes a fitted share to 1 (weights infinite), quasi-Newton
         for method in ("IRLS", "bfgs"):
             try:
-                result = sm.GLM(endog, exog, family=family).fit(method=method, maxiter=200, **options)
+                result = GLM(endog, exog, family=family).fit(method=method, maxiter=200, **options)
             except (ValueError, ZeroDivisionError, np.linalg.LinAlgError,
-                    sm.tools.sm_exceptions.PerfectSeparationError):
+                    PerfectSeparationError):
                 continue
             if np.all(np.isfinite(result.params)) and np.all(np.isfinite(result.bse)):
                 intercept, rate = (float(v) for v in result.params)

@@ -1,6 +1,13 @@
+import fcntl
 import functools
+import gc
+import hashlib
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -36,21 +43,63 @@ def load(tmp_path):
     return run
 
 
-@pytest.fixture(scope="session")
-def sample_db(tmp_path_factory):
-    """The bundled sample data imported through the real ingest (with the demo salt, as the
-    dashboard's first start does), once per test session. Tests open it read-only."""
+# What the sample database is built from: a change to any of these builds it again.
+SAMPLE_INPUTS = ("sample_data", "sustain", "ingest", "metrics", "config.yaml")
+
+
+def _sample_key() -> str:
+    import duckdb
+
+    digest = hashlib.sha256(f"{sys.version}|{duckdb.__version__}".encode())
+    for name in SAMPLE_INPUTS:
+        top = ROOT / name
+        for path in sorted(top.rglob("*") if top.is_dir() else [top]):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(ROOT)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _built_sample() -> Path:
+    """The bundled sample imported through the real ingest (with the demo salt, as the dashboard's
+    first start does) into a cache shared by both xdist workers and by later runs, keyed by a hash
+    of SAMPLE_INPUTS: it is built once (under a file lock) until one of them changes. Tests never
+    get this file, only copies of it."""
     from ingest import ingest_files
     from sustain.samples import sample_files
 
+    cache = Path(os.environ.get("SUSTAIN_TEST_CACHE") or Path(tempfile.gettempdir()) / f"sustain-tests-{os.getuid()}")
+    cache.mkdir(parents=True, exist_ok=True)
+    built = cache / f"sample-{_sample_key()}.duckdb"
+    with open(cache / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits here for the one build
+        if not built.exists():
+            for old in cache.glob("sample-*.duckdb"):  # earlier code's builds, unused for a day
+                if time.time() - old.stat().st_mtime > 86400:
+                    old.unlink(missing_ok=True)
+            draft = cache / f"building-{os.getpid()}"
+            shutil.rmtree(draft, ignore_errors=True)
+            draft.mkdir()
+            salt = os.environ.pop("SUSTAIN_SALT", None)
+            try:
+                result = ingest_files(sample_files(), load_config(), draft / "sustain.duckdb")
+            finally:
+                if salt is not None:
+                    os.environ["SUSTAIN_SALT"] = salt
+            assert result.ok, [f.refused for f in result.files]
+            assert [p.name for p in draft.iterdir()] == ["sustain.duckdb"], list(draft.iterdir())
+            os.replace(draft / "sustain.duckdb", built)
+            draft.rmdir()
+        os.utime(built)  # used today: kept
+    return built
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory):
+    """The bundled sample data imported through the real ingest (with the demo salt, as the
+    dashboard's first start does): this session's own copy of the shared build (`_built_sample`).
+    Tests open it read-only."""
     path = tmp_path_factory.mktemp("sample") / "sustain.duckdb"
-    salt = os.environ.pop("SUSTAIN_SALT", None)
-    try:
-        result = ingest_files(sample_files(), load_config(), path)
-    finally:
-        if salt is not None:
-            os.environ["SUSTAIN_SALT"] = salt
-    assert result.ok, [f.refused for f in result.files]
+    shutil.copyfile(_built_sample(), path)
     return path
 
 
@@ -139,6 +188,35 @@ def open_page(sample_db, monkeypatch, page_caches):
     return run
 
 
+def _starts_slow_process(args) -> bool:
+    """A new Python interpreter running a module or a script (`python -m streamlit` for a server
+    included; a one-line `python -c` is not) or Playwright's driver (a browser)."""
+    argv = [str(a) for a in (args if isinstance(args, (list, tuple)) else [args])]
+    return bool(argv) and ((argv[0] == sys.executable and argv[1:2] != ["-c"]) or "playwright" in argv[0])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """The checked part of the rule for `slow` (README, Tests): a test not marked slow that starts
+    another Python (a CLI, a script, a server) or a browser, in its fixtures or its body, fails."""
+    if item.get_closest_marker("slow"):
+        yield
+        return
+    original = subprocess.Popen.__init__
+
+    def guarded(self, args, *more, **options):
+        if _starts_slow_process(args):
+            raise AssertionError(f"{item.nodeid} starts {args[:3] if isinstance(args, (list, tuple)) else args}: "
+                                 "a test that starts another Python or a browser is marked slow (README, Tests)")
+        original(self, args, *more, **options)
+
+    subprocess.Popen.__init__ = guarded
+    try:
+        yield
+    finally:
+        subprocess.Popen.__init__ = original
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _components_scanned_once():
     """Each AppTest run scans every installed package's metadata for Streamlit components (about
@@ -156,43 +234,59 @@ def _components_scanned_once():
 
 
 # Seconds each file's tests took (those not marked slow, those marked slow), from `--durations=0`
-# of `-m "not slow"` and `-m slow` on a busy shared machine (2026-11-26). Only the order they give
-# matters: pytest.ini hands whole files to two workers in collection order (--dist loadfile,
-# --no-loadscope-reorder), and a long file started last would leave one worker idle at the end, so
-# the longest go first. A file not listed counts 0.2 s a test, 20 s a slow test.
+# of the whole suite on a busy shared machine (2026-11-26, after the slow rule of the README). Only
+# the order they give matters: pytest.ini hands whole files to two workers in collection order
+# (--dist loadfile, --no-loadscope-reorder), and a long file started last would leave one worker
+# idle at the end, so the longest go first. A file not listed counts 0.2 s a test, 20 s a slow test.
 FILE_SECONDS = {
-    "test_server_trust.py": (10, 434),
-    "test_visual.py": (0, 292),
-    "test_browser.py": (0, 277),
-    "test_faults.py": (0, 216),
-    "test_publish.py": (14, 109),
-    "test_indicators_sample.py": (20, 87),
-    "test_report.py": (0, 86),
-    "test_validation.py": (2, 64),
-    "test_suppression.py": (51, 0),
-    "test_sync.py": (0, 45),
-    "test_bad_input.py": (40, 0),
-    "test_access.py": (32, 0),
-    "test_ingest.py": (28, 0),
-    "test_pages.py": (20, 0),
-    "test_pages_analysis.py": (20, 0),
-    "test_hindrance_effect.py": (16, 0),
-    "test_survival.py": (16, 0),
-    "test_ingest_scale.py": (14, 0),
-    "test_answers_pages.py": (14, 0),
-    "test_data_page.py": (12, 0),
-    "test_surveycto.py": (8, 0),
-    "test_sample_data.py": (7, 0),
-    "test_decay.py": (7, 0),
-    "test_schools.py": (6, 0),
+    "test_server_trust.py": (41, 494),
+    "test_browser.py": (0, 432),
+    "test_visual.py": (0, 371),
+    "test_faults.py": (0, 232),
+    "test_publish.py": (40, 140),
+    "test_indicators_sample.py": (42, 109),
+    "test_report.py": (0, 97),
+    "test_bad_input.py": (96, 0),
+    "test_urdu.py": (27, 62),
+    "test_validation.py": (11, 73),
+    "test_sync.py": (0, 49),
+    "test_ingest.py": (46, 0),
+    "test_suppression.py": (42, 0),
+    "test_access.py": (39, 0),
+    "test_pages_analysis.py": (33, 0),
+    "test_ingest_scale.py": (8, 24),
+    "test_rollups.py": (23, 6),
+    "test_hindrance_effect.py": (16, 13),
+    "test_data_page.py": (29, 0),
+    "test_decay.py": (26, 0),
+    "test_sample_data.py": (4, 21),
+    "test_surveycto.py": (23, 0),
+    "test_schools.py": (21, 0),
+    "test_pages.py": (10, 10),
+    "test_answers_pages.py": (16, 0),
+    "test_survival.py": (11, 0),
+    "test_planner.py": (11, 0),
+    "test_metrics_golden.py": (2, 8),
     "test_docs.py": (6, 0),
+    "test_view_exports.py": (6, 0),
     "test_migrations.py": (5, 0),
-    "test_planner.py": (5, 0),
-    "test_metrics_golden.py": (4, 0),
-    "test_latent.py": (3, 0),
-    "test_view_exports.py": (3, 0),
-    "test_sample_import.py": (2, 0),
+    "test_latent.py": (5, 0),
+    "test_sample_import.py": (0, 5),
+    "test_layers.py": (1, 0),
+    "test_answers.py": (1, 0),
+    "test_experience_dimension.py": (1, 0),
+    "test_exports.py": (1, 0),
 }
+
+
+def pytest_collection_finish(session):
+    """The test modules and what they import (streamlit, plotly, pandas, scipy) live for the whole
+    session: frozen out of the collector's sight, and young objects collected less often, garbage
+    collection costs the inner loop a fifth less CPU (measured on test_bad_input.py and
+    test_pages_analysis.py: 51 s -> 40 s). Cycles are still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected

@@ -5,8 +5,10 @@ ingest into a temporary DuckDB file.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
+import functools
 from pathlib import Path
 
 import yaml
@@ -25,7 +27,7 @@ ROSTER_HEADER = ["teacher_id", "teacher_name", "gender", "subject", "school_id",
 def write_config(tmp_path: Path, **changes) -> Path:
     """A copy of the project's config.yaml with its database in tmp_path; `changes` are merged in
     by dotted key, e.g. write_config(tmp, **{"thresholds.min_group_n": 1})."""
-    data = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    data = _default_config()
     data["database"] = str(tmp_path / "sustain.duckdb")
     for dotted, value in changes.items():
         node = data
@@ -34,8 +36,24 @@ def write_config(tmp_path: Path, **changes) -> Path:
             node = node[key]
         node[last] = value
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(yaml.dump(data, Dumper=YAML_DUMPER, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+# libyaml's C dumper when installed: the pure-Python one costs milliseconds a config, and tests
+# write hundreds (the text is the same)
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _default_config() -> dict:
+    """A fresh copy of the project's config.yaml as data (parsed once per file version)."""
+    stat = DEFAULT_CONFIG.stat()
+    return copy.deepcopy(_parsed_config(stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=2)
+def _parsed_config(mtime_ns: int, size: int) -> dict:
+    return yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
 
 
 def teacher(teacher_id, school_id, cluster="THA-C1", district="Thatta", province="Sindh", programme="CBM",

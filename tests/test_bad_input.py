@@ -47,8 +47,15 @@ def baseline_db(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def baseline_rows(baseline_db):
+    """Every stored row of the baseline (`snapshot`), read once: each test's database starts as a
+    byte copy of it."""
+    return snapshot(baseline_db / "sustain.duckdb")
+
+
 @pytest.fixture
-def base(tmp_path, baseline_db):
+def base(tmp_path, baseline_db, baseline_rows):
     """The good baseline in this test's own database; `base.config(**changes)` for other settings."""
     class Base:
         folder = baseline_db
@@ -60,7 +67,7 @@ def base(tmp_path, baseline_db):
 
     shutil.copy(baseline_db / "sustain.duckdb", tmp_path / "sustain.duckdb")
     Base.db = tmp_path / "sustain.duckdb"
-    Base.before = snapshot(Base.db)
+    Base.before = baseline_rows
     return Base
 
 

@@ -342,6 +342,7 @@ def test_sample_aggregated_fit_equals_row_level_fit(sample):
     assert row["p_value"] == pytest.approx(fit.pvalues["exposed"], rel=1e-5)
 
 
+@pytest.mark.slow  # fits models on the whole sample
 def test_sample_hazard_ratios_against_stratified_cox(sample):
     """lifelines' CoxTimeVaryingFitter, stratified by programme and practice (the cloglog model's
     fixed effects), interval (previous scheduled round, t] per at-risk row with the exposure of
@@ -387,6 +388,7 @@ def test_sample_finds_the_harmful_hindrances(sample):
     assert len(by) == 16 and by["p_adj"].notna().all()
 
 
+@pytest.mark.slow  # fits models on the whole sample
 def test_cli_prints_full_precision_and_takes_the_options(sample, sample_db, capsys):
     """`python -m metrics hindrance_effect --format json` keeps p-values in full (pandas' to_json
     printed 6.7e-13 as 0.0); --exposure and --adjust reach the function."""

@@ -81,6 +81,7 @@ def _cli(tmp_path, *files, stderr=subprocess.PIPE):
                           text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow  # starts `python -m ingest`
 def test_piped_cli_output_has_no_progress_bar(tmp_path):
     result = _cli(tmp_path, SAMPLE / "roster.csv", SAMPLE / "odk_followup_balochistan.csv")
     assert result.returncode == 0, result.stderr
@@ -89,6 +90,7 @@ def test_piped_cli_output_has_no_progress_bar(tmp_path):
         assert "\r" not in text and "[#" not in text and "\u2588" not in text and "\u2595" not in text
 
 
+@pytest.mark.slow  # starts `python -m ingest`
 def test_cli_on_a_terminal_shows_one_bar_per_file(tmp_path):
     master, slave = pty.openpty()
     env = dict(os.environ)
@@ -157,6 +159,7 @@ def test_national_generator_writes_the_export_formats_deterministically(tmp_path
     assert {"kobo_followup_month00.csv", "odk_followup_month24.csv"} <= set(by_month)
 
 
+@pytest.mark.slow  # imports a national-size export
 def test_national_exports_import_with_every_row_accounted_for(tmp_path, config_factory, load):
     counts = national.generate_national(tmp_path / "n", 600, seed=11, split="none")
     files = [tmp_path / "n" / "roster.csv"] + sorted((tmp_path / "n").glob("*_all.csv"))

@@ -164,6 +164,7 @@ def test_small_groups_are_suppressed_not_zero(con):
     assert table["rate"].isna().all() and table["n"].isna().all()
 
 
+@pytest.mark.slow  # starts `python -m metrics`
 def test_metrics_cli(con):
     _, config = con
     done = subprocess.run([sys.executable, "-m", "metrics", "retention", "--config", str(config.source_path),

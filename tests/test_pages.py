@@ -67,6 +67,7 @@ def test_a_link_with_compare_by_opens_that_view(app):
     assert len(figure(linked)["data"]) > len(figure(plain)["data"])
 
 
+@pytest.mark.slow  # imports the whole sample
 def test_a_page_run_directly_first_builds_the_missing_database(tmp_path, monkeypatch, page_caches):
     """A fresh demo server runs pages/districts.py directly for a typed or shared URL before
     dashboard.py has ever run (Streamlit's pages/ fallback): the page builds the database from the

@@ -156,6 +156,7 @@ def test_an_unreadable_file_publishes_no_new_version(tmp_path, published):
     assert code == 1 and published_versions(pointer) == before
 
 
+@pytest.mark.slow  # starts `python -m ingest`
 def test_a_second_publisher_waits_then_is_refused(tmp_path, published, monkeypatch):
     config, pointer = published
     monkeypatch.setenv("SUSTAIN_LOCK_WAIT", "0.5")

@@ -76,6 +76,7 @@ def small(tmp_path_factory):
     return out, truth
 
 
+@pytest.mark.slow  # starts `python -m sample_data.generate`
 def test_deterministic_and_cli(small, tmp_path):
     out, _ = small
     # second run through the command line
@@ -261,6 +262,7 @@ def test_truth_parameters(small):
     assert all(0.10 <= h["prevalence"] <= 0.45 for h in truth["hindrances"].values())
 
 
+@pytest.mark.slow  # generates the whole sample
 def test_committed_demo_is_a_fresh_generation(tmp_path):
     truth = gen.generate(tmp_path)
     for name in OUTPUTS:

@@ -4,12 +4,14 @@ import json
 import shutil
 
 import duckdb
+import pytest
 
 from ingest import ingest_files
 from sustain.config import load_config
 from sustain.samples import SAMPLE_DIR, sample_files
 
 
+@pytest.mark.slow  # imports the whole sample again
 def test_sample_imported_twice(sample_db, tmp_path, monkeypatch):
     """The first import is the session's `sample_db` (conftest: the sample through the real ingest,
     demo salt), its counts read back from the import ledger; the second import runs here on a copy."""
