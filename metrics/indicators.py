@@ -15,6 +15,7 @@ import pandas as pd
 
 from sustain.config import Config
 
+from .as_scored import as_scored_shares
 from .latent import RESPONSE_WEIGHTED_PERIODS
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, TEACHER_COLUMNS, Filters
@@ -94,19 +95,26 @@ group by all
 
 def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
               config: Config) -> pd.DataFrame:
-    """Of teacher-practices in use at month 0 (scored at or above the cut-off), the share still in
-    use at month t, among those observed at t.
+    """Of teacher-practices in use at month 0 (scored at or above the cut-off), the share an
+    observer would score in use at month t had every one been visited, counting the teacher-practices
+    not seen at t through the latent-state model (`metrics.as_scored`, whose docstring has the
+    estimator and its interval).
 
-    Reads `person_period` (rows with `observed`; `rate` = mean of `retained`), plus a month-0 row
-    per group: rate 1 by definition, `n` = the teacher-practices in use at month 0, no interval.
-    `retained`, `n`: teacher-practices retained at t and observed at t (so observed at both
-    rounds); `teachers`: the distinct teachers they belong to. `ci_low, ci_high`: 95% interval
-    clustered by school, as `prevalence`'s (linearised ratio variance over school totals, logit
-    scale; Wilson's for a single school). Suppressed on distinct teachers (`base.suppress`)."""
+    Rows: the units of `person_period` at t (where the unit was at t, else at month 0), plus a
+    month-0 row per group: rate 1 by definition, `n` = the teacher-practices in use at month 0, no
+    interval. `rate` = the mean over the group's units of the score at t (1 retained, 0 not) where
+    scored, else the model's probability that it would have been scored in use (given its scores,
+    the rounds it missed and the round its teacher left). `retained`, `n`: teacher-practices
+    retained at t and scored at t; `teachers`: the distinct teachers of those scored at t.
+    `ci_low, ci_high`: 95% interval clustered by school by the delta method (the units' school
+    totals and the model's parameter uncertainty, logit scale; Wilson's for a single school).
+    Suppressed on distinct teachers (`base.suppress`)."""
     by = group_columns(by, BY_COLUMNS, always=["months"])
-    frame = _clustered_shares(con, config, by, *_school_cells("retention", by, filters))
+    frame = as_scored_shares(con, filters, by, config)
     month0 = frame["months"] == 0
     frame.loc[month0, ["ci_low", "ci_high"]] = np.nan
+    if frame.empty:  # no rows: the --by columns are untyped, as an empty table has always given them
+        frame = frame.astype({c: object for c in by})
     frame = suppress(order_rows(frame, by), by, ["rate", "retained", "n", "ci_low", "ci_high", "teachers"],
                      config.thresholds.min_group_n, hierarchy=school_hierarchy(con))
     return frame[[*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers", "suppressed"]]
