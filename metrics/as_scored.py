@@ -142,10 +142,10 @@ def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None
                          unstable=unstable, slots=slots, covariance=influence.T @ influence)
 
 
-def _view_sql(by: Sequence[str], filters: Filters, config: Config, model: AsScoredModel) -> tuple[str, dict]:
-    """One query: per group of `by` (holding months) and school, the observed counts (`retained`,
-    `n`, `teachers`), the units and the sum of their values (`part` = 'cell'); per group and model
-    group, the sum of the gradients of the values (`part` = 'slope')."""
+def _view_sql(by: Sequence[str], filters: Filters, config: Config) -> tuple[str, dict]:
+    """One query: per group of `by` (holding months) and school, the scored counts (`retained`,
+    `n`, `teachers`) and all units (`part` = 'cell'); per group, school, model group and pattern,
+    the units not scored at t (`part` = 'unscored'), whose values the model gives."""
     columns = ", ".join(ROW_COLUMNS)
     relation = f"""(
     select {columns}, true as observed from observations where months = 0 and retained
@@ -156,16 +156,6 @@ def _view_sql(by: Sequence[str], filters: Filters, config: Config, model: AsScor
     keys = select_list(by)
     school = "" if "school_id" in by else "school_id, "
     followup = [m for m in sorted(config.schedule.months) if m > 0]
-    slopes = [f"d{i}" for i in range(model.slots)]
-    table = model.values
-    value_params = {"v_programme": table["programme"].astype(str).tolist(),
-                    "v_practice": table["practice"].astype(str).tolist(),
-                    "v_pattern": table["pattern"].astype("int64").tolist(),
-                    "v_months": table["months"].astype("int64").tolist(),
-                    "v_value": table["value"].astype(float).tolist()}
-    value_params |= {f"v_{d}": table[d].astype(float).tolist() for d in slopes}
-    value_columns = ", ".join(f"unnest($v_{d}) as {d}" for d in slopes)
-    slope_sums = ", ".join(f"sum({d}) as {d}" for d in slopes)
     sql = f"""
 shown as (
     {rows}
@@ -175,6 +165,9 @@ left_at as (
     from placed_visits
     where months > 0 and teacher_status in (select unnest($leaving_statuses))
     group by teacher_key
+),
+unscored as (
+    select * from shown where not observed
 ),
 unit_patterns as (
     -- the unit's round symbols coded as latent.pattern_counts codes them (month 0: in use)
@@ -187,38 +180,24 @@ unit_patterns as (
                * ({latent.BASE}::bigint ** list_position($followup_months, pp.months))::bigint) as pattern
     from person_period pp
     left join left_at la using (teacher_key)
-    where pp.teacher_key in (select teacher_key from shown)
+    where pp.teacher_key in (select teacher_key from unscored)
     group by pp.teacher_key, pp.practice
-),
-value_table as (
-    select unnest($v_programme) as programme, unnest($v_practice) as practice, unnest($v_pattern) as pattern,
-           unnest($v_months) as months, unnest($v_value) as value, {value_columns}
-),
-valued as (
-    select s.*, s.programme as model_programme, s.practice as model_practice,
-           case when s.observed then (case when s.retained then 1.0 else 0.0 end) else v.value end as value,
-           {", ".join(f"v.{d}" for d in slopes)}
-    from shown s
-    join unit_patterns u on u.teacher_key = s.teacher_key and u.practice = s.practice
-    left join value_table v
-      on v.programme = s.programme and v.practice = s.practice and v.pattern = u.pattern and v.months = s.months
-      and not s.observed
 )
 select 'cell' as part, {keys}{school}
        count(*) filter (where observed and retained) as school_retained,
        count(*) filter (where observed) as school_n,
        count(distinct teacher_key) filter (where observed) as school_teachers,
-       count(value) as school_units,
-       sum(value) as school_value
-from valued
+       count(*) as school_units
+from shown
 group by all
 union all by name
-select 'slope' as part, {keys}model_programme, model_practice, {slope_sums}
-from valued
-where not observed
+select 'unscored' as part, {select_list(by, "s")}{"" if "school_id" in by else "s.school_id, "}s.programme as model_programme,
+       s.practice as model_practice, u.pattern, count(*) as school_units
+from unscored s
+join unit_patterns u on u.teacher_key = s.teacher_key and u.practice = s.practice
 group by all
 """
-    return sql, params | value_params | {"followup_months": followup, "leaving_statuses": latent.LEAVING_STATUSES}
+    return sql, params | {"followup_months": followup, "leaving_statuses": latent.LEAVING_STATUSES}
 
 
 def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -228,37 +207,46 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     by = list(by)
     columns = [*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers"]
     model = fit_model(con, config)
-    if model is None:
+    parts = query(con, config, *_view_sql(by, filters, config)) if model is not None else pd.DataFrame()
+    if parts.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    sql, params = _view_sql(by, filters, config, model)
-    parts = query(con, config, sql, params)
     cells = parts[parts["part"] == "cell"].reset_index(drop=True)
-    slopes = parts[parts["part"] == "slope"].reset_index(drop=True)
-    if cells.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    if by:
-        gid, index = _group_index(cells, by)
-    else:
-        gid, index = np.zeros(len(cells), dtype="int64"), pd.DataFrame(index=[0])
+    unscored = parts[parts["part"] == "unscored"].reset_index(drop=True)
+    gid, index = _group_index(cells, by)
     n_groups = len(index)
     total = lambda c: np.bincount(gid, weights=cells[c].to_numpy(float), minlength=n_groups)  # noqa: E731
-    units, value = total("school_units"), total("school_value")
-    schools = np.bincount(gid, weights=(cells["school_units"].to_numpy(float) > 0), minlength=n_groups)
+    # the unscored units' values and gradients, from the model (units of the cell's school)
+    slopes = [f"d{i}" for i in range(model.slots)]
+    keys = ["model_programme", "model_practice", "pattern", "months"]
+    unscored = unscored.astype({"pattern": "int64"})
+    cell_keys = list(dict.fromkeys([*by, "school_id"]))
+    looked_up = unscored[[*cell_keys, *keys[:3], "school_units"]].merge(
+        model.values.rename(columns={"programme": "model_programme", "practice": "model_practice"}),
+        on=keys, how="left")
+    cell_of = _row_ids(looked_up, cell_keys, cells)
+    units_unscored = looked_up["school_units"].to_numpy(float)
+    value_unscored = units_unscored * looked_up["value"].to_numpy(float)
+    # (a unit whose pattern the model lacks cannot happen: both read the same rows; if it did, the
+    # figure would be NaN rather than silently wrong)
+    school_value = cells["school_retained"].to_numpy(float) + np.bincount(
+        cell_of, weights=value_unscored, minlength=len(cells))
+    school_units = cells["school_units"].to_numpy(float)
+    units, value = total("school_units"), np.bincount(gid, weights=school_value, minlength=n_groups)
+    schools = np.bincount(gid, weights=(school_units > 0), minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = value / units
-    spread = cells["school_value"].to_numpy(float) - rate[gid] * cells["school_units"].to_numpy(float)
+    spread = school_value - rate[gid] * school_units
     residual = np.bincount(gid, weights=spread**2, minlength=n_groups)
     # the model's share of the variance: g' X_s per school, g = the group's summed gradients
     gradient = np.zeros((n_groups, model.influence.shape[1]))
-    if not slopes.empty:
+    if len(looked_up):
         own = model.slots - latent.SHARED
-        model_group = slopes[["model_programme", "model_practice"]].merge(
+        model_group = looked_up[["model_programme", "model_practice"]].merge(
             model.groups.set_axis(["model_programme", "model_practice"], axis=1)
             .assign(_m=np.arange(len(model.groups))), how="left")["_m"].to_numpy()
-        slope_gid = _group_ids(slopes, by, index) if by else np.zeros(len(slopes), dtype="int64")
-        d = slopes[[f"d{i}" for i in range(model.slots)]].to_numpy(float)
-        known = ~np.isnan(model_group.astype(float)) & (slope_gid >= 0)
-        rows, mg, d = slope_gid[known], model_group[known].astype("int64"), d[known]
+        known = ~np.isnan(model_group.astype(float))
+        rows, mg = gid[cell_of][known], model_group[known].astype("int64")
+        d = looked_up[slopes].to_numpy(float)[known] * units_unscored[known, None]
         for i in range(own):
             np.add.at(gradient, (rows, mg * own + i), d[:, i])
         np.add.at(gradient, (rows, slice(len(model.groups) * own, None)), d[:, own:])
@@ -272,21 +260,22 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     leans_on_unstable = (np.abs(gradient[:, model.unstable]) > 0).any(axis=1)
     residual = np.where(leans_on_unstable, np.nan, residual)
     _, low, high = clustered_ratio_intervals_from_sums(value, units, schools, residual)
-    frame = index.reset_index(drop=True).copy() if by else pd.DataFrame(index=[0])
-    frame = frame.assign(rate=rate, retained=total("school_retained").round().astype("int64"),
+    frame = index.assign(rate=rate, retained=total("school_retained").round().astype("int64"),
                          n=total("school_n").round().astype("int64"), ci_low=low, ci_high=high,
                          teachers=total("school_teachers").round().astype("int64"))
     return frame[columns]
 
 
 def _group_index(cells: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """The group of each row of `cells` and the groups (one row each, in order of first sight)."""
+    if not by:
+        return np.zeros(len(cells), dtype="int64"), pd.DataFrame(index=[0])
     gid = cells.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy()
     first = np.unique(gid, return_index=True)[1]
     return gid, cells.loc[first, list(by)].reset_index(drop=True)
 
 
-def _group_ids(frame: pd.DataFrame, by: Sequence[str], index: pd.DataFrame) -> np.ndarray:
-    """The row of `index` (the groups) each row of `frame` belongs to, -1 where none."""
-    keyed = index.assign(_gid=np.arange(len(index)))
-    merged = frame[list(by)].merge(keyed, on=list(by), how="left")
-    return merged["_gid"].fillna(-1).to_numpy("int64")
+def _row_ids(frame: pd.DataFrame, keys: Sequence[str], rows: pd.DataFrame) -> np.ndarray:
+    """The position in `rows` of each row of `frame`, matched on `keys`."""
+    keyed = rows[list(keys)].assign(_row=np.arange(len(rows)))
+    return frame[list(keys)].merge(keyed, on=list(keys), how="left")["_row"].to_numpy("int64")
