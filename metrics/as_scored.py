@@ -203,7 +203,8 @@ group by all
 def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
                      config: Config) -> pd.DataFrame:
     """Per group of `by` (holding months): rate (the as-scored share), retained, n, teachers (the
-    units and distinct teachers scored at t), ci_low, ci_high (module docstring). Unsuppressed."""
+    units and distinct teachers scored at t), ci_low, ci_high (module docstring); only rounds where
+    at least one unit of the group was scored. Unsuppressed."""
     by = list(by)
     columns = [*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers"]
     model = fit_model(con, config)
@@ -263,7 +264,9 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     frame = index.assign(rate=rate, retained=total("school_retained").round().astype("int64"),
                          n=total("school_n").round().astype("int64"), ci_low=low, ci_high=high,
                          teachers=total("school_teachers").round().astype("int64"))
-    return frame[columns]
+    # a round where no unit of the group was scored is not reported (not yet visited, say): the
+    # model would give a figure, but no visit of the group would be behind it
+    return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
 
 
 def _group_index(cells: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
