@@ -157,18 +157,20 @@ def test_values_match_an_enumeration_of_paths(sample_db):
     assert checked > 100
 
 
-def _fit_share(counts: pd.DataFrame, programme: str, j: int) -> float:
-    """The as-scored share of `programme` at round j from pattern counts: each unit in use at month 0
-    counts its score, or its value from the model fitted to these counts."""
+def _fit_shares(counts: pd.DataFrame) -> dict:
+    """{(programme, round index): the as-scored share} from pattern counts: each unit in use at
+    month 0 counts its score, or its value from the model fitted (once) to these counts."""
     cells = counts.groupby([*as_scored.MODEL_BY, "pattern"])["units"].sum().reset_index()
     groups = cells[as_scored.MODEL_BY].drop_duplicates().reset_index(drop=True)
     group = cells[as_scored.MODEL_BY].merge(groups.assign(g=np.arange(len(groups))))["g"].to_numpy()
     symbols = latent.decode(cells["pattern"].to_numpy(), len(ROUNDS) - 1)
     estimate = latent.fit_hmm(symbols, group, cells["units"].to_numpy(float), len(groups))
-    mine = (symbols[:, 0] == latent.IN_USE) & (cells["programme"] == programme).to_numpy()
-    values, _ = latent.as_scored_values(symbols[mine], group[mine], estimate)
-    units = cells["units"].to_numpy(float)[mine]
-    return float(units @ values[:, j] / units.sum())
+    followed = symbols[:, 0] == latent.IN_USE
+    values, _ = latent.as_scored_values(symbols[followed], group[followed], estimate)
+    units = cells["units"].to_numpy(float)[followed]
+    programme = cells["programme"].to_numpy()[followed]
+    return {(code, j): float(units[programme == code] @ values[programme == code, j] / units[programme == code].sum())
+            for code in np.unique(programme) for j in range(len(ROUNDS))}
 
 
 def test_delta_method_influence_matches_refits_without_a_school(sample_db):
@@ -183,7 +185,7 @@ def test_delta_method_influence_matches_refits_without_a_school(sample_db):
         counts = latent.pattern_counts(con, Filters(), as_scored.MODEL_BY, config)
         model = as_scored._fit(con, config)
     j, own = len(ROUNDS) - 1, len(ROUNDS)
-    full = _fit_share(counts, "CBM", j)
+    full = _fit_shares(counts)["CBM", j]
     cbm = counts[(counts["programme"] == "CBM") & (counts["pattern"] % latent.BASE == latent.IN_USE)]
     units = cbm["units"].sum()
     # the values and gradients at round j of the CBM units' patterns, from the fitted model's table
@@ -203,7 +205,7 @@ def test_delta_method_influence_matches_refits_without_a_school(sample_db):
     for school in largest:
         spread = rows.loc[rows["school_id"] == school, "spread"].sum()
         phi = (spread + gradient @ model.influence[model.schools.get_loc(school)]) / units
-        moved = _fit_share(counts[counts["school_id"] != school], "CBM", j) - full
+        moved = _fit_shares(counts[counts["school_id"] != school])["CBM", j] - full
         assert moved == pytest.approx(-phi, rel=0.05, abs=2e-5), school
         misses.append(abs(moved + phi))
         misses_without_model.append(abs(moved + spread / units))
@@ -220,10 +222,11 @@ def test_sql_path_equals_the_model_patterns(sample_db):
     with duckdb.connect(str(sample_db), read_only=True) as con:
         counts = latent.pattern_counts(con, Filters(), as_scored.MODEL_BY, config)
         table = as_scored.as_scored_shares(con, Filters(), ["programme", "months"], config)
+    shares = _fit_shares(counts)
     for programme in PROGRAMMES:
         for j, t in enumerate(ROUNDS):
             row = table[(table["programme"] == programme) & (table["months"] == t)].iloc[0]
-            assert row["rate"] == pytest.approx(_fit_share(counts, programme, j), abs=1e-12), (programme, t)
+            assert row["rate"] == pytest.approx(shares[programme, j], abs=1e-12), (programme, t)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -279,11 +282,12 @@ def test_informative_attrition_corrected_on_a_simulated_population():
     pop = simulator.simulate(SimParams(teachers=3000, attrition_base=0.02, attrition_slope=0.4), seed=7)
     truth = simulator.truth(pop)
     counts = simulated_patterns(pop)
+    shares = _fit_shares(counts)
     for programme in PROGRAMMES:
         for t in (12, 24):
             j = list(ROUNDS).index(t)
             true = truth["programme"][programme]["R_scores"][t]
-            model = _fit_share(counts, programme, j)
+            model = shares[programme, j]
             weighted = response_weighted_share(counts, programme, j)
             assert abs(model - true) < 0.015, (programme, t, model, true)
             assert weighted - true > 0.02 and weighted - true > 2 * abs(model - true), (programme, t, weighted, true)
