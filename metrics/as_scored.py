@@ -52,7 +52,7 @@ from .stats import clustered_ratio_intervals_from_sums
 
 # the groups the model is fitted to (hazards and p per group; emissions shared)
 MODEL_BY = ["programme", "practice"]
-# the rows retention counts: each teacher-practice in use at month 0, at month 0 and at every round
+# the columns of the rows retention (and prevalence) count: one row per teacher-practice and round
 ROW_COLUMNS = ["teacher_key", "practice", "months", "retained", "school_id", "cluster", "district", "province",
                "school_type", *TEACHER_COLUMNS]
 # fitted models kept per database state (path, model build time, configuration fingerprint)

@@ -15,17 +15,12 @@ import pandas as pd
 
 from sustain.config import Config
 
-from .as_scored import as_scored_shares
-from .latent import RESPONSE_WEIGHTED_PERIODS
+from .as_scored import ROW_COLUMNS as RATE_COLUMNS, as_scored_shares
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
-from .filters import BY_COLUMNS, TEACHER_COLUMNS, Filters
+from .filters import BY_COLUMNS, Filters
 from .rollups import rollup_grain, school_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
 
-
-# what the retention and prevalence tables count: one row per teacher-practice observed at a round
-RATE_COLUMNS = ["teacher_key", "practice", "months", "retained", "school_id", "cluster", "district", "province",
-                "school_type", *TEACHER_COLUMNS]
 
 
 def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -48,14 +43,14 @@ def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
 
 
 def _followed_rows(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
-    """The rows retention counts, filtered: each teacher-practice in use at month 0 (its month-0
+    """The rows `retention_counts` counts, filtered: each teacher-practice in use at month 0 (its month-0
     observation, retained by definition) and each later round where it was observed
     (`person_period`, `observed`), where the unit was at that round."""
     columns = ", ".join(RATE_COLUMNS)
     relation = f"""(
-    select {columns}, 1.0 as weight from observations where months = 0 and retained
+    select {columns} from observations where months = 0 and retained
     union all
-    select {columns}, weight from {RESPONSE_WEIGHTED_PERIODS} where observed
+    select {columns} from person_period where observed
 )"""
     return filtered_rows(by, filters, relation)
 
@@ -121,16 +116,13 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
 
 
 def _school_cells(measure: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
-    """The per-group, per-school totals of `measure` (prevalence | retention) as `_clustered_shares`
-    takes them: from the model's rollups when the view allows (metrics/rollups.py), else from its
-    rows. `retention` weights its rows by the response weights (`RESPONSE_WEIGHTED_PERIODS`)."""
+    """The per-group, per-school totals of `measure` (prevalence; retention has its own estimator,
+    metrics/as_scored.py) as `_clustered_shares` takes them: from the model's rollups when the view
+    allows (metrics/rollups.py), else from its rows (weight 1)."""
     grain = rollup_grain(by, filters)
     if grain is not None:
         return school_cells_sql(measure, grain, by, filters)
-    if measure == "retention":
-        (rows, params), weight = _followed_rows(by, filters), "weight"
-    else:
-        (rows, params), weight = filtered_rows(by, filters), "1.0"
+    (rows, params), weight = filtered_rows(by, filters), "1.0"
     return f"""
 with filtered as (
     {rows}

@@ -168,7 +168,7 @@ def e_step(symbols: np.ndarray, group: np.ndarray, w: np.ndarray, q: np.ndarray,
     """Forward-backward for B parameter sets at once. `w`: (B x P) units per pattern; q (B x G x K),
     p (B x G), e and leave (B x 2). Returns per-pattern expected counts, each (B x P) or a list per
     interval: `moves[j]` (U -> A in interval j+1), `at_u[j]` (in U at its start), `start_u` (in U
-    at month 0); per state (B x P x 2): `scored_in`, `scored`, `left`, `enrolled` (rounds where
+    at month 0), `in_use[j]` (in U at round j = 0..K; with w = 1, the posterior P(U at j | pattern)); per state (B x P x 2): `scored_in`, `scored`, `left`, `enrolled` (rounds where
     the unit was in that state and scored in use / scored / left / still followed); `loglik`
     (total, B)."""
     reps, n_patterns = w.shape
@@ -470,19 +470,6 @@ def group_curves(fit: LatentFit | None, by: Sequence[str]) -> dict:
         return {}
     keys = [tuple(row) for row in fit.groups[list(by)].itertuples(index=False)] if by else [()]
     return {key: (fit.survival[g], fit.replicates[:, g, :]) for g, key in enumerate(keys)}
-
-
-# -- retention's response weights ------------------------------------------------------------------
-# `person_period` with `weight`: 1 / the share observed at round t among the units of the same
-# programme, round and history (retained or not at their last observation before t, and the round
-# of that observation; month 0 when none). Computed over the whole model at import
-# (ingest/model.py `response_classes`), not per view, so a figure does not depend on the filters
-# beyond the rows it counts.
-RESPONSE_WEIGHTED_PERIODS = """(
-    select pp.*, rc.weight
-    from person_period pp
-    join response_classes rc using (programme, months, last_retained, last_months)
-)"""
 
 
 # -- retention: the as-scored share read from the model (metrics/as_scored.py) ---------------------

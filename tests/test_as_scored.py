@@ -20,9 +20,6 @@ the model's clipping at 1e-6), and the likelihood is written out unit by unit in
 """
 from __future__ import annotations
 
-import itertools
-import math
-
 import duckdb
 import numpy as np
 import pandas as pd
