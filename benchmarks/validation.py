@@ -16,8 +16,10 @@ Judged:
   score process's R_scores (retention's estimand is the share scored in use, had every unit been
   visited: README "Indicators"); R_state, the same estimand from the latent states and the scoring
   accuracy, is shown beside it; `bias/SE` and `cov. expected` say how much of a coverage
-  shortfall the bias explains; `latent_as_scored_retention` reads the same estimand from the
-  latent model `survival` fits (a diagnostic for a possible estimator, not an indicator);
+  shortfall the bias explains. Since AFTER 4 the indicator reads unseen units through the latent
+  model (metrics/as_scored.py: scored units count their score, the others the model's chance of
+  being scored in use given their pattern); `latent_as_scored_retention` reads the same estimand
+  from the model's parameters alone, per programme (a diagnostic, not the indicator);
 - survival S(12), S(24), by programme and practice and pooled by programme (the row of the
   survival table at the largest `months` <= t: a step function);
 - half-life, by programme (`half_life_months, ci_low, ci_high`; infinite / "not reached" counted);
@@ -408,8 +410,11 @@ def report(summary: pd.DataFrame, records: pd.DataFrame, params: SimParams, seed
             "`cov. expected` = the coverage that this bias and SD/SE imply for a normal estimate (0.95 with "
             "neither): when it matches `coverage`, the shortfall is the bias, not seed noise. "
             "`model bias_super` (a diagnostic, not the indicator): the bias of the same estimand read from "
-            "the latent model `survival` fits (`latent_as_scored_retention`: its S(t), scoring accuracies and share in use at month 0), which lets "
-            "leaving depend on the state at the round of leaving.", "",
+            "the parameters alone of the latent model `survival` fits (`latent_as_scored_retention`: its S(t), "
+            "scoring accuracies and share in use at month 0), which lets leaving depend on the state at the "
+            "round of leaving. The indicator itself (since AFTER 4, metrics/as_scored.py) counts each unit "
+            "scored at t by its score and each unit not scored by the model's chance that it would have been "
+            "scored in use, given its own pattern.", "",
             _table(pick("retention"), retention_cols), "",
             "## Survival S(12), S(24) pooled by programme", "",
             _table(pick("survival"), base_cols + [("bias_super", "bias_super"), ("bias_scores", "bias_scores")]), "",

@@ -24,15 +24,18 @@ DEFINITIONS: dict[str, Definition] = {
     "retention": Definition(
         ("rate", "retained", "n", "ci_low", "ci_high"),
         "Of the practices teachers were using when the programme ended, the share an observer would still "
-        "score in use at month t, counting also the teachers not seen then (they are represented by those "
-        "seen who looked like them at their last visit).",
-        "Σ w·retained / Σ w over `person_period` rows with `observed` at t (units: teacher-practices "
-        "retained at month 0), w = 1 / the share observed at t among units of the same programme, round, "
-        "state at their last observation before t and round of it (inverse probability of response; "
-        "estimand: the share scored ≥ the cut-off at t had every unit been visited, scoring error "
-        "included; `survival` estimates the share truly in use); `retained`, n = unweighted units "
-        "retained / observed at t; month 0 is 1 with no interval; 95% interval from the linearised "
-        "ratio variance over the schools' weighted totals (logit scale); always by `months`."),
+        "score in use at month t, counting also the teachers not seen then: each counts with its chance of "
+        "being scored in use, judged from what was seen of it, including whether the teacher left.",
+        "Mean over `person_period` units at t (teacher-practices retained at month 0, placed where seen at t, "
+        "else at month 0) of 1{retained} where scored at t, else e_U·P(in use at t | pattern) + "
+        "e_A·P(abandoned at t | pattern), the posterior of the latent-state model (metrics/latent.py: in use → "
+        "abandoned, absorbing; scoring accuracies e_U, e_A; leaving at a round depends on the state then) "
+        "fitted by maximum likelihood to every unit scored at month 0, per programme × practice, once per "
+        "import (estimand: the share scored ≥ the cut-off at t had every unit been visited, scoring error "
+        "included; `survival` estimates the share truly in use); `retained`, n = units retained / scored "
+        "at t; a round where no unit of the group was scored is not shown; month 0 is 1 with no interval; "
+        "95% interval by the delta method clustered by school (each school's units plus its influence on "
+        "the model's parameters, metrics/as_scored.py), logit scale; always by `months`."),
     "half_life": Definition(
         ("half_life_months", "ci_low", "ci_high", "reached", "decay_per_month", "horizon_months", "rounds", "n"),
         "How many months until only half of the practices in use when the programme ended are still truly "

@@ -15,16 +15,12 @@ import pandas as pd
 
 from sustain.config import Config
 
-from .latent import RESPONSE_WEIGHTED_PERIODS
+from .as_scored import ROW_COLUMNS as RATE_COLUMNS, as_scored_shares
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
-from .filters import BY_COLUMNS, TEACHER_COLUMNS, Filters
+from .filters import BY_COLUMNS, Filters
 from .rollups import rollup_grain, school_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
 
-
-# what the retention and prevalence tables count: one row per teacher-practice observed at a round
-RATE_COLUMNS = ["teacher_key", "practice", "months", "retained", "school_id", "cluster", "district", "province",
-                "school_type", *TEACHER_COLUMNS]
 
 
 def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -47,14 +43,14 @@ def prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
 
 
 def _followed_rows(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
-    """The rows retention counts, filtered: each teacher-practice in use at month 0 (its month-0
+    """The rows `retention_counts` counts, filtered: each teacher-practice in use at month 0 (its month-0
     observation, retained by definition) and each later round where it was observed
     (`person_period`, `observed`), where the unit was at that round."""
     columns = ", ".join(RATE_COLUMNS)
     relation = f"""(
-    select {columns}, 1.0 as weight from observations where months = 0 and retained
+    select {columns} from observations where months = 0 and retained
     union all
-    select {columns}, weight from {RESPONSE_WEIGHTED_PERIODS} where observed
+    select {columns} from person_period where observed
 )"""
     return filtered_rows(by, filters, relation)
 
@@ -94,35 +90,39 @@ group by all
 
 def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
               config: Config) -> pd.DataFrame:
-    """Of teacher-practices in use at month 0 (scored at or above the cut-off), the share still in
-    use at month t, among those observed at t.
+    """Of teacher-practices in use at month 0 (scored at or above the cut-off), the share an
+    observer would score in use at month t had every one been visited, counting the teacher-practices
+    not seen at t through the latent-state model (`metrics.as_scored`, whose docstring has the
+    estimator and its interval).
 
-    Reads `person_period` (rows with `observed`; `rate` = mean of `retained`), plus a month-0 row
-    per group: rate 1 by definition, `n` = the teacher-practices in use at month 0, no interval.
-    `retained`, `n`: teacher-practices retained at t and observed at t (so observed at both
-    rounds); `teachers`: the distinct teachers they belong to. `ci_low, ci_high`: 95% interval
-    clustered by school, as `prevalence`'s (linearised ratio variance over school totals, logit
-    scale; Wilson's for a single school). Suppressed on distinct teachers (`base.suppress`)."""
+    Rows: the units of `person_period` at t (where the unit was at t, else at month 0), plus a
+    month-0 row per group: rate 1 by definition, `n` = the teacher-practices in use at month 0, no
+    interval. `rate` = the mean over the group's units of the score at t (1 retained, 0 not) where
+    scored, else the model's probability that it would have been scored in use (given its scores,
+    the rounds it missed and the round its teacher left). `retained`, `n`: teacher-practices
+    retained at t and scored at t; `teachers`: the distinct teachers of those scored at t.
+    `ci_low, ci_high`: 95% interval clustered by school by the delta method (the units' school
+    totals and the model's parameter uncertainty, logit scale; Wilson's for a single school).
+    Suppressed on distinct teachers (`base.suppress`)."""
     by = group_columns(by, BY_COLUMNS, always=["months"])
-    frame = _clustered_shares(con, config, by, *_school_cells("retention", by, filters))
+    frame = as_scored_shares(con, filters, by, config)
     month0 = frame["months"] == 0
     frame.loc[month0, ["ci_low", "ci_high"]] = np.nan
+    if frame.empty:  # no rows: the --by columns are untyped, as an empty table has always given them
+        frame = frame.astype({c: object for c in by})
     frame = suppress(order_rows(frame, by), by, ["rate", "retained", "n", "ci_low", "ci_high", "teachers"],
                      config.thresholds.min_group_n, hierarchy=school_hierarchy(con))
     return frame[[*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers", "suppressed"]]
 
 
 def _school_cells(measure: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
-    """The per-group, per-school totals of `measure` (prevalence | retention) as `_clustered_shares`
-    takes them: from the model's rollups when the view allows (metrics/rollups.py), else from its
-    rows. `retention` weights its rows by the response weights (`RESPONSE_WEIGHTED_PERIODS`)."""
+    """The per-group, per-school totals of `measure` (prevalence; retention has its own estimator,
+    metrics/as_scored.py) as `_clustered_shares` takes them: from the model's rollups when the view
+    allows (metrics/rollups.py), else from its rows (weight 1)."""
     grain = rollup_grain(by, filters)
     if grain is not None:
         return school_cells_sql(measure, grain, by, filters)
-    if measure == "retention":
-        (rows, params), weight = _followed_rows(by, filters), "weight"
-    else:
-        (rows, params), weight = filtered_rows(by, filters), "1.0"
+    (rows, params), weight = filtered_rows(by, filters), "1.0"
     return f"""
 with filtered as (
     {rows}

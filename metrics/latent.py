@@ -152,7 +152,7 @@ def e_step(symbols: np.ndarray, group: np.ndarray, w: np.ndarray, q: np.ndarray,
     """Forward-backward for B parameter sets at once. `w`: (B x P) units per pattern; q (B x G x K),
     p (B x G), e and leave (B x 2). Returns per-pattern expected counts, each (B x P) or a list per
     interval: `moves[j]` (U -> A in interval j+1), `at_u[j]` (in U at its start), `start_u` (in U
-    at month 0); per state (B x P x 2): `scored_in`, `scored`, `left`, `enrolled` (rounds where
+    at month 0), `in_use[j]` (in U at round j = 0..K; with w = 1, the posterior P(U at j | pattern)); per state (B x P x 2): `scored_in`, `scored`, `left`, `enrolled` (rounds where
     the unit was in that state and scored in use / scored / left / still followed); `loglik`
     (total, B)."""
     reps, n_patterns = w.shape
@@ -177,6 +177,7 @@ def e_step(symbols: np.ndarray, group: np.ndarray, w: np.ndarray, q: np.ndarray,
     gamma = [[alpha[j][s] * beta[j][s] * scale for s in (0, 1)] for j in range(k + 1)]
     out = {"moves": [alpha[j - 1][0] * qp[j - 1] * b[j][1] * beta[j][1] * scale for j in range(1, k + 1)],
            "at_u": [gamma[j][0] for j in range(k)], "start_u": gamma[0][0],
+           "in_use": [gamma[j][0] for j in range(k + 1)],
            "loglik": np.sum(w * np.log(np.where(positive, likelihood, 1.0)), axis=1)}
     scored_in = (symbols == IN_USE)
     scored = np.isin(symbols, (IN_USE, NOT_IN_USE))
@@ -287,9 +288,27 @@ def _pattern_scores(symbols, group, w, groups, q, p, e, leave) -> tuple[np.ndarr
 def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict) -> np.ndarray:
     """Cluster-robust (CR1, by school) covariance of each group's logit hazards, (G x K x K):
     V = H^-1 M H^-1, M = S/(S-1) sum_s U_s U_s' over the schools' scores U_s, H the Hessian of the
-    log-likelihood by central differences of the score. The Hessian is block-arrowhead (a group's
-    parameters meet only its own and the shared ones), so each block is differenced for every group
-    at once and H^-1 U_s is solved through the Schur complement of the shared block."""
+    log-likelihood by central differences of the score (`school_influence`)."""
+    k = symbols.shape[1] - 1
+    x_own, _, finite = school_influence(symbols, group, school_counts, groups, estimate)
+    if x_own is None:
+        return np.full((groups, k, k), np.nan)
+    schools = x_own.shape[0]
+    factor = schools / (schools - 1) if schools > 1 else np.nan
+    covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
+    covariance[~finite] = np.nan
+    return covariance[:, :k, :k]
+
+
+def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict):
+    """H^-1 U_s for every school s (its score U_s, on the logit scale, solved against the Hessian H
+    of the log-likelihood): (x_own (S x G x K+1: each group's hazards, then p), x_shared (S x 4:
+    e_U, e_A, l_U, l_A), finite (G: the group's Hessian block is finite)); (None, None, finite)
+    when H cannot be inverted. The estimate moves by about -x_s when school s is added: the
+    influence of a school on the parameters, for the sandwich and for the delta method. The
+    Hessian is block-arrowhead (a group's parameters meet only its own and the shared ones), so
+    each block is differenced for every group at once and H^-1 U_s is solved through the Schur
+    complement of the shared block."""
     k = symbols.shape[1] - 1
     m = k + 1
     w = np.asarray(school_counts.sum(axis=0)).ravel()[None, :]
@@ -329,7 +348,7 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
         schur = d - np.einsum("gms,gmt->st", b, a_inv_b)
         schur_inv = np.linalg.pinv(schur) if np.isfinite(schur).all() else np.zeros((SHARED, SHARED))
     except np.linalg.LinAlgError:
-        return np.full((groups, k, k), np.nan)
+        return None, None, finite
     # the schools' scores at the estimate: per unit of a pattern, times the school's units
     own0, shared0 = _pattern_scores(symbols, group, w, groups, estimate["q"][None], estimate["p"][None],
                                     estimate["e"][None], estimate["leave"][None])
@@ -345,11 +364,7 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
     y = np.einsum("gij,sgj->sgi", a_inv, u_own)
     z = (u_shared - np.einsum("gms,sgm->s" if False else "gmt,sgm->st", b, y)) @ schur_inv.T
     x_own = y - np.einsum("gmt,st->sgm", a_inv_b, z)
-    schools = u_own.shape[0]
-    factor = schools / (schools - 1) if schools > 1 else np.nan
-    covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
-    covariance[~finite] = np.nan
-    return covariance[:, :k, :k]
+    return x_own, z, finite
 
 
 def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: int = BOOTSTRAP_REPLICATES,
@@ -441,14 +456,38 @@ def group_curves(fit: LatentFit | None, by: Sequence[str]) -> dict:
     return {key: (fit.survival[g], fit.replicates[:, g, :]) for g, key in enumerate(keys)}
 
 
-# -- retention's response weights ------------------------------------------------------------------
-# `person_period` with `weight`: 1 / the share observed at round t among the units of the same
-# programme, round and history (retained or not at their last observation before t, and the round
-# of that observation; month 0 when none). Computed over the whole model at import
-# (ingest/model.py `response_classes`), not per view, so a figure does not depend on the filters
-# beyond the rows it counts.
-RESPONSE_WEIGHTED_PERIODS = """(
-    select pp.*, rc.weight
-    from person_period pp
-    join response_classes rc using (programme, months, last_retained, last_months)
-)"""
+# -- retention: the as-scored share read from the model (metrics/as_scored.py) ---------------------
+# parameter slots on the logit scale: each group's K hazards and p, then the shared e_U, e_A, l_U, l_A
+# (the order of `school_influence`)
+
+def as_scored_values(symbols: np.ndarray, group: np.ndarray, estimate: dict) -> tuple[np.ndarray, np.ndarray]:
+    """For each pattern (units of its group scored in use at month 0) and round j = 0..K: the
+    probability that the unit is scored in use at j had it been visited, given everything seen of
+    it (its scores, the rounds it missed, the round it left): e_U P(U_j | pattern) + e_A P(A_j |
+    pattern), the posterior from forward-backward; 1 or 0 where it was scored. Returns (values
+    (P x K+1), gradient (P x K+1 x (K+1) + 4): d value / d logit parameter, the pattern's own group's
+    K hazards and p, then the shared e_U, e_A, l_U, l_A, by central differences)."""
+    k = symbols.shape[1] - 1
+    slots = k + 1 + SHARED
+    theta_own = np.concatenate([_logit(estimate["q"]), _logit(estimate["p"])[:, None]], axis=1)    # (G, K+1)
+    theta_shared = np.concatenate([_logit(estimate["e"]), _logit(estimate["leave"])])              # (4,)
+    own_sets = np.repeat(theta_own[None], 2 * slots + 1, axis=0)
+    shared_sets = np.repeat(theta_shared[None], 2 * slots + 1, axis=0)
+    for i in range(slots):
+        for sign, row in ((1, 2 * i), (-1, 2 * i + 1)):
+            if i <= k:
+                own_sets[row, :, i] += sign * STEP
+            else:
+                shared_sets[row, i - k - 1] += sign * STEP
+    # the last set is the estimate itself (unclipped: the logit round trip moves nothing else)
+    own_sets[-1], shared_sets[-1] = theta_own, theta_shared
+    q, p = _expit(own_sets[:, :, :k]), _expit(own_sets[:, :, k])
+    e, leave = _expit(shared_sets[:, :2]), _expit(shared_sets[:, 2:])
+    q[-1], p[-1], e[-1], leave[-1] = estimate["q"], estimate["p"], estimate["e"], estimate["leave"]
+    posterior = e_step(symbols, group, np.ones((2 * slots + 1, len(group))), q, p, e, leave)["in_use"]
+    in_use = np.stack(posterior, axis=-1)                                   # (sets, P, K+1)
+    values = e[:, None, None, 0] * in_use + e[:, None, None, 1] * (1 - in_use)
+    scored = np.isin(symbols, (IN_USE, NOT_IN_USE))
+    values = np.where(scored[None], (symbols == IN_USE)[None].astype(float), values)
+    gradient = np.stack([(values[2 * i] - values[2 * i + 1]) / (2 * STEP) for i in range(slots)], axis=-1)
+    return values[-1], gradient

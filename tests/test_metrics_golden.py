@@ -116,14 +116,14 @@ def test_retention_by_hand(con):
     # retained at month 0: T1 gw, T2 gw, T2 q, T3 q, T4 gw, T4 q, T5 gw, T6 q (8)
     # observed at month 3 among them: T1 gw (kept), T2 gw (lost), T3 q (lost), T5 gw (kept), T6 q (kept)
     assert as_records(table, ["months", "retained", "n", "teachers"]) == [(0, 8, 8, 6), (3, 3, 5, 5)]
-    assert table["rate"].tolist() == pytest.approx([1.0, 0.6])
+    # the rate counts the three units not scored at month 3 (T2 q na, T4 gw and q absent) by the
+    # latent model's chance that each would have been scored in use (metrics/as_scored.py; worked
+    # by hand on its own fixture in tests/test_as_scored.py): between all dropped and all kept
+    assert table.loc[0, "rate"] == 1.0
+    assert 3 / 8 < table.loc[1, "rate"] < 6 / 8
     # month 0 is 1 by definition: no interval
     assert table.loc[0, ["ci_low", "ci_high"]].isna().all()
-    # month 3 clustered by school: S1 1 of 3, S2 2 of 2; R = 3/5; residuals 1 - 1.8 = -0.8 and
-    # 2 - 1.2 = 0.8; var = 2/1 * 1.28 / 25 = 0.1024, se = 0.32; logit(0.6) = 0.405465, logit
-    # SE = 0.32 / 0.24 = 4/3: expit(0.405465 -+ 1.959964 * 4/3) = 0.09905, 0.95341
-    assert table.loc[1, ["ci_low", "ci_high"]].tolist() == pytest.approx([0.09905, 0.95341], abs=1e-5)
-    assert table.loc[1, ["ci_low", "ci_high"]].tolist() == pytest.approx(logit_interval(0.6, 0.32))
+    assert table.loc[1, "ci_low"] < table.loc[1, "rate"] < table.loc[1, "ci_high"]
     by_practice = retention(connection, Filters(months_min=3), ["practice"], config)
     assert as_records(by_practice, ["practice", "retained", "n"]) == [("group_work", 2, 3), ("questioning", 1, 2)]
 

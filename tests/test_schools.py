@@ -129,19 +129,16 @@ def test_school_trends_by_hand(con):
     assert exact.loc[["S1", "S2", "S3"], "persistence_class"].tolist() == ["persisting", "decaying", "uncertain"]
     assert rows["suppressed"].to_dict() == {"S1": False, "S2": False, "S3": False, "S4": True, "S5": True, "S6": True}
     # one value per round of schedule.months [0, 3, 6, 12, 18, 24]; None: not observed or suppressed
-    # retention's response weights (README "retention"): at month 6 the units last seen retained at
-    # month 3 are 7 of 10 observed (weight 10/7; T7 questioning and T9's two are not), those last seen
-    # not retained 5 of 6 (weight 6/5; T7 group work is not). S1: T1 both and T2 group work retained
-    # (10/7 each), T2 questioning not (6/5): (30/7) / (30/7 + 6/5) = 150/192 (observed share 3/4).
-    # At month 3 every unit was last seen at month 0 (one weight): S3's share stays 1/4.
-    assert rows.loc["S1", "retention"] == pytest.approx([1.0, None, 150 / 192, None, None, None])
-    assert rows.loc["S2", "retention"] == pytest.approx([1.0, None, 50 / 192, None, None, None])
-    assert rows.loc["S3", "retention"] == pytest.approx([1.0, 0.25, 84 / 176, None, None, None])
+    # every unit of S1, S2 and S3 was scored at months 3 and 6, so retention is the share scored in
+    # use (README "retention": only units not scored count through the model): as in the docstring
+    assert rows.loc["S1", "retention"] == pytest.approx([1.0, None, 3 / 4, None, None, None])
+    assert rows.loc["S2", "retention"] == pytest.approx([1.0, None, 1 / 4, None, None, None])
+    assert rows.loc["S3", "retention"] == pytest.approx([1.0, 1 / 4, 2 / 4, None, None, None])
     assert rows.loc["S6", "retention"] == [None] * 6
     assert rows.loc["S4", "retention"] == [None] * 6
-    assert rows.loc["S3", "retention_trend"] == pytest.approx([1.0, 0.25, 84 / 176])
+    assert rows.loc["S3", "retention_trend"] == pytest.approx([1.0, 1 / 4, 2 / 4])
     assert rows.loc[["S1", "S2", "S3"], "latest_months"].tolist() == [6, 6, 6]
-    assert rows.loc[["S1", "S2", "S3"], "latest_retention"].tolist() == pytest.approx([150 / 192, 50 / 192, 84 / 176])
+    assert rows.loc[["S1", "S2", "S3"], "latest_retention"].tolist() == pytest.approx([3 / 4, 1 / 4, 2 / 4])
     assert rows.loc[["S1", "S2", "S3"], "n"].tolist() == [4, 4, 4]
     assert rows.loc[["S1", "S2", "S3"], "teachers"].tolist() == [2, 2, 2]
     assert rows.loc[["S4", "S5", "S6"], "n"].isna().all() and rows.loc[["S4", "S5", "S6"], "teachers"].isna().all()

@@ -228,40 +228,26 @@ def test_vectorised_intervals_equal_the_one_group_formula():
 
 
 @pytest.fixture(scope="module")
-def weighted_units(sample):
-    """person_period with retention's response weights recomputed in pandas (the last observed
-    state and its round before each row, within teacher and practice), once for the module."""
+def observed_rows(sample):
+    """Every scored observation (teacher-practice at a placed visit), once for the module."""
     con, _, _ = sample
-    units = con.execute("""
-        select teacher_key, practice, programme, months, school_id, observed, retained
-        from person_period order by teacher_key, practice, months
-    """).df()
-    seen = units["retained"].where(units["observed"])
-    seen_months = units["months"].where(units["observed"])
-    unit = [units["teacher_key"], units["practice"]]
-    # the previous row's value carried forward within the unit (a grouped shift, then a grouped ffill)
-    units["last_retained"] = seen.groupby(unit).shift().groupby(unit).ffill().fillna(True).astype(bool)
-    units["last_months"] = seen_months.groupby(unit).shift().groupby(unit).ffill().fillna(0)
-    units["weight"] = 1.0 / units.groupby(["programme", "months", "last_retained", "last_months"])[
-        "observed"].transform("mean")
-    return units
+    return con.execute("select programme, months, school_id, retained from model_observations").df()
 
 
 @pytest.mark.parametrize("programme", ["CBM", "CBT"])
 @pytest.mark.parametrize("months", [12, 24])
-def test_clustered_se_matches_statsmodels(sample, weighted_units, programme, months):
-    """Weighted least squares of the 0/1 outcome on a constant with cov_type="cluster" (groups =
-    schools): its variance of the mean carries the factor G/(G-1) * (N-1)/(N-K), which with K = 1
-    is G/(G-1), the factor of metrics.stats: the two standard errors are equal. The weights are
-    retention's response weights (1 / the share observed at t among units of the same programme,
-    last observed state and round of that observation), recomputed here in pandas."""
+def test_clustered_se_matches_statsmodels(sample, observed_rows, programme, months):
+    """Least squares of the 0/1 outcome on a constant with cov_type="cluster" (groups = schools):
+    its variance of the mean carries the factor G/(G-1) * (N-1)/(N-K), which with K = 1 is
+    G/(G-1), the factor of metrics.stats: the two standard errors are equal. Checked on
+    prevalence, whose interval is this clustered ratio interval (retention's is the delta method
+    of metrics/as_scored.py, checked against refits in tests/test_as_scored.py)."""
     con, config, _ = sample
-    units = weighted_units
-    rows = units.loc[units["observed"] & (units["months"] == months) & (units["programme"] == programme)]
-    fit = sm.WLS(rows["retained"].to_numpy(float), np.ones(len(rows)), weights=rows["weight"].to_numpy()).fit(
+    rows = observed_rows[(observed_rows["months"] == months) & (observed_rows["programme"] == programme)]
+    fit = sm.OLS(rows["retained"].to_numpy(float), np.ones(len(rows))).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["school_id"])[0]})
     rate, se = float(fit.params[0]), float(fit.bse[0])
-    table = retention(con, Filters(programme=(programme,)), [], config).set_index("months")
+    table = prevalence(con, Filters(programme=(programme,)), [], config).set_index("months")
     assert table.loc[months, "rate"] == pytest.approx(rate, rel=1e-12)
     logit, logit_se = np.log(rate / (1 - rate)), se / (rate * (1 - rate))
     expected = 1 / (1 + np.exp(-np.array([logit - Z95 * logit_se, logit + Z95 * logit_se])))

@@ -1,0 +1,284 @@
+"""Retention's estimate: the share of teacher-practices in use at month 0 that an observer would score
+in use at month t had every one been visited, with teachers not seen at t (absent, gone, not
+scored) represented through the latent-state model of `metrics.latent`.
+
+Why. A teacher who stops using the practices is more likely to leave (transfer, quit) before the
+next visit. Weights that represent an unseen unit by the seen ones with the same last observed
+state cannot see a drop that happened after that visit, so they overstate retention: on the
+simulator +0.01 to +0.02 at 12-24 months (0.6-0.8 standard errors; 95% intervals covered the
+truth in 84-92% of seeds; benchmarks/validation_after3_diagnosis.md). The latent model lets the
+chance of leaving at a round depend on the practice's state at that round (l_A > l_U), and
+separates scoring error from abandonment, so it can say how likely an unseen unit was to be scored
+in use.
+
+Estimator (a model-based prediction estimator). Each unit u of a group at round t > 0 (the rows
+of `person_period`, grouped where the unit was at t, else at month 0) counts
+- its score at t where it was scored (1 at or above the cut-off, else 0), and
+- where it was not, v_u(t) = e_U P(U at t | its pattern) + e_A P(A at t | its pattern): the
+  probability it would have been scored in use, given everything seen of it (its scores at every
+  round, the rounds it missed, the round its teacher left), from the model fitted once to every
+  unit scored at month 0, per programme and practice (`latent.as_scored_values`).
+`rate` = sum over the group's units of (score or v) / the group's units. With every unit scored
+at t it is the observed share; a unit missed at t but seen in use later counts about e_U.
+The model is fitted over the whole analysis model, not per view (as the response weights were),
+so a figure does not depend on the filters beyond the units it counts, and one fit serves every
+view until the next import (cached on the model's build time).
+
+Interval (cluster-robust by school, delta method). The estimate is a smooth function of the
+units' scores and of the model's parameters theta; its linearisation gives each school s the
+influence phi_s = [sum_{u in s} (y_u - R) + g' (-H^-1 U_s)] / N, with y_u the score or v_u, g =
+sum_u d v_u / d theta, U_s the school's score of the log-likelihood and H its Hessian
+(`latent.school_influence`: the model's parameter uncertainty, which imputation alone would
+ignore). var = S / (S - 1) sum_s phi_s^2 (S: the group's schools), on the logit scale, as the
+other shares (`stats.clustered_ratio_intervals_from_sums`; Wilson's where it cannot be computed).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from sustain.config import Config
+
+from . import latent
+from .base import filtered_rows, query, select_list
+from .filters import TEACHER_COLUMNS, Filters
+from .stats import clustered_ratio_intervals_from_sums
+
+# the groups the model is fitted to (hazards and p per group; emissions shared)
+MODEL_BY = ["programme", "practice"]
+# the columns of the rows retention (and prevalence) count: one row per teacher-practice and round
+ROW_COLUMNS = ["teacher_key", "practice", "months", "retained", "school_id", "cluster", "district", "province",
+               "school_type", *TEACHER_COLUMNS]
+# fitted models kept per database state (path, model build time, configuration fingerprint)
+CACHE_SIZE = 4
+_fits: "OrderedDict[tuple, AsScoredModel]" = OrderedDict()
+
+
+@dataclass
+class AsScoredModel:
+    """The latent model fitted to every unit scored at month 0, per programme and practice, read
+    for retention: `values` (one row per programme, practice, pattern of a unit in use at month 0
+    and round t > 0 where such a unit is not scored: `value` = v(t) and its gradient `d0..`),
+    `schools` (school ids, the rows of `influence`), `influence` (schools x parameters: the
+    estimate's move when the school is added, -H^-1 U_s; the columns are each model group's K
+    hazards and p, then e_U, e_A, l_U, l_A), `groups` (programme, practice of each model group),
+    `unstable` (parameters whose Hessian block is not finite: no interval leans on them), `covariance` =
+    sum_s X_s X_s' (parameters x parameters)."""
+    values: pd.DataFrame
+    schools: pd.Index
+    influence: np.ndarray
+    groups: pd.DataFrame
+    unstable: np.ndarray
+    slots: int
+    covariance: np.ndarray
+
+
+def model_state(con: duckdb.DuckDBPyConnection) -> tuple:
+    """What the fitted model depends on: the database file and the analysis model's build (every
+    import and rebuild rewrites `model_info`)."""
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    built = con.execute("select config_fingerprint, built_at from model_info limit 1").fetchone()
+    return (path[0] if path else None, *(built or (None, None)))
+
+
+def fit_model(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None:
+    """The model for retention (see `AsScoredModel`), fitted once per database state and kept."""
+    key = (model_state(con), tuple(config.schedule.months))
+    if key[0][2] is not None and key in _fits:
+        _fits.move_to_end(key)
+        return _fits[key]
+    model = _fit(con, config)
+    _fits[key] = model
+    while len(_fits) > CACHE_SIZE:
+        _fits.popitem(last=False)
+    return model
+
+
+def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None:
+    counts = latent.pattern_counts(con, Filters(), MODEL_BY, config)
+    if counts.empty:
+        return None
+    followup = [m for m in sorted(config.schedule.months) if m > 0]
+    rounds = len(followup)
+    cells = counts.groupby([*MODEL_BY, "pattern"], sort=True, dropna=False)["units"].sum().reset_index()
+    groups = cells[MODEL_BY].drop_duplicates().reset_index(drop=True)
+    group = cells[MODEL_BY].merge(groups.assign(_g=np.arange(len(groups))), on=MODEL_BY, how="left")["_g"].to_numpy()
+    symbols = latent.decode(cells["pattern"].to_numpy(), rounds)
+    estimate = latent.fit_hmm(symbols, group, cells["units"].to_numpy(float), len(groups))
+    column = counts[[*MODEL_BY, "pattern"]].merge(cells[[*MODEL_BY, "pattern"]].assign(_c=np.arange(len(cells))),
+                                                  on=[*MODEL_BY, "pattern"], how="left")["_c"].to_numpy()
+    school_codes, schools = pd.factorize(counts["school_id"].astype("string"), sort=True)
+    school_counts = sparse.csr_matrix((counts["units"].to_numpy(float), (school_codes, column)),
+                                      shape=(len(schools), len(cells)))
+    slots = rounds + 1 + latent.SHARED
+    own = rounds + 1
+    x_own, x_shared, finite = latent.school_influence(symbols, group, school_counts, len(groups), estimate)
+    if x_own is None:
+        influence = np.full((len(schools), len(groups) * own + latent.SHARED), np.nan)
+    else:
+        influence = -np.concatenate([x_own.reshape(len(schools), -1), x_shared], axis=1)
+    unstable = np.concatenate([np.repeat(~finite, own), np.zeros(latent.SHARED, dtype=bool)])
+    influence[:, unstable] = 0.0
+
+    # values of the units in use at month 0, at the rounds where they were not scored
+    followed = symbols[:, 0] == latent.IN_USE
+    values, gradient = latent.as_scored_values(symbols[followed], group[followed], estimate)
+    unscored = ~np.isin(symbols[followed], (latent.IN_USE, latent.NOT_IN_USE))
+    unscored[:, 0] = False
+    pattern_of, round_of = np.nonzero(unscored)
+    source = cells[followed].reset_index(drop=True)
+    table = source.loc[pattern_of, [*MODEL_BY, "pattern"]].reset_index(drop=True)
+    table["months"] = np.asarray(followup, dtype="int64")[round_of - 1]
+    table["value"] = values[pattern_of, round_of]
+    for i in range(slots):
+        table[f"d{i}"] = gradient[pattern_of, round_of, i]
+    return AsScoredModel(values=table, schools=pd.Index(schools.astype(str)), influence=influence, groups=groups,
+                         unstable=unstable, slots=slots, covariance=influence.T @ influence)
+
+
+def _view_sql(by: Sequence[str], filters: Filters, config: Config) -> tuple[str, dict]:
+    """One query: per group of `by` (holding months) and school, the scored counts (`retained`,
+    `n`, `teachers`) and all units (`part` = 'cell'); per group, school, model group and pattern,
+    the units not scored at t (`part` = 'unscored'), whose values the model gives."""
+    columns = ", ".join(ROW_COLUMNS)
+    relation = f"""(
+    select {columns}, true as observed from observations where months = 0 and retained
+    union all
+    select {columns}, observed from person_period
+)"""
+    rows, params = filtered_rows(by, filters, relation)
+    keys = select_list(by)
+    school = "" if "school_id" in by else "school_id, "
+    followup = [m for m in sorted(config.schedule.months) if m > 0]
+    sql = f"""
+shown as (
+    {rows}
+),
+left_at as (
+    select teacher_key, min(months) as months
+    from placed_visits
+    where months > 0 and teacher_status in (select unnest($leaving_statuses))
+    group by teacher_key
+),
+unscored as (
+    select * from shown where not observed
+),
+unit_patterns as (
+    -- the unit's round symbols coded as latent.pattern_counts codes them (month 0: in use)
+    select pp.teacher_key, pp.practice,
+           {latent.IN_USE} + sum(case when pp.observed and pp.retained then {latent.IN_USE}
+                    when pp.observed then {latent.NOT_IN_USE}
+                    when la.months = pp.months then {latent.LEFT}
+                    when la.months < pp.months then {latent.GONE}
+                    else {latent.MISSING} end
+               * ({latent.BASE}::bigint ** list_position($followup_months, pp.months))::bigint) as pattern
+    from person_period pp
+    left join left_at la using (teacher_key)
+    where pp.teacher_key in (select teacher_key from unscored)
+    group by pp.teacher_key, pp.practice
+)
+select 'cell' as part, {keys}{school}
+       count(*) filter (where observed and retained) as school_retained,
+       count(*) filter (where observed) as school_n,
+       count(distinct teacher_key) filter (where observed) as school_teachers,
+       count(*) as school_units
+from shown
+group by all
+union all by name
+select 'unscored' as part, {select_list(by, "s")}{"" if "school_id" in by else "s.school_id, "}s.programme as model_programme,
+       s.practice as model_practice, u.pattern, count(*) as school_units
+from unscored s
+join unit_patterns u on u.teacher_key = s.teacher_key and u.practice = s.practice
+group by all
+"""
+    return sql, params | {"followup_months": followup, "leaving_statuses": latent.LEAVING_STATUSES}
+
+
+def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                     config: Config) -> pd.DataFrame:
+    """Per group of `by` (holding months): rate (the as-scored share), retained, n, teachers (the
+    units and distinct teachers scored at t), ci_low, ci_high (module docstring); only rounds where
+    at least one unit of the group was scored. Unsuppressed."""
+    by = list(by)
+    columns = [*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers"]
+    model = fit_model(con, config)
+    parts = query(con, config, *_view_sql(by, filters, config)) if model is not None else pd.DataFrame()
+    if parts.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    cells = parts[parts["part"] == "cell"].reset_index(drop=True)
+    unscored = parts[parts["part"] == "unscored"].reset_index(drop=True)
+    gid, index = _group_index(cells, by)
+    n_groups = len(index)
+    total = lambda c: np.bincount(gid, weights=cells[c].to_numpy(float), minlength=n_groups)  # noqa: E731
+    # the unscored units' values and gradients, from the model (units of the cell's school)
+    slopes = [f"d{i}" for i in range(model.slots)]
+    keys = ["model_programme", "model_practice", "pattern", "months"]
+    unscored = unscored.astype({"pattern": "int64"})
+    cell_keys = list(dict.fromkeys([*by, "school_id"]))
+    looked_up = unscored[[*cell_keys, *keys[:3], "school_units"]].merge(
+        model.values.rename(columns={"programme": "model_programme", "practice": "model_practice"}),
+        on=keys, how="left")
+    cell_of = _row_ids(looked_up, cell_keys, cells)
+    units_unscored = looked_up["school_units"].to_numpy(float)
+    value_unscored = units_unscored * looked_up["value"].to_numpy(float)
+    # (a unit whose pattern the model lacks cannot happen: both read the same rows; if it did, the
+    # figure would be NaN rather than silently wrong)
+    school_value = cells["school_retained"].to_numpy(float) + np.bincount(
+        cell_of, weights=value_unscored, minlength=len(cells))
+    school_units = cells["school_units"].to_numpy(float)
+    units, value = total("school_units"), np.bincount(gid, weights=school_value, minlength=n_groups)
+    schools = np.bincount(gid, weights=(school_units > 0), minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = value / units
+    spread = school_value - rate[gid] * school_units
+    residual = np.bincount(gid, weights=spread**2, minlength=n_groups)
+    # the model's share of the variance: g' X_s per school, g = the group's summed gradients
+    gradient = np.zeros((n_groups, model.influence.shape[1]))
+    if len(looked_up):
+        own = model.slots - latent.SHARED
+        model_group = looked_up[["model_programme", "model_practice"]].merge(
+            model.groups.set_axis(["model_programme", "model_practice"], axis=1)
+            .assign(_m=np.arange(len(model.groups))), how="left")["_m"].to_numpy()
+        known = ~np.isnan(model_group.astype(float))
+        rows, mg = gid[cell_of][known], model_group[known].astype("int64")
+        d = looked_up[slopes].to_numpy(float)[known] * units_unscored[known, None]
+        for i in range(own):
+            np.add.at(gradient, (rows, mg * own + i), d[:, i])
+        np.add.at(gradient, (rows, slice(len(model.groups) * own, None)), d[:, own:])
+    position = model.schools.get_indexer(cells["school_id"].astype(str))
+    inside = position >= 0
+    spread_x = sparse.csr_matrix((spread[inside], (gid[inside], position[inside])),
+                                 shape=(n_groups, len(model.schools))) @ model.influence
+    # sum_s (spread_s + g' X_s)^2 = sum spread^2 + 2 g' sum_s spread_s X_s + g' (sum_s X_s X_s') g
+    residual = (residual + 2 * np.einsum("gp,gp->g", gradient, spread_x)
+                + np.einsum("gp,pq,gq->g", gradient, model.covariance, gradient))
+    leans_on_unstable = (np.abs(gradient[:, model.unstable]) > 0).any(axis=1)
+    residual = np.where(leans_on_unstable, np.nan, residual)
+    _, low, high = clustered_ratio_intervals_from_sums(value, units, schools, residual)
+    frame = index.assign(rate=rate, retained=total("school_retained").round().astype("int64"),
+                         n=total("school_n").round().astype("int64"), ci_low=low, ci_high=high,
+                         teachers=total("school_teachers").round().astype("int64"))
+    # a round where no unit of the group was scored is not reported (not yet visited, say): the
+    # model would give a figure, but no visit of the group would be behind it
+    return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
+
+
+def _group_index(cells: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """The group of each row of `cells` and the groups (one row each, in order of first sight)."""
+    if not by:
+        return np.zeros(len(cells), dtype="int64"), pd.DataFrame(index=[0])
+    gid = cells.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(gid, return_index=True)[1]
+    return gid, cells.loc[first, list(by)].reset_index(drop=True)
+
+
+def _row_ids(frame: pd.DataFrame, keys: Sequence[str], rows: pd.DataFrame) -> np.ndarray:
+    """The position in `rows` of each row of `frame`, matched on `keys`."""
+    keyed = rows[list(keys)].assign(_row=np.arange(len(rows)))
+    return frame[list(keys)].merge(keyed, on=list(keys), how="left")["_row"].to_numpy("int64")
