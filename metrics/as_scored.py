@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import sparse
 
 from sustain.config import Config
+from sustain.patterns import unit_pattern_ctes
 
 from . import latent
 from .base import filtered_rows, query, select_list
@@ -160,29 +161,14 @@ def _view_sql(by: Sequence[str], filters: Filters, config: Config) -> tuple[str,
 shown as (
     {rows}
 ),
-left_at as (
-    select teacher_key, min(months) as months
-    from placed_visits
-    where months > 0 and teacher_status in (select unnest($leaving_statuses))
-    group by teacher_key
-),
 unscored as (
     select * from shown where not observed
 ),
-unit_patterns as (
-    -- the unit's round symbols coded as latent.pattern_counts codes them (month 0: in use)
-    select pp.teacher_key, pp.practice,
-           {latent.IN_USE} + sum(case when pp.observed and pp.retained then {latent.IN_USE}
-                    when pp.observed then {latent.NOT_IN_USE}
-                    when la.months = pp.months then {latent.LEFT}
-                    when la.months < pp.months then {latent.GONE}
-                    else {latent.MISSING} end
-               * ({latent.BASE}::bigint ** list_position($followup_months, pp.months))::bigint) as pattern
-    from person_period pp
-    left join left_at la using (teacher_key)
-    where pp.teacher_key in (select teacher_key from unscored)
-    group by pp.teacher_key, pp.practice
-)
+unscored_units as (
+    -- every unit of person_period was in use at month 0
+    select distinct teacher_key, practice, true as retained from unscored
+),
+{unit_pattern_ctes("unscored_units", "observations", "placed_visits")}
 select 'cell' as part, {keys}{school}
        count(*) filter (where observed and retained) as school_retained,
        count(*) filter (where observed) as school_n,
