@@ -118,11 +118,11 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
 def _school_cells(measure: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
     """The per-group, per-school totals of `measure` (prevalence; retention has its own estimator,
     metrics/as_scored.py) as `_clustered_shares` takes them: from the model's rollups when the view
-    allows (metrics/rollups.py), else from its rows (weight 1)."""
+    allows (metrics/rollups.py), else from its rows."""
     grain = rollup_grain(by, filters)
     if grain is not None:
         return school_cells_sql(measure, grain, by, filters)
-    (rows, params), weight = filtered_rows(by, filters), "1.0"
+    rows, params = filtered_rows(by, filters)
     return f"""
 with filtered as (
     {rows}
@@ -130,9 +130,7 @@ with filtered as (
 select {select_list(by)}school_id,
        count(*) filter (where retained) as school_retained,
        count(*) as school_n,
-       count(distinct teacher_key) as school_teachers,
-       coalesce(sum({weight}) filter (where retained), 0) as school_weighted_retained,
-       sum({weight}) as school_weighted_n
+       count(distinct teacher_key) as school_teachers
 from filtered
 group by all
 """, params
@@ -146,8 +144,6 @@ def _clustered_shares(con: duckdb.DuckDBPyConnection, config: Config, by: Sequen
     schools, sum_s (y_s - rate n_s)^2), so only one row per group reaches pandas
     (`stats.clustered_ratio_intervals_from_sums`).
 
-    Rate and interval come from the weighted totals (retention's response weights; weight 1 for
-    prevalence); the counts shown stay unweighted.
     `teachers` (distinct teachers per group) is the sum of each school's distinct teachers: `by`
     always holds `months`, and a teacher has one placed visit per round, so one school per group."""
     keys = select_list(by)
@@ -157,7 +153,7 @@ school_cells as (
     {school_cells}
 ),
 school_spread as (
-    select *, sum(school_weighted_retained) over w / sum(school_weighted_n) over w as group_rate
+    select *, sum(school_retained) over w / sum(school_n) over w as group_rate
     from school_cells
     window w as ({window})
 )
@@ -165,18 +161,16 @@ select {keys}
        coalesce(sum(school_retained), 0)::bigint as retained,
        coalesce(sum(school_n), 0)::bigint as n,
        coalesce(sum(school_teachers), 0)::bigint as teachers,
-       coalesce(sum(school_weighted_retained), 0) as weighted_retained,
-       sum(school_weighted_n) as weighted_n,
        count(*) filter (where school_n > 0) as schools,
-       sum((school_weighted_retained - group_rate * school_weighted_n) ** 2) as residual
+       sum((school_retained - group_rate * school_n) ** 2) as residual
 from school_spread
 group by all
 """, params)
-    se, low, high = clustered_ratio_intervals_from_sums(frame["weighted_retained"], frame["weighted_n"],
+    se, low, high = clustered_ratio_intervals_from_sums(frame["retained"], frame["n"],
                                                         frame["schools"], frame["residual"].fillna(0.0))
     frame = frame.assign(ci_low=low, ci_high=high)
-    frame.insert(len(by), "rate", frame["weighted_retained"] / frame["weighted_n"])
-    frame = frame.drop(columns=["schools", "residual", "weighted_retained", "weighted_n"])
+    frame.insert(len(by), "rate", frame["retained"] / frame["n"])
+    frame = frame.drop(columns=["schools", "residual"])
     if frame.empty:  # no rows: the --by columns are untyped, as an empty table has always given them
         frame = frame.astype({c: object for c in by})
     return frame

@@ -1,7 +1,7 @@
 """Reading the analysis model's rollups (ingest/model.py `rollup_cells`) instead of its rows.
 
-Retention and prevalence need, per group and school, the retained and observed counts, their
-response-weighted sums and the distinct teachers. The rollups hold these per school cell at a few
+Retention's counts and prevalence need, per group and school, the retained and observed counts
+and the distinct teachers. The rollups hold these per school cell at a few
 grains (sustain/dimensions.py `rollup_grains`), so a country or district view sums thousands of
 cells instead of the person-period rows. A view reads the coarsest grain that keeps every column it
 groups or filters by, and only when the sums it needs add up across the cells it pools:
@@ -41,23 +41,17 @@ def rollup_grain(by: Sequence[str], filters: Filters) -> str | None:
 
 
 def school_cells_sql(measure: str, grain: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
-    """`select <by>, school_id, school_retained, school_n, school_teachers, school_weighted_retained,
-    school_weighted_n` per group and school from the rollup of `measure` (retention | prevalence)
-    at `grain`: the same per-school totals the indicators compute from the model's rows, the
-    weights joined from `response_classes` (rows without a history class weigh 1)."""
+    """`select <by>, school_id, school_retained, school_n, school_teachers` per group and school
+    from the rollup of `measure` (retention | prevalence) at `grain`: the same per-school totals
+    the indicators compute from the model's rows."""
     where, params = filters.where("practice", alias="r")
     keys = "".join(f"r.{c}, " for c in by)
     sql = f"""
 select {keys}r.school_id,
        sum(r.retained)::bigint as school_retained,
        sum(r.n)::bigint as school_n,
-       sum(r.teachers)::bigint as school_teachers,
-       sum(r.retained * coalesce(rc.weight, 1.0)) as school_weighted_retained,
-       sum(r.n * coalesce(rc.weight, 1.0)) as school_weighted_n
+       sum(r.teachers)::bigint as school_teachers
 from rollup_cells r
-left join response_classes rc
-  on rc.programme = r.programme and rc.months = r.months
- and rc.last_retained = r.last_retained and rc.last_months = r.last_months
 where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
 group by all
 """
