@@ -125,15 +125,21 @@ def _data_words(text: str, names: dict[str, str]) -> str:
     return text
 
 
-@cache
-def _data_patterns() -> list[tuple[str, re.Pattern]]:
-    """DATA_TEMPLATES as patterns, most specific (longest) first: a `{field}` matches any text
-    without ", " (a list's items are read one by one)."""
+def _template_patterns(templates, separator: str, list_field: str | None = None, flags: int = 0):
+    """Templates as patterns, most specific (longest) first: a `{field}` matches any text without
+    `separator` (a list's items are read one by one), but `{list_field}` matches a list whole."""
     def pattern(template):
         parts = re.split(r"\{(\w+)\}", template)
-        return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>(?:(?!, ).)+?)"
-                                  for i, p in enumerate(parts)))
-    return [(template, pattern(template)) for template in sorted(DATA_TEMPLATES, key=len, reverse=True)]
+        return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" if p == list_field
+                                  else f"(?P<{p}>(?:(?!{re.escape(separator)}).)+?)"
+                                  for i, p in enumerate(parts)), flags)
+    return [(template, pattern(template)) for template in sorted(templates, key=len, reverse=True)]
+
+
+@cache
+def _data_patterns() -> list[tuple[str, re.Pattern]]:
+    """DATA_TEMPLATES as patterns: a field holds no ", "."""
+    return _template_patterns(DATA_TEMPLATES, ", ")
 
 
 def import_words(text, file: str | None = None):
@@ -172,14 +178,9 @@ def _import_template(text: str):
 
 @cache
 def _import_patterns() -> list[tuple[str, re.Pattern]]:
-    """IMPORT_TEMPLATES as patterns, most specific (longest) first; a `{field}` matches any text
-    within a "; "-separated part, but `{items}` (LIST_FIELD), a "; "-separated list itself."""
-    def pattern(template):
-        parts = re.split(r"\{(\w+)\}", template)
-        return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" if p == LIST_FIELD
-                                  else f"(?P<{p}>(?:(?!; ).)+?)"
-                                  for i, p in enumerate(parts)), re.DOTALL)
-    return [(template, pattern(template)) for template in sorted(IMPORT_TEMPLATES, key=len, reverse=True)]
+    """IMPORT_TEMPLATES as patterns: a field holds no "; ", but `{items}` (LIST_FIELD) holds a
+    "; "-separated list."""
+    return _template_patterns(IMPORT_TEMPLATES, "; ", LIST_FIELD, re.DOTALL)
 
 
 # -- the catalogue: English -> Urdu --------------------------------------------------------------
