@@ -183,8 +183,8 @@ def school_card(row: pd.DataFrame, months: list[int], area_hindrances: str | Non
     Shown with st.table, it wraps."""
     r = row.iloc[0]
     chance = (t("not visited at the month schools are compared at") if pd.isna(r["p_below_programme"]) else
-              t("{chance} chance it keeps fewer practices than {programme} schools as a whole ({retention} still in "
-                "use {months} months after the programme)", chance=f"{r['p_below_programme']:.0%}",
+              t("{chance} chance it keeps fewer practices than {programme} schools as a whole (at their visits {months} "
+                "months after the programme, {retention} of the practices scored were in use)", chance=f"{r['p_below_programme']:.0%}",
                 programme=r['programme'], retention=f"{r['programme_retention']:.0%}", months=int(r['round'])))
     trend = t(TOO_FEW) if r["suppressed"] else t(", ").join(
         t("month {months}: {share}", months=m, share=f"{v:.0%}") for m, v in zip(months, r["retention"])

@@ -114,7 +114,7 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
             row["p_below_programme"] = p
             needs["decay"] = min(max(p, 0.0), 1.0)
             chance = (f"{p:.0%} chance it keeps fewer practices than {d['programme']} schools as a whole "
-                      f"({reference:.0%} still in use {_after(int(d['round']))})")
+                      f"(at their visits {_after(int(d['round']))}, {reference:.0%} of the practices scored were in use)")
             if bool(d["suppressed"]):
                 parts.append(f"fewer than {config.thresholds.min_group_n} teachers seen {_after(int(d['round']))}: "
                              + chance)

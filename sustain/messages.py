@@ -540,8 +540,8 @@ URDU: dict[str, str] = {
     "← persisting": "← برقرار",
     "chosen": "منتخب",
     "not visited at the month schools are compared at": "اس مہینے دورہ نہیں ہوا جس پر اسکولوں کا موازنہ ہوتا ہے",
-    "{chance} chance it keeps fewer practices than {programme} schools as a whole ({retention} still in use {months} months after the programme)":
-        "{chance} امکان کہ یہ {programme} کے تمام اسکولوں سے کم طریقے برقرار رکھتا ہے (پروگرام کے {months} مہینے بعد {retention} اب بھی استعمال میں)",
+    "{chance} chance it keeps fewer practices than {programme} schools as a whole (at their visits {months} months after the programme, {retention} of the practices scored were in use)":
+        "{chance} امکان کہ یہ {programme} کے تمام اسکولوں سے کم طریقے برقرار رکھتا ہے (پروگرام کے {months} مہینے بعد ان کے دوروں پر جانچے گئے طریقوں میں سے {retention} استعمال میں تھے)",
     "School": "اسکول",
     "Class": "درجہ",
     "Evidence": "ثبوت",
@@ -650,8 +650,8 @@ URDU: dict[str, str] = {
     # -- metrics/' sentences, read back by data_words (DATA_TEMPLATES) --
     "too few observations to judge decay": "کمی جانچنے کے لیے بہت کم مشاہدات",
     "not visited {after}, when schools are compared": "{after} دورہ نہیں ہوا، جب اسکولوں کا موازنہ ہوتا ہے",
-    "{chance} chance it keeps fewer practices than {programme} schools as a whole ({reference} still in use {after})":
-        "{chance} امکان کہ یہ {programme} کے تمام اسکولوں سے کم طریقے برقرار رکھتا ہے ({after} {reference} اب بھی استعمال میں)",
+    "{chance} chance it keeps fewer practices than {programme} schools as a whole (at their visits {after}, {reference} of the practices scored were in use)":
+        "{chance} امکان کہ یہ {programme} کے تمام اسکولوں سے کم طریقے برقرار رکھتا ہے ({after} ان کے دوروں پر جانچے گئے طریقوں میں سے {reference} استعمال میں تھے)",
     "fewer than {min_n} teachers seen {after}: {chance}": "{after} {min_n} سے کم اساتذہ دیکھے گئے: {chance}",
     "1 month after the programme": "پروگرام کے 1 مہینہ بعد",
     "{months} months after it": "اس کے {months} مہینے بعد",
@@ -722,7 +722,7 @@ URDU: dict[str, str] = {
 # and order_note, metrics/decay.py classes and notes), read back by `data_words`
 DATA_TEMPLATES: tuple[str, ...] = (
     'not visited {after}, when schools are compared',
-    '{chance} chance it keeps fewer practices than {programme} schools as a whole ({reference} still in use {after})',
+    '{chance} chance it keeps fewer practices than {programme} schools as a whole (at their visits {after}, {reference} of the practices scored were in use)',
     'fewer than {min_n} teachers seen {after}: {chance}',
     '{months} months after the programme',
     '{months} months after it',

@@ -97,7 +97,8 @@ def test_visit_plan_golden(plan):
     table = plan()
     recency_5 = WEIGHTS["recency"] * months(182) / 12
     recency_11 = WEIGHTS["recency"] * months(364) / 12
-    chance = "chance it keeps fewer practices than CBM schools as a whole (62% still in use 12 months after the programme)"
+    chance = ("chance it keeps fewer practices than CBM schools as a whole (at their visits 12 months after the "
+              "programme, 62% of the practices scored were in use)")
     expected = [
         ("S1", 0.4 * 0.9 + 0.25 * 1 + recency_5 + 0.15,
          f"fewer than 3 teachers seen 12 months after the programme: 90% {chance}; Lack of follow-up reported at 2 of 2 recent "
@@ -157,7 +158,8 @@ def test_visit_plan_quotes_the_counts_of_a_school_shown(tmp_path, config_factory
     assert table.loc["S1", "retention_index"] == pytest.approx(1 / 3) and table.loc["S1", "n"] == 6
     assert table.loc["S1", "reason"].startswith(
         "2 of 6 practices in use when the programme ended were still in use 12 months after it (33%); 92% chance "
-        "it keeps fewer practices than CBM schools as a whole (62% still in use 12 months after the programme); ")
+        "it keeps fewer practices than CBM schools as a whole (at their visits 12 months after the programme, 62% of the "
+        "practices scored were in use); ")
     # none kept, in words (not "0% of month 0")
     assert table.loc["S5", "reason"].startswith(
         "none of the 1 practices in use when the programme ended was still in use 12 months after it; ")

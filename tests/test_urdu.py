@@ -70,8 +70,9 @@ def test_every_message_has_urdu_with_the_same_fields():
 def test_data_words_read_back_the_planner_and_headline_sentences():
     """metrics/ writes these in English; in Urdu they are read back part by part."""
     reason = ("3 of 10 practices in use when the programme ended were still in use 24 months after it (30%); "
-              "80% chance it keeps fewer practices than CBM schools as a whole (45% still in use 24 months after "
-              "the programme); Low motivation reported at 2 of 3 recent visits, Lack of materials at 1 of 3; "
+              "80% chance it keeps fewer practices than CBM schools as a whole (at their visits 24 months after "
+              "the programme, 45% of the practices scored were in use); Low motivation reported at 2 of 3 recent "
+              "visits, Lack of materials at 1 of 3; "
               "last visited 2 months ago; community of practice active")
     with messages.using_language("ur"):
         urdu = messages.data_words(reason, {"Low motivation": "کم حوصلہ", "Lack of materials": "سامان کی کمی"})
