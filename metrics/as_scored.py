@@ -44,11 +44,11 @@ import pandas as pd
 from scipy import sparse
 
 from sustain.config import Config
-from sustain.patterns import unit_pattern_ctes
 
 from . import latent
 from .base import filtered_rows, query, select_list
 from .filters import TEACHER_COLUMNS, Filters
+from .rollups import rollup_grain, school_cells_sql, unscored_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
 
 # the groups the model is fitted to (hazards and p per group; emissions shared)
@@ -146,7 +146,13 @@ def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None
 def _view_sql(by: Sequence[str], filters: Filters, config: Config) -> tuple[str, dict]:
     """One query: per group of `by` (holding months) and school, the scored counts (`retained`,
     `n`, `teachers`) and all units (`part` = 'cell'); per group, school, model group and pattern,
-    the units not scored at t (`part` = 'unscored'), whose values the model gives."""
+    the units not scored at t (`part` = 'unscored'), whose values the model gives. Summed from the
+    cells stored at import (`rollup_cells`, `unscored_cells`) when the view allows
+    (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each unit's stored
+    pattern (`model_unit_patterns`); the same figures either way."""
+    grain = rollup_grain(by, filters)
+    if grain is not None:
+        return _cells_sql(by, filters, grain)
     columns = ", ".join(ROW_COLUMNS)
     relation = f"""(
     select {columns}, true as observed from observations where months = 0 and retained
@@ -156,19 +162,13 @@ def _view_sql(by: Sequence[str], filters: Filters, config: Config) -> tuple[str,
     rows, params = filtered_rows(by, filters, relation)
     keys = select_list(by)
     school = "" if "school_id" in by else "school_id, "
-    followup = [m for m in sorted(config.schedule.months) if m > 0]
     sql = f"""
 shown as (
     {rows}
 ),
 unscored as (
     select * from shown where not observed
-),
-unscored_units as (
-    -- every unit of person_period was in use at month 0
-    select distinct teacher_key, practice, true as retained from unscored
-),
-{unit_pattern_ctes("unscored_units", "observations", "placed_visits")}
+)
 select 'cell' as part, {keys}{school}
        count(*) filter (where observed and retained) as school_retained,
        count(*) filter (where observed) as school_n,
@@ -180,10 +180,42 @@ union all by name
 select 'unscored' as part, {select_list(by, "s")}{"" if "school_id" in by else "s.school_id, "}s.programme as model_programme,
        s.practice as model_practice, u.pattern, count(*) as school_units
 from unscored s
-join unit_patterns u on u.teacher_key = s.teacher_key and u.practice = s.practice
+join model_unit_patterns u on u.teacher_key = s.teacher_key and u.practice = s.practice
 group by all
 """
-    return sql, params | {"followup_months": followup, "leaving_statuses": latent.LEAVING_STATUSES}
+    return sql, params
+
+
+def _cells_sql(by: Sequence[str], filters: Filters, grain: str) -> tuple[str, dict]:
+    """`_view_sql`'s two parts summed from the cells: the scored counts from `rollup_cells` at
+    `grain`, the unscored units from `unscored_cells`; a school's units are its scored ones and its
+    unscored ones."""
+    scored, params = school_cells_sql("retention", grain, by, filters)
+    unscored, unscored_params = unscored_cells_sql(grain, by, filters)
+    keys = ", ".join(dict.fromkeys([*by, "school_id"]))
+    sql = f"""
+scored_cells as (
+    {scored}
+),
+unscored_units as (
+    {unscored}
+),
+school_cells as (
+    select {keys}, school_retained, school_n, school_teachers, school_n as school_units from scored_cells
+    union all by name
+    select {keys}, 0 as school_retained, 0 as school_n, 0 as school_teachers, school_units from unscored_units
+)
+select 'cell' as part, {keys},
+       sum(school_retained)::bigint as school_retained,
+       sum(school_n)::bigint as school_n,
+       sum(school_teachers)::bigint as school_teachers,
+       sum(school_units)::bigint as school_units
+from school_cells
+group by all
+union all by name
+select 'unscored' as part, * from unscored_units
+"""
+    return sql, params | unscored_params
 
 
 def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
