@@ -7,7 +7,8 @@ tables. `refresh_model(con, config, teachers)` recomputes the rows of the given 
 window, programme end dates, practices and their cut-offs); a reader meeting a model built
 under another configuration is told to rebuild it (`python -m ingest --rebuild-model`).
 
-The tables are created by migration 2 (sustain/db.py MIGRATIONS). Columns, documented as dbt
+The tables are created by migration 2 (sustain/db.py MIGRATIONS; the rollups by 5 and 7,
+`model_unit_patterns` and `unscored_cells` by 8, which dropped the former response weights). Columns, documented as dbt
 documents a model:
 
 `model_visits`: placed visits, one row per teacher and scheduled round.
@@ -68,6 +69,9 @@ documents a model:
   person-period rows not observed at that round. An unscored unit lies where it was at month 0; it
   is one row, so its count adds up over any pooling. With `rollup_cells` (retention's retained, n and
   teachers), a retention view's per-school totals (units = n + unscored units) are sums of cells.
+  At national scale a school cell holds a few units, so the table has about one row per unscored
+  unit-round (no smaller than the rows): what it saves is computing each unit's pattern, and the
+  join to person_period, at every view.
 
 `pattern_cells`: the latent model's sufficient statistics (metrics/latent.py), so its fit reads
   cells, not rows: one row per month-0 school cell (the school's place, programme, practice and

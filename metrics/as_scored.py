@@ -24,6 +24,12 @@ The model is fitted over the whole analysis model, not per view (as the response
 so a figure does not depend on the filters beyond the units it counts, and one fit serves every
 view until the next import (cached on the model's build time).
 
+Reading. A unit's pattern is stored at import (ingest/model.py `model_unit_patterns`), and so are the
+unscored units per school cell and pattern (`unscored_cells`), beside the scored counts
+(`rollup_cells`): a view without a hindrance filter or group sums cells (metrics/rollups.py
+`rollup_grain`), any other counts its rows. The model's values are joined in DuckDB, so the query
+returns per-school totals and per-model-group gradients, not one row per unit or pattern.
+
 Interval (cluster-robust by school, delta method). The estimate is a smooth function of the
 units' scores and of the model's parameters theta; its linearisation gives each school s the
 influence phi_s = [sum_{u in s} (y_u - R) + g' (-H^-1 U_s)] / N, with y_u the score or v_u, g =
