@@ -160,7 +160,7 @@ def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dic
     months) and school (`part` = 'cell'), the scored counts (`school_retained`, `school_n`,
     `school_teachers`), all units (`school_units`) and the sum of the unscored units' values
     (`school_value`; `unvalued`: units whose pattern the model lacks); per group and model group
-    (`part` = 'gradient'), the unscored units' summed gradients `g0..`. The counts are summed from
+    (`part` = 'gradient'), the unscored units' summed gradients (`gradient`, a list). The counts are summed from
     the cells stored at import (`rollup_cells`, `unscored_cells`) when the view allows
     (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each unit's stored
     pattern (`model_unit_patterns`); the same figures either way."""
@@ -168,7 +168,8 @@ def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dic
     counts, params = _cell_counts(by, filters, grain) if grain is not None else _row_counts(by, filters)
     keys = ", ".join(dict.fromkeys([*by, "school_id"]))
     slopes = ", ".join(f"v.d{i}" for i in range(slots))
-    gradients = ", ".join(f"sum(school_units * d{i}) as g{i}" for i in range(slots))
+    # one list column, so that the many 'cell' rows carry one null, not one per slot
+    gradients = "[" + ", ".join(f"sum(school_units * d{i})" for i in range(slots)) + "] as gradient"
     sql = f"""{counts},
 valued as (
     select u.*, v.value, {slopes}
@@ -205,7 +206,9 @@ group by all
 
 def _row_counts(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
     """CTEs `scored_counts` (per group and school: school_retained, school_n, school_teachers) and
-    `unscored_units` (per group, school, model group and pattern: school_units) from the view's rows."""
+    `unscored_units` (group, school, model group, pattern and school_units, the units not scored at
+    t; one row per group, school, model group and pattern, or more: the reader sums them) from the
+    view's rows."""
     columns = ", ".join(ROW_COLUMNS)
     relation = f"""(
     select {columns}, true as observed from observations where months = 0 and retained
@@ -297,7 +300,7 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
             .assign(_m=np.arange(len(model.groups))), how="left")["_m"].to_numpy()
         known = ~np.isnan(model_group.astype(float))
         rows, mg = _row_ids(slopes, by, index)[known], model_group[known].astype("int64")
-        d = slopes[[f"g{i}" for i in range(model.slots)]].to_numpy(float)[known]
+        d = np.stack(slopes["gradient"].to_numpy()).astype(float)[known]
         for i in range(own):
             np.add.at(gradient, (rows, mg * own + i), d[:, i])
         np.add.at(gradient, (rows, slice(len(model.groups) * own, None)), d[:, own:])

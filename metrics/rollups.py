@@ -63,19 +63,18 @@ group by all
 
 def unscored_cells_sql(grain: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
     """`select <by>, school_id, model_programme, model_practice, pattern, school_units`: retention's
-    units not scored at their round (ingest/model.py `unscored_cells`) per group, school, model group
-    and pattern, at the unscored grain that keeps every column of rollup `grain` (the chosen
-    rollup grain of the view, `rollup_grain`)."""
+    units not scored at their round (ingest/model.py `unscored_cells`) under `filters`, one row per
+    cell (not summed: the reader sums them with their values), at the unscored grain that keeps
+    every column of rollup `grain` (the chosen rollup grain of the view, `rollup_grain`)."""
     kept = set(rollup_grains()[grain])
     unscored_grain = next(g for g, columns in rollup_grains().items() if "practice" in columns and kept <= set(columns))
     where, params = filters.where("practice", alias="r")
     keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
     sql = f"""
 select {keys}r.programme as model_programme, r.practice as model_practice, r.pattern,
-       sum(r.units)::bigint as school_units
+       r.units as school_units
 from unscored_cells r
 where r.grain = $unscored_grain and {where}
-group by all
 """
     return sql, params | {"unscored_grain": unscored_grain}
 
