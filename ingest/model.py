@@ -8,8 +8,8 @@ window, programme end dates, practices and their cut-offs); a reader meeting a m
 under another configuration is told to rebuild it (`python -m ingest --rebuild-model`).
 
 The tables are created by migration 2 (sustain/db.py MIGRATIONS; the rollups by 5 and 7,
-`model_unit_patterns` and `unscored_cells` by 8, which dropped the former response weights). Columns, documented as dbt
-documents a model:
+`model_unit_patterns` and `unscored_cells` by 8, which dropped the former response weights).
+Columns, documented as dbt documents a model:
 
 `model_visits`: placed visits, one row per teacher and scheduled round.
   submission_id, teacher_key   the visit and the teacher's pseudonymous key
