@@ -7,8 +7,9 @@ tables. `refresh_model(con, config, teachers)` recomputes the rows of the given 
 window, programme end dates, practices and their cut-offs); a reader meeting a model built
 under another configuration is told to rebuild it (`python -m ingest --rebuild-model`).
 
-The tables are created by migration 2 (sustain/db.py MIGRATIONS). Columns, documented as dbt
-documents a model:
+The tables are created by migration 2 (sustain/db.py MIGRATIONS; the rollups by 5 and 7,
+`model_unit_patterns` and `unscored_cells` by 8, which dropped the former response weights).
+Columns, documented as dbt documents a model:
 
 `model_visits`: placed visits, one row per teacher and scheduled round.
   submission_id, teacher_key   the visit and the teacher's pseudonymous key
@@ -47,32 +48,41 @@ documents a model:
   school_id, cluster, district, province, school_type   where the unit was observed at t (the
                                        round's visit), else where it was at month 0
   programme, gender, subject, ...      the teacher's (the catalogue's teacher-level dimensions)
-  last_retained, last_months           the unit's history before t: retained or not at its last
-                                       observation before t, and that round (true and 0: month 0)
 
-`response_classes`: retention's response weights, one row per programme, round t > 0 and history
-  (last_retained, last_months) of `person_period`: units, observed_units and
-  weight = 1 / the share observed (inverse probability of response within the class). A unit not
-  seen at t (absent, gone, not scored) is represented by the observed units that looked like it at
-  their last visit. Over the whole model, not per view, so a figure does not depend on the filters
-  beyond the rows it counts; recomputed at every refresh (one aggregate of person_period).
+`model_unit_patterns`: one row per unit (teacher-practice scored at month 0, in use or not):
+  teacher_key, practice and `pattern`, its round symbols coded base 5 (sustain/patterns.py
+  `unit_pattern_ctes`, the one definition). A unit's pattern reads all its teacher's rounds, so it is
+  refreshed with the teacher's other rows (per teacher, like `person_period`).
 
-`rollup_cells`: the sufficient statistics of retention and prevalence per school and cell, so a
-  country or district view reads thousands of rows, not the person-period table. One row per
-  measure (`prevalence`: each observation; `retention`: each unit in use at month 0 at its month-0
-  observation, and each later observed round), grain (sustain/dimensions.py `rollup_grains`: the
-  dimension columns it keeps, null in the others), the kept columns (always the school's place,
-  programme and months) and the history class (last_retained, last_months; null: weight 1):
-  retained, n (rows) and teachers (distinct teachers of the cell, each counted on the row of its
-  first class, so the sum over classes is the distinct count). The weights are joined at reading
-  (`response_classes`), so an import rewrites only the cells of the schools it touched.
+`rollup_cells`: the sufficient statistics of retention's scored units and of prevalence per school
+  and cell, so a country or district view reads thousands of rows, not the person-period table. One
+  row per measure (`prevalence`: each observation; `retention`: each unit in use at month 0 at its
+  month-0 observation, and each later round where it was scored), grain (sustain/dimensions.py
+  `rollup_grains`: the dimension columns it keeps, null in the others) and the kept columns (always
+  the school's place, programme and months): retained, n (rows) and teachers (distinct teachers of
+  the cell).
+
+`unscored_cells`: retention's units not scored at a round (metrics/as_scored.py counts each one as
+  the latent model's value for its pattern), per school cell: one row per grain (the grains of
+  `rollup_grains` that keep the practice: the model is fitted per programme and practice), the
+  kept columns (months among them), and `pattern` (`model_unit_patterns`): `units`, the
+  person-period rows not observed at that round. An unscored unit lies where it was at month 0; it
+  is one row, so its count adds up over any pooling. With `rollup_cells` (retention's retained, n and
+  teachers), a retention view's per-school totals (units = n + unscored units) are sums of cells.
+  At national scale a school cell holds a few units, so the table has about one row per unscored
+  unit-round (no smaller than the rows): what it saves is computing each unit's pattern, and the
+  join to person_period, at every view.
 
 `pattern_cells`: the latent model's sufficient statistics (metrics/latent.py), so its fit reads
   cells, not rows: one row per month-0 school cell (the school's place, programme, practice and
   the catalogue's teacher-level columns, where the unit was observed at month 0) and `pattern` (the
   unit's round symbols coded base 5, sustain/patterns.py): `units`, the teacher-practices scored at
   month 0 (in use or not) with that pattern. A unit lies in one cell, so the counts add up over
-  any pooling. An import rewrites the cells of the schools it touched, as for `rollup_cells`.
+  any pooling.
+
+An import rewrites the cells (`rollup_cells`, `unscored_cells`, `pattern_cells`) of the schools it
+touched only: every school where one of its teachers was observed, before or after the import (a
+unit's unscored rounds lie at its month-0 school, one of them).
 
 Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
 per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
@@ -94,8 +104,8 @@ from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
-# (3: `pattern_cells`)
-MODEL_VERSION = 3
+# (3: `pattern_cells`; 4: `model_unit_patterns` and `unscored_cells`, without the response classes)
+MODEL_VERSION = 4
 
 
 def _columns(alias: str = "") -> str:
@@ -109,7 +119,7 @@ def ensure_dimension_columns(con: duckdb.DuckDBPyConnection) -> None:
     (names are code identifiers from the catalogue; values are always computed, never spliced)."""
     for d in teacher_dimensions():
         if d.name not in MODEL_CORE_TEACHER_COLUMNS:
-            for table in (*MODEL_TABLES, "rollup_cells", "pattern_cells"):
+            for table in (*MODEL_TABLES, "rollup_cells", "pattern_cells", "unscored_cells"):
                 con.execute(f"alter table {table} add column if not exists {d.name} varchar")
 
 
@@ -231,13 +241,8 @@ sequenced as (
                           rows between unbounded preceding and 1 preceding), 0) as earlier_drops,
            max(case when observed then months end)
                over (partition by teacher_key, practice) as last_observed,
-           lead(retained ignore nulls) over (partition by teacher_key, practice order by months) as next_retained,
-           coalesce(last_value(case when observed then retained end ignore nulls) over history, true)
-               as last_retained,
-           coalesce(last_value(case when observed then months end ignore nulls) over history, 0) as last_months
+           lead(retained ignore nulls) over (partition by teacher_key, practice order by months) as next_retained
     from with_observation
-    window history as (partition by teacher_key, practice order by months
-                       rows between unbounded preceding and 1 preceding)
 )
 select s.teacher_key, s.practice, s.months,
        s.observed,
@@ -251,7 +256,6 @@ select s.teacher_key, s.practice, s.months,
        coalesce(v.hindrances, []::varchar[]) as hindrances_now,
        coalesce(v.hindrances_prev, []::varchar[]) as hindrances_prev,
        coalesce(m0.hindrances, []::varchar[]) as hindrances_m0,
-       s.last_retained, s.last_months,
        s.school_id, s.cluster, s.district, s.province, s.school_type,
        {_columns('s')}
 from sequenced s
@@ -261,14 +265,24 @@ order by s.district, s.school_id, s.teacher_key, s.practice, s.months
 """
 
 
-RESPONSE_CLASSES_SQL = """
-insert into response_classes by name
-select programme, months, last_retained, last_months,
-       count(*) as units,
-       count(*) filter (where observed) as observed_units,
-       1.0 / avg(observed::double) as weight
-from person_period
-group by all
+# the pattern code of every unit (teacher-practice scored at month 0) of every teacher
+# (`$scope_all`) or of those in temp table `model_scope`; it reads all the teacher's rounds
+UNIT_PATTERNS_SQL = f"""
+insert into model_unit_patterns by name
+with scoped_observations as (
+    select teacher_key, practice, months, retained from model_observations
+    where $scope_all or teacher_key in (select teacher_key from model_scope)
+),
+month0_units as (
+    select * from scoped_observations where months = 0
+),
+scoped_visits as (
+    select teacher_key, months, teacher_status from model_visits
+    where $scope_all or teacher_key in (select teacher_key from model_scope)
+),
+{unit_pattern_ctes("month0_units", "scoped_observations", "scoped_visits")}
+select teacher_key, practice, pattern from unit_patterns
+order by teacher_key, practice
 """
 
 # the rows the rollups aggregate, of every school (`$scope_all`) or of those in temp table
@@ -276,16 +290,15 @@ group by all
 _ROLLUP_COLUMNS = ", ".join(rollup_grains()["practice_teacher"])
 ROLLUP_SOURCE_SQL = f"""
 create or replace temp table rollup_source as
-select 'prevalence' as measure, teacher_key, {_ROLLUP_COLUMNS}, retained,
-       null::boolean as last_retained, null::integer as last_months
+select 'prevalence' as measure, teacher_key, {_ROLLUP_COLUMNS}, retained
 from model_observations
 where $scope_all or school_id in (select school_id from rollup_scope)
 union all
-select 'retention', teacher_key, {_ROLLUP_COLUMNS}, retained, null, null
+select 'retention', teacher_key, {_ROLLUP_COLUMNS}, retained
 from model_observations
 where months = 0 and retained and ($scope_all or school_id in (select school_id from rollup_scope))
 union all
-select 'retention', teacher_key, {_ROLLUP_COLUMNS}, retained, last_retained, last_months
+select 'retention', teacher_key, {_ROLLUP_COLUMNS}, retained
 from person_period
 where observed and ($scope_all or school_id in (select school_id from rollup_scope))
 """
@@ -300,7 +313,7 @@ def _regrouped(coarse: str, fine: str) -> tuple[str, dict]:
     just written (a teacher's columns are the same in all its rows, so its cells' teachers add up)."""
     return f"""
 insert into rollup_cells by name
-select measure, $grain as grain, {_kept(coarse)}, last_retained, last_months,
+select measure, $grain as grain, {_kept(coarse)},
        sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers
 from rollup_cells
 where grain = $finer and ($scope_all or school_id in (select school_id from rollup_scope))
@@ -311,12 +324,12 @@ order by measure, district, school_id
 
 # The four grains from two passes over `rollup_source`. A source row is one teacher-practice-round
 # (of one measure), so at the grains that keep the practice each row is its own teacher in its cell;
-# at the grains that pool practices a teacher counts once per cell, on the row of its first class
-# there. The grains without the teacher-level factors are sums of those with them.
+# at the grains that pool practices a teacher counts once per cell. The grains without the
+# teacher-level factors are sums of those with them.
 ROLLUP_SQL = [
     (f"""
 insert into rollup_cells by name
-select measure, $grain as grain, {_kept('practice_teacher')}, last_retained, last_months,
+select measure, $grain as grain, {_kept('practice_teacher')},
        count(*) filter (where retained) as retained, count(*) as n, count(*) as teachers
 from rollup_source
 group by all
@@ -325,79 +338,68 @@ order by measure, district, school_id
     _regrouped("practice", "practice_teacher"),
     (f"""
 insert into rollup_cells by name
-with per_teacher as (
-    select measure, teacher_key, {_kept('teacher')}, last_retained, last_months,
-           count(*) filter (where retained) as retained, count(*) as n
-    from rollup_source
-    group by all
-),
-first_class as (
-    select *, row_number() over (partition by measure, teacher_key, {_kept('teacher')}
-                                 order by last_retained, last_months) = 1 as first_of_teacher
-    from per_teacher
-)
-select measure, $grain as grain, {_kept('teacher')}, last_retained, last_months,
-       sum(retained)::bigint as retained, sum(n)::bigint as n,
-       count(*) filter (where first_of_teacher) as teachers
-from first_class
+select measure, $grain as grain, {_kept('teacher')},
+       count(*) filter (where retained) as retained, count(*) as n, count(distinct teacher_key) as teachers
+from rollup_source
 group by all
 order by measure, district, school_id
 """, {"grain": "teacher"}),
     _regrouped("core", "teacher"),
 ]
 
+# the grains of `unscored_cells`: those of the rollups that keep the practice, finest first (the
+# coarser one is summed from it)
+UNSCORED_GRAINS = [g for g in reversed(rollup_grains()) if "practice" in rollup_grains()[g]]
+UNSCORED_CELLS_SQL = [
+    (f"""
+insert into unscored_cells by name
+select $grain as grain, {", ".join(f"pp.{c}" for c in rollup_grains()[UNSCORED_GRAINS[0]])}, p.pattern,
+       count(*) as units
+from person_period pp
+join model_unit_patterns p using (teacher_key, practice)
+where not pp.observed and ($scope_all or pp.school_id in (select school_id from rollup_scope))
+group by all
+order by pp.district, pp.school_id
+""", {"grain": UNSCORED_GRAINS[0]}),
+    *[(f"""
+insert into unscored_cells by name
+select $grain as grain, {_kept(coarse)}, pattern, sum(units)::bigint as units
+from unscored_cells
+where grain = $finer and ($scope_all or school_id in (select school_id from rollup_scope))
+group by all
+order by district, school_id
+""", {"grain": coarse, "finer": UNSCORED_GRAINS[0]}) for coarse in UNSCORED_GRAINS[1:]],
+]
+
 
 # the latent model's pattern counts of the units (teacher-practices scored at month 0) of every
-# school (`$scope_all`) or of those in temp table `rollup_scope`, by their month-0 cell; a unit's
-# pattern reads all its teacher's rounds, wherever they were
+# school (`$scope_all`) or of those in temp table `rollup_scope`, by their month-0 cell
 _PATTERN_COLUMNS = [c for c in rollup_grains()["practice_teacher"] if c != "months"]
 PATTERN_CELLS_SQL = f"""
 insert into pattern_cells by name
-with month0_units as (
-    select * from model_observations
-    where months = 0 and ($scope_all or school_id in (select school_id from rollup_scope))
-),
-unit_observations as (
-    select teacher_key, practice, months, retained from model_observations
-    where $scope_all or teacher_key in (select teacher_key from month0_units)
-),
-unit_visits as (
-    select teacher_key, months, teacher_status from model_visits
-    where $scope_all or teacher_key in (select teacher_key from month0_units)
-),
-{unit_pattern_ctes("month0_units", "unit_observations", "unit_visits")}
-select {", ".join(f"u.{c}" for c in _PATTERN_COLUMNS)}, p.pattern, count(*) as units
-from month0_units u
-join unit_patterns p using (teacher_key, practice)
+select {", ".join(f"o.{c}" for c in _PATTERN_COLUMNS)}, p.pattern, count(*) as units
+from model_observations o
+join model_unit_patterns p using (teacher_key, practice)
+where o.months = 0 and ($scope_all or o.school_id in (select school_id from rollup_scope))
 group by all
-order by u.district, u.school_id
+order by o.district, o.school_id
 """
 
 
-def refresh_pattern_cells(con: duckdb.DuckDBPyConnection, config: Config, scope_all: bool) -> None:
-    """Rebuild the pattern counts of every school (`scope_all`) or of the schools in temp table
-    `rollup_scope`."""
-    if scope_all:
-        con.execute("delete from pattern_cells")
-    else:
-        con.execute("delete from pattern_cells where school_id in (select school_id from rollup_scope)")
-    execute(con, PATTERN_CELLS_SQL, {"scope_all": scope_all, "leaving_statuses": LEAVING_STATUSES,
-                                     "followup_months": [m for m in config.schedule.months if m > 0]})
-
-
 def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
-    """Rebuild `response_classes`, and the rollup cells of every school (`scope_all`) or of the
-    schools in temp table `rollup_scope`."""
-    con.execute("delete from response_classes")
-    con.execute(RESPONSE_CLASSES_SQL)
-    if scope_all:
-        con.execute("delete from rollup_cells")
-    else:
-        con.execute("delete from rollup_cells where school_id in (select school_id from rollup_scope)")
+    """Rebuild the cells (`rollup_cells`, `unscored_cells`, `pattern_cells`) of every school
+    (`scope_all`) or of the schools in temp table `rollup_scope`, from the model's rows and
+    `model_unit_patterns`."""
+    for table in ("rollup_cells", "unscored_cells", "pattern_cells"):
+        if scope_all:
+            con.execute(f"delete from {table}")
+        else:
+            con.execute(f"delete from {table} where school_id in (select school_id from rollup_scope)")
     execute(con, ROLLUP_SOURCE_SQL, {"scope_all": scope_all})
-    for sql, params in ROLLUP_SQL:
+    for sql, params in [*ROLLUP_SQL, *UNSCORED_CELLS_SQL]:
         execute(con, sql, params | {"scope_all": scope_all})
     con.execute("drop table if exists rollup_source")
+    execute(con, PATTERN_CELLS_SQL, {"scope_all": scope_all})
 
 
 TOUCHED_SCHOOLS_SQL = """
@@ -439,7 +441,7 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     full = teachers_sql is None or not model_is_current(con, config)
     if full:
         ensure_dimension_columns(con)
-        for table in MODEL_TABLES:
+        for table in (*MODEL_TABLES, "model_unit_patterns"):
             con.execute(f"delete from {table}")
     else:
         execute(con, f"create or replace temp table model_scope as select distinct teacher_key from ({teachers_sql})",
@@ -447,7 +449,7 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
         # the schools whose rollup cells change: where these teachers were observed, before and after
         con.execute("create or replace temp table rollup_scope (school_id varchar)")
         con.execute(TOUCHED_SCHOOLS_SQL)
-        for table in MODEL_TABLES:
+        for table in (*MODEL_TABLES, "model_unit_patterns"):
             con.execute(f"delete from {table} where teacher_key in (select teacher_key from model_scope)")
     if full:
         con.execute("create or replace temp table model_scope (teacher_key varchar)")
@@ -455,10 +457,11 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     values = model_params(config) | {"scope_all": full}
     for sql in (PLACED_VISITS_SQL, OBSERVATIONS_SQL, PERSON_PERIOD_SQL):
         execute(con, sql, values)
+    execute(con, UNIT_PATTERNS_SQL, {"scope_all": full, "leaving_statuses": LEAVING_STATUSES,
+                                     "followup_months": sorted(m for m in config.schedule.months if m > 0)})
     if not full:
         con.execute(TOUCHED_SCHOOLS_SQL)
     refresh_rollups(con, full)
-    refresh_pattern_cells(con, config, full)
     con.execute("drop table if exists rollup_scope")
     con.execute("delete from model_info")
     execute(con, "insert into model_info values ($fingerprint, now()::timestamp)",

@@ -24,6 +24,12 @@ The model is fitted over the whole analysis model, not per view (as the response
 so a figure does not depend on the filters beyond the units it counts, and one fit serves every
 view until the next import (cached on the model's build time).
 
+Reading. A unit's pattern is stored at import (ingest/model.py `model_unit_patterns`), and so are the
+unscored units per school cell and pattern (`unscored_cells`), beside the scored counts
+(`rollup_cells`): a view without a hindrance filter or group sums cells (metrics/rollups.py
+`rollup_grain`), any other counts its rows. The model's values are joined in DuckDB, so the query
+returns per-school totals and per-model-group gradients, not one row per unit or pattern.
+
 Interval (cluster-robust by school, delta method). The estimate is a smooth function of the
 units' scores and of the model's parameters theta; its linearisation gives each school s the
 influence phi_s = [sum_{u in s} (y_u - R) + g' (-H^-1 U_s)] / N, with y_u the score or v_u, g =
@@ -44,11 +50,11 @@ import pandas as pd
 from scipy import sparse
 
 from sustain.config import Config
-from sustain.patterns import unit_pattern_ctes
 
 from . import latent
 from .base import filtered_rows, query, select_list
 from .filters import TEACHER_COLUMNS, Filters
+from .rollups import rollup_grain, school_cells_sql, unscored_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
 
 # the groups the model is fitted to (hazards and p per group; emissions shared)
@@ -135,6 +141,7 @@ def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None
     pattern_of, round_of = np.nonzero(unscored)
     source = cells[followed].reset_index(drop=True)
     table = source.loc[pattern_of, [*MODEL_BY, "pattern"]].reset_index(drop=True)
+    table["pattern"] = table["pattern"].astype("int64")
     table["months"] = np.asarray(followup, dtype="int64")[round_of - 1]
     table["value"] = values[pattern_of, round_of]
     for i in range(slots):
@@ -143,10 +150,65 @@ def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None
                          unstable=unstable, slots=slots, covariance=influence.T @ influence)
 
 
-def _view_sql(by: Sequence[str], filters: Filters, config: Config) -> tuple[str, dict]:
-    """One query: per group of `by` (holding months) and school, the scored counts (`retained`,
-    `n`, `teachers`) and all units (`part` = 'cell'); per group, school, model group and pattern,
-    the units not scored at t (`part` = 'unscored'), whose values the model gives."""
+# the fitted model's values and gradients (`AsScoredModel.values`), registered on the connection
+# for the one query of a view
+VALUES_RELATION = "as_scored_values"
+
+
+def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dict]:
+    """One query, the model's values joined in (`VALUES_RELATION`): per group of `by` (holding
+    months) and school (`part` = 'cell'), the scored counts (`school_retained`, `school_n`,
+    `school_teachers`), all units (`school_units`) and the sum of the unscored units' values
+    (`school_value`; `unvalued`: units whose pattern the model lacks); per group and model group
+    (`part` = 'gradient'), the unscored units' summed gradients (`gradient`, a list). The counts are summed from
+    the cells stored at import (`rollup_cells`, `unscored_cells`) when the view allows
+    (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each unit's stored
+    pattern (`model_unit_patterns`); the same figures either way."""
+    grain = rollup_grain(by, filters)
+    counts, params = _cell_counts(by, filters, grain) if grain is not None else _row_counts(by, filters)
+    keys = ", ".join(dict.fromkeys([*by, "school_id"]))
+    slopes = ", ".join(f"v.d{i}" for i in range(slots))
+    # one list column, so that the many 'cell' rows carry one null, not one per slot
+    gradients = "[" + ", ".join(f"sum(school_units * d{i})" for i in range(slots)) + "] as gradient"
+    sql = f"""{counts},
+valued as (
+    select u.*, v.value, {slopes}
+    from unscored_units u
+    left join {VALUES_RELATION} v
+      on v.programme = u.model_programme and v.practice = u.model_practice and v.pattern = u.pattern
+     and v.months = u.months
+),
+school_cells as (
+    select {keys}, school_retained, school_n, school_teachers, school_n as school_units,
+           0.0 as school_value, 0 as unvalued
+    from scored_counts
+    union all by name
+    select {keys}, 0 as school_retained, 0 as school_n, 0 as school_teachers, school_units,
+           school_units * value as school_value, (value is null)::integer as unvalued
+    from valued
+)
+select 'cell' as part, {keys},
+       sum(school_retained)::bigint as school_retained,
+       sum(school_n)::bigint as school_n,
+       sum(school_teachers)::bigint as school_teachers,
+       sum(school_units)::bigint as school_units,
+       sum(school_value) as school_value,
+       sum(unvalued)::bigint as unvalued
+from school_cells
+group by all
+union all by name
+select 'gradient' as part, {select_list(by)}model_programme, model_practice, {gradients}
+from valued
+group by all
+"""
+    return sql, params
+
+
+def _row_counts(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
+    """CTEs `scored_counts` (per group and school: school_retained, school_n, school_teachers) and
+    `unscored_units` (group, school, model group, pattern and school_units, the units not scored at
+    t; one row per group, school, model group and pattern, or more: the reader sums them) from the
+    view's rows."""
     columns = ", ".join(ROW_COLUMNS)
     relation = f"""(
     select {columns}, true as observed from observations where months = 0 and retained
@@ -154,36 +216,44 @@ def _view_sql(by: Sequence[str], filters: Filters, config: Config) -> tuple[str,
     select {columns}, observed from person_period
 )"""
     rows, params = filtered_rows(by, filters, relation)
-    keys = select_list(by)
-    school = "" if "school_id" in by else "school_id, "
-    followup = [m for m in sorted(config.schedule.months) if m > 0]
+    keys = ", ".join(dict.fromkeys([*by, "school_id"]))
     sql = f"""
 shown as (
     {rows}
 ),
-unscored as (
-    select * from shown where not observed
+scored_counts as (
+    select {keys},
+           count(*) filter (where retained) as school_retained,
+           count(*) as school_n,
+           count(distinct teacher_key) as school_teachers
+    from shown
+    where observed
+    group by all
 ),
 unscored_units as (
-    -- every unit of person_period was in use at month 0
-    select distinct teacher_key, practice, true as retained from unscored
+    select {", ".join(f"s.{c}" for c in dict.fromkeys([*by, "school_id"]))}, s.programme as model_programme,
+           s.practice as model_practice, u.pattern, count(*) as school_units
+    from shown s
+    join model_unit_patterns u on u.teacher_key = s.teacher_key and u.practice = s.practice
+    where not s.observed
+    group by all
+)"""
+    return sql, params
+
+
+def _cell_counts(by: Sequence[str], filters: Filters, grain: str) -> tuple[str, dict]:
+    """`_row_counts`' two CTEs summed from the cells: the scored counts from `rollup_cells` at
+    `grain`, the unscored units from `unscored_cells`."""
+    scored, params = school_cells_sql("retention", grain, by, filters)
+    unscored, unscored_params = unscored_cells_sql(grain, by, filters)
+    sql = f"""
+scored_counts as (
+    {scored}
 ),
-{unit_pattern_ctes("unscored_units", "observations", "placed_visits")}
-select 'cell' as part, {keys}{school}
-       count(*) filter (where observed and retained) as school_retained,
-       count(*) filter (where observed) as school_n,
-       count(distinct teacher_key) filter (where observed) as school_teachers,
-       count(*) as school_units
-from shown
-group by all
-union all by name
-select 'unscored' as part, {select_list(by, "s")}{"" if "school_id" in by else "s.school_id, "}s.programme as model_programme,
-       s.practice as model_practice, u.pattern, count(*) as school_units
-from unscored s
-join unit_patterns u on u.teacher_key = s.teacher_key and u.practice = s.practice
-group by all
-"""
-    return sql, params | {"followup_months": followup, "leaving_statuses": latent.LEAVING_STATUSES}
+unscored_units as (
+    {unscored}
+)"""
+    return sql, params | unscored_params
 
 
 def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -194,29 +264,26 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     by = list(by)
     columns = [*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers"]
     model = fit_model(con, config)
-    parts = query(con, config, *_view_sql(by, filters, config)) if model is not None else pd.DataFrame()
+    parts = pd.DataFrame()
+    if model is not None:
+        # on a cursor of its own: the registration is seen by this query only
+        cursor = con.cursor()
+        try:
+            cursor.register(VALUES_RELATION, model.values)
+            parts = query(cursor, config, *_view_sql(by, filters, model.slots))
+        finally:
+            cursor.close()
     if parts.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     cells = parts[parts["part"] == "cell"].reset_index(drop=True)
-    unscored = parts[parts["part"] == "unscored"].reset_index(drop=True)
+    slopes = parts[parts["part"] == "gradient"].reset_index(drop=True)
     gid, index = _group_index(cells, by)
     n_groups = len(index)
     total = lambda c: np.bincount(gid, weights=cells[c].to_numpy(float), minlength=n_groups)  # noqa: E731
-    # the unscored units' values and gradients, from the model (units of the cell's school)
-    slopes = [f"d{i}" for i in range(model.slots)]
-    keys = ["model_programme", "model_practice", "pattern", "months"]
-    unscored = unscored.astype({"pattern": "int64"})
-    cell_keys = list(dict.fromkeys([*by, "school_id"]))
-    looked_up = unscored[[*cell_keys, *keys[:3], "school_units"]].merge(
-        model.values.rename(columns={"programme": "model_programme", "practice": "model_practice"}),
-        on=keys, how="left")
-    cell_of = _row_ids(looked_up, cell_keys, cells)
-    units_unscored = looked_up["school_units"].to_numpy(float)
-    value_unscored = units_unscored * looked_up["value"].to_numpy(float)
-    # (a unit whose pattern the model lacks cannot happen: both read the same rows; if it did, the
-    # figure would be NaN rather than silently wrong)
-    school_value = cells["school_retained"].to_numpy(float) + np.bincount(
-        cell_of, weights=value_unscored, minlength=len(cells))
+    # a unit whose pattern the model lacks cannot happen (both read the same units); if it did, the
+    # figure would be NaN rather than silently wrong
+    unscored_value = np.where(cells["unvalued"].to_numpy(float) > 0, np.nan, cells["school_value"].to_numpy(float))
+    school_value = cells["school_retained"].to_numpy(float) + unscored_value
     school_units = cells["school_units"].to_numpy(float)
     units, value = total("school_units"), np.bincount(gid, weights=school_value, minlength=n_groups)
     schools = np.bincount(gid, weights=(school_units > 0), minlength=n_groups)
@@ -226,14 +293,14 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     residual = np.bincount(gid, weights=spread**2, minlength=n_groups)
     # the model's share of the variance: g' X_s per school, g = the group's summed gradients
     gradient = np.zeros((n_groups, model.influence.shape[1]))
-    if len(looked_up):
+    if len(slopes):
         own = model.slots - latent.SHARED
-        model_group = looked_up[["model_programme", "model_practice"]].merge(
+        model_group = slopes[["model_programme", "model_practice"]].merge(
             model.groups.set_axis(["model_programme", "model_practice"], axis=1)
             .assign(_m=np.arange(len(model.groups))), how="left")["_m"].to_numpy()
         known = ~np.isnan(model_group.astype(float))
-        rows, mg = gid[cell_of][known], model_group[known].astype("int64")
-        d = looked_up[slopes].to_numpy(float)[known] * units_unscored[known, None]
+        rows, mg = _row_ids(slopes, by, index)[known], model_group[known].astype("int64")
+        d = np.stack(slopes["gradient"].to_numpy()).astype(float)[known]
         for i in range(own):
             np.add.at(gradient, (rows, mg * own + i), d[:, i])
         np.add.at(gradient, (rows, slice(len(model.groups) * own, None)), d[:, own:])

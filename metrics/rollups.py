@@ -11,6 +11,9 @@ groups or filters by, and only when the sums it needs add up across the cells it
 - practices pooled only over all practices, or one (a teacher counts in every practice's cell, so
   the cells of two practices would count them twice).
 Otherwise (`rollup_grain` returns None) the indicator reads the model's rows, with the same result.
+
+Retention's units not scored at a round (`unscored_cells`) are one row each, so their counts add up
+over any pooling; a retention view reads them alongside `rollup_cells` under the same rule.
 """
 from __future__ import annotations
 
@@ -56,6 +59,24 @@ where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
 group by all
 """
     return sql, params | {"rollup_measure": measure, "rollup_grain": grain}
+
+
+def unscored_cells_sql(grain: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
+    """`select <by>, school_id, model_programme, model_practice, pattern, school_units`: retention's
+    units not scored at their round (ingest/model.py `unscored_cells`) under `filters`, one row per
+    cell (not summed: the reader sums them with their values), at the unscored grain that keeps
+    every column of rollup `grain` (the chosen rollup grain of the view, `rollup_grain`)."""
+    kept = set(rollup_grains()[grain])
+    unscored_grain = next(g for g, columns in rollup_grains().items() if "practice" in columns and kept <= set(columns))
+    where, params = filters.where("practice", alias="r")
+    keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
+    sql = f"""
+select {keys}r.programme as model_programme, r.practice as model_practice, r.pattern,
+       r.units as school_units
+from unscored_cells r
+where r.grain = $unscored_grain and {where}
+"""
+    return sql, params | {"unscored_grain": unscored_grain}
 
 
 # -- the latent model's pattern counts (metrics/latent.py `pattern_counts`) ------------------------

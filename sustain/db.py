@@ -284,6 +284,29 @@ create table if not exists pattern_cells (
     pattern bigint, units bigint
 );
 """),
+    (8, "retention's unit patterns and unscored units per school cell (ingest/model.py); "
+        "the response weights dropped", """
+-- each unit's (teacher-practice scored at month 0) pattern code (sustain/patterns.py)
+create table if not exists model_unit_patterns (
+    teacher_key varchar, practice varchar, pattern bigint
+);
+-- retention's units not scored at a round, per grain, school cell and pattern; the catalogue's
+-- further teacher-level columns are added by the model build, which fills the table (the model
+-- version changed, so an existing model is rebuilt once)
+create table if not exists unscored_cells (
+    grain varchar,
+    province varchar, district varchar, cluster varchar, school_id varchar, school_type varchar,
+    programme varchar, months integer, practice varchar, gender varchar, subject varchar,
+    pattern bigint, units bigint
+);
+-- retention's former response weights and the history classes they were kept by: read by no
+-- figure since retention became the as-scored share (metrics/as_scored.py)
+drop table if exists response_classes;
+alter table rollup_cells drop column if exists last_retained;
+alter table rollup_cells drop column if exists last_months;
+alter table person_period drop column if exists last_retained;
+alter table person_period drop column if exists last_months;
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

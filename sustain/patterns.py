@@ -2,10 +2,11 @@
 
 A unit is a teacher-practice scored at month 0. Each scheduled round gets a symbol, and the
 symbols are the digits of the code in base 5 (digit 0 for month 0, digit j for the j-th round
-after it). Defined once here because two layers compute it: the latent model's row path
-(metrics/latent.py `pattern_counts`), retention's unscored units (metrics/as_scored.py) and the
-import, which stores the pattern counts per school cell (ingest/model.py `pattern_cells`). The stored codes follow this definition: a change here
-needs ingest/model.py `MODEL_VERSION` raised, so that every database rebuilds its model.
+after it). Defined once here: the import stores every unit's code (ingest/model.py
+`model_unit_patterns`, from which `pattern_cells` and `unscored_cells` are counted), and the
+latent model's row path (metrics/latent.py `pattern_counts`) computes it at query time. The stored
+codes follow this definition: a change here needs ingest/model.py `MODEL_VERSION` raised, so that
+every database rebuilds its model.
 """
 from __future__ import annotations
 

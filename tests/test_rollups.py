@@ -1,8 +1,9 @@
-"""The analysis model's rollups (ingest/model.py `rollup_cells` and `pattern_cells`, read through
-metrics/rollups.py): every indicator gives the same table from the rollups as from the model's rows
-(the latent model's pattern counts, survival and half-life too, with factor filters); an import
-rewrites the cells of the schools it touched only, and they equal a full rebuild; retention's response
-weights stored at import are the window over person_period they replace; a visit's scores and
+"""The analysis model's rollups (ingest/model.py `rollup_cells`, `unscored_cells` and `pattern_cells`,
+read through metrics/rollups.py): every indicator gives the same table from the rollups as from the
+model's rows (the latent model's pattern counts, survival and half-life too, with factor filters);
+retention from the cells equals retention from the rows after an import, an edit, a teacher leaving
+and a re-import, and the unit patterns stored at import are their definition's; an import rewrites
+the cells of the schools it touched only, and they equal a full rebuild; a visit's scores and
 hindrances stay one row per pair without the primary keys migration 6 dropped."""
 import duckdb
 import pandas as pd
@@ -12,8 +13,8 @@ from ingest.model import refresh_model
 from metrics import Filters, latent, rollups
 from metrics.registry import INDICATORS, TABLES
 from sustain.config import load_config
-from sustain.db import open_for_writing
-from sustain.patterns import GONE, LEFT
+from sustain.db import execute, open_for_writing
+from sustain.patterns import GONE, LEAVING_STATUSES, LEFT, unit_pattern_ctes
 from support import rows, teacher, visit, write_kobo, write_roster
 
 # views read from the rollups (a grain is chosen), and some read from the rows (hindrance, two
@@ -129,6 +130,7 @@ def first_visits():
 
 
 ROLLUP_CELLS = "select * from rollup_cells where school_id in ('S2', 'S3') order by all"
+UNSCORED_CELLS = "select * from unscored_cells where school_id in ('S2', 'S3') order by all"
 MARK = 999  # a value no cell holds, written into school S1's cells before the second import
 
 
@@ -149,6 +151,7 @@ def imported(tmp_path, config_factory, load):
     load(config, write_kobo(tmp_path / "first.csv", first_visits()))
     write(config, f"update rollup_cells set teachers = {MARK} where school_id = 'S1'")
     write(config, f"update pattern_cells set units = {MARK} where school_id = 'S1'")
+    write(config, f"update unscored_cells set units = {MARK} where school_id = 'S1'")
     later = [visit("T3-12", "T3", "S2", 12, scores=LOWER, hindrances="low_pay no_followup"),
              visit("T3-3b", "T3", "S2", 3, root="T3-3", scores=LOWER, end_time="2024-06-01T10:00:00+05:00")]
     summary = load(config, write_kobo(tmp_path / "second.csv", later)).files[0]
@@ -160,8 +163,11 @@ def test_an_import_rewrites_the_rollups_of_the_schools_it_touched_equal_to_a_ful
     config = imported
     # school S1 was not touched: its cells were not rewritten (still marked)
     assert rows(config, "select distinct teachers from rollup_cells where school_id = 'S1'") == [(MARK,)]
+    assert rows(config, "select distinct units from unscored_cells where school_id = 'S1'") == [(MARK,)]
     incremental = rows(config, ROLLUP_CELLS)
-    classes = rows(config, "select * from response_classes order by all")
+    unscored = rows(config, UNSCORED_CELLS)
+    patterns = rows(config, "select * from model_unit_patterns order by all")
+    assert unscored and patterns
     assert rows(config, "select sum(n) from rollup_cells where measure = 'retention' and grain = 'core' "
                         "and school_id = 'S2' and months = 12") == [(1,)]  # group_work (teaching_aids: na)
     con = open_for_writing(config.database_path())
@@ -170,7 +176,8 @@ def test_an_import_rewrites_the_rollups_of_the_schools_it_touched_equal_to_a_ful
     finally:
         con.close()
     assert rows(config, ROLLUP_CELLS) == incremental
-    assert rows(config, "select * from response_classes order by all") == classes
+    assert rows(config, UNSCORED_CELLS) == unscored
+    assert rows(config, "select * from model_unit_patterns order by all") == patterns
     assert MARK not in {r[0] for r in rows(config, "select teachers from rollup_cells where school_id = 'S1'")}
 
 
@@ -202,28 +209,62 @@ def test_an_import_rewrites_the_pattern_counts_of_the_schools_it_touched_equal_t
     assert MARK not in {r[0] for r in rows(config, "select units from pattern_cells where school_id = 'S1'")}
 
 
-def test_response_weights_stored_at_import_are_the_window_they_replace(imported):
-    config = imported
-    window = rows(config, """
-with h as (
-    select *,
-           coalesce(last_value(case when observed then retained end ignore nulls) over history, true) as lr,
-           coalesce(last_value(case when observed then months end ignore nulls) over history, 0) as lm
-    from person_period
-    window history as (partition by teacher_key, practice order by months
-                       rows between unbounded preceding and 1 preceding)
-)
-select teacher_key, practice, months,
-       1.0 / avg(observed::double) over (partition by programme, months, lr, lm) as weight
-from h order by all""")
-    stored = rows(config, """
-select teacher_key, practice, months, rc.weight
-from person_period join response_classes rc using (programme, months, last_retained, last_months)
-order by all""")
-    assert len(stored) == len(window) > 0
-    assert [r[:3] for r in stored] == [r[:3] for r in window]
-    assert [r[3] for r in stored] == pytest.approx([r[3] for r in window], rel=1e-12)
-    assert len({r[3] for r in stored}) > 1  # the weights differ between classes
+# retention's views read from the cells (a grain is chosen for each), compared with the rows
+RETENTION_VIEWS = [
+    (Filters(), ["district"]),
+    (Filters(), ["school_id"]),
+    (Filters(gender=("female",)), ["programme"]),
+    (Filters(months_min=6, practice=("group_work",)), ["cluster", "subject"]),
+]
+# each unit's pattern as sustain/patterns.py defines it, computed from the model's rows now
+DEFINED_PATTERNS = f"""
+with month0_units as (
+    select teacher_key, practice, retained from model_observations where months = 0
+),
+{unit_pattern_ctes("month0_units", "model_observations", "model_visits")}
+select teacher_key, practice, pattern::bigint from unit_patterns order by all
+"""
+
+
+def assert_retention_cells_equal_rows(config, monkeypatch):
+    """Retention on every view of RETENTION_VIEWS is the same from the cells and from the rows, some
+    unit of each is unscored at a reported round, and the stored patterns are their definition's."""
+    con = duckdb.connect(str(config.database_path()), read_only=True)
+    try:
+        for filters, by in RETENTION_VIEWS:
+            monkeypatch.setattr(rollups, "ENABLED", True)
+            assert rollups.rollup_grain([*by, "months"], filters) is not None
+            from_cells, from_rows = both_paths(con, config, "retention", filters, by, monkeypatch)
+            assert len(from_rows) > 1
+            pd.testing.assert_frame_equal(from_cells, from_rows, rtol=1e-9, obj=f"{filters.describe()} by {by}")
+        followup = sorted(m for m in config.schedule.months if m > 0)
+        defined = execute(con, DEFINED_PATTERNS, {"followup_months": followup,
+                                                  "leaving_statuses": LEAVING_STATUSES}).fetchall()
+        assert con.execute("select * from model_unit_patterns order by all").fetchall() == defined
+        assert con.execute("select sum(units) from unscored_cells where months in "
+                           "(select months from model_observations)").fetchone()[0] > 0
+    finally:
+        con.close()
+
+
+def test_retention_from_the_cells_equals_retention_from_the_rows_after_each_import(tmp_path, config_factory, load,
+                                                                                   monkeypatch):
+    config = config_factory(**{"thresholds.min_group_n": 1})
+    load(config, write_roster(tmp_path / "roster.csv", TEACHERS))
+    load(config, write_kobo(tmp_path / "first.csv", first_visits()))
+    assert_retention_cells_equal_rows(config, monkeypatch)
+    # a new round and an edit (school S2): T3's month-12 units become scored, its pattern changes
+    load(config, write_kobo(tmp_path / "second.csv", [
+        visit("T3-12", "T3", "S2", 12, scores=LOWER, hindrances="low_pay no_followup"),
+        visit("T3-3b", "T3", "S2", 3, root="T3-3", scores=LOWER, end_time="2024-06-01T10:00:00+05:00")]))
+    assert_retention_cells_equal_rows(config, monkeypatch)
+    # a teacher leaving (school S3): T4's later rounds become LEFT, then GONE
+    load(config, write_kobo(tmp_path / "third.csv", [
+        visit("T4-12", "T4", "S3", 12, programme="CBT", status="left", district="Sanghar", cluster="SAN-C1")]))
+    assert_retention_cells_equal_rows(config, monkeypatch)
+    # the first file again: its visits are unchanged, T3's edit stays
+    load(config, write_kobo(tmp_path / "first.csv", first_visits()))
+    assert_retention_cells_equal_rows(config, monkeypatch)
 
 
 def test_scores_and_hindrances_stay_one_row_per_pair_without_primary_keys(imported, tmp_path, load):
