@@ -80,7 +80,8 @@ def counts(db: Path) -> tuple[int, int]:
 # -- one reader process ----------------------------------------------------------------------------
 def reader(db: str, folder: str, name: str, retry: float, indicator: bool, hard_seconds: float,
            tail: float) -> None:
-    """Loop read-only queries until `tail` seconds after the ingest's end (or hard_seconds)."""
+    """Loop read-only queries until `tail` seconds after the ingest's end and an answer begun after it
+    (or hard_seconds)."""
     from metrics import Filters
     from metrics.registry import INDICATORS
     from sustain.config import load_config
@@ -94,8 +95,12 @@ def reader(db: str, folder: str, name: str, retry: float, indicator: bool, hard_
     hard_deadline = time.time() + hard_seconds
     while time.time() < hard_deadline:
         done = folder_path / "ingest-done"
-        if done.exists() and time.time() > float(done.read_text() or 0) + tail:
-            break
+        if done.exists():
+            # at least `tail` seconds after the end, and until one answer began after it: the first
+            # retention answer after an import fits its model, seconds on a loaded machine
+            end = float(done.read_text() or 0)
+            if time.time() > end + tail and any(o[2] == "answer" and o[0] > end for o in outcomes):
+                break
         started = time.time()
         try:
             with read_only(db, retry_seconds=retry) as con:
