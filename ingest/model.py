@@ -74,6 +74,14 @@ documents a model:
   month 0 (in use or not) with that pattern. A unit lies in one cell, so the counts add up over
   any pooling. An import rewrites the cells of the schools it touched, as for `rollup_cells`.
 
+`pattern_hindrance_cells`: `pattern_cells` per hindrance group: `hindrance` and the same columns,
+  counting the units whose teacher reported that hindrance at any placed visit (the rule of a
+  hindrance filter or group: `teacher_hindrances` in metrics/base.py), so a view filtered by one
+  hindrance or grouped by hindrance fits the latent model on cells too. A teacher is in every
+  group they reported, so the counts add up within one hindrance, never across hindrances. A
+  teacher's hindrances change only with their visits, which puts the schools of all their
+  observations (their month-0 school among them) in the refresh's scope.
+
 Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
 per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
 country; an incremental refresh appends its teachers' rows after them (a full rebuild,
@@ -94,8 +102,8 @@ from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
-# (3: `pattern_cells`)
-MODEL_VERSION = 3
+# (3: `pattern_cells`; 5: `pattern_hindrance_cells`)
+MODEL_VERSION = 5
 
 
 def _columns(alias: str = "") -> str:
@@ -109,7 +117,7 @@ def ensure_dimension_columns(con: duckdb.DuckDBPyConnection) -> None:
     (names are code identifiers from the catalogue; values are always computed, never spliced)."""
     for d in teacher_dimensions():
         if d.name not in MODEL_CORE_TEACHER_COLUMNS:
-            for table in (*MODEL_TABLES, "rollup_cells", "pattern_cells"):
+            for table in (*MODEL_TABLES, "rollup_cells", "pattern_cells", "pattern_hindrance_cells"):
                 con.execute(f"alter table {table} add column if not exists {d.name} varchar")
 
 
@@ -351,8 +359,18 @@ order by measure, district, school_id
 # school (`$scope_all`) or of those in temp table `rollup_scope`, by their month-0 cell; a unit's
 # pattern reads all its teacher's rounds, wherever they were
 _PATTERN_COLUMNS = [c for c in rollup_grains()["practice_teacher"] if c != "months"]
-PATTERN_CELLS_SQL = f"""
-insert into pattern_cells by name
+
+
+def _pattern_cells_sql(table: str, per_hindrance: bool) -> str:
+    """The insert of `pattern_cells` (or, `per_hindrance`, of `pattern_hindrance_cells`: each unit
+    once per hindrance its teacher reported at any placed visit)."""
+    hindrance_ctes = """,
+unit_hindrances as (
+    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
+    where $scope_all or teacher_key in (select teacher_key from month0_units)
+)""" if per_hindrance else ""
+    return f"""
+insert into {table} by name
 with month0_units as (
     select * from model_observations
     where months = 0 and ($scope_all or school_id in (select school_id from rollup_scope))
@@ -365,24 +383,32 @@ unit_visits as (
     select teacher_key, months, teacher_status from model_visits
     where $scope_all or teacher_key in (select teacher_key from month0_units)
 ),
-{unit_pattern_ctes("month0_units", "unit_observations", "unit_visits")}
-select {", ".join(f"u.{c}" for c in _PATTERN_COLUMNS)}, p.pattern, count(*) as units
+{unit_pattern_ctes("month0_units", "unit_observations", "unit_visits")}{hindrance_ctes}
+select {"h.hindrance, " if per_hindrance else ""}{", ".join(f"u.{c}" for c in _PATTERN_COLUMNS)}, p.pattern,
+       count(*) as units
 from month0_units u
 join unit_patterns p using (teacher_key, practice)
+{"join unit_hindrances h using (teacher_key)" if per_hindrance else ""}
 group by all
-order by u.district, u.school_id
+order by {"h.hindrance, " if per_hindrance else ""}u.district, u.school_id
 """
 
 
+PATTERN_CELLS_SQL = _pattern_cells_sql("pattern_cells", per_hindrance=False)
+PATTERN_HINDRANCE_CELLS_SQL = _pattern_cells_sql("pattern_hindrance_cells", per_hindrance=True)
+
+
 def refresh_pattern_cells(con: duckdb.DuckDBPyConnection, config: Config, scope_all: bool) -> None:
-    """Rebuild the pattern counts of every school (`scope_all`) or of the schools in temp table
-    `rollup_scope`."""
-    if scope_all:
-        con.execute("delete from pattern_cells")
-    else:
-        con.execute("delete from pattern_cells where school_id in (select school_id from rollup_scope)")
-    execute(con, PATTERN_CELLS_SQL, {"scope_all": scope_all, "leaving_statuses": LEAVING_STATUSES,
-                                     "followup_months": [m for m in config.schedule.months if m > 0]})
+    """Rebuild the pattern counts (`pattern_cells`, `pattern_hindrance_cells`) of every school
+    (`scope_all`) or of the schools in temp table `rollup_scope`."""
+    params = {"scope_all": scope_all, "leaving_statuses": LEAVING_STATUSES,
+              "followup_months": [m for m in config.schedule.months if m > 0]}
+    for table, sql in (("pattern_cells", PATTERN_CELLS_SQL), ("pattern_hindrance_cells", PATTERN_HINDRANCE_CELLS_SQL)):
+        if scope_all:
+            con.execute(f"delete from {table}")
+        else:
+            con.execute(f"delete from {table} where school_id in (select school_id from rollup_scope)")
+        execute(con, sql, params)
 
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
