@@ -435,17 +435,14 @@ def persistence_classes(p_below, config: Config) -> list[str]:
     """The class of each school from its p_below_programme (see `persistence`)."""
     # compared at 12 decimals, so that a probability shown as 0.2 is "at most 1 - 0.8"
     evidence, low = round(config.thresholds.class_evidence, 12), round(1 - config.thresholds.class_evidence, 12)
-    classes = []
-    for p in p_below:
-        if p is None or pd.isna(p):
-            classes.append(TOO_FEW)
-        elif round(float(p), 12) >= evidence:
-            classes.append(DECAYING)
-        elif round(float(p), 12) <= low:
-            classes.append(PERSISTING)
-        else:
-            classes.append(UNCERTAIN)
-    return classes
+    p = pd.to_numeric(pd.Series(p_below, dtype="object"), errors="coerce").to_numpy(dtype="float64")
+    classes = np.where(np.isnan(p), TOO_FEW, np.where(p >= evidence, DECAYING,
+                                                      np.where(p <= low, PERSISTING, UNCERTAIN))).astype(object)
+    # the rounding to 12 decimals decides only within a hair of a threshold: those, one by one
+    for i in np.flatnonzero(~np.isnan(p) & ((np.abs(p - evidence) < 1e-9) | (np.abs(p - low) < 1e-9))):
+        value = round(float(p[i]), 12)
+        classes[i] = DECAYING if value >= evidence else PERSISTING if value <= low else UNCERTAIN
+    return classes.tolist()
 
 
 def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFrame:
