@@ -176,10 +176,6 @@ def _aggregates(con, config, filters: Filters, by: list[str], codes: list[str], 
     params["hindrance_codes"] = codes
     line_keys = list(dict.fromkeys([*by, "hindrance", "school_id", *factors]))
     mix_keys = list(dict.fromkeys([*by, *[f for f in factors if f != "months"]]))
-    cell_keys = [k for k in line_keys if k != "hindrance"]
-    unexposed_keys = "".join("c.hindrance, " if k == "hindrance" else f"t.{k}, " for k in line_keys)
-    # each row once per hindrance it was exposed to (unnested), not crossed with every hindrance:
-    # the unexposed lines and teachers are the rest of each cell and each teacher
     ctes = f"""
 codes as (
     select unnest($hindrance_codes::varchar[]) as hindrance
@@ -188,57 +184,23 @@ risk_set as (
     select pp.* from person_period pp
     where pp.at_risk and pp.months > 0 and {where}
 ),
-exposed_rows as (
-    select * from (
-        select r.*, unnest(list_distinct(r.{exposure_column})) as hindrance from risk_set r
-    ) where list_contains($hindrance_codes::varchar[], hindrance)
+exposure_rows as (
+    select r.*, c.hindrance, list_contains(r.{exposure_column}, c.hindrance) as exposed
+    from risk_set r cross join codes c
 )"""
-    lines = query(con, config, f"""{ctes},
-cell_totals as (
-    select {select_list(cell_keys)}sum(event::integer) as events, count(*) as trials
-    from risk_set
-    group by all
-),
-exposed_lines as (
-    select {select_list(line_keys)}sum(event::integer) as events, count(*) as trials
-    from exposed_rows
-    group by all
-),
-all_lines as (
-    select {select_list(line_keys)}1 as exposed, events, trials from exposed_lines
-    union all
-    select {unexposed_keys}0 as exposed,
-           t.events - coalesce(e.events, 0) as events, t.trials - coalesce(e.trials, 0) as trials
-    from cell_totals t
-    cross join codes c
-    left join exposed_lines e on {_same(line_keys, "e", "t", "c")}
-)
-select {select_list(line_keys)}exposed, events::double as events, trials::double as trials
-from all_lines
-where trials > 0
+    lines = query(con, config, f"""{ctes}
+select {select_list(line_keys)}exposed::integer as exposed,
+       sum(event::integer)::double as events, count(*)::double as trials
+from exposure_rows
+group by all
 order by all
 """, params)
-    counts = query(con, config, f"""{ctes},
-teacher_rows as (
-    select {select_list(by)}teacher_key, count(*) as n from risk_set group by all
-),
-teacher_exposed as (
-    select {select_list([*by, "hindrance"])}teacher_key, count(*) as n, count(*) filter (where event) as events
-    from exposed_rows
-    group by all
-),
-per_teacher as (
-    select {select_list(by, "t")}c.hindrance, t.teacher_key,
-           coalesce(e.n, 0) > 0 as exposed, t.n > coalesce(e.n, 0) as unexposed, coalesce(e.events, 0) as events
-    from teacher_rows t
-    cross join codes c
-    left join teacher_exposed e on {_same([*by, "hindrance", "teacher_key"], "e", "t", "c")}
-)
+    counts = query(con, config, f"""{ctes}
 select {select_list([*by, "hindrance"])}
-       count(*) filter (where exposed) as exposed_teachers,
-       count(*) filter (where unexposed) as unexposed_teachers,
-       sum(events)::bigint as exposed_events
-from per_teacher
+       count(distinct teacher_key) filter (where exposed) as exposed_teachers,
+       count(distinct teacher_key) filter (where not exposed) as unexposed_teachers,
+       count(*) filter (where exposed and event) as exposed_events
+from exposure_rows
 group by all
 order by all
 """, params)
@@ -249,12 +211,6 @@ group by all
 order by all
 """, params)
     return lines, counts, mix
-
-
-def _same(keys: Sequence[str], left: str, right: str, codes: str) -> str:
-    """The join condition of two relations on `keys` (nulls equal), `hindrance` from `codes`."""
-    return " and ".join(f"{left}.{k} = {codes}.{k}" if k == "hindrance" else f"{left}.{k} is not distinct from {right}.{k}"
-                        for k in keys)
 
 
 def hazard_fit(lines: pd.DataFrame, factors: Sequence[str], mix: pd.DataFrame,
