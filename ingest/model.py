@@ -84,6 +84,14 @@ An import rewrites the cells (`rollup_cells`, `unscored_cells`, `pattern_cells`)
 touched only: every school where one of its teachers was observed, before or after the import (a
 unit's unscored rounds lie at its month-0 school, one of them).
 
+`pattern_hindrance_cells`: `pattern_cells` per hindrance group: `hindrance` and the same columns,
+  counting the units whose teacher reported that hindrance at any placed visit (the rule of a
+  hindrance filter or group: `teacher_hindrances` in metrics/base.py), so a view filtered by one
+  hindrance or grouped by hindrance fits the latent model on cells too. A teacher is in every
+  group they reported, so the counts add up within one hindrance, never across hindrances. A
+  teacher's hindrances change only with their visits, which puts the schools of all their
+  observations (their month-0 school among them) in the refresh's scope.
+
 Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
 per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
 country; an incremental refresh appends its teachers' rows after them (a full rebuild,
@@ -104,8 +112,9 @@ from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
-# (3: `pattern_cells`; 4: `model_unit_patterns` and `unscored_cells`, without the response classes)
-MODEL_VERSION = 4
+# (3: `pattern_cells`; 4: `model_unit_patterns` and `unscored_cells`, without the response classes;
+# 5: `pattern_hindrance_cells`)
+MODEL_VERSION = 5
 
 
 def _columns(alias: str = "") -> str:
@@ -119,7 +128,7 @@ def ensure_dimension_columns(con: duckdb.DuckDBPyConnection) -> None:
     (names are code identifiers from the catalogue; values are always computed, never spliced)."""
     for d in teacher_dimensions():
         if d.name not in MODEL_CORE_TEACHER_COLUMNS:
-            for table in (*MODEL_TABLES, "rollup_cells", "pattern_cells", "unscored_cells"):
+            for table in (*MODEL_TABLES, "rollup_cells", "pattern_cells", "unscored_cells", "pattern_hindrance_cells"):
                 con.execute(f"alter table {table} add column if not exists {d.name} varchar")
 
 
@@ -385,12 +394,32 @@ group by all
 order by o.district, o.school_id
 """
 
+# `pattern_cells` per hindrance: each unit once per hindrance its teacher reported at any placed
+# visit (the rule of a hindrance filter or group, `teacher_hindrances` in metrics/base.py)
+PATTERN_HINDRANCE_CELLS_SQL = f"""
+insert into pattern_hindrance_cells by name
+with month0_units as (
+    select * from model_observations
+    where months = 0 and ($scope_all or school_id in (select school_id from rollup_scope))
+),
+unit_hindrances as (
+    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
+    where $scope_all or teacher_key in (select teacher_key from month0_units)
+)
+select h.hindrance, {", ".join(f"o.{c}" for c in _PATTERN_COLUMNS)}, p.pattern, count(*) as units
+from month0_units o
+join model_unit_patterns p using (teacher_key, practice)
+join unit_hindrances h using (teacher_key)
+group by all
+order by h.hindrance, o.district, o.school_id
+"""
+
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
-    """Rebuild the cells (`rollup_cells`, `unscored_cells`, `pattern_cells`) of every school
+    """Rebuild the cells (`rollup_cells`, `unscored_cells`, `pattern_cells`, `pattern_hindrance_cells`) of every school
     (`scope_all`) or of the schools in temp table `rollup_scope`, from the model's rows and
     `model_unit_patterns`."""
-    for table in ("rollup_cells", "unscored_cells", "pattern_cells"):
+    for table in ("rollup_cells", "unscored_cells", "pattern_cells", "pattern_hindrance_cells"):
         if scope_all:
             con.execute(f"delete from {table}")
         else:
@@ -400,6 +429,7 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
         execute(con, sql, params | {"scope_all": scope_all})
     con.execute("drop table if exists rollup_source")
     execute(con, PATTERN_CELLS_SQL, {"scope_all": scope_all})
+    execute(con, PATTERN_HINDRANCE_CELLS_SQL, {"scope_all": scope_all})
 
 
 TOUCHED_SCHOOLS_SQL = """

@@ -28,6 +28,10 @@ def hindrance_prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: S
     by = group_columns(by, NOT_HINDRANCE)
     codes = list(filters.hindrance) or config.hindrance_codes
     rows, params = filtered_rows(by, filters.replace(hindrance=()), "placed_visits")
+    # every hindrance of a group shares its visits (n) and teachers; only `reported` differs, so
+    # the visits are counted once per group and the reports once per group and hindrance (not
+    # every visit crossed with every hindrance: millions of rows in a national view)
+    on_keys = " and ".join([f"gr.{c} is not distinct from gv.{c}" for c in by] + ["gr.hindrance = hl.hindrance"])
     frame = query(con, config, f"""
 filtered as (
     select * from ({rows}) where teacher_status = 'present'
@@ -35,19 +39,26 @@ filtered as (
 hindrance_list as (
     select unnest($codes) as hindrance
 ),
-crossed as (
-    select f.*, h.hindrance, vh.submission_id is not null as reported
-    from filtered f
-    cross join hindrance_list h
-    left join visit_hindrances vh on vh.submission_id = f.submission_id and vh.hindrance = h.hindrance
+group_visits as (
+    select {select_list(by)} count(*) as n, count(distinct teacher_key) as teachers
+    from filtered
+    group by all
+),
+group_reports as (
+    select {select_list(by, "f")} vh.hindrance, count(*) as reported
+    from filtered f join visit_hindrances vh on vh.submission_id = f.submission_id
+    where list_contains($codes, vh.hindrance)
+    group by all
 )
-select {select_list(by)} hindrance,
-       avg(reported::integer) as rate,
-       count(*) as n,
-       count(*) filter (where reported) as reported,
-       count(distinct teacher_key) as teachers
-from crossed
-group by all
+select {select_list(by, "gv")} hl.hindrance,
+       coalesce(gr.reported, 0)::double / gv.n as rate,
+       gv.n,
+       coalesce(gr.reported, 0) as reported,
+       gv.teachers
+from group_visits gv
+cross join hindrance_list hl
+left join group_reports gr on {on_keys}
+where gv.n > 0
 """, params | {"codes": codes})
     frame["hindrance"] = pd.Categorical(frame["hindrance"], categories=config.hindrance_codes, ordered=True)
     frame = order_rows(frame, ["hindrance", *by]).astype({"hindrance": str})

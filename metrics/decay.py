@@ -23,7 +23,7 @@ from sustain.config import Config
 from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, suppress
 from .filters import BY_COLUMNS, Filters
 from . import latent
-from .indicators import retention_counts
+from .indicators import retention_counts, retention_round_totals
 from .stats import percentile_interval, replicate_totals, school_bootstrap_weights
 
 HALF = 0.5
@@ -164,18 +164,33 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     """
     by = group_columns(by, HALF_LIFE_BY)
     minimum = config.thresholds.min_group_n
-    cells = retention_counts(con, filters, [*by, "school_id", "months"], config)
-    cells = cells[cells["months"] > 0]
+    # the counts per group and round, summed over schools in DuckDB; each school's counts only
+    # when a group's interval needs them (no model curve, or too few schools to tell from the
+    # rounds' counts): a national view has tens of thousands of schools
+    rounds = retention_round_totals(con, filters, by, config)
+    rounds = rounds[rounds["months"] > 0]
+    school_cells: list[pd.DataFrame] = []
+
+    def schools_of(key: tuple) -> pd.DataFrame:
+        if not school_cells:
+            cells = retention_counts(con, filters, [*by, "school_id", "months"], config)
+            school_cells.append(cells[cells["months"] > 0])
+        cells = school_cells[0]
+        for column, value in zip(by, key):
+            cells = cells[cells[column].isna()] if pd.isna(value) else cells[cells[column] == value]
+        return cells
+
     # distinct teachers per group over all rounds (not summable from the school-round cells)
     totals = retention_counts(con, filters, by, config)
     columns = [*by, "half_life_months", "ci_low", "ci_high", "reached", "decay_per_month", "horizon_months",
                "rounds", "n", "teachers", "suppressed", "note"]
     rows = []
-    groups = cells.groupby(by, sort=True, dropna=False) if by else ([((), cells)] if len(cells) else [])
+    groups = rounds.groupby(by, sort=True, dropna=False) if by else ([((), rounds)] if len(rounds) else [])
     curves = latent.group_curves(latent.latent_survival(con, filters, by, config), by)
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
-        rows.append(dict(zip(by, key)) | _half_life_row(group, minimum, curves.get(key), config))
+        rows.append(dict(zip(by, key)) | _half_life_row(group, minimum, curves.get(key), config,
+                                                        lambda key=key: schools_of(key)))
     if not rows:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows)
@@ -194,16 +209,18 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     return frame[columns]
 
 
-def _half_life_row(group: pd.DataFrame, minimum: int, model_curve=None, config: Config | None = None) -> dict:
-    """half_life's values for one group from its counts per school and round; with `model_curve`
-    (the latent model's (estimate, replicates) at 0 and every round, `latent.group_curves`), the
-    curve and its interval are the model's, read at the same usable rounds."""
-    per_round = group.groupby("months")[["retained", "n", "teachers"]].sum()
+def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, config: Config | None = None,
+                   schools_of=None) -> dict:
+    """half_life's values for one group from its counts per round (`retention_round_totals`:
+    months, retained, n, teachers, schools); `schools_of()` gives its counts per school and round
+    (read only when the interval needs them). With `model_curve` (the latent model's (estimate,
+    replicates) at 0 and every round, `latent.group_curves`), the curve and its interval are the
+    model's, read at the same usable rounds."""
+    per_round = per_round.groupby("months")[["retained", "n", "teachers", "schools"]].sum()
     # a teacher has one placed visit per round, so the schools' teachers add up to the round's
     usable = per_round.index[per_round["teachers"] >= minimum].to_numpy()
-    used = group[group["months"].isin(usable)]
-    row = {"rounds": len(usable), "n": int(used["n"].sum()), "half_life_months": np.nan, "ci_low": np.nan,
-           "ci_high": np.nan, "reached": None, "decay_per_month": np.nan, "horizon_months": np.nan}
+    row = {"rounds": len(usable), "n": int(per_round.loc[usable, "n"].sum()), "half_life_months": np.nan,
+           "ci_low": np.nan, "ci_high": np.nan, "reached": None, "decay_per_month": np.nan, "horizon_months": np.nan}
     if not len(usable):
         return row | {"note": f"no round after month 0 rests on {minimum} or more teachers"}
     horizon = int(usable.max())
@@ -215,12 +232,27 @@ def _half_life_row(group: pd.DataFrame, minimum: int, model_curve=None, config: 
     notes = [] if reached[0] else [f"not reached by month {horizon}"]
     row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
 
+    # the schools of the usable rounds: enough when one round has enough, too few when all of
+    # them together have too few; else counted from the schools' cells
+    used = None
+    at_round = per_round.loc[usable, "schools"]
+    if at_round.max() >= MIN_SCHOOLS_INTERVAL:
+        enough = True
+    elif at_round.sum() < MIN_SCHOOLS_INTERVAL:
+        enough = False
+    else:
+        cells = schools_of()
+        used = cells[cells["months"].isin(usable)]
+        enough = used["school_id"].nunique() >= MIN_SCHOOLS_INTERVAL
     # school bootstrap: replicate curves from resampled schools' counts per round (the model's
     # replicate curves instead when it gives the curve: then the counts' replicates are not drawn)
-    if used["school_id"].nunique() >= MIN_SCHOOLS_INTERVAL:
+    if enough:
         if model_curve is not None:
             replicates = model_curve[1][:, at]
         else:
+            if used is None:
+                cells = schools_of()
+                used = cells[cells["months"].isin(usable)]
             school, schools = pd.factorize(used["school_id"], sort=True)  # sorted: the same replicates every run
             column = np.searchsorted(usable, used["months"].to_numpy())
             retained = np.zeros((len(schools), len(usable)))
@@ -403,17 +435,14 @@ def persistence_classes(p_below, config: Config) -> list[str]:
     """The class of each school from its p_below_programme (see `persistence`)."""
     # compared at 12 decimals, so that a probability shown as 0.2 is "at most 1 - 0.8"
     evidence, low = round(config.thresholds.class_evidence, 12), round(1 - config.thresholds.class_evidence, 12)
-    classes = []
-    for p in p_below:
-        if p is None or pd.isna(p):
-            classes.append(TOO_FEW)
-        elif round(float(p), 12) >= evidence:
-            classes.append(DECAYING)
-        elif round(float(p), 12) <= low:
-            classes.append(PERSISTING)
-        else:
-            classes.append(UNCERTAIN)
-    return classes
+    p = pd.to_numeric(pd.Series(p_below, dtype="object"), errors="coerce").to_numpy(dtype="float64")
+    classes = np.where(np.isnan(p), TOO_FEW, np.where(p >= evidence, DECAYING,
+                                                      np.where(p <= low, PERSISTING, UNCERTAIN))).astype(object)
+    # the rounding to 12 decimals decides only within a hair of a threshold: those, one by one
+    for i in np.flatnonzero(~np.isnan(p) & ((np.abs(p - evidence) < 1e-9) | (np.abs(p - low) < 1e-9))):
+        value = round(float(p[i]), 12)
+        classes[i] = DECAYING if value >= evidence else PERSISTING if value <= low else UNCERTAIN
+    return classes.tolist()
 
 
 def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFrame:

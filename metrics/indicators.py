@@ -55,15 +55,13 @@ def _followed_rows(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
     return filtered_rows(by, filters, relation)
 
 
-def retention_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
-                     config: Config) -> pd.DataFrame:
-    """Unsuppressed counts behind `retention` (retained, n, teachers per group and round; without
-    `months` in `by`, over every round, month 0 included); `school_id` may be in `by`. For
-    estimators that pool finer cells (half_life), never shown as they are."""
+def _retention_counts_sql(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
+    """The SQL (a CTE list ending in a select) of `retention_counts`: from the rollups when the view
+    allows (metrics/rollups.py), else from the model's rows."""
     grain = rollup_grain(by, filters)
     if grain is not None:
         cells, params = school_cells_sql("retention", grain, by, filters)
-        return query(con, config, f"""
+        return f"""
 school_cells as (
     {cells}
 )
@@ -73,9 +71,9 @@ select {select_list(by)}
        coalesce(sum(school_teachers), 0)::bigint as teachers
 from school_cells
 group by all
-""", params)
+""", params
     rows, params = _followed_rows(by, filters)
-    return query(con, config, f"""
+    return f"""
 followed as (
     {rows}
 )
@@ -85,6 +83,38 @@ select {select_list(by)}
        count(distinct teacher_key) as teachers
 from followed
 group by all
+""", params
+
+
+def retention_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                     config: Config) -> pd.DataFrame:
+    """Unsuppressed counts behind `retention` (retained, n, teachers per group and round; without
+    `months` in `by`, over every round, month 0 included); `school_id` may be in `by`. For
+    estimators that pool finer cells (half_life), never shown as they are."""
+    sql, params = _retention_counts_sql(by, filters)
+    return query(con, config, sql, params)
+
+
+def retention_round_totals(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                           config: Config) -> pd.DataFrame:
+    """`retention_counts` by `by` and `months` summed over the groups' schools in DuckDB, with
+    `schools` (the schools with a count at that round): what a curve read per round needs, without
+    one row per school reaching pandas (a national view has tens of thousands). `teachers` adds up
+    over schools within a round (a teacher has one placed visit per round)."""
+    keys = [*by, "months"]
+    sql, params = _retention_counts_sql([*keys, "school_id"], filters)
+    return query(con, config, f"""
+school_round as (
+    with {sql.strip()}
+),
+round_totals as (
+    select {select_list(keys)}
+           sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers,
+           count(*) as schools
+    from school_round
+    group by all
+)
+select * from round_totals
 """, params)
 
 

@@ -98,9 +98,10 @@ def pattern_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequenc
     the model how often a practice not in use is scored in use), grouped and filtered on their
     month-0 observation (where the teacher was at month 0), like `survival`'s month-0 row.
 
-    Read from the counts stored at import per school cell (ingest/model.py `pattern_cells`) when
-    no hindrance filters or groups the view (metrics/rollups.py `patterns_readable`); else coded
-    from the model's rows here. Both give the same counts (tests/test_rollups.py)."""
+    Read from the counts stored at import per school cell (ingest/model.py `pattern_cells`, and
+    `pattern_hindrance_cells` for one hindrance or grouped by hindrance) when the view allows
+    (metrics/rollups.py `pattern_table`); else coded from the model's rows here. Both give the
+    same counts (tests/test_rollups.py)."""
     dims = filters.replace(months_min=None, months_max=None)
     followup = [m for m in config.schedule.months if m > 0]
     if rollups.patterns_readable(by, dims):

@@ -91,7 +91,8 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     schools = _school_facts(con, filters, config, today)
     if schools.empty:
         return pd.DataFrame(columns=PLAN_COLUMNS)
-    decay = by_school(persistence(con, filters, [], config))
+    # one dict per school (a pandas row lookup per school costs most of a national plan)
+    decay = by_school(persistence(con, filters, [], config)).to_dict("index")
     hindrances = _recent_hindrances(con, filters, config)
 
     rows = []
@@ -100,7 +101,7 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
                "district": school.district, "teachers": int(school.teachers)}
         parts, needs = [], {}
         # decay
-        d = decay.loc[school.school_id] if school.school_id in decay.index else None
+        d = decay.get(school.school_id)
         row.update(retention_index=np.nan, n=pd.NA, round=pd.NA, p_below_programme=np.nan,
                    persistence_class=TOO_FEW, suppressed=True)
         if d is not None:
@@ -336,5 +337,8 @@ group by all
     order = {code: i for i, code in enumerate(config.hindrance_codes)}
     frame["order"] = frame["hindrance"].map(order).fillna(len(order))
     frame = frame.sort_values(["school_id", "reported", "order"], ascending=[True, False, True], kind="stable")
-    return {school: list(zip(group["hindrance"], group["reported"].astype(int)))
-            for school, group in frame.groupby("school_id", sort=False)}
+    out: dict[str, list[tuple[str, int]]] = {}
+    for school, code, count in zip(frame["school_id"].tolist(), frame["hindrance"].tolist(),
+                                   frame["reported"].astype(int).tolist()):
+        out.setdefault(school, []).append((code, count))
+    return out

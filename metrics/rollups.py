@@ -82,21 +82,43 @@ where r.grain = $unscored_grain and {where}
 # -- the latent model's pattern counts (metrics/latent.py `pattern_counts`) ------------------------
 # One grain: a unit (teacher-practice scored at month 0) lies in exactly one cell (its month-0
 # school, programme, practice and teacher-level factors), so its count adds up over any pooling.
+# Per hindrance group (`pattern_hindrance_cells`) a unit lies in one cell of each hindrance its
+# teacher reported: the counts add up within a hindrance, not across two.
+
+def pattern_table(by: Sequence[str], filters: Filters) -> str | None:
+    """The stored pattern counts a view grouped by `by` under `filters` can be summed from:
+    `pattern_cells` without hindrance; `pattern_hindrance_cells` grouped by hindrance (a teacher in
+    every group they reported, as the rows put them) or filtered by one hindrance; None (read the
+    rows) for a filter of several hindrances not grouped by hindrance (a teacher who reported two
+    of them is one unit, but lies in two hindrance groups)."""
+    if not ENABLED:
+        return None
+    if "hindrance" not in by and not filters.hindrance:
+        return "pattern_cells"
+    if "hindrance" in by or len(filters.hindrance) == 1:
+        return "pattern_hindrance_cells"
+    return None
+
 
 def patterns_readable(by: Sequence[str], filters: Filters) -> bool:
     """True when the pattern counts of a view grouped by `by` under `filters` can be summed from
-    `pattern_cells`: no hindrance filter or group (a teacher belongs to several hindrance groups)."""
-    return ENABLED and "hindrance" not in by and not filters.hindrance
+    the stored cells (`pattern_table`)."""
+    return pattern_table(by, filters) is not None
 
 
 def pattern_cells_sql(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
-    """`select <by>, school_id, pattern, units` summed from `pattern_cells` under `filters` (months
-    bounds do not apply: a unit is the whole follow-up)."""
-    where, params = filters.replace(months_min=None, months_max=None).where("practice", alias="r")
+    """`select <by>, school_id, pattern, units` summed from the stored cells (`pattern_table`)
+    under `filters` (months bounds do not apply: a unit is the whole follow-up; a hindrance filter
+    keeps that hindrance's cells)."""
+    table = pattern_table(by, filters)
+    if table is None:
+        raise ValueError("this view's pattern counts are not stored: read the rows")
+    where, params = filters.replace(months_min=None, months_max=None).where("practice", alias="r",
+                                                                            hindrance_rows=True)
     keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
     sql = f"""
 select {keys}r.pattern, sum(r.units)::bigint as units
-from pattern_cells r
+from {table} r
 where {where}
 group by all
 """

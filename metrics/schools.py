@@ -94,7 +94,8 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
     frame["teachers"] = frame["school_id"].map(base["teachers"]).astype("Int64")
     frame["suppressed"] = ~frame["school_id"].isin(base.index[~base["suppressed"]])
     grid = rates.reindex(index=frame["school_id"], columns=rounds).to_numpy(dtype="float64", na_value=np.nan)
-    frame["retention"] = [[_value(rate) for rate in row] for row in grid.tolist()]
+    # NaN (no value shown) as None; `rate != rate` is NaN's test, cheap on every school's round
+    frame["retention"] = [[None if rate != rate else rate for rate in row] for row in grid.tolist()]
     frame = frame.sort_values("school_id").reset_index(drop=True)
     frame.loc[frame["suppressed"], ["n", "teachers"]] = pd.NA
     frame.loc[frame["suppressed"], "retention"] = pd.Series(
@@ -128,10 +129,6 @@ def within(table: pd.DataFrame, filters: Filters) -> pd.DataFrame:
         if values:
             keep &= table[column].isin(values)
     return table[keep]
-
-
-def _value(rate) -> float | None:
-    return None if rate is None or pd.isna(rate) else float(rate)
 
 
 def _latest(values: list, rounds: list[int]) -> tuple[int | None, float | None]:

@@ -70,7 +70,8 @@ Decisions:
   suppression, `base.suppress`) gives one row with `suppressed` true and every value blank
   (months too).
 - Aggregation is in DuckDB (one query: per group x school x round counts of the rows at risk, and
-  per group n and teachers); the life table and the bootstrap are numpy over those counts.
+  per group n and teachers); the life table and the bootstrap are numpy over those counts. Under
+  the latent rule the counts are per group x round only (the interval is the model's).
 
 """
 from __future__ import annotations
@@ -130,14 +131,17 @@ unit_periods as (
 
 
 def survival_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config,
-                    rule: str = "first_drop") -> tuple[pd.DataFrame, pd.DataFrame]:
+                    rule: str = "first_drop", per_school: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cells, groups) from one DuckDB query: `cells` has one row per group, school and round
     (month 0 included) with `at_risk` and `events`; `groups` one row per group with `n` (units)
-    and `teachers`. Unsuppressed: for estimators and tests, never shown as they are."""
+    and `teachers`. Unsuppressed: for estimators and tests, never shown as they are.
+    `per_school` False: one cell per group and round (`school_id` null), for a view whose interval
+    does not need the schools (the latent model's; a national view has tens of thousands of schools)."""
     row_columns = ", ".join(ROW_COLUMNS)
     dims = filters.replace(months_min=None, months_max=None)
     rows, params = filtered_rows(by, dims, relation="unit_rounds")
     keys = select_list(by)
+    school = "school_id, " if per_school else ""
     counts = query(con, config, f"""{RULE_CTES[rule].format(row_columns=row_columns)},
 baseline as (
     -- month 0: the units in use when the programme ended, where they were then
@@ -154,7 +158,7 @@ shown as (
     {rows}
 ),
 cells as (
-    select {keys}school_id, months, count(*) as at_risk, count(*) filter (where event) as events
+    select {keys}{school}months, count(*) as at_risk, count(*) filter (where event) as events
     from shown
     where at_risk
     group by all
@@ -165,7 +169,7 @@ group_units as (
 group_totals as (
     select {keys}count(*) as n, count(distinct teacher_key) as teachers from group_units group by all
 )
-select {keys}school_id, months, at_risk, events, null::bigint as n, null::bigint as teachers, false as group_total
+select {keys}{school or "null::varchar as school_id, "}months, at_risk, events, null::bigint as n, null::bigint as teachers, false as group_total
 from cells
 union all
 select {keys}null::varchar, null::integer, null::bigint, null::bigint, n, teachers, true
@@ -246,7 +250,11 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
                           "(use months_min / months_max to choose the rows shown)")
     by = group_columns(by, SURVIVAL_BY)
     columns = [*by, *VALUE_COLUMNS, "suppressed"]
-    cells, groups = survival_counts(con, filters, by, config, "first_drop" if rule == "latent" else rule)
+    # under the latent rule the curve and its interval are the model's: the first-drop counts give
+    # at_risk and events only, so they need no school bootstrap (nor the schools)
+    latent_rule = rule == "latent"
+    cells, groups = survival_counts(con, filters, by, config, "first_drop" if latent_rule else rule,
+                                    per_school=not latent_rule)
     if groups.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
@@ -256,8 +264,8 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     shown = groups[~groups["suppressed"]].reset_index(drop=True)
     parts = [groups[groups["suppressed"]][by].assign(suppressed=True)]
     if not shown.empty:
-        curves = _curves(cells, shown, by, config)
-        if rule == "latent":
+        curves = _curves(cells, shown, by, config, interval=not latent_rule)
+        if latent_rule:
             curves = latent.with_latent_survival(curves, latent.latent_survival(con, filters, by, config), by)
         parts.append(curves)
     frame = pd.concat([p for p in parts if not p.empty], ignore_index=True).reindex(columns=columns)
@@ -273,26 +281,31 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     return order_rows(frame[columns], [*by, "months"])
 
 
-def _curves(cells: pd.DataFrame, groups: pd.DataFrame, by: Sequence[str], config: Config) -> pd.DataFrame:
+def _curves(cells: pd.DataFrame, groups: pd.DataFrame, by: Sequence[str], config: Config,
+            interval: bool = True) -> pd.DataFrame:
     """The life table of every group of `groups` (rows 0..G-1) from the cells' counts, vectorised:
-    (groups x rounds) arrays, then one long frame."""
+    (groups x rounds) arrays, then one long frame. `interval` False: ci_low and ci_high are NaN
+    (the caller takes the latent model's)."""
     rounds = np.array(sorted({0, *config.schedule.months}), dtype="int64")
     index = groups[list(by)].assign(group=np.arange(len(groups)))
     cells = cells.merge(index, on=list(by), how="inner") if by else cells.assign(group=0)
     g = cells["group"].to_numpy()
     t = np.searchsorted(rounds, cells["months"].to_numpy())
-    school = pd.factorize(cells["school_id"].astype("string"), sort=True)[0]
     n_groups, n_rounds = len(groups), len(rounds)
     at_risk = np.zeros((n_groups, n_rounds))
     events = np.zeros((n_groups, n_rounds))
     np.add.at(at_risk, (g, t), cells["at_risk"].to_numpy(dtype="float64"))
     np.add.at(events, (g, t), cells["events"].to_numpy(dtype="float64"))
     estimate = life_table(at_risk, events)
-    boot_low, boot_high = bootstrap_interval(g, school, t, cells["at_risk"].to_numpy(), cells["events"].to_numpy(),
-                                             n_groups, n_rounds)
-    gw_low, gw_high = greenwood_interval(at_risk, events)
-    low = np.fmin(boot_low, gw_low)
-    high = np.fmax(boot_high, gw_high)
+    if interval:
+        school = pd.factorize(cells["school_id"].astype("string"), sort=True)[0]
+        boot_low, boot_high = bootstrap_interval(g, school, t, cells["at_risk"].to_numpy(),
+                                                 cells["events"].to_numpy(), n_groups, n_rounds)
+        gw_low, gw_high = greenwood_interval(at_risk, events)
+        low = np.fmin(boot_low, gw_low)
+        high = np.fmax(boot_high, gw_high)
+    else:
+        low = high = np.full_like(estimate, np.nan)
     keep = at_risk > 0
     keep[:, 0] = True
     group_of, round_of = np.nonzero(keep)

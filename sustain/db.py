@@ -307,6 +307,17 @@ alter table rollup_cells drop column if exists last_months;
 alter table person_period drop column if exists last_retained;
 alter table person_period drop column if exists last_months;
 """),
+    (9, "the latent model's pattern counts per hindrance group and school cell (ingest/model.py "
+        "`pattern_hindrance_cells`)", """
+-- pattern_cells again, per hindrance a unit's teacher reported at any placed visit (a teacher is in
+-- every hindrance group they reported); filled by the model build (the model version changed)
+create table if not exists pattern_hindrance_cells (
+    hindrance varchar,
+    province varchar, district varchar, cluster varchar, school_id varchar, school_type varchar,
+    programme varchar, practice varchar, gender varchar, subject varchar,
+    pattern bigint, units bigint
+);
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -83,14 +83,27 @@ LATENT_VIEWS = [
     ("survival", Filters(), ["programme"]),
     ("half_life", Filters(programme=("CBM",)), ["practice"]),
     ("half_life", Filters(subject=("science",)), ["district"]),
+    ("survival", Filters(hindrance=("low_pay",)), ["practice"]),
+    ("half_life", Filters(hindrance=("no_followup",)), ["programme"]),
+]
+
+
+# views with a hindrance filter or group, for the pattern counts per hindrance group
+HINDRANCE_VIEWS = [
+    (Filters(), ["hindrance"]),
+    (Filters(hindrance=("low_pay", "no_followup")), ["hindrance", "practice"]),
+    (Filters(hindrance=("no_followup",), district=("Thatta",)), ["school_id"]),
+    (Filters(hindrance=("low_pay", "no_followup")), ["district"]),               # read from the rows
 ]
 
 
 def test_the_latent_models_pattern_counts_from_the_rollups_equal_those_from_the_rows(sample, monkeypatch):
     con, config = sample
-    for filters, by in [*VIEWS, (Filters(), ["school_id", "practice"])]:
+    for filters, by in [*VIEWS, *HINDRANCE_VIEWS, (Filters(), ["school_id", "practice"])]:
         monkeypatch.setattr(rollups, "ENABLED", True)
-        assert rollups.patterns_readable(by, filters) == (not filters.hindrance)
+        # stored per hindrance group: grouped by hindrance or filtered by one (a teacher who
+        # reported two of the hindrances filtered on is one unit, in two groups: the rows)
+        assert rollups.patterns_readable(by, filters) == ("hindrance" in by or len(filters.hindrance) <= 1)
         from_rollups = latent.pattern_counts(con, filters, by, config)
         monkeypatch.setattr(rollups, "ENABLED", False)
         from_rows = latent.pattern_counts(con, filters, by, config)
@@ -152,6 +165,7 @@ def imported(tmp_path, config_factory, load):
     write(config, f"update rollup_cells set teachers = {MARK} where school_id = 'S1'")
     write(config, f"update pattern_cells set units = {MARK} where school_id = 'S1'")
     write(config, f"update unscored_cells set units = {MARK} where school_id = 'S1'")
+    write(config, f"update pattern_hindrance_cells set units = {MARK} where school_id = 'S1'")
     later = [visit("T3-12", "T3", "S2", 12, scores=LOWER, hindrances="low_pay no_followup"),
              visit("T3-3b", "T3", "S2", 3, root="T3-3", scores=LOWER, end_time="2024-06-01T10:00:00+05:00")]
     summary = load(config, write_kobo(tmp_path / "second.csv", later)).files[0]
@@ -265,6 +279,35 @@ def test_retention_from_the_cells_equals_retention_from_the_rows_after_each_impo
     # the first file again: its visits are unchanged, T3's edit stays
     load(config, write_kobo(tmp_path / "first.csv", first_visits()))
     assert_retention_cells_equal_rows(config, monkeypatch)
+
+
+PATTERN_HINDRANCE_CELLS = "select * from pattern_hindrance_cells where school_id in ('S2', 'S3') order by all"
+
+
+def test_an_import_rewrites_the_pattern_counts_per_hindrance_of_the_schools_it_touched_equal_to_a_full_rebuild(
+        imported, tmp_path, load):
+    config = imported
+    # T3 (school S2) reported low_pay at month 3 and, in the second file, no_followup at month 12:
+    # its three units are in both groups; T4 (S3) leaves at month 12, the first file comes again
+    # (S1 untouched), then T1 (S1) reports no_followup at month 12: S1's cells are rewritten
+    hindrances = "select hindrance, sum(units) from pattern_hindrance_cells where school_id = 'S2' group by all order by all"
+    assert rows(config, hindrances) == [("low_pay", 3), ("no_followup", 3)]
+    load(config, write_kobo(tmp_path / "third.csv", [
+        visit("T4-12", "T4", "S3", 12, programme="CBT", status="left", district="Sanghar", cluster="SAN-C1")]))
+    load(config, write_kobo(tmp_path / "first.csv", first_visits()))
+    assert rows(config, "select distinct units from pattern_hindrance_cells where school_id = 'S1'") == [(MARK,)]
+    load(config, write_kobo(tmp_path / "fourth.csv", [
+        visit("T1-12", "T1", "S1", 12, scores=SCORES, hindrances="no_followup")]))
+    assert MARK not in {r[0] for r in rows(config, "select units from pattern_hindrance_cells where school_id = 'S1'")}
+    assert rows(config, "select hindrance, sum(units) from pattern_hindrance_cells where school_id = 'S1' "
+                        "group by all order by all") == [("low_pay", 6), ("no_followup", 3)]
+    incremental = rows(config, "select * from pattern_hindrance_cells order by all")
+    con = open_for_writing(config.database_path())
+    try:
+        refresh_model(con, config)
+    finally:
+        con.close()
+    assert rows(config, "select * from pattern_hindrance_cells order by all") == incremental
 
 
 def test_scores_and_hindrances_stay_one_row_per_pair_without_primary_keys(imported, tmp_path, load):
