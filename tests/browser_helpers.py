@@ -1,7 +1,10 @@
-"""What every browser test shares: one dashboard server per test module on a fresh database, one
-chromium, opening a page and waiting until the app has settled, and comparing screenshots.
+"""What every browser test shares: a dashboard server on a fresh database per test module
+(`server`), one on a copy of the sample database and one chromium per worker process
+(`sample_server`, `browser`), opening a page and waiting until the app has settled, and comparing
+screenshots.
 
-A test module takes the fixtures by importing them (`from browser_helpers import browser, server`).
+tests/conftest.py registers this module as a plugin, so its fixtures reach every test module
+without an import (an imported fixture would be the importing module's own: a second server).
 Outside CI the browser tests skip (and say so) when /usr/bin/chromium is missing; in CI (CI=true)
 a missing browser is a failure. Screenshots go to test-artifacts/screenshots/.
 """
@@ -58,17 +61,20 @@ def server(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sample_server(sample_db, tmp_path_factory):
-    """The dashboard on a copy of the session's sample database (no first-start build to wait for)."""
+    """The dashboard on a copy of the session's sample database (no first-start build to wait for),
+    shared by every test of this worker process that only reads pages (visual references, the Urdu
+    switch, requests leaving localhost): one start, and the pages' metrics cached once."""
     tmp = tmp_path_factory.mktemp("browser")
     shutil.copy(sample_db, tmp / "sustain.duckdb")
     with streamlit_server(tmp, {"SUSTAIN_DB": str(tmp / "sustain.duckdb")}) as url:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
+    """One chromium per worker process; each test opens its own context (a new visitor)."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 

@@ -24,6 +24,9 @@ from sustain.config import load_config  # noqa: E402
 
 from support import ROOT_DIR, write_config  # noqa: E402
 
+# the browser tests' fixtures (chromium, dashboard servers), shared by every module of a worker
+pytest_plugins = ["browser_helpers"]
+
 
 @pytest.fixture
 def config_factory(tmp_path):
