@@ -224,6 +224,21 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _light_password_hashes():
+    """Argon2 with its lightest cost in this process: the default (64 MiB, 3 passes, 4 lanes) cost
+    0.2-0.6 s per login checked or password set, and the login tests check dozens. The hashes are
+    still argon2 ("$argon2id$..."), verified the same way (the cost is read from each hash);
+    servers the tests start keep the default."""
+    from argon2 import PasswordHasher
+
+    from app import access
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(access, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _components_scanned_once():
     """Each AppTest run scans every installed package's metadata for Streamlit components (about
     0.3 s of CPU, seconds on a busy machine); the installed packages do not change during a
