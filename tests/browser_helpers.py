@@ -1,6 +1,6 @@
 """What every browser test shares: a dashboard server on a fresh database per test module
-(`server`), one on a copy of the sample database and one chromium per worker process
-(`sample_server`, `browser`), opening a page and waiting until the app has settled, and comparing
+(`server`), one on a copy of the sample database per worker process (`sample_server`), chromium
+(`browser`), opening a page and waiting until the app has settled, and comparing
 screenshots.
 
 tests/conftest.py registers this module as a plugin, so its fixtures reach every test module
@@ -72,9 +72,11 @@ def sample_server(sample_db, tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One chromium per worker process; each test opens its own context (a new visitor)."""
+    """One chromium per test module; each test opens its own context (a new visitor). Not one per
+    session: Playwright's sync API runs an event loop in this thread while it is open, and a test
+    that starts its own (the donor pack's HTML in chromium, tests/test_report.py) cannot."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
