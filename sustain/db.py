@@ -327,12 +327,12 @@ class SchemaMismatch(RuntimeError):
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The database's schema version (0 for an empty file)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_name = 'schema_info'").fetchone()[0]
-    if not exists:
+    """The database's schema version (0 for an empty file). Read directly, outside a transaction:
+    asking the catalogue first (information_schema) cost every read-only open about 10 ms."""
+    try:
+        return con.execute("select coalesce(max(version), 0) from schema_info").fetchone()[0]
+    except duckdb.CatalogException:  # no schema_info table: nothing written yet
         return 0
-    return con.execute("select coalesce(max(version), 0) from schema_info").fetchone()[0]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -1,7 +1,10 @@
-"""What every browser test shares: one dashboard server per test module on a fresh database, one
-chromium, opening a page and waiting until the app has settled, and comparing screenshots.
+"""What every browser test shares: a dashboard server on a fresh database per test module
+(`server`), one on a copy of the sample database per worker process (`sample_server`), chromium
+(`browser`), opening a page and waiting until the app has settled, and comparing
+screenshots.
 
-A test module takes the fixtures by importing them (`from browser_helpers import browser, server`).
+tests/conftest.py registers this module as a plugin, so its fixtures reach every test module
+without an import (an imported fixture would be the importing module's own: a second server).
 Outside CI the browser tests skip (and say so) when /usr/bin/chromium is missing; in CI (CI=true)
 a missing browser is a failure. Screenshots go to test-artifacts/screenshots/.
 """
@@ -58,9 +61,11 @@ def server(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sample_server(sample_db, tmp_path_factory):
-    """The dashboard on a copy of the session's sample database (no first-start build to wait for)."""
+    """The dashboard on a copy of the session's sample database (no first-start build to wait for),
+    shared by every test of this worker process that only reads pages (visual references, the Urdu
+    switch, requests leaving localhost): one start, and the pages' metrics cached once."""
     tmp = tmp_path_factory.mktemp("browser")
     shutil.copy(sample_db, tmp / "sustain.duckdb")
     with streamlit_server(tmp, {"SUSTAIN_DB": str(tmp / "sustain.duckdb")}) as url:
@@ -69,6 +74,9 @@ def sample_server(sample_db, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    """One chromium per test module; each test opens its own context (a new visitor). Not one per
+    session: Playwright's sync API runs an event loop in this thread while it is open, and a test
+    that starts its own (the donor pack's HTML in chromium, tests/test_report.py) cannot."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 

@@ -24,6 +24,9 @@ from sustain.config import load_config  # noqa: E402
 
 from support import ROOT_DIR, write_config  # noqa: E402
 
+# the browser tests' fixtures (chromium, dashboard servers), shared by every module of a worker
+pytest_plugins = ["browser_helpers"]
+
 
 @pytest.fixture
 def config_factory(tmp_path):
@@ -221,6 +224,21 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _light_password_hashes():
+    """Argon2 with its lightest cost in this process: the default (64 MiB, 3 passes, 4 lanes) cost
+    0.2-0.6 s per login checked or password set, and the login tests check dozens. The hashes are
+    still argon2 ("$argon2id$..."), verified the same way (the cost is read from each hash);
+    servers the tests start keep the default."""
+    from argon2 import PasswordHasher
+
+    from app import access
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(access, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _components_scanned_once():
     """Each AppTest run scans every installed package's metadata for Streamlit components (about
     0.3 s of CPU, seconds on a busy machine); the installed packages do not change during a
@@ -237,48 +255,52 @@ def _components_scanned_once():
 
 
 # Seconds each file's tests took (those not marked slow, those marked slow), from `--durations=0`
-# of the whole suite on a busy shared machine (2026-11-26, after the slow rule of the README). Only
-# the order they give matters: pytest.ini hands whole files to two workers in collection order
-# (--dist loadfile, --no-loadscope-reorder), and a long file started last would leave one worker
-# idle at the end, so the longest go first. A file not listed counts 0.2 s a test, 20 s a slow test.
+# of the whole suite on a busy shared machine (2026-11-26 10:00, main at a785ae9), less what the
+# shared sample server and the light password hashes save (server trust, Urdu). Only the order they
+# give matters: pytest.ini hands whole files to two workers in collection order (--dist loadfile,
+# --no-loadscope-reorder), and a long file started last would leave one worker idle at the end, so
+# the longest go first. A file not listed counts 0.2 s a test, 20 s a slow test.
 FILE_SECONDS = {
-    "test_server_trust.py": (41, 494),
-    "test_browser.py": (0, 432),
-    "test_visual.py": (0, 371),
-    "test_faults.py": (0, 232),
-    "test_publish.py": (40, 140),
-    "test_indicators_sample.py": (42, 109),
-    "test_report.py": (0, 97),
-    "test_bad_input.py": (96, 0),
-    "test_urdu.py": (27, 62),
-    "test_validation.py": (11, 73),
-    "test_sync.py": (0, 49),
-    "test_ingest.py": (46, 0),
-    "test_suppression.py": (42, 0),
-    "test_access.py": (39, 0),
-    "test_pages_analysis.py": (33, 0),
-    "test_ingest_scale.py": (8, 24),
-    "test_rollups.py": (23, 6),
-    "test_hindrance_effect.py": (16, 13),
+    "test_browser.py": (0, 394),
+    "test_faults.py": (0, 327),
+    "test_visual.py": (0, 280),
+    "test_server_trust.py": (8, 230),
+    "test_publish.py": (57, 161),
+    "test_indicators_sample.py": (46, 123),
+    "test_urdu.py": (100, 30),
+    "test_report.py": (0, 104),
+    "test_bad_input.py": (97, 0),
+    "test_validation.py": (17, 67),
+    "test_rollups.py": (55, 5),
+    "test_hindrance_effect.py": (20, 22),
+    "test_ingest.py": (34, 0),
+    "test_pages.py": (11, 22),
+    "test_surveycto.py": (33, 0),
+    "test_pages_analysis.py": (32, 0),
+    "test_schools.py": (30, 0),
+    "test_access.py": (25, 0),
     "test_data_page.py": (29, 0),
-    "test_decay.py": (26, 0),
-    "test_sample_data.py": (4, 21),
-    "test_surveycto.py": (23, 0),
-    "test_schools.py": (21, 0),
-    "test_pages.py": (10, 10),
-    "test_answers_pages.py": (16, 0),
-    "test_survival.py": (11, 0),
-    "test_planner.py": (11, 0),
-    "test_metrics_golden.py": (2, 8),
-    "test_docs.py": (6, 0),
-    "test_view_exports.py": (6, 0),
-    "test_migrations.py": (5, 0),
-    "test_latent.py": (5, 0),
-    "test_sample_import.py": (0, 5),
-    "test_layers.py": (1, 0),
-    "test_answers.py": (1, 0),
+    "test_sample_data.py": (4, 23),
+    "test_answers_pages.py": (25, 0),
+    "test_suppression.py": (25, 0),
+    "test_metrics_golden.py": (9, 15),
+    "test_ingest_scale.py": (6, 17),
+    "test_survival.py": (22, 0),
+    "test_decay.py": (21, 0),
+    "test_planner.py": (19, 0),
+    "test_sync.py": (0, 17),
+    "test_sample_import.py": (0, 12),
+    "test_view_exports.py": (11, 0),
+    "test_latent.py": (10, 0),
+    "test_as_scored.py": (9, 0),
+    "test_migrations.py": (9, 0),
+    "test_docs.py": (8, 0),
+    "test_scale.py": (7, 0),
+    "test_layers.py": (4, 0),
     "test_experience_dimension.py": (1, 0),
     "test_exports.py": (1, 0),
+    "test_answers.py": (1, 0),
+    "test_config.py": (1, 0),
 }
 
 

@@ -6,8 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import (DESKTOP, PAGES, PHONE, SCREENSHOTS, browser, go_to, new_page, screenshot,  # noqa: F401
-                             server, settle, url_values)
+from browser_helpers import DESKTOP, PAGES, PHONE, SCREENSHOTS, go_to, new_page, screenshot, settle, url_values
 from server_helpers import error_count
 
 pytestmark = pytest.mark.slow  # a real server and chromium

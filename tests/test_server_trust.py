@@ -9,11 +9,9 @@ test-artifacts/server_fault_table.md (case | before | after | rows lost)."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -212,30 +210,7 @@ def test_two_writers_in_one_process_queue(tmp_path):
     assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
 
 
-# -- real servers and chromium ---------------------------------------------------------------------------
-def _chromium():
-    from server_helpers import CHROMIUM
-
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            raise RuntimeError("CI needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
-        pytest.skip("browser test skipped: no chromium found (apt-get install -y chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from server_helpers import CHROMIUM_ARGS
-
-    executable = _chromium()
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
+# -- real servers and chromium (`browser`, `sample_server`: tests/browser_helpers.py) -------------------
 PATHS = ["data", "overview", "districts", "practices", "hindrances", "communities", "planner", "", "data",
          "planner", "districts?district=Thatta"]
 SECRET_TEXT = ["Import ledger", "Imports", "Quarantine", "Retention of practices", "too few to show", "sha256",
@@ -277,26 +252,25 @@ LOCAL = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localho
 
 
 @pytest.mark.slow
-def test_no_request_leaves_localhost(sample_db, tmp_path, browser):
-    """Item 6: every request the pages make (favicon and fonts included) goes to this server."""
-    from server_helpers import error_count, streamlit_server, wait_until_idle
+def test_no_request_leaves_localhost(sample_server, browser):
+    """Item 6: every request the pages make (favicon and fonts included) goes to this server (the
+    sample's, shared with other page-reading tests; a new browser context has an empty cache)."""
+    from server_helpers import error_count, wait_until_idle
 
-    db = tmp_path / "sustain.duckdb"
-    shutil.copy(sample_db, db)
+    url = sample_server
     requests = []
-    with streamlit_server(tmp_path, {"SUSTAIN_DB": str(db)}) as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.on("request", lambda request: requests.append(request.url))
-        # offline: anything not local is blocked, as on a district office laptop
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL) else route.abort())
-        for page_path in ["", "districts", "practices", "hindrances", "communities", "planner", "data"]:
-            page.goto(f"{url}/{page_path}")
-            wait_until_idle(page)
-            page.wait_for_timeout(500)
-            wait_until_idle(page)
-            assert error_count(page) == 0, page_path
-        favicon = page.evaluate("() => document.querySelector(\"link[rel*='icon']\").href")
-        page.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("request", lambda request: requests.append(request.url))
+    # offline: anything not local is blocked, as on a district office laptop
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL) else route.abort())
+    for page_path in ["", "districts", "practices", "hindrances", "communities", "planner", "data"]:
+        page.goto(f"{url}/{page_path}")
+        wait_until_idle(page)
+        page.wait_for_timeout(500)
+        wait_until_idle(page)
+        assert error_count(page) == 0, page_path
+    favicon = page.evaluate("() => document.querySelector(\"link[rel*='icon']\").href")
+    page.close()
     outside = sorted({r for r in requests if not r.startswith(LOCAL)})
     assert not outside, outside
     assert favicon.startswith(url), favicon

@@ -15,7 +15,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from browser_helpers import browser, sample_server  # noqa: F401 (fixtures of the browser check)
 from support import ROOT_DIR
 from ingest.kinds import KIND_LABELS
 from report.labels import TEXT

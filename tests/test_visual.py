@@ -17,8 +17,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from browser_helpers import (ARTIFACTS, PAGES, VIEWPORTS, browser, diff_image, differing_pixels,  # noqa: F401
-                             new_page, sample_server, screenshot, settle)
+from browser_helpers import ARTIFACTS, PAGES, VIEWPORTS, diff_image, differing_pixels, new_page, screenshot, settle
 
 pytestmark = pytest.mark.slow  # a real server and chromium
 
