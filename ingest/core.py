@@ -152,7 +152,8 @@ def ingest_files(
                 _tune(con)
                 bring_model_up_to_date(con, config)
                 mismatch = _salt_mismatch(con, salt, demo_salt, config, db_path)
-                for summary, raw in loaded:
+                due = ModelDue(con)
+                for position, (summary, raw) in enumerate(loaded):
                     if mismatch:
                         summary.refused = f"{raw.path.name}: {mismatch}"
                         continue
@@ -178,12 +179,15 @@ def ingest_files(
                     if progress:
                         progress(f"importing {raw.path.name} ({summary.rows} rows)")
                     try:
-                        _ingest_one(con, raw, summary, config, salt, run_id, target, allow_reassign, step)
+                        _ingest_one(con, raw, summary, config, salt, run_id, target, allow_reassign, step,
+                                    due, last=position == len(loaded) - 1)
                     except DatabaseUnwritable as exc:
                         done = [Path(f.file).name for f, _ in loaded if f.seconds and not f.refused]
                         before = f"; {', '.join(done)} imported before it" if done else ""
                         raise DatabaseUnwritable(f"{exc}{before}") from None
                     summary.seconds = time.perf_counter() - started
+                if due.pending:  # the last file was refused: the files before it still need their model rows
+                    _refresh_due(con, config, due, target)
             finally:
                 try:
                     con.close()
@@ -271,9 +275,72 @@ def _tune(con) -> None:
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
 
 
+class ModelDue:
+    """The analysis model's rows the files committed so far have made due: every teacher's (a roster
+    that changed stored rows) or those in the temp table `model_due`. The model is refreshed once per
+    command, in the last file's transaction, for all the files' teachers together, instead of once
+    per file (at national scale, files split by district, a refresh per file cost more than the
+    files themselves). Until then `model_info` is emptied in the first file's transaction, so a
+    command killed between files leaves a model the next import (or `python -m ingest upgrade`)
+    rebuilds whole, never a stale one marked current."""
+
+    def __init__(self, con):
+        self.full = False
+        self.teachers = False
+        con.execute("create or replace temp table model_due (teacher_key varchar)")
+
+    @property
+    def pending(self) -> bool:
+        return self.full or self.teachers
+
+
+def _refresh_model_due(con, config: Config, due: ModelDue, full: bool, touched: bool) -> None:
+    """Inside a transaction: refresh the model rows `due` holds plus this file's (`full`: its roster
+    changed stored rows; `touched`: its teachers are in `model_due`). A refresh that would cover
+    most teachers anyway is done as a full rebuild (no per-teacher deletes, rows in storage order)."""
+    if due.full or full:
+        refresh_model(con, config)
+        return
+    if not (due.teachers or touched):
+        return
+    due_count, teacher_count = con.execute(
+        "select (select count(distinct teacher_key) from model_due), (select count(*) from teachers)"
+    ).fetchone()
+    if due_count * 2 > teacher_count:
+        refresh_model(con, config)
+    else:
+        refresh_model(con, config, "select teacher_key from model_due")
+
+
+def _refresh_due(con, config: Config, due: ModelDue, db_path: Path) -> None:
+    """The model refresh in a transaction of its own (the command's last file was refused)."""
+    try:
+        con.execute("begin transaction")
+        _refresh_model_due(con, config, due, False, False)
+        con.execute("commit")
+        con.execute("checkpoint")
+    except Exception as exc:
+        problem = storage_problem(exc)
+        try:
+            con.execute("rollback")
+        except Exception:
+            pass
+        if problem is None:
+            raise
+        raise DatabaseUnwritable(f"cannot write the database {db_path}: {problem[0]}; the files were imported "
+                                 "but the analysis model was not refreshed: "
+                                 f"{problem[1]}, then run `python -m ingest upgrade`") from None
+    due.full = due.teachers = False
+    con.execute("delete from model_due")
+
+
 def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: str, run_id: str,
                 db_path: Path, allow_reassign: bool = False,
-                step: Callable[[int], None] | None = None) -> None:
+                step: Callable[[int], None] | None = None, due: ModelDue | None = None,
+                last: bool = True) -> None:
+    """One file in one transaction. Its analysis-model rows are refreshed in this transaction when
+    it is the command's `last` file (with those of the files before it, `due`), else left due."""
+    due = due or ModelDue(con)
     kind = summary.kind
     wal = Path(f"{db_path}.wal")
     wal_before = wal.exists()
@@ -285,24 +352,27 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         execute(con, "insert into settings values ('salt_fingerprint', $fingerprint) on conflict do nothing",
                 {"fingerprint": salt_fingerprint(salt)})
         family = KINDS[kind].family
+        full = touched = False
         if family == "survey":
             counts, summary.notes = _import_survey(con, raw, kind, config, salt, base)
             if step:
                 step(2)
             # the analysis model is recomputed for the teachers this file touched only (none: a
             # re-import of an unchanged export leaves it as it is)
-            if con.execute("select count(*) from touched_teachers").fetchone()[0]:
-                refresh_model(con, config, "select teacher_key from touched_teachers")
+            touched = con.execute("insert into model_due select teacher_key from touched_teachers").fetchone()[0] > 0
         elif family == "roster":
             counts, summary.changes, written = _import_roster(con, raw, config, salt, base, allow_reassign)
             if step:
                 step(2)
-            if written:  # a roster that changed no stored row leaves the model as it is
-                refresh_model(con, config)
+            full = written > 0  # a roster that changed no stored row leaves the model as it is
         else:
             counts = _import_table(con, raw, kind, config, salt, base)
             if step:
                 step(2)
+        if last:
+            _refresh_model_due(con, config, due, full, touched)
+        elif (full or touched) and not due.pending:
+            con.execute("delete from model_info")  # due from here on (see ModelDue)
         if step:
             step(3)
         if raw.malformed:  # records the reader could not split: never in `staged`, kept aside here
@@ -343,6 +413,11 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
                     "notes": "; ".join(summary.changes + summary.notes) or None},
         )
         con.execute("commit")
+        if last:
+            due.full = due.teachers = False
+            con.execute("delete from model_due")
+        else:
+            due.full, due.teachers = due.full or full, due.teachers or touched
     except Exception as exc:
         problem = storage_problem(exc)
         try:
