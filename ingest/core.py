@@ -369,12 +369,6 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
             counts = _import_table(con, raw, kind, config, salt, base)
             if step:
                 step(2)
-        if last:
-            _refresh_model_due(con, config, due, full, touched)
-        elif (full or touched) and not due.pending:
-            con.execute("delete from model_info")  # due from here on (see ModelDue)
-        if step:
-            step(3)
         if raw.malformed:  # records the reader could not split: never in `staged`, kept aside here
             con.executemany(
                 "insert into bad (_row, column_name, value, rule, detail) values (?, '(record)', '', 'malformed_record', ?)",
@@ -400,6 +394,15 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         summary.quarantined = len({p["row"] for p in summary.problems})
         summary.inserted, summary.updated, summary.unchanged = counts
         _check_balance(con, raw, summary)
+        # the file's staging leaves memory before the model is built (national models are large)
+        _drop_file_tables(con)
+        con.unregister("bad_raw")
+        if last:
+            _refresh_model_due(con, config, due, full, touched)
+        elif (full or touched) and not due.pending:
+            con.execute("delete from model_info")  # due from here on (see ModelDue)
+        if step:
+            step(3)
         execute(
             con,
             """insert into import_ledger (run_id, source_file, source_sha256, kind, started_at, finished_at,
@@ -440,9 +443,7 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
             except Exception:
                 pass
         try:  # the file's rows leave memory (temp tables live until dropped)
-            drop_raw(con)
-            con.execute("drop table if exists staged")
-            con.execute("drop table if exists staged_keys")
+            _drop_file_tables(con)
         except Exception:  # a connection DuckDB invalidated after a write failure
             pass
     try:
@@ -456,6 +457,17 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         raise _unwritable(con, wal, wal_before, db_path, raw, problem) from None
     if step:
         step(STEPS)
+
+
+# a file's staging, validation and merge tables (the model's own temp tables are dropped by model.py)
+FILE_TABLES = ("staged", "staged_keys", "clean", "actions", "bad", "touched_teachers", "cop_actions",
+               "roster_valid", "roster_actions", "school_changes", "replaced_visits")
+
+
+def _drop_file_tables(con) -> None:
+    drop_raw(con)
+    for name in FILE_TABLES:
+        con.execute(f"drop table if exists {name}")
 
 
 def _unwritable(con, wal: Path, wal_before: bool, db_path: Path, raw: RawTable,
