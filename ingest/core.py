@@ -35,7 +35,7 @@ from sustain.db import DatabaseUnwritable, execute, open_for_writing, storage_pr
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
-from .model import bring_model_up_to_date, refresh_model
+from .model import bring_model_up_to_date, config_fingerprint, refresh_model
 from .survey import date_shapes
 from .kinds import KINDS, detect_kind
 from .read import FileRefused, RawTable, drop_raw, load_raw, raw_column, read_table
@@ -43,6 +43,7 @@ from .read import FileRefused, RawTable, drop_raw, load_raw, raw_column, read_ta
 SCRATCH_PREFIX = "sustain-dry-run-"
 STEPS = 4  # per file: loaded, validated and written, model refreshed, committed (on_step's scale)
 MEMORY_LIMIT = "2GB"  # DuckDB's working memory in an import; it spills to disk beyond (peak RSS stays well under 4 GB)
+MODEL_BATCH_TEACHERS = 50_000  # teachers whose model rows are refreshed in one transaction (memory, see ModelDue)
 STALE_SCRATCH_HOURS = 24  # a copy whose process id is alive is still removed after this (pid reuse)
 
 
@@ -186,7 +187,7 @@ def ingest_files(
                         before = f"; {', '.join(done)} imported before it" if done else ""
                         raise DatabaseUnwritable(f"{exc}{before}") from None
                     summary.seconds = time.perf_counter() - started
-                if due.pending:  # the last file was refused: the files before it still need their model rows
+                if due.pending:  # too many teachers for the last file's transaction, or that file was refused
                     _refresh_due(con, config, due, target)
             finally:
                 try:
@@ -278,11 +279,13 @@ def _tune(con) -> None:
 class ModelDue:
     """The analysis model's rows the files committed so far have made due: every teacher's (a roster
     that changed stored rows) or those in the temp table `model_due`. The model is refreshed once per
-    command, in the last file's transaction, for all the files' teachers together, instead of once
-    per file (at national scale, files split by district, a refresh per file cost more than the
-    files themselves). Until then `model_info` is emptied in the first file's transaction, so a
-    command killed between files leaves a model the next import (or `python -m ingest upgrade`)
-    rebuilds whole, never a stale one marked current."""
+    command, for all the files' teachers together, instead of once per file (at national scale,
+    files split by district, a refresh per file cost more than the files themselves): in the last
+    file's transaction, or, when more than `MODEL_BATCH_TEACHERS` teachers are due, after it in
+    batches of that many teachers, each a transaction (DuckDB's memory stays bounded). Until the
+    refresh is done `model_info` is empty, so a command killed between files or batches leaves a
+    model the next import (or `python -m ingest upgrade`) rebuilds whole, never a stale one marked
+    current."""
 
     def __init__(self, con):
         self.full = False
@@ -294,42 +297,62 @@ class ModelDue:
         return self.full or self.teachers
 
 
-def _refresh_model_due(con, config: Config, due: ModelDue, full: bool, touched: bool) -> None:
-    """Inside a transaction: refresh the model rows `due` holds plus this file's (`full`: its roster
-    changed stored rows; `touched`: its teachers are in `model_due`). A refresh that would cover
-    most teachers anyway is done as a full rebuild (no per-teacher deletes, rows in storage order)."""
-    if due.full or full:
-        refresh_model(con, config)
-        return
-    if not (due.teachers or touched):
-        return
-    due_count, teacher_count = con.execute(
-        "select (select count(distinct teacher_key) from model_due), (select count(*) from teachers)"
-    ).fetchone()
-    if due_count * 2 > teacher_count:
-        refresh_model(con, config)
-    else:
-        refresh_model(con, config, "select teacher_key from model_due")
+def _due_teachers(con, full: bool) -> int:
+    if full:
+        return con.execute("select count(*) from teachers").fetchone()[0]
+    return con.execute("select count(distinct teacher_key) from model_due").fetchone()[0]
+
+
+def _refresh_model_due(con, config: Config, due: ModelDue, full: bool, touched: bool) -> bool:
+    """Inside the last file's transaction: refresh the model rows `due` holds plus this file's
+    (`full`: its roster changed stored rows; `touched`: its teachers are in `model_due`). False when
+    too many teachers are due for one transaction: they are left to `_refresh_due` (in batches)."""
+    full = due.full or full
+    if not (full or due.teachers or touched):
+        return True
+    if _due_teachers(con, full) > MODEL_BATCH_TEACHERS:
+        con.execute("delete from model_info")  # due until the batches are done (see ModelDue)
+        return False
+    refresh_model(con, config, None if full else "select teacher_key from model_due")
+    return True
 
 
 def _refresh_due(con, config: Config, due: ModelDue, db_path: Path) -> None:
-    """The model refresh in a transaction of its own (the command's last file was refused)."""
+    """The due model rows, in batches of teachers (by district and school, so a school's cells are
+    rebuilt about once), a transaction each; `model_info` says current again after the last."""
+    scope = ("select teacher_key from teachers union select teacher_key from model_visits" if due.full
+             else "select teacher_key from model_due")
+    con.execute(
+        f"""create or replace temp table model_batches as
+            with due as (select distinct teacher_key from ({scope}))
+            select d.teacher_key,
+                   (row_number() over (order by sc.district, sc.school_id, d.teacher_key) - 1)
+                   // {MODEL_BATCH_TEACHERS} as batch
+            from due d left join teachers t using (teacher_key) left join schools sc using (school_id)"""
+    )
+    batches = con.execute("select coalesce(max(batch) + 1, 0) from model_batches").fetchone()[0]
     try:
-        con.execute("begin transaction")
-        _refresh_model_due(con, config, due, False, False)
-        con.execute("commit")
-        con.execute("checkpoint")
+        for batch in range(batches):
+            con.execute("begin transaction")
+            # incremental from here: the rows outside the batch are rewritten by the other batches
+            execute(con, "insert into model_info select $fingerprint, now()::timestamp "
+                         "where not exists (select 1 from model_info)", {"fingerprint": config_fingerprint(config)})
+            refresh_model(con, config, "select teacher_key from model_batches where batch = $batch", {"batch": batch})
+            if batch < batches - 1:
+                con.execute("delete from model_info")
+            con.execute("commit")
+            con.execute("checkpoint")
     except Exception as exc:
         problem = storage_problem(exc)
         try:
             con.execute("rollback")
         except Exception:
             pass
-        if problem is None:
-            raise
-        raise DatabaseUnwritable(f"cannot write the database {db_path}: {problem[0]}; the files were imported "
-                                 "but the analysis model was not refreshed: "
-                                 f"{problem[1]}, then run `python -m ingest upgrade`") from None
+        reason = problem[0] if problem else f"{type(exc).__name__}: {str(exc)[:300]}"
+        raise DatabaseUnwritable(f"the files were imported into {db_path}, but the analysis model could not be "
+                                 f"refreshed ({reason}); run `python -m ingest upgrade` to rebuild it") from None
+    finally:
+        con.execute("drop table if exists model_batches")
     due.full = due.teachers = False
     con.execute("delete from model_due")
 
@@ -397,9 +420,8 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         # the file's staging leaves memory before the model is built (national models are large)
         _drop_file_tables(con)
         con.unregister("bad_raw")
-        if last:
-            _refresh_model_due(con, config, due, full, touched)
-        elif (full or touched) and not due.pending:
+        refreshed = last and _refresh_model_due(con, config, due, full, touched)
+        if not refreshed and (full or touched) and not due.pending:
             con.execute("delete from model_info")  # due from here on (see ModelDue)
         if step:
             step(3)
@@ -416,7 +438,7 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
                     "notes": "; ".join(summary.changes + summary.notes) or None},
         )
         con.execute("commit")
-        if last:
+        if refreshed:
             due.full = due.teachers = False
             con.execute("delete from model_due")
         else:
