@@ -43,6 +43,7 @@ from .read import FileRefused, RawTable, drop_raw, load_raw, raw_column, read_ta
 SCRATCH_PREFIX = "sustain-dry-run-"
 STEPS = 4  # per file: loaded, validated and written, model refreshed, committed (on_step's scale)
 MEMORY_LIMIT = "2GB"  # DuckDB's working memory in an import; it spills to disk beyond (peak RSS stays well under 4 GB)
+MODEL_STEP_NAME = "analysis model"  # the bar's name for a refresh in batches after the files
 MODEL_BATCH_TEACHERS = 50_000  # teachers whose model rows are refreshed in one transaction (memory, see ModelDue)
 STALE_SCRATCH_HOURS = 24  # a copy whose process id is alive is still removed after this (pid reuse)
 
@@ -188,7 +189,8 @@ def ingest_files(
                         raise DatabaseUnwritable(f"{exc}{before}") from None
                     summary.seconds = time.perf_counter() - started
                 if due.pending:  # too many teachers for the last file's transaction, or that file was refused
-                    _refresh_due(con, config, due, target)
+                    _refresh_due(con, config, due, target,
+                                 (lambda done, steps: on_step(MODEL_STEP_NAME, done, steps)) if on_step else None)
             finally:
                 try:
                     con.close()
@@ -317,9 +319,11 @@ def _refresh_model_due(con, config: Config, due: ModelDue, full: bool, touched: 
     return True
 
 
-def _refresh_due(con, config: Config, due: ModelDue, db_path: Path) -> None:
+def _refresh_due(con, config: Config, due: ModelDue, db_path: Path,
+                 on_batch: Callable[[int, int], None] | None = None) -> None:
     """The due model rows, in batches of teachers (by district and school, so a school's cells are
-    rebuilt about once), a transaction each; `model_info` says current again after the last."""
+    rebuilt about once), a transaction each; `model_info` says current again after the last.
+    `on_batch(batches done, batches)` follows it (the CLI's bar)."""
     scope = ("select teacher_key from teachers union select teacher_key from model_visits" if due.full
              else "select teacher_key from model_due")
     con.execute(
@@ -333,6 +337,8 @@ def _refresh_due(con, config: Config, due: ModelDue, db_path: Path) -> None:
     batches = con.execute("select coalesce(max(batch) + 1, 0) from model_batches").fetchone()[0]
     try:
         for batch in range(batches):
+            if on_batch:
+                on_batch(batch, batches)
             con.execute("begin transaction")
             # incremental from here: the rows outside the batch are rewritten by the other batches
             execute(con, "insert into model_info select $fingerprint, now()::timestamp "
@@ -342,6 +348,8 @@ def _refresh_due(con, config: Config, due: ModelDue, db_path: Path) -> None:
                 con.execute("delete from model_info")
             con.execute("commit")
             con.execute("checkpoint")
+        if on_batch and batches:
+            on_batch(batches, batches)
     except Exception as exc:
         problem = storage_problem(exc)
         try:
