@@ -35,7 +35,7 @@ from sustain.db import DatabaseUnwritable, execute, open_for_writing, storage_pr
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
-from .model import bring_model_up_to_date, refresh_model
+from .model import bring_model_up_to_date, config_fingerprint, refresh_model
 from .survey import date_shapes
 from .kinds import KINDS, detect_kind
 from .read import FileRefused, RawTable, drop_raw, load_raw, raw_column, read_table
@@ -43,6 +43,8 @@ from .read import FileRefused, RawTable, drop_raw, load_raw, raw_column, read_ta
 SCRATCH_PREFIX = "sustain-dry-run-"
 STEPS = 4  # per file: loaded, validated and written, model refreshed, committed (on_step's scale)
 MEMORY_LIMIT = "2GB"  # DuckDB's working memory in an import; it spills to disk beyond (peak RSS stays well under 4 GB)
+MODEL_STEP_NAME = "analysis model"  # the bar's name for a refresh in batches after the files
+MODEL_BATCH_TEACHERS = 50_000  # teachers whose model rows are refreshed in one transaction (memory, see ModelDue)
 STALE_SCRATCH_HOURS = 24  # a copy whose process id is alive is still removed after this (pid reuse)
 
 
@@ -152,7 +154,8 @@ def ingest_files(
                 _tune(con)
                 bring_model_up_to_date(con, config)
                 mismatch = _salt_mismatch(con, salt, demo_salt, config, db_path)
-                for summary, raw in loaded:
+                due = ModelDue(con)
+                for position, (summary, raw) in enumerate(loaded):
                     if mismatch:
                         summary.refused = f"{raw.path.name}: {mismatch}"
                         continue
@@ -178,12 +181,16 @@ def ingest_files(
                     if progress:
                         progress(f"importing {raw.path.name} ({summary.rows} rows)")
                     try:
-                        _ingest_one(con, raw, summary, config, salt, run_id, target, allow_reassign, step)
+                        _ingest_one(con, raw, summary, config, salt, run_id, target, allow_reassign, step,
+                                    due, last=position == len(loaded) - 1)
                     except DatabaseUnwritable as exc:
                         done = [Path(f.file).name for f, _ in loaded if f.seconds and not f.refused]
                         before = f"; {', '.join(done)} imported before it" if done else ""
                         raise DatabaseUnwritable(f"{exc}{before}") from None
                     summary.seconds = time.perf_counter() - started
+                if due.pending:  # too many teachers for the last file's transaction, or that file was refused
+                    _refresh_due(con, config, due, target,
+                                 (lambda done, steps: on_step(MODEL_STEP_NAME, done, steps)) if on_step else None)
             finally:
                 try:
                     con.close()
@@ -271,9 +278,100 @@ def _tune(con) -> None:
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
 
 
+class ModelDue:
+    """The analysis model's rows the files committed so far have made due: every teacher's (a roster
+    that changed stored rows) or those in the temp table `model_due`. The model is refreshed once per
+    command, for all the files' teachers together, instead of once per file (at national scale,
+    files split by district, a refresh per file cost more than the files themselves): in the last
+    file's transaction, or, when more than `MODEL_BATCH_TEACHERS` teachers are due, after it in
+    batches of that many teachers, each a transaction (DuckDB's memory stays bounded). Until the
+    refresh is done `model_info` is empty, so a command killed between files or batches leaves a
+    model the next import (or `python -m ingest upgrade`) rebuilds whole, never a stale one marked
+    current."""
+
+    def __init__(self, con):
+        self.full = False
+        self.teachers = False
+        con.execute("create or replace temp table model_due (teacher_key varchar)")
+
+    @property
+    def pending(self) -> bool:
+        return self.full or self.teachers
+
+
+def _due_teachers(con, full: bool) -> int:
+    if full:
+        return con.execute("select count(*) from teachers").fetchone()[0]
+    return con.execute("select count(distinct teacher_key) from model_due").fetchone()[0]
+
+
+def _refresh_model_due(con, config: Config, due: ModelDue, full: bool, touched: bool) -> bool:
+    """Inside the last file's transaction: refresh the model rows `due` holds plus this file's
+    (`full`: its roster changed stored rows; `touched`: its teachers are in `model_due`). False when
+    too many teachers are due for one transaction: they are left to `_refresh_due` (in batches)."""
+    full = due.full or full
+    if not (full or due.teachers or touched):
+        return True
+    if _due_teachers(con, full) > MODEL_BATCH_TEACHERS:
+        con.execute("delete from model_info")  # due until the batches are done (see ModelDue)
+        return False
+    refresh_model(con, config, None if full else "select teacher_key from model_due")
+    return True
+
+
+def _refresh_due(con, config: Config, due: ModelDue, db_path: Path,
+                 on_batch: Callable[[int, int], None] | None = None) -> None:
+    """The due model rows, in batches of teachers (by district and school, so a school's cells are
+    rebuilt about once), a transaction each; `model_info` says current again after the last.
+    `on_batch(batches done, batches)` follows it (the CLI's bar)."""
+    scope = ("select teacher_key from teachers union select teacher_key from model_visits" if due.full
+             else "select teacher_key from model_due")
+    con.execute(
+        f"""create or replace temp table model_batches as
+            with due as (select distinct teacher_key from ({scope}))
+            select d.teacher_key,
+                   (row_number() over (order by sc.district, sc.school_id, d.teacher_key) - 1)
+                   // {MODEL_BATCH_TEACHERS} as batch
+            from due d left join teachers t using (teacher_key) left join schools sc using (school_id)"""
+    )
+    batches = con.execute("select coalesce(max(batch) + 1, 0) from model_batches").fetchone()[0]
+    try:
+        for batch in range(batches):
+            if on_batch:
+                on_batch(batch, batches)
+            con.execute("begin transaction")
+            # incremental from here: the rows outside the batch are rewritten by the other batches
+            execute(con, "insert into model_info select $fingerprint, now()::timestamp "
+                         "where not exists (select 1 from model_info)", {"fingerprint": config_fingerprint(config)})
+            refresh_model(con, config, "select teacher_key from model_batches where batch = $batch", {"batch": batch})
+            if batch < batches - 1:
+                con.execute("delete from model_info")
+            con.execute("commit")
+            con.execute("checkpoint")
+        if on_batch and batches:
+            on_batch(batches, batches)
+    except Exception as exc:
+        problem = storage_problem(exc)
+        try:
+            con.execute("rollback")
+        except Exception:
+            pass
+        reason = problem[0] if problem else f"{type(exc).__name__}: {str(exc)[:300]}"
+        raise DatabaseUnwritable(f"the files were imported into {db_path}, but the analysis model could not be "
+                                 f"refreshed ({reason}); run `python -m ingest upgrade` to rebuild it") from None
+    finally:
+        con.execute("drop table if exists model_batches")
+    due.full = due.teachers = False
+    con.execute("delete from model_due")
+
+
 def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: str, run_id: str,
                 db_path: Path, allow_reassign: bool = False,
-                step: Callable[[int], None] | None = None) -> None:
+                step: Callable[[int], None] | None = None, due: ModelDue | None = None,
+                last: bool = True) -> None:
+    """One file in one transaction. Its analysis-model rows are refreshed in this transaction when
+    it is the command's `last` file (with those of the files before it, `due`), else left due."""
+    due = due or ModelDue(con)
     kind = summary.kind
     wal = Path(f"{db_path}.wal")
     wal_before = wal.exists()
@@ -285,26 +383,23 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         execute(con, "insert into settings values ('salt_fingerprint', $fingerprint) on conflict do nothing",
                 {"fingerprint": salt_fingerprint(salt)})
         family = KINDS[kind].family
+        full = touched = False
         if family == "survey":
             counts, summary.notes = _import_survey(con, raw, kind, config, salt, base)
             if step:
                 step(2)
             # the analysis model is recomputed for the teachers this file touched only (none: a
             # re-import of an unchanged export leaves it as it is)
-            if con.execute("select count(*) from touched_teachers").fetchone()[0]:
-                refresh_model(con, config, "select teacher_key from touched_teachers")
+            touched = con.execute("insert into model_due select teacher_key from touched_teachers").fetchone()[0] > 0
         elif family == "roster":
             counts, summary.changes, written = _import_roster(con, raw, config, salt, base, allow_reassign)
             if step:
                 step(2)
-            if written:  # a roster that changed no stored row leaves the model as it is
-                refresh_model(con, config)
+            full = written > 0  # a roster that changed no stored row leaves the model as it is
         else:
             counts = _import_table(con, raw, kind, config, salt, base)
             if step:
                 step(2)
-        if step:
-            step(3)
         if raw.malformed:  # records the reader could not split: never in `staged`, kept aside here
             con.executemany(
                 "insert into bad (_row, column_name, value, rule, detail) values (?, '(record)', '', 'malformed_record', ?)",
@@ -330,6 +425,14 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         summary.quarantined = len({p["row"] for p in summary.problems})
         summary.inserted, summary.updated, summary.unchanged = counts
         _check_balance(con, raw, summary)
+        # the file's staging leaves memory before the model is built (national models are large)
+        _drop_file_tables(con)
+        con.unregister("bad_raw")
+        refreshed = last and _refresh_model_due(con, config, due, full, touched)
+        if not refreshed and (full or touched) and not due.pending:
+            con.execute("delete from model_info")  # due from here on (see ModelDue)
+        if step:
+            step(3)
         execute(
             con,
             """insert into import_ledger (run_id, source_file, source_sha256, kind, started_at, finished_at,
@@ -343,6 +446,11 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
                     "notes": "; ".join(summary.changes + summary.notes) or None},
         )
         con.execute("commit")
+        if refreshed:
+            due.full = due.teachers = False
+            con.execute("delete from model_due")
+        else:
+            due.full, due.teachers = due.full or full, due.teachers or touched
     except Exception as exc:
         problem = storage_problem(exc)
         try:
@@ -365,9 +473,7 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
             except Exception:
                 pass
         try:  # the file's rows leave memory (temp tables live until dropped)
-            drop_raw(con)
-            con.execute("drop table if exists staged")
-            con.execute("drop table if exists staged_keys")
+            _drop_file_tables(con)
         except Exception:  # a connection DuckDB invalidated after a write failure
             pass
     try:
@@ -381,6 +487,17 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         raise _unwritable(con, wal, wal_before, db_path, raw, problem) from None
     if step:
         step(STEPS)
+
+
+# a file's staging, validation and merge tables (the model's own temp tables are dropped by model.py)
+FILE_TABLES = ("staged", "staged_keys", "clean", "actions", "bad", "touched_teachers", "cop_actions",
+               "roster_valid", "roster_actions", "school_changes", "replaced_visits")
+
+
+def _drop_file_tables(con) -> None:
+    drop_raw(con)
+    for name in FILE_TABLES:
+        con.execute(f"drop table if exists {name}")
 
 
 def _unwritable(con, wal: Path, wal_before: bool, db_path: Path, raw: RawTable,

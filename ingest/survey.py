@@ -126,6 +126,11 @@ def keys_sql() -> str:
     select teacher_id, {teacher_key_sql("teacher_id")} as given_key from (select distinct teacher_id from staged)"""
 
 
+# the schools and teachers a file names: the only history rows its checks and placing read
+FILE_SCHOOLS = "select distinct trim(school_id) from staged"
+FILE_TEACHERS = "select given_key from staged_keys"
+
+
 def validation_sql(config: Config) -> str:
     """One query over `staged` (+ `cfg_programmes`) giving every broken rule as a row."""
     checks = []
@@ -142,10 +147,10 @@ def validation_sql(config: Config) -> str:
     practice_checks = "\nunion all\n".join(checks)
     return f"""
 with school_periods as (
-    {periods_sql("school_history", "school_id")}
+    {periods_sql("school_history", "school_id", FILE_SCHOOLS)}
 ),
 teacher_periods as (
-    {periods_sql("teacher_history", "teacher_key")}
+    {periods_sql("teacher_history", "teacher_key", FILE_TEACHERS)}
 ),
 keyed as (
     select s.*, k.given_key, try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date
@@ -245,7 +250,7 @@ def clean_sql(config: Config) -> str:
     return f"""
 create or replace temp table clean as
 with school_periods as (
-    {periods_sql("school_history", "school_id")}
+    {periods_sql("school_history", "school_id", FILE_SCHOOLS)}
 ),
 valid as (
     select s.*, try_strptime(trim(s.visit_date), $date_formats)::date as parsed_date

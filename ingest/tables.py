@@ -45,15 +45,18 @@ def stage_plain(con, raw: RawTable, kind, config: Config) -> None:
     con.execute(f"create temp table staged as select _row, {selected} from raw_rows")
 
 
-def periods_sql(table: str, key: str) -> str:
+def periods_sql(table: str, key: str, scope: str | None = None) -> str:
     """`table` (school_history or teacher_history; `key` its id column, both from code) with each
     row's effective interval [eff_from, eff_to). Rows of one key chain (each closed row ends where
     the next starts), so ordering by valid_to gives their order; the first row also covers the time
-    before it (see sustain/db.py), which keeps visits older than the first roster import placed."""
+    before it (see sustain/db.py), which keeps visits older than the first roster import placed.
+    `scope` (a query of keys, from code) keeps only those keys' rows: the same intervals (the
+    window is per key), without ordering a national history for every file."""
+    where = f"where {key} in ({scope})" if scope else ""
     return f"""select *, case when row_number() over (partition by {key} order by valid_to nulls last, valid_from) = 1
                      then date '0001-01-01' else valid_from end as eff_from,
                 coalesce(valid_to, date '9999-12-31') as eff_to
-         from {table}"""
+         from {table} {where}"""
 
 
 FIRST_ROW_START = "date '0001-01-01'"

@@ -175,3 +175,57 @@ def test_national_exports_import_with_every_row_accounted_for(tmp_path, config_f
     assert {p["rule"] for f in exports for p in f.problems} <= {"bad_score", "unknown_school", "impossible_date"}
     again = load(config_factory(), *files)
     assert all(f.inserted == f.updated == 0 for f in again.files)
+
+
+MODEL_TABLES = ("model_visits", "model_observations", "person_period", "rollup_cells", "pattern_cells",
+                "response_classes")
+
+
+def _model_rows(path) -> dict:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in MODEL_TABLES}
+    finally:
+        con.close()
+
+
+def test_a_national_import_refreshes_the_model_once_in_batches_equal_to_a_full_rebuild(
+        tmp_path, config_factory, load, monkeypatch):
+    """Files split by district: the model is refreshed after the last file, in batches of teachers
+    (a transaction each) when more are due than one transaction holds; the rows are those of one
+    full rebuild. A command killed before the batches leaves `model_info` empty, so the next import
+    rebuilds the model whole."""
+    import ingest.core as core
+    from ingest.model import refresh_model
+    from sustain.db import open_for_writing
+
+    national.generate_national(tmp_path / "n", 120, seed=5, split="district")
+    files = [tmp_path / "n" / "roster.csv"] + sorted((tmp_path / "n").glob("*_followup_*.csv"))
+    config = config_factory()
+    monkeypatch.setattr(core, "MODEL_BATCH_TEACHERS", 50)  # 3 batches
+    batches = []
+    real = core.refresh_model
+    monkeypatch.setattr(core, "refresh_model", lambda *a, **k: batches.append(a[2:]) or real(*a, **k))
+    assert load(config, *files).ok
+    assert len(batches) == 3 and all(b and "batch" in b[0] for b in batches)  # no refresh per file
+    batched = _model_rows(config.database_path())
+    con = open_for_writing(config.database_path())
+    try:
+        refresh_model(con, config)
+    finally:
+        con.close()
+    assert _model_rows(config.database_path()) == batched and batched["person_period"]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the command stops between the last file and the model refresh
+
+    other = config_factory(database=str(tmp_path / "killed.duckdb"))
+    monkeypatch.setattr(core, "_refresh_due", killed)
+    with pytest.raises(KeyboardInterrupt):
+        load(other, *files)
+    con = duckdb.connect(str(other.database_path()), read_only=True)
+    assert con.execute("select count(*) from model_info").fetchone()[0] == 0
+    con.close()
+    monkeypatch.undo()
+    assert load(other, files[0]).ok  # an unchanged roster: the model is rebuilt whole first
+    assert _model_rows(other.database_path()) == batched
