@@ -35,7 +35,8 @@ from sustain.db import DatabaseUnwritable, execute, open_for_writing, storage_pr
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
-from .model import bring_model_up_to_date, config_fingerprint, refresh_model
+from . import model as analysis_model
+from .model import bring_model_up_to_date, refresh_model, refresh_model_in_batches
 from .survey import date_shapes
 from .kinds import KINDS, detect_kind
 from .read import FileRefused, RawTable, drop_raw, load_raw, raw_column, read_table
@@ -44,7 +45,6 @@ SCRATCH_PREFIX = "sustain-dry-run-"
 STEPS = 4  # per file: loaded, validated and written, model refreshed, committed (on_step's scale)
 MEMORY_LIMIT = "2GB"  # DuckDB's working memory in an import; it spills to disk beyond (peak RSS stays well under 4 GB)
 MODEL_STEP_NAME = "analysis model"  # the bar's name for a refresh in batches after the files
-MODEL_BATCH_TEACHERS = 50_000  # teachers whose model rows are refreshed in one transaction (memory, see ModelDue)
 STALE_SCRATCH_HOURS = 24  # a copy whose process id is alive is still removed after this (pid reuse)
 
 
@@ -283,7 +283,7 @@ class ModelDue:
     that changed stored rows) or those in the temp table `model_due`. The model is refreshed once per
     command, for all the files' teachers together, instead of once per file (at national scale,
     files split by district, a refresh per file cost more than the files themselves): in the last
-    file's transaction, or, when more than `MODEL_BATCH_TEACHERS` teachers are due, after it in
+    file's transaction, or, when more than `model.MODEL_BATCH_TEACHERS` teachers are due, after it in
     batches of that many teachers, each a transaction (DuckDB's memory stays bounded). Until the
     refresh is done `model_info` is empty, so a command killed between files or batches leaves a
     model the next import (or `python -m ingest upgrade`) rebuilds whole, never a stale one marked
@@ -312,7 +312,7 @@ def _refresh_model_due(con, config: Config, due: ModelDue, full: bool, touched: 
     full = due.full or full
     if not (full or due.teachers or touched):
         return True
-    if _due_teachers(con, full) > MODEL_BATCH_TEACHERS:
+    if _due_teachers(con, full) > analysis_model.MODEL_BATCH_TEACHERS:
         con.execute("delete from model_info")  # due until the batches are done (see ModelDue)
         return False
     refresh_model(con, config, None if full else "select teacher_key from model_due")
@@ -324,32 +324,9 @@ def _refresh_due(con, config: Config, due: ModelDue, db_path: Path,
     """The due model rows, in batches of teachers (by district and school, so a school's cells are
     rebuilt about once), a transaction each; `model_info` says current again after the last.
     `on_batch(batches done, batches)` follows it (the CLI's bar)."""
-    scope = ("select teacher_key from teachers union select teacher_key from model_visits" if due.full
-             else "select teacher_key from model_due")
-    con.execute(
-        f"""create or replace temp table model_batches as
-            with due as (select distinct teacher_key from ({scope}))
-            select d.teacher_key,
-                   (row_number() over (order by sc.district, sc.school_id, d.teacher_key) - 1)
-                   // {MODEL_BATCH_TEACHERS} as batch
-            from due d left join teachers t using (teacher_key) left join schools sc using (school_id)"""
-    )
-    batches = con.execute("select coalesce(max(batch) + 1, 0) from model_batches").fetchone()[0]
+    scope = (analysis_model.ALL_MODEL_TEACHERS if due.full else "select teacher_key from model_due")
     try:
-        for batch in range(batches):
-            if on_batch:
-                on_batch(batch, batches)
-            con.execute("begin transaction")
-            # incremental from here: the rows outside the batch are rewritten by the other batches
-            execute(con, "insert into model_info select $fingerprint, now()::timestamp "
-                         "where not exists (select 1 from model_info)", {"fingerprint": config_fingerprint(config)})
-            refresh_model(con, config, "select teacher_key from model_batches where batch = $batch", {"batch": batch})
-            if batch < batches - 1:
-                con.execute("delete from model_info")
-            con.execute("commit")
-            con.execute("checkpoint")
-        if on_batch and batches:
-            on_batch(batches, batches)
+        refresh_model_in_batches(con, config, scope, on_batch)
     except Exception as exc:
         problem = storage_problem(exc)
         try:
@@ -359,8 +336,6 @@ def _refresh_due(con, config: Config, due: ModelDue, db_path: Path,
         reason = problem[0] if problem else f"{type(exc).__name__}: {str(exc)[:300]}"
         raise DatabaseUnwritable(f"the files were imported into {db_path}, but the analysis model could not be "
                                  f"refreshed ({reason}); run `python -m ingest upgrade` to rebuild it") from None
-    finally:
-        con.execute("drop table if exists model_batches")
     due.full = due.teachers = False
     con.execute("delete from model_due")
 

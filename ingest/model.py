@@ -101,6 +101,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Callable
 
 import duckdb
 
@@ -499,11 +500,64 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     con.execute("drop table if exists model_scope")
 
 
+# teachers whose model rows are refreshed in one transaction: DuckDB's memory in an import is
+# bounded (ingest/core.py MEMORY_LIMIT), and a refresh of more teachers in one transaction ran out
+# of it at 100,000 teachers
+MODEL_BATCH_TEACHERS = 50_000
+# every teacher the model has or should have rows for (a full rebuild's scope)
+ALL_MODEL_TEACHERS = "select teacher_key from teachers union select teacher_key from model_visits"
+
+
+def refresh_model_in_batches(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: str,
+                             on_batch: Callable[[int, int], None] | None = None) -> int:
+    """Refresh the model rows of the teachers `teachers_sql` selects, `MODEL_BATCH_TEACHERS` at a
+    time (by district and school, so a school's cells are rebuilt about once), a transaction and a
+    checkpoint each; `model_info` says current only after the last batch, so a command stopped
+    between batches leaves a model the next import or upgrade rebuilds. `on_batch(batches done,
+    batches)` reports progress. Returns the number of batches. Outside a transaction."""
+    ensure_dimension_columns(con)  # a model of an earlier version may lack a catalogue column
+    con.execute(
+        f"""create or replace temp table model_batches as
+            with due as (select distinct teacher_key from ({teachers_sql}))
+            select d.teacher_key,
+                   (row_number() over (order by sc.district, sc.school_id, d.teacher_key) - 1)
+                   // {int(MODEL_BATCH_TEACHERS)} as batch
+            from due d left join teachers t using (teacher_key) left join schools sc using (school_id)"""
+    )
+    batches = con.execute("select coalesce(max(batch) + 1, 0) from model_batches").fetchone()[0]
+    try:
+        for batch in range(batches):
+            if on_batch:
+                on_batch(batch, batches)
+            con.execute("begin transaction")
+            # incremental from here: the rows outside the batch are rewritten by the other batches
+            execute(con, "insert into model_info select $fingerprint, now()::timestamp "
+                         "where not exists (select 1 from model_info)", {"fingerprint": config_fingerprint(config)})
+            refresh_model(con, config, "select teacher_key from model_batches where batch = $batch", {"batch": batch})
+            if batch < batches - 1:
+                con.execute("delete from model_info")
+            con.execute("commit")
+            con.execute("checkpoint")
+        if on_batch and batches:
+            on_batch(batches, batches)
+    finally:
+        con.execute("drop table if exists model_batches")
+    return batches
+
+
 def bring_model_up_to_date(con: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
-    """Rebuild the whole model, in one transaction, when it was built under another configuration
-    (or never, e.g. in a database upgraded from an earlier release). Returns what it did."""
+    """Rebuild the whole model when it was built under another configuration (or never, e.g. in a
+    database upgraded from an earlier release): in one transaction, or in batches of
+    `MODEL_BATCH_TEACHERS` teachers when there are more (`refresh_model_in_batches`). Returns what
+    it did."""
     if model_is_current(con, config):
         return []
+    teachers = con.execute(f"select count(*) from ({ALL_MODEL_TEACHERS})").fetchone()[0]
+    if teachers > MODEL_BATCH_TEACHERS:
+        con.execute("delete from model_info")  # not current until the last batch
+        batches = refresh_model_in_batches(con, config, ALL_MODEL_TEACHERS)
+        return [f"analysis model rebuilt for the current configuration (schedule, programmes, practices), "
+                f"{teachers:,} teachers in {batches} batches"]
     con.execute("begin transaction")
     try:
         refresh_model(con, config)

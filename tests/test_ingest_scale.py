@@ -177,8 +177,8 @@ def test_national_exports_import_with_every_row_accounted_for(tmp_path, config_f
     assert all(f.inserted == f.updated == 0 for f in again.files)
 
 
-MODEL_TABLES = ("model_visits", "model_observations", "person_period", "rollup_cells", "pattern_cells",
-                "response_classes")
+MODEL_TABLES = ("model_visits", "model_observations", "person_period", "model_unit_patterns", "rollup_cells",
+                "unscored_cells", "pattern_cells", "pattern_hindrance_cells")
 
 
 def _model_rows(path) -> dict:
@@ -196,25 +196,39 @@ def test_a_national_import_refreshes_the_model_once_in_batches_equal_to_a_full_r
     full rebuild. A command killed before the batches leaves `model_info` empty, so the next import
     rebuilds the model whole."""
     import ingest.core as core
-    from ingest.model import refresh_model
+    import ingest.model as model
     from sustain.db import open_for_writing
 
     national.generate_national(tmp_path / "n", 120, seed=5, split="district")
     files = [tmp_path / "n" / "roster.csv"] + sorted((tmp_path / "n").glob("*_followup_*.csv"))
     config = config_factory()
-    monkeypatch.setattr(core, "MODEL_BATCH_TEACHERS", 50)  # 3 batches
+    monkeypatch.setattr(model, "MODEL_BATCH_TEACHERS", 50)  # 3 batches
     batches = []
-    real = core.refresh_model
-    monkeypatch.setattr(core, "refresh_model", lambda *a, **k: batches.append(a[2:]) or real(*a, **k))
+    real = model.refresh_model
+    for module in (core, model):  # a refresh per file (core) or per batch (model)
+        monkeypatch.setattr(module, "refresh_model", lambda *a, **k: batches.append(a[2:]) or real(*a, **k))
     assert load(config, *files).ok
-    assert len(batches) == 3 and all(b and "batch" in b[0] for b in batches)  # no refresh per file
+    # the new database's empty model is built once at the start (no teachers: `()`), then 3 batches,
+    # no refresh per file
+    assert batches[0] == () and len(batches) == 4 and all(b and "batch" in b[0] for b in batches[1:])
     batched = _model_rows(config.database_path())
     con = open_for_writing(config.database_path())
     try:
-        refresh_model(con, config)
+        real(con, config)
     finally:
         con.close()
     assert _model_rows(config.database_path()) == batched and batched["person_period"]
+
+    # a model of another version (an upgrade, or a changed configuration) is rebuilt in batches too
+    con = open_for_writing(config.database_path())
+    try:
+        con.execute("update model_info set config_fingerprint = 'an earlier release'")
+        batches.clear()
+        done = model.bring_model_up_to_date(con, config)
+    finally:
+        con.close()
+    assert len(batches) == 3 and "in 3 batches" in done[0]
+    assert _model_rows(config.database_path()) == batched
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # the command stops between the last file and the model refresh
