@@ -77,6 +77,7 @@ def upgrade_main(argv: list[str]) -> int:
     rebuild the analysis model when it is out of date; exit 0, or 2 with a message."""
     from sustain.db import open_for_writing, schema_version
 
+    from .core import _tune
     from .model import bring_model_up_to_date
 
     parser = argparse.ArgumentParser(prog="python -m ingest upgrade",
@@ -96,6 +97,7 @@ def upgrade_main(argv: list[str]) -> int:
                 target = publish.enter_context(publishing_for(config, path)).path
             con = open_for_writing(target)
             try:
+                _tune(con)  # DuckDB's memory bounded as in an import: a national model is rebuilt here
                 done = bring_model_up_to_date(con, config)
                 version = schema_version(con)
             finally:

@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config
-from sustain.db import DatabaseUnwritable, execute, open_for_writing, storage_problem, wait_for_lock
+from sustain.db import DatabaseUnwritable, execute, open_for_writing, quiet, storage_problem, wait_for_lock
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
@@ -239,7 +239,7 @@ def _copy_database(source: Path, target: Path) -> None:
     try:
         con = duckdb.connect(str(target))
         try:
-            con.execute("set enable_progress_bar = false")
+            quiet(con)
             # an import holding the real database is waited for, then reported as busy (no traceback)
             wait_for_lock(lambda: con.execute("attach ? as source (read_only)", [str(source)]), source)
             con.execute("copy from database source to scratch")
@@ -272,9 +272,9 @@ def _salt_mismatch(con, salt: str, demo_salt: bool, config: Config, db_path: Pat
 
 
 def _tune(con) -> None:
-    """DuckDB's own progress bar never prints into the command's output (the CLI draws its own),
-    and memory stays bounded at national scale (DuckDB spills to its temp folder beyond this)."""
-    con.execute("set enable_progress_bar = false")
+    """Memory stays bounded at national scale (DuckDB spills to its temp folder beyond this); no
+    DuckDB progress bar (`quiet`)."""
+    quiet(con)
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
 
 

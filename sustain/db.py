@@ -599,11 +599,18 @@ def _open_for_writing(path: Path, wait_seconds: float | None) -> duckdb.DuckDBPy
         except OSError:
             pass
     try:
+        quiet(con)
         migrate(con)
     except Exception:
         con.close()
         raise
     return con
+
+
+def quiet(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB draws its own progress bar on stderr for a long query; a command's output (and a
+    server's log) is ours: the ingest draws its own bar, the others none."""
+    con.execute("set enable_progress_bar = false")
 
 
 @contextlib.contextmanager
@@ -631,6 +638,7 @@ def _read_locked(path: Path, retry_seconds: float):
             if not import_waiting(path):
                 try:
                     con = duckdb.connect(str(path), read_only=True)
+                    quiet(con)
                     break
                 except (duckdb.IOException, duckdb.ConnectionException) as exc:
                     if not (is_lock_error(exc) or is_configuration_clash(exc)):

@@ -67,10 +67,18 @@ def test_a_clean_export_is_streamed_by_duckdb_not_parsed_in_python():
         assert raw.frame is None and raw.records > 0  # DuckDB took it: no fallback to the Python reader
 
 
-def test_ingest_connections_never_draw_duckdbs_progress_bar():
+def test_ingest_connections_never_draw_duckdbs_progress_bar(tmp_path):
+    from sustain.db import open_for_writing, read_only
+
     con = duckdb.connect()
     _tune(con)
     assert con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
+    # nor the other commands' (upgrade, metrics, report) and the dashboard's connections
+    con = open_for_writing(tmp_path / "quiet.duckdb")
+    assert con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
+    con.close()
+    with read_only(tmp_path / "quiet.duckdb") as con:
+        assert con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
 
 
 def _cli(tmp_path, *files, stderr=subprocess.PIPE):
