@@ -167,6 +167,7 @@ def write_xlsx(target: BinaryIO, sheets: Mapping[str, Iterable[pd.DataFrame]],
                 written = 1
             written += len(frame)
             if written > max_rows:
+                _discard(workbook)
                 raise TooManyRowsForExcel(f"sheet {name!r} has more than {max_rows - 1:,} rows under its header: "
                                           "more than one Excel worksheet holds")
             for record in frame.itertuples(index=False, name=None):
@@ -181,6 +182,14 @@ def write_xlsx(target: BinaryIO, sheets: Mapping[str, Iterable[pd.DataFrame]],
                         row.append(value)
                 sheet.append(row)
     workbook.save(target)
+
+
+def _discard(workbook) -> None:
+    """A write-only workbook given up: its sheets' temporary files closed and removed."""
+    for sheet in workbook.worksheets:
+        if not sheet.closed:
+            sheet.close()
+            sheet._writer.cleanup()
 
 
 def zip_bytes(files: Mapping[str, bytes]) -> bytes:
