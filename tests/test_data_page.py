@@ -393,3 +393,24 @@ def test_download_buttons_say_when_excel_cannot_hold_the_export(data_db, monkeyp
         "narrow the filters (a district, a practice) for an Excel file."]
     within = AppTest.from_function(buttons, args=(501,), default_timeout=30).run()
     assert not any(b.proto.disabled for b in within.get("download_button")) and not within.caption
+
+
+def test_python_m_report_data_files_are_streamed_bundles(data_db):
+    """`python -m report --data` (report/__main__.py `_data_files`) writes the same streamed
+    bundles: the report's selection, its rows counted in the codebook."""
+    from types import SimpleNamespace
+
+    from report.__main__ import _data_files
+    from sustain.config import load_config
+
+    config, quetta = load_config(), Filters(district=("Quetta",))
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        files = _data_files(con, config, SimpleNamespace(filters=quetta, file_stem="sustain_CBM_Quetta"),
+                            ["csv", "parquet", "csv"])
+        rows = len(tidy_observations(con, quetta, [], config))
+    assert list(files) == ["sustain_CBM_Quetta_observations_csv.zip", "sustain_CBM_Quetta_observations_parquet.zip"]
+    with zipfile.ZipFile(io.BytesIO(files["sustain_CBM_Quetta_observations_csv.zip"])) as archive:
+        data = pd.read_csv(io.BytesIO(archive.read("data.csv")))
+        book = pd.read_csv(io.BytesIO(archive.read("codebook.csv")))
+    assert len(data) == rows > 0 and set(data["district"]) == {"Quetta"}
+    assert book.loc[book["name"] == "rows", "meaning"].tolist() == [str(rows)]
