@@ -651,8 +651,8 @@ def tidy_downloads(rows: int, filters: Filters, ledger: pd.DataFrame, xlsx_max_r
         st.download_button(t(label), lambda fmt=fmt: tidy_bundle(scoped, ledger, fmt), file_name=file_name,
                            mime=mime, key=f"download_{fmt}", on_click="ignore", disabled=too_many)
         if too_many:
-            st.caption(t("An Excel sheet holds at most {limit} rows of data and these filters give {rows}: download CSV "
-                         "or Parquet, or narrow the filters (a district, a practice) for an Excel file.",
+            st.caption(t("An Excel sheet holds at most {limit} rows of data and these filters give {rows}: "
+                         "download CSV or Parquet, or narrow the filters (a district, a practice) for an Excel file.",
                          limit=f"{limit - 1:,}", rows=f"{rows:,}"))
 
 

@@ -84,7 +84,8 @@ def main() -> None:
     for db in args.dbs:
         runs = [(fmt, []) for fmt in args.formats] + ([("csv", ["--old"])] if args.old else [])
         for fmt, extra in runs:
-            command = [sys.executable, __file__, "--child", db, fmt, *extra] + (["--tracemalloc"] if args.tracemalloc else [])
+            command = [sys.executable, __file__, "--child", db, fmt, *extra]
+            command += ["--tracemalloc"] if args.tracemalloc else []
             done = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)

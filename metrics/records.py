@@ -155,7 +155,9 @@ def tidy_batches(con: duckdb.DuckDBPyConnection, filters: Filters, config: Confi
     """The tidy export, in its order, as Arrow record batches of at most `rows_per_batch` rows
     (DuckDB produces them as they are read; the export is never held whole)."""
     sql, params = tidy_sql(filters, config)
-    tidy = relation(con, f"with {BASE_CTES},\n{sql}", base_params(config) | params)
+    # a cursor of its own: `con` may hold an unfinished result (sustain.db.read_only's check), and
+    # a relation is read only on a connection without one
+    tidy = relation(con.cursor(), f"with {BASE_CTES},\n{sql}", base_params(config) | params)
     return tidy.to_arrow_reader(rows_per_batch)  # DuckDB 2's name for fetch_record_batch
 
 

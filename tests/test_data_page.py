@@ -13,8 +13,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import Filters
-from metrics.records import (PREVIEW_ROWS, QUARANTINE_COLUMNS, import_ledger, quarantine_rows, tidy_batches,
-                             tidy_columns, tidy_observations, tidy_preview)
+from metrics.records import (PREVIEW_ROWS, QUARANTINE_COLUMNS, ROWS_PER_BATCH, import_ledger, quarantine_rows,
+                             tidy_batches, tidy_columns, tidy_observations, tidy_preview)
 from support import ROOT_DIR, visit, write_kobo
 
 SCRIPT = "<script>alert('x')</script>"
@@ -302,7 +302,8 @@ def _without_generated(book: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("filters, rows_per_batch", [
-    (Filters(), 4099), (Filters(district=("Quetta",), practice=("group_work",)), 97), (Filters(district=("Nowhere",)), 97)],
+    (Filters(), 4099), (Filters(district=("Quetta",), practice=("group_work",)), 97),
+    (Filters(district=("Nowhere",)), 97)],
     ids=["everyone", "quetta", "empty"])
 def test_streamed_bundles_hold_what_data_bundle_holds(data_db, filters, rows_per_batch):
     """Written batch by batch (small batches, so the export spans many), each bundle holds what
@@ -414,3 +415,22 @@ def test_python_m_report_data_files_are_streamed_bundles(data_db):
         book = pd.read_csv(io.BytesIO(archive.read("codebook.csv")))
     assert len(data) == rows > 0 and set(data["district"]) == {"Quetta"}
     assert book.loc[book["name"] == "rows", "meaning"].tolist() == [str(rows)]
+
+
+def test_a_click_builds_the_file_on_the_dashboards_connection(data_db, monkeypatch, page_caches):
+    """What a click on the CSV button runs (ui.tidy_bundle: the dashboard's read-only connection,
+    the export in more than one batch) gives the same data.csv as `data_bundle` of the table."""
+    from app import ui
+    from report import exports
+    from sustain.config import load_config
+
+    monkeypatch.setenv("SUSTAIN_DB", str(data_db))
+    page_caches()
+    config = load_config()
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        frame = tidy_observations(con, Filters(), [], config)
+        ledger = import_ledger(con, Filters(), [], config)
+    assert len(frame) > ROWS_PER_BATCH
+    with zipfile.ZipFile(io.BytesIO(ui.tidy_bundle(Filters(), ledger, "csv"))) as now, \
+            zipfile.ZipFile(io.BytesIO(exports.data_bundle(frame, Filters(), config, ledger, "csv"))) as today:
+        assert now.read("data.csv") == today.read("data.csv")
