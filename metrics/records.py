@@ -18,9 +18,8 @@ observations researchers download. Same signature as the indicators, `(con, filt
   pseudonymous data for researchers: teachers appear only under their salted key, no group is
   suppressed and nothing else is left out; it must be shared under the programme's
   data-protection terms, not published.
-- `tidy_preview`: the tidy export's first PREVIEW_ROWS rows, its row count (`attrs["rows"]`) and
-  the sha256 of the files its rows came from (`attrs["sources"]`), computed in DuckDB: what the
-  Data page shows without reading the export. `tidy_batches` reads the whole export in Arrow
+- `tidy_preview`: the tidy export's first PREVIEW_ROWS rows and its row count (`attrs["rows"]`),
+  computed in DuckDB: what the Data page shows without reading the export. `tidy_batches` reads the whole export in Arrow
   record batches, for the downloads (report/exports.py `write_tidy_bundle`) to write in bounded
   memory.
 """
@@ -130,23 +129,20 @@ def tidy_observations(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequ
 def tidy_preview(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
                  config: Config) -> pd.DataFrame:
     """The tidy export's first PREVIEW_ROWS rows (as `tidy_observations` returns them), with its
-    row count in `attrs["rows"]` and the sha256 of its rows' files in `attrs["sources"]`; counted
-    in DuckDB, so the export is never read whole. `by` does not apply."""
+    row count in `attrs["rows"]`; counted in DuckDB, so the export is never read whole. `by` does
+    not apply."""
     sql, params = tidy_sql(filters, config)
     preview = query(con, config, f"{sql}\nlimit $preview_rows", params | {"preview_rows": PREVIEW_ROWS})
     preview["visit_date"] = pd.to_datetime(preview["visit_date"]).dt.date
     ctes, params = tidy_ctes(filters, config)
     summary = query(con, config, f"""{ctes},
 summary as (
-    select count(*) as rows,
-           coalesce(list(distinct source_sha256) filter (where source_sha256 is not null), []) as sources
-    from tidy
+    select count(*) as rows from tidy
 )
 select * from summary
 """, params)
     preview = preview[tidy_columns(config)]
     preview.attrs["rows"] = int(summary["rows"].iloc[0])
-    preview.attrs["sources"] = sorted(summary["sources"].iloc[0])
     return preview
 
 
