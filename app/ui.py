@@ -633,6 +633,43 @@ def view_downloads(table: pd.DataFrame, name: str, filters: Filters, key: str) -
             file_name=file_name, mime=mime, key=f"{key}_{fmt}", on_click="ignore")
 
 
+# the tidy export's downloads: format -> button label (file name and mime: exports.BUNDLES)
+TIDY_DOWNLOADS = {"csv": "Download CSV (zip with codebook)", "xlsx": "Download Excel (with codebook)",
+                  "parquet": "Download Parquet (zip with codebook)"}
+
+
+def tidy_downloads(rows: int, filters: Filters, ledger: pd.DataFrame, xlsx_max_rows: int | None = None) -> None:
+    """The Data page's download buttons for the tidy export of `rows` rows (metrics "tidy_preview"
+    counts them), within the viewer's scope. A file is built only when its button is clicked,
+    streamed from DuckDB (`tidy_bundle`). An export larger than one Excel worksheet gets no Excel
+    file but a sentence saying so (`xlsx_max_rows`: Excel's limit unless given)."""
+    scoped = filters.replace(scope=viewer_scope())
+    limit = exports.XLSX_MAX_ROWS if xlsx_max_rows is None else xlsx_max_rows
+    for fmt, label in TIDY_DOWNLOADS.items():
+        file_name, mime = exports.BUNDLES[fmt]
+        too_many = fmt == "xlsx" and rows >= limit  # the header takes a row
+        st.download_button(t(label), lambda fmt=fmt: tidy_bundle(scoped, ledger, fmt), file_name=file_name,
+                           mime=mime, key=f"download_{fmt}", on_click="ignore", disabled=too_many)
+        if too_many:
+            st.caption(t("An Excel sheet holds at most {limit} rows of data and these filters give {rows}: "
+                         "download CSV or Parquet, or narrow the filters (a district, a practice) for an Excel file.",
+                         limit=f"{limit - 1:,}", rows=f"{rows:,}"))
+
+
+def tidy_bundle(scoped: Filters, ledger: pd.DataFrame, fmt: str) -> bytes:
+    """The tidy export of `scoped` (the viewer's scope applied) with its codebook, in `fmt`: read
+    from DuckDB in record batches and written batch by batch into a temporary file, so memory
+    holds the finished file and one batch, never the export as a table. Runs on a click."""
+    import tempfile
+
+    from metrics.records import tidy_batches
+
+    with read_only(database_path()) as con, tempfile.TemporaryFile() as out:
+        exports.write_tidy_bundle(tidy_batches(con, scoped, config()), out, scoped, config(), ledger, fmt)
+        out.seek(0)
+        return out.read()
+
+
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """The indicator table as shown: suppressed rows say "too few to show" instead of numbers."""
     shown = table.drop(columns=["suppressed"]).astype(object)

@@ -18,6 +18,10 @@ observations researchers download. Same signature as the indicators, `(con, filt
   pseudonymous data for researchers: teachers appear only under their salted key, no group is
   suppressed and nothing else is left out; it must be shared under the programme's
   data-protection terms, not published.
+- `tidy_preview`: the tidy export's first PREVIEW_ROWS rows and its row count (`attrs["rows"]`),
+  computed in DuckDB: what the Data page shows without reading the export. `tidy_batches` reads the whole export in Arrow
+  record batches, for the downloads (report/exports.py `write_tidy_bundle`) to write in bounded
+  memory.
 """
 from __future__ import annotations
 
@@ -25,11 +29,14 @@ from typing import Sequence
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from sustain.config import Config
 from sustain.dimensions import teacher_dimensions
 
-from .base import filtered_rows, query
+from sustain.db import relation
+
+from .base import BASE_CTES, base_params, filtered_rows, query
 from .filters import Filters
 
 LEDGER_COLUMNS = ["run_id", "source_file", "source_sha256", "kind", "started_at", "finished_at", "rows_read",
@@ -44,6 +51,8 @@ TIDY_COLUMNS = (_PLACE_AND_TEACHER + [d.name for d in teacher_dimensions() if d.
                 + ["months", "visit_date", "teacher_status", "practice", "score", "retained", "source_file",
                    "source_sha256"])
 HINDRANCE_PREFIX = "hindrance_"
+PREVIEW_ROWS = 100  # rows of the tidy export the Data page shows
+ROWS_PER_BATCH = 32_768  # rows of the tidy export held at once while a download is written
 
 
 def tidy_columns(config: Config) -> list[str]:
@@ -117,9 +126,49 @@ def tidy_observations(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequ
     return frame[tidy_columns(config)]
 
 
+def tidy_preview(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                 config: Config) -> pd.DataFrame:
+    """The tidy export's first PREVIEW_ROWS rows (as `tidy_observations` returns them), with its
+    row count in `attrs["rows"]`; counted in DuckDB, so the export is never read whole. `by` does
+    not apply."""
+    sql, params = tidy_sql(filters, config)
+    preview = query(con, config, f"{sql}\nlimit $preview_rows", params | {"preview_rows": PREVIEW_ROWS})
+    preview["visit_date"] = pd.to_datetime(preview["visit_date"]).dt.date
+    ctes, params = tidy_ctes(filters, config)
+    summary = query(con, config, f"""{ctes},
+summary as (
+    select count(*) as rows from tidy
+)
+select * from summary
+""", params)
+    preview = preview[tidy_columns(config)]
+    preview.attrs["rows"] = int(summary["rows"].iloc[0])
+    return preview
+
+
+def tidy_batches(con: duckdb.DuckDBPyConnection, filters: Filters, config: Config,
+                 rows_per_batch: int = ROWS_PER_BATCH) -> pa.RecordBatchReader:
+    """The tidy export, in its order, as Arrow record batches of at most `rows_per_batch` rows
+    (DuckDB produces them as they are read; the export is never held whole)."""
+    sql, params = tidy_sql(filters, config)
+    # a cursor of its own: `con` may hold an unfinished result (sustain.db.read_only's check), and
+    # a relation is read only on a connection without one
+    tidy = relation(con.cursor(), f"with {BASE_CTES},\n{sql}", base_params(config) | params)
+    return tidy.to_arrow_reader(rows_per_batch)  # DuckDB 2's name for fetch_record_batch
+
+
 def tidy_sql(filters: Filters, config: Config) -> tuple[str, dict]:
-    """The tidy export's query (continuing BASE_CTES, as `query` runs it) and its parameters.
-    Hindrance columns are named from config codes (lower-case identifiers, checked by config)."""
+    """The tidy export's query (continuing BASE_CTES, as `query` runs it) and its parameters."""
+    ctes, params = tidy_ctes(filters, config)
+    return f"""{ctes}
+select * from tidy order by teacher_key, months, practice nulls first
+""", params
+
+
+def tidy_ctes(filters: Filters, config: Config) -> tuple[str, dict]:
+    """The tidy export's rows, unordered, as the named CTE `tidy` (continuing BASE_CTES) and its
+    parameters. Hindrance columns are named from config codes (lower-case identifiers, checked by
+    config)."""
     observed, params = filtered_rows([], filters)
     # visit-level: a practice filter does not apply to a visit at which nothing was scored
     visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")
@@ -147,11 +196,11 @@ tidy_rows as (
     union all
     select {carried}, submission_id, null::varchar as practice, null::integer as score, null::boolean as retained
     from unscored_visits
-)
-select {outer}
-from tidy_rows r
-join model_visits mv on mv.submission_id = r.submission_id
-join schools sc on sc.school_id = r.school_id
-join visits v on v.submission_id = r.submission_id
-order by r.teacher_key, r.months, r.practice nulls first
-""", params | visit_params | {name: code[len(HINDRANCE_PREFIX):] for code, name in codes.items()}
+),
+tidy as (
+    select {outer}
+    from tidy_rows r
+    join model_visits mv on mv.submission_id = r.submission_id
+    join schools sc on sc.school_id = r.school_id
+    join visits v on v.submission_id = r.submission_id
+)""", params | visit_params | {name: code[len(HINDRANCE_PREFIX):] for code, name in codes.items()}

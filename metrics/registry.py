@@ -16,7 +16,7 @@ from .schools import area_hindrances, school_trends, teacher_practices
 from .overview import headline
 from .survival import survival
 from .planner import visit_plan
-from .records import import_ledger, quarantine_rows, sync_log, tidy_observations
+from .records import import_ledger, quarantine_rows, sync_log, tidy_observations, tidy_preview
 
 INDICATORS = {
     "prevalence": prevalence,
@@ -41,6 +41,7 @@ DATASETS: dict = {
     "quarantine_rows": quarantine_rows,
     "sync_log": sync_log,
     "tidy_observations": tidy_observations,
+    "tidy_preview": tidy_preview,
 }
 
 TABLES = INDICATORS | DATASETS

@@ -1,7 +1,8 @@
 """Data: what was imported, what was kept aside, coverage of the rounds, uploads and downloads.
 
 Tables come from metrics/records.py and the coverage indicator through `ui.indicator`; uploads go
-through the real ingest (app/uploads.py); download files are built in report/exports.py.
+through the real ingest (app/uploads.py); download files are built in report/exports.py, the
+tidy export's only when a button is clicked, streamed from DuckDB (`ui.tidy_downloads`).
 """
 import streamlit as st
 
@@ -104,17 +105,12 @@ with upload_tab:
         st.info(ui.t("Uploads write data of every district: they are for data managers who see every district."))
 
 with download_tab:
-    tidy = ui.indicator("tidy_observations", filters)
-    scoped = filters.replace(scope=ui.viewer_scope())  # as applied by ui.indicator, for the codebook
-    if tidy is not None and ledger is not None:
+    preview = ui.indicator("tidy_preview", filters)  # counted in DuckDB: the export itself is read only on a click
+    if preview is not None and ledger is not None:
         st.caption(ui.t("{rows} observations (one row per teacher, practice and round) with the sidebar's filters "
                         "applied. Row-level pseudonymous data for researchers: teachers appear only under their key and "
                         "no group is suppressed. Each download carries a codebook: every column with its meaning and "
                         "unit, the filters applied, the config version and the import ledger rows it came from.",
-                        rows=f"{len(tidy):,}"))
-        for fmt, label in (("csv", "Download CSV (zip with codebook)"), ("xlsx", "Download Excel (with codebook)"),
-                           ("parquet", "Download Parquet (zip with codebook)")):
-            file_name, mime = ui.exports.BUNDLES[fmt]
-            st.download_button(ui.t(label), lambda fmt=fmt: ui.exports.data_bundle(tidy, scoped, config, ledger, fmt),
-                               file_name=file_name, mime=mime, key=f"download_{fmt}", on_click="ignore")
-        st.dataframe(ui.column_names(tidy.head(100)), hide_index=True, key="tidy_preview")
+                        rows=f"{preview.attrs['rows']:,}"))
+        ui.tidy_downloads(preview.attrs["rows"], filters, ledger)
+        st.dataframe(ui.column_names(preview), hide_index=True, key="tidy_preview")

@@ -20,6 +20,7 @@ from sustain.config import ConfigError, load_config
 from sustain.db import DatabaseMissing, DataRefreshing, SchemaMismatch, read_only
 
 from .content import ReportError, build_report
+from .exports import TooManyRowsForExcel
 from .html_report import figures, write_html
 from .labels import LANGUAGES
 from .pptx_deck import write_deck
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         with read_only(config.database_path(args.db)) as con:
             report = build_report(con, config, args.programme, args.district, args.language or config.report_language)
             data_files = _data_files(con, config, report, args.data) if args.data else {}
-    except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, SchemaMismatch, ReportError) as exc:
+    except (ConfigError, FilterError, DatabaseMissing, DataRefreshing, SchemaMismatch, ReportError,
+            TooManyRowsForExcel) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
@@ -79,11 +81,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _data_files(con, config, report, formats) -> dict[str, bytes]:
-    """The tidy observations of the report's selection, with codebook, via report/exports.py."""
+    """The tidy observations of the report's selection, with codebook, via report/exports.py:
+    read from DuckDB in record batches and written batch by batch (the export is never a table
+    in memory)."""
+    import tempfile
+
+    from metrics.records import tidy_batches
     from metrics.registry import DATASETS
     from report import exports
 
-    frame = DATASETS["tidy_observations"](con, report.filters, [], config)
     ledger = DATASETS["import_ledger"](con, report.filters, [], config)
     files = {}
     for fmt in dict.fromkeys(formats):
@@ -91,7 +97,11 @@ def _data_files(con, config, report, formats) -> dict[str, bytes]:
         name = default_name.replace("sustain_observations", f"{report.file_stem}_observations", 1)
         if name == default_name:
             name = f"{report.file_stem}_{default_name}"
-        files[name] = exports.data_bundle(frame, report.filters, config, ledger, fmt)
+        with tempfile.TemporaryFile() as out:
+            exports.write_tidy_bundle(tidy_batches(con, report.filters, config), out, report.filters, config,
+                                      ledger, fmt)
+            out.seek(0)
+            files[name] = out.read()
     return files
 
 

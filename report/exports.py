@@ -14,10 +14,13 @@ import io
 import math
 import re
 import zipfile
-from typing import Mapping
+from typing import BinaryIO, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ingest.survey import TEACHER_STATUSES
 from metrics.filters import Filters
@@ -40,6 +43,14 @@ BUNDLES = {
     "xlsx": ("sustain_observations.xlsx", XLSX_MIME),
     "parquet": ("sustain_observations_parquet.zip", ZIP_MIME),
 }
+
+# rows of one worksheet, the header's included: Excel opens no more (XLSX allows no more)
+XLSX_MAX_ROWS = 1_048_576
+
+
+class TooManyRowsForExcel(ValueError):
+    """The data holds more rows than one worksheet can: written as CSV or Parquet instead."""
+
 
 # column -> (meaning, unit) for every column the dashboard exports
 COLUMN_DOCS: dict[str, tuple[str, str]] = {
@@ -122,36 +133,63 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
 def to_xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     """One worksheet per entry (name -> frame), header in the first row. Text cells are written
     as strings (neutralised), never formulas; numbers, dates and booleans as such; missing as blank."""
+    buffer = io.BytesIO()
+    write_xlsx(buffer, {name: [frame] for name, frame in sheets.items()})
+    return buffer.getvalue()
+
+
+def write_xlsx(target: BinaryIO, sheets: Mapping[str, Iterable[pd.DataFrame]],
+               max_rows: int = XLSX_MAX_ROWS) -> None:
+    """`to_xlsx_bytes` written into `target` from each sheet's frames in turn (chunks of one
+    table, the first giving the header and column widths), so a sheet is never held whole:
+    openpyxl's write-only workbook keeps rows in a temporary file. A sheet's iterable is read only
+    when its sheet is written. TooManyRowsForExcel when a sheet would pass `max_rows` (header
+    included), rather than a file Excel cuts short."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
     used: set[str] = set()
-    for name, frame in sheets.items():
+    for name, frames in sheets.items():
         sheet = workbook.create_sheet(_sheet_title(name, used))
-        for index, column in enumerate(frame.columns, start=1):
-            sheet.column_dimensions[_column_letter(index)].width = _width(frame[column], str(column))
-        header = []
-        for column in frame.columns:
-            cell = WriteOnlyCell(sheet, value=_xlsx_text(str(column)))
-            cell.font = Font(bold=True)
-            header.append(cell)
-        sheet.append(header)
-        for record in frame.itertuples(index=False, name=None):
-            row = []
-            for value in record:
-                value = _xlsx_value(value)
-                if isinstance(value, str):
-                    cell = WriteOnlyCell(sheet, value=value)
-                    cell.data_type = "s"  # a string, whatever it starts with
-                    row.append(cell)
-                else:
-                    row.append(value)
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        written = 0
+        for chunk, frame in enumerate(frames):
+            if chunk == 0:
+                for index, column in enumerate(frame.columns, start=1):
+                    sheet.column_dimensions[_column_letter(index)].width = _width(frame[column], str(column))
+                header = []
+                for column in frame.columns:
+                    cell = WriteOnlyCell(sheet, value=_xlsx_text(str(column)))
+                    cell.font = Font(bold=True)
+                    header.append(cell)
+                sheet.append(header)
+                written = 1
+            written += len(frame)
+            if written > max_rows:
+                _discard(workbook)
+                raise TooManyRowsForExcel(f"sheet {name!r} has more than {max_rows - 1:,} rows under its header: "
+                                          "more than one Excel worksheet holds")
+            for record in frame.itertuples(index=False, name=None):
+                row = []
+                for value in record:
+                    value = _xlsx_value(value)
+                    if isinstance(value, str):
+                        cell = WriteOnlyCell(sheet, value=value)
+                        cell.data_type = "s"  # a string, whatever it starts with
+                        row.append(cell)
+                    else:
+                        row.append(value)
+                sheet.append(row)
+    workbook.save(target)
+
+
+def _discard(workbook) -> None:
+    """A write-only workbook given up: its sheets' temporary files closed and removed."""
+    for sheet in workbook.worksheets:
+        if not sheet.closed:
+            sheet.close()
+            sheet._writer.cleanup()
 
 
 def zip_bytes(files: Mapping[str, bytes]) -> bytes:
@@ -179,10 +217,19 @@ def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.D
     - `column`: every column of `frame` with its meaning and unit;
     - `about`: the filters applied, the config version, when it was made, rows, privacy;
     - `source`: the import ledger rows the data came from (files whose sha256 appears in the data)."""
+    sources = set(frame["source_sha256"].dropna().unique()) if "source_sha256" in frame.columns else None
+    return _codebook(list(frame.columns), len(frame), sources, filters, config, ledger, generated, privacy, about)
+
+
+def _codebook(columns: list[str], n_rows: int, sources: set[str] | None, filters: Filters, config: Config,
+              ledger: pd.DataFrame, generated: dt.datetime | None, privacy: str,
+              about: Mapping[str, str] | None) -> pd.DataFrame:
+    """`codebook` of a table known by its columns, row count and (row-level data) the sha256 of
+    its rows' files; None: an aggregate table, resting on everything imported."""
     generated = generated or dt.datetime.now().replace(microsecond=0)
     rows = []
     docs = COLUMN_DOCS | (ROW_LEVEL_DOCS if privacy == ROW_LEVEL else TABLE_DOCS) | hindrance_docs(config)
-    for column in frame.columns:
+    for column in columns:
         meaning, unit = docs.get(column, ("(not documented)", ""))
         rows.append(("column", column, meaning, unit))
     practices = "; ".join(f"{p.code} = {p.label} (scale {p.scale_min}-{p.scale_max}, retained at {p.retained_at})"
@@ -191,12 +238,12 @@ def codebook(frame: pd.DataFrame, filters: Filters, config: Config, ledger: pd.D
         ("about", "filters", filters.describe(), ""),
         ("about", "config_version", config.version, ""),
         ("about", "generated", generated.isoformat(sep=" "), "local time"),
-        ("about", "rows", str(len(frame)), "rows"),
+        ("about", "rows", str(n_rows), "rows"),
         ("about", "practices", practices, ""),
         ("about", "privacy", privacy, ""),
         *(("about", name, text, "") for name, text in (about or {}).items()),
     ]
-    for entry in _source_ledger(frame, ledger).itertuples(index=False):
+    for entry in _source_ledger(sources, ledger).itertuples(index=False):
         rows.append(("source", entry.source_file,
                      f"imported {entry.finished_at} (run {entry.run_id}, config {entry.config_version}): "
                      f"{entry.rows_read} rows read, {entry.inserted} inserted, {entry.updated} updated, "
@@ -214,13 +261,14 @@ def hindrance_docs(config: Config) -> dict[str, tuple[str, str]]:
         for h in config.hindrances}
 
 
-def _source_ledger(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
-    """Row-level data: the ledger rows of the files its rows came from. An aggregate table rests
-    on everything imported, so: every import that was taken, latest run of each file."""
+def _source_ledger(sources: set[str] | None, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Row-level data: the ledger rows of the files its rows came from (`sources`, their sha256).
+    An aggregate table (None) rests on everything imported, so: every import that was taken,
+    latest run of each file."""
     if ledger.empty:
         return ledger
-    if "source_sha256" in frame.columns:
-        return ledger[ledger["source_sha256"].isin(set(frame["source_sha256"].dropna().unique()))]
+    if sources is not None:
+        return ledger[ledger["source_sha256"].isin(sources)]
     taken = ledger[~ledger["refused"].astype(bool)] if "refused" in ledger.columns else ledger
     return taken.drop_duplicates("source_sha256", keep="last")
 
@@ -237,6 +285,69 @@ def data_bundle(frame: pd.DataFrame, filters: Filters, config: Config, ledger: p
         return to_xlsx_bytes({"Data": frame, "Codebook": book})
     data = {"data.csv": to_csv_bytes(frame)} if fmt == "csv" else {"data.parquet": to_parquet_bytes(frame)}
     return zip_bytes(data | {"codebook.csv": to_csv_bytes(book)})
+
+
+def write_tidy_bundle(batches: pa.RecordBatchReader, target: BinaryIO, filters: Filters, config: Config,
+                      ledger: pd.DataFrame, fmt: str, max_xlsx_rows: int = XLSX_MAX_ROWS,
+                      generated: dt.datetime | None = None) -> int:
+    """`data_bundle` of the row-level tidy export (metrics/records.py `tidy_batches`) written into
+    `target` batch by batch, so memory does not grow with its rows: the same files, cells and
+    codebook as `data_bundle` of the whole table. Returns the rows written. TooManyRowsForExcel
+    (`xlsx`) when they pass one worksheet."""
+    if fmt not in BUNDLES:
+        raise ValueError(f"unknown format {fmt!r}: {', '.join(BUNDLES)}")
+    tally = _Tally()
+
+    def book() -> Iterator[pd.DataFrame]:  # read once the data is written: it counts the rows
+        yield _codebook(batches.schema.names, tally.rows, tally.sources, filters, config, ledger, generated,
+                        ROW_LEVEL, None)
+
+    if fmt == "xlsx":
+        write_xlsx(target, {"Data": _frames(tally.counted(batches), batches.schema), "Codebook": book()}, max_xlsx_rows)
+        return tally.rows
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        if fmt == "csv":
+            with archive.open("data.csv", "w", force_zip64=True) as entry:  # size unknown until written
+                for chunk, frame in enumerate(_frames(tally.counted(batches), batches.schema)):
+                    entry.write(neutralised(frame).to_csv(index=False, header=chunk == 0,
+                                                          lineterminator="\r\n").encode("utf-8"))
+        else:
+            with archive.open("data.parquet", "w", force_zip64=True) as entry, \
+                    pq.ParquetWriter(entry, batches.schema) as writer:
+                for batch in tally.counted(batches):
+                    writer.write_batch(batch)
+        archive.writestr("codebook.csv", to_csv_bytes(next(book())))
+    return tally.rows
+
+
+class _Tally:
+    """Rows and source files (sha256) of the batches passing through: the codebook's."""
+
+    def __init__(self):
+        self.rows, self.sources = 0, set()
+
+    def counted(self, batches: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            self.rows += batch.num_rows
+            self.sources.update(s for s in pc.unique(batch.column("source_sha256")).to_pylist() if s is not None)
+            yield batch
+
+
+# Arrow -> pandas as DuckDB's `.df()` gives the whole table (tidy_observations): integers and
+# booleans nullable whatever a batch holds, dates as dates; so each chunk's cells are written as
+# the whole table's would be
+_PANDAS_TYPES = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                 pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def _frames(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None = None) -> Iterator[pd.DataFrame]:
+    """Each batch as a frame; one empty frame (the header) when there is none."""
+    empty = True
+    for batch in batches:
+        empty = False
+        yield batch.to_pandas(types_mapper=_PANDAS_TYPES.get)
+    if empty and schema is not None:
+        yield schema.empty_table().to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 
 def visit_plan_workbook(plan: pd.DataFrame, filters: Filters, config: Config,

@@ -667,6 +667,16 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None
     return con.execute(sql, {name: value for name, value in (params or {}).items() if name in used})
 
 
+def relation(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> duckdb.DuckDBPyRelation:
+    """`sql` as a relation, bound like `execute`: read in Arrow batches (`to_arrow_reader`) it
+    streams, where a DB-API result would copy every row first."""
+    used = set(_PARAM.findall(sql))
+    missing = used - set(params or {})
+    if missing:
+        raise KeyError(f"no value for SQL parameter(s): {', '.join(sorted(missing))}")
+    return con.sql(sql, params={name: value for name, value in (params or {}).items() if name in used})
+
+
 # -- published versions (README "Serving many users") ---------------------------------------------
 # <folder>/sustain.duckdb is a symlink to versions/sustain-<UTC stamp>.duckdb. An import works in
 # versions/.draft-<pid>-<random>.duckdb (a copy of the current version), which becomes a version

@@ -501,6 +501,8 @@ URDU: dict[str, str] = {
     "Uploads write data of every district: they are for data managers who see every district.": "اپ لوڈ ہر ضلع کا ڈیٹا لکھتے ہیں: یہ ان ڈیٹا منتظمین کے لیے ہیں جو ہر ضلع دیکھتے ہیں۔",
     "{rows} observations (one row per teacher, practice and round) with the sidebar's filters applied. Row-level pseudonymous data for researchers: teachers appear only under their key and no group is suppressed. Each download carries a codebook: every column with its meaning and unit, the filters applied, the config version and the import ledger rows it came from.":
         "سائیڈ بار کے فلٹروں کے ساتھ {rows} مشاہدات (ہر استاد، طریقے اور دور کی ایک قطار)۔ محققین کے لیے قطار وار فرضی ڈیٹا: اساتذہ صرف اپنی کلید سے ظاہر ہوتے ہیں اور کوئی گروہ چھپایا نہیں جاتا۔ ہر ڈاؤن لوڈ کے ساتھ کوڈ بک ہے: ہر کالم کا مطلب اور اکائی، لاگو فلٹر، کنفیگ ورژن اور درآمدی رجسٹر کی متعلقہ قطاریں۔",
+    "An Excel sheet holds at most {limit} rows of data and these filters give {rows}: download CSV or Parquet, or narrow the filters (a district, a practice) for an Excel file.":
+        "Excel کی ایک شیٹ میں زیادہ سے زیادہ {limit} ڈیٹا قطاریں آتی ہیں اور ان فلٹروں سے {rows} بنتی ہیں: CSV یا Parquet ڈاؤن لوڈ کریں، یا Excel فائل کے لیے فلٹر محدود کریں (ایک ضلع، ایک طریقہ)۔",
     "Download CSV (zip with codebook)": "CSV ڈاؤن لوڈ کریں (کوڈ بک کے ساتھ zip)",
     "Download Excel (with codebook)": "Excel ڈاؤن لوڈ کریں (کوڈ بک کے ساتھ)",
     "Download Parquet (zip with codebook)": "Parquet ڈاؤن لوڈ کریں (کوڈ بک کے ساتھ zip)",

@@ -13,7 +13,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import Filters
-from metrics.records import QUARANTINE_COLUMNS, import_ledger, quarantine_rows, tidy_columns, tidy_observations
+from metrics.records import (PREVIEW_ROWS, QUARANTINE_COLUMNS, ROWS_PER_BATCH, import_ledger, quarantine_rows,
+                             tidy_batches, tidy_columns, tidy_observations, tidy_preview)
 from support import ROOT_DIR, visit, write_kobo
 
 SCRIPT = "<script>alert('x')</script>"
@@ -102,6 +103,21 @@ def test_data_page_renders_every_tab(rendered):
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Download quarantined rows (CSV)", "Download CSV (zip with codebook)", "Download Excel (with codebook)",
                       "Download Parquet (zip with codebook)"]
+    assert not any(b.proto.disabled for b in at.get("download_button"))
+
+
+def test_download_tab_counts_in_duckdb(rendered, data_db):
+    """The Download tab shows the tidy export's row count and its first rows without reading it
+    (metrics "tidy_preview": count and limit in DuckDB); the files are built only on a click."""
+    from sustain.config import load_config
+
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        everyone = tidy_observations(con, Filters(), [], load_config())
+    download = tab(rendered, "Download")
+    assert download.caption[0].value.startswith(f"{len(everyone):,} observations (one row per teacher")
+    preview = download.dataframe[0].value
+    assert len(everyone) > PREVIEW_ROWS == len(preview)
+    pd.testing.assert_frame_equal(preview.reset_index(drop=True), everyone.head(PREVIEW_ROWS), check_dtype=False)
 
 
 def test_quarantine_shows_a_script_as_text(rendered):
@@ -278,3 +294,142 @@ def test_imports_tab_shows_the_last_sync_per_source(app, data_db, tmp_path, monk
     assert table["kind"].tolist() == ["odk", "kobo"]
     assert pd.isna(table["synced_at"].iloc[0]) and str(table["synced_at"].iloc[1]).startswith("2026-11-20 08:30")
     assert table.loc[1, ["fetched", "absent"]].tolist() == [5, 1]
+
+
+# -- the tidy export streamed from DuckDB (issue 12: memory bounded at national scale) -------------
+def _without_generated(book: pd.DataFrame) -> pd.DataFrame:
+    return book[book["name"] != "generated"].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("filters, rows_per_batch", [
+    (Filters(), 4099), (Filters(district=("Quetta",), practice=("group_work",)), 97),
+    (Filters(district=("Nowhere",)), 97)],
+    ids=["everyone", "quetta", "empty"])
+def test_streamed_bundles_hold_what_data_bundle_holds(data_db, filters, rows_per_batch):
+    """Written batch by batch (small batches, so the export spans many), each bundle holds what
+    `data_bundle` of the whole table holds: the same CSV bytes, the same Parquet table (values
+    and types), the same Excel sheets, the same codebook (but its time of generation). Excel is
+    compared on the smaller exports only (34,000 rows cost a minute in openpyxl)."""
+    import pyarrow.parquet as pq
+
+    from report import exports
+    from sustain.config import load_config
+
+    config = load_config()
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        frame = tidy_observations(con, filters, [], config)
+        ledger = import_ledger(con, filters, [], config)
+        summary = tidy_preview(con, filters, [], config)
+        streamed = {}
+        for fmt in [f for f in exports.BUNDLES if f != "xlsx" or len(frame) < 5000]:
+            out = io.BytesIO()
+            rows = exports.write_tidy_bundle(tidy_batches(con, filters, config, rows_per_batch), out, filters,
+                                             config, ledger, fmt)
+            assert rows == len(frame) == summary.attrs["rows"]
+            streamed[fmt] = out.getvalue()
+    for fmt in ("csv", "parquet"):
+        with zipfile.ZipFile(io.BytesIO(exports.data_bundle(frame, filters, config, ledger, fmt))) as today, \
+                zipfile.ZipFile(io.BytesIO(streamed[fmt])) as now:
+            assert now.namelist() == today.namelist()
+            books = [_without_generated(pd.read_csv(io.BytesIO(z.read("codebook.csv")), dtype=str))
+                     for z in (today, now)]
+            pd.testing.assert_frame_equal(books[1], books[0])
+            if fmt == "csv":
+                assert now.read("data.csv") == today.read("data.csv")
+            elif len(frame):  # an empty table from pandas has no column types to compare with
+                tables = [pq.read_table(io.BytesIO(z.read("data.parquet"))).replace_schema_metadata(None)
+                          for z in (today, now)]
+                assert tables[1].equals(tables[0])
+    if "xlsx" not in streamed:
+        return
+    sheets = [pd.read_excel(io.BytesIO(b), sheet_name=None, dtype=str)
+              for b in (exports.data_bundle(frame, filters, config, ledger, "xlsx"), streamed["xlsx"])]
+    assert list(sheets[1]) == list(sheets[0]) == ["Data", "Codebook"]
+    pd.testing.assert_frame_equal(sheets[1]["Data"], sheets[0]["Data"])
+    pd.testing.assert_frame_equal(_without_generated(sheets[1]["Codebook"]), _without_generated(sheets[0]["Codebook"]))
+
+
+def test_excel_refuses_more_rows_than_a_sheet_holds(data_db):
+    """More rows than one worksheet holds (a small limit given, Excel's is 1,048,576 with the
+    header): no Excel file cut short, an error saying so; at the limit the file is written."""
+    from report import exports
+    from sustain.config import load_config
+
+    config, quetta = load_config(), Filters(district=("Quetta",), practice=("group_work",))
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        rows = tidy_preview(con, quetta, [], config).attrs["rows"]
+        ledger = import_ledger(con, quetta, [], config)
+        with pytest.raises(exports.TooManyRowsForExcel, match="more than one Excel worksheet holds"):
+            exports.write_tidy_bundle(tidy_batches(con, quetta, config, 100), io.BytesIO(), quetta, config, ledger,
+                                      "xlsx", max_xlsx_rows=rows)
+        out = io.BytesIO()
+        assert exports.write_tidy_bundle(tidy_batches(con, quetta, config, 100), out, quetta, config, ledger, "xlsx",
+                                         max_xlsx_rows=rows + 1) == rows
+    assert len(pd.read_excel(out, sheet_name="Data")) == rows
+
+
+def test_download_buttons_say_when_excel_cannot_hold_the_export(data_db, monkeypatch, page_caches):
+    """The Data page's download buttons (ui.tidy_downloads) for an export larger than the Excel
+    limit given: the Excel button is disabled and a sentence says why and what to download instead;
+    CSV and Parquet stay offered. Within the limit, all three are offered and nothing is said."""
+    monkeypatch.setenv("SUSTAIN_DB", str(data_db))
+    page_caches()
+
+    def buttons(limit):
+        import pandas as pd
+
+        from app import ui
+        from metrics import Filters
+
+        ui.tidy_downloads(500, Filters(), pd.DataFrame(), xlsx_max_rows=limit)
+
+    over = AppTest.from_function(buttons, args=(500,), default_timeout=30).run()
+    assert not over.exception
+    states = {b.proto.label: b.proto.disabled for b in over.get("download_button")}
+    assert states == {"Download CSV (zip with codebook)": False, "Download Excel (with codebook)": True,
+                      "Download Parquet (zip with codebook)": False}
+    assert [c.value for c in over.caption] == [
+        "An Excel sheet holds at most 499 rows of data and these filters give 500: download CSV or Parquet, or "
+        "narrow the filters (a district, a practice) for an Excel file."]
+    within = AppTest.from_function(buttons, args=(501,), default_timeout=30).run()
+    assert not any(b.proto.disabled for b in within.get("download_button")) and not within.caption
+
+
+def test_python_m_report_data_files_are_streamed_bundles(data_db):
+    """`python -m report --data` (report/__main__.py `_data_files`) writes the same streamed
+    bundles: the report's selection, its rows counted in the codebook."""
+    from types import SimpleNamespace
+
+    from report.__main__ import _data_files
+    from sustain.config import load_config
+
+    config, quetta = load_config(), Filters(district=("Quetta",))
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        files = _data_files(con, config, SimpleNamespace(filters=quetta, file_stem="sustain_CBM_Quetta"),
+                            ["csv", "parquet", "csv"])
+        rows = len(tidy_observations(con, quetta, [], config))
+    assert list(files) == ["sustain_CBM_Quetta_observations_csv.zip", "sustain_CBM_Quetta_observations_parquet.zip"]
+    with zipfile.ZipFile(io.BytesIO(files["sustain_CBM_Quetta_observations_csv.zip"])) as archive:
+        data = pd.read_csv(io.BytesIO(archive.read("data.csv")))
+        book = pd.read_csv(io.BytesIO(archive.read("codebook.csv")))
+    assert len(data) == rows > 0 and set(data["district"]) == {"Quetta"}
+    assert book.loc[book["name"] == "rows", "meaning"].tolist() == [str(rows)]
+
+
+def test_a_click_builds_the_file_on_the_dashboards_connection(data_db, monkeypatch, page_caches):
+    """What a click on the CSV button runs (ui.tidy_bundle: the dashboard's read-only connection,
+    the export in more than one batch) gives the same data.csv as `data_bundle` of the table."""
+    from app import ui
+    from report import exports
+    from sustain.config import load_config
+
+    monkeypatch.setenv("SUSTAIN_DB", str(data_db))
+    page_caches()
+    config = load_config()
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        frame = tidy_observations(con, Filters(), [], config)
+        ledger = import_ledger(con, Filters(), [], config)
+    assert len(frame) > ROWS_PER_BATCH
+    with zipfile.ZipFile(io.BytesIO(ui.tidy_bundle(Filters(), ledger, "csv"))) as now, \
+            zipfile.ZipFile(io.BytesIO(exports.data_bundle(frame, Filters(), config, ledger, "csv"))) as today:
+        assert now.read("data.csv") == today.read("data.csv")
