@@ -540,6 +540,14 @@ def refresh_model_in_batches(con: duckdb.DuckDBPyConnection, config: Config, tea
             con.execute("checkpoint")
         if on_batch and batches:
             on_batch(batches, batches)
+    except BaseException:
+        # roll the failed batch back here, before the temp table is dropped: a statement in an
+        # aborted transaction would fail and hide the cause (a full disk, say) from the caller
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass  # no transaction was open
+        raise
     finally:
         con.execute("drop table if exists model_batches")
     return batches
