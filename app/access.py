@@ -26,7 +26,7 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from sustain.config import Config
+from sustain.config import Config, parse_yaml
 
 EVERY_DISTRICT = "*"
 _hasher = PasswordHasher()
@@ -132,7 +132,7 @@ def password_file(config: Config) -> Path | None:
 def _read_hashes(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = parse_yaml(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of user: argon2 hash")
     return {str(k): str(v) for k, v in data.items()}

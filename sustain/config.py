@@ -243,11 +243,17 @@ def _key_path(loc: tuple) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def parse_yaml(text: str):
+    """YAML as Python values, parsed by libyaml when PyYAML has it (about 20x faster than the pure
+    Python parser: every import and every test reads config.yaml); the same safe subset either way."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load_config(path: str | os.PathLike | None = None) -> Config:
     """Read and validate a config file (default: $SUSTAIN_CONFIG or ./config.yaml of the project)."""
     config_path = Path(path or os.environ.get("SUSTAIN_CONFIG") or DEFAULT_CONFIG).resolve()
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        raw = parse_yaml(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: file not found") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

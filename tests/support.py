@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from sustain.config import DAYS_PER_MONTH, DEFAULT_CONFIG, PROJECT_ROOT as ROOT_DIR
+from sustain.config import DAYS_PER_MONTH, DEFAULT_CONFIG, PROJECT_ROOT as ROOT_DIR, parse_yaml
 
 PRACTICES = ["group_work", "questioning", "teaching_aids", "lesson_planning", "learning_environment", "peer_feedback"]
 HINDRANCES = ["no_followup", "teacher_resistance", "management_resistance", "parent_resistance", "low_pay",
@@ -53,7 +53,7 @@ def _default_config() -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _parsed_config(mtime_ns: int, size: int) -> dict:
-    return yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    return parse_yaml(DEFAULT_CONFIG.read_text(encoding="utf-8"))
 
 
 def teacher(teacher_id, school_id, cluster="THA-C1", district="Thatta", province="Sindh", programme="CBM",
