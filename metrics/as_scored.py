@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import sparse
 
 from sustain.config import Config
+from sustain.db import sibling_cursor
 
 from . import latent
 from .base import filtered_rows, query, select_list
@@ -267,7 +268,7 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     parts = pd.DataFrame()
     if model is not None:
         # on a cursor of its own: the registration is seen by this query only
-        cursor = con.cursor()
+        cursor = sibling_cursor(con)
         try:
             cursor.register(VALUES_RELATION, model.values)
             parts = query(cursor, config, *_view_sql(by, filters, model.slots))

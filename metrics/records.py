@@ -34,7 +34,7 @@ import pyarrow as pa
 from sustain.config import Config
 from sustain.dimensions import teacher_dimensions
 
-from sustain.db import relation
+from sustain.db import relation, sibling_cursor
 
 from .base import BASE_CTES, base_params, filtered_rows, query
 from .filters import Filters
@@ -153,7 +153,7 @@ def tidy_batches(con: duckdb.DuckDBPyConnection, filters: Filters, config: Confi
     sql, params = tidy_sql(filters, config)
     # a cursor of its own: `con` may hold an unfinished result (sustain.db.read_only's check), and
     # a relation is read only on a connection without one
-    tidy = relation(con.cursor(), f"with {BASE_CTES},\n{sql}", base_params(config) | params)
+    tidy = relation(sibling_cursor(con), f"with {BASE_CTES},\n{sql}", base_params(config) | params)
     return tidy.to_arrow_reader(rows_per_batch)  # DuckDB 2's name for fetch_record_batch
 
 
