@@ -13,7 +13,8 @@ FAVICON = Path(__file__).resolve().with_name("assets") / "favicon.png"
 st.set_page_config(page_title="Sustain", page_icon=str(FAVICON), layout="wide")
 ui.use_language()  # `?lang=ur`: every word from here on in Urdu, right to left
 ui.login_gate()
-ui.ensure_database()
+# the page list before the first-start build: a session that opens a page while the build runs
+# otherwise gets Streamlit's list of the pages/ files (lower-case file names) for good
 navigation = st.navigation([
     st.Page("pages/overview.py", title=ui.t("Overview"), icon=":material/trending_down:", default=True),
     st.Page("pages/districts.py", title=ui.t("Districts and schools"), icon=":material/school:", url_path="districts"),
@@ -24,5 +25,6 @@ navigation = st.navigation([
     st.Page("pages/planner.py", title=ui.t("Follow-up planner"), icon=":material/event:", url_path="planner"),
     st.Page("pages/data.py", title=ui.t("Data"), icon=":material/table_view:", url_path="data"),
 ])
+ui.ensure_database()
 ui.demo_banner()
 ui.run_navigation(navigation)  # the sidebar's filters first, then the page

@@ -219,6 +219,27 @@ def _choices(db: str, version: str, scope: tuple[str, ...] | None) -> dict[str, 
 _FILTERS_THIS_RUN: ContextVar[Filters | None] = ContextVar("sustain_filters_this_run", default=None)
 
 
+def _run_through_dashboard() -> None:
+    """A page of pages/ run on its own by the server, as a Streamlit "v1" page (no login, no
+    first-start build, the pages/ files as the page list), runs again through dashboard.py.
+
+    Why: until some session of a fresh server has called `st.navigation`, Streamlit treats an app
+    with a pages/ folder as a v1 app (a class-wide flag, `PagesManager.uses_pages_directory`),
+    so a tab opened on /districts at that moment ran pages/districts.py directly, and kept the
+    list of file names for good. dashboard.py calls `st.navigation` on every run, which clears
+    the flag; clearing it here and rerunning does the same for the early tab. (AppTest runs a page
+    as its own main script: untouched.)"""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is None or not PagesManager.uses_pages_directory:
+        return
+    if Path(context.pages_manager.main_script_path).name == "dashboard.py":
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def sidebar_filters() -> Filters:
     """The shared sidebar; its state is read from and written to the URL so a view can be sent.
     Under dashboard.py the sidebar is drawn once per run, before the page (`run_navigation`), and
@@ -226,6 +247,7 @@ def sidebar_filters() -> Filters:
     drawn = _FILTERS_THIS_RUN.get()
     if drawn is not None:
         return drawn
+    _run_through_dashboard()
     use_language()
     require_login()
     cfg = config()
