@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config
-from sustain.db import DatabaseUnwritable, execute, open_for_writing, quiet, storage_problem, wait_for_lock
+from sustain.db import MEMORY_LIMIT, DatabaseUnwritable, execute, open_for_writing, quiet, storage_problem, wait_for_lock
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
@@ -43,7 +43,6 @@ from .read import FileRefused, RawTable, drop_raw, load_raw, raw_column, read_ta
 
 SCRATCH_PREFIX = "sustain-dry-run-"
 STEPS = 4  # per file: loaded, validated and written, model refreshed, committed (on_step's scale)
-MEMORY_LIMIT = "2GB"  # DuckDB's working memory in an import; it spills to disk beyond (peak RSS stays well under 4 GB)
 MODEL_STEP_NAME = "analysis model"  # the bar's name for a refresh in batches after the files
 STALE_SCRATCH_HOURS = 24  # a copy whose process id is alive is still removed after this (pid reuse)
 

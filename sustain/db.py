@@ -34,6 +34,7 @@ import fcntl
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -629,6 +630,11 @@ def read_only(path: str | Path, retry_seconds: float = 3.0):
         yield con
 
 
+# DuckDB's working memory in a process's reads (`ReadInstance`) and in an import (ingest/core.py);
+# it spills to disk beyond (an import's peak RSS stays well under 4 GB at 1M teachers)
+MEMORY_LIMIT = "2GB"
+
+
 class ReadInstance:
     """One in-memory DuckDB instance per process through which every read-only query runs: a
     database file is ATTACHed read-only while some query of this process reads it and DETACHed
@@ -652,6 +658,12 @@ class ReadInstance:
             if self._hub is None:
                 self._hub = duckdb.connect(":memory:")
                 quiet(self._hub)
+                # every query of the process shares this working memory, spilling beyond it to a
+                # folder of its own in the system's temporary folder (the default, ./.tmp, would be
+                # the server's working directory)
+                self._hub.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+                spill = Path(tempfile.gettempdir()) / f"sustain-read-{os.getpid()}"
+                self._hub.execute("set temp_directory = ?", [str(spill)])
             entry = self._attached.get(key)
             if entry is None:
                 alias = f"db_{uuid.uuid4().hex[:12]}"
