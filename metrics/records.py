@@ -188,12 +188,17 @@ def tidy_ctes(filters: Filters, config: Config, upto: str | None = None) -> tupl
     observed, params = filtered_rows([], filters)
     # visit-level: a practice filter does not apply to a visit at which nothing was scored
     visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")
+    # the scored rows of the filtered visits' place and rounds: a scored row carries its visit's
+    # columns (the analysis model copies them), so a district's visits are tested on its rows only
+    place, place_params = filters.replace(practice=(), hindrance=()).where("visit")
     # every table joined here is read for those teachers only: each row names its visit's teacher
     # (so DuckDB joins a few rows, not every visit of the country)
-    of_teachers = {t: t for t in ("model_observations", "model_visits", "visits")}
+    of_teachers = {"model_observations": f"(select * from model_observations where {place})",
+                   "model_visits": "model_visits", "visits": "visits"}
+    params = params | place_params
     if upto is not None:
         observed, visits = (f"select * from ({rows}) where teacher_key <= $tidy_upto" for rows in (observed, visits))
-        of_teachers = {t: f"(select * from {t} where teacher_key <= $tidy_upto)" for t in of_teachers}
+        of_teachers = {t: f"(select * from {r} where teacher_key <= $tidy_upto)" for t, r in of_teachers.items()}
         params = params | {"tidy_upto": upto}
     from_visit = {"school_name": "sc.school_name", "teacher_status": "mv.teacher_status",
                   "source_file": "v.source_file", "source_sha256": "v.source_sha256"}
