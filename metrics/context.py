@@ -150,27 +150,47 @@ def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     by = group_columns(by, BY_COLUMNS, always=["months"])
     per_practice = "practice" in by or bool(filters.practice)
     units = "expected_practices" if per_practice else "expected_teachers"
-    where, params = filters.where("practice" if per_practice else "visit", hindrance_rows="hindrance" in by)
+    # a hindrance filter keeps the teachers who reported one at any placed visit (`Filters.where`'s
+    # rule), read here from the one pass over each teacher's visits rather than `teacher_hindrances`
+    by_teacher_hindrance = bool(filters.hindrance) and "hindrance" not in by
+    kept = filters.replace(hindrance=()) if by_teacher_hindrance else filters
+    where, params = kept.where("practice" if per_practice else "visit", hindrance_rows="hindrance" in by)
+    reported = "true"
+    if by_teacher_hindrance:
+        reported = "coalesce(bool_or(list_has_any(hindrances, $coverage_hindrances)), false)"
+        where, params = f"{where} and r.reported_chosen", params | {"coverage_hindrances": list(filters.hindrance)}
+    # a group holds each teacher once per round (and hindrance, when grouped by it): the roster has
+    # one row per teacher, the schedule one per round; not so for teacher-practices (unless by practice)
+    teachers = ("count(distinct teacher_key)" if per_practice and "practice" not in by
+                else "count(*)")
     frame = query(con, config, f"""
-roster_rounds as (
-    select t.teacher_key, {teacher_select("t")}, t.school_id,
-           sc.cluster, sc.district, sc.province, sc.school_type, s.months
-    from teachers t
-    join schools sc using (school_id)
-    join programmes p using (programme)
-    cross join schedule s
-    where p.end_date + to_days(cast(round(s.months * $days_per_month) as integer)) <= $today::date
-),
-gone as (
-    select teacher_key, min(months) as gone_at
-    from placed_visits where teacher_status in ('left', 'transferred')
+teacher_visits as (
+    -- each teacher's placed rounds (one visit a round) and the first round recorded as gone
+    select teacher_key, list(months) as visited_rounds,
+           min(months) filter (where teacher_status in ('left', 'transferred')) as gone_at,
+           {reported} as reported_chosen
+    from model_visits
     group by teacher_key
 ),
+roster as (
+    select t.teacher_key, {teacher_select("t")}, t.school_id,
+           sc.cluster, sc.district, sc.province, sc.school_type, tv.visited_rounds, tv.gone_at,
+           coalesce(tv.reported_chosen, false) as reported_chosen
+    from teachers t
+    join schools sc using (school_id)
+    left join teacher_visits tv using (teacher_key)
+),
+due_rounds as (
+    select p.programme, s.months
+    from programmes p cross join schedule s
+    where p.end_date + to_days(cast(round(s.months * $days_per_month) as integer)) <= $today::date
+),
 expected_teachers as (
-    select r.*, exists (select 1 from placed_visits pv
-                        where pv.teacher_key = r.teacher_key and pv.months = r.months) as visited
-    from roster_rounds r left join gone g using (teacher_key)
-    where g.gone_at is null or r.months <= g.gone_at
+    select r.* exclude (visited_rounds, gone_at), d.months,
+           coalesce(list_contains(r.visited_rounds, d.months), false) as visited
+    from roster r
+    join due_rounds d using (programme)
+    where r.gone_at is null or d.months <= r.gone_at
 ),
 expected_practices as (
     select e.* exclude (visited), pc.practice,
@@ -184,7 +204,7 @@ filtered as (
 select {select_list(by)}
        count(*) filter (where visited) as observed,
        count(*) as expected,
-       count(distinct teacher_key) as teachers
+       {teachers} as teachers
 from filtered
 group by all
 """, params | {"today": _today()})
