@@ -27,39 +27,39 @@ def hindrance_prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: S
     hindrance. Rows are always by hindrance (the hindrance filter picks which ones)."""
     by = group_columns(by, NOT_HINDRANCE)
     codes = list(filters.hindrance) or config.hindrance_codes
-    rows, params = filtered_rows(by, filters.replace(hindrance=()), "placed_visits")
-    # every hindrance of a group shares its visits (n) and teachers; only `reported` differs, so
-    # the visits are counted once per group and the reports once per group and hindrance (not
-    # every visit crossed with every hindrance: millions of rows in a national view)
-    on_keys = " and ".join([f"gr.{c} is not distinct from gv.{c}" for c in by] + ["gr.hindrance = hl.hindrance"])
+    # the rows of `filtered_rows(by, ..., "placed_visits")` with each visit's hindrance list (model_visits
+    # holds it; placed_visits leaves it out): visits, or visits with each practice scored at them
+    per_practice = "practice" in by or bool(filters.practice)
+    relation = ("(select o.*, mv.hindrances from observed_visit_practices o join model_visits mv using (submission_id))"
+                if per_practice else "model_visits")
+    where, params = filters.replace(hindrance=()).where("practice" if per_practice else "visit")
+    # a group by months holds a teacher's one visit of that round (one row per practice scored at it,
+    # by practice); otherwise a teacher may be in a group several times
+    once = "months" in by and (not per_practice or "practice" in by)
+    # every hindrance of a group shares its visits (n) and teachers; only `reported` differs: one
+    # pass over the visits counts them all (not every visit crossed with every hindrance: millions
+    # of rows in a national view, nor a join to the reports)
+    reports = ", ".join(f"count(*) filter (where list_contains(hindrances, $hindrance_{i}))"
+                        for i in range(len(codes)))
     frame = query(con, config, f"""
 filtered as (
-    select * from ({rows}) where teacher_status = 'present'
-),
-hindrance_list as (
-    select unnest($codes) as hindrance
+    select * from {relation} r where ({where}) and teacher_status = 'present'
 ),
 group_visits as (
-    select {select_list(by)} count(*) as n, count(distinct teacher_key) as teachers
+    select {select_list(by)} count(*) as n,
+           {"count(*)" if once else "count(distinct teacher_key)"} as teachers,
+           [{reports}] as reports
     from filtered
     group by all
 ),
-group_reports as (
-    select {select_list(by, "f")} vh.hindrance, count(*) as reported
-    from filtered f join visit_hindrances vh on vh.submission_id = f.submission_id
-    where list_contains($codes, vh.hindrance)
-    group by all
+group_hindrances as (
+    select {select_list(by)} unnest($codes::varchar[]) as hindrance, unnest(reports) as reported, n, teachers
+    from group_visits
+    where n > 0
 )
-select {select_list(by, "gv")} hl.hindrance,
-       coalesce(gr.reported, 0)::double / gv.n as rate,
-       gv.n,
-       coalesce(gr.reported, 0) as reported,
-       gv.teachers
-from group_visits gv
-cross join hindrance_list hl
-left join group_reports gr on {on_keys}
-where gv.n > 0
-""", params | {"codes": codes})
+select {select_list(by)} hindrance, reported::double / n as rate, n, reported, teachers
+from group_hindrances
+""", params | {"codes": codes} | {f"hindrance_{i}": code for i, code in enumerate(codes)})
     frame["hindrance"] = pd.Categorical(frame["hindrance"], categories=config.hindrance_codes, ordered=True)
     frame = order_rows(frame, ["hindrance", *by]).astype({"hindrance": str})
     frame = suppress(frame, [*by, "hindrance"], ["rate", "n", "reported", "teachers"], config.thresholds.min_group_n,
