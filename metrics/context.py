@@ -67,26 +67,13 @@ from group_hindrances
     return frame[[*by, "hindrance", "rate", "n", "reported", "teachers", "suppressed"]]
 
 
-def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
-                 config: Config) -> pd.DataFrame:
-    """Communities of practice after month 0, by cluster unless grouped otherwise.
-
-    meetings_per_month: meetings in the CoP log of the group's clusters after their programme
-    ended, over the months elapsed (to the last scheduled round or today, whichever is first;
-    by `months`: within the interval since the previous round). active_share: share of
-    follow-up visits after month 0 answering that the cluster's community met in the last month.
-    n: those visits."""
-    by = group_columns(by, BY_COLUMNS) or ["cluster"]
-    rows, params = filtered_rows(by, filters, "placed_visits")
-    by_months = "months" in by
-    # one period per round (since the previous round) when grouped by months, else one period
-    # from the programme end to the last round
+def _cluster_meetings_ctes(by_months: bool) -> str:
+    """The CTEs ending in `cluster_meetings`: each cluster's CoP meetings logged after its programme
+    ended and the months elapsed, over one period from the end to the last round (or today,
+    whichever is first), or one period per round (since the previous round) when by months."""
     periods = ("select months, lag(months) over (order by months) as previous, months as upto from schedule"
                if by_months else "select null::integer as months, 0 as previous, max(months) as upto from schedule")
-    frame = query(con, config, f"""
-filtered as (
-    select * from ({rows}) where months > 0 and teacher_status = 'present'
-),
+    return f"""
 cluster_end as (
     select sc.cluster, min(p.end_date) as end_date
     from schools sc join teachers t using (school_id) join programmes p using (programme)
@@ -110,7 +97,32 @@ cluster_meetings as (
     left join cop_meetings m on m.cluster = cp.cluster
          and m.meeting_date > cp.period_start and m.meeting_date <= cp.period_end
     group by all
-),
+)"""
+
+
+def _meetings_per_month(frame: pd.DataFrame) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(frame["months_elapsed"] > 0, frame["meetings"] / frame["months_elapsed"], np.nan)
+
+
+def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                 config: Config) -> pd.DataFrame:
+    """Communities of practice after month 0, by cluster unless grouped otherwise.
+
+    meetings_per_month: meetings in the CoP log of the group's clusters after their programme
+    ended, over the months elapsed (to the last scheduled round or today, whichever is first;
+    by `months`: within the interval since the previous round). active_share: share of
+    follow-up visits after month 0 answering that the cluster's community met in the last month.
+    n: those visits."""
+    by = group_columns(by, BY_COLUMNS) or ["cluster"]
+    rows, params = filtered_rows(by, filters, "placed_visits")
+    by_months = "months" in by
+    # the columns read below, so the visits shared by two CTEs are held narrow
+    kept = [*by, *(c for c in ("cluster", "teacher_key", "cop_active") if c not in by)]
+    frame = query(con, config, f"""
+filtered as (
+    select {", ".join(kept)} from ({rows}) where months > 0 and teacher_status = 'present'
+),{_cluster_meetings_ctes(by_months)},
 group_clusters as (
     select distinct {select_list(by)} cluster as group_cluster from filtered
 ),
@@ -131,12 +143,25 @@ group_visits as (
 select {select_list(by, "v")} gm.meetings, gm.months_elapsed, v.active_share, v.n, v.teachers
 from group_visits v left join group_meetings gm using ({", ".join(by)})
 """, params | {"today": _today()})
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["meetings_per_month"] = np.where(frame["months_elapsed"] > 0,
-                                               frame["meetings"] / frame["months_elapsed"], np.nan)
+    frame["meetings_per_month"] = _meetings_per_month(frame)
     frame = suppress(order_rows(frame, by), by, ["meetings_per_month", "active_share", "n", "meetings", "teachers"],
                      config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
     return frame[[*by, "meetings_per_month", "active_share", "n", "meetings", "teachers", "suppressed"]]
+
+
+def cluster_meetings_per_month(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
+    """`cop_activity`'s meetings_per_month by cluster, unfiltered and unsuppressed (cluster,
+    meetings_per_month), for the clusters it has a row for (a follow-up visit after month 0 with
+    the teacher present) and a rate (months elapsed): the same CTEs, without counting the visits."""
+    frame = query(con, config, f"""{_cluster_meetings_ctes(False)},
+followed_clusters as (
+    select distinct cluster from placed_visits where months > 0 and teacher_status = 'present'
+)
+select f.cluster, cm.meetings, cm.months_elapsed
+from followed_clusters f join cluster_meetings cm using (cluster)
+""", {"today": _today()})
+    frame["meetings_per_month"] = _meetings_per_month(frame)
+    return frame.loc[frame["meetings_per_month"].notna(), ["cluster", "meetings_per_month"]].reset_index(drop=True)
 
 
 def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
