@@ -216,6 +216,31 @@ def test_preview_upload_is_a_dry_run(data_db, tmp_path, monkeypatch):
     assert uploads.upload_limit_mb(config) >= 1
 
 
+def test_preview_is_the_first_rows_of_the_export_and_its_count(data_db):
+    """tidy_preview reads only the teachers up to the PREVIEW_ROWS-th scored row's key, and counts
+    without the export's joins: the export's first rows (unscored visits among them) and its row
+    count, whatever the filters; an export with fewer scored rows than that is read whole."""
+    from sustain.config import load_config
+
+    config = load_config()
+    views = [Filters(hindrance=("low_pay",)), Filters(district=("Quetta",), practice=("group_work",)),
+             Filters(months_min=6), Filters(school_id=("SCH-0001",)), Filters(scope=("Pishin",)),
+             Filters(district=("Nowhere",))]
+    heads = []
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        for filters in views:
+            export = tidy_observations(con, filters, [], config)
+            preview = tidy_preview(con, filters, [], config)
+            assert preview.attrs["rows"] == len(export), filters.describe()
+            # the types as DuckDB gives them for those rows (a flag without an empty cell among them is bool)
+            pd.testing.assert_frame_equal(preview, export.head(PREVIEW_ROWS), check_dtype=False,
+                                          obj=filters.describe())
+            heads.append(export.head(PREVIEW_ROWS))
+    # the views hold what the shortcut must get right: unscored rows among the first, a short export
+    assert any(head["practice"].isna().any() for head in heads)
+    assert any(0 < head["practice"].notna().sum() < PREVIEW_ROWS for head in heads)
+
+
 def test_records(data_db):
     from report import exports
     from sustain.config import load_config
