@@ -160,6 +160,30 @@ def test_filter_changes_the_tables(app):
     assert set(rows["district"]) != {"Quetta"}
 
 
+def test_coverage_filtered_on_a_group_is_that_groups_row(data_db):
+    """Coverage counts a teacher once per round without a distinct count where the rows allow it,
+    and reads a hindrance filter from each teacher's visits: filtered on a hindrance or a practice,
+    its rows are that group's rows of the table grouped by it (nothing suppressed)."""
+    from metrics.context import coverage
+    from sustain.config import load_config
+
+    config = load_config()
+    unsuppressed = config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 0})})
+    quetta = Filters(district=("Quetta",))
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        for column, value in [("hindrance", "low_pay"), ("practice", "questioning")]:
+            grouped = coverage(con, quetta, [column, "months"], unsuppressed)
+            group = grouped[grouped[column] == value].drop(columns=[column]).reset_index(drop=True)
+            filtered = coverage(con, quetta.replace(**{column: (value,)}), ["months"], unsuppressed)
+            assert len(filtered) > 1 and filtered["observed"].sum() > 0
+            pd.testing.assert_frame_equal(filtered, group, obj=f"{column}={value}")
+        # two practices: each expected teacher twice a round, counted once
+        teachers = coverage(con, quetta, ["months"], unsuppressed)
+        practices = coverage(con, quetta.replace(practice=("group_work", "questioning")), ["months"], unsuppressed)
+    assert practices["teachers"].tolist() == teachers["teachers"].tolist()
+    assert practices["expected"].tolist() == (2 * teachers["expected"]).tolist()
+
+
 def test_upload_preview_then_import(app, data_db, tmp_path, monkeypatch):
     monkeypatch.delenv("SUSTAIN_SALT", raising=False)  # the sample data's demo salt
     db = tmp_path / "copy.duckdb"
