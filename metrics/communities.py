@@ -6,7 +6,8 @@ otherwise (no meeting logged included). This is the one definition: here its CoP
 after the cluster's programme end, averages at least that many meetings per month; the planner
 (metrics/planner.py) reads the same threshold as the share of recent visits saying the community
 met in the last month (a community meeting every other month has met in half the months). The rate is `cop_activity`'s
-`meetings_per_month` by cluster: meetings logged after the end over the months elapsed from the
+`meetings_per_month` by cluster (read through `context.cluster_meetings_per_month`, the same SQL
+without the visits' counts): meetings logged after the end over the months elapsed from the
 end to the last scheduled round (or today, whichever is first). It is a property of the cluster,
 so it is taken over the whole log, whatever the filters; it is not shown, only used to split the
 clusters, so cop_activity's suppression (on the number of visits answering the CoP question) is
