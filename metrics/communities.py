@@ -6,7 +6,8 @@ otherwise (no meeting logged included). This is the one definition: here its CoP
 after the cluster's programme end, averages at least that many meetings per month; the planner
 (metrics/planner.py) reads the same threshold as the share of recent visits saying the community
 met in the last month (a community meeting every other month has met in half the months). The rate is `cop_activity`'s
-`meetings_per_month` by cluster: meetings logged after the end over the months elapsed from the
+`meetings_per_month` by cluster (read through `context.cluster_meetings_per_month`, the same SQL
+without the visits' counts): meetings logged after the end over the months elapsed from the
 end to the last scheduled round (or today, whichever is first). It is a property of the cluster,
 so it is taken over the whole log, whatever the filters; it is not shown, only used to split the
 clusters, so cop_activity's suppression (on the number of visits answering the CoP question) is
@@ -35,7 +36,7 @@ import pandas as pd
 from sustain.config import Config
 
 from .base import group_columns, order_rows, school_hierarchy, suppress
-from .context import cop_activity
+from .context import cluster_meetings_per_month
 from .filters import BY_COLUMNS, Filters
 from .indicators import retention_counts
 from .stats import wilson_interval
@@ -49,12 +50,9 @@ COLUMNS = ["cop", "months", "rate", "retained", "n", "ci_low", "ci_high", "clust
 
 def cluster_cop_class(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, str]:
     """cluster -> "active" / "inactive" (see the module docstring)."""
-    unsuppressed = config.model_copy(
-        update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 0})})
-    activity = cop_activity(con, Filters(), ["cluster"], unsuppressed)
-    activity = activity[activity["meetings_per_month"].notna()]
+    rates = cluster_meetings_per_month(con, config)
     return {cluster: ACTIVE if rate >= ACTIVE_MEETINGS_PER_MONTH else INACTIVE
-            for cluster, rate in zip(activity["cluster"], activity["meetings_per_month"])}
+            for cluster, rate in zip(rates["cluster"], rates["meetings_per_month"])}
 
 
 def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -64,6 +62,7 @@ def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     keys = [c for c in by if c != "months"] + ["cop", "months"]
     values = [c for c in COLUMNS if c not in ("cop", "months")]
     classes = cluster_cop_class(con, config)
+    groups = [c for c in by if c != "months"]
     parts = []
     for cop in (ACTIVE, INACTIVE):
         clusters = sorted(c for c, kind in classes.items() if kind == cop
@@ -71,11 +70,13 @@ def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
         if not clusters:
             continue
         within = filters.replace(cluster=tuple(clusters))
-        counts = retention_counts(con, within, by, config)
-        # clusters with teachers in the group (any round; counted per round, which the rollups answer)
-        groups = [c for c in by if c != "months"]
-        present = retention_counts(con, within, [*groups, "cluster", "months"], config)
-        present = present[[*groups, "cluster"]].drop_duplicates()
+        # counted once by cluster, then summed over the clusters: `teachers` adds up too within a
+        # round (a teacher has one placed visit per round, so lies in one cluster at it)
+        per_cluster = retention_counts(con, within, [*groups, "cluster", "months"], config)
+        counts = (per_cluster.groupby(by, dropna=False, sort=False)[["retained", "n", "teachers"]].sum()
+                  .reset_index())
+        # clusters with teachers in the group (any round)
+        present = per_cluster[[*groups, "cluster"]].drop_duplicates()
         if groups:
             per_group = present.groupby(groups, dropna=False).size().rename("clusters").reset_index()
             counts = counts.merge(per_group, on=groups, how="left")

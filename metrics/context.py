@@ -27,39 +27,39 @@ def hindrance_prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: S
     hindrance. Rows are always by hindrance (the hindrance filter picks which ones)."""
     by = group_columns(by, NOT_HINDRANCE)
     codes = list(filters.hindrance) or config.hindrance_codes
-    rows, params = filtered_rows(by, filters.replace(hindrance=()), "placed_visits")
-    # every hindrance of a group shares its visits (n) and teachers; only `reported` differs, so
-    # the visits are counted once per group and the reports once per group and hindrance (not
-    # every visit crossed with every hindrance: millions of rows in a national view)
-    on_keys = " and ".join([f"gr.{c} is not distinct from gv.{c}" for c in by] + ["gr.hindrance = hl.hindrance"])
+    # the rows of `filtered_rows(by, ..., "placed_visits")` with each visit's hindrance list (model_visits
+    # holds it; placed_visits leaves it out): visits, or visits with each practice scored at them
+    per_practice = "practice" in by or bool(filters.practice)
+    relation = ("(select o.*, mv.hindrances from observed_visit_practices o join model_visits mv using (submission_id))"
+                if per_practice else "model_visits")
+    where, params = filters.replace(hindrance=()).where("practice" if per_practice else "visit")
+    # a group by months holds a teacher's one visit of that round (one row per practice scored at it,
+    # by practice); otherwise a teacher may be in a group several times
+    once = "months" in by and (not per_practice or "practice" in by)
+    # every hindrance of a group shares its visits (n) and teachers; only `reported` differs: one
+    # pass over the visits counts them all (not every visit crossed with every hindrance: millions
+    # of rows in a national view, nor a join to the reports)
+    reports = ", ".join(f"count(*) filter (where list_contains(hindrances, $hindrance_{i}))"
+                        for i in range(len(codes)))
     frame = query(con, config, f"""
 filtered as (
-    select * from ({rows}) where teacher_status = 'present'
-),
-hindrance_list as (
-    select unnest($codes) as hindrance
+    select * from {relation} r where ({where}) and teacher_status = 'present'
 ),
 group_visits as (
-    select {select_list(by)} count(*) as n, count(distinct teacher_key) as teachers
+    select {select_list(by)} count(*) as n,
+           {"count(*)" if once else "count(distinct teacher_key)"} as teachers,
+           [{reports}] as reports
     from filtered
     group by all
 ),
-group_reports as (
-    select {select_list(by, "f")} vh.hindrance, count(*) as reported
-    from filtered f join visit_hindrances vh on vh.submission_id = f.submission_id
-    where list_contains($codes, vh.hindrance)
-    group by all
+group_hindrances as (
+    select {select_list(by)} unnest($codes::varchar[]) as hindrance, unnest(reports) as reported, n, teachers
+    from group_visits
+    where n > 0
 )
-select {select_list(by, "gv")} hl.hindrance,
-       coalesce(gr.reported, 0)::double / gv.n as rate,
-       gv.n,
-       coalesce(gr.reported, 0) as reported,
-       gv.teachers
-from group_visits gv
-cross join hindrance_list hl
-left join group_reports gr on {on_keys}
-where gv.n > 0
-""", params | {"codes": codes})
+select {select_list(by)} hindrance, reported::double / n as rate, n, reported, teachers
+from group_hindrances
+""", params | {"codes": codes} | {f"hindrance_{i}": code for i, code in enumerate(codes)})
     frame["hindrance"] = pd.Categorical(frame["hindrance"], categories=config.hindrance_codes, ordered=True)
     frame = order_rows(frame, ["hindrance", *by]).astype({"hindrance": str})
     frame = suppress(frame, [*by, "hindrance"], ["rate", "n", "reported", "teachers"], config.thresholds.min_group_n,
@@ -67,26 +67,13 @@ where gv.n > 0
     return frame[[*by, "hindrance", "rate", "n", "reported", "teachers", "suppressed"]]
 
 
-def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
-                 config: Config) -> pd.DataFrame:
-    """Communities of practice after month 0, by cluster unless grouped otherwise.
-
-    meetings_per_month: meetings in the CoP log of the group's clusters after their programme
-    ended, over the months elapsed (to the last scheduled round or today, whichever is first;
-    by `months`: within the interval since the previous round). active_share: share of
-    follow-up visits after month 0 answering that the cluster's community met in the last month.
-    n: those visits."""
-    by = group_columns(by, BY_COLUMNS) or ["cluster"]
-    rows, params = filtered_rows(by, filters, "placed_visits")
-    by_months = "months" in by
-    # one period per round (since the previous round) when grouped by months, else one period
-    # from the programme end to the last round
+def _cluster_meetings_ctes(by_months: bool) -> str:
+    """The CTEs ending in `cluster_meetings`: each cluster's CoP meetings logged after its programme
+    ended and the months elapsed, over one period from the end to the last round (or today,
+    whichever is first), or one period per round (since the previous round) when by months."""
     periods = ("select months, lag(months) over (order by months) as previous, months as upto from schedule"
                if by_months else "select null::integer as months, 0 as previous, max(months) as upto from schedule")
-    frame = query(con, config, f"""
-filtered as (
-    select * from ({rows}) where months > 0 and teacher_status = 'present'
-),
+    return f"""
 cluster_end as (
     select sc.cluster, min(p.end_date) as end_date
     from schools sc join teachers t using (school_id) join programmes p using (programme)
@@ -110,7 +97,32 @@ cluster_meetings as (
     left join cop_meetings m on m.cluster = cp.cluster
          and m.meeting_date > cp.period_start and m.meeting_date <= cp.period_end
     group by all
-),
+)"""
+
+
+def _meetings_per_month(frame: pd.DataFrame) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(frame["months_elapsed"] > 0, frame["meetings"] / frame["months_elapsed"], np.nan)
+
+
+def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                 config: Config) -> pd.DataFrame:
+    """Communities of practice after month 0, by cluster unless grouped otherwise.
+
+    meetings_per_month: meetings in the CoP log of the group's clusters after their programme
+    ended, over the months elapsed (to the last scheduled round or today, whichever is first;
+    by `months`: within the interval since the previous round). active_share: share of
+    follow-up visits after month 0 answering that the cluster's community met in the last month.
+    n: those visits."""
+    by = group_columns(by, BY_COLUMNS) or ["cluster"]
+    rows, params = filtered_rows(by, filters, "placed_visits")
+    by_months = "months" in by
+    # the columns read below, so the visits shared by two CTEs are held narrow
+    kept = [*by, *(c for c in ("cluster", "teacher_key", "cop_active") if c not in by)]
+    frame = query(con, config, f"""
+filtered as (
+    select {", ".join(kept)} from ({rows}) where months > 0 and teacher_status = 'present'
+),{_cluster_meetings_ctes(by_months)},
 group_clusters as (
     select distinct {select_list(by)} cluster as group_cluster from filtered
 ),
@@ -131,12 +143,25 @@ group_visits as (
 select {select_list(by, "v")} gm.meetings, gm.months_elapsed, v.active_share, v.n, v.teachers
 from group_visits v left join group_meetings gm using ({", ".join(by)})
 """, params | {"today": _today()})
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["meetings_per_month"] = np.where(frame["months_elapsed"] > 0,
-                                               frame["meetings"] / frame["months_elapsed"], np.nan)
+    frame["meetings_per_month"] = _meetings_per_month(frame)
     frame = suppress(order_rows(frame, by), by, ["meetings_per_month", "active_share", "n", "meetings", "teachers"],
                      config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
     return frame[[*by, "meetings_per_month", "active_share", "n", "meetings", "teachers", "suppressed"]]
+
+
+def cluster_meetings_per_month(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
+    """`cop_activity`'s meetings_per_month by cluster, unfiltered and unsuppressed (cluster,
+    meetings_per_month), for the clusters it has a row for (a follow-up visit after month 0 with
+    the teacher present) and a rate (months elapsed): the same CTEs, without counting the visits."""
+    frame = query(con, config, f"""{_cluster_meetings_ctes(False)},
+followed_clusters as (
+    select distinct cluster from placed_visits where months > 0 and teacher_status = 'present'
+)
+select f.cluster, cm.meetings, cm.months_elapsed
+from followed_clusters f join cluster_meetings cm using (cluster)
+""", {"today": _today()})
+    frame["meetings_per_month"] = _meetings_per_month(frame)
+    return frame.loc[frame["meetings_per_month"].notna(), ["cluster", "meetings_per_month"]].reset_index(drop=True)
 
 
 def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -150,27 +175,47 @@ def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     by = group_columns(by, BY_COLUMNS, always=["months"])
     per_practice = "practice" in by or bool(filters.practice)
     units = "expected_practices" if per_practice else "expected_teachers"
-    where, params = filters.where("practice" if per_practice else "visit", hindrance_rows="hindrance" in by)
+    # a hindrance filter keeps the teachers who reported one at any placed visit (`Filters.where`'s
+    # rule), read here from the one pass over each teacher's visits rather than `teacher_hindrances`
+    by_teacher_hindrance = bool(filters.hindrance) and "hindrance" not in by
+    kept = filters.replace(hindrance=()) if by_teacher_hindrance else filters
+    where, params = kept.where("practice" if per_practice else "visit", hindrance_rows="hindrance" in by)
+    reported = "true"
+    if by_teacher_hindrance:
+        reported = "coalesce(bool_or(list_has_any(hindrances, $coverage_hindrances)), false)"
+        where, params = f"{where} and r.reported_chosen", params | {"coverage_hindrances": list(filters.hindrance)}
+    # a group holds each teacher once per round (and hindrance, when grouped by it): the roster has
+    # one row per teacher, the schedule one per round; not so for teacher-practices (unless by practice)
+    teachers = ("count(distinct teacher_key)" if per_practice and "practice" not in by
+                else "count(*)")
     frame = query(con, config, f"""
-roster_rounds as (
-    select t.teacher_key, {teacher_select("t")}, t.school_id,
-           sc.cluster, sc.district, sc.province, sc.school_type, s.months
-    from teachers t
-    join schools sc using (school_id)
-    join programmes p using (programme)
-    cross join schedule s
-    where p.end_date + to_days(cast(round(s.months * $days_per_month) as integer)) <= $today::date
-),
-gone as (
-    select teacher_key, min(months) as gone_at
-    from placed_visits where teacher_status in ('left', 'transferred')
+teacher_visits as (
+    -- each teacher's placed rounds (one visit a round) and the first round recorded as gone
+    select teacher_key, list(months) as visited_rounds,
+           min(months) filter (where teacher_status in ('left', 'transferred')) as gone_at,
+           {reported} as reported_chosen
+    from model_visits
     group by teacher_key
 ),
+roster as (
+    select t.teacher_key, {teacher_select("t")}, t.school_id,
+           sc.cluster, sc.district, sc.province, sc.school_type, tv.visited_rounds, tv.gone_at,
+           coalesce(tv.reported_chosen, false) as reported_chosen
+    from teachers t
+    join schools sc using (school_id)
+    left join teacher_visits tv using (teacher_key)
+),
+due_rounds as (
+    select p.programme, s.months
+    from programmes p cross join schedule s
+    where p.end_date + to_days(cast(round(s.months * $days_per_month) as integer)) <= $today::date
+),
 expected_teachers as (
-    select r.*, exists (select 1 from placed_visits pv
-                        where pv.teacher_key = r.teacher_key and pv.months = r.months) as visited
-    from roster_rounds r left join gone g using (teacher_key)
-    where g.gone_at is null or r.months <= g.gone_at
+    select r.* exclude (visited_rounds, gone_at), d.months,
+           coalesce(list_contains(r.visited_rounds, d.months), false) as visited
+    from roster r
+    join due_rounds d using (programme)
+    where r.gone_at is null or d.months <= r.gone_at
 ),
 expected_practices as (
     select e.* exclude (visited), pc.practice,
@@ -184,7 +229,7 @@ filtered as (
 select {select_list(by)}
        count(*) filter (where visited) as observed,
        count(*) as expected,
-       count(distinct teacher_key) as teachers
+       {teachers} as teachers
 from filtered
 group by all
 """, params | {"today": _today()})

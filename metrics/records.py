@@ -130,14 +130,29 @@ def tidy_preview(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[
                  config: Config) -> pd.DataFrame:
     """The tidy export's first PREVIEW_ROWS rows (as `tidy_observations` returns them), with its
     row count in `attrs["rows"]`; counted in DuckDB, so the export is never read whole. `by` does
-    not apply."""
-    sql, params = tidy_sql(filters, config)
+    not apply.
+
+    Neither sorts nor joins the whole export (at national scale that cost seconds): the export is
+    ordered by teacher first, and the scored rows are part of it, so its first PREVIEW_ROWS rows
+    lie among the teachers up to the PREVIEW_ROWS-th smallest key of the scored rows; the preview
+    is the export's query on those teachers only. The count adds the scored and the unscored rows
+    without the joins that only carry columns: each row has one placed visit, one visit and one
+    school (the analysis model is built from them, and refreshed with them)."""
+    ctes, params = tidy_ctes(filters, config)
+    bound = query(con, config, f"""{ctes},
+last_teacher as (
+    select teacher_key from filtered order by teacher_key limit 1 offset $last_row
+)
+select * from last_teacher
+""", params | {"last_row": PREVIEW_ROWS - 1})
+    # fewer scored rows than the preview shows: a small export, read whole
+    upto = bound["teacher_key"].iloc[0] if len(bound) else None
+    sql, params = tidy_sql(filters, config, upto)
     preview = query(con, config, f"{sql}\nlimit $preview_rows", params | {"preview_rows": PREVIEW_ROWS})
     preview["visit_date"] = pd.to_datetime(preview["visit_date"]).dt.date
-    ctes, params = tidy_ctes(filters, config)
     summary = query(con, config, f"""{ctes},
 summary as (
-    select count(*) as rows from tidy
+    select (select count(*) from filtered) + (select count(*) from unscored_visits) as rows
 )
 select * from summary
 """, params)
@@ -157,21 +172,34 @@ def tidy_batches(con: duckdb.DuckDBPyConnection, filters: Filters, config: Confi
     return tidy.to_arrow_reader(rows_per_batch)  # DuckDB 2's name for fetch_record_batch
 
 
-def tidy_sql(filters: Filters, config: Config) -> tuple[str, dict]:
-    """The tidy export's query (continuing BASE_CTES, as `query` runs it) and its parameters."""
-    ctes, params = tidy_ctes(filters, config)
+def tidy_sql(filters: Filters, config: Config, upto: str | None = None) -> tuple[str, dict]:
+    """The tidy export's query (continuing BASE_CTES, as `query` runs it) and its parameters;
+    `upto`: only the rows of teachers whose key is at most this one."""
+    ctes, params = tidy_ctes(filters, config, upto)
     return f"""{ctes}
 select * from tidy order by teacher_key, months, practice nulls first
 """, params
 
 
-def tidy_ctes(filters: Filters, config: Config) -> tuple[str, dict]:
+def tidy_ctes(filters: Filters, config: Config, upto: str | None = None) -> tuple[str, dict]:
     """The tidy export's rows, unordered, as the named CTE `tidy` (continuing BASE_CTES) and its
-    parameters. Hindrance columns are named from config codes (lower-case identifiers, checked by
-    config)."""
+    parameters; `upto`: only the rows of teachers whose key is at most this one. Hindrance
+    columns are named from config codes (lower-case identifiers, checked by config)."""
     observed, params = filtered_rows([], filters)
     # visit-level: a practice filter does not apply to a visit at which nothing was scored
     visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")
+    # the scored rows of the filtered visits' place and rounds: a scored row carries its visit's
+    # columns (the analysis model copies them), so a district's visits are tested on its rows only
+    place, place_params = filters.replace(practice=(), hindrance=()).where("visit")
+    # every table joined here is read for those teachers only: each row names its visit's teacher
+    # (so DuckDB joins a few rows, not every visit of the country)
+    of_teachers = {"model_observations": f"(select * from model_observations where {place})",
+                   "model_visits": "model_visits", "visits": "visits"}
+    params = params | place_params
+    if upto is not None:
+        observed, visits = (f"select * from ({rows}) where teacher_key <= $tidy_upto" for rows in (observed, visits))
+        of_teachers = {t: f"(select * from {r} where teacher_key <= $tidy_upto)" for t, r in of_teachers.items()}
+        params = params | {"tidy_upto": upto}
     from_visit = {"school_name": "sc.school_name", "teacher_status": "mv.teacher_status",
                   "source_file": "v.source_file", "source_sha256": "v.source_sha256"}
     carried = ", ".join(c for c in TIDY_COLUMNS
@@ -189,7 +217,7 @@ filtered_visits as (
 ),
 unscored_visits as (
     select * from filtered_visits fv
-    where not exists (select 1 from model_observations o where o.submission_id = fv.submission_id)
+    where not exists (select 1 from {of_teachers['model_observations']} o where o.submission_id = fv.submission_id)
 ),
 tidy_rows as (
     select {carried}, submission_id, practice, score, retained from filtered
@@ -200,7 +228,7 @@ tidy_rows as (
 tidy as (
     select {outer}
     from tidy_rows r
-    join model_visits mv on mv.submission_id = r.submission_id
+    join {of_teachers['model_visits']} mv on mv.submission_id = r.submission_id
     join schools sc on sc.school_id = r.school_id
-    join visits v on v.submission_id = r.submission_id
+    join {of_teachers['visits']} v on v.submission_id = r.submission_id
 )""", params | visit_params | {name: code[len(HINDRANCE_PREFIX):] for code, name in codes.items()}

@@ -160,6 +160,30 @@ def test_filter_changes_the_tables(app):
     assert set(rows["district"]) != {"Quetta"}
 
 
+def test_coverage_filtered_on_a_group_is_that_groups_row(data_db):
+    """Coverage counts a teacher once per round without a distinct count where the rows allow it,
+    and reads a hindrance filter from each teacher's visits: filtered on a hindrance or a practice,
+    its rows are that group's rows of the table grouped by it (nothing suppressed)."""
+    from metrics.context import coverage
+    from sustain.config import load_config
+
+    config = load_config()
+    unsuppressed = config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": 0})})
+    quetta = Filters(district=("Quetta",))
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        for column, value in [("hindrance", "low_pay"), ("practice", "questioning")]:
+            grouped = coverage(con, quetta, [column, "months"], unsuppressed)
+            group = grouped[grouped[column] == value].drop(columns=[column]).reset_index(drop=True)
+            filtered = coverage(con, quetta.replace(**{column: (value,)}), ["months"], unsuppressed)
+            assert len(filtered) > 1 and filtered["observed"].sum() > 0
+            pd.testing.assert_frame_equal(filtered, group, obj=f"{column}={value}")
+        # two practices: each expected teacher twice a round, counted once
+        teachers = coverage(con, quetta, ["months"], unsuppressed)
+        practices = coverage(con, quetta.replace(practice=("group_work", "questioning")), ["months"], unsuppressed)
+    assert practices["teachers"].tolist() == teachers["teachers"].tolist()
+    assert practices["expected"].tolist() == (2 * teachers["expected"]).tolist()
+
+
 def test_upload_preview_then_import(app, data_db, tmp_path, monkeypatch):
     monkeypatch.delenv("SUSTAIN_SALT", raising=False)  # the sample data's demo salt
     db = tmp_path / "copy.duckdb"
@@ -214,6 +238,31 @@ def test_preview_upload_is_a_dry_run(data_db, tmp_path, monkeypatch):
     assert "over the size cap" in uploads.refusals(too_big)[0]
     assert uploads.safe_file_name("..\\evil/../../x.xlsx") == "x.xlsx"
     assert uploads.upload_limit_mb(config) >= 1
+
+
+def test_preview_is_the_first_rows_of_the_export_and_its_count(data_db):
+    """tidy_preview reads only the teachers up to the PREVIEW_ROWS-th scored row's key, and counts
+    without the export's joins: the export's first rows (unscored visits among them) and its row
+    count, whatever the filters; an export with fewer scored rows than that is read whole."""
+    from sustain.config import load_config
+
+    config = load_config()
+    views = [Filters(hindrance=("low_pay",)), Filters(district=("Quetta",), practice=("group_work",)),
+             Filters(months_min=6), Filters(school_id=("SCH-0001",)), Filters(scope=("Pishin",)),
+             Filters(district=("Nowhere",))]
+    heads = []
+    with duckdb.connect(str(data_db), read_only=True) as con:
+        for filters in views:
+            export = tidy_observations(con, filters, [], config)
+            preview = tidy_preview(con, filters, [], config)
+            assert preview.attrs["rows"] == len(export), filters.describe()
+            # the types as DuckDB gives them for those rows (a flag without an empty cell among them is bool)
+            pd.testing.assert_frame_equal(preview, export.head(PREVIEW_ROWS), check_dtype=False,
+                                          obj=filters.describe())
+            heads.append(export.head(PREVIEW_ROWS))
+    # the views hold what the shortcut must get right: unscored rows among the first, a short export
+    assert any(head["practice"].isna().any() for head in heads)
+    assert any(0 < head["practice"].notna().sum() < PREVIEW_ROWS for head in heads)
 
 
 def test_records(data_db):
