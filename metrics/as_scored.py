@@ -298,9 +298,10 @@ unscored_units as (
 
 
 def _cell_counts(by: Sequence[str], filters: Filters, grain: str) -> tuple[str, dict]:
-    """`_row_counts`' two CTEs summed from the cells: the scored counts from `rollup_cells` at
-    `grain`, the unscored units from `unscored_cells`."""
-    scored, params = school_cells_sql("retention", grain, by, filters)
+    """`_row_counts`' two CTEs read from the cells: the scored counts from `rollup_cells` at
+    `grain`, the unscored units from `unscored_cells`, one row per cell (`_view_sql` sums them per
+    group and school in one aggregation)."""
+    scored, params = school_cells_sql("retention", grain, by, filters, summed=False)
     unscored, unscored_params = unscored_cells_sql(grain, by, filters)
     sql = f"""
 scored_counts as (

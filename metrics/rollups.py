@@ -43,12 +43,21 @@ def rollup_grain(by: Sequence[str], filters: Filters) -> str | None:
     return None
 
 
-def school_cells_sql(measure: str, grain: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
+def school_cells_sql(measure: str, grain: str, by: Sequence[str], filters: Filters,
+                     summed: bool = True) -> tuple[str, dict]:
     """`select <by>, school_id, school_retained, school_n, school_teachers` per group and school
     from the rollup of `measure` (retention | prevalence) at `grain`: the same per-school totals
-    the indicators compute from the model's rows."""
+    the indicators compute from the model's rows. `summed=False`: one row per cell, not summed (for
+    a reader that sums them per group and school anyway, with other rows)."""
     where, params = filters.where("practice", alias="r")
     keys = "".join(f"r.{c}, " for c in by)
+    if not summed:
+        sql = f"""
+select {keys}r.school_id, r.retained as school_retained, r.n as school_n, r.teachers as school_teachers
+from rollup_cells r
+where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
+"""
+        return sql, params | {"rollup_measure": measure, "rollup_grain": grain}
     sql = f"""
 select {keys}r.school_id,
        sum(r.retained)::bigint as school_retained,
