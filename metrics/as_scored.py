@@ -182,7 +182,7 @@ def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dic
     The counts are summed from the cells stored at import (`rollup_cells`, `unscored_cells`) when
     the view allows (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each
     unit's stored pattern (`model_unit_patterns`); the same figures either way."""
-    grain = rollup_grain(by, filters)
+    grain = rollup_grain(by, filters, hindrance_cells=True)
     counts, params = _cell_counts(by, filters, grain) if grain is not None else _row_counts(by, filters)
     keys = ", ".join(dict.fromkeys([*by, "school_id"]))
     slopes = ", ".join(f"v.d{i}" for i in range(slots))

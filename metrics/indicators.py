@@ -18,7 +18,7 @@ from sustain.config import Config
 from .as_scored import ROW_COLUMNS as RATE_COLUMNS, as_scored_shares
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, DIMENSIONS, TEACHER_COLUMNS, Filters
-from .rollups import rollup_grain, school_cells_sql
+from .rollups import rollup_grain, rollup_table, school_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
 
 
@@ -57,8 +57,8 @@ def _followed_rows(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
 
 def _retention_counts_sql(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
     """The SQL (a CTE list ending in a select) of `retention_counts`: from the rollups when the view
-    allows (metrics/rollups.py), else from the model's rows."""
-    grain = rollup_grain(by, filters)
+    allows (metrics/rollups.py; per hindrance group where the view is), else from the model's rows."""
+    grain = rollup_grain(by, filters, hindrance_cells=True)
     if grain is not None:
         cells, params = school_cells_sql("retention", grain, by, filters)
         return f"""
@@ -135,15 +135,16 @@ def retention_round_totals(con: duckdb.DuckDBPyConnection, filters: Filters, by:
     over schools within a round (a teacher has one placed visit per round), so one aggregation
     gives every column: the cells' sums, or the rows' distinct teachers and schools."""
     keys = [*by, "months"]
-    grain = rollup_grain(keys, filters)
+    grain = rollup_grain(keys, filters, hindrance_cells=True)
     if grain is not None:
-        where, params = filters.where("practice", alias="r")
+        table = rollup_table(keys, filters)
+        where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
         return query(con, config, f"""
 round_totals as (
     select {select_list(keys, "r")}
            sum(r.retained)::bigint as retained, sum(r.n)::bigint as n, sum(r.teachers)::bigint as teachers,
            count(distinct r.school_id) as schools
-    from rollup_cells r
+    from {table} r
     where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
     group by all
 )
