@@ -26,9 +26,12 @@ view until the next import (cached on the model's build time).
 
 Reading. A unit's pattern is stored at import (ingest/model.py `model_unit_patterns`), and so are the
 unscored units per school cell and pattern (`unscored_cells`), beside the scored counts
-(`rollup_cells`): a view without a hindrance filter or group sums cells (metrics/rollups.py
-`rollup_grain`), any other counts its rows. The model's values are joined in DuckDB, so the query
-returns per-school totals and per-model-group gradients, not one row per unit or pattern.
+(`rollup_cells`), and both per hindrance group: a view sums cells where metrics/rollups.py
+`rollup_grain` allows (a filter of several hindrances, or a hindrance with a teacher-level factor,
+counts its rows). The model's values are joined in DuckDB, which also sums each group's totals and
+its schools' squared spreads, so the query returns one row per group, per-model-group gradients
+and, per group and school, three numbers (group, school position, spread): not one row per unit or
+pattern, nor the schools' keys.
 
 Interval (cluster-robust by school, delta method). The estimate is a smooth function of the
 units' scores and of the model's parameters theta; its linearisation gives each school s the

@@ -74,14 +74,15 @@ group by all
 """, params
     grain = _unit_level_grain(by, filters)
     if grain is not None:
-        where, params = filters.where("practice", alias="r")
+        table = rollup_table([*by, "months"], filters)
+        where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
         return f"""
 unit_cells as (
     select {select_list(by, "r")}
            coalesce(sum(r.retained), 0)::bigint as retained,
            coalesce(sum(r.n), 0)::bigint as n,
            coalesce(sum(r.teachers) filter (where r.months = 0), 0)::bigint as teachers
-    from rollup_cells r
+    from {table} r
     where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
     group by all
 )
@@ -105,17 +106,17 @@ def _unit_level_grain(by: Sequence[str], filters: Filters) -> str | None:
     """For `retention_counts` over every round (`months` not in `by`): the rollup grain it can be
     summed from, or None. retained and n add up over rounds; the distinct teachers over every round
     do not, but when every column grouped or filtered on stays the same over a unit's rows
-    (practice and the teacher-level dimensions; not a place, which a teacher can leave, nor a
-    months bound), each teacher of a group has a unit in it at month 0 (every row of `followed`
+    (practice, hindrance and the teacher-level dimensions; not a place, which a teacher can leave,
+    nor a months bound), each teacher of a group has a unit in it at month 0 (every row of `followed`
     belongs to a unit in use at month 0, whose month-0 row is in the same group), so they are the
     group's teachers at month 0, a sum of cells (one school per teacher and round)."""
     if "months" in by or filters.months_min is not None or filters.months_max is not None or filters.scope is not None:
         return None
-    unit_level = {"practice", *TEACHER_COLUMNS}
+    unit_level = {"practice", "hindrance", *TEACHER_COLUMNS}
     filtered = {name for name in DIMENSIONS if getattr(filters, name)}
     if not (set(by) | filtered) <= unit_level:
         return None
-    return rollup_grain([*by, "months"], filters)
+    return rollup_grain([*by, "months"], filters, hindrance_cells=True)
 
 
 def retention_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
