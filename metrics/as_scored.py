@@ -384,18 +384,3 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     # a round where no unit of the group was scored is not reported (not yet visited, say): the
     # model would give a figure, but no visit of the group would be behind it
     return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
-
-
-def _group_index(cells: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """The group of each row of `cells` and the groups (one row each, in order of first sight)."""
-    if not by:
-        return np.zeros(len(cells), dtype="int64"), pd.DataFrame(index=[0])
-    gid = cells.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy()
-    first = np.unique(gid, return_index=True)[1]
-    return gid, cells.loc[first, list(by)].reset_index(drop=True)
-
-
-def _row_ids(frame: pd.DataFrame, keys: Sequence[str], rows: pd.DataFrame) -> np.ndarray:
-    """The position in `rows` of each row of `frame`, matched on `keys`."""
-    keyed = rows[list(keys)].assign(_row=np.arange(len(rows)))
-    return frame[list(keys)].merge(keyed, on=list(keys), how="left")["_row"].to_numpy("int64")
