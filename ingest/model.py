@@ -92,6 +92,15 @@ unit's unscored rounds lie at its month-0 school, one of them).
   teacher's hindrances change only with their visits, which puts the schools of all their
   observations (their month-0 school among them) in the refresh's scope.
 
+`rollup_hindrance_cells`, `unscored_hindrance_cells`: retention's `rollup_cells` and `unscored_cells`
+  per hindrance group: `hindrance` and the same columns, at the grains without the teacher-level
+  factors (sustain/dimensions.py `HINDRANCE_GRAINS`: `core` and `practice`; the unscored units at
+  `practice`), counting the rows of the teachers who reported that hindrance at any placed visit
+  (the rule of a hindrance filter or group), so a retention view filtered by one hindrance or
+  grouped by hindrance sums cells too (metrics/rollups.py). Within one hindrance a teacher's rows
+  are theirs alone, so the counts add up as in `rollup_cells`; across hindrances they do not. Their
+  refresh scope is `pattern_hindrance_cells`'.
+
 Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
 per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
 country; an incremental refresh appends its teachers' rows after them (a full rebuild,
@@ -107,15 +116,18 @@ import duckdb
 
 from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
-from sustain.dimensions import (MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis, rollup_grains, teacher_dimensions,
-                                teacher_select)
+from sustain.dimensions import (HINDRANCE_GRAINS, MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis, rollup_grains,
+                                teacher_dimensions, teacher_select)
 from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
+# the cells stored per school (refreshed for the schools an import touched: `refresh_rollups`)
+CELL_TABLES = ("rollup_cells", "unscored_cells", "pattern_cells", "pattern_hindrance_cells",
+               "rollup_hindrance_cells", "unscored_hindrance_cells")
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
 # (3: `pattern_cells`; 4: `model_unit_patterns` and `unscored_cells`, without the response classes;
-# 5: `pattern_hindrance_cells`)
-MODEL_VERSION = 5
+# 5: `pattern_hindrance_cells`; 6: `rollup_hindrance_cells`, `unscored_hindrance_cells`)
+MODEL_VERSION = 6
 
 
 def _columns(alias: str = "") -> str:
@@ -129,7 +141,7 @@ def ensure_dimension_columns(con: duckdb.DuckDBPyConnection) -> None:
     (names are code identifiers from the catalogue; values are always computed, never spliced)."""
     for d in teacher_dimensions():
         if d.name not in MODEL_CORE_TEACHER_COLUMNS:
-            for table in (*MODEL_TABLES, "rollup_cells", "pattern_cells", "unscored_cells", "pattern_hindrance_cells"):
+            for table in (*MODEL_TABLES, *CELL_TABLES):
                 con.execute(f"alter table {table} add column if not exists {d.name} varchar")
 
 
@@ -416,17 +428,63 @@ order by h.hindrance, o.district, o.school_id
 """
 
 
+# retention's cells per hindrance (`rollup_hindrance_cells`, `unscored_hindrance_cells`): each
+# row of a teacher once per hindrance the teacher reported at any placed visit (the rule of a
+# hindrance filter or group, `teacher_hindrances` in metrics/base.py), at HINDRANCE_GRAINS
+_SCOPED_TEACHER_HINDRANCES = """
+scoped_hindrances as (
+    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
+    where $scope_all or teacher_key in (select teacher_key from {rows})
+)"""
+
+
+def _hindrance_rollup(grain: str) -> tuple[str, dict]:
+    # at a grain keeping the practice a source row is its own teacher in its cell (as ROLLUP_SQL)
+    teachers = "count(*)" if "practice" in rollup_grains()[grain] else "count(distinct s.teacher_key)"
+    return f"""
+insert into rollup_hindrance_cells by name
+with {_SCOPED_TEACHER_HINDRANCES.format(rows="rollup_source")}
+select h.hindrance, s.measure, $grain as grain, {", ".join(f"s.{c}" for c in rollup_grains()[grain])},
+       count(*) filter (where s.retained) as retained, count(*) as n, {teachers} as teachers
+from rollup_source s
+join scoped_hindrances h using (teacher_key)
+where s.measure = 'retention'
+group by all
+order by h.hindrance, s.district, s.school_id
+""", {"grain": grain}
+
+
+ROLLUP_HINDRANCE_SQL = [_hindrance_rollup(grain) for grain in HINDRANCE_GRAINS]
+UNSCORED_HINDRANCE_GRAIN = next(g for g in HINDRANCE_GRAINS if "practice" in rollup_grains()[g])
+UNSCORED_HINDRANCE_SQL = (f"""
+insert into unscored_hindrance_cells by name
+with unscored as (
+    select pp.teacher_key, {", ".join(f"pp.{c}" for c in rollup_grains()[UNSCORED_HINDRANCE_GRAIN])}, p.pattern
+    from person_period pp
+    join model_unit_patterns p using (teacher_key, practice)
+    where not pp.observed and ($scope_all or pp.school_id in (select school_id from rollup_scope))
+),
+{_SCOPED_TEACHER_HINDRANCES.format(rows="unscored").strip()}
+select h.hindrance, $grain as grain, {", ".join(f"u.{c}" for c in rollup_grains()[UNSCORED_HINDRANCE_GRAIN])},
+       u.pattern, count(*) as units
+from unscored u
+join scoped_hindrances h using (teacher_key)
+group by all
+order by h.hindrance, u.district, u.school_id
+""", {"grain": UNSCORED_HINDRANCE_GRAIN})
+
+
 def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
-    """Rebuild the cells (`rollup_cells`, `unscored_cells`, `pattern_cells`, `pattern_hindrance_cells`) of every school
+    """Rebuild the cells (`CELL_TABLES`) of every school
     (`scope_all`) or of the schools in temp table `rollup_scope`, from the model's rows and
     `model_unit_patterns`."""
-    for table in ("rollup_cells", "unscored_cells", "pattern_cells", "pattern_hindrance_cells"):
+    for table in CELL_TABLES:
         if scope_all:
             con.execute(f"delete from {table}")
         else:
             con.execute(f"delete from {table} where school_id in (select school_id from rollup_scope)")
     execute(con, ROLLUP_SOURCE_SQL, {"scope_all": scope_all})
-    for sql, params in [*ROLLUP_SQL, *UNSCORED_CELLS_SQL]:
+    for sql, params in [*ROLLUP_SQL, *UNSCORED_CELLS_SQL, *ROLLUP_HINDRANCE_SQL, UNSCORED_HINDRANCE_SQL]:
         execute(con, sql, params | {"scope_all": scope_all})
     con.execute("drop table if exists rollup_source")
     execute(con, PATTERN_CELLS_SQL, {"scope_all": scope_all})

@@ -26,9 +26,12 @@ view until the next import (cached on the model's build time).
 
 Reading. A unit's pattern is stored at import (ingest/model.py `model_unit_patterns`), and so are the
 unscored units per school cell and pattern (`unscored_cells`), beside the scored counts
-(`rollup_cells`): a view without a hindrance filter or group sums cells (metrics/rollups.py
-`rollup_grain`), any other counts its rows. The model's values are joined in DuckDB, so the query
-returns per-school totals and per-model-group gradients, not one row per unit or pattern.
+(`rollup_cells`), and both per hindrance group: a view sums cells where metrics/rollups.py
+`rollup_grain` allows (a filter of several hindrances, or a hindrance with a teacher-level factor,
+counts its rows). The model's values are joined in DuckDB, which also sums each group's totals and
+its schools' squared spreads, so the query returns one row per group, per-model-group gradients
+and, per group and school, three numbers (group, school position, spread): not one row per unit or
+pattern, nor the schools' keys.
 
 Interval (cluster-robust by school, delta method). The estimate is a smooth function of the
 units' scores and of the model's parameters theta; its linearisation gives each school s the
@@ -47,13 +50,15 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 
 from sustain.config import Config
-from sustain.db import sibling_cursor
+from sustain.db import relation, sibling_cursor
 
 from . import latent
-from .base import filtered_rows, query, select_list
+from .base import BASE_CTES, base_params, filtered_rows, select_list
 from .filters import TEACHER_COLUMNS, Filters
 from .rollups import rollup_grain, school_cells_sql, unscored_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
@@ -85,6 +90,13 @@ class AsScoredModel:
     unstable: np.ndarray
     slots: int
     covariance: np.ndarray
+
+    def __post_init__(self):
+        # what each view's query scans, as Arrow tables made once per fit (DuckDB scans Arrow
+        # faster than a pandas frame)
+        self.values_arrow = pa.Table.from_pandas(self.values, preserve_index=False)
+        self.schools_arrow = pa.table({"school_id": pa.array(self.schools.astype(str), pa.string()),
+                                       "position": pa.array(np.arange(len(self.schools), dtype="int32"))})
 
 
 def model_state(con: duckdb.DuckDBPyConnection) -> tuple:
@@ -154,23 +166,33 @@ def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None
 # the fitted model's values and gradients (`AsScoredModel.values`), registered on the connection
 # for the one query of a view
 VALUES_RELATION = "as_scored_values"
+# the model's schools (`AsScoredModel.schools`) with their row of `influence` (`position`)
+SCHOOLS_RELATION = "as_scored_schools"
 
 
 def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dict]:
-    """One query, the model's values joined in (`VALUES_RELATION`): per group of `by` (holding
-    months) and school (`part` = 'cell'), the scored counts (`school_retained`, `school_n`,
-    `school_teachers`), all units (`school_units`) and the sum of the unscored units' values
-    (`school_value`; `unvalued`: units whose pattern the model lacks); per group and model group
-    (`part` = 'gradient'), the unscored units' summed gradients (`gradient`, a list). The counts are summed from
-    the cells stored at import (`rollup_cells`, `unscored_cells`) when the view allows
-    (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each unit's stored
-    pattern (`model_unit_patterns`); the same figures either way."""
-    grain = rollup_grain(by, filters)
+    """One query, the model's values (`VALUES_RELATION`) and school positions (`SCHOOLS_RELATION`)
+    joined in, returning three parts (`part`):
+    - 'group': per group of `by` (holding months), `gid` (the group's number), the scored counts
+      (`retained`, `n`, `teachers`), all units (`units`), the sum of the units' scores and of the
+      unscored units' values (`value`; NaN where a unit's pattern is missing from the model),
+      `schools` (with units) and `residual` = sum over its schools of spread_s^2, spread_s =
+      value_s - rate units_s (rate = value / units);
+    - 'school': per group and school of the model with spread_s != 0, `gid`, `position` (the
+      school's row of the model's influence) and `spread`: what the model's share of the variance
+      needs (`as_scored_shares`), as numbers only;
+    - 'gradient': per group and model group, the unscored units' summed gradients (`gradient`, a list).
+    The counts are summed from the cells stored at import (`rollup_cells`, `unscored_cells`) when
+    the view allows (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each
+    unit's stored pattern (`model_unit_patterns`); the same figures either way."""
+    grain = rollup_grain(by, filters, hindrance_cells=True)
     counts, params = _cell_counts(by, filters, grain) if grain is not None else _row_counts(by, filters)
     keys = ", ".join(dict.fromkeys([*by, "school_id"]))
     slopes = ", ".join(f"v.d{i}" for i in range(slots))
-    # one list column, so that the many 'cell' rows carry one null, not one per slot
+    # one list column, so that the many other rows carry one null, not one per slot
     gradients = "[" + ", ".join(f"sum(school_units * d{i})" for i in range(slots)) + "] as gradient"
+    def same_group(alias: str) -> str:
+        return " and ".join(f"{alias}.{c} is not distinct from g.{c}" for c in by)
     sql = f"""{counts},
 valued as (
     select u.*, v.value, {slopes}
@@ -187,20 +209,56 @@ school_cells as (
     select {keys}, 0 as school_retained, 0 as school_n, 0 as school_teachers, school_units,
            school_units * value as school_value, (value is null)::integer as unvalued
     from valued
+),
+school_totals as materialized (
+    select {keys},
+           sum(school_retained)::bigint as school_retained,
+           sum(school_n)::bigint as school_n,
+           sum(school_teachers)::bigint as school_teachers,
+           sum(school_units)::bigint as school_units,
+           -- a unit whose pattern the model lacks cannot happen (both read the same units); if it
+           -- did, the figure would be NaN rather than silently wrong
+           case when sum(unvalued) > 0 then 'NaN'::double
+                else sum(school_retained) + sum(school_value) end as school_value
+    from school_cells
+    group by all
+),
+group_totals as materialized (
+    select {select_list(by)}
+           (row_number() over (order by {', '.join(by)}) - 1)::integer as gid,
+           sum(school_retained)::bigint as retained,
+           sum(school_n)::bigint as n,
+           sum(school_teachers)::bigint as teachers,
+           sum(school_units)::bigint as units,
+           sum(school_value) as value,
+           count(*) filter (where school_units > 0) as schools
+    from school_totals
+    group by {', '.join(by)}
+),
+school_spread as (
+    select g.gid, s.school_id, s.school_value - g.value / g.units * s.school_units as spread
+    from school_totals s
+    join group_totals g on {same_group('s')}
+),
+group_residual as (
+    select gid, sum(spread ** 2) as residual from school_spread group by gid
 )
-select 'cell' as part, {keys},
-       sum(school_retained)::bigint as school_retained,
-       sum(school_n)::bigint as school_n,
-       sum(school_teachers)::bigint as school_teachers,
-       sum(school_units)::bigint as school_units,
-       sum(school_value) as school_value,
-       sum(unvalued)::bigint as unvalued
-from school_cells
-group by all
+select 'group' as part, g.*, r.residual
+from group_totals g
+join group_residual r using (gid)
 union all by name
-select 'gradient' as part, {select_list(by)}model_programme, model_practice, {gradients}
-from valued
-group by all
+select 'school' as part, s.gid, p.position, s.spread
+from school_spread s
+join {SCHOOLS_RELATION} p using (school_id)
+where s.spread <> 0
+union all by name
+select 'gradient' as part, g.gid, v.model_programme, v.model_practice, v.gradient
+from (
+    select {select_list(by)}model_programme, model_practice, {gradients}
+    from valued
+    group by all
+) v
+join group_totals g on {same_group('v')}
 """
     return sql, params
 
@@ -243,9 +301,10 @@ unscored_units as (
 
 
 def _cell_counts(by: Sequence[str], filters: Filters, grain: str) -> tuple[str, dict]:
-    """`_row_counts`' two CTEs summed from the cells: the scored counts from `rollup_cells` at
-    `grain`, the unscored units from `unscored_cells`."""
-    scored, params = school_cells_sql("retention", grain, by, filters)
+    """`_row_counts`' two CTEs read from the cells: the scored counts from `rollup_cells` at
+    `grain`, the unscored units from `unscored_cells`, one row per cell (`_view_sql` sums them per
+    group and school in one aggregation)."""
+    scored, params = school_cells_sql("retention", grain, by, filters, summed=False)
     unscored, unscored_params = unscored_cells_sql(grain, by, filters)
     sql = f"""
 scored_counts as (
@@ -261,37 +320,44 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
                      config: Config) -> pd.DataFrame:
     """Per group of `by` (holding months): rate (the as-scored share), retained, n, teachers (the
     units and distinct teachers scored at t), ci_low, ci_high (module docstring); only rounds where
-    at least one unit of the group was scored. Unsuppressed."""
+    at least one unit of the group was scored. Unsuppressed.
+
+    DuckDB sums each group's totals and its schools' squared spreads (`_view_sql`); what leaves it
+    is one row per group, its gradients per model group, and per group and school only the
+    numbers the model's share of the variance needs (group, school position, spread)."""
     by = list(by)
     columns = [*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers"]
     model = fit_model(con, config)
-    parts = pd.DataFrame()
-    if model is not None:
-        # on a cursor of its own: the registration is seen by this query only
-        cursor = sibling_cursor(con)
-        try:
-            cursor.register(VALUES_RELATION, model.values)
-            parts = query(cursor, config, *_view_sql(by, filters, model.slots))
-        finally:
-            cursor.close()
-    if parts.empty:
+    if model is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    cells = parts[parts["part"] == "cell"].reset_index(drop=True)
-    slopes = parts[parts["part"] == "gradient"].reset_index(drop=True)
-    gid, index = _group_index(cells, by)
-    n_groups = len(index)
-    total = lambda c: np.bincount(gid, weights=cells[c].to_numpy(float), minlength=n_groups)  # noqa: E731
-    # a unit whose pattern the model lacks cannot happen (both read the same units); if it did, the
-    # figure would be NaN rather than silently wrong
-    unscored_value = np.where(cells["unvalued"].to_numpy(float) > 0, np.nan, cells["school_value"].to_numpy(float))
-    school_value = cells["school_retained"].to_numpy(float) + unscored_value
-    school_units = cells["school_units"].to_numpy(float)
-    units, value = total("school_units"), np.bincount(gid, weights=school_value, minlength=n_groups)
-    schools = np.bincount(gid, weights=(school_units > 0), minlength=n_groups)
+    # on a cursor of its own: the registrations are seen by this query only
+    cursor = sibling_cursor(con)
+    try:
+        cursor.register(VALUES_RELATION, model.values_arrow)
+        cursor.register(SCHOOLS_RELATION, model.schools_arrow)
+        sql, params = _view_sql(by, filters, model.slots)
+        parts = relation(cursor, f"with {BASE_CTES},\n{sql}", base_params(config) | params).to_arrow_table()
+    finally:
+        cursor.close()
+    part = parts.column("part")
+    groups = parts.filter(pc.equal(part, "group")).select([*by, "gid", "retained", "n", "teachers", "units", "value",
+                                                             "schools", "residual"]).to_pandas()
+    if groups.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    groups = groups.sort_values("gid", kind="stable").reset_index(drop=True)
+    n_groups = len(groups)
+    if not (groups["gid"].to_numpy() == np.arange(n_groups)).all():
+        raise AssertionError("group numbers are not 0..groups-1")
+    spreads = parts.filter(pc.equal(part, "school"))
+    gid = spreads.column("gid").to_numpy().astype("int64")
+    position = spreads.column("position").to_numpy().astype("int64")
+    spread = spreads.column("spread").to_numpy()
+    slopes = parts.filter(pc.equal(part, "gradient")).select(["gid", "model_programme", "model_practice",
+                                                              "gradient"]).to_pandas()
+    value, units = groups["value"].to_numpy(float), groups["units"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = value / units
-    spread = school_value - rate[gid] * school_units
-    residual = np.bincount(gid, weights=spread**2, minlength=n_groups)
+    residual = groups["residual"].to_numpy(float)
     # the model's share of the variance: g' X_s per school, g = the group's summed gradients
     gradient = np.zeros((n_groups, model.influence.shape[1]))
     if len(slopes):
@@ -300,39 +366,21 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
             model.groups.set_axis(["model_programme", "model_practice"], axis=1)
             .assign(_m=np.arange(len(model.groups))), how="left")["_m"].to_numpy()
         known = ~np.isnan(model_group.astype(float))
-        rows, mg = _row_ids(slopes, by, index)[known], model_group[known].astype("int64")
+        rows, mg = slopes["gid"].to_numpy("int64")[known], model_group[known].astype("int64")
         d = np.stack(slopes["gradient"].to_numpy()).astype(float)[known]
         for i in range(own):
             np.add.at(gradient, (rows, mg * own + i), d[:, i])
         np.add.at(gradient, (rows, slice(len(model.groups) * own, None)), d[:, own:])
-    position = model.schools.get_indexer(cells["school_id"].astype(str))
-    inside = position >= 0
-    spread_x = sparse.csr_matrix((spread[inside], (gid[inside], position[inside])),
-                                 shape=(n_groups, len(model.schools))) @ model.influence
+    spread_x = sparse.csr_matrix((spread, (gid, position)), shape=(n_groups, len(model.schools))) @ model.influence
     # sum_s (spread_s + g' X_s)^2 = sum spread^2 + 2 g' sum_s spread_s X_s + g' (sum_s X_s X_s') g
     residual = (residual + 2 * np.einsum("gp,gp->g", gradient, spread_x)
                 + np.einsum("gp,pq,gq->g", gradient, model.covariance, gradient))
     leans_on_unstable = (np.abs(gradient[:, model.unstable]) > 0).any(axis=1)
     residual = np.where(leans_on_unstable, np.nan, residual)
-    _, low, high = clustered_ratio_intervals_from_sums(value, units, schools, residual)
-    frame = index.assign(rate=rate, retained=total("school_retained").round().astype("int64"),
-                         n=total("school_n").round().astype("int64"), ci_low=low, ci_high=high,
-                         teachers=total("school_teachers").round().astype("int64"))
+    _, low, high = clustered_ratio_intervals_from_sums(value, units, groups["schools"].to_numpy(float), residual)
+    frame = groups[by].assign(rate=rate, retained=groups["retained"].astype("int64"),
+                              n=groups["n"].astype("int64"), ci_low=low, ci_high=high,
+                              teachers=groups["teachers"].astype("int64"))
     # a round where no unit of the group was scored is not reported (not yet visited, say): the
     # model would give a figure, but no visit of the group would be behind it
     return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
-
-
-def _group_index(cells: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """The group of each row of `cells` and the groups (one row each, in order of first sight)."""
-    if not by:
-        return np.zeros(len(cells), dtype="int64"), pd.DataFrame(index=[0])
-    gid = cells.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy()
-    first = np.unique(gid, return_index=True)[1]
-    return gid, cells.loc[first, list(by)].reset_index(drop=True)
-
-
-def _row_ids(frame: pd.DataFrame, keys: Sequence[str], rows: pd.DataFrame) -> np.ndarray:
-    """The position in `rows` of each row of `frame`, matched on `keys`."""
-    keyed = rows[list(keys)].assign(_row=np.arange(len(rows)))
-    return frame[list(keys)].merge(keyed, on=list(keys), how="left")["_row"].to_numpy("int64")

@@ -17,8 +17,8 @@ from sustain.config import Config
 
 from .as_scored import ROW_COLUMNS as RATE_COLUMNS, as_scored_shares
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
-from .filters import BY_COLUMNS, Filters
-from .rollups import rollup_grain, school_cells_sql
+from .filters import BY_COLUMNS, DIMENSIONS, TEACHER_COLUMNS, Filters
+from .rollups import rollup_grain, rollup_table, school_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
 
 
@@ -57,8 +57,8 @@ def _followed_rows(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
 
 def _retention_counts_sql(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
     """The SQL (a CTE list ending in a select) of `retention_counts`: from the rollups when the view
-    allows (metrics/rollups.py), else from the model's rows."""
-    grain = rollup_grain(by, filters)
+    allows (metrics/rollups.py; per hindrance group where the view is), else from the model's rows."""
+    grain = rollup_grain(by, filters, hindrance_cells=True)
     if grain is not None:
         cells, params = school_cells_sql("retention", grain, by, filters)
         return f"""
@@ -72,6 +72,22 @@ select {select_list(by)}
 from school_cells
 group by all
 """, params
+    grain = _unit_level_grain(by, filters)
+    if grain is not None:
+        table = rollup_table([*by, "months"], filters)
+        where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
+        return f"""
+unit_cells as (
+    select {select_list(by, "r")}
+           coalesce(sum(r.retained), 0)::bigint as retained,
+           coalesce(sum(r.n), 0)::bigint as n,
+           coalesce(sum(r.teachers) filter (where r.months = 0), 0)::bigint as teachers
+    from {table} r
+    where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
+    group by all
+)
+select * from unit_cells
+""", params | {"rollup_measure": "retention", "rollup_grain": grain}
     rows, params = _followed_rows(by, filters)
     return f"""
 followed as (
@@ -84,6 +100,23 @@ select {select_list(by)}
 from followed
 group by all
 """, params
+
+
+def _unit_level_grain(by: Sequence[str], filters: Filters) -> str | None:
+    """For `retention_counts` over every round (`months` not in `by`): the rollup grain it can be
+    summed from, or None. retained and n add up over rounds; the distinct teachers over every round
+    do not, but when every column grouped or filtered on stays the same over a unit's rows
+    (practice, hindrance and the teacher-level dimensions; not a place, which a teacher can leave,
+    nor a months bound), each teacher of a group has a unit in it at month 0 (every row of `followed`
+    belongs to a unit in use at month 0, whose month-0 row is in the same group), so they are the
+    group's teachers at month 0, a sum of cells (one school per teacher and round)."""
+    if "months" in by or filters.months_min is not None or filters.months_max is not None or filters.scope is not None:
+        return None
+    unit_level = {"practice", "hindrance", *TEACHER_COLUMNS}
+    filtered = {name for name in DIMENSIONS if getattr(filters, name)}
+    if not (set(by) | filtered) <= unit_level:
+        return None
+    return rollup_grain([*by, "months"], filters, hindrance_cells=True)
 
 
 def retention_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -100,18 +133,34 @@ def retention_round_totals(con: duckdb.DuckDBPyConnection, filters: Filters, by:
     """`retention_counts` by `by` and `months` summed over the groups' schools in DuckDB, with
     `schools` (the schools with a count at that round): what a curve read per round needs, without
     one row per school reaching pandas (a national view has tens of thousands). `teachers` adds up
-    over schools within a round (a teacher has one placed visit per round)."""
+    over schools within a round (a teacher has one placed visit per round), so one aggregation
+    gives every column: the cells' sums, or the rows' distinct teachers and schools."""
     keys = [*by, "months"]
-    sql, params = _retention_counts_sql([*keys, "school_id"], filters)
+    grain = rollup_grain(keys, filters, hindrance_cells=True)
+    if grain is not None:
+        table = rollup_table(keys, filters)
+        where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
+        return query(con, config, f"""
+round_totals as (
+    select {select_list(keys, "r")}
+           sum(r.retained)::bigint as retained, sum(r.n)::bigint as n, sum(r.teachers)::bigint as teachers,
+           count(distinct r.school_id) as schools
+    from {table} r
+    where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
+    group by all
+)
+select * from round_totals
+""", params | {"rollup_measure": "retention", "rollup_grain": grain})
+    rows, params = _followed_rows(keys, filters)
     return query(con, config, f"""
-school_round as (
-    with {sql.strip()}
+followed as (
+    {rows}
 ),
 round_totals as (
     select {select_list(keys)}
-           sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers,
-           count(*) as schools
-    from school_round
+           count(*) filter (where retained) as retained, count(*) as n,
+           count(distinct teacher_key) as teachers, count(distinct school_id) as schools
+    from followed
     group by all
 )
 select * from round_totals

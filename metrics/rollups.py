@@ -14,12 +14,17 @@ Otherwise (`rollup_grain` returns None) the indicator reads the model's rows, wi
 
 Retention's units not scored at a round (`unscored_cells`) are one row each, so their counts add up
 over any pooling; a retention view reads them alongside `rollup_cells` under the same rule.
+
+Retention's views grouped by hindrance or filtered by one read the same cells per hindrance group
+(`rollup_hindrance_cells`, `unscored_hindrance_cells`, at HINDRANCE_GRAINS: a teacher's rows lie
+in every group the teacher reported, so within one they add up as above); a filter of several
+hindrances not grouped by hindrance reads the rows (a teacher who reported two is counted once).
 """
 from __future__ import annotations
 
 from typing import Sequence
 
-from sustain.dimensions import rollup_grains
+from sustain.dimensions import HINDRANCE_GRAINS, rollup_grains
 
 from .filters import DIMENSIONS, Filters
 
@@ -27,34 +32,66 @@ from .filters import DIMENSIONS, Filters
 ENABLED = True
 
 
-def rollup_grain(by: Sequence[str], filters: Filters) -> str | None:
+def rollup_grain(by: Sequence[str], filters: Filters, hindrance_cells: bool = False) -> str | None:
     """The coarsest rollup grain that answers a view grouped by `by` (holding `months`) under
-    `filters`; None when the view must read the model's rows (see the module docstring)."""
-    if not ENABLED or "months" not in by or "hindrance" in by or filters.hindrance:
+    `filters`; None when the view must read the model's rows (see the module docstring).
+    `hindrance_cells`: the reader can read retention's cells per hindrance group
+    (`rollup_table`), so a view grouped by hindrance, or filtered by one, has a grain too (one of
+    HINDRANCE_GRAINS)."""
+    if not ENABLED or "months" not in by:
         return None
-    needed = set(by) | {name for name in DIMENSIONS if getattr(filters, name)}
+    per_hindrance = "hindrance" in by or bool(filters.hindrance)
+    if per_hindrance and not (hindrance_cells and ("hindrance" in by or len(filters.hindrance) == 1)):
+        return None
+    needed = (set(by) | {name for name in DIMENSIONS if getattr(filters, name)}) - {"hindrance"}
     if filters.scope is not None:
         needed.add("district")
     if "practice" in needed and "practice" not in by and len(filters.practice) > 1:
         return None
     for grain, kept in rollup_grains().items():
+        if per_hindrance and grain not in HINDRANCE_GRAINS:
+            continue
         if needed <= set(kept):
             return grain
     return None
 
 
-def school_cells_sql(measure: str, grain: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:
+def per_hindrance(by: Sequence[str], filters: Filters) -> bool:
+    """The view reads retention's cells per hindrance group (`rollup_hindrance_cells`,
+    `unscored_hindrance_cells`): grouped by hindrance or filtered by one (`rollup_grain` with
+    `hindrance_cells`)."""
+    return "hindrance" in by or bool(filters.hindrance)
+
+
+def rollup_table(by: Sequence[str], filters: Filters) -> str:
+    """The stored cells of retention's scored counts a view reads at its grain."""
+    return "rollup_hindrance_cells" if per_hindrance(by, filters) else "rollup_cells"
+
+
+def school_cells_sql(measure: str, grain: str, by: Sequence[str], filters: Filters,
+                     summed: bool = True) -> tuple[str, dict]:
     """`select <by>, school_id, school_retained, school_n, school_teachers` per group and school
     from the rollup of `measure` (retention | prevalence) at `grain`: the same per-school totals
-    the indicators compute from the model's rows."""
-    where, params = filters.where("practice", alias="r")
+    the indicators compute from the model's rows. `summed=False`: one row per cell, not summed (for
+    a reader that sums them per group and school anyway, with other rows). A view grouped by
+    hindrance or filtered by one reads retention's cells per hindrance (`rollup_table`): a hindrance
+    filter keeps that hindrance's cells."""
+    table = rollup_table(by, filters) if measure == "retention" else "rollup_cells"
+    where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
     keys = "".join(f"r.{c}, " for c in by)
+    if not summed:
+        sql = f"""
+select {keys}r.school_id, r.retained as school_retained, r.n as school_n, r.teachers as school_teachers
+from {table} r
+where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
+"""
+        return sql, params | {"rollup_measure": measure, "rollup_grain": grain}
     sql = f"""
 select {keys}r.school_id,
        sum(r.retained)::bigint as school_retained,
        sum(r.n)::bigint as school_n,
        sum(r.teachers)::bigint as school_teachers
-from rollup_cells r
+from {table} r
 where r.measure = $rollup_measure and r.grain = $rollup_grain and {where}
 group by all
 """
@@ -67,13 +104,16 @@ def unscored_cells_sql(grain: str, by: Sequence[str], filters: Filters) -> tuple
     cell (not summed: the reader sums them with their values), at the unscored grain that keeps
     every column of rollup `grain` (the chosen rollup grain of the view, `rollup_grain`)."""
     kept = set(rollup_grains()[grain])
-    unscored_grain = next(g for g, columns in rollup_grains().items() if "practice" in columns and kept <= set(columns))
-    where, params = filters.where("practice", alias="r")
+    hindrance = per_hindrance(by, filters)
+    table = "unscored_hindrance_cells" if hindrance else "unscored_cells"
+    unscored_grain = next(g for g, columns in rollup_grains().items() if "practice" in columns and kept <= set(columns)
+                          and (not hindrance or g in HINDRANCE_GRAINS))
+    where, params = filters.where("practice", alias="r", hindrance_rows=hindrance)
     keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
     sql = f"""
 select {keys}r.programme as model_programme, r.practice as model_practice, r.pattern,
        r.units as school_units
-from unscored_cells r
+from {table} r
 where r.grain = $unscored_grain and {where}
 """
     return sql, params | {"unscored_grain": unscored_grain}

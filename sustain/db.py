@@ -320,6 +320,24 @@ create table if not exists pattern_hindrance_cells (
     pattern bigint, units bigint
 );
 """),
+    (10, "retention's cells per hindrance group (ingest/model.py `rollup_hindrance_cells`, "
+         "`unscored_hindrance_cells`)", """
+-- rollup_cells (retention only) and unscored_cells again, per hindrance a teacher reported at any
+-- placed visit (a teacher is in every hindrance group they reported), at the grains without the
+-- teacher-level factors; filled by the model build (the model version changed)
+create table if not exists rollup_hindrance_cells (
+    hindrance varchar, measure varchar, grain varchar,
+    province varchar, district varchar, cluster varchar, school_id varchar, school_type varchar,
+    programme varchar, months integer, practice varchar, gender varchar, subject varchar,
+    retained bigint, n bigint, teachers bigint
+);
+create table if not exists unscored_hindrance_cells (
+    hindrance varchar, grain varchar,
+    province varchar, district varchar, cluster varchar, school_id varchar, school_type varchar,
+    programme varchar, months integer, practice varchar, gender varchar, subject varchar,
+    pattern bigint, units bigint
+);
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -198,3 +198,8 @@ def rollup_grains() -> dict[str, tuple[str, ...]]:
     core = (*place, "programme", "months")
     return {"core": core, "practice": (*core, "practice"), "teacher": (*core, *factors),
             "practice_teacher": (*core, "practice", *factors)}
+
+
+# the grains of retention's cells per hindrance group (ingest/model.py `rollup_hindrance_cells`):
+# those without the teacher-level factors (a view with a hindrance and a factor filter reads rows)
+HINDRANCE_GRAINS = ("core", "practice")

@@ -1,8 +1,9 @@
 """The analysis model's rollups (ingest/model.py `rollup_cells`, `unscored_cells` and `pattern_cells`,
 read through metrics/rollups.py): every indicator gives the same table from the rollups as from the
 model's rows (the latent model's pattern counts, survival and half-life too, with factor filters);
-retention from the cells equals retention from the rows after an import, an edit, a teacher leaving
-and a re-import, and the unit patterns stored at import are their definition's; an import rewrites
+retention from the cells (per hindrance group too) equals retention from the rows after an import,
+an edit, a teacher leaving and a re-import, and the unit patterns and retention's cells per
+hindrance stored at import are their definitions'; an import rewrites
 the cells of the schools it touched only, and they equal a full rebuild; a visit's scores and
 hindrances stay one row per pair without the primary keys migration 6 dropped."""
 import duckdb
@@ -144,6 +145,8 @@ def first_visits():
 
 ROLLUP_CELLS = "select * from rollup_cells where school_id in ('S2', 'S3') order by all"
 UNSCORED_CELLS = "select * from unscored_cells where school_id in ('S2', 'S3') order by all"
+HINDRANCE_CELLS = [f"select * from {table} where school_id in ('S2', 'S3') order by all"
+                   for table in ("rollup_hindrance_cells", "unscored_hindrance_cells")]
 MARK = 999  # a value no cell holds, written into school S1's cells before the second import
 
 
@@ -166,6 +169,8 @@ def imported(tmp_path, config_factory, load):
     write(config, f"update pattern_cells set units = {MARK} where school_id = 'S1'")
     write(config, f"update unscored_cells set units = {MARK} where school_id = 'S1'")
     write(config, f"update pattern_hindrance_cells set units = {MARK} where school_id = 'S1'")
+    write(config, f"update rollup_hindrance_cells set teachers = {MARK} where school_id = 'S1'")
+    write(config, f"update unscored_hindrance_cells set units = {MARK} where school_id = 'S1'")
     later = [visit("T3-12", "T3", "S2", 12, scores=LOWER, hindrances="low_pay no_followup"),
              visit("T3-3b", "T3", "S2", 3, root="T3-3", scores=LOWER, end_time="2024-06-01T10:00:00+05:00")]
     summary = load(config, write_kobo(tmp_path / "second.csv", later)).files[0]
@@ -178,8 +183,14 @@ def test_an_import_rewrites_the_rollups_of_the_schools_it_touched_equal_to_a_ful
     # school S1 was not touched: its cells were not rewritten (still marked)
     assert rows(config, "select distinct teachers from rollup_cells where school_id = 'S1'") == [(MARK,)]
     assert rows(config, "select distinct units from unscored_cells where school_id = 'S1'") == [(MARK,)]
+    assert rows(config, "select distinct teachers from rollup_hindrance_cells where school_id = 'S1'") == [(MARK,)]
+    assert rows(config, "select distinct units from unscored_hindrance_cells where school_id = 'S1'") == [(MARK,)]
     incremental = rows(config, ROLLUP_CELLS)
     unscored = rows(config, UNSCORED_CELLS)
+    per_hindrance = [rows(config, sql) for sql in HINDRANCE_CELLS]
+    # T3 (S2) reported no_followup in the second file: its rows are in that group now
+    assert rows(config, "select distinct hindrance from rollup_hindrance_cells where school_id = 'S2' "
+                        "order by all") == [("low_pay",), ("no_followup",)]
     patterns = rows(config, "select * from model_unit_patterns order by all")
     assert unscored and patterns
     assert rows(config, "select sum(n) from rollup_cells where measure = 'retention' and grain = 'core' "
@@ -191,6 +202,7 @@ def test_an_import_rewrites_the_rollups_of_the_schools_it_touched_equal_to_a_ful
         con.close()
     assert rows(config, ROLLUP_CELLS) == incremental
     assert rows(config, UNSCORED_CELLS) == unscored
+    assert [rows(config, sql) for sql in HINDRANCE_CELLS] == per_hindrance
     assert rows(config, "select * from model_unit_patterns order by all") == patterns
     assert MARK not in {r[0] for r in rows(config, "select teachers from rollup_cells where school_id = 'S1'")}
 
@@ -230,6 +242,49 @@ RETENTION_VIEWS = [
     (Filters(gender=("female",)), ["programme"]),
     (Filters(months_min=6, practice=("group_work",)), ["cluster", "subject"]),
 ]
+# retention's views read from the cells per hindrance group (grouped by hindrance or filtered by one)
+RETENTION_HINDRANCE_VIEWS = [
+    (Filters(hindrance=("low_pay",)), ["district"]),
+    (Filters(hindrance=("low_pay",)), ["practice"]),
+    (Filters(), ["hindrance", "programme"]),
+]
+# retention's cells per hindrance group as ingest/model.py defines them, computed from the model's
+# rows now: each row of `followed` (metrics/indicators.py) and each unscored unit-round, once per
+# hindrance its teacher reported at any placed visit
+DEFINED_HINDRANCE_CELLS = """
+with followed as (
+    select teacher_key, school_id, programme, months, practice, retained from model_observations
+    where months = 0 and retained
+    union all
+    select teacher_key, school_id, programme, months, practice, retained from person_period where observed
+),
+reported as (
+    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
+)
+select r.hindrance, f.school_id, f.programme, f.months, {practice}
+       count(*) filter (where f.retained), count(*), count(distinct f.teacher_key)
+from followed f join reported r using (teacher_key)
+group by all order by all
+"""
+STORED_HINDRANCE_CELLS = """
+select hindrance, school_id, programme, months, {practice} retained, n, teachers
+from rollup_hindrance_cells where grain = $grain order by all
+"""
+DEFINED_UNSCORED_HINDRANCE_CELLS = """
+with reported as (
+    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
+)
+select r.hindrance, pp.school_id, pp.programme, pp.months, pp.practice, p.pattern, count(*)
+from person_period pp
+join model_unit_patterns p using (teacher_key, practice)
+join reported r using (teacher_key)
+where not pp.observed
+group by all order by all
+"""
+STORED_UNSCORED_HINDRANCE_CELLS = """
+select hindrance, school_id, programme, months, practice, pattern, units
+from unscored_hindrance_cells where grain = 'practice' order by all
+"""
 # each unit's pattern as sustain/patterns.py defines it, computed from the model's rows now
 DEFINED_PATTERNS = f"""
 with month0_units as (
@@ -251,6 +306,18 @@ def assert_retention_cells_equal_rows(config, monkeypatch):
             from_cells, from_rows = both_paths(con, config, "retention", filters, by, monkeypatch)
             assert len(from_rows) > 1
             pd.testing.assert_frame_equal(from_cells, from_rows, rtol=1e-9, obj=f"{filters.describe()} by {by}")
+        for filters, by in RETENTION_HINDRANCE_VIEWS:
+            monkeypatch.setattr(rollups, "ENABLED", True)
+            assert rollups.rollup_grain([*by, "months"], filters, hindrance_cells=True) is not None
+            assert rollups.rollup_grain([*by, "months"], filters) is None  # other readers: the rows
+            from_cells, from_rows = both_paths(con, config, "retention", filters, by, monkeypatch)
+            assert len(from_rows) > 1
+            pd.testing.assert_frame_equal(from_cells, from_rows, rtol=1e-9, obj=f"{filters.describe()} by {by}")
+        for grain, practice in (("core", ""), ("practice", "practice,")):
+            stored = execute(con, STORED_HINDRANCE_CELLS.format(practice=practice), {"grain": grain}).fetchall()
+            assert stored and stored == con.execute(DEFINED_HINDRANCE_CELLS.format(practice=practice and "f.practice,")).fetchall()
+        assert con.execute(STORED_UNSCORED_HINDRANCE_CELLS).fetchall() == \
+            con.execute(DEFINED_UNSCORED_HINDRANCE_CELLS).fetchall()
         followup = sorted(m for m in config.schedule.months if m > 0)
         defined = execute(con, DEFINED_PATTERNS, {"followup_months": followup,
                                                   "leaving_statuses": LEAVING_STATUSES}).fetchall()
