@@ -85,8 +85,9 @@ import pandas as pd
 from scipy import stats
 
 from sustain.config import Config
+from sustain.db import execute
 
-from .base import group_columns, query, select_list, suppress
+from .base import BASE_CTES, base_params, group_columns, query, select_list, suppress
 from .filters import BY_COLUMNS, Filters
 from .stats import Z95
 
@@ -111,16 +112,20 @@ def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     out_columns = [*by, *COLUMNS]
     codes = [c for c in config.hindrance_codes if not filters.hindrance or c in filters.hindrance]
     factors = ["months", "practice", "programme"] + (["district"] if adjust_district else [])
-    lines, counts, mix = _aggregates(con, config, filters, by, codes, factors, EXPOSURES[exposure])
+    where, params = filters.replace(hindrance=()).where("practice", alias="pp")
+    sql = _Sql(config, by, factors, codes, EXPOSURES[exposure], where, params)
+    patterns, counts, mix = sql.aggregates(con)
     if counts.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in out_columns})
 
     minimum = config.thresholds.min_group_n
     rd_rounds = [m for m in config.schedule.months if 0 < m <= RD_HORIZON]
-    lines, counts, mix = (_fill_missing(f, by) for f in (lines, counts, mix))
-    line_groups = dict(iter(lines.groupby([*by, "hindrance"], sort=False)))
+    keys = patterns[by].astype(object).where(patterns[by].notna(), None)  # as stored, for the meat query
+    patterns, counts, mix = (_fill_missing(f, by) for f in (patterns, counts, mix))
+    pattern_groups = {key: part for key, part in patterns.groupby([*by, "hindrance"], sort=False)}
+    key_groups = {key: tuple(keys.loc[part.index[0]]) for key, part in pattern_groups.items()}
     mix_groups = dict(iter(mix.groupby(by, sort=False))) if by else {(): mix}
-    rows = []
+    rows, pending = [], []
     for record in counts.to_dict("records"):
         group = tuple(record[c] for c in by)
         row = {c: record[c] for c in [*by, "hindrance"]}
@@ -132,9 +137,17 @@ def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
         if row["arm_teachers"] < minimum:
             row.update({c: math.nan for c in FIT_COLUMNS}, note="")  # suppressed below: not fitted
         else:
-            row.update(hazard_fit(line_groups[(*group, record["hindrance"])], factors, mix_groups[group],
-                                  rd_rounds))
+            key = (*group, record["hindrance"])
+            fit = _PatternFit(pattern_groups[key], factors, int(record["schools"]))
+            row.update(fit.result)
+            if fit.needs_meat:
+                fit.mix, fit.rd_rounds, fit.row = mix_groups[group], rd_rounds, row
+                fit.group, fit.keys = group, key_groups[key]
+                pending.append(fit)
         rows.append(row)
+    if pending:
+        for fit, (meat, schools) in zip(pending, sql.meats(con, pending)):
+            fit.row.update(fit.finish(meat, schools))
     frame = pd.DataFrame(rows)
 
     order = {code: i for i, code in enumerate(config.hindrance_codes)}
@@ -164,105 +177,325 @@ def _fill_missing(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def _aggregates(con, config, filters: Filters, by: list[str], codes: list[str], factors: list[str],
-                exposure_column: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Three aggregates of the at-risk person-periods, computed in DuckDB:
-    `lines`: one line per (--by, hindrance, school, factors, exposed) with `events`, `trials`;
-    `counts`: per (--by, hindrance) distinct exposed / unexposed teachers and exposed events;
-    `mix`: teacher-practices per (--by, practice, programme[, district]) for the standardisation.
-    Each is sorted, so the floating-point sums of the fit run in the same order on every call
-    (the same figure on every rerun, to the last digit)."""
-    where, params = filters.replace(hindrance=()).where("practice", alias="pp")
-    params["hindrance_codes"] = codes
-    line_keys = list(dict.fromkeys([*by, "hindrance", "school_id", *factors]))
-    mix_keys = list(dict.fromkeys([*by, *[f for f in factors if f != "months"]]))
-    ctes = f"""
+class _Sql:
+    """The queries of one call. Every aggregate is computed in DuckDB and sorted, so the
+    floating-point sums in numpy run in the same order on every call (the same figure on every
+    rerun, to the last digit):
+    `patterns`: per (--by, hindrance, factors, exposed) `events`, `trials` (a few hundred lines per
+    group: the school is not in the key);
+    `counts`: per (--by, hindrance) distinct exposed / unexposed teachers, exposed events and the
+    group's schools;
+    `mix`: teacher-practices per (--by, practice, programme[, district]) for the standardisation;
+    `meats`: after the fits, each school's summed score, one school row per fit (see `meats`)."""
+
+    def __init__(self, config, by, factors, codes, exposure_column, where, params):
+        self.config, self.by, self.factors, self.codes = config, by, factors, codes
+        self.reported = exposure_column
+        self.params = params | {"hindrance_codes": codes}
+        self.ctes = f"""
 codes as (
     select unnest($hindrance_codes::varchar[]) as hindrance
 ),
 risk_set as (
     select pp.* from person_period pp
     where pp.at_risk and pp.months > 0 and {where}
-),
-exposure_rows as (
-    select r.*, c.hindrance, list_contains(r.{exposure_column}, c.hindrance) as exposed
-    from risk_set r cross join codes c
 )"""
-    lines = query(con, config, f"""{ctes}
-select {select_list(line_keys)}exposed::integer as exposed,
-       sum(event::integer)::double as events, count(*)::double as trials
-from exposure_rows
+
+    def aggregates(self, con):
+        by, factors = self.by, self.factors
+        pattern_keys = list(dict.fromkeys([*by, *factors]))
+        # rows share a pattern with the same factors and the same reports: a few thousand
+        # (pattern, reports) lines are crossed with the hindrances instead of every row
+        patterns = query(con, self.config, f"""{self.ctes},
+reported_lines as (
+    select {select_list(pattern_keys)}{self.reported} as reported,
+           count(*) filter (where event) as events, count(*) as trials
+    from risk_set
+    group by all
+)
+select {select_list(by)}c.hindrance, {select_list([f for f in factors if f not in by])}
+       list_contains(l.reported, c.hindrance)::integer as exposed,
+       sum(l.events)::double as events, sum(l.trials)::double as trials
+from reported_lines l cross join codes c
 group by all
 order by all
-""", params)
-    counts = query(con, config, f"""{ctes}
-select {select_list([*by, "hindrance"])}
-       count(distinct teacher_key) filter (where exposed) as exposed_teachers,
-       count(distinct teacher_key) filter (where not exposed) as unexposed_teachers,
-       count(*) filter (where exposed and event) as exposed_events
-from exposure_rows
-group by all
+""", self.params)
+        # a teacher is exposed to h if one of their rows of the group reports h, unexposed if one
+        # does not: per teacher, the rows reporting each hindrance against all their rows
+        on_by = " and ".join(f"a.{c} is not distinct from b.{c}" for c in by) or "true"
+        counts = query(con, self.config, f"""{self.ctes},
+teacher_reports as (
+    select {select_list(by)}teacher_key, {self.reported} as reported, count(*) as rows
+    from risk_set
+    group by all
+),
+teacher_rows as (
+    select {select_list(by)}teacher_key, sum(rows) as rows from teacher_reports group by all
+),
+teacher_exposed as (
+    select {select_list(by)}teacher_key, hindrance, sum(rows) as rows
+    from (select {select_list(by)}teacher_key, unnest(list_distinct(reported)) as hindrance, rows
+          from teacher_reports)
+    where hindrance in (select hindrance from codes)
+    group by all
+),
+exposed_counts as (
+    select {select_list(by, "e")}e.hindrance, count(*) as exposed_teachers,
+           count(*) filter (where e.rows = t.rows) as always_exposed
+    from teacher_exposed e join teacher_rows t
+      on e.teacher_key = t.teacher_key {"".join(f" and e.{c} is not distinct from t.{c}" for c in by)}
+    group by all
+),
+groups as (
+    select {select_list(by)}count(*) as teachers from teacher_rows group by all
+    having count(*) > 0  -- no empty group when there is no --by
+),
+group_schools as (
+    select {select_list(by)}count(distinct school_id) as schools from risk_set group by all
+),
+group_events as (
+    select {select_list(by)}c.hindrance, count(*) as exposed_events
+    from risk_set r cross join codes c
+    where r.event and list_contains(r.{self.reported}, c.hindrance)
+    group by all
+)
+select {select_list(by, "a")}c.hindrance,
+       coalesce(b.exposed_teachers, 0) as exposed_teachers,
+       a.teachers - coalesce(b.always_exposed, 0) as unexposed_teachers,
+       coalesce(e.exposed_events, 0) as exposed_events,
+       s.schools
+from groups a cross join codes c
+left join exposed_counts b on b.hindrance = c.hindrance and {on_by}
+left join group_events e on e.hindrance = c.hindrance {"".join(f" and a.{c} is not distinct from e.{c}" for c in by)}
+join group_schools s on {" and ".join(f"a.{c} is not distinct from s.{c}" for c in by) or "true"}
 order by all
-""", params)
-    mix = query(con, config, f"""{ctes}
+""", self.params)
+        mix_keys = list(dict.fromkeys([*by, *[f for f in factors if f != "months"]]))
+        mix = query(con, self.config, f"""{self.ctes}
 select {select_list(mix_keys)}count(distinct (teacher_key, practice))::double as units
 from risk_set
 group by all
 order by all
-""", params)
-    return lines, counts, mix
+""", self.params)
+        return patterns, counts, mix
+
+    def meats(self, con, fits: list["_PatternFit"]) -> list[tuple[np.ndarray, int]]:
+        """For each fit: (sum over schools of s_g s_g', G) with s_g the school's summed score
+        at the fitted hazards and G the schools with a line in the fit. DuckDB sums each line's
+        score per school (and per school and level of each factor not in --by): a few numbers per
+        school and fit leave it, never the lines. A line's score, a_p events - u_p trials with
+        u_p = exp(eta_p), a_p = u_p / mu_p of its pattern, is scaled by a power of two and
+        rounded to an integer, so its per-school sums are exact whatever order DuckDB adds them
+        in (the same figures on every call); the rounding is 2^-61 of the largest line's."""
+        by, factors = self.by, self.factors
+        key_columns = list(dict.fromkeys([*by, *factors]))
+        level_factors = [f for f in factors if f not in by]  # a --by factor has one level per group
+        codes = list(dict.fromkeys(fit.hindrance for fit in fits))
+        slot = {code: i for i, code in enumerate(codes)}
+        groups: dict = {}
+        for fit in fits:
+            groups.setdefault(fit.group, []).append(fit)
+        frames = []
+        for members in groups.values():
+            # every hindrance of a group has the same patterns of factors (exposure aside)
+            first = members[0]
+            if level_factors:
+                combos = first.patterns.groupby(level_factors, sort=False)["trials"].sum().reset_index()
+            else:
+                combos = pd.DataFrame({"trials": [first.patterns["trials"].sum()]})
+            frame = combos[level_factors].copy()
+            for column, value in zip(by, first.keys):
+                frame[column] = value
+            frame = frame[key_columns]
+            columns = {f"{name}_{i}": np.zeros(len(combos)) for i in range(len(codes))
+                       for name in ("a0", "u0", "a1", "u1", "kept")}
+            for fit in members:
+                for name, value in fit.pattern_values(combos, level_factors).items():
+                    columns[f"{name}_{slot[fit.hindrance]}"] = value
+            frames.append(pd.concat([frame.reset_index(drop=True), pd.DataFrame(columns)], axis=1))
+        values = pd.concat(frames, ignore_index=True)
+        for column in key_columns:  # text keys as text, even where every value is missing
+            if values[column].dtype == object:
+                values[column] = values[column].astype("string")
+        levels = {f: sorted(set().union(*(fit.levels[f] for fit in fits))) for f in level_factors}
+        params = (self.params | {f"meat_code_{i}": code for i, code in enumerate(codes)}
+                  | {f"meat_levels_{j}": [str(v) for v in levels[f]] for j, f in enumerate(level_factors)})
+        exposed_counts = "".join(
+            f", count(*) filter (where event and list_contains({self.reported}, $meat_code_{i})) as y1_{i}"
+            f", count(*) filter (where list_contains({self.reported}, $meat_code_{i})) as m1_{i}"
+            for i in range(len(codes)))
+        scores = "".join(
+            f", round(v.a0_{i} * (l.y - l.y1_{i}) - v.u0_{i} * (l.m - l.m1_{i}) + v.a1_{i} * l.y1_{i}"
+            f" - v.u1_{i} * l.m1_{i})::bigint as s_{i}"
+            f", round(v.a1_{i} * l.y1_{i} - v.u1_{i} * l.m1_{i})::bigint as e_{i}, v.kept_{i}"
+            for i in range(len(codes)))
+        sums = "".join(f", sum(s_{i})::double as s_{i}, sum(e_{i})::double as e_{i}, max(kept_{i}) as kept_{i}"
+                       for i in range(len(codes)))
+        line_keys = list(dict.fromkeys([*by, "school_id", *factors]))
+        sets = ", ".join(f"({select_list(list(dict.fromkeys([*by, 'school_id', *extra])))[:-2]})"
+                         for extra in [[], *[[f] for f in level_factors]])
+        grouping = f"grouping({', '.join(level_factors)})" if level_factors else "0"
+        level_codes = "".join(f"coalesce(list_position($meat_levels_{j}::varchar[], {f}::varchar), 0) - 1 as code_{j}, "
+                              for j, f in enumerate(level_factors))
+        by_rank = f"partition by {', '.join(by)} " if by else ""
+        join = " and ".join(f"l.{c} is not distinct from v.{c}" for c in key_columns)
+        cursor = con.cursor()  # the registration is seen by this query only
+        try:
+            cursor.register("fitted_patterns", values)
+            table = execute(cursor, f"""with {BASE_CTES},{self.ctes},
+lines as (
+    select {select_list(line_keys)}count(*) filter (where event) as y, count(*) as m{exposed_counts}
+    from risk_set
+    group by all
+),
+scored as (
+    select {select_list(line_keys, 'l')}{scores[2:]}
+    from lines l join fitted_patterns v on {join}
+)
+select {select_list(by)}dense_rank() over ({by_rank}order by school_id) - 1 as school, {level_codes}
+       {grouping} as part{sums}
+from scored
+group by grouping sets ({sets})
+""", base_params(self.config) | params).fetchnumpy()
+        finally:
+            cursor.close()
+        if by:
+            keys = pd.DataFrame({c: table[c] for c in by})
+            keys = _fill_missing(keys, by)
+            rows_of = {key: part.index.to_numpy() for key, part in keys.groupby(by, sort=False)}
+        else:
+            rows_of = {(): np.arange(len(table["part"]))}
+        level_index = [{v: k for k, v in enumerate(levels[f])} for f in level_factors]
+        group_parts: dict = {}
+        out = []
+        for fit in fits:
+            if fit.group not in group_parts:
+                rows = rows_of.get(fit.group, np.arange(0))
+                group_parts[fit.group] = {c: np.asarray(table[c])[rows] for c in table if c not in by}
+            out.append(fit.meat(group_parts[fit.group], slot[fit.hindrance], level_factors, level_index))
+        return out
 
 
-def hazard_fit(lines: pd.DataFrame, factors: Sequence[str], mix: pd.DataFrame,
-               rd_rounds: Sequence[int]) -> dict:
-    """The adjusted and crude cloglog fits of one hindrance in one group, from its aggregated
-    `lines` (columns school_id, *factors, exposed, events, trials); `mix` gives the patterns and
-    weights of `risk_difference_12`. Returns the FIT_COLUMNS and `note`."""
-    result = {c: math.nan for c in FIT_COLUMNS} | {"note": ""}
-    exposed = lines["exposed"].to_numpy() == 1
-    if not exposed.any():
-        return result | {"note": "no rows with the hindrance"}
-    if exposed.all():
-        return result | {"note": "no rows without the hindrance"}
-    keep, forced = _estimable_rows(lines, factors)
-    data = lines[keep]
-    arm = data["exposed"].to_numpy() == 1
-    for name, mask in (("exposed", arm), ("unexposed", ~arm)):
-        events, trials = data.loc[mask, "events"].sum(), data.loc[mask, "trials"].sum()
-        if trials == 0 or events == 0 or events == trials:
-            what = "no abandonment" if events == 0 else "only abandonment"
-            return result | {"note": f"{what} among {name} rows: hazard ratio not estimable"}
-    schools = pd.factorize(data["school_id"])[0]
-    if schools.max() < 1:
-        return result | {"note": "one school only: no interval robust to clustering"}
+class _PatternFit:
+    """The adjusted and crude cloglog fits of one hindrance in one group, from its `patterns`
+    (columns *factors, exposed, events, trials): the likelihood depends on the lines only through
+    each covariate pattern's summed events and trials. `result` holds the FIT_COLUMNS and `note`
+    so far; `needs_meat` says the clustered covariance is still to come (`finish`)."""
 
-    levels = {f: sorted(data[f].unique()) for f in factors}
-    design, names = _design(data, levels)
-    design, names = _independent_columns(design, names)
-    fit = fit_cloglog(data["events"].to_numpy(), data["trials"].to_numpy(), design, schools)
-    if fit is None:
-        return result | {"note": "the hazard model did not converge"}
-    params, cov = fit
-    beta, se = params[1], math.sqrt(cov[1, 1])
-    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
-        return result | {"note": "the hazard model did not converge"}
-    result.update(hazard_ratio=math.exp(beta), ci_low=math.exp(beta - Z95 * se),
-                  ci_high=math.exp(beta + Z95 * se), p_value=float(2 * stats.norm.sf(abs(beta) / se)))
+    def __init__(self, patterns: pd.DataFrame, factors: Sequence[str], schools: int):
+        self.factors, self.hindrance = list(factors), patterns["hindrance"].iloc[0]
+        self.result = {c: math.nan for c in FIT_COLUMNS} | {"note": ""}
+        self.needs_meat = False
+        exposed = patterns["exposed"].to_numpy() == 1
+        if not exposed.any():
+            self.result["note"] = "no rows with the hindrance"
+            return
+        if exposed.all():
+            self.result["note"] = "no rows without the hindrance"
+            return
+        keep, self.forced = _estimable_rows(patterns, factors)
+        data = patterns[keep]
+        arm = data["exposed"].to_numpy() == 1
+        for name, mask in (("exposed", arm), ("unexposed", ~arm)):
+            events, trials = data.loc[mask, "events"].sum(), data.loc[mask, "trials"].sum()
+            if trials == 0 or events == 0 or events == trials:
+                what = "no abandonment" if events == 0 else "only abandonment"
+                self.result["note"] = f"{what} among {name} rows: hazard ratio not estimable"
+                return
+        if schools < 2:  # the schools of the whole group: fewer still have a line in the fit
+            self.result["note"] = "one school only: no interval robust to clustering"
+            return
+        self.patterns, self.data = patterns, data
+        self.levels = {f: sorted(data[f].unique()) for f in factors}
+        design, names = _design(data, self.levels)
+        self.columns = _independent_columns(design)
+        self.names = [names[j] for j in self.columns]
+        self.fit = _fit_patterns(data["events"].to_numpy(), data["trials"].to_numpy(), design[:, self.columns])
+        self.needs_meat = True
 
-    # crude: exposure and round only, on the lines collapsed to (round, exposed)
-    collapsed = data.groupby(["months", "exposed"], as_index=False)[["events", "trials"]].sum()
-    crude_design, _ = _design(collapsed, {"months": levels["months"]})
-    crude = fit_cloglog(collapsed["events"].to_numpy(), collapsed["trials"].to_numpy(), crude_design)
-    if crude is not None:
-        result["crude_hazard_ratio"] = math.exp(crude[0][1])
+    def pattern_values(self, combos: pd.DataFrame, level_factors) -> dict:
+        """Per combination of the group's factors (exposure aside, `combos`): this fit's a_p and
+        u_p at exposure 0 and 1, times its `scale`, and whether its lines are in the fit (`kept`)."""
+        kept = np.ones(len(combos), dtype=bool)
+        for factor in level_factors:
+            kept &= combos[factor].isin(self.levels[factor]).to_numpy()
+        values = {name: np.zeros(len(combos)) for name in ("a0", "u0", "a1", "u1")}
+        self.scale = 1.0
+        if self.fit is not None and kept.any():
+            design_frame = combos[kept].copy()
+            for factor in self.factors:
+                if factor not in level_factors:
+                    design_frame[factor] = self.patterns[factor].iloc[0]
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for exposed in (0, 1):
+                    design_frame["exposed"] = exposed
+                    design, _ = _design(design_frame, self.levels)
+                    u = np.exp(design[:, self.columns] @ self.fit[0])
+                    values[f"a{exposed}"][kept] = u / -np.expm1(-u)
+                    values[f"u{exposed}"][kept] = u
+                bound = float(np.max((values["a0"] + values["u0"] + values["a1"] + values["u1"])
+                                     * combos["trials"].to_numpy()))
+            if all(np.isfinite(v).all() for v in values.values()) and np.isfinite(bound):
+                # each line's score below 2^61 once scaled: an exact integer in 64 bits
+                self.scale = math.ldexp(1.0, min(61 - math.frexp(bound)[1], 1000)) if bound > 0 else 1.0
+            else:  # an infinite hazard: no covariance (as a non-finite one before)
+                self.fit = None
+                values = {name: np.zeros(len(combos)) for name in values}
+        return {name: value * self.scale for name, value in values.items()} | {"kept": kept.astype("float64")}
 
-    rd = _risk_difference(params, cov, names, levels, forced, factors, mix, rd_rounds)
-    if rd is not None:
-        result["risk_difference_12"], se_rd = rd
-        if np.isfinite(se_rd):
-            result["rd_ci_low"] = result["risk_difference_12"] - Z95 * se_rd
-            result["rd_ci_high"] = result["risk_difference_12"] + Z95 * se_rd
-    return result
+    def meat(self, part: dict, slot: int, level_factors, level_index) -> tuple[np.ndarray, int]:
+        """(sum over schools of s_g s_g', G) from the school rows of `meats` for this fit."""
+        top = (1 << len(level_factors)) - 1
+        parts, school = part["part"], part["school"].astype(np.int64)
+        n_schools = int(school.max()) + 1 if len(school) else 0
+        total = parts == top
+        by_school = np.zeros((n_schools, len(self.names)))
+        by_school[school[total], 0] = part[f"s_{slot}"][total]
+        by_school[school[total], 1] = part[f"e_{slot}"][total]
+        for j, factor in enumerate(level_factors):
+            wanted = [(k, level_index[j][name[1]]) for k, name in enumerate(self.names) if name[0] == factor]
+            if not wanted:
+                continue
+            rows = parts == top - (1 << (len(level_factors) - 1 - j))
+            dense = np.zeros((n_schools, len(level_index[j])))
+            dense[school[rows], part[f"code_{j}"][rows].astype(np.int64)] = part[f"s_{slot}"][rows]
+            for k, code in wanted:
+                by_school[:, k] = dense[:, code]
+        by_school /= self.scale
+        g = int((part[f"kept_{slot}"][total] > 0).sum())
+        return by_school.T @ by_school, g
+
+    def finish(self, meat: np.ndarray, schools: int) -> dict:
+        """The FIT_COLUMNS and `note` given the clustered meat and the schools in the fit."""
+        result = dict(self.result)
+        if schools < 2:
+            return result | {"note": "one school only: no interval robust to clustering"}
+        if self.fit is None:
+            return result | {"note": "the hazard model did not converge"}
+        params, bread = self.fit
+        g, n, k = schools, self.data["trials"].sum(), len(params)
+        cov = bread @ meat @ bread * g / (g - 1) * (n - 1) / (n - k)
+        beta, se = params[1], math.sqrt(cov[1, 1]) if cov[1, 1] >= 0 else math.nan
+        if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+            return result | {"note": "the hazard model did not converge"}
+        result.update(hazard_ratio=math.exp(beta), ci_low=math.exp(beta - Z95 * se),
+                      ci_high=math.exp(beta + Z95 * se), p_value=float(2 * stats.norm.sf(abs(beta) / se)))
+
+        # crude: exposure and round only, on the patterns collapsed to (round, exposed)
+        collapsed = self.data.groupby(["months", "exposed"], as_index=False)[["events", "trials"]].sum()
+        crude_design, _ = _design(collapsed, {"months": self.levels["months"]})
+        crude = fit_cloglog(collapsed["events"].to_numpy(), collapsed["trials"].to_numpy(), crude_design)
+        if crude is not None:
+            result["crude_hazard_ratio"] = math.exp(crude[0][1])
+
+        rd = _risk_difference(params, cov, self.names, self.levels, self.forced, self.factors, self.mix,
+                              self.rd_rounds)
+        if rd is not None:
+            result["risk_difference_12"], se_rd = rd
+            if np.isfinite(se_rd):
+                result["rd_ci_low"] = result["risk_difference_12"] - Z95 * se_rd
+                result["rd_ci_high"] = result["risk_difference_12"] + Z95 * se_rd
+        return result
 
 
 def fit_cloglog(events, trials, design, schools=None, max_iter: int = 100, tol: float = 1e-10):
@@ -273,16 +506,39 @@ def fit_cloglog(events, trials, design, schools=None, max_iter: int = 100, tol: 
     H the observed information and s_g a school's summed score (statsmodels' GLM cov_type="cluster"
     bread and meat), times G/(G-1) * (N-1)/(N-K) with N = sum of trials (the person-period rows),
     K parameters, G schools: statsmodels' default factor on the row-level fit. Without `schools`
-    the covariance is the inverse observed information. None if the fit does not converge."""
+    the covariance is the inverse observed information. None if the fit does not converge.
+    (`hindrance_effect` fits on the patterns and sums the schools' scores in DuckDB instead; this
+    is the same computation on lines held in memory.)"""
     y_line = np.asarray(events, dtype="float64")
     m_line = np.asarray(trials, dtype="float64")
     x_line = np.asarray(design, dtype="float64")
     # the likelihood depends on the lines only through each covariate pattern's summed events and
-    # trials (the school is not in the design): fit on the patterns, a few hundred rows however
-    # many schools; the lines come back for the clustered meat below
+    # trials (the school is not in the design): fit on the patterns; the lines come back for the
+    # clustered meat below
     x, pattern = _patterns(x_line)
     y = np.bincount(pattern, weights=y_line, minlength=len(x))
     m = np.bincount(pattern, weights=m_line, minlength=len(x))
+    fit = _fit_patterns(y, m, x, max_iter, tol)
+    if fit is None or schools is None:
+        return fit
+    params, bread = fit
+    schools = np.asarray(schools)
+    g, n, k = int(schools.max()) + 1, m_line.sum(), x.shape[1]
+    # each line's score at the fitted pattern hazard, summed per school
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = np.exp(x @ params)
+        mu = -np.expm1(-u)
+        line_score = u[pattern] * (y_line / mu[pattern] - m_line)
+    scores = x_line * line_score[:, None]
+    by_school = np.column_stack([np.bincount(schools, weights=scores[:, j], minlength=g) for j in range(k)])
+    cov = bread @ (by_school.T @ by_school) @ bread * g / (g - 1) * (n - 1) / (n - k)
+    return params, cov
+
+
+def _fit_patterns(y, m, x, max_iter: int = 100, tol: float = 1e-10):
+    """`fit_cloglog` on distinct covariate patterns (`y` events of `m` trials per row of `x`):
+    (params, inverse observed information), or None if the fit does not converge."""
+    y, m, x = (np.asarray(a, dtype="float64") for a in (y, m, x))
     pooled = min(max(y.sum() / m.sum(), 1e-6), 1 - 1e-6)
     params = np.zeros(x.shape[1])
     params[0] = math.log(-math.log1p(-pooled))
@@ -326,17 +582,7 @@ def fit_cloglog(events, trials, design, schools=None, max_iter: int = 100, tol: 
         bread = np.linalg.inv(x.T @ (x * curvature[:, None]))
     except np.linalg.LinAlgError:
         return None
-    if schools is None:
-        return params, bread
-    schools = np.asarray(schools)
-    g, n, k = int(schools.max()) + 1, m_line.sum(), x.shape[1]
-    # each line's score at the fitted pattern hazard, summed per school
-    with np.errstate(over="ignore", invalid="ignore"):
-        line_score = u[pattern] * (y_line / mu[pattern] - m_line)
-    scores = x_line * line_score[:, None]
-    by_school = np.column_stack([np.bincount(schools, weights=scores[:, j], minlength=g) for j in range(k)])
-    cov = bread @ (by_school.T @ by_school) @ bread * g / (g - 1) * (n - 1) / (n - k)
-    return params, cov
+    return params, bread
 
 
 def _patterns(design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -387,9 +633,9 @@ def _design(frame: pd.DataFrame, levels: dict) -> tuple[np.ndarray, list]:
     return np.column_stack(columns), names
 
 
-def _independent_columns(design: np.ndarray, names: list) -> tuple[np.ndarray, list]:
-    """Drop columns that are linear combinations of earlier ones (read off the Gram matrix, k x k),
-    so a nested factor (district within programme) does not make the model singular."""
+def _independent_columns(design: np.ndarray) -> list[int]:
+    """The columns that are not linear combinations of earlier ones (read off the Gram matrix,
+    k x k), so a nested factor (district within programme) does not make the model singular."""
     gram = design.T @ design
     keep = [0, 1]
     for j in range(2, design.shape[1]):
@@ -398,7 +644,7 @@ def _independent_columns(design: np.ndarray, names: list) -> tuple[np.ndarray, l
         residual = gram[j, j] - cross @ np.linalg.solve(inner, cross)
         if residual > 1e-9 * max(gram[j, j], 1.0):
             keep.append(j)
-    return design[:, keep], [names[j] for j in keep]
+    return keep
 
 
 def _risk_difference(params, cov, names, levels, forced, factors, mix, rd_rounds):
