@@ -221,55 +221,38 @@ group by all
 order by all
 """, self.params)
         # a teacher is exposed to h if one of their rows of the group reports h, unexposed if one
-        # does not: per teacher, the rows reporting each hindrance against all their rows
-        on_by = " and ".join(f"a.{c} is not distinct from b.{c}" for c in by) or "true"
+        # does not: per teacher and hindrance, any and every row reporting it
+        n = len(self.codes)
+        per_code = {f"count_code_{i}": code for i, code in enumerate(self.codes)}
+        reports = "".join(f", bool_or(list_contains({self.reported}, $count_code_{i})) as any_{i}"
+                          f", bool_and(list_contains({self.reported}, $count_code_{i})) as all_{i}"
+                          for i in range(n))
+        tallies = "".join(f", count(*) filter (where any_{i}) as exposed_{i}"
+                          f", count(*) filter (where not all_{i}) as unexposed_{i}" for i in range(n))
+        pick = lambda name: "case c.i " + " ".join(f"when {i} then g.{name}_{i}" for i in range(n)) + " end"  # noqa: E731
         counts = query(con, self.config, f"""{self.ctes},
 teacher_reports as (
-    select {select_list(by)}teacher_key, {self.reported} as reported, count(*) as rows
+    select {select_list(by)}teacher_key{reports}
     from risk_set
     group by all
 ),
-teacher_rows as (
-    select {select_list(by)}teacher_key, sum(rows) as rows from teacher_reports group by all
-),
-teacher_exposed as (
-    select {select_list(by)}teacher_key, hindrance, sum(rows) as rows
-    from (select {select_list(by)}teacher_key, unnest(list_distinct(reported)) as hindrance, rows
-          from teacher_reports)
-    where hindrance in (select hindrance from codes)
-    group by all
-),
-exposed_counts as (
-    select {select_list(by, "e")}e.hindrance, count(*) as exposed_teachers,
-           count(*) filter (where e.rows = t.rows) as always_exposed
-    from teacher_exposed e join teacher_rows t
-      on e.teacher_key = t.teacher_key {"".join(f" and e.{c} is not distinct from t.{c}" for c in by)}
-    group by all
-),
-groups as (
-    select {select_list(by)}count(*) as teachers from teacher_rows group by all
+group_teachers as (
+    select {select_list(by)}{tallies[2:]} from teacher_reports group by all
     having count(*) > 0  -- no empty group when there is no --by
 ),
 group_schools as (
     select {select_list(by)}count(distinct school_id) as schools from risk_set group by all
 ),
-group_events as (
-    select {select_list(by)}c.hindrance, count(*) as exposed_events
-    from risk_set r cross join codes c
-    where r.event and list_contains(r.{self.reported}, c.hindrance)
-    group by all
+coded as (
+    select unnest($hindrance_codes::varchar[]) as hindrance,
+           generate_subscripts($hindrance_codes::varchar[], 1) - 1 as i
 )
-select {select_list(by, "a")}c.hindrance,
-       coalesce(b.exposed_teachers, 0) as exposed_teachers,
-       a.teachers - coalesce(b.always_exposed, 0) as unexposed_teachers,
-       coalesce(e.exposed_events, 0) as exposed_events,
-       s.schools
-from groups a cross join codes c
-left join exposed_counts b on b.hindrance = c.hindrance and {on_by}
-left join group_events e on e.hindrance = c.hindrance {"".join(f" and a.{c} is not distinct from e.{c}" for c in by)}
-join group_schools s on {" and ".join(f"a.{c} is not distinct from s.{c}" for c in by) or "true"}
+select {select_list(by, "g")}c.hindrance, {pick("exposed")} as exposed_teachers,
+       {pick("unexposed")} as unexposed_teachers, s.schools
+from group_teachers g cross join coded c
+join group_schools s on {" and ".join(f"g.{c} is not distinct from s.{c}" for c in by) or "true"}
 order by all
-""", self.params)
+""", self.params | per_code)
         mix_keys = list(dict.fromkeys([*by, *[f for f in factors if f != "months"]]))
         mix = query(con, self.config, f"""{self.ctes}
 select {select_list(mix_keys)}count(distinct (teacher_key, practice))::double as units
@@ -277,6 +260,11 @@ from risk_set
 group by all
 order by all
 """, self.params)
+        # events among exposed rows, per (--by, hindrance), from the patterns
+        exposed = patterns[patterns["exposed"] == 1]
+        events = exposed.groupby([*by, "hindrance"], dropna=False)["events"].sum().rename("exposed_events")
+        counts = counts.merge(events.reset_index(), how="left", on=[*by, "hindrance"])
+        counts["exposed_events"] = counts["exposed_events"].fillna(0).astype("int64")
         return patterns, counts, mix
 
     def meats(self, con, fits: list["_PatternFit"]) -> list[tuple[np.ndarray, int]]:
@@ -320,24 +308,35 @@ order by all
         levels = {f: sorted(set().union(*(fit.levels[f] for fit in fits))) for f in level_factors}
         params = (self.params | {f"meat_code_{i}": code for i, code in enumerate(codes)}
                   | {f"meat_levels_{j}": [str(v) for v in levels[f]] for j, f in enumerate(level_factors)})
-        exposed_counts = "".join(
-            f", count(*) filter (where event and list_contains({self.reported}, $meat_code_{i})) as y1_{i}"
-            f", count(*) filter (where list_contains({self.reported}, $meat_code_{i})) as m1_{i}"
-            for i in range(len(codes)))
+        reports = "".join(f", list_contains({self.reported}, $meat_code_{i}) as reported_{i}"
+                          for i in range(len(codes)))
+        exposed_counts = "".join(f", count(*) filter (where event and reported_{i}) as y1_{i}"
+                                 f", count(*) filter (where reported_{i}) as m1_{i}" for i in range(len(codes)))
         scores = "".join(
             f", round(v.a0_{i} * (l.y - l.y1_{i}) - v.u0_{i} * (l.m - l.m1_{i}) + v.a1_{i} * l.y1_{i}"
             f" - v.u1_{i} * l.m1_{i})::bigint as s_{i}"
             f", round(v.a1_{i} * l.y1_{i} - v.u1_{i} * l.m1_{i})::bigint as e_{i}, v.kept_{i}"
             for i in range(len(codes)))
-        sums = "".join(f", sum(s_{i})::double as s_{i}, sum(e_{i})::double as e_{i}, max(kept_{i}) as kept_{i}"
-                       for i in range(len(codes)))
+        sums = "".join(f", sum(s_{i})::double as s_{i}" for i in range(len(codes)))
+        totals = "".join(f", sum(e_{i})::double as e_{i}, max(kept_{i}) as kept_{i}" for i in range(len(codes)))
+        blanks = "".join(f", null::double as e_{i}, null::integer as kept_{i}" for i in range(len(codes)))
         line_keys = list(dict.fromkeys([*by, "school_id", *factors]))
-        sets = ", ".join(f"({select_list(list(dict.fromkeys([*by, 'school_id', *extra])))[:-2]})"
-                         for extra in [[], *[[f] for f in level_factors]])
-        grouping = f"grouping({', '.join(level_factors)})" if level_factors else "0"
-        level_codes = "".join(f"coalesce(list_position($meat_levels_{j}::varchar[], {f}::varchar), 0) - 1 as code_{j}, "
-                              for j, f in enumerate(level_factors))
+        school_keys = list(dict.fromkeys([*by, "school_id"]))
         by_rank = f"partition by {', '.join(by)} " if by else ""
+        # per school: every score and the exposed rows' score; per school and level of each factor
+        # (one aggregate each, not grouping sets: those would sum every column in every set)
+        selects = [f"""
+select {select_list(school_keys)}{"".join("null::integer as code_%d, " % k for k in range(len(level_factors)))}
+       {(1 << len(level_factors)) - 1} as part{sums}{totals}
+from scored group by all"""]
+        for j, factor in enumerate(level_factors):
+            codes_sql = "".join(
+                (f"coalesce(list_position($meat_levels_{k}::varchar[], {factor}::varchar), 0) - 1"
+                 if k == j else "null::integer") + f" as code_{k}, " for k in range(len(level_factors)))
+            selects.append(f"""
+select {select_list(school_keys)}{codes_sql}
+       {((1 << len(level_factors)) - 1) - (1 << (len(level_factors) - 1 - j))} as part{sums}{blanks}
+from scored group by {select_list([*school_keys, factor])[:-2]}""")
         join = " and ".join(f"l.{c} is not distinct from v.{c}" for c in key_columns)
         cursor = con.cursor()  # the registration is seen by this query only
         try:
@@ -345,17 +344,18 @@ order by all
             table = execute(cursor, f"""with {BASE_CTES},{self.ctes},
 lines as (
     select {select_list(line_keys)}count(*) filter (where event) as y, count(*) as m{exposed_counts}
-    from risk_set
+    from (select *{reports} from risk_set)
     group by all
 ),
-scored as (
+scored as materialized (
     select {select_list(line_keys, 'l')}{scores[2:]}
     from lines l join fitted_patterns v on {join}
+),
+school_parts as ({" union all ".join(selects)}
 )
-select {select_list(by)}dense_rank() over ({by_rank}order by school_id) - 1 as school, {level_codes}
-       {grouping} as part{sums}
-from scored
-group by grouping sets ({sets})
+select {select_list(by)}dense_rank() over ({by_rank}order by school_id) - 1 as school,
+       {select_list([f"code_{k}" for k in range(len(level_factors))])}part{"".join(f", s_{i}, e_{i}, kept_{i}" for i in range(len(codes)))}
+from school_parts
 """, base_params(self.config) | params).fetchnumpy()
         finally:
             cursor.close()
