@@ -93,6 +93,7 @@ from .stats import Z95
 
 # exposure option -> person_period column holding the hindrances that define it
 EXPOSURES = {"previous": "hindrances_prev", "month0": "hindrances_m0"}
+LINES = "hindrance_effect_lines"  # the temporary table of a call's lines (on its own cursor)
 MISSING = "\x00missing"  # stands in for a missing --by value while grouping
 RD_HORIZON = 12  # months: the horizon of risk_difference_12
 ESTIMATES = ["hazard_ratio", "ci_low", "ci_high", "crude_hazard_ratio", "risk_difference_12", "rd_ci_low",
@@ -113,7 +114,18 @@ def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     codes = [c for c in config.hindrance_codes if not filters.hindrance or c in filters.hindrance]
     factors = ["months", "practice", "programme"] + (["district"] if adjust_district else [])
     where, params = filters.replace(hindrance=()).where("practice", alias="pp")
+    if not codes:  # a hindrance filter naming none of the config's
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in out_columns})
     sql = _Sql(config, by, factors, codes, EXPOSURES[exposure], where, params)
+    cursor = con.cursor()  # the lines table and the fitted patterns are seen by this call only
+    try:
+        return _hindrance_effect(cursor, config, by, factors, sql, out_columns)
+    finally:
+        cursor.close()
+
+
+def _hindrance_effect(con, config: Config, by: list[str], factors: list[str], sql: "_Sql",
+                      out_columns: list[str]) -> pd.DataFrame:
     patterns, counts, mix = sql.aggregates(con)
     if counts.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in out_columns})
@@ -203,21 +215,42 @@ risk_set as (
 
     def aggregates(self, con):
         by, factors = self.by, self.factors
+        n = len(self.codes)
+        line_keys = list(dict.fromkeys([*by, "school_id", *factors]))
         pattern_keys = list(dict.fromkeys([*by, *factors]))
-        # rows share a pattern with the same factors and the same reports: a few thousand
-        # (pattern, reports) lines are crossed with the hindrances instead of every row
-        patterns = query(con, self.config, f"""{self.ctes},
-reported_lines as (
-    select {select_list(pattern_keys)}{self.reported} as reported,
-           count(*) filter (where event) as events, count(*) as trials
-    from risk_set
-    group by all
-)
-select {select_list(by)}c.hindrance, {select_list([f for f in factors if f not in by])}
-       list_contains(l.reported, c.hindrance)::integer as exposed,
-       sum(l.events)::double as events, sum(l.trials)::double as trials
-from reported_lines l cross join codes c
+        per_code = {f"line_code_{i}": code for i, code in enumerate(self.codes)}
+        reports = "".join(f", list_contains({self.reported}, $line_code_{i}) as reported_{i}" for i in range(n))
+        exposed_counts = "".join(f", count(*) filter (where event and reported_{i}) as y1_{i}"
+                                 f", count(*) filter (where reported_{i}) as m1_{i}" for i in range(n))
+        # the lines: per (--by, school, factors) the rows and events, and those of the rows
+        # reporting each hindrance; kept in DuckDB (a temporary table of this call's cursor) for
+        # the patterns now and the schools' scores after the fits
+        execute(con, f"""create temp table {LINES} as
+with {BASE_CTES},{self.ctes}
+select {select_list(line_keys)}count(*) filter (where event) as y, count(*) as m{exposed_counts}
+from (select *{reports} from risk_set)
 group by all
+""", base_params(self.config) | self.params | per_code)
+        pick = lambda name: "case c.i " + " ".join(f"when {i} then p.{name}_{i}" for i in range(n)) + " end"  # noqa: E731
+        patterns = query(con, self.config, f"""
+pattern_lines as (
+    select {select_list(pattern_keys)}sum(y) as y, sum(m) as m{"".join(f", sum(y1_{i}) as y1_{i}, sum(m1_{i}) as m1_{i}" for i in range(n))}
+    from {LINES}
+    group by all
+),
+coded as (
+    select unnest($hindrance_codes::varchar[]) as hindrance,
+           generate_subscripts($hindrance_codes::varchar[], 1) - 1 as i
+),
+arms as (
+    select {select_list(by, "p")}c.hindrance, {select_list([f for f in factors if f not in by], "p")}x.exposed,
+           case when x.exposed = 1 then {pick("y1")} else p.y - {pick("y1")} end as events,
+           case when x.exposed = 1 then {pick("m1")} else p.m - {pick("m1")} end as trials
+    from pattern_lines p cross join coded c cross join (select unnest([0, 1]) as exposed) x
+)
+select * replace (events::double as events, trials::double as trials)
+from arms
+where trials > 0
 order by all
 """, self.params)
         # a teacher is exposed to h if one of their rows of the group reports h, unexposed if one
@@ -278,7 +311,7 @@ order by all
         by, factors = self.by, self.factors
         key_columns = list(dict.fromkeys([*by, *factors]))
         level_factors = [f for f in factors if f not in by]  # a --by factor has one level per group
-        codes = list(dict.fromkeys(fit.hindrance for fit in fits))
+        codes = self.codes  # the lines' columns: one set per hindrance of the call
         slot = {code: i for i, code in enumerate(codes)}
         groups: dict = {}
         for fit in fits:
@@ -306,12 +339,7 @@ order by all
             if values[column].dtype == object:
                 values[column] = values[column].astype("string")
         levels = {f: sorted(set().union(*(fit.levels[f] for fit in fits))) for f in level_factors}
-        params = (self.params | {f"meat_code_{i}": code for i, code in enumerate(codes)}
-                  | {f"meat_levels_{j}": [str(v) for v in levels[f]] for j, f in enumerate(level_factors)})
-        reports = "".join(f", list_contains({self.reported}, $meat_code_{i}) as reported_{i}"
-                          for i in range(len(codes)))
-        exposed_counts = "".join(f", count(*) filter (where event and reported_{i}) as y1_{i}"
-                                 f", count(*) filter (where reported_{i}) as m1_{i}" for i in range(len(codes)))
+        params = {f"meat_levels_{j}": [str(v) for v in levels[f]] for j, f in enumerate(level_factors)}
         scores = "".join(
             f", round(v.a0_{i} * (l.y - l.y1_{i}) - v.u0_{i} * (l.m - l.m1_{i}) + v.a1_{i} * l.y1_{i}"
             f" - v.u1_{i} * l.m1_{i})::bigint as s_{i}"
@@ -338,18 +366,12 @@ select {select_list(school_keys)}{codes_sql}
        {((1 << len(level_factors)) - 1) - (1 << (len(level_factors) - 1 - j))} as part{sums}{blanks}
 from scored group by {select_list([*school_keys, factor])[:-2]}""")
         join = " and ".join(f"l.{c} is not distinct from v.{c}" for c in key_columns)
-        cursor = con.cursor()  # the registration is seen by this query only
+        con.register("fitted_patterns", values)
         try:
-            cursor.register("fitted_patterns", values)
-            table = execute(cursor, f"""with {BASE_CTES},{self.ctes},
-lines as (
-    select {select_list(line_keys)}count(*) filter (where event) as y, count(*) as m{exposed_counts}
-    from (select *{reports} from risk_set)
-    group by all
-),
+            table = execute(con, f"""with
 scored as materialized (
     select {select_list(line_keys, 'l')}{scores[2:]}
-    from lines l join fitted_patterns v on {join}
+    from {LINES} l join fitted_patterns v on {join}
 ),
 school_parts as ({" union all ".join(selects)}
 )
@@ -358,7 +380,7 @@ select {select_list(by)}dense_rank() over ({by_rank}order by school_id) - 1 as s
 from school_parts
 """, base_params(self.config) | params).fetchnumpy()
         finally:
-            cursor.close()
+            con.unregister("fitted_patterns")
         if by:
             keys = pd.DataFrame({c: table[c] for c in by})
             keys = _fill_missing(keys, by)
