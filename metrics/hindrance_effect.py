@@ -22,16 +22,26 @@ Definition, per hindrance h of config (and per --by group):
   `hazard_ratio` = exp(beta) is a hazard ratio. A factor with one level in the group drops out
   (e.g. programme when grouped by programme; round when grouped by months, so a row per round is
   the hazard ratio in that round's interval).
-- **Fitted on sufficient statistics**: rows are aggregated in DuckDB to one line per (school,
-  round, practice, programme[, district], exposed) with `events` and `trials`; the binomial GLM on
-  (events, trials - events) has the same likelihood, score and Hessian as the row-level 0/1 fit,
-  and since a school's rows stay within that school the clustered sandwich is the same too.
-  `fit_cloglog` maximises it by Fisher scoring (IRLS, as statsmodels' GLM does) in numpy: k x k
-  solves only, so no threaded LAPACK call on a tall matrix (statsmodels' GLM spends most of its
-  time in SVDs of the design, and under load those dominate a page). tests/test_hindrance_effect.py
-  checks it against statsmodels' `GLM(..., family=Binomial(link=CLogLog())).fit(cov_type="cluster")`
-  on the row-level person-periods: coefficients and standard errors agree to 1e-6 on the sample
-  (about 1e-9 in practice) and on a hand-built fixture.
+- **Fitted on sufficient statistics**: rows are aggregated in DuckDB, once for every hindrance, to
+  one line per (school, round, practice, programme[, district]) with the rows, the events, and the
+  rows and events reporting each hindrance (a temporary table of the call's own cursor). The fit
+  reads only their sums per covariate pattern (round, practice, programme[, district], exposed),
+  a few hundred numbers however many schools: the binomial GLM on (events, trials - events) has
+  the same likelihood, score and Hessian as the row-level 0/1 fit. `fit_cloglog` (and
+  `_fit_patterns`, its core) maximises it by Fisher scoring (IRLS, as statsmodels' GLM does) in
+  numpy: k x k solves only. tests/test_hindrance_effect.py checks it against statsmodels'
+  `GLM(..., family=Binomial(link=CLogLog())).fit(cov_type="cluster")` on the row-level
+  person-periods: coefficients and standard errors agree to 1e-6 on the sample (about 1e-9 in
+  practice) and on a hand-built fixture.
+- **The clustered meat in DuckDB**: a school's summed score s_g is the sum over its lines of
+  x_p (a_p events - u_p trials), u_p = exp(eta_p) and a_p = u_p / mu_p of the line's fitted
+  pattern. After the fits, the lines are joined to a small relation of those pattern values and
+  summed per school and per school and level of each factor (each level's sum is s_g's entry for
+  that dummy, the school's total the intercept's, the exposed lines' the exposure's): only a few
+  numbers per school and fit leave DuckDB, never the lines. Each line's score is scaled by a power
+  of two and rounded to a 64-bit integer (2^-61 of the largest line's: far below the 1e-9 the
+  figures are checked to), so the sums are exact in any order and a rerun gives the same figure
+  to the last digit.
 - **Standard errors** clustered by school (the school of the row at t): the sandwich
   H^-1 (sum_g s_g s_g') H^-1, H the observed information, s_g the school's summed score (what
   statsmodels' GLM uses for cov_type="cluster"), with the small-sample factor
@@ -288,7 +298,7 @@ order by all
 """, self.params | per_code)
         mix_keys = list(dict.fromkeys([*by, *[f for f in factors if f != "months"]]))
         mix = query(con, self.config, f"""{self.ctes}
-select {select_list(mix_keys)}count(distinct (teacher_key, practice))::double as units
+select {select_list(mix_keys)}count(distinct teacher_key)::double as units  -- practice is in the key: teacher-practices
 from risk_set
 group by all
 order by all
