@@ -22,16 +22,26 @@ Definition, per hindrance h of config (and per --by group):
   `hazard_ratio` = exp(beta) is a hazard ratio. A factor with one level in the group drops out
   (e.g. programme when grouped by programme; round when grouped by months, so a row per round is
   the hazard ratio in that round's interval).
-- **Fitted on sufficient statistics**: rows are aggregated in DuckDB to one line per (school,
-  round, practice, programme[, district], exposed) with `events` and `trials`; the binomial GLM on
-  (events, trials - events) has the same likelihood, score and Hessian as the row-level 0/1 fit,
-  and since a school's rows stay within that school the clustered sandwich is the same too.
-  `fit_cloglog` maximises it by Fisher scoring (IRLS, as statsmodels' GLM does) in numpy: k x k
-  solves only, so no threaded LAPACK call on a tall matrix (statsmodels' GLM spends most of its
-  time in SVDs of the design, and under load those dominate a page). tests/test_hindrance_effect.py
-  checks it against statsmodels' `GLM(..., family=Binomial(link=CLogLog())).fit(cov_type="cluster")`
-  on the row-level person-periods: coefficients and standard errors agree to 1e-6 on the sample
-  (about 1e-9 in practice) and on a hand-built fixture.
+- **Fitted on sufficient statistics**: rows are aggregated in DuckDB, once for every hindrance, to
+  one line per (school, round, practice, programme[, district]) with the rows, the events, and the
+  rows and events reporting each hindrance (a temporary table of the call's own cursor). The fit
+  reads only their sums per covariate pattern (round, practice, programme[, district], exposed),
+  a few hundred numbers however many schools: the binomial GLM on (events, trials - events) has
+  the same likelihood, score and Hessian as the row-level 0/1 fit. `fit_cloglog` (and
+  `_fit_patterns`, its core) maximises it by Fisher scoring (IRLS, as statsmodels' GLM does) in
+  numpy: k x k solves only. tests/test_hindrance_effect.py checks it against statsmodels'
+  `GLM(..., family=Binomial(link=CLogLog())).fit(cov_type="cluster")` on the row-level
+  person-periods: coefficients and standard errors agree to 1e-6 on the sample (about 1e-9 in
+  practice) and on a hand-built fixture.
+- **The clustered meat in DuckDB**: a school's summed score s_g is the sum over its lines of
+  x_p (a_p events - u_p trials), u_p = exp(eta_p) and a_p = u_p / mu_p of the line's fitted
+  pattern. After the fits, the lines are joined to a small relation of those pattern values and
+  summed per school and per school and level of each factor (each level's sum is s_g's entry for
+  that dummy, the school's total the intercept's, the exposed lines' the exposure's): only a few
+  numbers per school and fit leave DuckDB, never the lines. Each line's score is scaled by a power
+  of two and rounded to a 64-bit integer (2^-61 of the largest line's: far below the 1e-9 the
+  figures are checked to), so the sums are exact in any order and a rerun gives the same figure
+  to the last digit.
 - **Standard errors** clustered by school (the school of the row at t): the sandwich
   H^-1 (sum_g s_g s_g') H^-1, H the observed information, s_g the school's summed score (what
   statsmodels' GLM uses for cov_type="cluster"), with the small-sample factor
@@ -85,13 +95,15 @@ import pandas as pd
 from scipy import stats
 
 from sustain.config import Config
+from sustain.db import execute
 
-from .base import group_columns, query, select_list, suppress
+from .base import BASE_CTES, base_params, group_columns, query, select_list, suppress
 from .filters import BY_COLUMNS, Filters
 from .stats import Z95
 
 # exposure option -> person_period column holding the hindrances that define it
 EXPOSURES = {"previous": "hindrances_prev", "month0": "hindrances_m0"}
+LINES = "hindrance_effect_lines"  # the temporary table of a call's lines (on its own cursor)
 MISSING = "\x00missing"  # stands in for a missing --by value while grouping
 RD_HORIZON = 12  # months: the horizon of risk_difference_12
 ESTIMATES = ["hazard_ratio", "ci_low", "ci_high", "crude_hazard_ratio", "risk_difference_12", "rd_ci_low",
@@ -111,16 +123,31 @@ def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     out_columns = [*by, *COLUMNS]
     codes = [c for c in config.hindrance_codes if not filters.hindrance or c in filters.hindrance]
     factors = ["months", "practice", "programme"] + (["district"] if adjust_district else [])
-    lines, counts, mix = _aggregates(con, config, filters, by, codes, factors, EXPOSURES[exposure])
+    where, params = filters.replace(hindrance=()).where("practice", alias="pp")
+    if not codes:  # a hindrance filter naming none of the config's
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in out_columns})
+    sql = _Sql(config, by, factors, codes, EXPOSURES[exposure], where, params)
+    cursor = con.cursor()  # the lines table and the fitted patterns are seen by this call only
+    try:
+        return _hindrance_effect(cursor, config, by, factors, sql, out_columns)
+    finally:
+        cursor.close()
+
+
+def _hindrance_effect(con, config: Config, by: list[str], factors: list[str], sql: "_Sql",
+                      out_columns: list[str]) -> pd.DataFrame:
+    patterns, counts, mix = sql.aggregates(con)
     if counts.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in out_columns})
 
     minimum = config.thresholds.min_group_n
     rd_rounds = [m for m in config.schedule.months if 0 < m <= RD_HORIZON]
-    lines, counts, mix = (_fill_missing(f, by) for f in (lines, counts, mix))
-    line_groups = dict(iter(lines.groupby([*by, "hindrance"], sort=False)))
+    keys = patterns[by].astype(object).where(patterns[by].notna(), None)  # as stored, for the meat query
+    patterns, counts, mix = (_fill_missing(f, by) for f in (patterns, counts, mix))
+    pattern_groups = {key: part for key, part in patterns.groupby([*by, "hindrance"], sort=False)}
+    key_groups = {key: tuple(keys.loc[part.index[0]]) for key, part in pattern_groups.items()}
     mix_groups = dict(iter(mix.groupby(by, sort=False))) if by else {(): mix}
-    rows = []
+    rows, pending = [], []
     for record in counts.to_dict("records"):
         group = tuple(record[c] for c in by)
         row = {c: record[c] for c in [*by, "hindrance"]}
@@ -132,9 +159,17 @@ def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
         if row["arm_teachers"] < minimum:
             row.update({c: math.nan for c in FIT_COLUMNS}, note="")  # suppressed below: not fitted
         else:
-            row.update(hazard_fit(line_groups[(*group, record["hindrance"])], factors, mix_groups[group],
-                                  rd_rounds))
+            key = (*group, record["hindrance"])
+            fit = _PatternFit(pattern_groups[key], factors, int(record["schools"]))
+            row.update(fit.result)
+            if fit.needs_meat:
+                fit.mix, fit.rd_rounds, fit.row = mix_groups[group], rd_rounds, row
+                fit.group, fit.keys = group, key_groups[key]
+                pending.append(fit)
         rows.append(row)
+    if pending:
+        for fit, (meat, schools) in zip(pending, sql.meats(con, pending)):
+            fit.row.update(fit.finish(meat, schools))
     frame = pd.DataFrame(rows)
 
     order = {code: i for i, code in enumerate(config.hindrance_codes)}
@@ -164,105 +199,335 @@ def _fill_missing(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def _aggregates(con, config, filters: Filters, by: list[str], codes: list[str], factors: list[str],
-                exposure_column: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Three aggregates of the at-risk person-periods, computed in DuckDB:
-    `lines`: one line per (--by, hindrance, school, factors, exposed) with `events`, `trials`;
-    `counts`: per (--by, hindrance) distinct exposed / unexposed teachers and exposed events;
-    `mix`: teacher-practices per (--by, practice, programme[, district]) for the standardisation.
-    Each is sorted, so the floating-point sums of the fit run in the same order on every call
-    (the same figure on every rerun, to the last digit)."""
-    where, params = filters.replace(hindrance=()).where("practice", alias="pp")
-    params["hindrance_codes"] = codes
-    line_keys = list(dict.fromkeys([*by, "hindrance", "school_id", *factors]))
-    mix_keys = list(dict.fromkeys([*by, *[f for f in factors if f != "months"]]))
-    ctes = f"""
+class _Sql:
+    """The queries of one call. Every aggregate is computed in DuckDB and sorted, so the
+    floating-point sums in numpy run in the same order on every call (the same figure on every
+    rerun, to the last digit):
+    `patterns`: per (--by, hindrance, factors, exposed) `events`, `trials` (a few hundred lines per
+    group: the school is not in the key);
+    `counts`: per (--by, hindrance) distinct exposed / unexposed teachers, exposed events and the
+    group's schools;
+    `mix`: teacher-practices per (--by, practice, programme[, district]) for the standardisation;
+    `meats`: after the fits, each school's summed score, one school row per fit (see `meats`)."""
+
+    def __init__(self, config, by, factors, codes, exposure_column, where, params):
+        self.config, self.by, self.factors, self.codes = config, by, factors, codes
+        self.reported = exposure_column
+        self.params = params | {"hindrance_codes": codes}
+        self.ctes = f"""
 codes as (
     select unnest($hindrance_codes::varchar[]) as hindrance
 ),
 risk_set as (
     select pp.* from person_period pp
     where pp.at_risk and pp.months > 0 and {where}
-),
-exposure_rows as (
-    select r.*, c.hindrance, list_contains(r.{exposure_column}, c.hindrance) as exposed
-    from risk_set r cross join codes c
 )"""
-    lines = query(con, config, f"""{ctes}
-select {select_list(line_keys)}exposed::integer as exposed,
-       sum(event::integer)::double as events, count(*)::double as trials
-from exposure_rows
+
+    def aggregates(self, con):
+        by, factors = self.by, self.factors
+        n = len(self.codes)
+        line_keys = list(dict.fromkeys([*by, "school_id", *factors]))
+        pattern_keys = list(dict.fromkeys([*by, *factors]))
+        per_code = {f"line_code_{i}": code for i, code in enumerate(self.codes)}
+        reports = "".join(f", list_contains({self.reported}, $line_code_{i}) as reported_{i}" for i in range(n))
+        exposed_counts = "".join(f", count(*) filter (where event and reported_{i}) as y1_{i}"
+                                 f", count(*) filter (where reported_{i}) as m1_{i}" for i in range(n))
+        # the lines: per (--by, school, factors) the rows and events, and those of the rows
+        # reporting each hindrance; kept in DuckDB (a temporary table of this call's cursor) for
+        # the patterns now and the schools' scores after the fits
+        execute(con, f"""create temp table {LINES} as
+with {BASE_CTES},{self.ctes}
+select {select_list(line_keys)}count(*) filter (where event) as y, count(*) as m{exposed_counts}
+from (select *{reports} from risk_set)
 group by all
+""", base_params(self.config) | self.params | per_code)
+        pick = lambda name: "case c.i " + " ".join(f"when {i} then p.{name}_{i}" for i in range(n)) + " end"  # noqa: E731
+        patterns = query(con, self.config, f"""
+pattern_lines as (
+    select {select_list(pattern_keys)}sum(y) as y, sum(m) as m{"".join(f", sum(y1_{i}) as y1_{i}, sum(m1_{i}) as m1_{i}" for i in range(n))}
+    from {LINES}
+    group by all
+),
+coded as (
+    select unnest($hindrance_codes::varchar[]) as hindrance,
+           generate_subscripts($hindrance_codes::varchar[], 1) - 1 as i
+),
+arms as (
+    select {select_list(by, "p")}c.hindrance, {select_list([f for f in factors if f not in by], "p")}x.exposed,
+           case when x.exposed = 1 then {pick("y1")} else p.y - {pick("y1")} end as events,
+           case when x.exposed = 1 then {pick("m1")} else p.m - {pick("m1")} end as trials
+    from pattern_lines p cross join coded c cross join (select unnest([0, 1]) as exposed) x
+)
+select * replace (events::double as events, trials::double as trials)
+from arms
+where trials > 0
 order by all
-""", params)
-    counts = query(con, config, f"""{ctes}
-select {select_list([*by, "hindrance"])}
-       count(distinct teacher_key) filter (where exposed) as exposed_teachers,
-       count(distinct teacher_key) filter (where not exposed) as unexposed_teachers,
-       count(*) filter (where exposed and event) as exposed_events
-from exposure_rows
-group by all
+""", self.params)
+        # a teacher is exposed to h if one of their rows of the group reports h, unexposed if one
+        # does not: per teacher and hindrance, any and every row reporting it
+        n = len(self.codes)
+        per_code = {f"count_code_{i}": code for i, code in enumerate(self.codes)}
+        reports = "".join(f", bool_or(list_contains({self.reported}, $count_code_{i})) as any_{i}"
+                          f", bool_and(list_contains({self.reported}, $count_code_{i})) as all_{i}"
+                          for i in range(n))
+        tallies = "".join(f", count(*) filter (where any_{i}) as exposed_{i}"
+                          f", count(*) filter (where not all_{i}) as unexposed_{i}" for i in range(n))
+        pick = lambda name: "case c.i " + " ".join(f"when {i} then g.{name}_{i}" for i in range(n)) + " end"  # noqa: E731
+        counts = query(con, self.config, f"""{self.ctes},
+teacher_reports as (
+    select {select_list(by)}teacher_key{reports}
+    from risk_set
+    group by all
+),
+group_teachers as (
+    select {select_list(by)}{tallies[2:]} from teacher_reports group by all
+    having count(*) > 0  -- no empty group when there is no --by
+),
+group_schools as (
+    select {select_list(by)}count(distinct school_id) as schools from risk_set group by all
+),
+coded as (
+    select unnest($hindrance_codes::varchar[]) as hindrance,
+           generate_subscripts($hindrance_codes::varchar[], 1) - 1 as i
+)
+select {select_list(by, "g")}c.hindrance, {pick("exposed")} as exposed_teachers,
+       {pick("unexposed")} as unexposed_teachers, s.schools
+from group_teachers g cross join coded c
+join group_schools s on {" and ".join(f"g.{c} is not distinct from s.{c}" for c in by) or "true"}
 order by all
-""", params)
-    mix = query(con, config, f"""{ctes}
-select {select_list(mix_keys)}count(distinct (teacher_key, practice))::double as units
+""", self.params | per_code)
+        mix_keys = list(dict.fromkeys([*by, *[f for f in factors if f != "months"]]))
+        mix = query(con, self.config, f"""{self.ctes}
+select {select_list(mix_keys)}count(distinct teacher_key)::double as units  -- practice is in the key: teacher-practices
 from risk_set
 group by all
 order by all
-""", params)
-    return lines, counts, mix
+""", self.params)
+        # events among exposed rows, per (--by, hindrance), from the patterns
+        exposed = patterns[patterns["exposed"] == 1]
+        events = exposed.groupby([*by, "hindrance"], dropna=False)["events"].sum().rename("exposed_events")
+        counts = counts.merge(events.reset_index(), how="left", on=[*by, "hindrance"])
+        counts["exposed_events"] = counts["exposed_events"].fillna(0).astype("int64")
+        return patterns, counts, mix
+
+    def meats(self, con, fits: list["_PatternFit"]) -> list[tuple[np.ndarray, int]]:
+        """For each fit: (sum over schools of s_g s_g', G) with s_g the school's summed score
+        at the fitted hazards and G the schools with a line in the fit. DuckDB sums each line's
+        score per school (and per school and level of each factor not in --by): a few numbers per
+        school and fit leave it, never the lines. A line's score, a_p events - u_p trials with
+        u_p = exp(eta_p), a_p = u_p / mu_p of its pattern, is scaled by a power of two and
+        rounded to an integer, so its per-school sums are exact whatever order DuckDB adds them
+        in (the same figures on every call); the rounding is 2^-61 of the largest line's."""
+        by, factors = self.by, self.factors
+        key_columns = list(dict.fromkeys([*by, *factors]))
+        level_factors = [f for f in factors if f not in by]  # a --by factor has one level per group
+        codes = self.codes  # the lines' columns: one set per hindrance of the call
+        slot = {code: i for i, code in enumerate(codes)}
+        groups: dict = {}
+        for fit in fits:
+            groups.setdefault(fit.group, []).append(fit)
+        frames = []
+        for members in groups.values():
+            # every hindrance of a group has the same patterns of factors (exposure aside)
+            first = members[0]
+            if level_factors:
+                combos = first.patterns.groupby(level_factors, sort=False)["trials"].sum().reset_index()
+            else:
+                combos = pd.DataFrame({"trials": [first.patterns["trials"].sum()]})
+            frame = combos[level_factors].copy()
+            for column, value in zip(by, first.keys):
+                frame[column] = value
+            frame = frame[key_columns]
+            columns = {f"{name}_{i}": np.zeros(len(combos)) for i in range(len(codes))
+                       for name in ("a0", "u0", "a1", "u1", "kept")}
+            for fit in members:
+                for name, value in fit.pattern_values(combos, level_factors).items():
+                    columns[f"{name}_{slot[fit.hindrance]}"] = value
+            frames.append(pd.concat([frame.reset_index(drop=True), pd.DataFrame(columns)], axis=1))
+        values = pd.concat(frames, ignore_index=True)
+        for column in key_columns:  # text keys as text, even where every value is missing
+            if values[column].dtype == object:
+                values[column] = values[column].astype("string")
+        levels = {f: sorted(set().union(*(fit.levels[f] for fit in fits))) for f in level_factors}
+        params = {f"meat_levels_{j}": [str(v) for v in levels[f]] for j, f in enumerate(level_factors)}
+        scores = "".join(
+            f", round(v.a0_{i} * (l.y - l.y1_{i}) - v.u0_{i} * (l.m - l.m1_{i}) + v.a1_{i} * l.y1_{i}"
+            f" - v.u1_{i} * l.m1_{i})::bigint as s_{i}"
+            f", round(v.a1_{i} * l.y1_{i} - v.u1_{i} * l.m1_{i})::bigint as e_{i}, v.kept_{i}"
+            for i in range(len(codes)))
+        sums = "".join(f", sum(s_{i})::double as s_{i}" for i in range(len(codes)))
+        totals = "".join(f", sum(e_{i})::double as e_{i}, max(kept_{i}) as kept_{i}" for i in range(len(codes)))
+        blanks = "".join(f", null::double as e_{i}, null::integer as kept_{i}" for i in range(len(codes)))
+        line_keys = list(dict.fromkeys([*by, "school_id", *factors]))
+        school_keys = list(dict.fromkeys([*by, "school_id"]))
+        by_rank = f"partition by {', '.join(by)} " if by else ""
+        # per school: every score and the exposed rows' score; per school and level of each factor
+        # (one aggregate each, not grouping sets: those would sum every column in every set)
+        selects = [f"""
+select {select_list(school_keys)}{"".join("null::integer as code_%d, " % k for k in range(len(level_factors)))}
+       {(1 << len(level_factors)) - 1} as part{sums}{totals}
+from scored group by all"""]
+        for j, factor in enumerate(level_factors):
+            codes_sql = "".join(
+                (f"coalesce(list_position($meat_levels_{k}::varchar[], {factor}::varchar), 0) - 1"
+                 if k == j else "null::integer") + f" as code_{k}, " for k in range(len(level_factors)))
+            selects.append(f"""
+select {select_list(school_keys)}{codes_sql}
+       {((1 << len(level_factors)) - 1) - (1 << (len(level_factors) - 1 - j))} as part{sums}{blanks}
+from scored group by {select_list([*school_keys, factor])[:-2]}""")
+        join = " and ".join(f"l.{c} is not distinct from v.{c}" for c in key_columns)
+        con.register("fitted_patterns", values)
+        try:
+            table = execute(con, f"""with
+scored as materialized (
+    select {select_list(line_keys, 'l')}{scores[2:]}
+    from {LINES} l join fitted_patterns v on {join}
+),
+school_parts as ({" union all ".join(selects)}
+)
+select {select_list(by)}dense_rank() over ({by_rank}order by school_id) - 1 as school,
+       {select_list([f"code_{k}" for k in range(len(level_factors))])}part{"".join(f", s_{i}, e_{i}, kept_{i}" for i in range(len(codes)))}
+from school_parts
+""", base_params(self.config) | params).fetchnumpy()
+        finally:
+            con.unregister("fitted_patterns")
+        if by:
+            keys = pd.DataFrame({c: table[c] for c in by})
+            keys = _fill_missing(keys, by)
+            rows_of = {key: part.index.to_numpy() for key, part in keys.groupby(by, sort=False)}
+        else:
+            rows_of = {(): np.arange(len(table["part"]))}
+        level_index = [{v: k for k, v in enumerate(levels[f])} for f in level_factors]
+        group_parts: dict = {}
+        out = []
+        for fit in fits:
+            if fit.group not in group_parts:
+                rows = rows_of.get(fit.group, np.arange(0))
+                group_parts[fit.group] = {c: np.asarray(table[c])[rows] for c in table if c not in by}
+            out.append(fit.meat(group_parts[fit.group], slot[fit.hindrance], level_factors, level_index))
+        return out
 
 
-def hazard_fit(lines: pd.DataFrame, factors: Sequence[str], mix: pd.DataFrame,
-               rd_rounds: Sequence[int]) -> dict:
-    """The adjusted and crude cloglog fits of one hindrance in one group, from its aggregated
-    `lines` (columns school_id, *factors, exposed, events, trials); `mix` gives the patterns and
-    weights of `risk_difference_12`. Returns the FIT_COLUMNS and `note`."""
-    result = {c: math.nan for c in FIT_COLUMNS} | {"note": ""}
-    exposed = lines["exposed"].to_numpy() == 1
-    if not exposed.any():
-        return result | {"note": "no rows with the hindrance"}
-    if exposed.all():
-        return result | {"note": "no rows without the hindrance"}
-    keep, forced = _estimable_rows(lines, factors)
-    data = lines[keep]
-    arm = data["exposed"].to_numpy() == 1
-    for name, mask in (("exposed", arm), ("unexposed", ~arm)):
-        events, trials = data.loc[mask, "events"].sum(), data.loc[mask, "trials"].sum()
-        if trials == 0 or events == 0 or events == trials:
-            what = "no abandonment" if events == 0 else "only abandonment"
-            return result | {"note": f"{what} among {name} rows: hazard ratio not estimable"}
-    schools = pd.factorize(data["school_id"])[0]
-    if schools.max() < 1:
-        return result | {"note": "one school only: no interval robust to clustering"}
+class _PatternFit:
+    """The adjusted and crude cloglog fits of one hindrance in one group, from its `patterns`
+    (columns *factors, exposed, events, trials): the likelihood depends on the lines only through
+    each covariate pattern's summed events and trials. `result` holds the FIT_COLUMNS and `note`
+    so far; `needs_meat` says the clustered covariance is still to come (`finish`)."""
 
-    levels = {f: sorted(data[f].unique()) for f in factors}
-    design, names = _design(data, levels)
-    design, names = _independent_columns(design, names)
-    fit = fit_cloglog(data["events"].to_numpy(), data["trials"].to_numpy(), design, schools)
-    if fit is None:
-        return result | {"note": "the hazard model did not converge"}
-    params, cov = fit
-    beta, se = params[1], math.sqrt(cov[1, 1])
-    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
-        return result | {"note": "the hazard model did not converge"}
-    result.update(hazard_ratio=math.exp(beta), ci_low=math.exp(beta - Z95 * se),
-                  ci_high=math.exp(beta + Z95 * se), p_value=float(2 * stats.norm.sf(abs(beta) / se)))
+    def __init__(self, patterns: pd.DataFrame, factors: Sequence[str], schools: int):
+        self.factors, self.hindrance = list(factors), patterns["hindrance"].iloc[0]
+        self.result = {c: math.nan for c in FIT_COLUMNS} | {"note": ""}
+        self.needs_meat = False
+        exposed = patterns["exposed"].to_numpy() == 1
+        if not exposed.any():
+            self.result["note"] = "no rows with the hindrance"
+            return
+        if exposed.all():
+            self.result["note"] = "no rows without the hindrance"
+            return
+        keep, self.forced = _estimable_rows(patterns, factors)
+        data = patterns[keep]
+        arm = data["exposed"].to_numpy() == 1
+        for name, mask in (("exposed", arm), ("unexposed", ~arm)):
+            events, trials = data.loc[mask, "events"].sum(), data.loc[mask, "trials"].sum()
+            if trials == 0 or events == 0 or events == trials:
+                what = "no abandonment" if events == 0 else "only abandonment"
+                self.result["note"] = f"{what} among {name} rows: hazard ratio not estimable"
+                return
+        if schools < 2:  # the schools of the whole group: fewer still have a line in the fit
+            self.result["note"] = "one school only: no interval robust to clustering"
+            return
+        self.patterns, self.data = patterns, data
+        self.levels = {f: sorted(data[f].unique()) for f in factors}
+        design, names = _design(data, self.levels)
+        self.columns = _independent_columns(design)
+        self.names = [names[j] for j in self.columns]
+        self.fit = _fit_patterns(data["events"].to_numpy(), data["trials"].to_numpy(), design[:, self.columns])
+        self.needs_meat = True
 
-    # crude: exposure and round only, on the lines collapsed to (round, exposed)
-    collapsed = data.groupby(["months", "exposed"], as_index=False)[["events", "trials"]].sum()
-    crude_design, _ = _design(collapsed, {"months": levels["months"]})
-    crude = fit_cloglog(collapsed["events"].to_numpy(), collapsed["trials"].to_numpy(), crude_design)
-    if crude is not None:
-        result["crude_hazard_ratio"] = math.exp(crude[0][1])
+    def pattern_values(self, combos: pd.DataFrame, level_factors) -> dict:
+        """Per combination of the group's factors (exposure aside, `combos`): this fit's a_p and
+        u_p at exposure 0 and 1, times its `scale`, and whether its lines are in the fit (`kept`)."""
+        kept = np.ones(len(combos), dtype=bool)
+        for factor in level_factors:
+            kept &= combos[factor].isin(self.levels[factor]).to_numpy()
+        values = {name: np.zeros(len(combos)) for name in ("a0", "u0", "a1", "u1")}
+        self.scale = 1.0
+        if self.fit is not None and kept.any():
+            design_frame = combos[kept].copy()
+            for factor in self.factors:
+                if factor not in level_factors:
+                    design_frame[factor] = self.patterns[factor].iloc[0]
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for exposed in (0, 1):
+                    design_frame["exposed"] = exposed
+                    design, _ = _design(design_frame, self.levels)
+                    u = np.exp(design[:, self.columns] @ self.fit[0])
+                    values[f"a{exposed}"][kept] = u / -np.expm1(-u)
+                    values[f"u{exposed}"][kept] = u
+                bound = float(np.max((values["a0"] + values["u0"] + values["a1"] + values["u1"])
+                                     * combos["trials"].to_numpy()))
+            if all(np.isfinite(v).all() for v in values.values()) and np.isfinite(bound):
+                # each line's score below 2^61 once scaled: an exact integer in 64 bits
+                self.scale = math.ldexp(1.0, min(61 - math.frexp(bound)[1], 1000)) if bound > 0 else 1.0
+            else:  # an infinite hazard: no covariance (as a non-finite one before)
+                self.fit = None
+                values = {name: np.zeros(len(combos)) for name in values}
+        return {name: value * self.scale for name, value in values.items()} | {"kept": kept.astype("float64")}
 
-    rd = _risk_difference(params, cov, names, levels, forced, factors, mix, rd_rounds)
-    if rd is not None:
-        result["risk_difference_12"], se_rd = rd
-        if np.isfinite(se_rd):
-            result["rd_ci_low"] = result["risk_difference_12"] - Z95 * se_rd
-            result["rd_ci_high"] = result["risk_difference_12"] + Z95 * se_rd
-    return result
+    def meat(self, part: dict, slot: int, level_factors, level_index) -> tuple[np.ndarray, int]:
+        """(sum over schools of s_g s_g', G) from the school rows of `meats` for this fit."""
+        top = (1 << len(level_factors)) - 1
+        parts, school = part["part"], part["school"].astype(np.int64)
+        n_schools = int(school.max()) + 1 if len(school) else 0
+        total = parts == top
+        by_school = np.zeros((n_schools, len(self.names)))
+        by_school[school[total], 0] = part[f"s_{slot}"][total]
+        by_school[school[total], 1] = part[f"e_{slot}"][total]
+        for j, factor in enumerate(level_factors):
+            wanted = [(k, level_index[j][name[1]]) for k, name in enumerate(self.names) if name[0] == factor]
+            if not wanted:
+                continue
+            rows = parts == top - (1 << (len(level_factors) - 1 - j))
+            dense = np.zeros((n_schools, len(level_index[j])))
+            dense[school[rows], part[f"code_{j}"][rows].astype(np.int64)] = part[f"s_{slot}"][rows]
+            for k, code in wanted:
+                by_school[:, k] = dense[:, code]
+        by_school /= self.scale
+        g = int((part[f"kept_{slot}"][total] > 0).sum())
+        return by_school.T @ by_school, g
+
+    def finish(self, meat: np.ndarray, schools: int) -> dict:
+        """The FIT_COLUMNS and `note` given the clustered meat and the schools in the fit."""
+        result = dict(self.result)
+        if schools < 2:
+            return result | {"note": "one school only: no interval robust to clustering"}
+        if self.fit is None:
+            return result | {"note": "the hazard model did not converge"}
+        params, bread = self.fit
+        g, n, k = schools, self.data["trials"].sum(), len(params)
+        cov = bread @ meat @ bread * g / (g - 1) * (n - 1) / (n - k)
+        beta, se = params[1], math.sqrt(cov[1, 1]) if cov[1, 1] >= 0 else math.nan
+        if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+            return result | {"note": "the hazard model did not converge"}
+        result.update(hazard_ratio=math.exp(beta), ci_low=math.exp(beta - Z95 * se),
+                      ci_high=math.exp(beta + Z95 * se), p_value=float(2 * stats.norm.sf(abs(beta) / se)))
+
+        # crude: exposure and round only, on the patterns collapsed to (round, exposed)
+        collapsed = self.data.groupby(["months", "exposed"], as_index=False)[["events", "trials"]].sum()
+        crude_design, _ = _design(collapsed, {"months": self.levels["months"]})
+        crude = fit_cloglog(collapsed["events"].to_numpy(), collapsed["trials"].to_numpy(), crude_design)
+        if crude is not None:
+            result["crude_hazard_ratio"] = math.exp(crude[0][1])
+
+        rd = _risk_difference(params, cov, self.names, self.levels, self.forced, self.factors, self.mix,
+                              self.rd_rounds)
+        if rd is not None:
+            result["risk_difference_12"], se_rd = rd
+            if np.isfinite(se_rd):
+                result["rd_ci_low"] = result["risk_difference_12"] - Z95 * se_rd
+                result["rd_ci_high"] = result["risk_difference_12"] + Z95 * se_rd
+        return result
 
 
 def fit_cloglog(events, trials, design, schools=None, max_iter: int = 100, tol: float = 1e-10):
@@ -273,16 +538,39 @@ def fit_cloglog(events, trials, design, schools=None, max_iter: int = 100, tol: 
     H the observed information and s_g a school's summed score (statsmodels' GLM cov_type="cluster"
     bread and meat), times G/(G-1) * (N-1)/(N-K) with N = sum of trials (the person-period rows),
     K parameters, G schools: statsmodels' default factor on the row-level fit. Without `schools`
-    the covariance is the inverse observed information. None if the fit does not converge."""
+    the covariance is the inverse observed information. None if the fit does not converge.
+    (`hindrance_effect` fits on the patterns and sums the schools' scores in DuckDB instead; this
+    is the same computation on lines held in memory.)"""
     y_line = np.asarray(events, dtype="float64")
     m_line = np.asarray(trials, dtype="float64")
     x_line = np.asarray(design, dtype="float64")
     # the likelihood depends on the lines only through each covariate pattern's summed events and
-    # trials (the school is not in the design): fit on the patterns, a few hundred rows however
-    # many schools; the lines come back for the clustered meat below
+    # trials (the school is not in the design): fit on the patterns; the lines come back for the
+    # clustered meat below
     x, pattern = _patterns(x_line)
     y = np.bincount(pattern, weights=y_line, minlength=len(x))
     m = np.bincount(pattern, weights=m_line, minlength=len(x))
+    fit = _fit_patterns(y, m, x, max_iter, tol)
+    if fit is None or schools is None:
+        return fit
+    params, bread = fit
+    schools = np.asarray(schools)
+    g, n, k = int(schools.max()) + 1, m_line.sum(), x.shape[1]
+    # each line's score at the fitted pattern hazard, summed per school
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = np.exp(x @ params)
+        mu = -np.expm1(-u)
+        line_score = u[pattern] * (y_line / mu[pattern] - m_line)
+    scores = x_line * line_score[:, None]
+    by_school = np.column_stack([np.bincount(schools, weights=scores[:, j], minlength=g) for j in range(k)])
+    cov = bread @ (by_school.T @ by_school) @ bread * g / (g - 1) * (n - 1) / (n - k)
+    return params, cov
+
+
+def _fit_patterns(y, m, x, max_iter: int = 100, tol: float = 1e-10):
+    """`fit_cloglog` on distinct covariate patterns (`y` events of `m` trials per row of `x`):
+    (params, inverse observed information), or None if the fit does not converge."""
+    y, m, x = (np.asarray(a, dtype="float64") for a in (y, m, x))
     pooled = min(max(y.sum() / m.sum(), 1e-6), 1 - 1e-6)
     params = np.zeros(x.shape[1])
     params[0] = math.log(-math.log1p(-pooled))
@@ -326,17 +614,7 @@ def fit_cloglog(events, trials, design, schools=None, max_iter: int = 100, tol: 
         bread = np.linalg.inv(x.T @ (x * curvature[:, None]))
     except np.linalg.LinAlgError:
         return None
-    if schools is None:
-        return params, bread
-    schools = np.asarray(schools)
-    g, n, k = int(schools.max()) + 1, m_line.sum(), x.shape[1]
-    # each line's score at the fitted pattern hazard, summed per school
-    with np.errstate(over="ignore", invalid="ignore"):
-        line_score = u[pattern] * (y_line / mu[pattern] - m_line)
-    scores = x_line * line_score[:, None]
-    by_school = np.column_stack([np.bincount(schools, weights=scores[:, j], minlength=g) for j in range(k)])
-    cov = bread @ (by_school.T @ by_school) @ bread * g / (g - 1) * (n - 1) / (n - k)
-    return params, cov
+    return params, bread
 
 
 def _patterns(design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -387,9 +665,9 @@ def _design(frame: pd.DataFrame, levels: dict) -> tuple[np.ndarray, list]:
     return np.column_stack(columns), names
 
 
-def _independent_columns(design: np.ndarray, names: list) -> tuple[np.ndarray, list]:
-    """Drop columns that are linear combinations of earlier ones (read off the Gram matrix, k x k),
-    so a nested factor (district within programme) does not make the model singular."""
+def _independent_columns(design: np.ndarray) -> list[int]:
+    """The columns that are not linear combinations of earlier ones (read off the Gram matrix,
+    k x k), so a nested factor (district within programme) does not make the model singular."""
     gram = design.T @ design
     keep = [0, 1]
     for j in range(2, design.shape[1]):
@@ -398,7 +676,7 @@ def _independent_columns(design: np.ndarray, names: list) -> tuple[np.ndarray, l
         residual = gram[j, j] - cross @ np.linalg.solve(inner, cross)
         if residual > 1e-9 * max(gram[j, j], 1.0):
             keep.append(j)
-    return design[:, keep], [names[j] for j in keep]
+    return keep
 
 
 def _risk_difference(params, cov, names, levels, forced, factors, mix, rd_rounds):
