@@ -95,7 +95,7 @@ import pandas as pd
 from scipy import stats
 
 from sustain.config import Config
-from sustain.db import execute
+from sustain.db import execute, sibling_cursor
 
 from .base import BASE_CTES, base_params, group_columns, query, select_list, suppress
 from .filters import BY_COLUMNS, Filters
@@ -127,7 +127,7 @@ def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     if not codes:  # a hindrance filter naming none of the config's
         return pd.DataFrame({c: pd.Series(dtype="object") for c in out_columns})
     sql = _Sql(config, by, factors, codes, EXPOSURES[exposure], where, params)
-    cursor = con.cursor()  # the lines table and the fitted patterns are seen by this call only
+    cursor = sibling_cursor(con)  # the lines table and the fitted patterns are seen by this call only
     try:
         return _hindrance_effect(cursor, config, by, factors, sql, out_columns)
     finally:
