@@ -155,7 +155,7 @@ def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None
 VALUES_RELATION = "as_scored_values"
 
 
-def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dict]:
+def _view_sql(by: Sequence[str], filters: Filters, slots: int, gradients: bool = True) -> tuple[str, dict]:
     """One query, the model's values joined in (`VALUES_RELATION`): per group of `by` (holding
     months) and school (`part` = 'cell'), the scored counts (`school_retained`, `school_n`,
     `school_teachers`), all units (`school_units`) and the sum of the unscored units' values
@@ -163,13 +163,14 @@ def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dic
     (`part` = 'gradient'), the unscored units' summed gradients (`gradient`, a list). The counts are summed from
     the cells stored at import (`rollup_cells`, `unscored_cells`) when the view allows
     (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each unit's stored
-    pattern (`model_unit_patterns`); the same figures either way."""
+    pattern (`model_unit_patterns`); the same figures either way. `gradients` False: the 'cell'
+    rows only (a view without the interval)."""
     grain = rollup_grain(by, filters)
     counts, params = _cell_counts(by, filters, grain) if grain is not None else _row_counts(by, filters)
     keys = ", ".join(dict.fromkeys([*by, "school_id"]))
     slopes = ", ".join(f"v.d{i}" for i in range(slots))
     # one list column, so that the many 'cell' rows carry one null, not one per slot
-    gradients = "[" + ", ".join(f"sum(school_units * d{i})" for i in range(slots)) + "] as gradient"
+    gradient_sums = "[" + ", ".join(f"sum(school_units * d{i})" for i in range(slots)) + "] as gradient"
     sql = f"""{counts},
 valued as (
     select u.*, v.value, {slopes}
@@ -196,8 +197,10 @@ select 'cell' as part, {keys},
        sum(unvalued)::bigint as unvalued
 from school_cells
 group by all
-union all by name
-select 'gradient' as part, {select_list(by)}model_programme, model_practice, {gradients}
+"""
+    if gradients:
+        sql += f"""union all by name
+select 'gradient' as part, {select_list(by)}model_programme, model_practice, {gradient_sums}
 from valued
 group by all
 """
@@ -257,10 +260,12 @@ unscored_units as (
 
 
 def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
-                     config: Config) -> pd.DataFrame:
+                     config: Config, interval: bool = True) -> pd.DataFrame:
     """Per group of `by` (holding months): rate (the as-scored share), retained, n, teachers (the
     units and distinct teachers scored at t), ci_low, ci_high (module docstring); only rounds where
-    at least one unit of the group was scored. Unsuppressed."""
+    at least one unit of the group was scored. Unsuppressed. `interval` False: ci_low and ci_high
+    are NaN, and the model's gradients are not summed (a table of every school that shows no
+    interval: most of the cost of a national one)."""
     by = list(by)
     columns = [*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers"]
     model = fit_model(con, config)
@@ -270,7 +275,7 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
         cursor = con.cursor()
         try:
             cursor.register(VALUES_RELATION, model.values)
-            parts = query(cursor, config, *_view_sql(by, filters, model.slots))
+            parts = query(cursor, config, *_view_sql(by, filters, model.slots, gradients=interval))
         finally:
             cursor.close()
     if parts.empty:
@@ -289,6 +294,11 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     schools = np.bincount(gid, weights=(school_units > 0), minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = value / units
+    if not interval:
+        frame = index.assign(rate=rate, retained=total("school_retained").round().astype("int64"),
+                             n=total("school_n").round().astype("int64"), ci_low=np.nan, ci_high=np.nan,
+                             teachers=total("school_teachers").round().astype("int64"))
+        return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
     spread = school_value - rate[gid] * school_units
     residual = np.bincount(gid, weights=spread**2, minlength=n_groups)
     # the model's share of the variance: g' X_s per school, g = the group's summed gradients
