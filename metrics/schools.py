@@ -51,7 +51,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import Config
+from sustain.config import DAYS_PER_MONTH, Config
 
 from .as_scored import as_scored_shares
 from .base import TOO_FEW, filtered_rows, order_rows, query, school_hierarchy, suppress
@@ -166,39 +166,38 @@ def within(table: pd.DataFrame, filters: Filters) -> pd.DataFrame:
 def _school_context(con: duckdb.DuckDBPyConnection, filters: Filters, config: Config) -> pd.DataFrame:
     """Each school with visits under the filters: its names and hierarchy, and the hindrances
     reported at its visits with the teacher present (counts of visits)."""
-    if filters.practice:
-        # visits at which a chosen practice was scored (one row per practice: each visit once)
+    if filters.practice or not _visits_placed_once(config):
+        # one row per practice scored (a practice filter), or a visit placed on two rounds: each
+        # visit once
         rows, params = filtered_rows([], filters, "placed_visits")
         visits = f"""
 present_visits as (
     select distinct submission_id, school_id from ({rows}) where teacher_status = 'present'
+),
+school_visits as (
+    select school_id, count(*) as visits from present_visits group by all
 ),
 reported as (
     select pv.school_id, vh.hindrance
     from present_visits pv join visit_hindrances vh using (submission_id)
 ),"""
     else:
-        # the placed visits themselves (model_visits: `placed_visits` with its hindrances), read
-        # twice rather than through one CTE, which DuckDB would materialise
+        # each placed visit is a visit, with its hindrances listed (model_visits: `placed_visits`
+        # with that list), read twice rather than through one CTE that DuckDB would materialise
         rows, params = filtered_rows([], filters, "model_visits")
         visits = f"""
-present_visits as not materialized (
-    select distinct submission_id, school_id from ({rows}) where teacher_status = 'present'
+school_visits as (
+    select school_id, count(*) as visits from ({rows}) where teacher_status = 'present' group by all
 ),
 reported as (
-    select school_id, unnest(hindrances) as hindrance from (
-        select distinct submission_id, school_id, hindrances
-        from ({rows}) where teacher_status = 'present' and len(hindrances) > 0
-    )
+    select school_id, unnest(hindrances) as hindrance
+    from ({rows}) where teacher_status = 'present' and len(hindrances) > 0
 ),"""
     # the text is built where the counts are (one string per school, most reported first, then in
     # config order; codes outside the config after them, by code), not in a Python loop per school
     codes = config.hindrance_codes
     params = params | {"label_codes": codes, "label_texts": [config.hindrance_label(c) for c in codes]}
     frame = query(con, config, f"""{visits}
-school_visits as (
-    select school_id, count(*) as visits from present_visits group by all
-),
 school_hindrances as (
     select school_id, hindrance, count(*) as reported from reported group by all
 ),
@@ -224,6 +223,15 @@ left join school_texts st using (school_id)
     if frame.empty:  # no school: the column is untyped, as an empty table has always given it
         frame["hindrances"] = frame["hindrances"].astype("float64")
     return frame[["school_id", "school_name", "cluster", "district", "province", "hindrances"]]
+
+
+def _visits_placed_once(config: Config) -> bool:
+    """True when no visit can be placed on two rounds (ingest/model.py places a visit on every
+    round within schedule.window_weeks of it, then keeps the latest visit per teacher and round):
+    the windows of consecutive rounds do not overlap."""
+    months = sorted(set(config.schedule.months))
+    window = config.schedule.window_weeks * 7
+    return all((later - earlier) * DAYS_PER_MONTH > 2 * window for earlier, later in zip(months, months[1:]))
 
 
 TEACHER_COLUMNS = ["teacher_key", "school_id", "latest_months", "retained_practices", "lost_practices", "retained",
