@@ -58,6 +58,7 @@ RECENT_DAYS = 92            # about 3 months: the latest round's visits, the CoP
 RECENCY_FULL_MONTHS = 12    # a school not visited for this long gets the full recency need
 from .communities import ACTIVE_MEETINGS_PER_MONTH as COP_ACTIVE_SHARE  # noqa: E402 one definition of "active"
 TOP_HINDRANCES = 2          # hindrances named in the reason
+TOP_PLACES = range(1, TOP_HINDRANCES + 1)
 
 TOO_FEW_DECAY = "too few observations to judge decay"
 
@@ -99,20 +100,18 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     labels = {code: config.hindrance_label(code) for code in config.hindrance_codes}
     label = lambda code: labels[code] if code in labels else config.hindrance_label(code)  # noqa: E731
     min_n = config.thresholds.min_group_n
+    # per school, its most reported recent hindrances (None past the last one reported)
+    top_codes = list(zip(*(schools[f"code_{i}"].tolist() for i in TOP_PLACES)))
+    top_counts = list(zip(*(schools[f"count_{i}"].tolist() for i in TOP_PLACES)))
 
-    columns: dict[str, list] = {c: [] for c in ("school_id", "school_name", "cluster", "district", "teachers",
-                                                "retention_index", "n", "round", "p_below_programme",
-                                                "persistence_class", "suppressed", "recent_visits", "top_hindrances",
-                                                "hindrance_share", "last_visit", "months_since_visit", "cop_active",
-                                                "need_score", "reason")}
+    rows = []
     for (school_id, school_name, cluster, district, teachers, teachers_gone, last_visit, recent, active_share,
          meetings, log_used, top_codes, top_counts, known, d_round, d_class, d_suppressed, d_p, d_reference,
          d_programme, d_index, d_n, d_retained) in zip(
             schools["school_id"].tolist(), schools["school_name"].tolist(), schools["cluster"].tolist(),
             schools["district"].tolist(), schools["teachers"].tolist(), schools["teachers_gone"].tolist(),
             schools["last_visit"].tolist(), schools["recent_visits"].tolist(), schools["active_share"].tolist(),
-            schools["meetings"].tolist(), schools["log_used"].tolist(), schools["top_codes"].tolist(),
-            schools["top_counts"].tolist(), has_decay, decay["round"].tolist(),
+            schools["meetings"].tolist(), schools["log_used"].tolist(), top_codes, top_counts, has_decay, decay["round"].tolist(),
             decay["persistence_class"].tolist(), decay["suppressed"].tolist(), decay["p_below_programme"].tolist(),
             decay["programme_retention"].tolist(), decay["programme"].tolist(), decay["index"].tolist(),
             decay["n"].tolist(), decay["retained"].tolist()):
@@ -121,9 +120,9 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
         retention_index, n, p_below, shown_round, kind, suppressed = np.nan, pd.NA, np.nan, pd.NA, TOO_FEW, True
         if known:
             shown_round, kind, suppressed = d_round, d_class, bool(d_suppressed)
-        if not known or pd.isna(d_round):
+        if not known or d_round is pd.NA:
             parts.append(TOO_FEW_DECAY)
-        elif pd.isna(d_p):
+        elif d_p != d_p:  # NaN
             parts.append(f"not visited {_after(int(d_round))}, when schools are compared")
         else:
             p, reference = float(d_p), float(d_reference)
@@ -142,8 +141,7 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
         if recent == 0:
             parts.append("no recent visit with the teacher present to ask about hindrances")
         else:
-            top = ([(code, int(count)) for code, count in zip(top_codes, top_counts)]
-                   if isinstance(top_codes, (list, np.ndarray)) else [])
+            top = [(code, int(count)) for code, count in zip(top_codes, top_counts) if isinstance(code, str)]
             share = top[0][1] / recent if top else 0.0
             top_text = ", ".join(label(c) for c, _ in top)
             needs["hindrances"] = share
@@ -155,12 +153,12 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
             else:
                 parts.append(f"no hindrance reported at {recent} recent visit{_s(recent)}")
         # months since the last visit
-        if pd.isna(last_visit):
+        if last_visit is pd.NaT:
             last_date, months = pd.NaT, np.nan
             needs["recency"] = 1.0
             parts.append("never visited")
         else:
-            last_date = pd.Timestamp(last_visit).date()
+            last_date = last_visit.date()
             months = (today - last_date).days / DAYS_PER_MONTH
             needs["recency"] = min(max(months / RECENCY_FULL_MONTHS, 0.0), 1.0)
             whole = math.floor(months)
@@ -179,21 +177,21 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
             score = np.nan
             parts.insert(0, "every trained teacher of the school is recorded as left or transferred: "
                             "no practice to follow up (not scored)")
-        for column, value in (("school_id", school_id), ("school_name", school_name), ("cluster", cluster),
-                              ("district", district), ("teachers", int(teachers)),
-                              ("retention_index", retention_index), ("n", n), ("round", shown_round),
-                              ("p_below_programme", p_below), ("persistence_class", kind),
-                              ("suppressed", suppressed), ("recent_visits", recent), ("top_hindrances", top_text),
-                              ("hindrance_share", share), ("last_visit", last_date), ("months_since_visit", months),
-                              ("cop_active", active), ("need_score", score), ("reason", "; ".join(parts))):
-            columns[column].append(value)
+        rows.append((school_id, school_name, cluster, district, int(teachers), retention_index, n, shown_round, p_below,
+                     kind, suppressed, recent, top_text, share, last_date, months, active, score, "; ".join(parts)))
 
-    plan = _ranked(pd.DataFrame(columns))
+    plan = _ranked(pd.DataFrame(rows, columns=ROW_COLUMNS))
     plan["rank"] = np.arange(1, len(plan) + 1)
     plan["n"] = plan["n"].astype("Int64")
     plan["round"] = plan["round"].astype("Int64")
     plan["cop_active"] = plan["cop_active"].astype("boolean")
     return plan[PLAN_COLUMNS]
+
+
+# the columns of a school's row as visit_plan builds it (before its rank and order note)
+ROW_COLUMNS = ["school_id", "school_name", "cluster", "district", "teachers", "retention_index", "n", "round",
+               "p_below_programme", "persistence_class", "suppressed", "recent_visits", "top_hindrances",
+               "hindrance_share", "last_visit", "months_since_visit", "cop_active", "need_score", "reason"]
 
 
 # the order of schools of equal shown score (need_score to 2 decimals, as shown): each key with
@@ -252,7 +250,7 @@ def _s(count: int) -> str:
 
 
 def _cop_active(active_share, meetings, log_used) -> bool | None:
-    by_visits = None if pd.isna(active_share) else float(active_share) >= COP_ACTIVE_SHARE
+    by_visits = None if active_share is None or active_share != active_share else float(active_share) >= COP_ACTIVE_SHARE
     by_log = (int(meetings) > 0) if bool(log_used) else None
     if by_visits is None and by_log is None:
         return None
@@ -261,15 +259,18 @@ def _cop_active(active_share, meetings, log_used) -> bool | None:
 
 def _school_facts(con, filters: Filters, config: Config, today: dt.date) -> pd.DataFrame:
     """Per school of the filtered roster (or of its filtered visits): names, roster teachers,
-    last visit, recent present visits and the hindrances most reported there (`top_codes`,
-    `top_counts`: the first TOP_HINDRANCES, most reported first, ties in config order, then by
-    code), and the cluster's CoP signals. One query; the visits are read from model_visits
+    last visit, recent present visits and the hindrances most reported there (`code_i`,
+    `count_i` for i in TOP_PLACES: most reported first, ties in config order, then by code), and
+    the cluster's CoP signals. One query; the visits are read from model_visits
     (`placed_visits` with each visit's hindrances listed), whose several readers would otherwise
     make DuckDB materialise every column of the base relation."""
     roster_filters = filters.replace(practice=(), months_min=None, months_max=None)
     roster_where, roster_params = roster_filters.where("visit")
     visit_rows, visit_params = filtered_rows([], filters.replace(practice=()), "model_visits")
     codes = config.hindrance_codes
+    # the i-th most reported hindrance and its count (i an integer of TOP_PLACES, not data)
+    top_columns = ", ".join(f"max(hindrance) filter (where place = {i}) as code_{i}, "
+                            f"max(reported) filter (where place = {i}) as count_{i}" for i in TOP_PLACES)
     return query(con, config, f"""
 roster as (
     select t.teacher_key, {teacher_select("t")}, t.school_id,
@@ -279,7 +280,7 @@ roster as (
 filtered_roster as (
     select * from roster where {roster_where}
 ),
-filtered_visits as (
+filtered_visits as not materialized (
     select teacher_key, submission_id, school_id, visit_date, teacher_status, hindrances from ({visit_rows})
 ),
 plan_schools as (
@@ -300,7 +301,7 @@ roster_teachers as (
 school_last as (
     select school_id, max(visit_date) as last_visit from filtered_visits group by school_id
 ),
-recent as (
+recent as not materialized (
     select fv.school_id, fv.hindrances
     from filtered_visits fv join school_last sl using (school_id)
     where fv.teacher_status = 'present' and fv.visit_date > sl.last_visit - to_days($recent_days)
@@ -316,12 +317,17 @@ recent_reports as (
 hindrance_ranks as (
     select unnest($hindrance_codes::varchar[]) as hindrance, unnest(range(len($hindrance_codes::varchar[]))) as rank
 ),
-top_hindrances as (
-    select rr.school_id,
-           list(rr.hindrance order by rr.reported desc, coalesce(hr.rank, $code_count), rr.hindrance)[1:$top] as top_codes,
-           list(rr.reported order by rr.reported desc, coalesce(hr.rank, $code_count), rr.hindrance)[1:$top] as top_counts
+ranked_reports as (
+    select rr.school_id, rr.hindrance, rr.reported,
+           row_number() over (partition by rr.school_id
+                              order by rr.reported desc, coalesce(hr.rank, $code_count), rr.hindrance) as place
     from recent_reports rr left join hindrance_ranks hr using (hindrance)
-    group by rr.school_id
+),
+top_hindrances as (
+    select school_id, {top_columns}
+    from ranked_reports
+    where place <= $top
+    group by school_id
 ),
 all_visits as (
     select cluster, visit_date, teacher_status, cop_active from model_visits
@@ -348,7 +354,7 @@ select ps.school_id, sc.school_name, sc.cluster, sc.district,
        coalesce(rt.teachers_gone, 0) as teachers_gone,
        sl.last_visit,
        coalesce(rv.recent_visits, 0) as recent_visits,
-       th.top_codes, th.top_counts,
+       {", ".join(f"th.code_{i}, th.count_{i}" for i in TOP_PLACES)},
        ca.active_share,
        coalesce(cm.meetings, 0) as meetings,
        (select count(*) > 0 from cop_meetings) as log_used
