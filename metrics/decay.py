@@ -402,13 +402,27 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     by_programme = cells.groupby(["programme", "months"], as_index=False)[["n"]].sum()
     chosen_round = common_round(by_programme, filters)
     columns = [*[c for c in chosen if c not in PERSISTENCE_COLUMNS], *PERSISTENCE_COLUMNS]
-    base = cells.loc[cells["months"] == 0, keys].drop_duplicates()
-    if chosen_round is None or base.empty:
-        frame = base.assign(round=pd.NA, retained=0, n=0, teachers=0)
+    # one row per key at month 0 or at the round (a unit seen at the round lies where it was
+    # then, maybe not at its month-0 school), with the round's counts (0 where it has none);
+    # cells hold one row per key and round, and the rows are ordered by key below
+    months = cells["months"].to_numpy()
+    at_round = months == chosen_round if chosen_round is not None else np.zeros(len(cells), dtype=bool)
+    base = months == 0
+    if chosen_round is None or not base.any():
+        frame = cells.loc[base, keys].assign(round=pd.NA, retained=0, n=0, teachers=0)
     else:
-        at_round = cells.loc[cells["months"] == chosen_round, [*keys, "retained", "n", "teachers"]]
-        frame = base.merge(at_round, on=keys, how="outer").assign(round=chosen_round)
-    frame[["retained", "n", "teachers"]] = frame[["retained", "n", "teachers"]].fillna(0).astype("int64")
+        rows = cells.loc[base | at_round].reset_index(drop=True)
+        key = _group_codes(rows, keys)
+        first = ~pd.Series(key).duplicated().to_numpy()
+        frame = rows.loc[first, keys].reset_index(drop=True).assign(round=chosen_round)
+        position = np.full(key.max() + 1, -1)
+        position[key[first]] = np.arange(len(frame))
+        seen = (rows["months"] == chosen_round).to_numpy()
+        for column in ("retained", "n", "teachers"):
+            counts = np.zeros(len(frame), dtype="int64")
+            counts[position[key[seen]]] = rows.loc[seen, column].to_numpy(dtype="int64")
+            frame[column] = counts
+    frame[["retained", "n", "teachers"]] = frame[["retained", "n", "teachers"]].astype("int64")
     frame = _shrink(frame, keys, config)
     frame = suppress(order_rows(frame, keys), keys, ["index", "index_shrunk", "retained", "n", "teachers"],
                      config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
@@ -418,7 +432,7 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     frame["persistence_class"] = persistence_classes(frame["p_below_programme"], config)
     frame["round"] = frame["round"].astype("Int64")
     names = query(con, config, "names as (select school_id, school_name from schools)\nselect * from names")
-    frame = frame.merge(names, on="school_id", how="left")
+    frame["school_name"] = frame["school_id"].map(names.set_index("school_id")["school_name"])
     return frame[columns]
 
 
