@@ -112,9 +112,9 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
     frame["retention"] = [[None if rate != rate else rate for rate in line] for line in values]
     frame["retention_trend"] = [[rate for rate in line if rate == rate] for line in values]
     frame["latest_months"], frame["latest_retention"] = _latest(grid, rounds)
-    evidence = by_school(persistence(con, original, [], config))
+    evidence = by_school(persistence(con, original, [], config)).reindex(frame["school_id"])
     for column in EVIDENCE_COLUMNS:
-        frame[column] = frame["school_id"].map(evidence[column])
+        frame[column] = evidence[column].to_numpy()
     frame["round"] = frame["round"].astype("Int64")
     frame["persistence_class"] = frame["persistence_class"].fillna(TOO_FEW)
     frame = frame.sort_values(["p_below_programme", "p_at_risk", "school_id"], ascending=[False, False, True],
