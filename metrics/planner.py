@@ -52,6 +52,7 @@ from sustain.dimensions import teacher_select
 from .base import filtered_rows, query
 from .decay import TOO_FEW, by_school, persistence
 from .filters import Filters
+from .schools import visits_placed_once
 
 WEIGHTS = {"decay": 0.40, "hindrances": 0.25, "recency": 0.20, "cop": 0.15}
 RECENT_DAYS = 92            # about 3 months: the latest round's visits, the CoP log window
@@ -268,6 +269,13 @@ def _school_facts(con, filters: Filters, config: Config, today: dt.date) -> pd.D
     roster_where, roster_params = roster_filters.where("visit")
     visit_rows, visit_params = filtered_rows([], filters.replace(practice=()), "model_visits")
     codes = config.hindrance_codes
+    # each teacher's status at their latest visit (the earliest submission on a tie); a teacher's
+    # placed visits have distinct dates unless a visit date lies in two rounds' windows, so then
+    # the latest date alone decides (an aggregate, not a window over every visit)
+    last_status = ("select teacher_key, arg_max(teacher_status, visit_date) as teacher_status "
+                   "from filtered_visits group by teacher_key") if visits_placed_once(config) else \
+        ("select teacher_key, teacher_status from filtered_visits "
+         "qualify row_number() over (partition by teacher_key order by visit_date desc, submission_id) = 1")
     # the i-th most reported hindrance and its count (i an integer of TOP_PLACES, not data)
     top_columns = ", ".join(f"max(hindrance) filter (where place = {i}) as code_{i}, "
                             f"max(reported) filter (where place = {i}) as count_{i}" for i in TOP_PLACES)
@@ -289,8 +297,7 @@ plan_schools as (
     select school_id from filtered_visits
 ),
 last_status as (
-    select teacher_key, teacher_status from filtered_visits
-    qualify row_number() over (partition by teacher_key order by visit_date desc, submission_id) = 1
+    {last_status}
 ),
 roster_teachers as (
     select fr.school_id, count(*) as teachers,

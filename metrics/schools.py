@@ -166,7 +166,7 @@ def within(table: pd.DataFrame, filters: Filters) -> pd.DataFrame:
 def _school_context(con: duckdb.DuckDBPyConnection, filters: Filters, config: Config) -> pd.DataFrame:
     """Each school with visits under the filters: its names and hierarchy, and the hindrances
     reported at its visits with the teacher present (counts of visits)."""
-    if filters.practice or not _visits_placed_once(config):
+    if filters.practice or not visits_placed_once(config):
         # one row per practice scored (a practice filter), or a visit placed on two rounds: each
         # visit once
         rows, params = filtered_rows([], filters, "placed_visits")
@@ -225,7 +225,7 @@ left join school_texts st using (school_id)
     return frame[["school_id", "school_name", "cluster", "district", "province", "hindrances"]]
 
 
-def _visits_placed_once(config: Config) -> bool:
+def visits_placed_once(config: Config) -> bool:
     """True when no visit can be placed on two rounds (ingest/model.py places a visit on every
     round within schedule.window_weeks of it, then keeps the latest visit per teacher and round):
     the windows of consecutive rounds do not overlap."""

@@ -288,14 +288,14 @@ def test_school_trends_retention_is_the_retention_indicator_by_school(con):
 
 def test_school_context_counts_each_visit_once_whatever_the_schedule_windows(con):
     """The hindrance text counts placed visits (model_visits rows) when no visit can lie in two
-    rounds' windows, else each visit once (metrics/schools.py `_visits_placed_once`): the same
+    rounds' windows, else each visit once (metrics/schools.py `visits_placed_once`): the same
     text on this fixture (no visit is placed twice), with and without a hindrance or practice filter."""
-    from metrics.schools import _school_context, _visits_placed_once
+    from metrics.schools import _school_context, visits_placed_once
 
     connection, config = con
-    assert _visits_placed_once(config)  # rounds 3 months apart, windows of 6 weeks
+    assert visits_placed_once(config)  # rounds 3 months apart, windows of 6 weeks
     wide = config.model_copy(update={"schedule": config.schedule.model_copy(update={"window_weeks": 7})})
-    assert not _visits_placed_once(wide)  # 2 x 49 days > 91.3 days between rounds 0 and 3
+    assert not visits_placed_once(wide)  # 2 x 49 days > 91.3 days between rounds 0 and 3
     for filters in (Filters(), Filters(hindrance=("low_pay",)), Filters(practice=("group_work",))):
         placed = _school_context(connection, filters, config).sort_values("school_id").reset_index(drop=True)
         once = _school_context(connection, filters, wide).sort_values("school_id").reset_index(drop=True)
