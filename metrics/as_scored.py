@@ -170,7 +170,7 @@ VALUES_RELATION = "as_scored_values"
 SCHOOLS_RELATION = "as_scored_schools"
 
 
-def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dict]:
+def _view_sql(by: Sequence[str], filters: Filters, slots: int, interval: bool = True) -> tuple[str, dict]:
     """One query, the model's values (`VALUES_RELATION`) and school positions (`SCHOOLS_RELATION`)
     joined in, returning three parts (`part`):
     - 'group': per group of `by` (holding months), `gid` (the group's number), the scored counts
@@ -184,7 +184,8 @@ def _view_sql(by: Sequence[str], filters: Filters, slots: int) -> tuple[str, dic
     - 'gradient': per group and model group, the unscored units' summed gradients (`gradient`, a list).
     The counts are summed from the cells stored at import (`rollup_cells`, `unscored_cells`) when
     the view allows (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each
-    unit's stored pattern (`model_unit_patterns`); the same figures either way."""
+    unit's stored pattern (`model_unit_patterns`); the same figures either way. `interval` False:
+    the 'group' rows only, `residual` null (a view without the interval)."""
     grain = rollup_grain(by, filters, hindrance_cells=True)
     counts, params = _cell_counts(by, filters, grain) if grain is not None else _row_counts(by, filters)
     keys = ", ".join(dict.fromkeys([*by, "school_id"]))
@@ -234,7 +235,13 @@ group_totals as materialized (
            count(*) filter (where school_units > 0) as schools
     from school_totals
     group by {', '.join(by)}
-),
+)"""
+    if not interval:
+        return sql + """
+select 'group' as part, g.*, null::double as residual
+from group_totals g
+""", params
+    sql += f""",
 school_spread as (
     select g.gid, s.school_id, s.school_value - g.value / g.units * s.school_units as spread
     from school_totals s
@@ -317,14 +324,17 @@ unscored_units as (
 
 
 def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
-                     config: Config) -> pd.DataFrame:
+                     config: Config, interval: bool = True) -> pd.DataFrame:
     """Per group of `by` (holding months): rate (the as-scored share), retained, n, teachers (the
     units and distinct teachers scored at t), ci_low, ci_high (module docstring); only rounds where
     at least one unit of the group was scored. Unsuppressed.
 
     DuckDB sums each group's totals and its schools' squared spreads (`_view_sql`); what leaves it
     is one row per group, its gradients per model group, and per group and school only the
-    numbers the model's share of the variance needs (group, school position, spread)."""
+    numbers the model's share of the variance needs (group, school position, spread).
+    `interval` False: ci_low and ci_high are NaN, and neither the schools' spreads nor the model's
+    gradients are summed (a table of every school that shows no interval: most of the cost of a
+    national one)."""
     by = list(by)
     columns = [*by, "rate", "retained", "n", "ci_low", "ci_high", "teachers"]
     model = fit_model(con, config)
@@ -335,7 +345,7 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     try:
         cursor.register(VALUES_RELATION, model.values_arrow)
         cursor.register(SCHOOLS_RELATION, model.schools_arrow)
-        sql, params = _view_sql(by, filters, model.slots)
+        sql, params = _view_sql(by, filters, model.slots, interval)
         parts = relation(cursor, f"with {BASE_CTES},\n{sql}", base_params(config) | params).to_arrow_table()
     finally:
         cursor.close()
@@ -348,15 +358,20 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     n_groups = len(groups)
     if not (groups["gid"].to_numpy() == np.arange(n_groups)).all():
         raise AssertionError("group numbers are not 0..groups-1")
+    value, units = groups["value"].to_numpy(float), groups["units"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = value / units
+    if not interval:
+        frame = groups[by].assign(rate=rate, retained=groups["retained"].astype("int64"),
+                                  n=groups["n"].astype("int64"), ci_low=np.nan, ci_high=np.nan,
+                                  teachers=groups["teachers"].astype("int64"))
+        return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
     spreads = parts.filter(pc.equal(part, "school"))
     gid = spreads.column("gid").to_numpy().astype("int64")
     position = spreads.column("position").to_numpy().astype("int64")
     spread = spreads.column("spread").to_numpy()
     slopes = parts.filter(pc.equal(part, "gradient")).select(["gid", "model_programme", "model_practice",
                                                               "gradient"]).to_pandas()
-    value, units = groups["value"].to_numpy(float), groups["units"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = value / units
     residual = groups["residual"].to_numpy(float)
     # the model's share of the variance: g' X_s per school, g = the group's summed gradients
     gradient = np.zeros((n_groups, model.influence.shape[1]))

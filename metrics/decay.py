@@ -402,13 +402,27 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     by_programme = cells.groupby(["programme", "months"], as_index=False)[["n"]].sum()
     chosen_round = common_round(by_programme, filters)
     columns = [*[c for c in chosen if c not in PERSISTENCE_COLUMNS], *PERSISTENCE_COLUMNS]
-    base = cells.loc[cells["months"] == 0, keys].drop_duplicates()
-    if chosen_round is None or base.empty:
-        frame = base.assign(round=pd.NA, retained=0, n=0, teachers=0)
+    # one row per key at month 0 or at the round (a unit seen at the round lies where it was
+    # then, maybe not at its month-0 school), with the round's counts (0 where it has none);
+    # cells hold one row per key and round, and the rows are ordered by key below
+    months = cells["months"].to_numpy()
+    at_round = months == chosen_round if chosen_round is not None else np.zeros(len(cells), dtype=bool)
+    base = months == 0
+    if chosen_round is None or not base.any():
+        frame = cells.loc[base, keys].assign(round=pd.NA, retained=0, n=0, teachers=0)
     else:
-        at_round = cells.loc[cells["months"] == chosen_round, [*keys, "retained", "n", "teachers"]]
-        frame = base.merge(at_round, on=keys, how="outer").assign(round=chosen_round)
-    frame[["retained", "n", "teachers"]] = frame[["retained", "n", "teachers"]].fillna(0).astype("int64")
+        rows = cells.loc[base | at_round].reset_index(drop=True)
+        key = _group_codes(rows, keys)
+        first = ~pd.Series(key).duplicated().to_numpy()
+        frame = rows.loc[first, keys].reset_index(drop=True).assign(round=chosen_round)
+        position = np.full(key.max() + 1, -1)
+        position[key[first]] = np.arange(len(frame))
+        seen = (rows["months"] == chosen_round).to_numpy()
+        for column in ("retained", "n", "teachers"):
+            counts = np.zeros(len(frame), dtype="int64")
+            counts[position[key[seen]]] = rows.loc[seen, column].to_numpy(dtype="int64")
+            frame[column] = counts
+    frame[["retained", "n", "teachers"]] = frame[["retained", "n", "teachers"]].astype("int64")
     frame = _shrink(frame, keys, config)
     frame = suppress(order_rows(frame, keys), keys, ["index", "index_shrunk", "retained", "n", "teachers"],
                      config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
@@ -418,7 +432,7 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     frame["persistence_class"] = persistence_classes(frame["p_below_programme"], config)
     frame["round"] = frame["round"].astype("Int64")
     names = query(con, config, "names as (select school_id, school_name from schools)\nselect * from names")
-    frame = frame.merge(names, on="school_id", how="left")
+    frame["school_name"] = frame["school_id"].map(names.set_index("school_id")["school_name"])
     return frame[columns]
 
 
@@ -447,9 +461,10 @@ def persistence_classes(p_below, config: Config) -> list[str]:
 
 def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFrame:
     """index, index_shrunk, p_at_risk, p_below_programme and programme_retention (see
-    `persistence`) for rows of (keys, retained, n)."""
+    `persistence`) for rows of (keys, retained, n). The groups (prior, fallback, reference) are
+    integer codes per row, so every per-school step is an array operation."""
     frame = frame.copy()
-    observed = frame["n"] > 0
+    observed = frame["n"].to_numpy() > 0
     k, n = frame["retained"].to_numpy(float), frame["n"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["index"] = np.where(observed, k / n, np.nan)
@@ -458,48 +473,56 @@ def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFram
     reference_keys = [c for c in keys if c not in GEOGRAPHY]
     a = np.full(len(frame), 1.0)
     b = np.full(len(frame), 1.0)
-    seen = frame[observed]
-    if len(seen):
-        local = _priors(seen, prior_keys)
-        chosen = frame[prior_keys].merge(local, on=prior_keys, how="left")
-        use_local = chosen["schools"].fillna(0).to_numpy() >= MIN_PRIOR_SCHOOLS
-        # the programme's prior, fitted only for the groups of too few schools
-        needing = seen[seen[prior_keys].merge(local, on=prior_keys, how="left")["schools"].to_numpy()
-                       < MIN_PRIOR_SCHOOLS]
-        wanted = needing[fallback_keys].drop_duplicates() if fallback_keys else None
-        scope = seen.merge(wanted, on=fallback_keys) if fallback_keys else seen
-        fallback = _priors(scope, fallback_keys) if len(needing) else pd.DataFrame(
-            {**{c: pd.Series(dtype=seen[c].dtype) for c in fallback_keys},
-             **{c: pd.Series(dtype="float64") for c in ("a", "b", "schools")}})
-        backup = frame[fallback_keys].merge(fallback, on=fallback_keys, how="left") if fallback_keys else \
-            pd.DataFrame({c: np.repeat(fallback[c].to_numpy() if len(fallback) else [np.nan], len(frame))
-                          for c in ("a", "b", "schools")})
-        use_backup = ~use_local & (backup["schools"].fillna(0).to_numpy() >= MIN_PRIOR_SCHOOLS)
-        a = np.where(use_local, chosen["a"], np.where(use_backup, backup["a"], 1.0)).astype(float)
-        b = np.where(use_local, chosen["b"], np.where(use_backup, backup["b"], 1.0)).astype(float)
+    if observed.any():
+        # the district's prior where it has enough schools observed at the round, else the
+        # programme's (fitted only for the programmes with such a district), else Beta(1, 1)
+        local = _group_codes(frame, prior_keys)
+        local_a, local_b, local_schools = _priors(k, n, local, observed)
+        use_local = local_schools[local] >= MIN_PRIOR_SCHOOLS
+        fallback = _group_codes(frame, fallback_keys)
+        wanted = np.zeros(fallback.max() + 1, dtype=bool)
+        wanted[fallback[observed & ~use_local]] = True
+        backup_a, backup_b, backup_schools = _priors(k, n, fallback, observed & wanted[fallback])
+        use_backup = ~use_local & (backup_schools[fallback] >= MIN_PRIOR_SCHOOLS)
+        a = np.where(use_local, local_a[local], np.where(use_backup, backup_a[fallback], 1.0))
+        b = np.where(use_local, local_b[local], np.where(use_backup, backup_b[fallback], 1.0))
     frame["index_shrunk"] = np.where(observed, (a + k) / (a + b + n), np.nan)
     frame["p_at_risk"] = np.where(observed, stats.beta.cdf(config.thresholds.at_risk_retention, a + k, b + n - k),
                                   np.nan)
-    if reference_keys:
-        pooled = seen.groupby(reference_keys, dropna=False)[["retained", "n"]].sum()
-        pooled = (pooled["retained"] / pooled["n"]).rename("programme_retention").reset_index()
-        reference = frame[reference_keys].merge(pooled, on=reference_keys, how="left")["programme_retention"]
-    else:
-        reference = pd.Series(seen["retained"].sum() / seen["n"].sum() if len(seen) else np.nan, index=frame.index)
-    frame["programme_retention"] = reference.to_numpy(dtype="float64")
+    # the programme's retention at the round: pooled over its schools observed there
+    reference = _group_codes(frame, reference_keys)
+    size = reference.max() + 1 if len(reference) else 0
+    pooled_k = np.bincount(reference[observed], weights=k[observed], minlength=size)
+    pooled_n = np.bincount(reference[observed], weights=n[observed], minlength=size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = np.where(pooled_n > 0, pooled_k / pooled_n, np.nan)
+    frame["programme_retention"] = pooled[reference] if len(reference) else np.zeros(0)
     frame["p_below_programme"] = np.where(observed, stats.beta.cdf(frame["programme_retention"], a + k, b + n - k),
                                           np.nan)
     return frame
 
 
-def _priors(seen: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """A fitted Beta(a, b) and the number of schools per group of `keys` (one row per group),
-    each fitted on the group's (retained, n) patterns."""
-    patterns = seen.groupby([*keys, "retained", "n"], dropna=False).size().rename("weight").reset_index()
-    rows = []
-    groups = patterns.groupby(keys, dropna=False, sort=False) if keys else [((), patterns)]
-    for key, part in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        a, b = fit_beta_prior(part["retained"], part["n"], part["weight"])
-        rows.append((*key, a, b, int(part["weight"].sum())))
-    return pd.DataFrame(rows, columns=[*keys, "a", "b", "schools"])
+def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """The group of each row of `frame` by `keys` (missing values a group of their own), as
+    integers from 0; one group when there is no key."""
+    if not keys:
+        return np.zeros(len(frame), dtype="int64")
+    return frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy(dtype="int64")
+
+
+def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A fitted Beta(a, b) and the number of schools per group (arrays indexed by `group`'s codes;
+    NaN and 0 for a group without any of `rows`), each fitted on the group's (retained, n)
+    patterns among `rows`, in ascending (retained, n) order."""
+    size = group.max() + 1 if len(group) else 0
+    a, b, schools = np.full(size, np.nan), np.full(size, np.nan), np.zeros(size, dtype="int64")
+    if not rows.any():
+        return a, b, schools
+    patterns, weight = np.unique(np.column_stack([group[rows], k[rows], n[rows]]), axis=0, return_counts=True)
+    starts = np.flatnonzero(np.r_[True, patterns[1:, 0] != patterns[:-1, 0]])
+    for start, end in zip(starts, np.r_[starts[1:], len(patterns)]):
+        g = int(patterns[start, 0])
+        a[g], b[g] = fit_beta_prior(patterns[start:end, 1], patterns[start:end, 2], weight[start:end])
+        schools[g] = int(weight[start:end].sum())
+    return a, b, schools

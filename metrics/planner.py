@@ -52,12 +52,14 @@ from sustain.dimensions import teacher_select
 from .base import filtered_rows, query
 from .decay import TOO_FEW, by_school, persistence
 from .filters import Filters
+from .schools import visits_placed_once
 
 WEIGHTS = {"decay": 0.40, "hindrances": 0.25, "recency": 0.20, "cop": 0.15}
 RECENT_DAYS = 92            # about 3 months: the latest round's visits, the CoP log window
 RECENCY_FULL_MONTHS = 12    # a school not visited for this long gets the full recency need
 from .communities import ACTIVE_MEETINGS_PER_MONTH as COP_ACTIVE_SHARE  # noqa: E402 one definition of "active"
 TOP_HINDRANCES = 2          # hindrances named in the reason
+TOP_PLACES = range(1, TOP_HINDRANCES + 1)
 
 TOO_FEW_DECAY = "too few observations to judge decay"
 
@@ -91,90 +93,106 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     schools = _school_facts(con, filters, config, today)
     if schools.empty:
         return pd.DataFrame(columns=PLAN_COLUMNS)
-    # one dict per school (a pandas row lookup per school costs most of a national plan)
-    decay = by_school(persistence(con, filters, [], config)).to_dict("index")
-    hindrances = _recent_hindrances(con, filters, config)
+    # each school's persistence row, aligned with `schools` (NaN where it has none); read as plain
+    # lists below: a pandas row lookup per school costs most of a national plan
+    decay = by_school(persistence(con, filters, [], config))
+    has_decay = schools["school_id"].isin(decay.index).tolist()
+    decay = decay.reindex(schools["school_id"])
+    labels = {code: config.hindrance_label(code) for code in config.hindrance_codes}
+    label = lambda code: labels[code] if code in labels else config.hindrance_label(code)  # noqa: E731
+    min_n = config.thresholds.min_group_n
+    # per school, its most reported recent hindrances (None past the last one reported)
+    top_codes = list(zip(*(schools[f"code_{i}"].tolist() for i in TOP_PLACES)))
+    top_counts = list(zip(*(schools[f"count_{i}"].tolist() for i in TOP_PLACES)))
 
     rows = []
-    for school in schools.itertuples(index=False):
-        row = {"school_id": school.school_id, "school_name": school.school_name, "cluster": school.cluster,
-               "district": school.district, "teachers": int(school.teachers)}
+    for (school_id, school_name, cluster, district, teachers, teachers_gone, last_visit, recent, active_share,
+         meetings, log_used, top_codes, top_counts, known, d_round, d_class, d_suppressed, d_p, d_reference,
+         d_programme, d_index, d_n, d_retained) in zip(
+            schools["school_id"].tolist(), schools["school_name"].tolist(), schools["cluster"].tolist(),
+            schools["district"].tolist(), schools["teachers"].tolist(), schools["teachers_gone"].tolist(),
+            schools["last_visit"].tolist(), schools["recent_visits"].tolist(), schools["active_share"].tolist(),
+            schools["meetings"].tolist(), schools["log_used"].tolist(), top_codes, top_counts, has_decay, decay["round"].tolist(),
+            decay["persistence_class"].tolist(), decay["suppressed"].tolist(), decay["p_below_programme"].tolist(),
+            decay["programme_retention"].tolist(), decay["programme"].tolist(), decay["index"].tolist(),
+            decay["n"].tolist(), decay["retained"].tolist()):
         parts, needs = [], {}
         # decay
-        d = decay.get(school.school_id)
-        row.update(retention_index=np.nan, n=pd.NA, round=pd.NA, p_below_programme=np.nan,
-                   persistence_class=TOO_FEW, suppressed=True)
-        if d is not None:
-            row.update(round=d["round"], persistence_class=d["persistence_class"], suppressed=bool(d["suppressed"]))
-        if d is None or pd.isna(d["round"]):
+        retention_index, n, p_below, shown_round, kind, suppressed = np.nan, pd.NA, np.nan, pd.NA, TOO_FEW, True
+        if known:
+            shown_round, kind, suppressed = d_round, d_class, bool(d_suppressed)
+        if not known or d_round is pd.NA:
             parts.append(TOO_FEW_DECAY)
-        elif pd.isna(d["p_below_programme"]):
-            parts.append(f"not visited {_after(int(d['round']))}, when schools are compared")
+        elif d_p != d_p:  # NaN
+            parts.append(f"not visited {_after(int(d_round))}, when schools are compared")
         else:
-            p, reference = float(d["p_below_programme"]), float(d["programme_retention"])
-            row["p_below_programme"] = p
+            p, reference = float(d_p), float(d_reference)
+            p_below = p
             needs["decay"] = min(max(p, 0.0), 1.0)
-            chance = (f"{p:.0%} chance it keeps fewer practices than {d['programme']} schools as a whole "
-                      f"(at their visits {_after(int(d['round']))}, {reference:.0%} of the practices scored were in use)")
-            if bool(d["suppressed"]):
-                parts.append(f"fewer than {config.thresholds.min_group_n} teachers seen {_after(int(d['round']))}: "
-                             + chance)
+            chance = (f"{p:.0%} chance it keeps fewer practices than {d_programme} schools as a whole "
+                      f"(at their visits {_after(int(d_round))}, {reference:.0%} of the practices scored were in use)")
+            if suppressed:
+                parts.append(f"fewer than {min_n} teachers seen {_after(int(d_round))}: " + chance)
             else:
-                row.update(retention_index=float(d["index"]), n=int(d["n"]))
-                parts.append(_kept(int(d["retained"]), int(d["n"]), int(d["round"])) + "; " + chance)
+                retention_index, n = float(d_index), int(d_n)
+                parts.append(_kept(int(d_retained), int(d_n), int(d_round)) + "; " + chance)
         # hindrances at the latest round's visits
-        recent = int(school.recent_visits)
-        row.update(recent_visits=recent, top_hindrances="", hindrance_share=np.nan)
+        recent = int(recent)
+        top_text, share = "", np.nan
         if recent == 0:
             parts.append("no recent visit with the teacher present to ask about hindrances")
         else:
-            reported = hindrances.get(school.school_id, [])
-            top = reported[:TOP_HINDRANCES]
+            top = [(code, int(count)) for code, count in zip(top_codes, top_counts) if isinstance(code, str)]
             share = top[0][1] / recent if top else 0.0
-            row.update(hindrance_share=share, top_hindrances=", ".join(config.hindrance_label(c) for c, _ in top))
+            top_text = ", ".join(label(c) for c, _ in top)
             needs["hindrances"] = share
             if top:
                 first, *others = top
-                text = f"{config.hindrance_label(first[0])} reported at {first[1]} of {recent} recent visit{_s(recent)}"
-                text += "".join(f", {config.hindrance_label(code)} at {count} of {recent}" for code, count in others)
+                text = f"{label(first[0])} reported at {first[1]} of {recent} recent visit{_s(recent)}"
+                text += "".join(f", {label(code)} at {count} of {recent}" for code, count in others)
                 parts.append(text)
             else:
                 parts.append(f"no hindrance reported at {recent} recent visit{_s(recent)}")
         # months since the last visit
-        if pd.isna(school.last_visit):
-            row.update(last_visit=pd.NaT, months_since_visit=np.nan)
+        if last_visit is pd.NaT:
+            last_date, months = pd.NaT, np.nan
             needs["recency"] = 1.0
             parts.append("never visited")
         else:
-            months = (today - pd.Timestamp(school.last_visit).date()).days / DAYS_PER_MONTH
-            row.update(last_visit=pd.Timestamp(school.last_visit).date(), months_since_visit=months)
+            last_date = last_visit.date()
+            months = (today - last_date).days / DAYS_PER_MONTH
             needs["recency"] = min(max(months / RECENCY_FULL_MONTHS, 0.0), 1.0)
             whole = math.floor(months)
             parts.append("last visited less than a month ago" if whole < 1
                          else f"last visited {whole} month{_s(whole)} ago")
         # community of practice of the cluster
-        active = _cop_active(school.active_share, school.meetings, school.log_used)
-        row["cop_active"] = active
+        active = _cop_active(active_share, meetings, log_used)
         if active is None:
             parts.append("community of practice not known")
         else:
             needs["cop"] = 0.0 if active else 1.0
             parts.append("community of practice active" if active else "no active community of practice")
 
-        row["need_score"] = sum(WEIGHTS[k] * v for k, v in needs.items())
-        if school.teachers > 0 and school.teachers_gone >= school.teachers:
-            row["need_score"] = np.nan
+        score = sum(WEIGHTS[k] * v for k, v in needs.items())
+        if teachers > 0 and teachers_gone >= teachers:
+            score = np.nan
             parts.insert(0, "every trained teacher of the school is recorded as left or transferred: "
                             "no practice to follow up (not scored)")
-        row["reason"] = "; ".join(parts)
-        rows.append(row)
+        rows.append((school_id, school_name, cluster, district, int(teachers), retention_index, n, shown_round, p_below,
+                     kind, suppressed, recent, top_text, share, last_date, months, active, score, "; ".join(parts)))
 
-    plan = _ranked(pd.DataFrame(rows))
+    plan = _ranked(pd.DataFrame(rows, columns=ROW_COLUMNS))
     plan["rank"] = np.arange(1, len(plan) + 1)
     plan["n"] = plan["n"].astype("Int64")
     plan["round"] = plan["round"].astype("Int64")
     plan["cop_active"] = plan["cop_active"].astype("boolean")
     return plan[PLAN_COLUMNS]
+
+
+# the columns of a school's row as visit_plan builds it (before its rank and order note)
+ROW_COLUMNS = ["school_id", "school_name", "cluster", "district", "teachers", "retention_index", "n", "round",
+               "p_below_programme", "persistence_class", "suppressed", "recent_visits", "top_hindrances",
+               "hindrance_share", "last_visit", "months_since_visit", "cop_active", "need_score", "reason"]
 
 
 # the order of schools of equal shown score (need_score to 2 decimals, as shown): each key with
@@ -195,15 +213,19 @@ def _ranked(plan: pd.DataFrame) -> pd.DataFrame:
     ascending = [False, *[a for _, a, _ in TIE_BREAKERS]]
     order = keys.sort_values(columns, ascending=ascending, na_position="last", kind="stable").index
     plan, keys = plan.loc[order].reset_index(drop=True), keys.loc[order].reset_index(drop=True)
-    notes = [""]
-    for above, below in zip(keys.iloc[:-1].itertuples(index=False), keys.iloc[1:].itertuples(index=False)):
-        if pd.isna(below.shown_score) or above.shown_score != below.shown_score:
-            notes.append("")
-            continue
-        why = next((words for column, _, words in TIE_BREAKERS
-                    if not (pd.isna(getattr(above, column)) and pd.isna(getattr(below, column)))
-                    and getattr(above, column) != getattr(below, column)), TIE_BREAKERS[-1][2])
-        notes.append(f"same score as {above.school_id}, placed after it: {why}")
+    # each school against the one above it, column by column (arrays, not a row loop)
+    score = keys["shown_score"].to_numpy(dtype="float64")
+    tied = ~np.isnan(score[1:]) & (score[:-1] == score[1:])
+    why = np.full(len(tied), TIE_BREAKERS[-1][2], dtype=object)
+    decided = np.zeros(len(tied), dtype=bool)
+    for column, _, words in TIE_BREAKERS:
+        values = keys[column].to_numpy(dtype=object)
+        above, below = values[:-1], values[1:]
+        differs = ~(pd.isna(above) & pd.isna(below)) & (above != below)
+        why[differs & ~decided] = words
+        decided |= differs
+    ids = keys["school_id"].tolist()
+    notes = [""] + [f"same score as {ids[i]}, placed after it: {why[i]}" if tied[i] else "" for i in range(len(tied))]
     plan["order_note"] = notes[:len(plan)]
     return plan
 
@@ -229,7 +251,7 @@ def _s(count: int) -> str:
 
 
 def _cop_active(active_share, meetings, log_used) -> bool | None:
-    by_visits = None if pd.isna(active_share) else float(active_share) >= COP_ACTIVE_SHARE
+    by_visits = None if active_share is None or active_share != active_share else float(active_share) >= COP_ACTIVE_SHARE
     by_log = (int(meetings) > 0) if bool(log_used) else None
     if by_visits is None and by_log is None:
         return None
@@ -238,10 +260,25 @@ def _cop_active(active_share, meetings, log_used) -> bool | None:
 
 def _school_facts(con, filters: Filters, config: Config, today: dt.date) -> pd.DataFrame:
     """Per school of the filtered roster (or of its filtered visits): names, roster teachers,
-    last visit, recent present visits, and the cluster's CoP signals."""
+    last visit, recent present visits and the hindrances most reported there (`code_i`,
+    `count_i` for i in TOP_PLACES: most reported first, ties in config order, then by code), and
+    the cluster's CoP signals. One query; the visits are read from model_visits
+    (`placed_visits` with each visit's hindrances listed), whose several readers would otherwise
+    make DuckDB materialise every column of the base relation."""
     roster_filters = filters.replace(practice=(), months_min=None, months_max=None)
     roster_where, roster_params = roster_filters.where("visit")
-    visit_rows, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")
+    visit_rows, visit_params = filtered_rows([], filters.replace(practice=()), "model_visits")
+    codes = config.hindrance_codes
+    # each teacher's status at their latest visit (the earliest submission on a tie); a teacher's
+    # placed visits have distinct dates unless a visit date lies in two rounds' windows, so then
+    # the latest date alone decides (an aggregate, not a window over every visit)
+    last_status = ("select teacher_key, arg_max(teacher_status, visit_date) as teacher_status "
+                   "from filtered_visits group by teacher_key") if visits_placed_once(config) else \
+        ("select teacher_key, teacher_status from filtered_visits "
+         "qualify row_number() over (partition by teacher_key order by visit_date desc, submission_id) = 1")
+    # the i-th most reported hindrance and its count (i an integer of TOP_PLACES, not data)
+    top_columns = ", ".join(f"max(hindrance) filter (where place = {i}) as code_{i}, "
+                            f"max(reported) filter (where place = {i}) as count_{i}" for i in TOP_PLACES)
     return query(con, config, f"""
 roster as (
     select t.teacher_key, {teacher_select("t")}, t.school_id,
@@ -251,8 +288,8 @@ roster as (
 filtered_roster as (
     select * from roster where {roster_where}
 ),
-filtered_visits as (
-    {visit_rows}
+filtered_visits as not materialized (
+    select teacher_key, submission_id, school_id, visit_date, teacher_status, hindrances from ({visit_rows})
 ),
 plan_schools as (
     select school_id from filtered_roster
@@ -260,8 +297,7 @@ plan_schools as (
     select school_id from filtered_visits
 ),
 last_status as (
-    select teacher_key, teacher_status from filtered_visits
-    qualify row_number() over (partition by teacher_key order by visit_date desc, submission_id) = 1
+    {last_status}
 ),
 roster_teachers as (
     select fr.school_id, count(*) as teachers,
@@ -272,18 +308,43 @@ roster_teachers as (
 school_last as (
     select school_id, max(visit_date) as last_visit from filtered_visits group by school_id
 ),
-recent_visits as (
-    select fv.school_id, count(*) as recent_visits
+recent as not materialized (
+    select fv.school_id, fv.hindrances
     from filtered_visits fv join school_last sl using (school_id)
     where fv.teacher_status = 'present' and fv.visit_date > sl.last_visit - to_days($recent_days)
-    group by fv.school_id
+),
+recent_visits as (
+    select school_id, count(*) as recent_visits from recent group by school_id
+),
+recent_reports as (
+    select school_id, hindrance, count(*) as reported
+    from (select school_id, unnest(hindrances) as hindrance from recent)
+    group by all
+),
+hindrance_ranks as (
+    select unnest($hindrance_codes::varchar[]) as hindrance, unnest(range(len($hindrance_codes::varchar[]))) as rank
+),
+ranked_reports as (
+    select rr.school_id, rr.hindrance, rr.reported,
+           row_number() over (partition by rr.school_id
+                              order by rr.reported desc, coalesce(hr.rank, $code_count), rr.hindrance) as place
+    from recent_reports rr left join hindrance_ranks hr using (hindrance)
+),
+top_hindrances as (
+    select school_id, {top_columns}
+    from ranked_reports
+    where place <= $top
+    group by school_id
+),
+all_visits as (
+    select cluster, visit_date, teacher_status, cop_active from model_visits
 ),
 cluster_last as (
-    select cluster, max(visit_date) as last_visit from placed_visits group by cluster
+    select cluster, max(visit_date) as last_visit from all_visits group by cluster
 ),
 cluster_answers as (
     select pv.cluster, avg(pv.cop_active::integer) as active_share
-    from placed_visits pv join cluster_last cl using (cluster)
+    from all_visits pv join cluster_last cl using (cluster)
     where pv.teacher_status = 'present' and pv.cop_active is not null
       and pv.visit_date > cl.last_visit - to_days($recent_days)
     group by pv.cluster
@@ -300,6 +361,7 @@ select ps.school_id, sc.school_name, sc.cluster, sc.district,
        coalesce(rt.teachers_gone, 0) as teachers_gone,
        sl.last_visit,
        coalesce(rv.recent_visits, 0) as recent_visits,
+       {", ".join(f"th.code_{i}, th.count_{i}" for i in TOP_PLACES)},
        ca.active_share,
        coalesce(cm.meetings, 0) as meetings,
        (select count(*) > 0 from cop_meetings) as log_used
@@ -308,37 +370,9 @@ join schools sc using (school_id)
 left join roster_teachers rt using (school_id)
 left join school_last sl using (school_id)
 left join recent_visits rv using (school_id)
+left join top_hindrances th using (school_id)
 left join cluster_answers ca on ca.cluster = sc.cluster
 left join cluster_meetings cm on cm.cluster = sc.cluster
 order by ps.school_id
-""", roster_params | visit_params | {"recent_days": RECENT_DAYS, "today": today})
-
-
-def _recent_hindrances(con, filters: Filters, config: Config) -> dict[str, list[tuple[str, int]]]:
-    """school_id -> [(hindrance code, visits reporting it)] at the school's recent present
-    visits, most reported first (ties in config order)."""
-    visit_rows, params = filtered_rows([], filters.replace(practice=()), "placed_visits")
-    frame = query(con, config, f"""
-filtered_visits as (
-    {visit_rows}
-),
-school_last as (
-    select school_id, max(visit_date) as last_visit from filtered_visits group by school_id
-),
-recent as (
-    select fv.submission_id, fv.school_id
-    from filtered_visits fv join school_last sl using (school_id)
-    where fv.teacher_status = 'present' and fv.visit_date > sl.last_visit - to_days($recent_days)
-)
-select r.school_id, vh.hindrance, count(*) as reported
-from recent r join visit_hindrances vh using (submission_id)
-group by all
-""", params | {"recent_days": RECENT_DAYS})
-    order = {code: i for i, code in enumerate(config.hindrance_codes)}
-    frame["order"] = frame["hindrance"].map(order).fillna(len(order))
-    frame = frame.sort_values(["school_id", "reported", "order"], ascending=[True, False, True], kind="stable")
-    out: dict[str, list[tuple[str, int]]] = {}
-    for school, code, count in zip(frame["school_id"].tolist(), frame["hindrance"].tolist(),
-                                   frame["reported"].astype(int).tolist()):
-        out.setdefault(school, []).append((code, count))
-    return out
+""", roster_params | visit_params | {"recent_days": RECENT_DAYS, "today": today, "hindrance_codes": codes,
+                                      "code_count": len(codes), "top": TOP_HINDRANCES})

@@ -51,13 +51,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sustain.config import Config
+from sustain.config import DAYS_PER_MONTH, Config
 
-from .base import TOO_FEW, filtered_rows, query
+from .as_scored import as_scored_shares
+from .base import TOO_FEW, filtered_rows, order_rows, query, school_hierarchy, suppress
 from .context import hindrance_prevalence
 from .decay import CLASSES, DECAYING, PERSISTING, UNCERTAIN, by_school, persistence  # noqa: F401 (re-exported)
 from .filters import FilterError, Filters, check_by
-from .indicators import retention
 
 # the unit is the school: --by may only name its hierarchy (always present as columns)
 SCHOOL_BY = ["province", "district", "cluster", "school_id"]
@@ -81,39 +81,71 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
     # the retention indicator by school, suppressed as it is (on distinct teachers, with
     # complementary suppression within each cluster, district and province): a school's row
     # stands or falls with its month-0 cell, a round is shown when its cell is
-    cells = retention(con, filters, ["school_id"], config)
+    cells = school_retention(con, filters, config)
     context = _school_context(con, filters, config)
 
-    base = cells[cells["months"] == 0].set_index("school_id")
-    shown = cells[~cells["suppressed"]]
-    # one row per school and round: a (school x round) grid, read once per school below
-    rates = shown.pivot(index="school_id", columns="months", values="rate")
-
-    frame = context[context["school_id"].isin(cells["school_id"])].copy()
-    frame["n"] = frame["school_id"].map(base["n"]).astype("Int64")
-    frame["teachers"] = frame["school_id"].map(base["teachers"]).astype("Int64")
-    frame["suppressed"] = ~frame["school_id"].isin(base.index[~base["suppressed"]])
-    grid = rates.reindex(index=frame["school_id"], columns=rounds).to_numpy(dtype="float64", na_value=np.nan)
-    # NaN (no value shown) as None; `rate != rate` is NaN's test, cheap on every school's round
-    frame["retention"] = [[None if rate != rate else rate for rate in row] for row in grid.tolist()]
+    frame = context[context["school_id"].isin(cells["school_id"])]
     frame = frame.sort_values("school_id").reset_index(drop=True)
-    frame.loc[frame["suppressed"], ["n", "teachers"]] = pd.NA
-    frame.loc[frame["suppressed"], "retention"] = pd.Series(
-        [[None] * len(rounds)] * int(frame["suppressed"].sum()), index=frame.index[frame["suppressed"]], dtype=object)
-    frame.loc[frame["suppressed"], "hindrances"] = ""
+    # each cell's row in `frame` and column in the (school x round) grid, as positions: the
+    # grid is filled by numpy, not a pandas lookup per school
+    row = pd.Index(frame["school_id"]).get_indexer(cells["school_id"])
+    at_round = pd.Index(rounds).get_indexer(cells["months"])
+    hidden = cells["suppressed"].to_numpy(dtype=bool)
+    base = (row >= 0) & (cells["months"] == 0).to_numpy()
+    shown_base = np.zeros(len(frame), dtype=bool)
+    shown_base[row[base & ~hidden]] = True
+    suppressed = ~shown_base
+    for name in ("n", "teachers"):
+        counts = pd.array([pd.NA] * len(frame), dtype="Int64")
+        counts[row[base]] = cells.loc[base, name].astype("Int64").to_numpy()
+        counts[suppressed] = pd.NA
+        frame[name] = counts
+    frame["suppressed"] = suppressed
+    grid = np.full((len(frame), len(rounds)), np.nan)
+    placed = (row >= 0) & (at_round >= 0) & ~hidden
+    grid[row[placed], at_round[placed]] = cells.loc[placed, "rate"].to_numpy(dtype="float64", na_value=np.nan)
+    grid[suppressed] = np.nan
+    frame.loc[suppressed, "hindrances"] = ""
 
-    frame["retention_trend"] = [[rate for rate in values if rate is not None] for values in frame["retention"]]
-    latest = [_latest(values, rounds) for values in frame["retention"]]
-    frame["latest_months"] = pd.array([m for m, _ in latest], dtype="Int64")
-    frame["latest_retention"] = [np.nan if r is None else r for _, r in latest]
-    evidence = by_school(persistence(con, original, [], config))
+    # NaN (no value shown) as None; `rate != rate` is NaN's test, cheap on every school's round
+    values = grid.tolist()
+    frame["retention"] = [[None if rate != rate else rate for rate in line] for line in values]
+    frame["retention_trend"] = [[rate for rate in line if rate == rate] for line in values]
+    frame["latest_months"], frame["latest_retention"] = _latest(grid, rounds)
+    evidence = by_school(persistence(con, original, [], config)).reindex(frame["school_id"])
     for column in EVIDENCE_COLUMNS:
-        frame[column] = frame["school_id"].map(evidence[column])
+        frame[column] = evidence[column].to_numpy()
     frame["round"] = frame["round"].astype("Int64")
     frame["persistence_class"] = frame["persistence_class"].fillna(TOO_FEW)
     frame = frame.sort_values(["p_below_programme", "p_at_risk", "school_id"], ascending=[False, False, True],
                               na_position="last", kind="stable")
     return frame[SCHOOL_COLUMNS].reset_index(drop=True)
+
+
+def school_retention(con: duckdb.DuckDBPyConnection, filters: Filters, config: Config) -> pd.DataFrame:
+    """The `retention` indicator by school_id (`school_id, months, rate, retained, n, teachers,
+    suppressed`), suppressed as that table is, without its interval: a table of every school
+    shows none, and at national scale the interval is most of the cost."""
+    by = ["school_id", "months"]
+    frame = as_scored_shares(con, filters, by, config, interval=False)
+    if frame.empty:  # no rows: the --by columns are untyped, as an empty table has always given them
+        frame = frame.astype({c: object for c in by})
+    frame = suppress(order_rows(frame, by), by, ["rate", "retained", "n", "teachers"],
+                     config.thresholds.min_group_n, hierarchy=school_hierarchy(con))
+    return frame[[*by, "rate", "retained", "n", "teachers", "suppressed"]]
+
+
+def _latest(grid: np.ndarray, rounds: list[int]) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
+    """Per row of `grid` (schools x rounds, NaN: no value shown), the latest round after month 0
+    with a value shown and that value (NA and NaN when there is none)."""
+    later = ~np.isnan(grid) & (np.asarray(rounds) > 0)
+    found = later.any(axis=1)
+    # the last True of each row: the first of the reversed row
+    last = np.where(found, grid.shape[1] - 1 - np.argmax(later[:, ::-1], axis=1), 0) if grid.shape[1] else \
+        np.zeros(len(grid), dtype="int64")
+    months = pd.array([pd.NA] * len(grid), dtype="Int64")
+    months[found] = np.asarray(rounds, dtype="int64")[last[found]]
+    return months, np.where(found, grid[np.arange(len(grid)), last] if grid.shape[1] else np.nan, np.nan)
 
 
 HIERARCHY = ["province", "district", "cluster", "school_id"]
@@ -131,50 +163,75 @@ def within(table: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     return table[keep]
 
 
-def _latest(values: list, rounds: list[int]) -> tuple[int | None, float | None]:
-    for month, rate in reversed(list(zip(rounds, values))):
-        if month > 0 and rate is not None:
-            return month, rate
-    return None, None
-
-
 def _school_context(con: duckdb.DuckDBPyConnection, filters: Filters, config: Config) -> pd.DataFrame:
     """Each school with visits under the filters: its names and hierarchy, and the hindrances
     reported at its visits with the teacher present (counts of visits)."""
-    rows, params = filtered_rows([], filters, "placed_visits")
-    # the text is built where the counts are (one string per school, most reported first, then in
-    # config order; codes outside the config after them, by code), not in a Python loop per school
-    codes = config.hindrance_codes
-    params = params | {"label_codes": codes, "label_texts": [config.hindrance_label(c) for c in codes]}
-    frame = query(con, config, f"""
+    if filters.practice or not visits_placed_once(config):
+        # one row per practice scored (a practice filter), or a visit placed on two rounds: each
+        # visit once
+        rows, params = filtered_rows([], filters, "placed_visits")
+        visits = f"""
 present_visits as (
     select distinct submission_id, school_id from ({rows}) where teacher_status = 'present'
 ),
 school_visits as (
     select school_id, count(*) as visits from present_visits group by all
 ),
-school_hindrances as (
-    select pv.school_id, vh.hindrance, count(*) as reported
+reported as (
+    select pv.school_id, vh.hindrance
     from present_visits pv join visit_hindrances vh using (submission_id)
-    group by all
+),"""
+    else:
+        # each placed visit is a visit, with its hindrances listed (model_visits: `placed_visits`
+        # with that list), read twice rather than through one CTE that DuckDB would materialise
+        rows, params = filtered_rows([], filters, "model_visits")
+        visits = f"""
+school_visits as (
+    select school_id, count(*) as visits from ({rows}) where teacher_status = 'present' group by all
+),
+reported as (
+    select school_id, unnest(hindrances) as hindrance
+    from ({rows}) where teacher_status = 'present' and len(hindrances) > 0
+),"""
+    # the text is built where the counts are (one string per school, most reported first, then in
+    # config order; codes outside the config after them, by code), not in a Python loop per school
+    codes = config.hindrance_codes
+    params = params | {"label_codes": codes, "label_texts": [config.hindrance_label(c) for c in codes]}
+    frame = query(con, config, f"""{visits}
+school_hindrances as (
+    select school_id, hindrance, count(*) as reported from reported group by all
 ),
 hindrance_labels as (
     select unnest($label_codes::varchar[]) as hindrance, unnest($label_texts::varchar[]) as label,
            unnest(range(len($label_codes::varchar[]))) as rank
+),
+school_texts as (
+    select sh.school_id,
+           string_agg(coalesce(hl.label, sh.hindrance) || ' (' || sh.reported || ' of ' || sv.visits || ' visits)',
+                      '; ' order by sh.reported desc, coalesce(hl.rank, $label_count), sh.hindrance) as hindrances
+    from school_hindrances sh
+    join school_visits sv using (school_id)
+    left join hindrance_labels hl using (hindrance)
+    group by sh.school_id
 )
 select sc.school_id, sc.school_name, sc.cluster, sc.district, sc.province,
-       coalesce(string_agg(coalesce(hl.label, sh.hindrance) || ' (' || sh.reported || ' of ' || sv.visits || ' visits)',
-                           '; ' order by sh.reported desc, coalesce(hl.rank, $label_count), sh.hindrance)
-                    filter (where sh.hindrance is not null), '') as hindrances
+       coalesce(st.hindrances, '') as hindrances
 from school_visits sv
 join schools sc using (school_id)
-left join school_hindrances sh using (school_id)
-left join hindrance_labels hl using (hindrance)
-group by all
+left join school_texts st using (school_id)
 """, params | {"label_count": len(codes)})
     if frame.empty:  # no school: the column is untyped, as an empty table has always given it
         frame["hindrances"] = frame["hindrances"].astype("float64")
     return frame[["school_id", "school_name", "cluster", "district", "province", "hindrances"]]
+
+
+def visits_placed_once(config: Config) -> bool:
+    """True when no visit can be placed on two rounds (ingest/model.py places a visit on every
+    round within schedule.window_weeks of it, then keeps the latest visit per teacher and round):
+    the windows of consecutive rounds do not overlap."""
+    months = sorted(set(config.schedule.months))
+    window = config.schedule.window_weeks * 7
+    return all((later - earlier) * DAYS_PER_MONTH > 2 * window for earlier, later in zip(months, months[1:]))
 
 
 TEACHER_COLUMNS = ["teacher_key", "school_id", "latest_months", "retained_practices", "lost_practices", "retained",

@@ -43,6 +43,7 @@ THA-C1 14 meetings (0.58 a month: active), THA-C2 11 meetings (0.46 a month: ina
 import datetime as dt
 
 import duckdb
+import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
@@ -257,3 +258,47 @@ def test_area_hindrances_answer_why_for_a_school_on_too_few_teachers(con):
     assert set(zip(s1_shown["level"], s1_shown["area"])) == {("cluster", "THA-C1")}
     with pytest.raises(FilterError):
         area_hindrances(connection, Filters(), [], config)
+
+
+def test_school_trends_retention_is_the_retention_indicator_by_school(con):
+    """school_trends reads retention by school without its interval (metrics/schools.py
+    `school_retention`): every value shown, every cell hidden and the counts are those of the
+    `retention` indicator by school_id, at two thresholds (suppression differs)."""
+    from metrics.indicators import retention
+
+    connection, config = con
+    for min_n in (1, 2, 3):
+        chosen = config.model_copy(update={"thresholds": config.thresholds.model_copy(update={"min_group_n": min_n})})
+        table = school_trends(connection, Filters(), [], chosen).set_index("school_id")
+        cells = retention(connection, Filters(), ["school_id"], chosen)
+        rounds = list(chosen.schedule.months)
+        for school, row in table.iterrows():
+            mine = cells[cells["school_id"] == school].set_index("months")
+            start = mine.loc[0]
+            assert row["suppressed"] == bool(start["suppressed"])
+            if row["suppressed"]:
+                assert row["retention"] == [None] * len(rounds) and pd.isna(row["n"])
+                continue
+            assert (row["n"], row["teachers"]) == (start["n"], start["teachers"])
+            expected = [None if m not in mine.index or mine.loc[m, "suppressed"] else mine.loc[m, "rate"] for m in rounds]
+            assert [v is None for v in row["retention"]] == [v is None for v in expected]
+            assert [v for v in row["retention"] if v is not None] == pytest.approx(
+                [v for v in expected if v is not None], rel=1e-12)
+
+
+def test_school_context_counts_each_visit_once_whatever_the_schedule_windows(con):
+    """The hindrance text counts placed visits (model_visits rows) when no visit can lie in two
+    rounds' windows, else each visit once (metrics/schools.py `visits_placed_once`): the same
+    text on this fixture (no visit is placed twice), with and without a hindrance or practice filter."""
+    from metrics.schools import _school_context, visits_placed_once
+
+    connection, config = con
+    assert visits_placed_once(config)  # rounds 3 months apart, windows of 6 weeks
+    wide = config.model_copy(update={"schedule": config.schedule.model_copy(update={"window_weeks": 7})})
+    assert not visits_placed_once(wide)  # 2 x 49 days > 91.3 days between rounds 0 and 3
+    for filters in (Filters(), Filters(hindrance=("low_pay",)), Filters(practice=("group_work",))):
+        placed = _school_context(connection, filters, config).sort_values("school_id").reset_index(drop=True)
+        once = _school_context(connection, filters, wide).sort_values("school_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(placed, once)
+    texts = _school_context(connection, Filters(), config).set_index("school_id")["hindrances"]
+    assert texts["S1"] == "Lack of follow-up (2 of 6 visits); Teachers' low pay (2 of 6 visits)"
