@@ -31,7 +31,8 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config
-from sustain.db import MEMORY_LIMIT, DatabaseUnwritable, execute, open_for_writing, quiet, storage_problem, wait_for_lock
+from sustain.db import (MEMORY_LIMIT, DatabaseUnwritable, execute, limit_threads, open_for_writing, quiet,
+                        storage_problem, wait_for_lock)
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
@@ -239,6 +240,7 @@ def _copy_database(source: Path, target: Path) -> None:
         con = duckdb.connect(str(target))
         try:
             quiet(con)
+            limit_threads(con)
             # an import holding the real database is waited for, then reported as busy (no traceback)
             wait_for_lock(lambda: con.execute("attach ? as source (read_only)", [str(source)]), source)
             con.execute("copy from database source to scratch")

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import duckdb
 
+from sustain.config import ConfigError
+
 SCHEMA = """
 create table if not exists schema_info (version integer not null);
 
@@ -624,6 +626,7 @@ def _open_for_writing(path: Path, wait_seconds: float | None) -> duckdb.DuckDBPy
             pass
     try:
         quiet(con)
+        limit_threads(con)
         migrate(con)
     except Exception:
         con.close()
@@ -635,6 +638,31 @@ def quiet(con: duckdb.DuckDBPyConnection) -> None:
     """DuckDB draws its own progress bar on stderr for a long query; a command's output (and a
     server's log) is ours: the ingest draws its own bar, the others none."""
     con.execute("set enable_progress_bar = false")
+
+
+# the environment variable that caps the threads of each DuckDB instance Sustain opens
+THREADS_ENV = "SUSTAIN_DUCKDB_THREADS"
+
+
+def thread_limit() -> int | None:
+    """`SUSTAIN_DUCKDB_THREADS` as a whole number of 1 or more (None when unset: DuckDB's default,
+    one thread per core). Why a cap: several processes sharing few cores (dashboard servers beside
+    an import, or a test suite's workers) each start a thread per core, and on small data the
+    threads' hand-offs cost more CPU than they save (the fast tests: a fifth less CPU at 1)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{THREADS_ENV} must be a whole number of 1 or more (threads per DuckDB instance), "
+                         f"not {raw!r}; unset it for one thread per core")
+    return int(raw)
+
+
+def limit_threads(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply `thread_limit` to a new DuckDB instance (a setting of the instance, not the cursor)."""
+    threads = thread_limit()
+    if threads is not None:
+        con.execute("set threads = ?", [threads])
 
 
 @contextlib.contextmanager
@@ -676,6 +704,7 @@ class ReadInstance:
             if self._hub is None:
                 self._hub = duckdb.connect(":memory:")
                 quiet(self._hub)
+                limit_threads(self._hub)
                 # every query of the process shares this working memory, spilling beyond it to a
                 # folder of its own in the system's temporary folder (the default, ./.tmp, would be
                 # the server's working directory)

@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 
+# Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE, as on the
+# development machines): otherwise each worker compiles the code and rewrites the tests' asserts
+# on every run (3-4 s of CPU per worker), and every server or command a test starts compiles the
+# code again. It goes to __pycache__/, which git ignores.
+sys.dont_write_bytecode = False
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -19,6 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.pop("SUSTAIN_DB", None)
 os.environ.pop("SUSTAIN_CONFIG", None)
 os.environ.setdefault("SUSTAIN_SALT", "test-salt")
+# one DuckDB thread per test process: two xdist workers on two cores, each on data of a few
+# thousand rows, where the threads' hand-offs cost more CPU than they save (the fast tests: a fifth
+# less CPU). Servers the tests start run with DuckDB's default, as deployed (server_helpers.py).
+os.environ.setdefault("SUSTAIN_DUCKDB_THREADS", "1")
 
 from sustain.config import load_config  # noqa: E402
 

@@ -30,7 +30,9 @@ def free_port() -> int:
 def streamlit_server(tmp: Path, env: dict[str, str], start_seconds: float = 120):
     """Yield the base URL of a fresh server process (its log in tmp/streamlit.log)."""
     port = free_port()
-    env = os.environ | {"PYTHONUNBUFFERED": "1"} | env
+    # DuckDB's default threads, as deployed (tests/conftest.py caps the test processes' at one)
+    deployed = {name: value for name, value in os.environ.items() if name != "SUSTAIN_DUCKDB_THREADS"}
+    env = deployed | {"PYTHONUNBUFFERED": "1"} | env
     log_path = tmp / f"streamlit-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -65,3 +65,23 @@ def test_database_path_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("SUSTAIN_DB", str(tmp_path / "env.duckdb"))
     assert config.database_path() == tmp_path / "env.duckdb"
     assert config.database_path(tmp_path / "flag.duckdb") == tmp_path / "flag.duckdb"
+
+
+def test_duckdb_thread_limit_from_the_environment(sample_db, monkeypatch):
+    import duckdb
+
+    from sustain.db import THREADS_ENV, limit_threads, read_only, thread_limit
+
+    # the test processes run at one thread (tests/conftest.py), and the shared read instance has it
+    with read_only(sample_db) as con:
+        assert con.execute("select current_setting('threads')").fetchone()[0] == 1
+    monkeypatch.setenv(THREADS_ENV, "3")
+    fresh = duckdb.connect(":memory:")
+    limit_threads(fresh)
+    assert fresh.execute("select current_setting('threads')").fetchone()[0] == 3
+    monkeypatch.delenv(THREADS_ENV)
+    assert thread_limit() is None
+    for bad in ("0", "-2", "two", "1.5"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(ConfigError, match=f"{THREADS_ENV} must be a whole number of 1 or more.*not '{bad}'"):
+            thread_limit()
