@@ -393,11 +393,10 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     # (each value's gradient times the group's unscored units with that value)
     gradient = sparse.csr_matrix((value_units, (value_gid, vid)),
                                  shape=(n_groups, len(model.values))) @ model.value_gradients
-    # g' X_s for every school and group (schools x groups), read at the group's schools
-    gradient_x = model.influence @ gradient.T
-    spread_x = np.bincount(school_gid, weights=spread * gradient_x[position, school_gid], minlength=n_groups)
-    # sum_s (spread_s + g' X_s)^2 = sum spread^2 + 2 sum_s spread_s g' X_s + g' (sum_s X_s X_s') g
-    residual = (residual + 2 * spread_x + np.einsum("gp,pq,gq->g", gradient, model.covariance, gradient))
+    spread_x = sparse.csr_matrix((spread, (school_gid, position)), shape=(n_groups, len(model.schools))) @ model.influence
+    # sum_s (spread_s + g' X_s)^2 = sum spread^2 + 2 g' sum_s spread_s X_s + g' (sum_s X_s X_s') g
+    residual = (residual + 2 * np.einsum("gp,gp->g", gradient, spread_x)
+                + np.einsum("gp,pq,gq->g", gradient, model.covariance, gradient))
     leans_on_unstable = (np.abs(gradient[:, model.unstable]) > 0).any(axis=1)
     residual = np.where(leans_on_unstable, np.nan, residual)
     _, low, high = clustered_ratio_intervals_from_sums(value, units, groups["schools"].to_numpy(float), residual)
