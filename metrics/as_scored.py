@@ -28,10 +28,14 @@ Reading. A unit's pattern is stored at import (ingest/model.py `model_unit_patte
 unscored units per school cell and pattern (`unscored_cells`), beside the scored counts
 (`rollup_cells`), and both per hindrance group: a view sums cells where metrics/rollups.py
 `rollup_grain` allows (a filter of several hindrances, or a hindrance with a teacher-level factor,
-counts its rows). The model's values are joined in DuckDB, which also sums each group's totals and
-its schools' squared spreads, so the query returns one row per group, per-model-group gradients
-and, per group and school, three numbers (group, school position, spread): not one row per unit or
-pattern, nor the schools' keys.
+counts its rows). The model's values are joined in DuckDB, which sums each group's totals and,
+per group and school, only the two sums the interval needs (units and value: at national scale
+this aggregation, one row per group and school, is most of a view's cost, so it carries nothing
+else; the scored counts are summed per group from the cells). The query returns one row per
+group, with its schools as lists of numbers (school position, units, value) and its unscored
+units per model value (`vid`, units): not one row per unit or pattern, nor the schools' keys. The
+spreads and the gradients (each value's gradient, `AsScoredModel.value_gradients`, times the
+group's units with it) are then a few vector operations in numpy.
 
 Interval (cluster-robust by school, delta method). The estimate is a smooth function of the
 units' scores and of the model's parameters theta; its linearisation gives each school s the
