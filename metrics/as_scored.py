@@ -28,10 +28,14 @@ Reading. A unit's pattern is stored at import (ingest/model.py `model_unit_patte
 unscored units per school cell and pattern (`unscored_cells`), beside the scored counts
 (`rollup_cells`), and both per hindrance group: a view sums cells where metrics/rollups.py
 `rollup_grain` allows (a filter of several hindrances, or a hindrance with a teacher-level factor,
-counts its rows). The model's values are joined in DuckDB, which also sums each group's totals and
-its schools' squared spreads, so the query returns one row per group, per-model-group gradients
-and, per group and school, three numbers (group, school position, spread): not one row per unit or
-pattern, nor the schools' keys.
+counts its rows). The model's values are joined in DuckDB, which sums each group's totals and,
+per group and school, only the two sums the interval needs (units and value: at national scale
+this aggregation, one row per group and school, is most of a view's cost, so it carries nothing
+else; the scored counts are summed per group from the cells). The query returns one row per
+group, with its schools as lists of numbers (school position, units, value) and its unscored
+units per model value (`vid`, units): not one row per unit or pattern, nor the schools' keys. The
+spreads and the gradients (each value's gradient, `AsScoredModel.value_gradients`, times the
+group's units with it) are then a few vector operations in numpy.
 
 Interval (cluster-robust by school, delta method). The estimate is a smooth function of the
 units' scores and of the model's parameters theta; its linearisation gives each school s the
@@ -93,8 +97,20 @@ class AsScoredModel:
 
     def __post_init__(self):
         # what each view's query scans, as Arrow tables made once per fit (DuckDB scans Arrow
-        # faster than a pandas frame)
-        self.values_arrow = pa.Table.from_pandas(self.values, preserve_index=False)
+        # faster than a pandas frame); `vid` numbers the values' rows
+        self.values_arrow = pa.Table.from_pandas(self.values, preserve_index=False).append_column(
+            "vid", pa.array(np.arange(len(self.values), dtype="int32")))
+        # each value's gradient placed in the parameters' columns (values x parameters): a view's
+        # gradient is its unscored units per value times this
+        own = self.slots - latent.SHARED
+        model_group = self.values[MODEL_BY].merge(self.groups.assign(_m=np.arange(len(self.groups))), on=MODEL_BY,
+                                                  how="left")["_m"].to_numpy()
+        slopes = self.values[[f"d{i}" for i in range(self.slots)]].to_numpy(float)
+        self.value_gradients = np.zeros((len(self.values), self.influence.shape[1]))
+        rows = np.arange(len(self.values))
+        for i in range(own):
+            self.value_gradients[rows, model_group * own + i] = slopes[:, i]
+        self.value_gradients[:, len(self.groups) * own:] = slopes[:, own:]
         self.schools_arrow = pa.table({"school_id": pa.array(self.schools.astype(str), pa.string()),
                                        "position": pa.array(np.arange(len(self.schools), dtype="int32"))})
 
@@ -170,102 +186,100 @@ VALUES_RELATION = "as_scored_values"
 SCHOOLS_RELATION = "as_scored_schools"
 
 
-def _view_sql(by: Sequence[str], filters: Filters, slots: int, interval: bool = True) -> tuple[str, dict]:
+def _view_sql(by: Sequence[str], filters: Filters, interval: bool = True) -> tuple[str, dict]:
     """One query, the model's values (`VALUES_RELATION`) and school positions (`SCHOOLS_RELATION`)
-    joined in, returning three parts (`part`):
-    - 'group': per group of `by` (holding months), `gid` (the group's number), the scored counts
-      (`retained`, `n`, `teachers`), all units (`units`), the sum of the units' scores and of the
-      unscored units' values (`value`; NaN where a unit's pattern is missing from the model),
-      `schools` (with units) and `residual` = sum over its schools of spread_s^2, spread_s =
-      value_s - rate units_s (rate = value / units);
-    - 'school': per group and school of the model with spread_s != 0, `gid`, `position` (the
-      school's row of the model's influence) and `spread`: what the model's share of the variance
-      needs (`as_scored_shares`), as numbers only;
-    - 'gradient': per group and model group, the unscored units' summed gradients (`gradient`, a list).
+    joined in, returning one row per group of `by` (holding months): `gid` (the group's number),
+    the scored counts (`retained`, `n`, `teachers`), all units (`units`), the sum of the units'
+    scores and of the unscored units' values (`value`; NaN where a unit's pattern is missing from
+    the model), and with `interval`:
+    - `schools` (with units) and `school_terms`: per school, its `position` (the school's row of
+      the model's influence; null for a school the model has no unit of), its units (`units`) and
+      value (`value`): what the spreads and the model's share of the variance need
+      (`as_scored_shares`), as numbers only;
+    - `value_terms`: per value of the model (`vid`), the group's unscored units it counts (`units`):
+      the group's gradient is their sum times each value's gradient (`AsScoredModel.value_gradients`),
+      so the gradients are not summed over every unit in SQL.
     The counts are summed from the cells stored at import (`rollup_cells`, `unscored_cells`) when
     the view allows (metrics/rollups.py `rollup_grain`), else counted from the view's rows with each
-    unit's stored pattern (`model_unit_patterns`); the same figures either way. `interval` False:
-    the 'group' rows only, `residual` null (a view without the interval)."""
+    unit's stored pattern (`model_unit_patterns`); the same figures either way. Only the units and
+    the value are summed per group and school (the one aggregation with a row per group and
+    school, the costly one at national scale); the scored counts are summed per group from the
+    cells. `interval` False: no school is summed, `schools` and the terms are null."""
     grain = rollup_grain(by, filters, hindrance_cells=True)
     counts, params = _cell_counts(by, filters, grain) if grain is not None else _row_counts(by, filters)
     keys = ", ".join(dict.fromkeys([*by, "school_id"]))
-    slopes = ", ".join(f"v.d{i}" for i in range(slots))
-    # one list column, so that the many other rows carry one null, not one per slot
-    gradients = "[" + ", ".join(f"sum(school_units * d{i})" for i in range(slots)) + "] as gradient"
+    ordered = ", ".join(f"g.{c}" for c in by)
     def same_group(alias: str) -> str:
         return " and ".join(f"{alias}.{c} is not distinct from g.{c}" for c in by)
     sql = f"""{counts},
 valued as (
-    select u.*, v.value, {slopes}
+    select u.*, v.value, v.vid
     from unscored_units u
     left join {VALUES_RELATION} v
       on v.programme = u.model_programme and v.practice = u.model_practice and v.pattern = u.pattern
      and v.months = u.months
 ),
-school_cells as (
-    select {keys}, school_retained, school_n, school_teachers, school_n as school_units,
-           0.0 as school_value, 0 as unvalued
+unit_cells as (
+    -- each cell's units and value: a scored unit counts its score, an unscored one the model's
+    -- value (a unit whose pattern the model lacks cannot happen, both read the same units; if it
+    -- did, the figure would be NaN rather than silently wrong)
+    select {keys}, school_n as units, school_retained::double as value
     from scored_counts
     union all by name
-    select {keys}, 0 as school_retained, 0 as school_n, 0 as school_teachers, school_units,
-           school_units * value as school_value, (value is null)::integer as unvalued
+    select {keys}, school_units as units, coalesce(school_units * value, 'NaN'::double) as value
     from valued
 ),
-school_totals as materialized (
-    select {keys},
-           sum(school_retained)::bigint as school_retained,
-           sum(school_n)::bigint as school_n,
-           sum(school_teachers)::bigint as school_teachers,
-           sum(school_units)::bigint as school_units,
-           -- a unit whose pattern the model lacks cannot happen (both read the same units); if it
-           -- did, the figure would be NaN rather than silently wrong
-           case when sum(unvalued) > 0 then 'NaN'::double
-                else sum(school_retained) + sum(school_value) end as school_value
-    from school_cells
-    group by all
-),
-group_totals as materialized (
+scored_totals as (
     select {select_list(by)}
-           (row_number() over (order by {', '.join(by)}) - 1)::integer as gid,
            sum(school_retained)::bigint as retained,
            sum(school_n)::bigint as n,
-           sum(school_teachers)::bigint as teachers,
-           sum(school_units)::bigint as units,
-           sum(school_value) as value,
-           count(*) filter (where school_units > 0) as schools
-    from school_totals
-    group by {', '.join(by)}
+           sum(school_teachers)::bigint as teachers
+    from scored_counts
+    group by all
 )"""
     if not interval:
-        return sql + """
-select 'group' as part, g.*, null::double as residual
-from group_totals g
+        return sql + f""",
+unit_totals as (
+    select {select_list(by)}sum(units)::bigint as units, sum(value) as value
+    from unit_cells
+    group by all
+)
+select g.*, (row_number() over (order by {ordered}) - 1)::integer as gid,
+       coalesce(s.retained, 0)::bigint as retained, coalesce(s.n, 0)::bigint as n,
+       coalesce(s.teachers, 0)::bigint as teachers, null::bigint as schools
+from unit_totals g
+left join scored_totals s on {same_group('s')}
 """, params
     sql += f""",
-school_spread as (
-    select g.gid, s.school_id, s.school_value - g.value / g.units * s.school_units as spread
-    from school_totals s
-    join group_totals g on {same_group('s')}
-),
-group_residual as (
-    select gid, sum(spread ** 2) as residual from school_spread group by gid
-)
-select 'group' as part, g.*, r.residual
-from group_totals g
-join group_residual r using (gid)
-union all by name
-select 'school' as part, s.gid, p.position, s.spread
-from school_spread s
-join {SCHOOLS_RELATION} p using (school_id)
-where s.spread <> 0
-union all by name
-select 'gradient' as part, g.gid, v.model_programme, v.model_practice, v.gradient
-from (
-    select {select_list(by)}model_programme, model_practice, {gradients}
-    from valued
+school_totals as (
+    select {keys}, sum(units)::bigint as units, sum(value) as value
+    from unit_cells
     group by all
-) v
-join group_totals g on {same_group('v')}
+),
+unit_totals as (
+    select {select_list(by)}sum(s.units)::bigint as units, sum(s.value) as value,
+           count(*) filter (where s.units > 0) as schools,
+           list({{'position': p.position, 'units': s.units, 'value': s.value}}) as school_terms
+    from school_totals s
+    left join {SCHOOLS_RELATION} p using (school_id)
+    group by all
+),
+value_terms as (
+    select {select_list(by)}list({{'vid': vid, 'units': units}}) as value_terms
+    from (
+        select {select_list(by)}vid, sum(school_units)::double as units
+        from valued
+        where vid is not null
+        group by all
+    )
+    group by all
+)
+select g.*, (row_number() over (order by {ordered}) - 1)::integer as gid,
+       coalesce(s.retained, 0)::bigint as retained, coalesce(s.n, 0)::bigint as n,
+       coalesce(s.teachers, 0)::bigint as teachers, t.value_terms
+from unit_totals g
+left join scored_totals s on {same_group('s')}
+left join value_terms t on {same_group('t')}
 """
     return sql, params
 
@@ -345,16 +359,15 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     try:
         cursor.register(VALUES_RELATION, model.values_arrow)
         cursor.register(SCHOOLS_RELATION, model.schools_arrow)
-        sql, params = _view_sql(by, filters, model.slots, interval)
+        sql, params = _view_sql(by, filters, interval)
         parts = relation(cursor, f"with {BASE_CTES},\n{sql}", base_params(config) | params).to_arrow_table()
     finally:
         cursor.close()
-    part = parts.column("part")
-    groups = parts.filter(pc.equal(part, "group")).select([*by, "gid", "retained", "n", "teachers", "units", "value",
-                                                             "schools", "residual"]).to_pandas()
-    if groups.empty:
+    if parts.num_rows == 0:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    groups = groups.sort_values("gid", kind="stable").reset_index(drop=True)
+    groups = parts.select([*by, "gid", "retained", "n", "teachers", "units", "value", "schools"]).to_pandas()
+    order = np.argsort(groups["gid"].to_numpy(), kind="stable")
+    groups = groups.iloc[order].reset_index(drop=True)
     n_groups = len(groups)
     if not (groups["gid"].to_numpy() == np.arange(n_groups)).all():
         raise AssertionError("group numbers are not 0..groups-1")
@@ -366,27 +379,25 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
                                   n=groups["n"].astype("int64"), ci_low=np.nan, ci_high=np.nan,
                                   teachers=groups["teachers"].astype("int64"))
         return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
-    spreads = parts.filter(pc.equal(part, "school"))
-    gid = spreads.column("gid").to_numpy().astype("int64")
-    position = spreads.column("position").to_numpy().astype("int64")
-    spread = spreads.column("spread").to_numpy()
-    slopes = parts.filter(pc.equal(part, "gradient")).select(["gid", "model_programme", "model_practice",
-                                                              "gradient"]).to_pandas()
-    residual = groups["residual"].to_numpy(float)
+    parts = parts.take(pa.array(order))
+    school_gid, school_terms = _flatten(parts.column("school_terms"))
+    # each school's spread: spread_s = value_s - rate units_s
+    with np.errstate(invalid="ignore"):
+        spread = (school_terms.field("value").to_numpy(zero_copy_only=False)
+                  - rate[school_gid] * school_terms.field("units").to_numpy(zero_copy_only=False).astype(float))
+    residual = np.bincount(school_gid, weights=spread ** 2, minlength=n_groups)
+    position = school_terms.field("position")
+    modelled = position.is_valid().to_numpy(zero_copy_only=False) & (spread != 0)
+    position = position.fill_null(0).to_numpy(zero_copy_only=False).astype("int64")[modelled]
+    school_gid, spread = school_gid[modelled], spread[modelled]
+    value_gid, value_terms = _flatten(parts.column("value_terms"))
+    vid = value_terms.field("vid").to_numpy(zero_copy_only=False).astype("int64")
+    value_units = value_terms.field("units").to_numpy(zero_copy_only=False)
     # the model's share of the variance: g' X_s per school, g = the group's summed gradients
-    gradient = np.zeros((n_groups, model.influence.shape[1]))
-    if len(slopes):
-        own = model.slots - latent.SHARED
-        model_group = slopes[["model_programme", "model_practice"]].merge(
-            model.groups.set_axis(["model_programme", "model_practice"], axis=1)
-            .assign(_m=np.arange(len(model.groups))), how="left")["_m"].to_numpy()
-        known = ~np.isnan(model_group.astype(float))
-        rows, mg = slopes["gid"].to_numpy("int64")[known], model_group[known].astype("int64")
-        d = np.stack(slopes["gradient"].to_numpy()).astype(float)[known]
-        for i in range(own):
-            np.add.at(gradient, (rows, mg * own + i), d[:, i])
-        np.add.at(gradient, (rows, slice(len(model.groups) * own, None)), d[:, own:])
-    spread_x = sparse.csr_matrix((spread, (gid, position)), shape=(n_groups, len(model.schools))) @ model.influence
+    # (each value's gradient times the group's unscored units with that value)
+    gradient = sparse.csr_matrix((value_units, (value_gid, vid)),
+                                 shape=(n_groups, len(model.values))) @ model.value_gradients
+    spread_x = sparse.csr_matrix((spread, (school_gid, position)), shape=(n_groups, len(model.schools))) @ model.influence
     # sum_s (spread_s + g' X_s)^2 = sum spread^2 + 2 g' sum_s spread_s X_s + g' (sum_s X_s X_s') g
     residual = (residual + 2 * np.einsum("gp,gp->g", gradient, spread_x)
                 + np.einsum("gp,pq,gq->g", gradient, model.covariance, gradient))
@@ -399,3 +410,11 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     # a round where no unit of the group was scored is not reported (not yet visited, say): the
     # model would give a figure, but no visit of the group would be behind it
     return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
+
+
+def _flatten(terms: pa.ChunkedArray) -> tuple[np.ndarray, pa.StructArray]:
+    """A list column of one row per group (in `gid` order) as (the group of each element, the
+    elements)."""
+    terms = terms.combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(terms), 0).to_numpy()
+    return np.repeat(np.arange(len(terms)), lengths), pc.list_flatten(terms)

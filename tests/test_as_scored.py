@@ -226,6 +226,57 @@ def test_sql_path_equals_the_model_patterns(sample_db):
             assert row["rate"] == pytest.approx(shares[programme, j], abs=1e-12), (programme, t)
 
 
+def test_intervals_equal_the_delta_method_summed_over_the_rows(sample_db, monkeypatch):
+    """The interval the indicator computes from per-group lists (DuckDB sums each school's units and
+    value, numpy the spreads and the gradients from each value's gradient) equals the delta method
+    written here over the sample's rows: y the score where scored, else the model's value; per
+    school spread_s = sum (y - R) where the unit is at t; g = the unscored rows' gradients, each in
+    its model group's columns; var from sum_s (spread_s + g' X_s)^2 over every school of the model. By programme and round, read
+    from the rows (the cells' path equals it: tests/test_rollups.py)."""
+    from metrics import rollups
+    from metrics.stats import clustered_ratio_intervals_from_sums
+    from sustain.config import load_config
+
+    config = load_config()
+    monkeypatch.setattr(rollups, "ENABLED", False)
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        model = as_scored.fit_model(con, config)
+        table = as_scored.as_scored_shares(con, Filters(), ["programme", "months"], config)
+        rows = con.execute("""
+            select p.programme, p.practice, p.months, p.school_id, p.observed, p.retained, u.pattern
+            from person_period p
+            join model_unit_patterns u on u.teacher_key = p.teacher_key and u.practice = p.practice
+        """).df()
+    rows = rows.merge(model.values, on=["programme", "practice", "pattern", "months"], how="left")
+    assert rows.loc[~rows["observed"], "value"].notna().all()
+    rows["y"] = np.where(rows["observed"], rows["retained"].fillna(False).astype(float), rows["value"])
+    own = model.slots - latent.SHARED
+    model_group = rows[as_scored.MODEL_BY].merge(model.groups.assign(g=np.arange(len(model.groups))),
+                                                 how="left")["g"].to_numpy()
+    checked = 0
+    for (programme, months), group in rows.groupby(["programme", "months"]):
+        unscored = ~group["observed"].to_numpy()
+        slopes = group[[f"d{i}" for i in range(model.slots)]].to_numpy(float)[unscored]
+        gradient = np.zeros(model.influence.shape[1])
+        for i in range(own):
+            np.add.at(gradient, model_group[group.index[unscored]] * own + i, slopes[:, i])
+        gradient[len(model.groups) * own:] = slopes[:, own:].sum(axis=0)
+        rate = group["y"].sum() / len(group)
+        spread = (group["y"] - rate).groupby(group["school_id"]).sum()
+        schools = len(spread)
+        # every school of the model moves the parameters, those without units of the group too
+        spread = spread.reindex(spread.index.union(model.schools), fill_value=0.0)
+        moved = np.array([gradient @ model.influence[model.schools.get_loc(s)] if s in model.schools else 0.0
+                          for s in spread.index])
+        residual = ((spread.to_numpy() + moved) ** 2).sum()
+        _, low, high = clustered_ratio_intervals_from_sums([group["y"].sum()], [len(group)], [schools], [residual])
+        row = table[(table["programme"] == programme) & (table["months"] == months)].iloc[0]
+        assert row["rate"] == pytest.approx(rate, rel=1e-12), (programme, months)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low[0], high[0]), rel=1e-9), (programme, months)
+        checked += 1
+    assert checked == len(table[table["months"] > 0])
+
+
 # ------------------------------------------------------------------------------------------------
 # Informative attrition on a simulated population, without ingest (seconds)
 # ------------------------------------------------------------------------------------------------
