@@ -148,10 +148,8 @@ def survival_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     if units_whole(by, dims):
         # every row of a unit is in its month-0 row's group: the group's units are its month-0
         # rows (one per unit), so n and teachers need no pass over the follow-up rows
-        unit_rows, unit_params = filtered_rows(by, dims, relation="baseline")
-        params = params | unit_params
         group_totals = f"""group_totals as (
-    select {keys}count(*) as n, count(distinct teacher_key) as teachers from ({unit_rows}) group by all
+    select {keys}count(*) as n, count(distinct teacher_key) as teachers from shown where months = 0 group by all
 )"""
     else:
         group_totals = f"""group_units as (
