@@ -211,7 +211,8 @@ class _Sql:
     `counts`: per (--by, hindrance) distinct exposed / unexposed teachers, exposed events and the
     group's schools;
     `mix`: teacher-practices per (--by, practice, programme[, district]) for the standardisation;
-    `meats`: after the fits, each school's summed score, one school row per fit (see `meats`)."""
+    `meats`: after the fits, the lines streamed in (group, school, pattern) order and each school's
+    summed score added to each fit's meat in numpy (see `meats`)."""
 
     def __init__(self, config, by, factors, codes, exposure_column, where, params):
         self.config, self.by, self.factors, self.codes = config, by, factors, codes
