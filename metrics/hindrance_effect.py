@@ -33,15 +33,14 @@ Definition, per hindrance h of config (and per --by group):
   `GLM(..., family=Binomial(link=CLogLog())).fit(cov_type="cluster")` on the row-level
   person-periods: coefficients and standard errors agree to 1e-6 on the sample (about 1e-9 in
   practice) and on a hand-built fixture.
-- **The clustered meat in DuckDB**: a school's summed score s_g is the sum over its lines of
+- **The clustered meat, streamed**: a school's summed score s_g is the sum over its lines of
   x_p (a_p events - u_p trials), u_p = exp(eta_p) and a_p = u_p / mu_p of the line's fitted
-  pattern. After the fits, the lines are joined to a small relation of those pattern values and
-  summed per school and per school and level of each factor (each level's sum is s_g's entry for
-  that dummy, the school's total the intercept's, the exposed lines' the exposure's): only a few
-  numbers per school and fit leave DuckDB, never the lines. Each line's score is scaled by a power
-  of two and rounded to a 64-bit integer (2^-61 of the largest line's: far below the 1e-9 the
-  figures are checked to), so the sums are exact in any order and a rerun gives the same figure
-  to the last digit.
+  pattern. After the fits, DuckDB joins the lines to a small relation of the fitted patterns
+  (the line's pattern row and its school's number) and streams them, ordered by group, school
+  and pattern, in Arrow batches of MEAT_BATCH_ROWS; numpy sums each batch's whole schools (every
+  hindrance at once: a sparse schools x lines product per column of the design) and adds their
+  s_g s_g' to each fit's meat, so memory holds one batch, never all the lines. The fixed order
+  makes every sum run in the same order: a rerun gives the same figure to the last digit.
 - **Standard errors** clustered by school (the school of the row at t): the sandwich
   H^-1 (sum_g s_g s_g') H^-1, H the observed information, s_g the school's summed score (what
   statsmodels' GLM uses for cov_type="cluster"), with the small-sample factor
@@ -92,10 +91,10 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from sustain.config import Config
-from sustain.db import execute, sibling_cursor
+from sustain.db import execute, relation, sibling_cursor
 
 from .base import BASE_CTES, base_params, group_columns, query, select_list, suppress
 from .filters import BY_COLUMNS, Filters
@@ -104,6 +103,7 @@ from .stats import Z95
 # exposure option -> person_period column holding the hindrances that define it
 EXPOSURES = {"previous": "hindrances_prev", "month0": "hindrances_m0"}
 LINES = "hindrance_effect_lines"  # the temporary table of a call's lines (on its own cursor)
+MEAT_BATCH_ROWS = 1 << 16  # lines read at once for the schools' scores (memory stays bounded)
 MISSING = "\x00missing"  # stands in for a missing --by value while grouping
 RD_HORIZON = 12  # months: the horizon of risk_difference_12
 ESTIMATES = ["hazard_ratio", "ci_low", "ci_high", "crude_hazard_ratio", "risk_difference_12", "rd_ci_low",
@@ -173,9 +173,12 @@ def _hindrance_effect(con, config: Config, by: list[str], factors: list[str], sq
     frame = pd.DataFrame(rows)
 
     order = {code: i for i, code in enumerate(config.hindrance_codes)}
-    parts = [suppress(part, by, [*FIT_COLUMNS, "events", "n", "teachers"], minimum, n_column="arm_teachers")
-             for _, part in frame.groupby("hindrance", sort=False)]
-    frame = pd.concat(parts)
+    shown_columns = [*FIT_COLUMNS, "events", "n", "teachers"]
+    if by:  # complementary suppression across the --by groups, within each hindrance
+        frame = pd.concat([suppress(part, by, shown_columns, minimum, n_column="arm_teachers")
+                           for _, part in frame.groupby("hindrance", sort=False)])
+    else:  # one row per hindrance: nothing to complement, so one call marks them all
+        frame = suppress(frame, by, shown_columns, minimum, n_column="arm_teachers")
     frame.loc[frame["suppressed"], "note"] = (
         f"too few to show: fewer than {minimum} teachers with or without the hindrance")
     frame["p_adj"] = benjamini_hochberg(frame["p_value"])
@@ -208,7 +211,8 @@ class _Sql:
     `counts`: per (--by, hindrance) distinct exposed / unexposed teachers, exposed events and the
     group's schools;
     `mix`: teacher-practices per (--by, practice, programme[, district]) for the standardisation;
-    `meats`: after the fits, each school's summed score, one school row per fit (see `meats`)."""
+    `meats`: after the fits, the lines streamed in (group, school, pattern) order and each school's
+    summed score added to each fit's meat in numpy (see `meats`)."""
 
     def __init__(self, config, by, factors, codes, exposure_column, where, params):
         self.config, self.by, self.factors, self.codes = config, by, factors, codes
@@ -308,16 +312,16 @@ order by all
         events = exposed.groupby([*by, "hindrance"], dropna=False)["events"].sum().rename("exposed_events")
         counts = counts.merge(events.reset_index(), how="left", on=[*by, "hindrance"])
         counts["exposed_events"] = counts["exposed_events"].fillna(0).astype("int64")
+        self.school_bound = int(counts["schools"].sum())  # at least the schools of the lines
         return patterns, counts, mix
 
     def meats(self, con, fits: list["_PatternFit"]) -> list[tuple[np.ndarray, int]]:
         """For each fit: (sum over schools of s_g s_g', G) with s_g the school's summed score
-        at the fitted hazards and G the schools with a line in the fit. DuckDB sums each line's
-        score per school (and per school and level of each factor not in --by): a few numbers per
-        school and fit leave it, never the lines. A line's score, a_p events - u_p trials with
-        u_p = exp(eta_p), a_p = u_p / mu_p of its pattern, is scaled by a power of two and
-        rounded to an integer, so its per-school sums are exact whatever order DuckDB adds them
-        in (the same figures on every call); the rounding is 2^-61 of the largest line's."""
+        at the fitted hazards and G the schools with a line in the fit. A line's score is
+        a_p events - u_p trials (u_p = exp(eta_p), a_p = u_p / mu_p of its pattern); the lines are
+        read in batches, ordered by
+        group, school and pattern, and each batch's whole schools are summed in numpy (the last
+        school of a batch waits for the next one)."""
         by, factors = self.by, self.factors
         key_columns = list(dict.fromkeys([*by, *factors]))
         level_factors = [f for f in factors if f not in by]  # a --by factor has one level per group
@@ -345,67 +349,115 @@ order by all
                     columns[f"{name}_{slot[fit.hindrance]}"] = value
             frames.append(pd.concat([frame.reset_index(drop=True), pd.DataFrame(columns)], axis=1))
         values = pd.concat(frames, ignore_index=True)
-        for column in key_columns:  # text keys as text, even where every value is missing
-            if values[column].dtype == object:
-                values[column] = values[column].astype("string")
         levels = {f: sorted(set().union(*(fit.levels[f] for fit in fits))) for f in level_factors}
-        params = {f"meat_levels_{j}": [str(v) for v in levels[f]] for j, f in enumerate(level_factors)}
-        scores = "".join(
-            f", round(v.a0_{i} * (l.y - l.y1_{i}) - v.u0_{i} * (l.m - l.m1_{i}) + v.a1_{i} * l.y1_{i}"
-            f" - v.u1_{i} * l.m1_{i})::bigint as s_{i}"
-            f", round(v.a1_{i} * l.y1_{i} - v.u1_{i} * l.m1_{i})::bigint as e_{i}, v.kept_{i}"
-            for i in range(len(codes)))
-        sums = "".join(f", sum(s_{i})::double as s_{i}" for i in range(len(codes)))
-        totals = "".join(f", sum(e_{i})::double as e_{i}, max(kept_{i}) as kept_{i}" for i in range(len(codes)))
-        blanks = "".join(f", null::double as e_{i}, null::integer as kept_{i}" for i in range(len(codes)))
-        line_keys = list(dict.fromkeys([*by, "school_id", *factors]))
-        school_keys = list(dict.fromkeys([*by, "school_id"]))
-        by_rank = f"partition by {', '.join(by)} " if by else ""
-        # per school: every score and the exposed rows' score; per school and level of each factor
-        # (one aggregate each, not grouping sets: those would sum every column in every set)
-        selects = [f"""
-select {select_list(school_keys)}{"".join("null::integer as code_%d, " % k for k in range(len(level_factors)))}
-       {(1 << len(level_factors)) - 1} as part{sums}{totals}
-from scored group by all"""]
-        for j, factor in enumerate(level_factors):
-            codes_sql = "".join(
-                (f"coalesce(list_position($meat_levels_{k}::varchar[], {factor}::varchar), 0) - 1"
-                 if k == j else "null::integer") + f" as code_{k}, " for k in range(len(level_factors)))
-            selects.append(f"""
-select {select_list(school_keys)}{codes_sql}
-       {((1 << len(level_factors)) - 1) - (1 << (len(level_factors) - 1 - j))} as part{sums}{blanks}
-from scored group by {select_list([*school_keys, factor])[:-2]}""")
+        # every column a fit's design can have: intercept, exposure, then each level of each factor
+        # (a fit keeps some of them: `fit.names`)
+        offsets = [2]
+        for factor in level_factors:
+            offsets.append(offsets[-1] + len(levels[factor]))
+        column_of = {"const": 0, "exposed": 1} | {(factor, level): offsets[j] + k for j, factor in enumerate(level_factors)
+                                                  for k, level in enumerate(levels[factor])}
+        # per pattern row (a group's combination of factors): its group, its level of each factor
+        # (-1: a level no fit kept, whose lines score 0) and each hindrance slot's values
+        row_group = np.repeat(np.arange(len(frames)), [len(frame) for frame in frames])
+        level_codes = [values[factor].map({level: k for k, level in enumerate(levels[factor])})
+                       .fillna(-1).to_numpy(dtype=np.int64) for factor in level_factors]
+        # (pattern rows x hindrance slots) arrays of the fits' values (zero where a slot has no fit)
+        slot_values = {name: np.column_stack([values[f"{name}_{i}"].to_numpy(dtype="float64") for i in range(len(codes))])
+                       for name in ("a0", "u0", "a1", "u1", "kept")}
+        fit_columns = [np.array([column_of[name] for name in fit.names]) for fit in fits]
+        group_index = {key: k for k, key in enumerate(groups)}
+        fits_of_group: dict = {}  # group -> [(fit's index, its slot)]
+        for f, fit in enumerate(fits):
+            fits_of_group.setdefault(group_index[fit.group], []).append((f, slot[fit.hindrance]))
+        meats = [np.zeros((len(fit.names), len(fit.names))) for fit in fits]
+        schools = [0] * len(fits)
+
+        def accumulate(lines: dict) -> None:
+            """Add the schools of `lines` (whole schools, ordered by group and school) to the meats:
+            every hindrance slot at once, each school's sums as a sparse (schools x lines) product."""
+            if not len(lines["pattern_row"]):
+                return
+            row = lines["pattern_row"]
+            group = row_group[row]
+            school = lines["school"]
+            first = np.ones(len(row), dtype=bool)  # the first line of each (group, school)
+            first[1:] = (group[1:] != group[:-1]) | (school[1:] != school[:-1])
+            unit = np.cumsum(first) - 1
+            units = int(unit[-1]) + 1
+            present, starts = np.unique(group[first], return_index=True)
+            ends = np.append(starts[1:], units)
+            y = lines["y"].astype("float64")[:, None]
+            m = lines["m"].astype("float64")[:, None]
+            y1 = np.column_stack([lines[f"y1_{i}"] for i in range(len(codes))]).astype("float64")
+            m1 = np.column_stack([lines[f"m1_{i}"] for i in range(len(codes))]).astype("float64")
+            exposed_score = slot_values["a1"][row] * y1 - slot_values["u1"][row] * m1
+            score = slot_values["a0"][row] * (y - y1) - slot_values["u0"][row] * (m - m1) + exposed_score
+            position = np.arange(len(row))
+            ones = np.ones(len(row))
+            of_unit = sparse.csr_matrix((ones, (unit, position)), shape=(units, len(row)))
+            by_unit = np.empty((units, offsets[-1], len(codes)))
+            by_unit[:, 0] = of_unit @ score
+            by_unit[:, 1] = of_unit @ exposed_score
+            for j, level_code in enumerate(level_codes):
+                width = offsets[j + 1] - offsets[j]
+                line_level = level_code[row]
+                known = line_level >= 0  # a level no fit kept: its lines score 0
+                of_level = sparse.csr_matrix((ones[known], (unit[known] * width + line_level[known], position[known])),
+                                             shape=(units * width, len(row)))
+                by_unit[:, offsets[j]:offsets[j + 1]] = (of_level @ score).reshape(units, width, len(codes))
+            kept = (of_unit @ slot_values["kept"][row]) > 0
+            for k, begin, end in zip(present, starts, ends):
+                for f, i in fits_of_group.get(int(k), []):
+                    part = by_unit[begin:end, fit_columns[f], i]
+                    meats[f] += part.T @ part
+                    schools[f] += int(kept[begin:end, i].sum())
+
+        line_columns = ["pattern_row", "school", "y", "m", *(f"{name}_{i}" for i in range(len(codes))
+                                                             for name in ("y1", "m1"))]
         join = " and ".join(f"l.{c} is not distinct from v.{c}" for c in key_columns)
-        con.register("fitted_patterns", values)
+        registered = values[key_columns].copy()
+        for column in key_columns:  # text keys as text, even where every value is missing
+            if registered[column].dtype == object:
+                registered[column] = registered[column].astype("string")
+        registered["pattern_row"] = np.arange(len(values), dtype=np.int64)
+        registered["pattern_group"] = row_group
+        # lines in (group, school, pattern) order, a fixed order (the same sums on every call);
+        # one integer key sorts faster than three when it fits in 62 bits (schools <= the groups' sum)
+        radix = {"meat_schools": self.school_bound + 1, "meat_rows": len(values)}
+        one_key = len(frames) * radix["meat_schools"] * radix["meat_rows"] < 1 << 62
+        order = ("(v.pattern_group::bigint * $meat_schools + s.school) * $meat_rows + v.pattern_row" if one_key
+                 else "v.pattern_group, s.school, v.pattern_row")
+        counts = "".join(f", l.y1_{i}::integer as y1_{i}, l.m1_{i}::integer as m1_{i}" for i in range(len(codes)))
+        con.register("fitted_patterns", registered)
         try:
-            table = execute(con, f"""with
-scored as materialized (
-    select {select_list(line_keys, 'l')}{scores[2:]}
-    from {LINES} l join fitted_patterns v on {join}
-),
-school_parts as ({" union all ".join(selects)}
+            reader = relation(con, f"""with
+school_codes as (
+    select school_id, row_number() over (order by school_id) as school
+    from (select distinct school_id from {LINES})
 )
-select {select_list(by)}dense_rank() over ({by_rank}order by school_id) - 1 as school,
-       {select_list([f"code_{k}" for k in range(len(level_factors))])}part{"".join(f", s_{i}, e_{i}, kept_{i}" for i in range(len(codes)))}
-from school_parts
-""", base_params(self.config) | params).fetchnumpy()
+select v.pattern_row, s.school, l.y::integer as y, l.m::integer as m{counts}
+from {LINES} l
+join fitted_patterns v on {join}
+join school_codes s on l.school_id is not distinct from s.school_id
+order by {order}
+""", radix if one_key else {}).to_arrow_reader(MEAT_BATCH_ROWS)
+            carry = None
+            for batch in reader:
+                lines = {name: batch.column(name).to_numpy(zero_copy_only=False) for name in line_columns}
+                if carry is not None:
+                    lines = {name: np.concatenate([carry[name], lines[name]]) for name in line_columns}
+                # the last school may go on in the next batch: keep it for then
+                group, school = row_group[lines["pattern_row"]], lines["school"]
+                other = np.flatnonzero((group != group[-1]) | (school != school[-1]))
+                cut = int(other[-1]) + 1 if len(other) else 0
+                accumulate({name: values_[:cut] for name, values_ in lines.items()})
+                carry = {name: values_[cut:] for name, values_ in lines.items()}
+            if carry is not None:
+                accumulate(carry)
         finally:
             con.unregister("fitted_patterns")
-        if by:
-            keys = pd.DataFrame({c: table[c] for c in by})
-            keys = _fill_missing(keys, by)
-            rows_of = {key: part.index.to_numpy() for key, part in keys.groupby(by, sort=False)}
-        else:
-            rows_of = {(): np.arange(len(table["part"]))}
-        level_index = [{v: k for k, v in enumerate(levels[f])} for f in level_factors]
-        group_parts: dict = {}
-        out = []
-        for fit in fits:
-            if fit.group not in group_parts:
-                rows = rows_of.get(fit.group, np.arange(0))
-                group_parts[fit.group] = {c: np.asarray(table[c])[rows] for c in table if c not in by}
-            out.append(fit.meat(group_parts[fit.group], slot[fit.hindrance], level_factors, level_index))
-        return out
+        return list(zip(meats, schools))
 
 
 class _PatternFit:
@@ -447,12 +499,11 @@ class _PatternFit:
 
     def pattern_values(self, combos: pd.DataFrame, level_factors) -> dict:
         """Per combination of the group's factors (exposure aside, `combos`): this fit's a_p and
-        u_p at exposure 0 and 1, times its `scale`, and whether its lines are in the fit (`kept`)."""
+        u_p at exposure 0 and 1, and whether its lines are in the fit (`kept`)."""
         kept = np.ones(len(combos), dtype=bool)
         for factor in level_factors:
             kept &= combos[factor].isin(self.levels[factor]).to_numpy()
         values = {name: np.zeros(len(combos)) for name in ("a0", "u0", "a1", "u1")}
-        self.scale = 1.0
         if self.fit is not None and kept.any():
             design_frame = combos[kept].copy()
             for factor in self.factors:
@@ -467,35 +518,11 @@ class _PatternFit:
                     values[f"u{exposed}"][kept] = u
                 bound = float(np.max((values["a0"] + values["u0"] + values["a1"] + values["u1"])
                                      * combos["trials"].to_numpy()))
-            if all(np.isfinite(v).all() for v in values.values()) and np.isfinite(bound):
-                # each line's score below 2^61 once scaled: an exact integer in 64 bits
-                self.scale = math.ldexp(1.0, min(61 - math.frexp(bound)[1], 1000)) if bound > 0 else 1.0
-            else:  # an infinite hazard: no covariance (as a non-finite one before)
+            if not (all(np.isfinite(v).all() for v in values.values()) and np.isfinite(bound)):
+                # an infinite hazard (or a line's score beyond floating point): no covariance
                 self.fit = None
                 values = {name: np.zeros(len(combos)) for name in values}
-        return {name: value * self.scale for name, value in values.items()} | {"kept": kept.astype("float64")}
-
-    def meat(self, part: dict, slot: int, level_factors, level_index) -> tuple[np.ndarray, int]:
-        """(sum over schools of s_g s_g', G) from the school rows of `meats` for this fit."""
-        top = (1 << len(level_factors)) - 1
-        parts, school = part["part"], part["school"].astype(np.int64)
-        n_schools = int(school.max()) + 1 if len(school) else 0
-        total = parts == top
-        by_school = np.zeros((n_schools, len(self.names)))
-        by_school[school[total], 0] = part[f"s_{slot}"][total]
-        by_school[school[total], 1] = part[f"e_{slot}"][total]
-        for j, factor in enumerate(level_factors):
-            wanted = [(k, level_index[j][name[1]]) for k, name in enumerate(self.names) if name[0] == factor]
-            if not wanted:
-                continue
-            rows = parts == top - (1 << (len(level_factors) - 1 - j))
-            dense = np.zeros((n_schools, len(level_index[j])))
-            dense[school[rows], part[f"code_{j}"][rows].astype(np.int64)] = part[f"s_{slot}"][rows]
-            for k, code in wanted:
-                by_school[:, k] = dense[:, code]
-        by_school /= self.scale
-        g = int((part[f"kept_{slot}"][total] > 0).sum())
-        return by_school.T @ by_school, g
+        return values | {"kept": kept.astype("float64")}
 
     def finish(self, meat: np.ndarray, schools: int) -> dict:
         """The FIT_COLUMNS and `note` given the clustered meat and the schools in the fit."""

@@ -84,6 +84,7 @@ import pandas as pd
 from scipy import sparse
 
 from sustain.config import Config
+from sustain.dimensions import CATALOGUE
 
 from . import latent
 from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
@@ -96,6 +97,9 @@ SURVIVAL_BY = [c for c in BY_COLUMNS if c != "months"]
 # the grouping columns a person-period row carries (hindrance comes from teacher_hindrances)
 ROW_COLUMNS = [c for c in BY_COLUMNS if c not in ("months", "hindrance")]
 RULES = ("latent", "first_drop", "confirmed")
+# the place columns: a person-period row's are where the unit was observed at t, so a unit's rows
+# can lie in several place groups; every other column is the teacher's or the unit's own
+PLACE_COLUMNS = [d.name for d in CATALOGUE if d.level == "school"]
 
 VALUE_COLUMNS = ["months", "survival", "ci_low", "ci_high", "at_risk", "events", "n", "teachers"]
 # (bootstrap replicates x group-round cells) computed at once, to bound memory with many groups
@@ -141,6 +145,19 @@ def survival_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     dims = filters.replace(months_min=None, months_max=None)
     rows, params = filtered_rows(by, dims, relation="unit_rounds")
     keys = select_list(by)
+    if units_whole(by, dims):
+        # every row of a unit is in its month-0 row's group: the group's units are its month-0
+        # rows (one per unit), so n and teachers need no pass over the follow-up rows
+        group_totals = f"""group_totals as (
+    select {keys}count(*) as n, count(distinct teacher_key) as teachers from shown where months = 0 group by all
+)"""
+    else:
+        group_totals = f"""group_units as (
+    select {keys}teacher_key, practice from shown group by all
+),
+group_totals as (
+    select {keys}count(*) as n, count(distinct teacher_key) as teachers from group_units group by all
+)"""
     school = "school_id, " if per_school else ""
     counts = query(con, config, f"""{RULE_CTES[rule].format(row_columns=row_columns)},
 baseline as (
@@ -163,12 +180,7 @@ cells as (
     where at_risk
     group by all
 ),
-group_units as (
-    select {keys}teacher_key, practice from shown group by all
-),
-group_totals as (
-    select {keys}count(*) as n, count(distinct teacher_key) as teachers from group_units group by all
-)
+{group_totals}
 select {keys}{school or "null::varchar as school_id, "}months, at_risk, events, null::bigint as n, null::bigint as teachers, false as group_total
 from cells
 union all
@@ -179,6 +191,16 @@ from group_totals
     # (without --by, the totals give a row even when no row is shown: n = 0)
     groups = counts[counts["group_total"] & (counts["n"] > 0)][[*by, "n", "teachers"]]
     return cells.reset_index(drop=True), groups.reset_index(drop=True)
+
+
+def units_whole(by: Sequence[str], filters: Filters) -> bool:
+    """True when no unit's rows are split between groups or by the filters: nothing grouped or
+    filtered by place (a row's place is where the unit was observed at its round; the other
+    columns are the teacher's or the unit's, the same on all its rows). Then a group's units are
+    its month-0 rows: a unit's follow-up rows exist only for a unit in use at month 0 (one
+    month-0 observation per teacher-practice, ingest/model.py)."""
+    return (filters.scope is None and not any(c in PLACE_COLUMNS for c in by)
+            and not any(getattr(filters, c) for c in PLACE_COLUMNS))
 
 
 def life_table(at_risk: np.ndarray, events: np.ndarray) -> np.ndarray:

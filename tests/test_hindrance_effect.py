@@ -342,6 +342,20 @@ def test_sample_aggregated_fit_equals_row_level_fit(sample):
     assert row["p_value"] == pytest.approx(fit.pvalues["exposed"], rel=1e-5)
 
 
+@pytest.mark.parametrize("by", [(), ("programme",)])
+def test_schools_split_across_batches_give_the_same_table(sample, monkeypatch, by):
+    """The lines are streamed in batches and each batch's whole schools summed; a school cut by a
+    batch's end waits for the next: tiny batches (most schools cut) give the same table as one."""
+    import metrics.hindrance_effect as module
+
+    con, config = sample
+    whole = hindrance_effect(con, Filters(), list(by), config)
+    assert whole["ci_low"].notna().sum() >= 3
+    for rows in (97,):  # a prime: batches end at every place in a school
+        monkeypatch.setattr(module, "MEAT_BATCH_ROWS", rows)
+        pd.testing.assert_frame_equal(hindrance_effect(con, Filters(), list(by), config), whole, rtol=1e-12)
+
+
 @pytest.mark.slow  # fits models on the whole sample
 def test_sample_hazard_ratios_against_stratified_cox(sample):
     """lifelines' CoxTimeVaryingFitter, stratified by programme and practice (the cloglog model's

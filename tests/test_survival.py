@@ -409,3 +409,27 @@ def test_sample_grouped_curves_match_the_ungrouped_ones(sample):
     part = grouped[(grouped["programme"] == "CBT") & (grouped["practice"] == "peer_feedback")]
     assert part["survival"].tolist() == pytest.approx(one["survival"].tolist(), abs=1e-12)
     assert part["at_risk"].tolist() == one["at_risk"].tolist()
+
+
+@pytest.mark.parametrize("by, filters", [
+    ((), Filters()), (("programme", "practice"), Filters()), (("hindrance",), Filters()),
+    (("gender",), Filters(hindrance=("low_pay",), practice=("peer_feedback", "questioning"))),
+])
+def test_units_counted_from_month_0_rows_equal_the_units_of_every_row(sample, monkeypatch, by, filters):
+    """Without a place grouped or filtered, n and teachers come from the month-0 rows alone
+    (`units_whole`); they equal the distinct units and teachers over all of a group's rows."""
+    import metrics.survival as module
+
+    con, config = sample
+    assert module.units_whole(by, filters)
+    quick = survival_counts(con, filters, by, config, per_school=False)
+    monkeypatch.setattr(module, "units_whole", lambda by, filters: False)
+    every_row = survival_counts(con, filters, by, config, per_school=False)
+    assert len(quick[1]) > 0
+    for mine, theirs in zip(quick, every_row):  # (cells, groups), in DuckDB's order: compare sorted
+        keys = [c for c in mine.columns if c not in ("at_risk", "events", "n", "teachers")]
+        pd.testing.assert_frame_equal(mine.sort_values(keys, ignore_index=True),
+                                      theirs.sort_values(keys, ignore_index=True))
+    assert not module.units_whole(("district",), Filters())
+    assert not module.units_whole((), Filters(school_id=("S1",)))
+    assert not module.units_whole((), Filters(scope=("D1",)))
