@@ -20,9 +20,11 @@ from scipy import optimize, special, stats
 
 from sustain.config import Config
 
-from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, suppress
+from sustain.db import execute
+
+from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, Filters
-from . import latent
+from . import latent, rollups
 from .indicators import retention_counts, retention_round_totals
 from .stats import percentile_interval, replicate_totals, school_bootstrap_weights
 
@@ -162,12 +164,28 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     group rests on (every round); `suppressed`: fewer than `thresholds.min_group_n` teachers
     (`base.suppress`): values blank.
     """
+    return _half_life(con, filters, by, config, interval=True)
+
+
+def half_life_readings(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                       config: Config) -> pd.DataFrame:
+    """`half_life`'s readings without its interval and decay model (for the Overview's median):
+    the same rows and the same `half_life_months`, `reached`, `horizon_months`, `rounds`, `n`,
+    `teachers` and `suppressed`; `ci_low`, `ci_high` and `decay_per_month` are blank and `note`
+    holds only what the reading says. It skips the school bootstrap, the model's replicate curves
+    and the GLM: the curve is the latent model's estimate, fitted on its pattern counts summed over
+    schools in DuckDB (the estimate does not depend on the schools, only its interval does)."""
+    return _half_life(con, filters, by, config, interval=False)
+
+
+def _half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config,
+               interval: bool) -> pd.DataFrame:
     by = group_columns(by, HALF_LIFE_BY)
     minimum = config.thresholds.min_group_n
     # the counts per group and round, summed over schools in DuckDB; each school's counts only
     # when a group's interval needs them (no model curve, or too few schools to tell from the
     # rounds' counts): a national view has tens of thousands of schools
-    rounds = retention_round_totals(con, filters, by, config)
+    rounds = retention_round_totals(con, filters, by, config) if interval else _round_sums(con, filters, by, config)
     rounds = rounds[rounds["months"] > 0]
     school_cells: list[pd.DataFrame] = []
 
@@ -186,11 +204,12 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
                "rounds", "n", "teachers", "suppressed", "note"]
     rows = []
     groups = rounds.groupby(by, sort=True, dropna=False) if by else ([((), rounds)] if len(rounds) else [])
-    curves = latent.group_curves(latent.latent_survival(con, filters, by, config), by)
+    curves = latent.group_curves(latent.latent_survival(con, filters, by, config), by) if interval else \
+        _model_estimates(con, filters, by, config)
     for key, group in groups:
         key = key if isinstance(key, tuple) else (key,)
         rows.append(dict(zip(by, key)) | _half_life_row(group, minimum, curves.get(key), config,
-                                                        lambda key=key: schools_of(key)))
+                                                        lambda key=key: schools_of(key), interval))
     if not rows:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows)
@@ -210,13 +229,14 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
 
 
 def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, config: Config | None = None,
-                   schools_of=None) -> dict:
+                   schools_of=None, interval: bool = True) -> dict:
     """half_life's values for one group from its counts per round (`retention_round_totals`:
     months, retained, n, teachers, schools); `schools_of()` gives its counts per school and round
     (read only when the interval needs them). With `model_curve` (the latent model's (estimate,
     replicates) at 0 and every round, `latent.group_curves`), the curve and its interval are the
-    model's, read at the same usable rounds."""
-    per_round = per_round.groupby("months")[["retained", "n", "teachers", "schools"]].sum()
+    model's, read at the same usable rounds. `interval` False: the reading only (no interval, no
+    decay model; `per_round` needs no `schools`)."""
+    per_round = per_round.groupby("months")[["retained", "n", "teachers", *(["schools"] if interval else [])]].sum()
     # a teacher has one placed visit per round, so the schools' teachers add up to the round's
     usable = per_round.index[per_round["teachers"] >= minimum].to_numpy()
     row = {"rounds": len(usable), "n": int(per_round.loc[usable, "n"].sum()), "half_life_months": np.nan,
@@ -231,6 +251,8 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     value, reached = read_half_life(usable, curve)
     notes = [] if reached[0] else [f"not reached by month {horizon}"]
     row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
+    if not interval:
+        return row | {"note": "; ".join(notes)}
 
     # the schools of the usable rounds: enough when one round has enough, too few when all of
     # them together have too few; else counted from the schools' cells
@@ -276,6 +298,54 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     if fit["note"]:
         notes.append(fit["note"])
     return row | {"note": "; ".join(notes)}
+
+
+def _round_sums(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> pd.DataFrame:
+    """`retention_round_totals` without `schools`: summed from the same rollup cells when the view
+    allows (counting the distinct schools is most of that query's cost), else that query."""
+    keys = [*by, "months"]
+    grain = rollups.rollup_grain(keys, filters, hindrance_cells=True)
+    if grain is None:
+        return retention_round_totals(con, filters, by, config)
+    cells, params = rollups.school_cells_sql("retention", grain, keys, filters, summed=False)
+    return query(con, config, f"""
+cells as (
+    {cells}
+),
+round_sums as (
+    select {select_list(keys)}
+           sum(school_retained)::bigint as retained, sum(school_n)::bigint as n,
+           sum(school_teachers)::bigint as teachers
+    from cells
+    group by all
+)
+select * from round_sums
+""", params)
+
+
+def _model_estimates(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> dict:
+    """{group key tuple: (the latent model's survival estimate at 0 and every round, None)}: the
+    curves of `latent.group_curves` without their replicates, from the pattern counts summed over
+    schools (`latent.fit_view` sums them per group and pattern anyway: the same cells, the same fit)."""
+    dims = filters.replace(months_min=None, months_max=None)
+    table = rollups.pattern_table(by, dims)
+    if table is not None:
+        # rollups.pattern_cells_sql's cells and filter, summed without the school (a tenth of its cost)
+        where, params = dims.where("practice", alias="r", hindrance_rows=True)
+        counts = execute(con, f"""
+select {select_list(by, "r")}r.pattern, sum(r.units)::bigint as units
+from {table} r
+where {where}
+group by all
+""", params).df()
+    else:
+        counts = latent.pattern_counts(con, filters, by, config)
+    if counts.empty:
+        return {}
+    rounds = len({0, *config.schedule.months}) - 1
+    groups, estimate, _ = latent.fit_view(counts, by, rounds, replicates=0)
+    keys = [tuple(row) for row in groups[list(by)].itertuples(index=False)] if by else [()]
+    return {key: (estimate["survival"][g], None) for g, key in enumerate(keys)}
 
 
 def _interval_with_not_reached(values: np.ndarray, reached: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
@@ -396,6 +466,16 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     `SUPPRESSED_PROBABILITY_DIGITS` decimals (the class is read from the rounded value) so that
     its counts cannot be solved back from them.
     """
+    frame = school_persistence(con, filters, by, config)
+    names = query(con, config, "names as (select school_id, school_name from schools)\nselect * from names")
+    frame["school_name"] = frame["school_id"].map(names.set_index("school_id")["school_name"])
+    return frame
+
+
+def school_persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                       config: Config) -> pd.DataFrame:
+    """`persistence` without the schools' names (`school_name` blank): what the Overview's share
+    of schools decaying reads (`by_school`), without reading every school's name."""
     chosen = group_columns(by, PERSISTENCE_BY)
     keys = ["school_id", "programme", "district", *[c for c in chosen if c not in ("school_id", "programme", "district")]]
     cells = retention_counts(con, filters.replace(months_min=None, months_max=None), [*keys, "months"], config)
@@ -431,8 +511,7 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
         frame.loc[hidden, column] = frame.loc[hidden, column].round(SUPPRESSED_PROBABILITY_DIGITS)
     frame["persistence_class"] = persistence_classes(frame["p_below_programme"], config)
     frame["round"] = frame["round"].astype("Int64")
-    names = query(con, config, "names as (select school_id, school_name from schools)\nselect * from names")
-    frame["school_name"] = frame["school_id"].map(names.set_index("school_id")["school_name"])
+    frame["school_name"] = pd.Series(np.full(len(frame), np.nan, dtype=object), index=frame.index)
     return frame[columns]
 
 
