@@ -126,9 +126,12 @@ def fit_decay(months, retained, n, clusters=None) -> dict:
 def _log_linear_start(months, retained, n) -> list[float]:
     """Start values (a, lambda) from a regression of the log of each round's pooled retention on
     t, weighted by the round's n (pooled first: one school's 0 of 2 would otherwise weigh as log 0)."""
-    rounds = pd.DataFrame({"t": months, "k": retained, "n": n}).groupby("t")[["k", "n"]].sum()
-    share = np.clip(rounds["k"] / rounds["n"].clip(lower=1), 1e-3, 1.0).to_numpy()
-    slope, intercept = np.polyfit(rounds.index.to_numpy(float), np.log(share), 1, w=np.sqrt(rounds["n"].to_numpy()))
+    # summed per round with numpy (a pandas groupby per fit cost more than the fit's start)
+    t, at = np.unique(np.asarray(months, dtype="float64"), return_inverse=True)
+    k = np.bincount(at, weights=np.asarray(retained, dtype="float64"), minlength=len(t))
+    total = np.bincount(at, weights=np.asarray(n, dtype="float64"), minlength=len(t))
+    share = np.clip(k / np.clip(total, 1, None), 1e-3, 1.0)
+    slope, intercept = np.polyfit(t, np.log(share), 1, w=np.sqrt(total))
     return [min(float(intercept), -1e-3), -float(slope)]
 
 
@@ -412,14 +415,18 @@ def fit_beta_prior(retained, n, weights=None) -> tuple[float, float]:
     pooled = float(np.clip(np.sum(w * k) / np.sum(w * n), 1e-4, 1 - 1e-4))
 
     low, high = (math.log(v) for v in PRECISION_BOUNDS)
+    not_retained = n - k
+    # called a hundred times per fit, a fit per district: scalar clipping (np.clip on a scalar
+    # costs more than the likelihood) and n - k once; the same values, bit for bit
+    betaln, expit = special.betaln, special.expit
 
     def parameters(theta):
-        return special.expit(np.clip(theta[0], -12.0, 12.0)), math.exp(np.clip(theta[1], low, high))
+        return expit(min(max(theta[0], -12.0), 12.0)), math.exp(min(max(theta[1], low), high))
 
     def negative_log_likelihood(theta):
         mean, precision = parameters(theta)
         a, b = mean * precision, (1 - mean) * precision
-        return -float(np.sum(w * (special.betaln(k + a, n - k + b) - special.betaln(a, b))))
+        return -float(np.sum(w * (betaln(k + a, not_retained + b) - betaln(a, b))))
 
     # two parameters, a smooth likelihood: the simplex is quick and needs no gradient
     result = optimize.minimize(negative_log_likelihood, x0=[special.logit(pooled), math.log(10.0)],
@@ -592,7 +599,8 @@ def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
 def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A fitted Beta(a, b) and the number of schools per group (arrays indexed by `group`'s codes;
-    NaN and 0 for a group without any of `rows`), each fitted on the group's (retained, n)
+    NaN and 0 for a group without any of `rows`; NaN and its count for a group of fewer than
+    MIN_PRIOR_SCHOOLS, which `_shrink` does not use), each fitted on the group's (retained, n)
     patterns among `rows`, in ascending (retained, n) order."""
     size = group.max() + 1 if len(group) else 0
     a, b, schools = np.full(size, np.nan), np.full(size, np.nan), np.zeros(size, dtype="int64")
@@ -602,6 +610,8 @@ def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
     starts = np.flatnonzero(np.r_[True, patterns[1:, 0] != patterns[:-1, 0]])
     for start, end in zip(starts, np.r_[starts[1:], len(patterns)]):
         g = int(patterns[start, 0])
-        a[g], b[g] = fit_beta_prior(patterns[start:end, 1], patterns[start:end, 2], weight[start:end])
         schools[g] = int(weight[start:end].sum())
+        # a group of fewer schools than a prior needs is not used (`_shrink`): its fit is skipped
+        if schools[g] >= MIN_PRIOR_SCHOOLS:
+            a[g], b[g] = fit_beta_prior(patterns[start:end, 1], patterns[start:end, 2], weight[start:end])
     return a, b, schools
