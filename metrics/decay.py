@@ -205,17 +205,19 @@ def _half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     totals = retention_counts(con, filters, by, config)
     columns = [*by, "half_life_months", "ci_low", "ci_high", "reached", "decay_per_month", "horizon_months",
                "rounds", "n", "teachers", "suppressed", "note"]
-    rows = []
-    groups = rounds.groupby(by, sort=True, dropna=False) if by else ([((), rounds)] if len(rounds) else [])
-    curves = latent.group_curves(latent.latent_survival(con, filters, by, config), by) if interval else \
-        _model_estimates(con, filters, by, config)
-    for key, group in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        rows.append(dict(zip(by, key)) | _half_life_row(group, minimum, curves.get(key), config,
-                                                        lambda key=key: schools_of(key), interval))
-    if not rows:
+    if rounds.empty:
         return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(rows)
+    if interval:
+        curves = latent.group_curves(latent.latent_survival(con, filters, by, config), by)
+        groups = rounds.groupby(by, sort=True, dropna=False) if by else [((), rounds)]
+        rows = []
+        for key, group in groups:
+            key = key if isinstance(key, tuple) else (key,)
+            rows.append(dict(zip(by, key)) | _half_life_row(group, minimum, curves.get(key), config,
+                                                            lambda key=key: schools_of(key)))
+        frame = pd.DataFrame(rows)
+    else:
+        frame = _readings(rounds, by, minimum, _model_estimates(con, filters, by, config), config)
     if by:
         frame = frame.merge(totals[[*by, "teachers"]], on=by, how="left")
     else:
@@ -232,14 +234,13 @@ def _half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
 
 
 def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, config: Config | None = None,
-                   schools_of=None, interval: bool = True) -> dict:
+                   schools_of=None) -> dict:
     """half_life's values for one group from its counts per round (`retention_round_totals`:
     months, retained, n, teachers, schools); `schools_of()` gives its counts per school and round
     (read only when the interval needs them). With `model_curve` (the latent model's (estimate,
     replicates) at 0 and every round, `latent.group_curves`), the curve and its interval are the
-    model's, read at the same usable rounds. `interval` False: the reading only (no interval, no
-    decay model; `per_round` needs no `schools`)."""
-    per_round = per_round.groupby("months")[["retained", "n", "teachers", *(["schools"] if interval else [])]].sum()
+    model's, read at the same usable rounds."""
+    per_round = per_round.groupby("months")[["retained", "n", "teachers", "schools"]].sum()
     # a teacher has one placed visit per round, so the schools' teachers add up to the round's
     usable = per_round.index[per_round["teachers"] >= minimum].to_numpy()
     row = {"rounds": len(usable), "n": int(per_round.loc[usable, "n"].sum()), "half_life_months": np.nan,
@@ -254,8 +255,6 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     value, reached = read_half_life(usable, curve)
     notes = [] if reached[0] else [f"not reached by month {horizon}"]
     row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
-    if not interval:
-        return row | {"note": "; ".join(notes)}
 
     # the schools of the usable rounds: enough when one round has enough, too few when all of
     # them together have too few; else counted from the schools' cells
@@ -301,6 +300,52 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     if fit["note"]:
         notes.append(fit["note"])
     return row | {"note": "; ".join(notes)}
+
+
+def _readings(rounds: pd.DataFrame, by: list[str], minimum: int, curves: dict, config: Config) -> pd.DataFrame:
+    """`_half_life_row`'s reading (no interval, no decay model) for every group at once: its rows
+    (by-columns, half_life_months, reached, horizon_months, rounds, n, note; ci_low, ci_high and
+    decay_per_month blank) in the order of `rounds.groupby(by)`. Each group's rounds become a row
+    of a (groups x rounds) matrix, NaN where a round is not usable: `read_half_life` skips those,
+    so each row reads as the group's usable rounds alone would."""
+    if by:
+        grouped = rounds.groupby(by, sort=True, dropna=False)
+        group = grouped.ngroup().to_numpy()
+        keys = grouped.size().index.to_frame(index=False)
+        key_tuples = list(keys.itertuples(index=False, name=None))
+    else:
+        group = np.zeros(len(rounds), dtype="int64")
+        keys, key_tuples = pd.DataFrame(index=[0]), [()]
+    months, column = np.unique(rounds["months"].to_numpy(), return_inverse=True)
+    shape = (len(key_tuples), len(months))
+    present = np.zeros(shape, dtype=bool)
+    present[group, column] = True
+    totals = {}
+    for name in ("retained", "n", "teachers"):
+        totals[name] = np.zeros(shape, dtype="int64")
+        np.add.at(totals[name], (group, column), rounds[name].to_numpy(dtype="int64"))
+    # a teacher has one placed visit per round, so the schools' teachers add up to the round's
+    usable = present & (totals["teachers"] >= minimum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curve = totals["retained"] / totals["n"]
+    # the model's curve where it has the group (read at the same rounds)
+    at = np.searchsorted(np.array(sorted({0, *config.schedule.months})), months)
+    for g, key in enumerate(key_tuples):
+        if key in curves:
+            curve[g] = curves[key][0][at]
+    value, reached = read_half_life(months, np.where(usable, curve, np.nan))
+    used = usable.any(axis=1)
+    horizon = np.where(usable, months[None, :], -1).max(axis=1).astype("int64")
+    frame = keys.assign(
+        half_life_months=value, ci_low=np.nan, ci_high=np.nan,
+        reached=pd.Series(np.where(used, reached, None), dtype=object),
+        decay_per_month=np.nan,
+        horizon_months=pd.Series(np.where(used, horizon, np.nan)) if not used.all() else horizon,
+        rounds=usable.sum(axis=1), n=np.where(usable, totals["n"], 0).sum(axis=1),
+        note=[f"no round after month 0 rests on {minimum} or more teachers" if not u else
+              "" if r else f"not reached by month {h}" for u, r, h in zip(used, reached, horizon)])
+    return frame[[*by, "rounds", "n", "half_life_months", "ci_low", "ci_high", "reached", "decay_per_month",
+                  "horizon_months", "note"]]
 
 
 def _round_sums(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> pd.DataFrame:
