@@ -20,9 +20,11 @@ from scipy import optimize, special, stats
 
 from sustain.config import Config
 
-from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, suppress
+from sustain.db import execute
+
+from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, select_list, suppress
 from .filters import BY_COLUMNS, Filters
-from . import latent
+from . import latent, rollups
 from .indicators import retention_counts, retention_round_totals
 from .stats import percentile_interval, replicate_totals, school_bootstrap_weights
 
@@ -124,9 +126,12 @@ def fit_decay(months, retained, n, clusters=None) -> dict:
 def _log_linear_start(months, retained, n) -> list[float]:
     """Start values (a, lambda) from a regression of the log of each round's pooled retention on
     t, weighted by the round's n (pooled first: one school's 0 of 2 would otherwise weigh as log 0)."""
-    rounds = pd.DataFrame({"t": months, "k": retained, "n": n}).groupby("t")[["k", "n"]].sum()
-    share = np.clip(rounds["k"] / rounds["n"].clip(lower=1), 1e-3, 1.0).to_numpy()
-    slope, intercept = np.polyfit(rounds.index.to_numpy(float), np.log(share), 1, w=np.sqrt(rounds["n"].to_numpy()))
+    # summed per round with numpy (a pandas groupby per fit cost more than the fit's start)
+    t, at = np.unique(np.asarray(months, dtype="float64"), return_inverse=True)
+    k = np.bincount(at, weights=np.asarray(retained, dtype="float64"), minlength=len(t))
+    total = np.bincount(at, weights=np.asarray(n, dtype="float64"), minlength=len(t))
+    share = np.clip(k / np.clip(total, 1, None), 1e-3, 1.0)
+    slope, intercept = np.polyfit(t, np.log(share), 1, w=np.sqrt(total))
     return [min(float(intercept), -1e-3), -float(slope)]
 
 
@@ -162,12 +167,28 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     group rests on (every round); `suppressed`: fewer than `thresholds.min_group_n` teachers
     (`base.suppress`): values blank.
     """
+    return _half_life(con, filters, by, config, interval=True)
+
+
+def half_life_readings(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                       config: Config) -> pd.DataFrame:
+    """`half_life`'s readings without its interval and decay model (for the Overview's median):
+    the same rows and the same `half_life_months`, `reached`, `horizon_months`, `rounds`, `n`,
+    `teachers` and `suppressed`; `ci_low`, `ci_high` and `decay_per_month` are blank and `note`
+    holds only what the reading says. It skips the school bootstrap, the model's replicate curves
+    and the GLM: the curve is the latent model's estimate, fitted on its pattern counts summed over
+    schools in DuckDB (the estimate does not depend on the schools, only its interval does)."""
+    return _half_life(con, filters, by, config, interval=False)
+
+
+def _half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config,
+               interval: bool) -> pd.DataFrame:
     by = group_columns(by, HALF_LIFE_BY)
     minimum = config.thresholds.min_group_n
     # the counts per group and round, summed over schools in DuckDB; each school's counts only
     # when a group's interval needs them (no model curve, or too few schools to tell from the
     # rounds' counts): a national view has tens of thousands of schools
-    rounds = retention_round_totals(con, filters, by, config)
+    rounds = retention_round_totals(con, filters, by, config) if interval else _round_sums(con, filters, by, config)
     rounds = rounds[rounds["months"] > 0]
     school_cells: list[pd.DataFrame] = []
 
@@ -184,16 +205,19 @@ def half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     totals = retention_counts(con, filters, by, config)
     columns = [*by, "half_life_months", "ci_low", "ci_high", "reached", "decay_per_month", "horizon_months",
                "rounds", "n", "teachers", "suppressed", "note"]
-    rows = []
-    groups = rounds.groupby(by, sort=True, dropna=False) if by else ([((), rounds)] if len(rounds) else [])
-    curves = latent.group_curves(latent.latent_survival(con, filters, by, config), by)
-    for key, group in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        rows.append(dict(zip(by, key)) | _half_life_row(group, minimum, curves.get(key), config,
-                                                        lambda key=key: schools_of(key)))
-    if not rows:
+    if rounds.empty:
         return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(rows)
+    if interval:
+        curves = latent.group_curves(latent.latent_survival(con, filters, by, config), by)
+        groups = rounds.groupby(by, sort=True, dropna=False) if by else [((), rounds)]
+        rows = []
+        for key, group in groups:
+            key = key if isinstance(key, tuple) else (key,)
+            rows.append(dict(zip(by, key)) | _half_life_row(group, minimum, curves.get(key), config,
+                                                            lambda key=key: schools_of(key)))
+        frame = pd.DataFrame(rows)
+    else:
+        frame = _readings(rounds, by, minimum, _model_estimates(con, filters, by, config), config)
     if by:
         frame = frame.merge(totals[[*by, "teachers"]], on=by, how="left")
     else:
@@ -278,6 +302,100 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     return row | {"note": "; ".join(notes)}
 
 
+def _readings(rounds: pd.DataFrame, by: list[str], minimum: int, curves: dict, config: Config) -> pd.DataFrame:
+    """`_half_life_row`'s reading (no interval, no decay model) for every group at once: its rows
+    (by-columns, half_life_months, reached, horizon_months, rounds, n, note; ci_low, ci_high and
+    decay_per_month blank) in the order of `rounds.groupby(by)`. Each group's rounds become a row
+    of a (groups x rounds) matrix, NaN where a round is not usable: `read_half_life` skips those,
+    so each row reads as the group's usable rounds alone would."""
+    if by:
+        grouped = rounds.groupby(by, sort=True, dropna=False)
+        group = grouped.ngroup().to_numpy()
+        keys = grouped.size().index.to_frame(index=False)
+        key_tuples = list(keys.itertuples(index=False, name=None))
+    else:
+        group = np.zeros(len(rounds), dtype="int64")
+        keys, key_tuples = pd.DataFrame(index=[0]), [()]
+    months, column = np.unique(rounds["months"].to_numpy(), return_inverse=True)
+    shape = (len(key_tuples), len(months))
+    present = np.zeros(shape, dtype=bool)
+    present[group, column] = True
+    totals = {}
+    for name in ("retained", "n", "teachers"):
+        totals[name] = np.zeros(shape, dtype="int64")
+        np.add.at(totals[name], (group, column), rounds[name].to_numpy(dtype="int64"))
+    # a teacher has one placed visit per round, so the schools' teachers add up to the round's
+    usable = present & (totals["teachers"] >= minimum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curve = totals["retained"] / totals["n"]
+    # the model's curve where it has the group (read at the same rounds)
+    at = np.searchsorted(np.array(sorted({0, *config.schedule.months})), months)
+    for g, key in enumerate(key_tuples):
+        if key in curves:
+            curve[g] = curves[key][0][at]
+    value, reached = read_half_life(months, np.where(usable, curve, np.nan))
+    used = usable.any(axis=1)
+    horizon = np.where(usable, months[None, :], -1).max(axis=1).astype("int64")
+    frame = keys.assign(
+        half_life_months=value, ci_low=np.nan, ci_high=np.nan,
+        reached=pd.Series(np.where(used, reached, None), dtype=object),
+        decay_per_month=np.nan,
+        horizon_months=pd.Series(np.where(used, horizon, np.nan)) if not used.all() else horizon,
+        rounds=usable.sum(axis=1), n=np.where(usable, totals["n"], 0).sum(axis=1),
+        note=[f"no round after month 0 rests on {minimum} or more teachers" if not u else
+              "" if r else f"not reached by month {h}" for u, r, h in zip(used, reached, horizon)])
+    return frame[[*by, "rounds", "n", "half_life_months", "ci_low", "ci_high", "reached", "decay_per_month",
+                  "horizon_months", "note"]]
+
+
+def _round_sums(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> pd.DataFrame:
+    """`retention_round_totals` without `schools`: summed from the same rollup cells when the view
+    allows (counting the distinct schools is most of that query's cost), else that query."""
+    keys = [*by, "months"]
+    grain = rollups.rollup_grain(keys, filters, hindrance_cells=True)
+    if grain is None:
+        return retention_round_totals(con, filters, by, config)
+    cells, params = rollups.school_cells_sql("retention", grain, keys, filters, summed=False)
+    return query(con, config, f"""
+cells as (
+    {cells}
+),
+round_sums as (
+    select {select_list(keys)}
+           sum(school_retained)::bigint as retained, sum(school_n)::bigint as n,
+           sum(school_teachers)::bigint as teachers
+    from cells
+    group by all
+)
+select * from round_sums
+""", params)
+
+
+def _model_estimates(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> dict:
+    """{group key tuple: (the latent model's survival estimate at 0 and every round, None)}: the
+    curves of `latent.group_curves` without their replicates, from the pattern counts summed over
+    schools (`latent.fit_view` sums them per group and pattern anyway: the same cells, the same fit)."""
+    dims = filters.replace(months_min=None, months_max=None)
+    table = rollups.pattern_table(by, dims)
+    if table is not None:
+        # rollups.pattern_cells_sql's cells and filter, summed without the school (a tenth of its cost)
+        where, params = dims.where("practice", alias="r", hindrance_rows=True)
+        counts = execute(con, f"""
+select {select_list(by, "r")}r.pattern, sum(r.units)::bigint as units
+from {table} r
+where {where}
+group by all
+""", params).df()
+    else:
+        counts = latent.pattern_counts(con, filters, by, config)
+    if counts.empty:
+        return {}
+    rounds = len({0, *config.schedule.months}) - 1
+    groups, estimate, _ = latent.fit_view(counts, by, rounds, replicates=0)
+    keys = [tuple(row) for row in groups[list(by)].itertuples(index=False)] if by else [()]
+    return {key: (estimate["survival"][g], None) for g, key in enumerate(keys)}
+
+
 def _interval_with_not_reached(values: np.ndarray, reached: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
     """Percentile interval of bootstrap half-lives where a replicate that does not reach one half
     counts as infinitely long: such replicates are set to the longest reached one for the
@@ -342,14 +460,18 @@ def fit_beta_prior(retained, n, weights=None) -> tuple[float, float]:
     pooled = float(np.clip(np.sum(w * k) / np.sum(w * n), 1e-4, 1 - 1e-4))
 
     low, high = (math.log(v) for v in PRECISION_BOUNDS)
+    not_retained = n - k
+    # called a hundred times per fit, a fit per district: scalar clipping (np.clip on a scalar
+    # costs more than the likelihood) and n - k once; the same values, bit for bit
+    betaln, expit = special.betaln, special.expit
 
     def parameters(theta):
-        return special.expit(np.clip(theta[0], -12.0, 12.0)), math.exp(np.clip(theta[1], low, high))
+        return expit(min(max(theta[0], -12.0), 12.0)), math.exp(min(max(theta[1], low), high))
 
     def negative_log_likelihood(theta):
         mean, precision = parameters(theta)
         a, b = mean * precision, (1 - mean) * precision
-        return -float(np.sum(w * (special.betaln(k + a, n - k + b) - special.betaln(a, b))))
+        return -float(np.sum(w * (betaln(k + a, not_retained + b) - betaln(a, b))))
 
     # two parameters, a smooth likelihood: the simplex is quick and needs no gradient
     result = optimize.minimize(negative_log_likelihood, x0=[special.logit(pooled), math.log(10.0)],
@@ -396,6 +518,16 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     `SUPPRESSED_PROBABILITY_DIGITS` decimals (the class is read from the rounded value) so that
     its counts cannot be solved back from them.
     """
+    frame = school_persistence(con, filters, by, config)
+    names = query(con, config, "names as (select school_id, school_name from schools)\nselect * from names")
+    frame["school_name"] = frame["school_id"].map(names.set_index("school_id")["school_name"])
+    return frame
+
+
+def school_persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                       config: Config) -> pd.DataFrame:
+    """`persistence` without the schools' names (`school_name` blank): what the Overview's share
+    of schools decaying reads (`by_school`), without reading every school's name."""
     chosen = group_columns(by, PERSISTENCE_BY)
     keys = ["school_id", "programme", "district", *[c for c in chosen if c not in ("school_id", "programme", "district")]]
     cells = retention_counts(con, filters.replace(months_min=None, months_max=None), [*keys, "months"], config)
@@ -431,8 +563,7 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
         frame.loc[hidden, column] = frame.loc[hidden, column].round(SUPPRESSED_PROBABILITY_DIGITS)
     frame["persistence_class"] = persistence_classes(frame["p_below_programme"], config)
     frame["round"] = frame["round"].astype("Int64")
-    names = query(con, config, "names as (select school_id, school_name from schools)\nselect * from names")
-    frame["school_name"] = frame["school_id"].map(names.set_index("school_id")["school_name"])
+    frame["school_name"] = pd.Series(np.full(len(frame), np.nan, dtype=object), index=frame.index)
     return frame[columns]
 
 
@@ -513,7 +644,8 @@ def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
 def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A fitted Beta(a, b) and the number of schools per group (arrays indexed by `group`'s codes;
-    NaN and 0 for a group without any of `rows`), each fitted on the group's (retained, n)
+    NaN and 0 for a group without any of `rows`; NaN and its count for a group of fewer than
+    MIN_PRIOR_SCHOOLS, which `_shrink` does not use), each fitted on the group's (retained, n)
     patterns among `rows`, in ascending (retained, n) order."""
     size = group.max() + 1 if len(group) else 0
     a, b, schools = np.full(size, np.nan), np.full(size, np.nan), np.zeros(size, dtype="int64")
@@ -523,6 +655,8 @@ def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
     starts = np.flatnonzero(np.r_[True, patterns[1:, 0] != patterns[:-1, 0]])
     for start, end in zip(starts, np.r_[starts[1:], len(patterns)]):
         g = int(patterns[start, 0])
-        a[g], b[g] = fit_beta_prior(patterns[start:end, 1], patterns[start:end, 2], weight[start:end])
         schools[g] = int(weight[start:end].sum())
+        # a group of fewer schools than a prior needs is not used (`_shrink`): its fit is skipped
+        if schools[g] >= MIN_PRIOR_SCHOOLS:
+            a[g], b[g] = fit_beta_prior(patterns[start:end, 1], patterns[start:end, 2], weight[start:end])
     return a, b, schools

@@ -375,8 +375,8 @@ def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: i
     hazards of each group ~ normal with the sandwich covariance by school; seeded). Returns
     (groups, estimate, replicate survival curves (B x groups x rounds+1))."""
     by = list(by)
-    cells = counts.groupby([*by, "pattern"], sort=True, dropna=False)["units"].sum().reset_index() if by else \
-        counts.groupby("pattern", sort=True)["units"].sum().reset_index()
+    grouped = counts.groupby([*by, "pattern"], sort=True, dropna=False) if by else counts.groupby("pattern", sort=True)
+    cells = grouped["units"].sum().reset_index()
     if by:
         groups = cells[by].drop_duplicates().reset_index(drop=True)
         group = cells[by].merge(groups.assign(_g=np.arange(len(groups))), on=by, how="left")["_g"].to_numpy()
@@ -387,8 +387,7 @@ def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: i
     estimate = fit_hmm(symbols, group, cells["units"].to_numpy(float), len(groups))
     if replicates <= 0:
         return groups, estimate, np.empty((0, len(groups), rounds + 1))
-    column_key = counts[[*by, "pattern"]].merge(cells[[*by, "pattern"]].assign(_c=np.arange(len(cells))),
-                                                on=[*by, "pattern"], how="left")["_c"].to_numpy()
+    column_key = grouped.ngroup().to_numpy()  # each row's cell: the cells are the groups, in order
     school = pd.factorize(counts["school_id"].astype("string"), sort=True)[0]
     n_schools = int(school.max()) + 1 if len(school) else 0
     school_counts = sparse.csr_matrix((counts["units"].to_numpy(float), (school, column_key)),

@@ -1,7 +1,7 @@
 """Headline figures of the Overview page, each with its n and interval, as one tidy table.
 
 Each figure comes from an indicator of this package, so every number traces back to one
-definition: half_life and persistence. Retention is not here: programmes end on different dates
+definition: half_life (its readings) and persistence. Retention is not here: programmes end on different dates
 and differ in design, so the Overview shows it per programme (the `retention` indicator by
 programme); the figures here span the selection, and their labels name the programmes they pool.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 from sustain.config import Config
 
 from .base import TOO_FEW, query
-from .decay import DECAYING, by_school, half_life, persistence
+from .decay import DECAYING, by_school, half_life_readings, school_persistence
 from .filters import Filters
 from .stats import wilson_interval
 
@@ -55,14 +55,21 @@ def _row(figure, label, value=np.nan, ci_low=np.nan, ci_high=np.nan, n=0, months
 def _teachers_followed(con, filters, config) -> tuple[dict, list[str]]:
     """The teachers-followed row, and the codes of the programmes the selection holds."""
     where, params = filters.where("practice")
+    # one row per teacher and programme first: the distinct counts then run over ~1 row per
+    # teacher, not over every practice score
     followed, rostered, programmes = query(con, config, f"""
 filtered as (
     select * from observations r where {where}
+),
+teacher_programmes as (
+    select teacher_key, programme, bool_or(months > 0) as followed
+    from filtered
+    group by all
 )
-select count(distinct teacher_key) filter (where months > 0),
+select count(distinct teacher_key) filter (where followed),
        count(distinct teacher_key),
        coalesce(list_sort(list(distinct programme)), [])
-from filtered
+from teacher_programmes
 """, params).iloc[0]
     programmes = [str(p) for p in programmes if p is not None]
     if followed < config.thresholds.min_group_n:
@@ -76,7 +83,8 @@ def _median_half_life(con, filters, config) -> dict:
     """Median over practices of the half-life read from each practice's retention curve; a
     practice whose retention stays above one half through its horizon counts as longer than
     every reached one (the median is then "not reached" when they are half or more)."""
-    table = half_life(con, filters, ["practice"], config)
+    # the readings only: the table's intervals and decay model are not shown here
+    table = half_life_readings(con, filters, ["practice"], config)
     read = table[~table["suppressed"] & table["reached"].notna()]
     if read.empty:
         return _row("median_half_life", "Median half-life of practices", suppressed=True,
@@ -103,7 +111,7 @@ def _schools_decaying(con, filters, config) -> dict:
     they keep fewer practices than their programme does there."""
     # the class school_trends shows, read from persistence without building the Districts page's
     # table (every school's retention by round and hindrances: most of the Overview's cost)
-    schools = by_school(persistence(con, filters, [], config))
+    schools = by_school(school_persistence(con, filters, [], config))
     judged = schools[schools["persistence_class"] != TOO_FEW]
     if judged.empty:
         return _row("schools_decaying", "Schools decaying", suppressed=True, note=TOO_FEW)

@@ -29,7 +29,7 @@ from scipy import optimize, stats
 
 from metrics import Filters
 from metrics.decay import (DECAYING, PERSISTING, UNCERTAIN, common_round, fit_beta_prior, fit_decay, half_life,
-                           persistence, read_half_life)
+                           half_life_readings, persistence, read_half_life)
 from metrics.base import TOO_FEW
 from support import teacher, visit, write_kobo, write_roster
 
@@ -104,6 +104,8 @@ def test_half_life_by_hand(fixture_a):
     short = half_life(con, CBM.replace(months_max=6), [], config).iloc[0]
     assert math.isnan(short["half_life_months"]) and not bool(short["reached"])
     assert short["horizon_months"] == 6 and short["note"].startswith("not reached by month 6")
+    readings = half_life_readings(con, CBM.replace(months_max=6), [], config).iloc[0]
+    assert not bool(readings["reached"]) and readings["horizon_months"] == 6 and readings["n"] == short["n"]
     # two teachers (< min_group_n 3): suppressed, values blank
     small = half_life(con, CBM.replace(school_id=("S1", "S2")), [], config).iloc[0]
     assert small["suppressed"] and math.isnan(small["half_life_months"]) and pd.isna(small["reached"])
@@ -111,6 +113,31 @@ def test_half_life_by_hand(fixture_a):
     # CBT rests on one teacher; CBM is suppressed with it (complementary: the overall n and
     # teachers minus CBM's would give CBT's)
     assert by_programme["suppressed"].all()
+
+
+# the Overview's median half-life reads `half_life_readings`: every group at once, the model's
+# estimate without its replicates; the readings are half_life's (cells and rows paths, suppression)
+READINGS = ["half_life_months", "reached", "horizon_months", "rounds", "n", "teachers", "suppressed"]
+
+
+@pytest.mark.parametrize("filters, by", [
+    (Filters(), ["practice"]),
+    (Filters(hindrance=("low_pay", "no_followup")), ["district"]),   # read from the model's rows
+    (Filters(district=("Thatta",), months_max=12), ["cluster"]),
+    (Filters(hindrance=("low_pay",)), []),
+], ids=["practice", "rows", "clusters", "hindrance"])
+def test_half_life_readings_are_half_lifes_readings(sample_db, filters, by):
+    from sustain.config import load_config
+
+    con = duckdb.connect(str(sample_db), read_only=True)
+    try:
+        config = load_config()
+        table, readings = half_life(con, filters, by, config), half_life_readings(con, filters, by, config)
+    finally:
+        con.close()
+    assert len(table) and not table["reached"].isna().all()
+    pd.testing.assert_frame_equal(readings[[*by, *READINGS]], table[[*by, *READINGS]], rtol=1e-12)
+    assert readings[["ci_low", "ci_high", "decay_per_month"]].isna().all().all()
 
 
 def test_half_life_interval_is_read_from_the_models_draws(fixture_a):
