@@ -329,9 +329,11 @@ def _school_facts(con, filters: Filters, config: Config, today: dt.date) -> pd.D
     # each teacher's status at their latest visit (the earliest submission on a tie); a teacher's
     # placed visits have distinct dates unless a visit date lies in two rounds' windows, so then
     # the latest date alone decides (an aggregate, not a window over every visit)
+    # (only a teacher with a visit recorded as left or transferred can be gone: the others' visits
+    # are not read)
     last_status = ("select teacher_key, arg_max(teacher_status, visit_date) as teacher_status "
-                   "from filtered_visits group by teacher_key") if visits_placed_once(config) else \
-        ("select teacher_key, teacher_status from filtered_visits "
+                   "from gone_visits group by teacher_key") if visits_placed_once(config) else \
+        ("select teacher_key, teacher_status from gone_visits "
          "qualify row_number() over (partition by teacher_key order by visit_date desc, submission_id) = 1")
     # the i-th most reported hindrance and its count (i an integer of TOP_PLACES, not data)
     top_columns = ", ".join(f"max(hindrance) filter (where place = {i}) as code_{i}, "
@@ -353,6 +355,10 @@ plan_schools as (
     union
     select school_id from filtered_visits
 ),
+gone_visits as (
+    select teacher_key, submission_id, visit_date, teacher_status from filtered_visits
+    where teacher_key in (select teacher_key from filtered_visits where teacher_status in ('left', 'transferred'))
+),
 last_status as (
     {last_status}
 ),
@@ -365,7 +371,7 @@ roster_teachers as (
 school_last as (
     select school_id, max(visit_date) as last_visit from filtered_visits group by school_id
 ),
-recent as not materialized (
+recent as materialized (
     select fv.school_id, fv.hindrances
     from filtered_visits fv join school_last sl using (school_id)
     where fv.teacher_status = 'present' and fv.visit_date > sl.last_visit - to_days($recent_days)

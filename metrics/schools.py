@@ -130,9 +130,20 @@ def school_retention(con: duckdb.DuckDBPyConnection, filters: Filters, config: C
     frame = as_scored_shares(con, filters, by, config, interval=False)
     if frame.empty:  # no rows: the --by columns are untyped, as an empty table has always given them
         frame = frame.astype({c: object for c in by})
-    frame = suppress(order_rows(frame, by), by, ["rate", "retained", "n", "teachers"],
-                     config.thresholds.min_group_n, hierarchy=school_hierarchy(con))
-    return frame[[*by, "rate", "retained", "n", "teachers", "suppressed"]]
+    frame = order_rows(frame, by)
+    values = ["rate", "retained", "n", "teachers"]
+    # suppressed on integer codes of the schools and of their cluster, district and province (the
+    # `schools` table's, as `school_hierarchy` gives them): the same groups as the names make,
+    # without grouping a row per school and round by text
+    school, ids = pd.factorize(frame["school_id"])
+    places = con.execute("select school_id, cluster, district, province from schools").df()
+    row = pd.Index(places["school_id"]).get_indexer(ids)
+    coded = pd.DataFrame({"school_id": school, "months": frame["months"].to_numpy()})
+    for parent in ("cluster", "district", "province"):
+        codes = pd.factorize(places[parent])[0]
+        coded[parent] = np.where(row >= 0, codes[row], -1)[school] if len(ids) else np.zeros(0, dtype="int64")
+    coded = suppress(pd.concat([coded, frame[values]], axis=1), by, values, config.thresholds.min_group_n)
+    return pd.concat([frame[by], coded[[*values, "suppressed"]]], axis=1)
 
 
 def _latest(grid: np.ndarray, rounds: list[int]) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
