@@ -107,10 +107,7 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
     grid[suppressed] = np.nan
     frame.loc[suppressed, "hindrances"] = ""
 
-    # NaN (no value shown) as None; `rate != rate` is NaN's test, cheap on every school's round
-    values = grid.tolist()
-    frame["retention"] = [[None if rate != rate else rate for rate in line] for line in values]
-    frame["retention_trend"] = [[rate for rate in line if rate == rate] for line in values]
+    frame["retention"], frame["retention_trend"] = _retention_lists(grid)
     frame["latest_months"], frame["latest_retention"] = _latest(grid, rounds)
     evidence = by_school(persistence(con, original, [], config)).reindex(frame["school_id"])
     for column in EVIDENCE_COLUMNS:
@@ -144,6 +141,24 @@ def school_retention(con: duckdb.DuckDBPyConnection, filters: Filters, config: C
         coded[parent] = np.where(row >= 0, codes[row], -1)[school] if len(ids) else np.zeros(0, dtype="int64")
     coded = suppress(pd.concat([coded, frame[values]], axis=1), by, values, config.thresholds.min_group_n)
     return pd.concat([frame[by], coded[[*values, "suppressed"]]], axis=1)
+
+
+def _retention_lists(grid: np.ndarray) -> tuple[list, np.ndarray]:
+    """Per row of `grid` (schools x rounds, NaN: no value shown), its values as a list with None
+    for NaN, and the list of its values shown. Built per pattern of rounds shown (a few), not per
+    school."""
+    if not len(grid):  # no school: empty lists, typed as an empty table has always had them
+        return [], []
+    shown = ~np.isnan(grid)
+    values = grid.astype(object)
+    values[~shown] = None
+    trend = np.empty(len(grid), dtype=object)
+    patterns, which = np.unique(shown, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    for k, pattern in enumerate(patterns):
+        rows = np.flatnonzero(which == k)
+        trend[rows] = grid[np.ix_(rows, np.flatnonzero(pattern))].tolist()
+    return values.tolist(), trend
 
 
 def _latest(grid: np.ndarray, rounds: list[int]) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
