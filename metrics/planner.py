@@ -399,8 +399,14 @@ top_hindrances as (
     where place <= $top
     group by school_id
 ),
+plan_clusters as (
+    select distinct sc.cluster from plan_schools ps join schools sc using (school_id)
+),
 all_visits as (
+    -- every visit of the plan's clusters, whatever the teacher filters (a cluster's status is
+    -- its own visits'; the other clusters' are not read)
     select cluster, visit_date, teacher_status, cop_active from model_visits
+    where cluster in (select cluster from plan_clusters)
 ),
 cluster_last as (
     select cluster, max(visit_date) as last_visit from all_visits group by cluster
