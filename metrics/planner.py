@@ -98,7 +98,8 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     known = schools["school_id"].isin(decay.index).to_numpy()
     decay = decay.reindex(schools["school_id"])
     decay_part, decay_need, facts = _decay_parts(decay, known, config.thresholds.min_group_n)
-    hindrance_part, hindrance_need, top_text, share, recent = _hindrance_parts(schools, config)
+    # the hindrance need is the share of recent visits reporting the main hindrance
+    hindrance_part, top_text, share, recent = _hindrance_parts(schools, config)
     recency_part, recency_need, last_date, months = _recency_parts(schools["last_visit"], today)
     active = _cop_active(schools["active_share"].to_numpy(dtype="float64", na_value=np.nan),
                          schools["meetings"].to_numpy(dtype="int64"), schools["log_used"].to_numpy(dtype=bool))
@@ -108,7 +109,7 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     # the weighted needs added in the order decay, hindrances, recency, CoP; a part not judged
     # adds nothing (adding 0.0 leaves the sum as it was)
     score = np.zeros(len(schools))
-    for name, need in (("decay", decay_need), ("hindrances", hindrance_need), ("recency", recency_need),
+    for name, need in (("decay", decay_need), ("hindrances", share), ("recency", recency_need),
                        ("cop", 1.0 - active)):
         score = score + np.where(np.isnan(need), 0.0, WEIGHTS[name] * need)
     teachers = schools["teachers"].to_numpy(dtype="int64")
@@ -197,15 +198,14 @@ def _decay_parts(decay: pd.DataFrame, known: np.ndarray, min_n: int) -> tuple[np
 
 
 def _hindrance_parts(schools: pd.DataFrame, config: Config) -> tuple:
-    """The hindrance part of each school's reason, its need (NaN: no recent visit with the teacher
-    present), `top_hindrances` (labels), `hindrance_share` and the recent visits."""
+    """The hindrance part of each school's reason, `top_hindrances` (labels), `hindrance_share`
+    (NaN: no recent visit with the teacher present) and the recent visits."""
     recent = schools["recent_visits"].to_numpy(dtype="int64")
     asked = recent > 0
-    label = lambda code: config.hindrance_label(code)  # noqa: E731
     codes = [schools[f"code_{i}"].to_numpy(dtype=object) for i in TOP_PLACES]
     named = [pd.notna(column) for column in codes]
     counts = [schools[f"count_{i}"].to_numpy(dtype="float64", na_value=0).astype("int64") for i in TOP_PLACES]
-    labels = [_by_value(np.where(has, column, "").astype(str), lambda c: label(c) if c else "") for column, has
+    labels = [_by_value(np.where(has, column, "").astype(str), lambda c: config.hindrance_label(c) if c else "") for column, has
               in zip(codes, named)]
     visits = _numbers(recent)
     first = named[0]
@@ -221,7 +221,7 @@ def _hindrance_parts(schools: pd.DataFrame, config: Config) -> tuple:
     top_text = np.where(asked, top_text, "").astype(object)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(asked, np.where(first, counts[0] / np.maximum(recent, 1), 0.0), np.nan)
-    return part, share, top_text, share, recent
+    return part, top_text, share, recent
 
 
 def _recency_parts(last_visit: pd.Series, today: dt.date) -> tuple:
