@@ -277,9 +277,10 @@ def _ranked(plan: pd.DataFrame) -> pd.DataFrame:
         differs = ~(pd.isna(above) & pd.isna(below)) & (above != below)
         why[differs & ~decided] = words
         decided |= differs
-    ids = keys["school_id"].tolist()
-    notes = [""] + [f"same score as {ids[i]}, placed after it: {why[i]}" if tied[i] else "" for i in range(len(tied))]
-    plan["order_note"] = notes[:len(plan)]
+    ids = keys["school_id"].to_numpy(dtype=object)
+    notes = np.full(len(plan), "", dtype=object)
+    notes[1:][tied] = "same score as " + ids[:-1][tied] + ", placed after it: " + why[tied]
+    plan["order_note"] = notes
     return plan
 
 

@@ -153,11 +153,13 @@ def _retention_lists(grid: np.ndarray) -> tuple[list, np.ndarray]:
     values = grid.astype(object)
     values[~shown] = None
     trend = np.empty(len(grid), dtype=object)
-    patterns, which = np.unique(shown, axis=0, return_inverse=True)
-    which = which.reshape(-1)
-    for k, pattern in enumerate(patterns):
-        rows = np.flatnonzero(which == k)
-        trend[rows] = grid[np.ix_(rows, np.flatnonzero(pattern))].tolist()
+    # each row's pattern as one integer (a bit per round), grouped by a stable sort of it
+    key = shown.astype("int64") @ (np.int64(1) << np.arange(grid.shape[1], dtype="int64"))
+    order = np.argsort(key, kind="stable")
+    starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
+    for start, end in zip(starts, np.r_[starts[1:], len(order)]):
+        rows = order[start:end]
+        trend[rows] = grid[np.ix_(rows, np.flatnonzero(shown[rows[0]]))].tolist()
     return values.tolist(), trend
 
 
