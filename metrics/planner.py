@@ -39,7 +39,6 @@ narrows the decay part only (hindrances, visits and CoP are not per practice).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Sequence
 
 import duckdb
@@ -93,100 +92,154 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     schools = _school_facts(con, filters, config, today)
     if schools.empty:
         return pd.DataFrame(columns=PLAN_COLUMNS)
-    # each school's persistence row, aligned with `schools` (NaN where it has none); read as plain
-    # lists below: a pandas row lookup per school costs most of a national plan
+    # each school's persistence row, aligned with `schools` (NaN where it has none); every part
+    # below is an array over the schools (a Python step per school costs most of a national plan)
     decay = by_school(persistence(con, filters, [], config))
-    has_decay = schools["school_id"].isin(decay.index).tolist()
+    known = schools["school_id"].isin(decay.index).to_numpy()
     decay = decay.reindex(schools["school_id"])
-    labels = {code: config.hindrance_label(code) for code in config.hindrance_codes}
-    label = lambda code: labels[code] if code in labels else config.hindrance_label(code)  # noqa: E731
-    min_n = config.thresholds.min_group_n
-    # per school, its most reported recent hindrances (None past the last one reported)
-    top_codes = list(zip(*(schools[f"code_{i}"].tolist() for i in TOP_PLACES)))
-    top_counts = list(zip(*(schools[f"count_{i}"].tolist() for i in TOP_PLACES)))
+    decay_part, decay_need, facts = _decay_parts(decay, known, config.thresholds.min_group_n)
+    # the hindrance need is the share of recent visits reporting the main hindrance
+    hindrance_part, top_text, share, recent = _hindrance_parts(schools, config)
+    recency_part, recency_need, last_date, months = _recency_parts(schools["last_visit"], today)
+    active = _cop_active(schools["active_share"].to_numpy(dtype="float64", na_value=np.nan),
+                         schools["meetings"].to_numpy(dtype="int64"), schools["log_used"].to_numpy(dtype=bool))
+    cop_part = np.where(np.isnan(active), "community of practice not known",
+                        np.where(active == 1, "community of practice active", "no active community of practice"))
 
-    rows = []
-    for (school_id, school_name, cluster, district, teachers, teachers_gone, last_visit, recent, active_share,
-         meetings, log_used, top_codes, top_counts, known, d_round, d_class, d_suppressed, d_p, d_reference,
-         d_programme, d_index, d_n, d_retained) in zip(
-            schools["school_id"].tolist(), schools["school_name"].tolist(), schools["cluster"].tolist(),
-            schools["district"].tolist(), schools["teachers"].tolist(), schools["teachers_gone"].tolist(),
-            schools["last_visit"].tolist(), schools["recent_visits"].tolist(), schools["active_share"].tolist(),
-            schools["meetings"].tolist(), schools["log_used"].tolist(), top_codes, top_counts, has_decay, decay["round"].tolist(),
-            decay["persistence_class"].tolist(), decay["suppressed"].tolist(), decay["p_below_programme"].tolist(),
-            decay["programme_retention"].tolist(), decay["programme"].tolist(), decay["index"].tolist(),
-            decay["n"].tolist(), decay["retained"].tolist()):
-        parts, needs = [], {}
-        # decay
-        retention_index, n, p_below, shown_round, kind, suppressed = np.nan, pd.NA, np.nan, pd.NA, TOO_FEW, True
-        if known:
-            shown_round, kind, suppressed = d_round, d_class, bool(d_suppressed)
-        if not known or d_round is pd.NA:
-            parts.append(TOO_FEW_DECAY)
-        elif d_p != d_p:  # NaN
-            parts.append(f"not visited {_after(int(d_round))}, when schools are compared")
-        else:
-            p, reference = float(d_p), float(d_reference)
-            p_below = p
-            needs["decay"] = min(max(p, 0.0), 1.0)
-            chance = (f"{p:.0%} chance it keeps fewer practices than {d_programme} schools as a whole "
-                      f"(at their visits {_after(int(d_round))}, {reference:.0%} of the practices scored were in use)")
-            if suppressed:
-                parts.append(f"fewer than {min_n} teachers seen {_after(int(d_round))}: " + chance)
-            else:
-                retention_index, n = float(d_index), int(d_n)
-                parts.append(_kept(int(d_retained), int(d_n), int(d_round)) + "; " + chance)
-        # hindrances at the latest round's visits
-        recent = int(recent)
-        top_text, share = "", np.nan
-        if recent == 0:
-            parts.append("no recent visit with the teacher present to ask about hindrances")
-        else:
-            top = [(code, int(count)) for code, count in zip(top_codes, top_counts) if isinstance(code, str)]
-            share = top[0][1] / recent if top else 0.0
-            top_text = ", ".join(label(c) for c, _ in top)
-            needs["hindrances"] = share
-            if top:
-                first, *others = top
-                text = f"{label(first[0])} reported at {first[1]} of {recent} recent visit{_s(recent)}"
-                text += "".join(f", {label(code)} at {count} of {recent}" for code, count in others)
-                parts.append(text)
-            else:
-                parts.append(f"no hindrance reported at {recent} recent visit{_s(recent)}")
-        # months since the last visit
-        if last_visit is pd.NaT:
-            last_date, months = pd.NaT, np.nan
-            needs["recency"] = 1.0
-            parts.append("never visited")
-        else:
-            last_date = last_visit.date()
-            months = (today - last_date).days / DAYS_PER_MONTH
-            needs["recency"] = min(max(months / RECENCY_FULL_MONTHS, 0.0), 1.0)
-            whole = math.floor(months)
-            parts.append("last visited less than a month ago" if whole < 1
-                         else f"last visited {whole} month{_s(whole)} ago")
-        # community of practice of the cluster
-        active = _cop_active(active_share, meetings, log_used)
-        if active is None:
-            parts.append("community of practice not known")
-        else:
-            needs["cop"] = 0.0 if active else 1.0
-            parts.append("community of practice active" if active else "no active community of practice")
+    # the weighted needs added in the order decay, hindrances, recency, CoP; a part not judged
+    # adds nothing (adding 0.0 leaves the sum as it was)
+    score = np.zeros(len(schools))
+    for name, need in (("decay", decay_need), ("hindrances", share), ("recency", recency_need),
+                       ("cop", 1.0 - active)):
+        score = score + np.where(np.isnan(need), 0.0, WEIGHTS[name] * need)
+    teachers = schools["teachers"].to_numpy(dtype="int64")
+    gone = (teachers > 0) & (schools["teachers_gone"].to_numpy(dtype="int64") >= teachers)
+    score[gone] = np.nan
+    reason = (np.where(gone, GONE_REASON + "; ", "").astype(object) + decay_part + "; " + hindrance_part + "; "
+              + recency_part + "; " + cop_part.astype(object))
 
-        score = sum(WEIGHTS[k] * v for k, v in needs.items())
-        if teachers > 0 and teachers_gone >= teachers:
-            score = np.nan
-            parts.insert(0, "every trained teacher of the school is recorded as left or transferred: "
-                            "no practice to follow up (not scored)")
-        rows.append((school_id, school_name, cluster, district, int(teachers), retention_index, n, shown_round, p_below,
-                     kind, suppressed, recent, top_text, share, last_date, months, active, score, "; ".join(parts)))
-
-    plan = _ranked(pd.DataFrame(rows, columns=ROW_COLUMNS))
+    cop_active = pd.array([pd.NA] * len(schools), dtype="boolean")
+    cop_active[~np.isnan(active)] = active[~np.isnan(active)] == 1
+    plan = pd.DataFrame({
+        "school_id": schools["school_id"].to_numpy(dtype=object), "school_name": schools["school_name"].to_numpy(dtype=object),
+        "cluster": schools["cluster"].to_numpy(dtype=object), "district": schools["district"].to_numpy(dtype=object),
+        "teachers": teachers, **facts, "recent_visits": recent, "top_hindrances": top_text, "hindrance_share": share,
+        "last_visit": last_date, "months_since_visit": months, "cop_active": cop_active, "need_score": score,
+        "reason": reason})
+    plan = _ranked(plan[ROW_COLUMNS])
     plan["rank"] = np.arange(1, len(plan) + 1)
-    plan["n"] = plan["n"].astype("Int64")
-    plan["round"] = plan["round"].astype("Int64")
-    plan["cop_active"] = plan["cop_active"].astype("boolean")
     return plan[PLAN_COLUMNS]
+
+
+GONE_REASON = ("every trained teacher of the school is recorded as left or transferred: "
+               "no practice to follow up (not scored)")
+# a share as shown in a reason ("{:.0%}"): the percentage rounded half to even, as format() does
+PERCENTS = np.array([f"{i}%" for i in range(101)], dtype=object)
+
+
+def _percent(shares: np.ndarray) -> np.ndarray:
+    """`f"{share:.0%}"` of each share in 0..1 (format multiplies by 100, then rounds half to
+    even: so does rint)."""
+    shares = np.asarray(shares, dtype="float64")
+    whole = np.rint(np.where(np.isnan(shares), 0.0, shares) * 100)
+    if ((whole < 0) | (whole > 100)).any():  # a share outside 0..1 (cannot happen): format each
+        return np.array([f"{v:.0%}" for v in shares], dtype=object)
+    return PERCENTS[whole.astype("int64")]
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """Whole numbers as text."""
+    return np.asarray(values, dtype="int64").astype(str).astype(object)
+
+
+def _by_value(values: np.ndarray, text) -> np.ndarray:
+    """`text(v)` for each of `values`, computed once per distinct value (rounds, codes: a few)."""
+    distinct, position = np.unique(values, return_inverse=True)
+    texts = np.empty(len(distinct), dtype=object)
+    texts[:] = [text(v) for v in distinct.tolist()]
+    return texts[position.reshape(-1)]
+
+
+def _decay_parts(decay: pd.DataFrame, known: np.ndarray, min_n: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The decay part of each school's reason, its need (NaN: not judged), and the plan's
+    persistence columns (retention_index, n, round, p_below_programme, persistence_class,
+    suppressed): from the school's persistence row (`known`), else too few to judge."""
+    size = len(decay)
+    rounds = decay["round"].astype("Int64")
+    has_round = known & rounds.notna().to_numpy()
+    round_value = rounds.fillna(0).to_numpy(dtype="int64")
+    p = decay["p_below_programme"].to_numpy(dtype="float64", na_value=np.nan)
+    judged = has_round & ~np.isnan(p)
+    suppressed = np.where(known, decay["suppressed"].to_numpy(dtype=object), True).astype(bool)
+    quoted = judged & ~suppressed
+    after = _by_value(round_value, _after)
+    part = np.full(size, TOO_FEW_DECAY, dtype=object)
+    part[has_round & ~judged] = "not visited " + after[has_round & ~judged] + ", when schools are compared"
+    if judged.any():
+        reference = decay["programme_retention"].to_numpy(dtype="float64", na_value=np.nan)
+        chance = (_percent(p) + " chance it keeps fewer practices than " + decay["programme"].astype(str).to_numpy(dtype=object)
+                  + " schools as a whole (at their visits " + after + ", " + _percent(reference)
+                  + " of the practices scored were in use)")
+        few = judged & suppressed
+        part[few] = f"fewer than {min_n} teachers seen " + after[few] + ": " + chance[few]
+        if quoted.any():
+            kept = _kept(decay["retained"].to_numpy(dtype="float64", na_value=0)[quoted].astype("int64"),
+                         decay["n"].to_numpy(dtype="float64", na_value=0)[quoted].astype("int64"), round_value[quoted])
+            part[quoted] = kept + "; " + chance[quoted]
+    n = pd.array([pd.NA] * size, dtype="Int64")
+    n[quoted] = decay["n"].to_numpy(dtype="float64", na_value=0)[quoted].astype("int64")
+    shown_round = pd.array([pd.NA] * size, dtype="Int64")
+    shown_round[has_round] = round_value[has_round]
+    facts = {"retention_index": np.where(quoted, decay["index"].to_numpy(dtype="float64", na_value=np.nan), np.nan),
+             "n": n, "round": shown_round, "p_below_programme": np.where(judged, p, np.nan),
+             "persistence_class": np.where(known, decay["persistence_class"].to_numpy(dtype=object), TOO_FEW).astype(object),
+             "suppressed": suppressed}
+    return part, np.where(judged, np.clip(p, 0.0, 1.0), np.nan), facts
+
+
+def _hindrance_parts(schools: pd.DataFrame, config: Config) -> tuple:
+    """The hindrance part of each school's reason, `top_hindrances` (labels), `hindrance_share`
+    (NaN: no recent visit with the teacher present) and the recent visits."""
+    recent = schools["recent_visits"].to_numpy(dtype="int64")
+    asked = recent > 0
+    codes = [schools[f"code_{i}"].to_numpy(dtype=object) for i in TOP_PLACES]
+    named = [pd.notna(column) for column in codes]
+    counts = [schools[f"count_{i}"].to_numpy(dtype="float64", na_value=0).astype("int64") for i in TOP_PLACES]
+    labels = [_by_value(np.where(has, column, "").astype(str), lambda c: config.hindrance_label(c) if c else "") for column, has
+              in zip(codes, named)]
+    visits = _numbers(recent)
+    first = named[0]
+    part = np.full(len(schools), "no recent visit with the teacher present to ask about hindrances", dtype=object)
+    none = asked & ~first
+    part[none] = "no hindrance reported at " + visits[none] + " recent visit" + _plural(recent[none])
+    text = (labels[0] + " reported at " + _numbers(counts[0]) + " of " + visits + " recent visit" + _plural(recent))
+    top_text = np.where(first, labels[0], "").astype(object)
+    for other, has, count in zip(labels[1:], named[1:], counts[1:]):
+        text = np.where(has, text + ", " + other + " at " + _numbers(count) + " of " + visits, text)
+        top_text = np.where(has, top_text + ", " + other, top_text).astype(object)
+    part[asked & first] = text[asked & first]
+    top_text = np.where(asked, top_text, "").astype(object)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(asked, np.where(first, counts[0] / np.maximum(recent, 1), 0.0), np.nan)
+    return part, top_text, share, recent
+
+
+def _recency_parts(last_visit: pd.Series, today: dt.date) -> tuple:
+    """The recency part of each school's reason, its need, the last visit's date (NaT: never)
+    and the months since it."""
+    visited = last_visit.notna().to_numpy()
+    days = (np.datetime64(today, "D") - last_visit.to_numpy(dtype="datetime64[D]")).astype("int64")
+    months = np.where(visited, days / DAYS_PER_MONTH, np.nan)
+    whole = np.floor(np.where(visited, months, 0.0)).astype("int64")
+    part = np.where(whole < 1, "last visited less than a month ago",
+                    "last visited " + _numbers(whole) + " month" + _plural(whole) + " ago").astype(object)
+    part[~visited] = "never visited"
+    need = np.where(visited, np.clip(months / RECENCY_FULL_MONTHS, 0.0, 1.0), 1.0)
+    return part, need, last_visit.dt.date.to_numpy(dtype=object), months
+
+
+def _plural(counts: np.ndarray) -> np.ndarray:
+    return np.where(np.asarray(counts) == 1, "", "s").astype(object)
 
 
 # the columns of a school's row as visit_plan builds it (before its rank and order note)
@@ -224,9 +277,10 @@ def _ranked(plan: pd.DataFrame) -> pd.DataFrame:
         differs = ~(pd.isna(above) & pd.isna(below)) & (above != below)
         why[differs & ~decided] = words
         decided |= differs
-    ids = keys["school_id"].tolist()
-    notes = [""] + [f"same score as {ids[i]}, placed after it: {why[i]}" if tied[i] else "" for i in range(len(tied))]
-    plan["order_note"] = notes[:len(plan)]
+    ids = keys["school_id"].to_numpy(dtype=object)
+    notes = np.full(len(plan), "", dtype=object)
+    notes[1:][tied] = "same score as " + ids[:-1][tied] + ", placed after it: " + why[tied]
+    plan["order_note"] = notes
     return plan
 
 
@@ -234,28 +288,32 @@ def _after(months: int) -> str:
     return f"{months} month{_s(months)} after the programme"
 
 
-def _kept(retained: int, observed: int, months: int) -> str:
+def _kept(retained: np.ndarray, observed: np.ndarray, months: np.ndarray) -> np.ndarray:
     """"3 of 10 practices in use when the programme ended were still in use 24 months after it
-    (30%)"; none and all said as words."""
-    later = f"{months} month{_s(months)} after it"
-    if retained == 0:
-        return f"none of the {observed} practices in use when the programme ended was still in use {later}"
-    if retained == observed:
-        return f"all {observed} practices in use when the programme ended were still in use {later}"
-    return (f"{retained} of {observed} practices in use when the programme ended were still in use {later} "
-            f"({retained / observed:.0%})")
+    (30%)"; none and all said as words (per school: arrays of its counts and round)."""
+    later = " " + _by_value(np.asarray(months, dtype="int64"), lambda m: f"{m} month{_s(m)} after it")
+    of = _numbers(observed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = _percent(np.where(observed > 0, retained / np.maximum(observed, 1), 0.0))
+    text = (_numbers(retained) + " of " + of + " practices in use when the programme ended were still in use" + later
+            + " (" + share + ")")
+    text = np.where(retained == observed,
+                    "all " + of + " practices in use when the programme ended were still in use" + later, text)
+    return np.where(retained == 0,
+                    "none of the " + of + " practices in use when the programme ended was still in use" + later,
+                    text).astype(object)
 
 
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
-def _cop_active(active_share, meetings, log_used) -> bool | None:
-    by_visits = None if active_share is None or active_share != active_share else float(active_share) >= COP_ACTIVE_SHARE
-    by_log = (int(meetings) > 0) if bool(log_used) else None
-    if by_visits is None and by_log is None:
-        return None
-    return bool((by_visits is not False) and (by_log is not False))
+def _cop_active(active_share: np.ndarray, meetings: np.ndarray, log_used: np.ndarray) -> np.ndarray:
+    """Per school, whether its cluster's community is active: 1.0, 0.0, or NaN when neither the
+    visits' answers (`active_share`, NaN: none) nor the CoP log (`log_used`) say."""
+    by_visits = ~np.isnan(active_share)
+    active = (~by_visits | (np.where(by_visits, active_share, 0.0) >= COP_ACTIVE_SHARE)) & (~log_used | (meetings > 0))
+    return np.where(by_visits | log_used, active.astype("float64"), np.nan)
 
 
 def _school_facts(con, filters: Filters, config: Config, today: dt.date) -> pd.DataFrame:
@@ -272,9 +330,11 @@ def _school_facts(con, filters: Filters, config: Config, today: dt.date) -> pd.D
     # each teacher's status at their latest visit (the earliest submission on a tie); a teacher's
     # placed visits have distinct dates unless a visit date lies in two rounds' windows, so then
     # the latest date alone decides (an aggregate, not a window over every visit)
+    # (only a teacher with a visit recorded as left or transferred can be gone: the others' visits
+    # are not read)
     last_status = ("select teacher_key, arg_max(teacher_status, visit_date) as teacher_status "
-                   "from filtered_visits group by teacher_key") if visits_placed_once(config) else \
-        ("select teacher_key, teacher_status from filtered_visits "
+                   "from gone_visits group by teacher_key") if visits_placed_once(config) else \
+        ("select teacher_key, teacher_status from gone_visits "
          "qualify row_number() over (partition by teacher_key order by visit_date desc, submission_id) = 1")
     # the i-th most reported hindrance and its count (i an integer of TOP_PLACES, not data)
     top_columns = ", ".join(f"max(hindrance) filter (where place = {i}) as code_{i}, "
@@ -296,6 +356,10 @@ plan_schools as (
     union
     select school_id from filtered_visits
 ),
+gone_visits as (
+    select teacher_key, submission_id, visit_date, teacher_status from filtered_visits
+    where teacher_key in (select teacher_key from filtered_visits where teacher_status in ('left', 'transferred'))
+),
 last_status as (
     {last_status}
 ),
@@ -308,7 +372,7 @@ roster_teachers as (
 school_last as (
     select school_id, max(visit_date) as last_visit from filtered_visits group by school_id
 ),
-recent as not materialized (
+recent as materialized (
     select fv.school_id, fv.hindrances
     from filtered_visits fv join school_last sl using (school_id)
     where fv.teacher_status = 'present' and fv.visit_date > sl.last_visit - to_days($recent_days)
@@ -336,8 +400,14 @@ top_hindrances as (
     where place <= $top
     group by school_id
 ),
+plan_clusters as (
+    select distinct sc.cluster from plan_schools ps join schools sc using (school_id)
+),
 all_visits as (
+    -- every visit of the plan's clusters, whatever the teacher filters (a cluster's status is
+    -- its own visits'; the other clusters' are not read)
     select cluster, visit_date, teacher_status, cop_active from model_visits
+    where cluster in (select cluster from plan_clusters)
 ),
 cluster_last as (
     select cluster, max(visit_date) as last_visit from all_visits group by cluster

@@ -107,10 +107,7 @@ def school_trends(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence
     grid[suppressed] = np.nan
     frame.loc[suppressed, "hindrances"] = ""
 
-    # NaN (no value shown) as None; `rate != rate` is NaN's test, cheap on every school's round
-    values = grid.tolist()
-    frame["retention"] = [[None if rate != rate else rate for rate in line] for line in values]
-    frame["retention_trend"] = [[rate for rate in line if rate == rate] for line in values]
+    frame["retention"], frame["retention_trend"] = _retention_lists(grid)
     frame["latest_months"], frame["latest_retention"] = _latest(grid, rounds)
     evidence = by_school(persistence(con, original, [], config)).reindex(frame["school_id"])
     for column in EVIDENCE_COLUMNS:
@@ -130,9 +127,40 @@ def school_retention(con: duckdb.DuckDBPyConnection, filters: Filters, config: C
     frame = as_scored_shares(con, filters, by, config, interval=False)
     if frame.empty:  # no rows: the --by columns are untyped, as an empty table has always given them
         frame = frame.astype({c: object for c in by})
-    frame = suppress(order_rows(frame, by), by, ["rate", "retained", "n", "teachers"],
-                     config.thresholds.min_group_n, hierarchy=school_hierarchy(con))
-    return frame[[*by, "rate", "retained", "n", "teachers", "suppressed"]]
+    frame = order_rows(frame, by)
+    values = ["rate", "retained", "n", "teachers"]
+    # suppressed on integer codes of the schools and of their cluster, district and province (the
+    # `schools` table's, as `school_hierarchy` gives them): the same groups as the names make,
+    # without grouping a row per school and round by text
+    school, ids = pd.factorize(frame["school_id"])
+    places = con.execute("select school_id, cluster, district, province from schools").df()
+    row = pd.Index(places["school_id"]).get_indexer(ids)
+    coded = pd.DataFrame({"school_id": school, "months": frame["months"].to_numpy()})
+    for parent in ("cluster", "district", "province"):
+        codes = pd.factorize(places[parent])[0]
+        coded[parent] = np.where(row >= 0, codes[row], -1)[school] if len(ids) else np.zeros(0, dtype="int64")
+    coded = suppress(pd.concat([coded, frame[values]], axis=1), by, values, config.thresholds.min_group_n)
+    return pd.concat([frame[by], coded[[*values, "suppressed"]]], axis=1)
+
+
+def _retention_lists(grid: np.ndarray) -> tuple[list, np.ndarray]:
+    """Per row of `grid` (schools x rounds, NaN: no value shown), its values as a list with None
+    for NaN, and the list of its values shown. Built per pattern of rounds shown (a few), not per
+    school."""
+    if not len(grid):  # no school: empty lists, typed as an empty table has always had them
+        return [], []
+    shown = ~np.isnan(grid)
+    values = grid.astype(object)
+    values[~shown] = None
+    trend = np.empty(len(grid), dtype=object)
+    # each row's pattern as one integer (a bit per round), grouped by a stable sort of it
+    key = shown.astype("int64") @ (np.int64(1) << np.arange(grid.shape[1], dtype="int64"))
+    order = np.argsort(key, kind="stable")
+    starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
+    for start, end in zip(starts, np.r_[starts[1:], len(order)]):
+        rows = order[start:end]
+        trend[rows] = grid[np.ix_(rows, np.flatnonzero(shown[rows[0]]))].tolist()
+    return values.tolist(), trend
 
 
 def _latest(grid: np.ndarray, rounds: list[int]) -> tuple[pd.arrays.IntegerArray, np.ndarray]:

@@ -29,6 +29,7 @@ import io
 import math
 
 import duckdb
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -335,3 +336,12 @@ def test_empty_workbook_is_valid():
     empty = pd.DataFrame({"rank": [], "school_id": [], "need_score": [], "reason": []}, dtype=object)
     workbook = openpyxl.load_workbook(io.BytesIO(exports.visit_plan_workbook(empty, Filters(), load_config())))
     assert len(list(workbook["Visit plan"].iter_rows(values_only=True))) == 1
+
+
+def test_reason_shares_are_worded_as_format_words_them():
+    """The reasons' percentages are built for every school at once (`_percent`: the share times
+    100, rounded half to even): the same text as f"{share:.0%}", ties and shares near them included."""
+    from metrics.planner import _percent
+
+    shares = sorted({k / n for n in range(1, 201) for k in range(n + 1)} | {0.005, 0.015, 0.125, 0.285, 0.845, 0.995})
+    assert _percent(np.array(shares)).tolist() == [f"{share:.0%}" for share in shares]

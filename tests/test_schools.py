@@ -43,6 +43,7 @@ THA-C1 14 meetings (0.58 a month: active), THA-C2 11 meetings (0.46 a month: ina
 import datetime as dt
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -302,3 +303,17 @@ def test_school_context_counts_each_visit_once_whatever_the_schedule_windows(con
         pd.testing.assert_frame_equal(placed, once)
     texts = _school_context(connection, Filters(), config).set_index("school_id")["hindrances"]
     assert texts["S1"] == "Lack of follow-up (2 of 6 visits); Teachers' low pay (2 of 6 visits)"
+
+
+def test_school_retention_lists_per_round_pattern():
+    """`_retention_lists` (built per pattern of rounds shown, not per school) gives each school's
+    values with None where not shown, and the values shown in round order."""
+    from metrics.schools import _retention_lists
+
+    nan = float("nan")
+    grid = np.array([[1.0, 0.5, nan], [nan, nan, nan], [0.9, nan, 0.25], [1.0, 0.75, nan], [0.8, 0.6, 0.4]])
+    values, trend = _retention_lists(grid)
+    assert values == [[1.0, 0.5, None], [None, None, None], [0.9, None, 0.25], [1.0, 0.75, None], [0.8, 0.6, 0.4]]
+    assert list(trend) == [[1.0, 0.5], [], [0.9, 0.25], [1.0, 0.75], [0.8, 0.6, 0.4]]
+    assert all(type(line) is list for line in trend)
+    assert _retention_lists(np.zeros((0, 3))) == ([], [])
