@@ -72,9 +72,10 @@ def test_duckdb_thread_limit_from_the_environment(sample_db, monkeypatch):
 
     from sustain.db import THREADS_ENV, limit_threads, read_only, thread_limit
 
-    # the test processes run at one thread (tests/conftest.py), and the shared read instance has it
+    # the shared read instance takes the test processes' limit (one thread, tests/conftest.py,
+    # unless the developer's environment sets another)
     with read_only(sample_db) as con:
-        assert con.execute("select current_setting('threads')").fetchone()[0] == 1
+        assert con.execute("select current_setting('threads')").fetchone()[0] == thread_limit()
     monkeypatch.setenv(THREADS_ENV, "3")
     fresh = duckdb.connect(":memory:")
     limit_threads(fresh)
