@@ -22,7 +22,8 @@ from sustain.config import Config
 
 from sustain.db import execute
 
-from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, select_list, suppress
+from .base import (TOO_FEW, group_columns, order_rows, query, school_hierarchy, select_list, suppress,
+                   suppress_by_school)
 from .filters import BY_COLUMNS, Filters
 from . import latent, rollups
 from .indicators import retention_counts, retention_round_totals
@@ -556,8 +557,9 @@ def school_persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seq
             frame[column] = counts
     frame[["retained", "n", "teachers"]] = frame[["retained", "n", "teachers"]].astype("int64")
     frame = _shrink(frame, keys, config)
-    frame = suppress(order_rows(frame, keys), keys, ["index", "index_shrunk", "retained", "n", "teachers"],
-                     config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
+    # on integer codes of the keys and of the schools' parents (`suppress_by_school`): the same groups
+    frame = suppress_by_school(con, order_rows(frame, keys), keys, ["index", "index_shrunk", "retained", "n", "teachers"],
+                               config.thresholds.min_group_n, n_column="teachers")
     hidden = frame["suppressed"]
     for column in ("p_at_risk", "p_below_programme"):
         frame.loc[hidden, column] = frame.loc[hidden, column].round(SUPPRESSED_PROBABILITY_DIGITS)
@@ -638,7 +640,13 @@ def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     integers from 0; one group when there is no key."""
     if not keys:
         return np.zeros(len(frame), dtype="int64")
-    return frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy(dtype="int64")
+    # each column factorised once, the codes combined as integers (a groupby of text columns costs
+    # several times more); the numbering may differ from a groupby's, the groups do not
+    group = np.zeros(len(frame), dtype="int64")
+    for column in keys:
+        codes, uniques = pd.factorize(frame[column])
+        group = pd.factorize(group * (len(uniques) + 1) + (codes + 1))[0]
+    return group.astype("int64")
 
 
 def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
