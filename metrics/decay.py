@@ -620,8 +620,7 @@ def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFram
         a = np.where(use_local, local_a[local], np.where(use_backup, backup_a[fallback], 1.0))
         b = np.where(use_local, local_b[local], np.where(use_backup, backup_b[fallback], 1.0))
     frame["index_shrunk"] = np.where(observed, (a + k) / (a + b + n), np.nan)
-    frame["p_at_risk"] = np.where(observed, stats.beta.cdf(config.thresholds.at_risk_retention, a + k, b + n - k),
-                                  np.nan)
+    frame["p_at_risk"] = _observed_cdf(config.thresholds.at_risk_retention, a + k, b + n - k, observed)
     # the programme's retention at the round: pooled over its schools observed there
     reference = _group_codes(frame, reference_keys)
     size = reference.max() + 1 if len(reference) else 0
@@ -630,9 +629,18 @@ def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFram
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = np.where(pooled_n > 0, pooled_k / pooled_n, np.nan)
     frame["programme_retention"] = pooled[reference] if len(reference) else np.zeros(0)
-    frame["p_below_programme"] = np.where(observed, stats.beta.cdf(frame["programme_retention"], a + k, b + n - k),
-                                          np.nan)
+    frame["p_below_programme"] = _observed_cdf(frame["programme_retention"].to_numpy(dtype="float64"), a + k,
+                                               b + n - k, observed)
     return frame
+
+
+def _observed_cdf(x, a: np.ndarray, b: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """The Beta(a, b) distribution function at x for the observed rows, NaN for the others (whose
+    value would be the prior's alone: not computed)."""
+    values = np.full(len(a), np.nan)
+    if observed.any():
+        values[observed] = stats.beta.cdf(np.broadcast_to(x, a.shape)[observed], a[observed], b[observed])
+    return values
 
 
 def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
@@ -659,7 +667,12 @@ def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
     a, b, schools = np.full(size, np.nan), np.full(size, np.nan), np.zeros(size, dtype="int64")
     if not rows.any():
         return a, b, schools
-    patterns, weight = np.unique(np.column_stack([group[rows], k[rows], n[rows]]), axis=0, return_counts=True)
+    # the distinct (group, retained, n) rows in ascending order with their counts (what
+    # np.unique(..., axis=0) gives, by a lexsort of the columns rather than a sort of row records)
+    stacked = np.column_stack([group[rows], k[rows], n[rows]])
+    stacked = stacked[np.lexsort(stacked.T[::-1])]
+    new = np.flatnonzero(np.r_[True, (stacked[1:] != stacked[:-1]).any(axis=1)])
+    patterns, weight = stacked[new], np.diff(np.r_[new, len(stacked)])
     starts = np.flatnonzero(np.r_[True, patterns[1:, 0] != patterns[:-1, 0]])
     for start, end in zip(starts, np.r_[starts[1:], len(patterns)]):
         g = int(patterns[start, 0])
