@@ -172,6 +172,35 @@ def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str
     return frame
 
 
+def suppress_by_school(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, by: Sequence[str],
+                       value_columns: Sequence[str], min_n: int, n_column: str = "teachers") -> pd.DataFrame:
+    """`suppress(frame, by, ..., hierarchy=school_hierarchy(con))` for a `by` with school_id, on
+    integer codes: every --by column factorised (missing values a code of their own), the school's
+    cluster, district and province (those not in the frame) from the `schools` table through
+    school_id. The same groups as the values make, without grouping a row per school by text;
+    the same result, column for column."""
+    if "school_id" not in by:
+        return suppress(frame, by, value_columns, min_n, n_column=n_column, hierarchy=school_hierarchy(con))
+    levels = [level for level in HIERARCHY[:-1] if level not in by and level not in frame.columns]
+    coded = pd.DataFrame({c: pd.factorize(frame[c])[0] for c in by}, index=frame.index)
+    for level in (level for level in HIERARCHY[:-1] if level not in by and level in frame.columns):
+        coded[level] = pd.factorize(frame[level])[0]
+    if levels:
+        school, ids = pd.factorize(frame["school_id"])
+        places = con.execute("select school_id, cluster, district, province from schools").df()
+        row = pd.Index(places["school_id"]).get_indexer(ids)
+        for level in levels:
+            codes = pd.factorize(places[level])[0]
+            coded[level] = (np.where(row >= 0, codes[row], -1)[school] if len(ids)
+                            else np.zeros(0, dtype="int64"))
+    values = [c for c in dict.fromkeys([*value_columns, n_column]) if c in frame.columns]
+    shown = suppress(pd.concat([coded, frame[values]], axis=1), by, value_columns, min_n, n_column=n_column)
+    frame = frame.copy()
+    for column in [*values, "suppressed"]:
+        frame[column] = shown[column]
+    return frame
+
+
 def _with_parents(frame: pd.DataFrame, by: Sequence[str], hierarchy) -> pd.DataFrame:
     """The frame's --by columns and, for each hierarchy level among them, the levels above it
     (from the frame, else mapped through `hierarchy` where the level has one parent there)."""

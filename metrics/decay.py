@@ -22,7 +22,8 @@ from sustain.config import Config
 
 from sustain.db import execute
 
-from .base import TOO_FEW, group_columns, order_rows, query, school_hierarchy, select_list, suppress
+from .base import (TOO_FEW, group_columns, order_rows, query, school_hierarchy, select_list, suppress,
+                   suppress_by_school)
 from .filters import BY_COLUMNS, Filters
 from . import latent, rollups
 from .indicators import retention_counts, retention_round_totals
@@ -556,8 +557,9 @@ def school_persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seq
             frame[column] = counts
     frame[["retained", "n", "teachers"]] = frame[["retained", "n", "teachers"]].astype("int64")
     frame = _shrink(frame, keys, config)
-    frame = suppress(order_rows(frame, keys), keys, ["index", "index_shrunk", "retained", "n", "teachers"],
-                     config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
+    # on integer codes of the keys and of the schools' parents (`suppress_by_school`): the same groups
+    frame = suppress_by_school(con, order_rows(frame, keys), keys, ["index", "index_shrunk", "retained", "n", "teachers"],
+                               config.thresholds.min_group_n, n_column="teachers")
     hidden = frame["suppressed"]
     for column in ("p_at_risk", "p_below_programme"):
         frame.loc[hidden, column] = frame.loc[hidden, column].round(SUPPRESSED_PROBABILITY_DIGITS)
@@ -618,8 +620,7 @@ def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFram
         a = np.where(use_local, local_a[local], np.where(use_backup, backup_a[fallback], 1.0))
         b = np.where(use_local, local_b[local], np.where(use_backup, backup_b[fallback], 1.0))
     frame["index_shrunk"] = np.where(observed, (a + k) / (a + b + n), np.nan)
-    frame["p_at_risk"] = np.where(observed, stats.beta.cdf(config.thresholds.at_risk_retention, a + k, b + n - k),
-                                  np.nan)
+    frame["p_at_risk"] = _observed_cdf(config.thresholds.at_risk_retention, a + k, b + n - k, observed)
     # the programme's retention at the round: pooled over its schools observed there
     reference = _group_codes(frame, reference_keys)
     size = reference.max() + 1 if len(reference) else 0
@@ -628,9 +629,18 @@ def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFram
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = np.where(pooled_n > 0, pooled_k / pooled_n, np.nan)
     frame["programme_retention"] = pooled[reference] if len(reference) else np.zeros(0)
-    frame["p_below_programme"] = np.where(observed, stats.beta.cdf(frame["programme_retention"], a + k, b + n - k),
-                                          np.nan)
+    frame["p_below_programme"] = _observed_cdf(frame["programme_retention"].to_numpy(dtype="float64"), a + k,
+                                               b + n - k, observed)
     return frame
+
+
+def _observed_cdf(x, a: np.ndarray, b: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """The Beta(a, b) distribution function at x for the observed rows, NaN for the others (whose
+    value would be the prior's alone: not computed)."""
+    values = np.full(len(a), np.nan)
+    if observed.any():
+        values[observed] = stats.beta.cdf(np.broadcast_to(x, a.shape)[observed], a[observed], b[observed])
+    return values
 
 
 def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
@@ -638,7 +648,13 @@ def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     integers from 0; one group when there is no key."""
     if not keys:
         return np.zeros(len(frame), dtype="int64")
-    return frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy(dtype="int64")
+    # each column factorised once, the codes combined as integers (a groupby of text columns costs
+    # several times more); the numbering may differ from a groupby's, the groups do not
+    group = np.zeros(len(frame), dtype="int64")
+    for column in keys:
+        codes, uniques = pd.factorize(frame[column])
+        group = pd.factorize(group * (len(uniques) + 1) + (codes + 1))[0]
+    return group.astype("int64")
 
 
 def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
@@ -651,7 +667,12 @@ def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
     a, b, schools = np.full(size, np.nan), np.full(size, np.nan), np.zeros(size, dtype="int64")
     if not rows.any():
         return a, b, schools
-    patterns, weight = np.unique(np.column_stack([group[rows], k[rows], n[rows]]), axis=0, return_counts=True)
+    # the distinct (group, retained, n) rows in ascending order with their counts (what
+    # np.unique(..., axis=0) gives, by a lexsort of the columns rather than a sort of row records)
+    stacked = np.column_stack([group[rows], k[rows], n[rows]])
+    stacked = stacked[np.lexsort(stacked.T[::-1])]
+    new = np.flatnonzero(np.r_[True, (stacked[1:] != stacked[:-1]).any(axis=1)])
+    patterns, weight = stacked[new], np.diff(np.r_[new, len(stacked)])
     starts = np.flatnonzero(np.r_[True, patterns[1:, 0] != patterns[:-1, 0]])
     for start, end in zip(starts, np.r_[starts[1:], len(patterns)]):
         g = int(patterns[start, 0])

@@ -333,3 +333,32 @@ def test_persistence_prior_per_district_on_a_larger_fixture(tmp_path, config_fac
     classes = table.loc[list(kept), "persistence_class"].tolist()
     assert classes == [DECAYING if p >= 0.8 else PERSISTING if p <= 0.2 else UNCERTAIN for p in expected]
     assert TOO_FEW not in classes
+
+
+@pytest.mark.parametrize("filters, by", [
+    (Filters(), []),
+    (Filters(hindrance=("low_pay",)), ["gender"]),
+    (Filters(district=("Thatta",)), ["cluster"]),   # a parent in the frame, the others from schools
+], ids=["country", "hindrance", "cluster"])
+def test_persistence_suppression_on_codes_is_suppress_on_names(sample_db, filters, by):
+    """persistence suppresses on integer codes (`base.suppress_by_school`): the same cells as
+    `suppress` grouping the schools and their parents by name, with a threshold that suppresses
+    some schools and protects others."""
+    from sustain.config import load_config
+    from metrics.base import school_hierarchy, suppress, suppress_by_school
+
+    config = load_config()
+    con = duckdb.connect(str(sample_db), read_only=True)
+    try:
+        table = persistence(con, filters, by, config)
+        keys = ["school_id", "programme", "district", *[c for c in by if c not in ("school_id", "district")]]
+        values = ["index", "n", "retained", "teachers"]
+        counts = table[[*keys, "round"]].assign(index=np.arange(len(table)) / len(table),
+                                                n=np.arange(len(table)) % 7, retained=np.arange(len(table)) % 3,
+                                                teachers=np.arange(len(table)) % 9)
+        by_name = suppress(counts, keys, values, 4, hierarchy=school_hierarchy(con))
+        by_code = suppress_by_school(con, counts, keys, values, 4)
+    finally:
+        con.close()
+    assert by_name["suppressed"].any() and not by_name["suppressed"].all()
+    pd.testing.assert_frame_equal(by_code, by_name)
