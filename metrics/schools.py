@@ -54,7 +54,7 @@ import pandas as pd
 from sustain.config import DAYS_PER_MONTH, Config
 
 from .as_scored import as_scored_shares
-from .base import TOO_FEW, filtered_rows, order_rows, query, school_hierarchy, suppress
+from .base import TOO_FEW, filtered_rows, order_rows, query, suppress_by_school
 from .context import hindrance_prevalence
 from .decay import CLASSES, DECAYING, PERSISTING, UNCERTAIN, by_school, persistence  # noqa: F401 (re-exported)
 from .filters import FilterError, Filters, check_by
@@ -129,18 +129,11 @@ def school_retention(con: duckdb.DuckDBPyConnection, filters: Filters, config: C
         frame = frame.astype({c: object for c in by})
     frame = order_rows(frame, by)
     values = ["rate", "retained", "n", "teachers"]
-    # suppressed on integer codes of the schools and of their cluster, district and province (the
-    # `schools` table's, as `school_hierarchy` gives them): the same groups as the names make,
-    # without grouping a row per school and round by text
-    school, ids = pd.factorize(frame["school_id"])
-    places = con.execute("select school_id, cluster, district, province from schools").df()
-    row = pd.Index(places["school_id"]).get_indexer(ids)
-    coded = pd.DataFrame({"school_id": school, "months": frame["months"].to_numpy()})
-    for parent in ("cluster", "district", "province"):
-        codes = pd.factorize(places[parent])[0]
-        coded[parent] = np.where(row >= 0, codes[row], -1)[school] if len(ids) else np.zeros(0, dtype="int64")
-    coded = suppress(pd.concat([coded, frame[values]], axis=1), by, values, config.thresholds.min_group_n)
-    return pd.concat([frame[by], coded[[*values, "suppressed"]]], axis=1)
+    # suppressed on integer codes of the schools and of their cluster, district and province
+    # (`base.suppress_by_school`): the same groups as the names make, without grouping a row per
+    # school and round by text
+    shown = suppress_by_school(con, frame[[*by, *values]], by, values, config.thresholds.min_group_n)
+    return shown[[*by, *values, "suppressed"]]
 
 
 def _retention_lists(grid: np.ndarray) -> tuple[list, np.ndarray]:
