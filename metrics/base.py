@@ -158,7 +158,7 @@ def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str
     counts = [pd.to_numeric(frame[c], errors="coerce").fillna(0).to_numpy(dtype="float64")
               for c in value_columns if c in frame.columns and c != n_column
               and pd.api.types.is_integer_dtype(frame[c])]
-    groupings = [_group_ids(keyed, keys) for keys in _parent_groups(by, keyed.columns)]
+    groupings = [group_ids(keyed, keys) for keys in _parent_groups(by, keyed.columns)]
     changed = len(frame) > 1
     while changed:
         changed = False
@@ -187,7 +187,7 @@ def suppress_by_school(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, by: 
         coded[level] = pd.factorize(frame[level])[0]
     if levels:
         school, ids = pd.factorize(frame["school_id"])
-        places = con.execute("select school_id, cluster, district, province from schools").df()
+        places = school_hierarchy(con)[HIERARCHY]
         row = pd.Index(places["school_id"]).get_indexer(ids)
         for level in levels:
             codes = pd.factorize(places[level])[0]
@@ -254,10 +254,19 @@ def _between(column: str, depth: int, dim: str) -> bool:
     return depth < HIERARCHY.index(column) < HIERARCHY.index(dim)
 
 
-def _group_ids(keyed: pd.DataFrame, keys: list[str]) -> np.ndarray:
+def group_ids(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """The group of each row of `frame` by `keys` (missing values a group of their own), as
+    integers from 0 in order of first appearance (a `groupby(sort=False, dropna=False).ngroup()`);
+    one group when there is no key."""
     if not keys:
-        return np.zeros(len(keyed), dtype="int64")
-    return keyed.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+        return np.zeros(len(frame), dtype="int64")
+    # each column factorised once, the codes combined as integers (a groupby of text columns costs
+    # several times more); factorize numbers in order of first appearance, as ngroup does
+    group = np.zeros(len(frame), dtype="int64")
+    for column in keys:
+        codes, uniques = pd.factorize(frame[column])
+        group = pd.factorize(group * (len(uniques) + 1) + (codes + 1))[0]
+    return group.astype("int64")
 
 
 def _protect(ids: np.ndarray, suppressed: np.ndarray, present: np.ndarray, teachers: np.ndarray,

@@ -22,7 +22,7 @@ from sustain.config import Config
 
 from sustain.db import execute
 
-from .base import (TOO_FEW, group_columns, order_rows, query, school_hierarchy, select_list, suppress,
+from .base import (TOO_FEW, group_columns, group_ids, order_rows, query, school_hierarchy, select_list, suppress,
                    suppress_by_school)
 from .filters import BY_COLUMNS, Filters
 from . import latent, rollups
@@ -545,7 +545,7 @@ def school_persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seq
         frame = cells.loc[base, keys].assign(round=pd.NA, retained=0, n=0, teachers=0)
     else:
         rows = cells.loc[base | at_round].reset_index(drop=True)
-        key = _group_codes(rows, keys)
+        key = group_ids(rows, keys)
         first = ~pd.Series(key).duplicated().to_numpy()
         frame = rows.loc[first, keys].reset_index(drop=True).assign(round=chosen_round)
         position = np.full(key.max() + 1, -1)
@@ -609,10 +609,10 @@ def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFram
     if observed.any():
         # the district's prior where it has enough schools observed at the round, else the
         # programme's (fitted only for the programmes with such a district), else Beta(1, 1)
-        local = _group_codes(frame, prior_keys)
+        local = group_ids(frame, prior_keys)
         local_a, local_b, local_schools = _priors(k, n, local, observed)
         use_local = local_schools[local] >= MIN_PRIOR_SCHOOLS
-        fallback = _group_codes(frame, fallback_keys)
+        fallback = group_ids(frame, fallback_keys)
         wanted = np.zeros(fallback.max() + 1, dtype=bool)
         wanted[fallback[observed & ~use_local]] = True
         backup_a, backup_b, backup_schools = _priors(k, n, fallback, observed & wanted[fallback])
@@ -622,7 +622,7 @@ def _shrink(frame: pd.DataFrame, keys: list[str], config: Config) -> pd.DataFram
     frame["index_shrunk"] = np.where(observed, (a + k) / (a + b + n), np.nan)
     frame["p_at_risk"] = _observed_cdf(config.thresholds.at_risk_retention, a + k, b + n - k, observed)
     # the programme's retention at the round: pooled over its schools observed there
-    reference = _group_codes(frame, reference_keys)
+    reference = group_ids(frame, reference_keys)
     size = reference.max() + 1 if len(reference) else 0
     pooled_k = np.bincount(reference[observed], weights=k[observed], minlength=size)
     pooled_n = np.bincount(reference[observed], weights=n[observed], minlength=size)
@@ -641,20 +641,6 @@ def _observed_cdf(x, a: np.ndarray, b: np.ndarray, observed: np.ndarray) -> np.n
     if observed.any():
         values[observed] = stats.beta.cdf(np.broadcast_to(x, a.shape)[observed], a[observed], b[observed])
     return values
-
-
-def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """The group of each row of `frame` by `keys` (missing values a group of their own), as
-    integers from 0; one group when there is no key."""
-    if not keys:
-        return np.zeros(len(frame), dtype="int64")
-    # each column factorised once, the codes combined as integers (a groupby of text columns costs
-    # several times more); the numbering may differ from a groupby's, the groups do not
-    group = np.zeros(len(frame), dtype="int64")
-    for column in keys:
-        codes, uniques = pd.factorize(frame[column])
-        group = pd.factorize(group * (len(uniques) + 1) + (codes + 1))[0]
-    return group.astype("int64")
 
 
 def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
