@@ -19,8 +19,7 @@ import streamlit as st
 from metrics.base import TOO_FEW
 from metrics.filters import BY_COLUMNS, Filters
 from metrics.lookups import filter_choices
-from metrics.registry import TABLES
-from app import access
+from app import access, result_store
 # what the pages need from the layers below, so that a page imports the app layer only
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
 from metrics.planner import SCORE_EXPLANATION  # noqa: F401
@@ -176,8 +175,8 @@ def _database_version() -> str:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str, version: str) -> pd.DataFrame:
-    with read_only(db) as con:
-        return TABLES[name](con, filters, list(by), config())
+    # this process's sessions share this cache; other server processes share the result store
+    return result_store.stored_table(name, filters, by, db, config(), version)
 
 
 def current_user() -> str | None:

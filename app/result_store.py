@@ -1,0 +1,171 @@
+"""The result store: every table a page asks for, kept on disk per data version and shared by
+all dashboard server processes and their sessions (README "Serving many users", issue 12).
+
+Why: Streamlit's `st.cache_data` lives in one process. Behind a load balancer each server, and
+each restart, computed every view again, and a country view at a million teachers costs seconds;
+read back from here it costs milliseconds. `python -m app.warm` fills the store with every page's
+default views after an import, so the first officer of the day does not wait either.
+
+Layout: `<database>.results/<data version>/<table key>.parquet` beside the database file (or the
+published pointer). The version folder is named after `sustain.db.version_id` (the published
+version, or the file's modification time), so a new import is never answered from an older one.
+A table's key hashes everything its figures depend on besides the data: the table's name, its
+`by`, every field of its `Filters` (the viewer's district scope included), the config file's
+content (thresholds, practices, ...) and the source of the code that computes it (`metrics/`,
+`sustain/`), so an upgrade of Sustain or a changed threshold is never answered from an older
+result either.
+
+Safety: Parquet holds data, never code (no pickle): a file someone slipped into the folder can
+only be wrong data for a key they can compute, and the folder sits beside the database, which is
+the data. Each file is written under a temporary name and renamed into place, so a reader sees a
+whole file or none. A file that cannot be read is recomputed; a folder that cannot be written (a
+read-only disk) only means the table is computed each time. The store keeps at most
+`MAX_TABLES` tables per version (new filter combinations beyond it are computed, not kept), and a
+folder of an older version is removed once it has gone unused for the publish grace period.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from metrics import Filters
+from metrics.registry import TABLES
+from sustain.config import Config
+from sustain.db import read_only, version_id
+
+ROOT = Path(__file__).resolve().parent.parent
+# the code a stored table's figures come from (its source is part of every key)
+CODE_PACKAGES = ("metrics", "sustain")
+MAX_TABLES = 20_000
+SUFFIX = ".results"
+# the key, as JSON, in each file's Parquet metadata: what the table is (for `stored_keys`)
+KEY_FIELD = b"sustain_key"
+ATTRS_FIELD = b"sustain_attrs"
+
+log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the source of the packages that compute the tables (read once per process)."""
+    digest = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        for path in sorted((ROOT / package).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def store_folder(db: str | Path) -> Path:
+    db = Path(db)
+    return db.with_name(db.name + SUFFIX)
+
+
+def _version_folder(db: str | Path, version: str) -> Path:
+    return store_folder(db) / hashlib.sha256(version.encode()).hexdigest()[:20]
+
+
+def table_key(name: str, filters: Filters, by: Sequence[str], config: Config) -> dict:
+    """What a table's figures depend on, besides the data version (JSON-ready)."""
+    key = {"name": name, "by": list(by), "filters": dataclasses.asdict(filters),
+           "config": hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16],
+           "code": code_fingerprint()}
+    return json.loads(json.dumps(key, sort_keys=True))  # as it reads back from a file: tuples as lists
+
+
+def _file_name(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + ".parquet"
+
+
+def read_stored(db: str | Path, version: str, key: dict) -> pd.DataFrame | None:
+    """The stored table for `key` at `version`, or None (not stored, or unreadable)."""
+    path = _version_folder(db, version) / _file_name(key)
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged or foreign file: computed again (and rewritten)
+        log.warning("result store: %s unreadable (%s); computing the table", path.name, exc)
+        return None
+    metadata = table.schema.metadata or {}
+    if json.loads(metadata.get(KEY_FIELD, b"null")) != key:  # a hash collision or a planted file
+        return None
+    frame = table.to_pandas()
+    for column in frame.columns[frame.dtypes == object]:
+        # Parquet gives list cells back as numpy arrays; the tables hold lists (school_trends)
+        if pa.types.is_list(table.schema.field(str(column)).type):
+            frame[column] = [v.tolist() if isinstance(v, np.ndarray) else v for v in frame[column]]
+    frame.attrs.update(json.loads(metadata.get(ATTRS_FIELD, b"{}")))
+    return frame
+
+
+def write_stored(db: str | Path, version: str, key: dict, frame: pd.DataFrame, grace_seconds: float) -> bool:
+    """Keep `frame` for `key` at `version`; False when it was not kept (folder full or not
+    writable: the caller has the table anyway)."""
+    folder = _version_folder(db, version)
+    try:
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            _remove_unused_versions(folder, grace_seconds)
+        elif sum(1 for _ in os.scandir(folder)) >= MAX_TABLES:
+            return False
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+        metadata = dict(table.schema.metadata or {})
+        metadata[KEY_FIELD] = json.dumps(key, sort_keys=True).encode()
+        metadata[ATTRS_FIELD] = json.dumps(frame.attrs, default=str).encode()
+        draft = folder / f".{_file_name(key)}.{os.getpid()}.{time.monotonic_ns()}"
+        pq.write_table(table.replace_schema_metadata(metadata), draft)
+        os.replace(draft, folder / _file_name(key))
+        return True
+    except OSError as exc:
+        log.warning("result store: could not keep a table in %s (%s)", folder, exc)
+        return False
+
+
+def _remove_unused_versions(current: Path, grace_seconds: float) -> None:
+    """Folders of other versions untouched for the grace period (their readers are gone)."""
+    for other in current.parent.iterdir():
+        if other != current and other.is_dir():
+            try:
+                if time.time() - other.stat().st_mtime > grace_seconds:
+                    shutil.rmtree(other, ignore_errors=True)
+            except FileNotFoundError:  # another server removed it first
+                pass
+
+
+def stored_table(name: str, filters: Filters, by: Sequence[str], db: str | Path, config: Config,
+                 version: str | None = None) -> pd.DataFrame:
+    """The table `TABLES[name](connection, filters, by, config)` at the data's current version:
+    read from the store when kept, else computed and kept. `version` is the caller's
+    `version_id(db)` when it keys its own cache on it (resolved before reading, so a key never
+    names a newer version than the data it holds)."""
+    version = version_id(db) if version is None else version
+    key = table_key(name, filters, by, config)
+    stored = read_stored(db, version, key)
+    if stored is not None:
+        return stored
+    with read_only(db) as con:
+        frame = TABLES[name](con, filters, list(by), config)
+    write_stored(db, version, key, frame, config.publish.grace_seconds)
+    return frame
+
+
+def stored_keys(db: str | Path, version: str | None = None) -> list[dict]:
+    """The keys of every table kept for the data's current version (oldest first)."""
+    folder = _version_folder(db, version_id(db) if version is None else version)
+    if not folder.is_dir():
+        return []
+    paths = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime_ns)
+    return [json.loads(pq.read_schema(p).metadata[KEY_FIELD]) for p in paths]

@@ -1,0 +1,121 @@
+"""python -m app.warm [--db PATH] [--config PATH] [--levels country,province,district]
+
+Fills the result store (app/result_store.py) with every page's default views at the data's
+current version, for each place an officer or a manager opens first: the whole country, each
+province and each district, as each configured viewer sees them (their district scope is part of
+what is kept). Run it after an import (README "Serving many users"); the dashboard computes and
+keeps anything not warmed on first use, so warming is never needed for correct figures, only so
+that nobody waits for the first computation of a view.
+
+Prints one line per place (tables computed, tables already kept, seconds) and a total. Exit 0 when
+done, 2 on a configuration or database error (with the sentence), 1 if a view failed to compute.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Iterator
+
+import duckdb
+
+from metrics import Filters
+from metrics.lookups import filter_choices
+from sustain.config import Config, ConfigError, load_config
+from sustain.db import DatabaseMissing, DataRefreshing, SchemaMismatch, read_only, version_id
+
+from app import access, result_store
+
+# Each page's indicator calls with its default widgets, as (name, by): the calls a page makes on
+# its first render, whatever the sidebar's filters. tests/test_warm.py checks this against the
+# pages themselves (run with AppTest), and benchmarks/scale.py times the pages from it.
+PAGE_VIEWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "overview": (("retention", ("programme",)), ("hindrance_effect", ()), ("headline", ()),
+                 ("retention", ("programme", "district")), ("import_ledger", ())),
+    "practices": (("retention", ("programme",)), ("half_life", ("practice",)), ("retention", ("practice",)),
+                  ("survival", ())),
+    "hindrances": (("hindrance_effect", ()), ("hindrance_prevalence", ("district", "months"))),
+    "districts": (("school_trends", ()),),
+    "communities": (("retention", ("programme",)), ("retention_by_cop", ()), ("cop_activity", ("cluster",))),
+    "planner": (("visit_plan", ()),),
+    "data": (("coverage", ("months",)), ("import_ledger", ()), ("sync_log", ()), ("quarantine_rows", ()),
+             ("tidy_preview", ())),
+}
+LEVELS = ("country", "province", "district")
+
+
+def default_views() -> list[tuple[str, tuple[str, ...]]]:
+    """Every distinct (name, by) of PAGE_VIEWS, in page order."""
+    return list(dict.fromkeys(view for views in PAGE_VIEWS.values() for view in views))
+
+
+def viewer_scopes(config: Config) -> list[tuple[str, ...] | None]:
+    """The district scopes the configured viewers see (None: every district), each once."""
+    scopes = {access.scope_for(config, user) for user in config.access.users} or {None}
+    return sorted((s for s in scopes if s != ()), key=lambda s: (s is not None, s or ()))
+
+
+def places(con: duckdb.DuckDBPyConnection, config: Config, levels: tuple[str, ...]) -> Iterator[tuple[str, Filters]]:
+    """(label, filters) of each place to warm: per viewer scope, the country, then each province,
+    then each district that scope can see."""
+    for scope in viewer_scopes(config):
+        seen_as = "" if scope is None else f" (as a viewer of {', '.join(scope)})"
+        choices = filter_choices(con, scope)
+        if "country" in levels:
+            yield f"country{seen_as}", Filters(scope=scope)
+        for level in ("province", "district"):
+            if level in levels:
+                for value in choices[level]:
+                    yield f"{level} {value}{seen_as}", Filters(scope=scope, **{level: (value,)})
+
+
+def warm(db, config: Config, levels: tuple[str, ...] = LEVELS, out=sys.stdout) -> int:
+    """Compute and keep the default views of every place; returns the number of failed views."""
+    version = version_id(db)
+    with read_only(db) as con:
+        to_warm = list(places(con, config, levels))
+    views = default_views()
+    failed, total_started, total_computed = 0, time.perf_counter(), 0
+    for label, filters in to_warm:
+        started, computed = time.perf_counter(), 0
+        for name, by in views:
+            key = result_store.table_key(name, filters, by, config)
+            if result_store.read_stored(db, version, key) is not None:
+                continue
+            try:
+                result_store.stored_table(name, filters, by, db, config, version)
+                computed += 1
+            except (duckdb.Error, ValueError) as exc:
+                failed += 1
+                print(f"  {label}: {name} failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})", file=out)
+        total_computed += computed
+        print(f"{label}: {computed} tables computed, {len(views) - computed} already kept, "
+              f"{time.perf_counter() - started:.1f} s", file=out, flush=True)
+    print(f"warmed {len(to_warm)} places x {len(views)} views: {total_computed} tables computed in "
+          f"{time.perf_counter() - total_started:.1f} s; kept in {result_store.store_folder(db)}", file=out)
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.warm",
+                                     description="Compute and keep every page's default views after an import.")
+    parser.add_argument("--db", help="DuckDB file (default: $SUSTAIN_DB or config 'database')")
+    parser.add_argument("--config", help="config file (default: $SUSTAIN_CONFIG or config.yaml)")
+    parser.add_argument("--levels", default=",".join(LEVELS),
+                        help=f"places to warm, comma-separated, of {', '.join(LEVELS)} (default: all)")
+    args = parser.parse_args(argv)
+    levels = tuple(level.strip() for level in args.levels.split(",") if level.strip())
+    unknown = sorted(set(levels) - set(LEVELS))
+    if unknown or not levels:
+        print(f"error: --levels takes {', '.join(LEVELS)}, not {', '.join(unknown) or 'nothing'}", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+        return 1 if warm(config.database_path(args.db), config, levels) else 0
+    except (ConfigError, DatabaseMissing, DataRefreshing, SchemaMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

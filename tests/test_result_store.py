@@ -1,0 +1,153 @@
+"""The result store (app/result_store.py) and its warming (app/warm.py): tables kept on disk per
+data version, shared by server processes; each page's default views (`PAGE_VIEWS`) are the calls
+the pages really make."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+
+import pandas as pd
+import pytest
+
+from app import result_store, warm
+from metrics import Filters
+from metrics.registry import TABLES
+from sustain.config import load_config
+from sustain.db import read_only, version_id
+from support import ROOT_DIR, write_config
+
+
+@pytest.fixture
+def db(sample_db, tmp_path):
+    """A copy of the sample database of this test's own (its store starts empty)."""
+    path = tmp_path / "sustain.duckdb"
+    shutil.copyfile(sample_db, path)
+    return path
+
+
+def computed(db, name, filters, by, config):
+    with read_only(db) as con:
+        return TABLES[name](con, filters, list(by), config)
+
+
+def test_page_views_are_the_calls_each_page_makes(db, monkeypatch, page_caches):
+    """Each page, run with AppTest on its default widgets, asks for exactly PAGE_VIEWS[page] (every
+    call of a page goes through the store, which records what it kept): the warm step and the
+    benchmark time what the pages do."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SUSTAIN_DB", str(db))
+    pages = sorted(p.stem for p in (ROOT_DIR / "pages").glob("*.py"))
+    assert pages == sorted(warm.PAGE_VIEWS)
+    for page in pages:
+        page_caches()
+        import streamlit as st
+        st.cache_data.clear()
+        shutil.rmtree(result_store.store_folder(db), ignore_errors=True)
+        at = AppTest.from_file(str(ROOT_DIR / "pages" / f"{page}.py"), default_timeout=120).run()
+        assert not at.exception, (page, at.exception)
+        keys = result_store.stored_keys(db)
+        assert {(k["name"], tuple(k["by"])) for k in keys} == set(warm.PAGE_VIEWS[page]), page
+        assert all(k["filters"] == result_store.table_key("x", Filters(), (), load_config())["filters"] for k in keys)
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(district=("Pishin",)), Filters(hindrance=("no_follow_up",)),
+                                     Filters(scope=("Quetta", "Thatta"))], ids=["country", "district", "hindrance", "scope"])
+def test_a_kept_table_reads_back_exactly_as_computed(db, filters):
+    """Every default view, kept then read back: same columns, dtypes, values and attrs (lists stay
+    lists, the preview's row count stays)."""
+    config = load_config()
+    for name, by in warm.default_views():
+        first = result_store.stored_table(name, filters, by, db, config)
+        kept = result_store.read_stored(db, version_id(db), result_store.table_key(name, filters, by, config))
+        assert kept is not None, name
+        pd.testing.assert_frame_equal(kept, computed(db, name, filters, by, config), check_exact=True, obj=name)
+        pd.testing.assert_frame_equal(kept, first, check_exact=True, obj=name)
+        assert kept.attrs == first.attrs, name
+    trends = result_store.stored_table("school_trends", filters, (), db, config)
+    assert all(isinstance(v, list) for v in trends["retention"].dropna())
+
+
+def test_new_data_config_or_filters_are_never_answered_from_an_older_table(db, tmp_path):
+    config = load_config()
+    key = result_store.table_key("retention", Filters(), ("programme",), config)
+    result_store.stored_table("retention", Filters(), ("programme",), db, config)
+    before = version_id(db)
+    assert result_store.read_stored(db, before, key) is not None
+    # another threshold (config) or another filter: another key
+    stricter = load_config(write_config(tmp_path, **{"thresholds.min_group_n": 1000}))
+    assert result_store.table_key("retention", Filters(), ("programme",), stricter) != key
+    assert result_store.table_key("retention", Filters(district=("Quetta",)), ("programme",), config) != key
+    suppressed = result_store.stored_table("retention", Filters(), ("programme",), db, stricter)
+    assert suppressed["suppressed"].all()
+    # new data (any write moves the version): computed again, not read from the older version
+    os.utime(db, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert version_id(db) != before
+    assert result_store.read_stored(db, version_id(db), key) is None
+    assert result_store.stored_keys(db) == []
+
+
+def test_a_damaged_or_planted_file_is_computed_again(db):
+    config = load_config()
+    name, filters, by = "retention", Filters(), ("programme",)
+    expected = result_store.stored_table(name, filters, by, db, config)
+    version = version_id(db)
+    folder = result_store._version_folder(db, version)
+    (path,) = folder.glob("*.parquet")
+    path.write_bytes(b"not parquet")
+    assert result_store.read_stored(db, version, result_store.table_key(name, filters, by, config)) is None
+    pd.testing.assert_frame_equal(result_store.stored_table(name, filters, by, db, config), expected)
+    # a file holding another table under this key's name is not served
+    other = result_store.stored_table("coverage", filters, ("months",), db, config)
+    shutil.copyfile(next(p for p in folder.glob("*.parquet") if p != path), path)
+    assert result_store.read_stored(db, version, result_store.table_key(name, filters, by, config)) is None
+    assert len(other)
+
+
+def test_a_store_that_cannot_be_written_leaves_the_tables_computed(db):
+    result_store.store_folder(db).write_text("a file where the folder should be")
+    config = load_config()
+    table = result_store.stored_table("retention", Filters(), ("programme",), db, config)
+    pd.testing.assert_frame_equal(table, computed(db, "retention", Filters(), ("programme",), config))
+
+
+def test_folders_of_older_versions_are_removed_after_the_grace_period(db):
+    config = load_config()
+    old = result_store.store_folder(db) / "an-older-version"
+    recent = result_store.store_folder(db) / "a-recent-version"
+    old.mkdir(parents=True)
+    recent.mkdir()
+    long_ago = time.time() - config.publish.grace_seconds - 60
+    os.utime(old, (long_ago, long_ago))
+    result_store.stored_table("retention", Filters(), ("programme",), db, config)
+    assert not old.exists() and recent.exists()
+
+
+def test_warm_keeps_every_default_view_of_each_place_once(db):
+    out = io.StringIO()
+    assert warm.main(["--db", str(db), "--levels", "country"]) == 0
+    keys = result_store.stored_keys(db)
+    assert sorted((k["name"], tuple(k["by"])) for k in keys) == sorted(warm.default_views())
+    assert warm.warm(db, load_config(), ("country",), out=out) == 0
+    assert out.getvalue().splitlines()[-1].startswith("warmed 1 places x 17 views: 0 tables computed in")
+    with read_only(db) as con:
+        labels = [label for label, _ in warm.places(con, load_config(), warm.LEVELS)]
+    assert labels[:3] == ["country", "province Balochistan", "province Sindh"] and len(labels) == 9
+
+
+def test_warm_takes_each_configured_viewers_scope(db, tmp_path):
+    config = load_config(write_config(tmp_path, **{"access.users": {"officer": ["Quetta"], "manager": ["*"]}}))
+    assert warm.viewer_scopes(config) == [None, ("Quetta",)]
+    with read_only(db) as con:
+        labels = [label for label, _ in warm.places(con, config, ("country", "district"))]
+    assert "country (as a viewer of Quetta)" in labels and "district Quetta (as a viewer of Quetta)" in labels
+    assert not any("Thatta" in label and "viewer" in label for label in labels)
+
+
+def test_warm_says_what_is_wrong(db, tmp_path, capsys):
+    assert warm.main(["--db", str(db), "--levels", "city"]) == 2
+    assert "--levels takes country, province, district, not city" in capsys.readouterr().err
+    assert warm.main(["--db", str(tmp_path / "missing.duckdb")]) == 2
+    assert "error:" in capsys.readouterr().err
