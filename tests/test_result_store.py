@@ -151,3 +151,9 @@ def test_warm_says_what_is_wrong(db, tmp_path, capsys):
     assert "--levels takes country, province, district, not city" in capsys.readouterr().err
     assert warm.main(["--db", str(tmp_path / "missing.duckdb")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_readme_states_the_stores_limit():
+    text = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
+    assert f"holds at most {result_store.MAX_TABLES:,} tables" in text
+    assert "python -m app.warm [--db PATH] [--config PATH] [--levels country,province,district]" in text
