@@ -18,7 +18,7 @@ import streamlit as st
 
 from metrics.base import TOO_FEW
 from metrics.filters import BY_COLUMNS, Filters
-from metrics.lookups import filter_choices
+from metrics.lookups import config_choices, filter_choices
 from app import access, result_store
 # what the pages need from the layers below, so that a page imports the app layer only
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
@@ -254,8 +254,7 @@ def sidebar_filters() -> Filters:
         choices = _choices(str(database_path()), _database_version(), viewer_scope())
     except DataRefreshing:
         choices = {}
-    choices["practice"] = cfg.practice_codes
-    choices["hindrance"] = cfg.hindrance_codes
+    choices.update(config_choices(cfg))
     labels = {"practice": practice_label, "hindrance": hindrance_label}
     selected: dict[str, tuple[str, ...]] = {}
     url_says = _history_navigation()

@@ -1,11 +1,14 @@
-"""python -m app.warm [--db PATH] [--config PATH] [--levels country,province,district]
+"""python -m app.warm [--db PATH] [--config PATH] [--levels country,province,district] [--factors]
 
 Fills the result store (app/result_store.py) with every page's default views at the data's
 current version, for each place an officer or a manager opens first: the whole country, each
 province and each district, as each configured viewer sees them (their district scope is part of
 what is kept). Run it after an import (README "Serving many users"); the dashboard computes and
 keeps anything not warmed on first use, so warming is never needed for correct figures, only so
-that nobody waits for the first computation of a view.
+that nobody waits for the first computation of a view. `--factors` also warms each place with each
+single value of each factor of the sidebar (programme, school type, gender, subject, years of
+experience, practice, hindrance: the sidebar's dimensions other than the places), for
+researchers filtering by factor; it multiplies the work by the number of those values (about 30).
 
 Prints one line per place (tables computed, tables already kept, seconds) and a total. Exit 0 when
 done, 2 on a configuration or database error (with the sentence), 1 if a view failed to compute.
@@ -20,9 +23,10 @@ from typing import Iterator
 import duckdb
 
 from metrics import Filters
-from metrics.lookups import filter_choices
+from metrics.lookups import config_choices, filter_choices
 from sustain.config import Config, ConfigError, load_config
 from sustain.db import DatabaseMissing, DataRefreshing, SchemaMismatch, read_only, version_id
+from sustain.dimensions import sidebar_dimensions
 
 from app import access, result_store
 
@@ -42,6 +46,8 @@ PAGE_VIEWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
              ("tidy_preview", ())),
 }
 LEVELS = ("country", "province", "district")
+# the sidebar's dimensions other than the places of LEVELS: what `--factors` filters by, one value at a time
+FACTORS = tuple(d.name for d in sidebar_dimensions() if d.name not in LEVELS)
 
 
 def default_views() -> list[tuple[str, tuple[str, ...]]]:
@@ -55,25 +61,33 @@ def viewer_scopes(config: Config) -> list[tuple[str, ...] | None]:
     return sorted((s for s in scopes if s != ()), key=lambda s: (s is not None, s or ()))
 
 
-def places(con: duckdb.DuckDBPyConnection, config: Config, levels: tuple[str, ...]) -> Iterator[tuple[str, Filters]]:
+def places(con: duckdb.DuckDBPyConnection, config: Config, levels: tuple[str, ...],
+           factors: bool = False) -> Iterator[tuple[str, Filters]]:
     """(label, filters) of each place to warm: per viewer scope, the country, then each province,
-    then each district that scope can see."""
+    then each district that scope can see; with `factors`, each place also with each single value
+    of each of FACTORS."""
     for scope in viewer_scopes(config):
         seen_as = "" if scope is None else f" (as a viewer of {', '.join(scope)})"
-        choices = filter_choices(con, scope)
+        choices = {**filter_choices(con, scope), **config_choices(config)}
+        chosen = []
         if "country" in levels:
-            yield f"country{seen_as}", Filters(scope=scope)
+            chosen.append(("country", Filters(scope=scope)))
         for level in ("province", "district"):
             if level in levels:
-                for value in choices[level]:
-                    yield f"{level} {value}{seen_as}", Filters(scope=scope, **{level: (value,)})
+                chosen += [(f"{level} {value}", Filters(scope=scope, **{level: (value,)})) for value in choices[level]]
+        for label, filters in chosen:
+            yield label + seen_as, filters
+            if factors:
+                for factor in FACTORS:
+                    for value in choices.get(factor, []):
+                        yield f"{label}, {factor} {value}{seen_as}", filters.replace(**{factor: (value,)})
 
 
-def warm(db, config: Config, levels: tuple[str, ...] = LEVELS, out=sys.stdout) -> int:
+def warm(db, config: Config, levels: tuple[str, ...] = LEVELS, factors: bool = False, out=sys.stdout) -> int:
     """Compute and keep the default views of every place; returns the number of failed views."""
     version = version_id(db)
     with read_only(db) as con:
-        to_warm = list(places(con, config, levels))
+        to_warm = list(places(con, config, levels, factors))
     views = default_views()
     failed, total_started, total_computed = 0, time.perf_counter(), 0
     for label, filters in to_warm:
@@ -103,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="config file (default: $SUSTAIN_CONFIG or config.yaml)")
     parser.add_argument("--levels", default=",".join(LEVELS),
                         help=f"places to warm, comma-separated, of {', '.join(LEVELS)} (default: all)")
+    parser.add_argument("--factors", action="store_true",
+                        help=f"also each place filtered by each single value of {', '.join(FACTORS)}")
     args = parser.parse_args(argv)
     levels = tuple(level.strip() for level in args.levels.split(",") if level.strip())
     unknown = sorted(set(levels) - set(LEVELS))
@@ -111,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = load_config(args.config)
-        return 1 if warm(config.database_path(args.db), config, levels) else 0
+        return 1 if warm(config.database_path(args.db), config, levels, args.factors) else 0
     except (ConfigError, DatabaseMissing, DataRefreshing, SchemaMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

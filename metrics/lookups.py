@@ -34,6 +34,11 @@ def filter_choices(con: duckdb.DuckDBPyConnection, scope: tuple[str, ...] | None
     return {column: value_order(column, frame[column].dropna().unique().tolist()) for column in ROSTER_CHOICES}
 
 
+def config_choices(config: Config) -> dict[str, list[str]]:
+    """Values the sidebar offers for the dimensions config defines (the rest: `filter_choices`)."""
+    return {"practice": config.practice_codes, "hindrance": config.hindrance_codes}
+
+
 def programme_districts(con: duckdb.DuckDBPyConnection, programme: str, scope: tuple[str, ...] | None) -> list[str]:
     """Districts with teachers of `programme`, among those the viewer may see."""
     rows = con.execute(

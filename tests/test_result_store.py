@@ -13,6 +13,7 @@ import pytest
 
 from app import result_store, warm
 from metrics import Filters
+from metrics.lookups import config_choices, filter_choices
 from metrics.registry import TABLES
 from sustain.config import load_config
 from sustain.db import read_only, version_id
@@ -53,7 +54,7 @@ def test_page_views_are_the_calls_each_page_makes(db, monkeypatch, page_caches):
         assert all(k["filters"] == result_store.table_key("x", Filters(), (), load_config())["filters"] for k in keys)
 
 
-@pytest.mark.parametrize("filters", [Filters(), Filters(district=("Pishin",)), Filters(hindrance=("no_follow_up",)),
+@pytest.mark.parametrize("filters", [Filters(), Filters(district=("Pishin",)), Filters(hindrance=("no_followup",)),
                                      Filters(scope=("Quetta", "Thatta"))], ids=["country", "district", "hindrance", "scope"])
 def test_a_kept_table_reads_back_exactly_as_computed(db, filters):
     """Every default view, kept then read back: same columns, dtypes, values and attrs (lists stay
@@ -135,6 +136,15 @@ def test_warm_keeps_every_default_view_of_each_place_once(db):
     with read_only(db) as con:
         labels = [label for label, _ in warm.places(con, load_config(), warm.LEVELS)]
     assert labels[:3] == ["country", "province Balochistan", "province Sindh"] and len(labels) == 9
+    with read_only(db) as con:
+        by_factor = list(warm.places(con, load_config(), ("country",), factors=True))
+    config = load_config()
+    with read_only(db) as con:
+        values = {**filter_choices(con, None), **config_choices(config)}
+    assert len(by_factor) == 1 + sum(len(values[factor]) for factor in warm.FACTORS)
+    assert len(config.hindrance_codes) == 8 and {"hindrance", "practice", "gender"} <= set(warm.FACTORS)
+    assert ("country, hindrance no_followup", Filters(hindrance=("no_followup",))) in by_factor
+    assert ("country, gender female", Filters(gender=("female",))) in by_factor
 
 
 def test_warm_takes_each_configured_viewers_scope(db, tmp_path):
@@ -156,4 +166,4 @@ def test_warm_says_what_is_wrong(db, tmp_path, capsys):
 def test_readme_states_the_stores_limit():
     text = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
     assert f"holds at most {result_store.MAX_TABLES:,} tables" in text
-    assert "python -m app.warm [--db PATH] [--config PATH] [--levels country,province,district]" in text
+    assert "python -m app.warm [--db PATH] [--config PATH] [--levels country,province,district] [--factors]" in text
