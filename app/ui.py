@@ -18,7 +18,7 @@ import streamlit as st
 
 from metrics.base import TOO_FEW
 from metrics.filters import BY_COLUMNS, Filters
-from metrics.lookups import config_choices, filter_choices
+from metrics.lookups import config_choices
 from app import access, result_store
 # what the pages need from the layers below, so that a page imports the app layer only
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
@@ -209,8 +209,7 @@ def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataF
 @st.cache_data(show_spinner=False)
 def _choices(db: str, version: str, scope: tuple[str, ...] | None) -> dict[str, list[str]]:
     """Values offered in the sidebar, only from the districts the viewer may see."""
-    with read_only(db) as con:
-        return filter_choices(con, scope)
+    return result_store.stored_choices(db, scope, config(), version)
 
 
 # the filters drawn by dashboard.py for this script run (see `run_navigation`); unset when a page

@@ -88,6 +88,8 @@ def warm(db, config: Config, levels: tuple[str, ...] = LEVELS, factors: bool = F
     version = version_id(db)
     with read_only(db) as con:
         to_warm = list(places(con, config, levels, factors))
+    for scope in viewer_scopes(config):  # the sidebar's choices, on every page
+        result_store.stored_choices(db, scope, config, version)
     views = default_views()
     failed, total_started, total_computed = 0, time.perf_counter(), 0
     for label, filters in to_warm:

@@ -49,7 +49,7 @@ def test_page_views_are_the_calls_each_page_makes(db, monkeypatch, page_caches):
         shutil.rmtree(result_store.store_folder(db), ignore_errors=True)
         at = AppTest.from_file(str(ROOT_DIR / "pages" / f"{page}.py"), default_timeout=120).run()
         assert not at.exception, (page, at.exception)
-        keys = result_store.stored_keys(db)
+        keys = [k for k in result_store.stored_keys(db) if k["name"] != result_store.CHOICES]
         assert {(k["name"], tuple(k["by"])) for k in keys} == set(warm.PAGE_VIEWS[page]), page
         assert all(k["filters"] == result_store.table_key("x", Filters(), (), load_config())["filters"] for k in keys)
 
@@ -130,7 +130,7 @@ def test_warm_keeps_every_default_view_of_each_place_once(db):
     out = io.StringIO()
     assert warm.main(["--db", str(db), "--levels", "country"]) == 0
     keys = result_store.stored_keys(db)
-    assert sorted((k["name"], tuple(k["by"])) for k in keys) == sorted(warm.default_views())
+    assert sorted((k["name"], tuple(k["by"])) for k in keys) == sorted(warm.default_views() + [(result_store.CHOICES, ())])
     assert warm.warm(db, load_config(), ("country",), out=out) == 0
     assert out.getvalue().splitlines()[-1].startswith("warmed 1 places x 17 views: 0 tables computed in")
     with read_only(db) as con:
@@ -167,3 +167,16 @@ def test_readme_states_the_stores_limit():
     text = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
     assert f"holds at most {result_store.MAX_TABLES:,} tables" in text
     assert "python -m app.warm [--db PATH] [--config PATH] [--levels country,province,district] [--factors]" in text
+
+
+@pytest.mark.parametrize("scope", [None, ("Quetta", "Thatta")])
+def test_the_sidebars_choices_are_kept_as_computed(db, scope):
+    config = load_config()
+    with read_only(db) as con:
+        expected = filter_choices(con, scope)
+    assert result_store.stored_choices(db, scope, config) == expected
+    kept = result_store.read_stored(db, version_id(db), result_store.table_key(result_store.CHOICES, Filters(scope=scope), (), config))
+    assert kept is not None and list(kept.attrs["dimensions"]) == list(expected)
+    assert result_store.stored_choices(db, scope, config) == expected
+    if scope:
+        assert expected["district"] == ["Quetta", "Thatta"]
