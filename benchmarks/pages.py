@@ -64,18 +64,21 @@ def time_page(page: str, districts: list[str], db: Path, timeout: float) -> dict
         return AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=timeout)
 
     st.cache_data.clear()
+    st.cache_resource.clear()
     shutil.rmtree(result_store.store_folder(db), ignore_errors=True)
     at = fresh_session()
     figures = {"first": timed(at.run)}
     if at.exception:
         raise RuntimeError(f"{page}: {at.exception[0].message}")
-    st.cache_data.clear()  # another server process: its own cache empty, the store shared
+    st.cache_data.clear()  # another server process: its own caches empty, the store shared
+    st.cache_resource.clear()
     figures["first_kept"] = timed(fresh_session().run)
     changes, kept, reruns = [], [], []
     for district in districts:
         changes.append(timed(lambda: at.multiselect(key="filter_district").set_value([district]).run()))
         reruns.append(timed(at.run))
         st.cache_data.clear()
+        st.cache_resource.clear()
         kept.append(timed(at.run))
     figures.update(change=statistics.median(changes), change_kept=statistics.median(kept),
                    rerun=statistics.median(reruns))

@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 
-from app import result_store, warm
+from app import result_store, ui, warm
 from metrics import Filters
 from metrics.lookups import config_choices, filter_choices
 from metrics.registry import TABLES
@@ -46,12 +46,17 @@ def test_page_views_are_the_calls_each_page_makes(db, monkeypatch, page_caches):
         page_caches()
         import streamlit as st
         st.cache_data.clear()
+        st.cache_resource.clear()
         shutil.rmtree(result_store.store_folder(db), ignore_errors=True)
         at = AppTest.from_file(str(ROOT_DIR / "pages" / f"{page}.py"), default_timeout=120).run()
         assert not at.exception, (page, at.exception)
         keys = [k for k in result_store.stored_keys(db) if k["name"] != result_store.CHOICES]
         assert {(k["name"], tuple(k["by"])) for k in keys} == set(warm.PAGE_VIEWS[page]), page
         assert all(k["filters"] == result_store.table_key("x", Filters(), (), load_config())["filters"] for k in keys)
+        # the tables this process's sessions share are still as kept: the page changed only its own copies
+        for k in keys:
+            shared = ui._cached_indicator(k["name"], Filters(), tuple(k["by"]), str(db), version_id(db))
+            pd.testing.assert_frame_equal(shared, result_store.read_stored(db, version_id(db), k), obj=k["name"])
 
 
 @pytest.mark.parametrize("filters", [Filters(), Filters(district=("Pishin",)), Filters(hindrance=("no_followup",)),
