@@ -62,6 +62,16 @@ def _error_y(shown: pd.DataFrame, value: str, low: str = "ci_low", high: str = "
 
 # schools drawn in the ranking: the strongest evidence first (the table below lists every school)
 TOP_SCHOOLS = 15
+# the schools table lists at most this many, strongest evidence first: at a million teachers a
+# country holds 166,667 schools, a second to send on every rerun and more than anyone reads on a
+# screen; the rest are one district or cluster away (the page's drill-down)
+SCHOOLS_LISTED = 2_000
+
+
+def listed_schools(schools: pd.DataFrame) -> pd.DataFrame:
+    """The schools the table lists: the first SCHOOLS_LISTED of school_trends' order (strongest
+    evidence first); `ranking_caption` says when some are left out."""
+    return schools.head(SCHOOLS_LISTED)
 
 
 def school_label(row) -> str:
@@ -77,9 +87,14 @@ def ranking_caption(schools: pd.DataFrame, min_n: int) -> str:
     figures = schools.loc[~schools["suppressed"]]
     text = (t("Each school's retention rests on up to {n} observations of {teachers} teachers; ",
               n=f"{int(figures['n'].max()):,}", teachers=f"{int(figures['teachers'].max()):,}") if len(figures) else "")
-    text += t("{judged} of {schools} schools judged; the {drawn} with the strongest evidence are drawn (hover or click "
-              "a school to see it; the table lists every school).", judged=f"{judged:,}", schools=f"{len(schools):,}",
-              drawn=min(TOP_SCHOOLS, len(schools)))
+    counts = dict(judged=f"{judged:,}", schools=f"{len(schools):,}", drawn=min(TOP_SCHOOLS, len(schools)))
+    if len(schools) <= SCHOOLS_LISTED:
+        text += t("{judged} of {schools} schools judged; the {drawn} with the strongest evidence are drawn (hover or "
+                  "click a school to see it; the table lists every school).", **counts)
+    else:
+        text += t("{judged} of {schools} schools judged; the {drawn} with the strongest evidence are drawn (hover or "
+                  "click a school to see it). The table lists the {listed} with the strongest evidence: choose a "
+                  "district or a cluster above to list all of theirs.", listed=f"{SCHOOLS_LISTED:,}", **counts)
     hidden = int(schools["suppressed"].sum())
     if hidden:
         text += " " + t("{hidden} schools have fewer than {min_n} teachers (or are hidden with them, so that no school "

@@ -71,9 +71,10 @@ with schools_tab:
         st.table(charts_analysis.school_card(
             card, cfg.schedule.months,
             None if area is None else charts_analysis.area_hindrances_text(area, ui.hindrance_label)))
+    listed = charts_analysis.listed_schools(shown)
     st.dataframe(
-        shown.drop(columns=["suppressed"]).assign(persistence_class=shown["persistence_class"].map(ui.data_words),
-                                                  hindrances=shown["hindrances"].map(ui.data_words)),
+        listed.drop(columns=["suppressed"]).assign(persistence_class=listed["persistence_class"].map(ui.data_words),
+                                                   hindrances=listed["hindrances"].map(ui.data_words)),
         hide_index=True, key="schools_table",
         column_order=["school_name", "persistence_class", "p_below_programme", "hindrances", "school_id", "cluster",
                       "retention_trend", "latest_retention", "latest_months", "n", "teachers"],

@@ -78,6 +78,28 @@ def test_districts_at_the_default_threshold_show_no_school_of_two_teachers(app):
     assert any(f"{len(table):,} schools have fewer than 5 teachers" in caption.value for caption in at.caption)
 
 
+def test_a_country_of_more_schools_than_the_table_lists_says_so(app, monkeypatch):
+    """At national scale the table lists the schools with the strongest evidence, not all 166,667,
+    and says so (the sample: 600 schools, 50 listed); the ranking's sentence no longer claims every
+    school is listed. A district with fewer schools lists all of them again."""
+    from app import charts_analysis
+
+    at = app("pages/districts.py", **SCHOOLS_SHOWN)
+    listed = at.dataframe[0].value
+    assert any("the table lists every school" in caption.value for caption in at.caption)
+    monkeypatch.setattr(charts_analysis, "SCHOOLS_LISTED", 150)
+    at = app("pages/districts.py", **SCHOOLS_SHOWN)
+    first = at.dataframe[0].value
+    assert len(first) == 150 and len(listed) > 150
+    assert list(first["school_id"]) == list(listed["school_id"][:150])  # strongest evidence first
+    caption = " ".join(c.value for c in at.caption)
+    assert (f"of {len(listed):,} schools judged" in caption or f"{len(listed):,} schools judged" in caption)
+    assert "The table lists the 150 with the strongest evidence: choose a district or a cluster" in caption
+    assert "the table lists every school" not in caption
+    at.multiselect(key="filter_district").set_value(["Quetta"]).run()
+    assert 0 < len(at.dataframe[0].value) < 150 and any("the table lists every school" in c.value for c in at.caption)
+
+
 def test_districts_filter_and_drill_down(app, sample_db):
     at = app("pages/districts.py", **SCHOOLS_SHOWN)
     everywhere = drawn_schools(figure(at, "schools_chart"))
