@@ -12,13 +12,13 @@ if plan is not None and plan.empty:
     st.info(ui.t("No schools match these filters."))
 elif plan is not None:
     chosen = plan.head(int(count))
-    # the plan's reasons in the current language (the download keeps the data's English)
-    in_words = plan.assign(reason=plan["reason"].map(ui.data_words), order_note=plan["order_note"].map(ui.data_words))
-    charts.show_answer(ui.answers.plan_answer(in_words, len(chosen)))
+    # the shown schools' reasons in the current language (the download keeps the data's English)
+    in_words = chosen.assign(reason=chosen["reason"].map(ui.data_words), order_note=chosen["order_note"].map(ui.data_words))
+    charts.show_answer(ui.answers.plan_answer(in_words, len(chosen), schools=len(plan)))
     st.caption(ui.t("Schools ranked by need for a follow-up visit; the reason says why, in plain words. "
                     "A visit is support for a school, not a judgement of its teachers."))
     # a static table: the reason wraps in full, no sideways scrolling (phones too)
-    st.table(charts_analysis.plan_table(in_words.head(int(count))))
+    st.table(charts_analysis.plan_table(in_words))
     st.caption(charts_analysis.plan_caption(plan, len(chosen), ui.config().thresholds.min_group_n))
     st.markdown("**" + ui.t("What the need score means") + "**  \n" + "  \n".join(map(ui.data_words, charts_analysis.SCORE_LINES)))
     scoped, config = filters.replace(scope=ui.viewer_scope()), ui.config()

@@ -591,15 +591,18 @@ def schools_answer(schools: pd.DataFrame, place: str = "", evidence: float = 0.8
                                       judged=len(judged), at=at, evidence=f"{evidence:.0%}"))
 
 
-def plan_answer(plan: pd.DataFrame, shown: int) -> str:
+def plan_answer(plan: pd.DataFrame, shown: int, schools: int | None = None) -> str:
     """The Planner's answer: which school to visit first, and why (its reason, in plain words, as
-    the plan holds it: a page in Urdu passes it read through `data_words`)."""
+    the plan holds it: a page in Urdu passes it read through `data_words`). `plan` may be only the
+    plan's first rows, the whole plan then counting `schools` (at national scale the page reads only
+    the rows it shows into words)."""
     if plan.empty:
         return t("No school matches these filters.")
     first = plan.iloc[0]
+    schools = len(plan) if schools is None else schools
     return t("Visit {school} ({code}, {district}) first: {reason}. The plan lists {shown} of {schools} schools.",
              school=first['school_name'], code=first['school_id'], district=first['district'],
-             reason=first['reason'], shown=min(shown, len(plan)), schools=len(plan))
+             reason=first['reason'], shown=min(shown, schools), schools=schools)
 
 
 # -- donor pack ----------------------------------------------------------------------------------
