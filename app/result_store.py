@@ -6,7 +6,7 @@ each restart, computed every view again, and a country view at a million teacher
 read back from here it costs milliseconds. `python -m app.warm` fills the store with every page's
 default views after an import, so the first officer of the day does not wait either.
 
-Layout: `<database>.results/<data version>/<table key>.parquet` beside the database file (or the
+Layout: `<database>.results/<data version>/<table key>.arrow` beside the database file (or the
 published pointer). The version folder is named after `sustain.db.version_id` (the published
 version, or the file's modification time), so a new import is never answered from an older one.
 A table's key hashes everything its figures depend on besides the data: the table's name, its
@@ -15,7 +15,11 @@ content (thresholds, practices, ...) and the source of the code that computes it
 `sustain/`), so an upgrade of Sustain or a changed threshold is never answered from an older
 result either.
 
-Safety: Parquet holds data, never code (no pickle): a file someone slipped into the folder can
+Format: Arrow IPC files compressed with LZ4 (the country's 166,667-row schools
+table at a million teachers: 50-80 ms to read, against 175-480 ms as Parquet, for a file half again as
+big).
+
+Safety: Arrow files hold data, never code (no pickle): a file someone slipped into the folder can
 only be wrong data for a key they can compute, and the folder sits beside the database, which is
 the data. Each file is written under a temporary name and renamed into place, so a reader sees a
 whole file or none. A file that cannot be read is recomputed; a folder that cannot be written (a
@@ -38,7 +42,6 @@ from typing import Sequence
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from metrics import Filters
 from metrics.lookups import filter_choices
@@ -51,7 +54,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE_PACKAGES = ("metrics", "sustain")
 MAX_TABLES = 20_000
 SUFFIX = ".results"
-# the key, as JSON, in each file's Parquet metadata: what the table is (for `stored_keys`)
+SUFFIX_TABLE = ".arrow"
+WRITE_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+# the key, as JSON, in each file's schema metadata: what the table is (for `stored_keys`)
 KEY_FIELD = b"sustain_key"
 ATTRS_FIELD = b"sustain_attrs"
 # the key name of the sidebar's choices (not a table of metrics.registry.TABLES)
@@ -88,14 +93,15 @@ def table_key(name: str, filters: Filters, by: Sequence[str], config: Config) ->
 
 
 def _file_name(key: dict) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + ".parquet"
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32] + SUFFIX_TABLE
 
 
 def read_stored(db: str | Path, version: str, key: dict) -> pd.DataFrame | None:
     """The stored table for `key` at `version`, or None (not stored, or unreadable)."""
     path = _version_folder(db, version) / _file_name(key)
     try:
-        table = pq.read_table(path)
+        with pa.OSFile(str(path), "rb") as source:  # read into memory: nothing refers to the file after
+            table = pa.ipc.open_file(source).read_all()
     except FileNotFoundError:
         return None
     except Exception as exc:  # a damaged or foreign file: computed again (and rewritten)
@@ -129,7 +135,9 @@ def write_stored(db: str | Path, version: str, key: dict, frame: pd.DataFrame, g
         metadata[KEY_FIELD] = json.dumps(key, sort_keys=True).encode()
         metadata[ATTRS_FIELD] = json.dumps(frame.attrs, default=str).encode()
         draft = folder / f".{_file_name(key)}.{os.getpid()}.{time.monotonic_ns()}"
-        pq.write_table(table.replace_schema_metadata(metadata), draft)
+        table = table.replace_schema_metadata(metadata)
+        with pa.ipc.new_file(str(draft), table.schema, options=WRITE_OPTIONS) as writer:
+            writer.write_table(table)
         os.replace(draft, folder / _file_name(key))
         return True
     except OSError as exc:
@@ -189,5 +197,5 @@ def stored_keys(db: str | Path, version: str | None = None) -> list[dict]:
     folder = _version_folder(db, version_id(db) if version is None else version)
     if not folder.is_dir():
         return []
-    paths = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime_ns)
-    return [json.loads(pq.read_schema(p).metadata[KEY_FIELD]) for p in paths]
+    paths = sorted(folder.glob("*" + SUFFIX_TABLE), key=lambda p: p.stat().st_mtime_ns)
+    return [json.loads(pa.ipc.open_file(str(p)).schema.metadata[KEY_FIELD]) for p in paths]

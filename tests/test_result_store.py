@@ -101,13 +101,13 @@ def test_a_damaged_or_planted_file_is_computed_again(db):
     expected = result_store.stored_table(name, filters, by, db, config)
     version = version_id(db)
     folder = result_store._version_folder(db, version)
-    (path,) = folder.glob("*.parquet")
-    path.write_bytes(b"not parquet")
+    (path,) = folder.glob("*" + result_store.SUFFIX_TABLE)
+    path.write_bytes(b"not an Arrow file")
     assert result_store.read_stored(db, version, result_store.table_key(name, filters, by, config)) is None
     pd.testing.assert_frame_equal(result_store.stored_table(name, filters, by, db, config), expected)
     # a file holding another table under this key's name is not served
     other = result_store.stored_table("coverage", filters, ("months",), db, config)
-    shutil.copyfile(next(p for p in folder.glob("*.parquet") if p != path), path)
+    shutil.copyfile(next(p for p in folder.glob("*" + result_store.SUFFIX_TABLE) if p != path), path)
     assert result_store.read_stored(db, version, result_store.table_key(name, filters, by, config)) is None
     assert len(other)
 
