@@ -50,6 +50,7 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from scipy import sparse, special
 
 from sustain.config import Config
@@ -58,7 +59,7 @@ from sustain.db import execute
 from sustain.patterns import BASE, GONE, IN_USE, LEAVING_STATUSES, LEFT, MISSING, NOT_IN_USE, unit_pattern_ctes
 
 from . import rollups
-from .base import filtered_rows, query, select_list
+from .base import BASE_CTES, base_params, filtered_rows, select_list
 from .filters import Filters
 from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, percentile_interval
 
@@ -102,15 +103,20 @@ def pattern_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequenc
     `pattern_hindrance_cells` for one hindrance or grouped by hindrance) when the view allows
     (metrics/rollups.py `pattern_table`); else coded from the model's rows here. Both give the
     same counts (tests/test_rollups.py)."""
+    sql, params = _pattern_counts_sql(filters, by, config)
+    return execute(con, sql, params).df()
+
+
+def _pattern_counts_sql(filters: Filters, by: Sequence[str], config: Config) -> tuple[str, dict]:
+    """`pattern_counts`'s SQL (a whole statement) and parameters."""
     dims = filters.replace(months_min=None, months_max=None)
     followup = [m for m in config.schedule.months if m > 0]
     if rollups.patterns_readable(by, dims):
-        sql, params = rollups.pattern_cells_sql(by, dims)
-        return execute(con, sql, params).df()
+        return rollups.pattern_cells_sql(by, dims)
     rows, params = filtered_rows(by, dims, relation="baseline")
     keys = select_list(by, "s")
     school = "" if "school_id" in by else "s.school_id, "
-    return query(con, config, f"""
+    return f"""with {BASE_CTES},
 baseline as (
     select * from observations where months = 0
 ),
@@ -122,7 +128,57 @@ select {keys}{school}y.pattern, count(*) as units
 from shown s
 join unit_patterns y using (teacher_key, practice)
 group by all
-""", params | {"followup_months": followup, "leaving_statuses": LEAVING_STATUSES})
+""", base_params(config) | params | {"followup_months": followup, "leaving_statuses": LEAVING_STATUSES}
+
+
+@dataclass
+class SchoolPatterns:
+    """`pattern_counts` as the fit reads it, without a frame of one row per school cell: `cells`
+    (the by-columns, `pattern`, `units` summed over schools: one row per group and pattern, in the
+    order of a sorted groupby), and per (group, school, pattern) row of `pattern_counts`: `school`
+    (the school's number in ascending school_id order), `cell` (its row of `cells`) and `units`."""
+    cells: pd.DataFrame
+    school: np.ndarray
+    cell: np.ndarray
+    units: np.ndarray
+
+
+def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                    config: Config) -> SchoolPatterns | None:
+    """`pattern_counts` numbered in numpy (None when no unit is in view): the rows come as Arrow
+    columns, the schools and cells are numbered by dictionary codes and integer keys, and only
+    the (group, pattern) cells, a few thousand, become a frame (a national view has hundreds of
+    thousands of school cells: a frame of them, and its groupby on strings, cost more than the fit)."""
+    by = list(by)
+    sql, params = _pattern_counts_sql(filters, by, config)
+    table = execute(con, sql, params).to_arrow_table()
+    if table.num_rows == 0:
+        return None
+    schools = pc.dictionary_encode(table["school_id"]).combine_chunks()
+    # ascending school_id, as pd.factorize(sort=True) numbers them
+    names = np.asarray(schools.dictionary.to_pylist(), dtype=object)
+    rank = np.empty(len(names), dtype="int64")
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+    school = rank[schools.indices.to_numpy(zero_copy_only=False)]
+    # one integer key per (group, pattern): the by-columns' dictionary codes (a missing value its own
+    # code) in mixed radix, then the pattern
+    key = np.zeros(table.num_rows, dtype="int64")
+    for column in by:
+        codes = pc.dictionary_encode(table[column], null_encoding="encode").combine_chunks()
+        key = key * len(codes.dictionary) + codes.indices.to_numpy(zero_copy_only=False).astype("int64")
+    patterns = table["pattern"].to_numpy().astype("int64")
+    key = key * (int(patterns.max()) + 1) + patterns
+    # numbered in order of first appearance: a row is its cell's first where its number exceeds all before
+    found = pd.factorize(key)[0]
+    first = np.flatnonzero(np.r_[True, found[1:] > np.maximum.accumulate(found)[:-1]])
+    units = table["units"].to_numpy().astype("int64")
+    small = table.select([*by, "pattern"]).take(first).to_pandas()
+    small["units"] = np.bincount(found, weights=units, minlength=len(first)).astype("int64")
+    # the cells in the order of fit_view's sorted groupby, and each found cell's place in it
+    grouped = small.groupby([*by, "pattern"], sort=True, dropna=False)
+    cells = grouped["units"].sum().reset_index()
+    place = grouped.ngroup().to_numpy()
+    return SchoolPatterns(cells=cells, school=school, cell=place[found], units=units)
 
 
 def decode(patterns: np.ndarray, rounds: int) -> np.ndarray:
@@ -368,15 +424,18 @@ def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: i
     return x_own, z, finite
 
 
-def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: int = BOOTSTRAP_REPLICATES,
+def fit_view(counts: "pd.DataFrame | SchoolPatterns", by: Sequence[str], rounds: int, replicates: int = BOOTSTRAP_REPLICATES,
              seed: int = BOOTSTRAP_SEED) -> tuple[pd.DataFrame, dict, np.ndarray]:
-    """Fit the model to `pattern_counts` (every group of the view at once, shared emissions) and
+    """Fit the model to `pattern_counts` (a frame, or `school_patterns`; every group of the view at once, shared emissions) and
     draw `replicates` curves from the estimate's cluster-robust sampling distribution (the logit
     hazards of each group ~ normal with the sandwich covariance by school; seeded). Returns
     (groups, estimate, replicate survival curves (B x groups x rounds+1))."""
     by = list(by)
-    grouped = counts.groupby([*by, "pattern"], sort=True, dropna=False) if by else counts.groupby("pattern", sort=True)
-    cells = grouped["units"].sum().reset_index()
+    if isinstance(counts, SchoolPatterns):
+        cells = counts.cells
+    else:
+        grouped = counts.groupby([*by, "pattern"], sort=True, dropna=False) if by else counts.groupby("pattern", sort=True)
+        cells = grouped["units"].sum().reset_index()
     if by:
         groups = cells[by].drop_duplicates().reset_index(drop=True)
         group = cells[by].merge(groups.assign(_g=np.arange(len(groups))), on=by, how="left")["_g"].to_numpy()
@@ -387,11 +446,14 @@ def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: i
     estimate = fit_hmm(symbols, group, cells["units"].to_numpy(float), len(groups))
     if replicates <= 0:
         return groups, estimate, np.empty((0, len(groups), rounds + 1))
-    column_key = grouped.ngroup().to_numpy()  # each row's cell: the cells are the groups, in order
-    school = pd.factorize(counts["school_id"].astype("string"), sort=True)[0]
+    if isinstance(counts, SchoolPatterns):
+        school, column_key, units = counts.school, counts.cell, counts.units.astype(float)
+    else:
+        column_key = grouped.ngroup().to_numpy()  # each row's cell: the cells are the groups, in order
+        school = pd.factorize(counts["school_id"].astype("string"), sort=True)[0]
+        units = counts["units"].to_numpy(float)
     n_schools = int(school.max()) + 1 if len(school) else 0
-    school_counts = sparse.csr_matrix((counts["units"].to_numpy(float), (school, column_key)),
-                                      shape=(n_schools, len(cells)))
+    school_counts = sparse.csr_matrix((units, (school, column_key)), shape=(n_schools, len(cells)))
     covariance = robust_covariance(symbols, group, school_counts, len(groups), estimate)
     rng = np.random.default_rng(seed)
     centre = _logit(estimate["q"])                                  # (G, K)
@@ -410,8 +472,8 @@ def latent_survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
                     replicates: int = BOOTSTRAP_REPLICATES) -> LatentFit | None:
     """The model fitted to the view (filters) for each group of `by` (None when no unit is in
     view): S(t) at 0 and every follow-up round, with the school-bootstrap percentile interval."""
-    counts = pattern_counts(con, filters, by, config)
-    if counts.empty:
+    counts = school_patterns(con, filters, by, config)
+    if counts is None:
         return None
     months = np.array(sorted({0, *config.schedule.months}), dtype="int64")
     rounds = len(months) - 1
