@@ -454,31 +454,126 @@ def fit_beta_prior(retained, n, weights=None) -> tuple[float, float]:
     """Empirical-Bayes Beta(a, b) prior of a school's retention from schools' (retained, n): the
     beta-binomial marginal likelihood sum_s w_s [B(k_s + a, n_s - k_s + b) - B(a, b)] (log beta
     functions) maximised over mean a / (a + b) (logit) and precision a + b (log, within
-    `PRECISION_BOUNDS`); `weights` count schools sharing a (k, n) pattern."""
+    `PRECISION_BOUNDS`); `weights` count schools sharing a (k, n) pattern. One group of
+    `fit_beta_priors`."""
     k = np.asarray(retained, dtype="float64")
-    n = np.asarray(n, dtype="float64")
     w = np.ones_like(k) if weights is None else np.asarray(weights, dtype="float64")
-    pooled = float(np.clip(np.sum(w * k) / np.sum(w * n), 1e-4, 1 - 1e-4))
+    a, b = fit_beta_priors(k, np.asarray(n, dtype="float64"), w, np.array([0, len(k)]))
+    return float(a[0]), float(b[0])
 
-    low, high = (math.log(v) for v in PRECISION_BOUNDS)
+
+# scipy's Nelder-Mead (scipy.optimize.minimize, method="Nelder-Mead", not adaptive): its
+# coefficients, first simplex and stopping rule, which `fit_beta_priors` follows step for step
+NM_REFLECT, NM_EXPAND, NM_CONTRACT, NM_SHRINK = 1.0, 2.0, 0.5, 0.5
+NM_NONZERO_STEP, NM_ZERO_STEP = 0.05, 0.00025
+NM_XATOL, NM_FATOL, NM_MAXITER = 1e-6, 1e-9, 2000
+
+
+def fit_beta_priors(k: np.ndarray, n: np.ndarray, w: np.ndarray, bounds: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """`fit_beta_prior` for several groups at once: group g's patterns are rows bounds[g] to
+    bounds[g + 1] of (k, n, w). Returns a and b per group.
+
+    Each group's fit is scipy's Nelder-Mead (xatol 1e-6, fatol 1e-9, 2,000 iterations) from the
+    same start, run for every group in lockstep: each step's trial points of all groups are
+    evaluated in one pass over their patterns, and every operation on a group's simplex is
+    scipy's, in its order, on the same values; the likelihood of a point is computed as one
+    group's alone would be (its terms elementwise, then summed over the group's patterns in one
+    np.sum), so each group takes the same steps to the same optimum, bit for bit, as a
+    one-group `optimize.minimize` would (tests/test_decay.py). The loop is per step, not per group:
+    a national view has a prior per programme and district."""
+    groups = len(bounds) - 1
+    sizes = np.diff(bounds)
     not_retained = n - k
-    # called a hundred times per fit, a fit per district: scalar clipping (np.clip on a scalar
-    # costs more than the likelihood) and n - k once; the same values, bit for bit
+    low, high = (math.log(v) for v in PRECISION_BOUNDS)
     betaln, expit = special.betaln, special.expit
 
     def parameters(theta):
         return expit(min(max(theta[0], -12.0), 12.0)), math.exp(min(max(theta[1], low), high))
 
-    def negative_log_likelihood(theta):
-        mean, precision = parameters(theta)
-        a, b = mean * precision, (1 - mean) * precision
-        return -float(np.sum(w * (betaln(k + a, not_retained + b) - betaln(a, b))))
+    def negative_log_likelihood(which: np.ndarray, thetas: np.ndarray) -> np.ndarray:
+        """The objective of group which[i] at thetas[i], for every i at once."""
+        a = np.empty(len(which))
+        b = np.empty(len(which))
+        ab = np.empty(len(which))
+        for i, theta in enumerate(thetas):
+            mean, precision = parameters((float(theta[0]), float(theta[1])))
+            a[i], b[i] = mean * precision, (1 - mean) * precision
+            ab[i] = betaln(a[i], b[i])
+        size = sizes[which]
+        ends = np.cumsum(size)
+        rows = np.arange(ends[-1]) - np.repeat(ends - size, size) + np.repeat(bounds[which], size)
+        terms = w[rows] * (betaln(k[rows] + np.repeat(a, size), not_retained[rows] + np.repeat(b, size))
+                           - np.repeat(ab, size))
+        return np.array([-float(np.sum(terms[end - m:end])) for end, m in zip(ends, size)])
 
-    # two parameters, a smooth likelihood: the simplex is quick and needs no gradient
-    result = optimize.minimize(negative_log_likelihood, x0=[special.logit(pooled), math.log(10.0)],
-                               method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000})
-    mean, precision = (float(v) for v in parameters(result.x))
-    return mean * precision, (1 - mean) * precision
+    # the first simplex: the start, then each coordinate moved by 5%
+    weighted_k = [np.sum(w[s:e] * k[s:e]) for s, e in zip(bounds[:-1], bounds[1:])]
+    weighted_n = [np.sum(w[s:e] * n[s:e]) for s, e in zip(bounds[:-1], bounds[1:])]
+    pooled = np.array([float(np.clip(a / b, 1e-4, 1 - 1e-4)) for a, b in zip(weighted_k, weighted_n)])
+    x0 = np.column_stack([special.logit(pooled), np.full(groups, math.log(10.0))])
+    simplex = np.repeat(x0[:, None, :], 3, axis=1)
+    for j in range(2):
+        simplex[:, j + 1, j] = np.where(x0[:, j] != 0, (1 + NM_NONZERO_STEP) * x0[:, j], NM_ZERO_STEP)
+    everyone = np.arange(groups)
+    values = np.stack([negative_log_likelihood(everyone, simplex[:, j]) for j in range(3)], axis=1)
+
+    def sort(which):
+        order = np.argsort(values[which], axis=1)
+        simplex[which] = np.take_along_axis(simplex[which], order[:, :, None], axis=1)
+        values[which] = np.take_along_axis(values[which], order, axis=1)
+
+    sort(everyone)
+    iterations = np.ones(groups, dtype="int64")
+    running = np.ones(groups, dtype=bool)
+    while True:
+        running &= iterations < NM_MAXITER
+        g = np.flatnonzero(running)
+        if not len(g):
+            break
+        converged = ((np.abs(simplex[g, 1:] - simplex[g, :1]).reshape(len(g), -1).max(axis=1) <= NM_XATOL)
+                     & (np.abs(values[g, :1] - values[g, 1:]).max(axis=1) <= NM_FATOL))
+        running[g[converged]] = False
+        g = g[~converged]
+        if not len(g):
+            break
+        worst = simplex[g, -1]
+        centre = np.add.reduce(simplex[g, :-1], 1) / 2
+        reflected = (1 + NM_REFLECT) * centre - NM_REFLECT * worst
+        f_reflected = negative_log_likelihood(g, reflected)
+        best, second, last = values[g, 0], values[g, -2], values[g, -1]
+        expand = f_reflected < best
+        accept = ~expand & (f_reflected < second)
+        outside = ~expand & ~accept & (f_reflected < last)
+        inside = ~expand & ~accept & ~outside
+        # the second trial of each group that needs one: expansion, or a contraction
+        trial = np.where(expand[:, None], (1 + NM_REFLECT * NM_EXPAND) * centre - NM_REFLECT * NM_EXPAND * worst,
+                         np.where(outside[:, None], (1 + NM_CONTRACT * NM_REFLECT) * centre
+                                  - NM_CONTRACT * NM_REFLECT * worst,
+                                  (1 - NM_CONTRACT) * centre + NM_CONTRACT * worst))
+        second_trial = ~accept
+        f_trial = np.full(len(g), np.nan)
+        if second_trial.any():
+            f_trial[second_trial] = negative_log_likelihood(g[second_trial], trial[second_trial])
+        take_trial = (expand & (f_trial < f_reflected)) | (outside & (f_trial <= f_reflected)) | \
+            (inside & (f_trial < last))
+        take_reflected = accept | (expand & ~(f_trial < f_reflected))
+        shrink = (outside & ~(f_trial <= f_reflected)) | (inside & ~(f_trial < last))
+        for mask, point, value in ((take_trial, trial, f_trial), (take_reflected, reflected, f_reflected)):
+            simplex[g[mask], -1] = point[mask]
+            values[g[mask], -1] = value[mask]
+        if shrink.any():
+            s = g[shrink]
+            for j in (1, 2):
+                simplex[s, j] = simplex[s, 0] + NM_SHRINK * (simplex[s, j] - simplex[s, 0])
+                values[s, j] = negative_log_likelihood(s, simplex[s, j])
+        iterations[g] += 1
+        sort(g)
+    a, b = np.empty(groups), np.empty(groups)
+    for i in range(groups):
+        mean, precision = (float(v) for v in parameters(simplex[i, 0]))
+        a[i], b[i] = mean * precision, (1 - mean) * precision
+    return a, b
 
 
 def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -660,10 +755,14 @@ def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
     new = np.flatnonzero(np.r_[True, (stacked[1:] != stacked[:-1]).any(axis=1)])
     patterns, weight = stacked[new], np.diff(np.r_[new, len(stacked)])
     starts = np.flatnonzero(np.r_[True, patterns[1:, 0] != patterns[:-1, 0]])
-    for start, end in zip(starts, np.r_[starts[1:], len(patterns)]):
-        g = int(patterns[start, 0])
-        schools[g] = int(weight[start:end].sum())
-        # a group of fewer schools than a prior needs is not used (`_shrink`): its fit is skipped
-        if schools[g] >= MIN_PRIOR_SCHOOLS:
-            a[g], b[g] = fit_beta_prior(patterns[start:end, 1], patterns[start:end, 2], weight[start:end])
+    ends = np.r_[starts[1:], len(patterns)]
+    present = patterns[starts, 0].astype("int64")
+    schools[present] = np.add.reduceat(weight, starts)
+    # a group of fewer schools than a prior needs is not used (`_shrink`): its fit is skipped
+    fitted = schools[present] >= MIN_PRIOR_SCHOOLS
+    if fitted.any():
+        keep = np.repeat(fitted, ends - starts)
+        sizes = (ends - starts)[fitted]
+        a[present[fitted]], b[present[fitted]] = fit_beta_priors(
+            patterns[keep, 1], patterns[keep, 2], weight[keep].astype("float64"), np.r_[0, np.cumsum(sizes)])
     return a, b, schools

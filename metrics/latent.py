@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 from scipy import sparse, special
 
 from sustain.config import Config
-from sustain.db import execute
+from sustain.db import execute, relation
 # the round symbols (the base-5 digits of a pattern code) and the code itself
 from sustain.patterns import BASE, GONE, IN_USE, LEAVING_STATUSES, LEFT, MISSING, NOT_IN_USE, unit_pattern_ctes
 
@@ -151,7 +151,7 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     thousands of school cells: a frame of them, and its groupby on strings, cost more than the fit)."""
     by = list(by)
     sql, params = _pattern_counts_sql(filters, by, config)
-    table = execute(con, sql, params).to_arrow_table()
+    table = relation(con, sql, params).to_arrow_table()
     if table.num_rows == 0:
         return None
     schools = pc.dictionary_encode(table["school_id"]).combine_chunks()
