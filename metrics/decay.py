@@ -189,7 +189,7 @@ def _half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     # the counts per group and round, summed over schools in DuckDB; each school's counts only
     # when a group's interval needs them (no model curve, or too few schools to tell from the
     # rounds' counts): a national view has tens of thousands of schools
-    rounds = retention_round_totals(con, filters, by, config) if interval else _round_sums(con, filters, by, config)
+    rounds = _round_schools(con, filters, by, config) if interval else _round_sums(con, filters, by, config)
     rounds = rounds[rounds["months"] > 0]
     school_cells: list[pd.DataFrame] = []
 
@@ -241,7 +241,7 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     (read only when the interval needs them). With `model_curve` (the latent model's (estimate,
     replicates) at 0 and every round, `latent.group_curves`), the curve and its interval are the
     model's, read at the same usable rounds."""
-    per_round = per_round.groupby("months")[["retained", "n", "teachers", "schools"]].sum()
+    per_round = per_round.set_index("months").sort_index()  # one row per round
     # a teacher has one placed visit per round, so the schools' teachers add up to the round's
     usable = per_round.index[per_round["teachers"] >= minimum].to_numpy()
     row = {"rounds": len(usable), "n": int(per_round.loc[usable, "n"].sum()), "half_life_months": np.nan,
@@ -257,13 +257,16 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     notes = [] if reached[0] else [f"not reached by month {horizon}"]
     row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
 
-    # the schools of the usable rounds: enough when one round has enough, too few when all of
-    # them together have too few; else counted from the schools' cells
+    # the schools of the usable rounds (`_round_schools`): enough when one round has enough for
+    # certain, too few when all of them together have too few, or all are one school; else
+    # counted from the schools' cells
     used = None
-    at_round = per_round.loc[usable, "schools"]
-    if at_round.max() >= MIN_SCHOOLS_INTERVAL:
+    at_round = per_round.loc[usable]
+    if at_round["schools_low"].max() >= MIN_SCHOOLS_INTERVAL:
         enough = True
-    elif at_round.sum() < MIN_SCHOOLS_INTERVAL:
+    elif at_round["schools_high"].sum() < MIN_SCHOOLS_INTERVAL:
+        enough = False
+    elif at_round["first_school"].notna().all() and at_round["first_school"].min() == at_round["last_school"].max():
         enough = False
     else:
         cells = schools_of()
@@ -347,6 +350,62 @@ def _readings(rounds: pd.DataFrame, by: list[str], minimum: int, curves: dict, c
               "" if r else f"not reached by month {h}" for u, r, h in zip(used, reached, horizon)])
     return frame[[*by, "rounds", "n", "half_life_months", "ci_low", "ci_high", "reached", "decay_per_month",
                   "horizon_months", "note"]]
+
+
+def _round_schools(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                   config: Config) -> pd.DataFrame:
+    """`_round_sums` per group and round (months, retained, n, teachers) with what `_half_life_row`
+    needs to tell whether the usable rounds rest on `MIN_SCHOOLS_INTERVAL` schools: `schools_low`
+    and `schools_high`, bounds of the round's distinct schools, and `first_school`, `last_school`
+    (the least and greatest school_id; blank when not read). Counting every group's distinct
+    schools per round hashes one entry per group, round and school (most of a national view's
+    cost, and more than linear in schools); the bounds need no such count: the high one is the
+    round's school cells (a school has one or more), the low one the distinct schools among a
+    fixed sixteenth of the schools (by a hash of school_id: exact for those), and a group is
+    decided by the bounds (`_half_life_row`) unless it has between 5 schools' cells and a
+    sixteenth's 5 schools (then its schools are counted from the cells). The rows' path (no
+    rollup for the view) counts them exactly: both bounds are `retention_round_totals`' schools."""
+    keys = [*by, "months"]
+    grain = rollups.rollup_grain(keys, filters, hindrance_cells=True)
+    if grain is None:
+        rounds = retention_round_totals(con, filters, by, config)
+        schools = rounds.pop("schools")
+        return rounds.assign(schools_low=schools, schools_high=schools, first_school=None, last_school=None)
+    cells, params = rollups.school_cells_sql("retention", grain, keys, filters, summed=False)
+    # a missing group value does not join: its groups' low bound is 0 (then decided otherwise)
+    joined = " and ".join(f"s.{c} = k.{c}" for c in keys)
+    return query(con, config, f"""
+cells as (
+    {cells}
+),
+round_sums as (
+    select {select_list(keys)}
+           sum(school_retained)::bigint as retained, sum(school_n)::bigint as n,
+           sum(school_teachers)::bigint as teachers, count(school_id) as schools_high,
+           min(school_id) as first_school, max(school_id) as last_school
+    from cells
+    group by all
+),
+sampled_schools as (
+    select {select_list(keys)}school_id
+    from cells
+    where hash(school_id) % $school_sample = 0
+    group by all
+),
+sampled as (
+    select {select_list(keys)}count(*) as schools_low
+    from sampled_schools
+    group by all
+)
+select {select_list(keys, "s")}s.retained, s.n, s.teachers, coalesce(k.schools_low, 0) as schools_low, s.schools_high,
+       s.first_school, s.last_school
+from round_sums s
+left join sampled k on {joined}
+""", params | {"school_sample": SCHOOL_SAMPLE})
+
+
+# `_round_schools`: one school in this many (by a hash of its id) is counted for the low bound
+SCHOOL_SAMPLE = 16
 
 
 def _round_sums(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> pd.DataFrame:
