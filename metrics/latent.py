@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 from scipy import sparse, special
 
 from sustain.config import Config
-from sustain.db import execute, relation
+from sustain.db import execute, relation, sibling_cursor
 # the round symbols (the base-5 digits of a pattern code) and the code itself
 from sustain.patterns import BASE, GONE, IN_USE, LEAVING_STATUSES, LEFT, MISSING, NOT_IN_USE, unit_pattern_ctes
 
@@ -151,7 +151,12 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     thousands of school cells: a frame of them, and its groupby on strings, cost more than the fit)."""
     by = list(by)
     sql, params = _pattern_counts_sql(filters, by, config)
-    table = relation(con, sql, params).to_arrow_table()
+    # on a cursor of its own: a relation cannot start while `con` holds an unfinished result
+    cursor = sibling_cursor(con)
+    try:
+        table = relation(cursor, sql, params).to_arrow_table()
+    finally:
+        cursor.close()
     if table.num_rows == 0:
         return None
     schools = pc.dictionary_encode(table["school_id"]).combine_chunks()
