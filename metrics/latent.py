@@ -350,16 +350,48 @@ def _pattern_scores(symbols, group, w, groups, q, p, e, leave) -> tuple[np.ndarr
 def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict) -> np.ndarray:
     """Cluster-robust (CR1, by school) covariance of each group's logit hazards, (G x K x K):
     V = H^-1 M H^-1, M = S/(S-1) sum_s U_s U_s' over the schools' scores U_s, H the Hessian of the
-    log-likelihood by central differences of the score (`school_influence`)."""
+    log-likelihood by central differences of the score (`school_influence`).
+
+    Each school's influence x_sg = H^-1 U_s (its group g's block) is linear in its score vector
+    U_s (every group's own parameters, then the shared ones: D = G (K+1) + 4 values), x_sg = L_g U_s,
+    so sum_s x_sg x_sg' = L_g (sum_s U_s U_s') L_g': one D x D Gram matrix of the schools' scores
+    (a single matrix product over the schools) instead of an (S x G x K+1) array of influences and
+    its per-school products. A view of many groups (D above `GRAM_LIMIT`) takes the influences."""
     k = symbols.shape[1] - 1
-    x_own, _, finite = school_influence(symbols, group, school_counts, groups, estimate)
-    if x_own is None:
+    m = k + 1
+    dimension = groups * m + SHARED
+    parts = _influence_parts(symbols, group, school_counts, groups, estimate)
+    if parts.get("singular") or school_counts.shape[0] == 0:
         return np.full((groups, k, k), np.nan)
-    schools = x_own.shape[0]
+    schools = school_counts.shape[0]
     factor = schools / (schools - 1) if schools > 1 else np.nan
-    covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
-    covariance[~finite] = np.nan
+    if dimension > GRAM_LIMIT:
+        x_own, _ = _influences(school_counts, group, groups, m, parts)
+        covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
+    else:
+        # U (S x D): the schools' scores, each pattern's per-unit score placed at its group's columns
+        n_patterns = len(group)
+        spread = np.zeros((n_patterns, dimension))
+        spread[np.arange(n_patterns)[:, None], group[:, None] * m + np.arange(m)] = parts["per_unit"]
+        spread[:, groups * m:] = parts["per_unit_shared"]
+        scores = np.asarray(school_counts @ spread)
+        gram = scores.T @ scores
+        # z_s = S^-1 (u_shared_s - sum_g B_g' A_g^-1 u_sg) = Z U_s; x_sg = A_g^-1 u_sg - A_g^-1 B_g z_s = L_g U_s
+        to_shared = np.zeros((SHARED, dimension))
+        to_shared[:, groups * m:] = np.eye(SHARED)
+        to_shared[:, :groups * m] = -np.transpose(np.matmul(np.transpose(parts["b"], (0, 2, 1)), parts["a_inv"]),
+                                                  (1, 0, 2)).reshape(SHARED, groups * m)
+        shared_map = parts["schur_inv"] @ to_shared
+        maps = -np.matmul(parts["a_inv_b"], shared_map)                  # (G, m, D)
+        for g in range(groups):
+            maps[g, :, g * m:(g + 1) * m] += parts["a_inv"][g]
+        covariance = factor * np.matmul(np.matmul(maps, gram), np.transpose(maps, (0, 2, 1)))
+    covariance[~parts["finite"]] = np.nan
     return covariance[:, :k, :k]
+
+
+# `robust_covariance`: the largest score dimension G (K+1) + 4 summed through the Gram matrix
+GRAM_LIMIT = 512
 
 
 def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict):
@@ -370,7 +402,35 @@ def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: i
     influence of a school on the parameters, for the sandwich and for the delta method. The
     Hessian is block-arrowhead (a group's parameters meet only its own and the shared ones), so
     each block is differenced for every group at once and H^-1 U_s is solved through the Schur
-    complement of the shared block."""
+    complement of the shared block (`_influence_parts`)."""
+    parts = _influence_parts(symbols, group, school_counts, groups, estimate)
+    if parts.get("singular"):
+        return None, None, parts["finite"]
+    x_own, z = _influences(school_counts, group, groups, symbols.shape[1], parts)
+    return x_own, z, parts["finite"]
+
+
+def _influences(school_counts, group, groups: int, m: int, parts: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(x_own (S x G x m), x_shared (S x 4)) of `school_influence` from `_influence_parts`."""
+    per_unit, per_unit_shared = parts["per_unit"], parts["per_unit_shared"]
+    n_patterns = len(group)
+    spread = sparse.csr_matrix((per_unit.ravel(), (np.repeat(np.arange(n_patterns), m),
+                                                   (group[:, None] * m + np.arange(m)).ravel())),
+                               shape=(n_patterns, groups * m))
+    u_own = np.asarray((school_counts @ spread).todense()).reshape(-1, groups, m)   # (S, G, m)
+    u_shared = np.asarray(school_counts @ per_unit_shared)                           # (S, 4)
+    a_inv, b, a_inv_b, schur_inv = parts["a_inv"], parts["b"], parts["a_inv_b"], parts["schur_inv"]
+    y = np.einsum("gij,sgj->sgi", a_inv, u_own)
+    z = (u_shared - np.einsum("gmt,sgm->st", b, y)) @ schur_inv.T
+    x_own = y - np.einsum("gmt,st->sgm", a_inv_b, z)
+    return x_own, z
+
+
+def _influence_parts(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict) -> dict:
+    """What `school_influence` solves the schools' scores with: the Hessian's blocks (a_inv: each
+    group's own block inverted, b: own x shared, a_inv_b, schur_inv: the shared block's Schur
+    complement inverted), finite (G), and each pattern's score per unit at the estimate
+    (per_unit (P x K+1), per_unit_shared (P x 4)); {"finite", "singular"} when H cannot be inverted."""
     k = symbols.shape[1] - 1
     m = k + 1
     w = np.asarray(school_counts.sum(axis=0)).ravel()[None, :]
@@ -410,23 +470,15 @@ def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: i
         schur = d - np.einsum("gms,gmt->st", b, a_inv_b)
         schur_inv = np.linalg.pinv(schur) if np.isfinite(schur).all() else np.zeros((SHARED, SHARED))
     except np.linalg.LinAlgError:
-        return None, None, finite
+        return {"finite": finite, "singular": True}
     # the schools' scores at the estimate: per unit of a pattern, times the school's units
     own0, shared0 = _pattern_scores(symbols, group, w, groups, estimate["q"][None], estimate["p"][None],
                                     estimate["e"][None], estimate["leave"][None])
     with np.errstate(divide="ignore", invalid="ignore"):
         per_unit = np.where(w[0][:, None] > 0, own0[0] / w[0][:, None], 0.0)
         per_unit_shared = np.where(w[0][:, None] > 0, shared0[0] / w[0][:, None], 0.0)
-    n_patterns = len(group)
-    spread = sparse.csr_matrix((per_unit.ravel(), (np.repeat(np.arange(n_patterns), m),
-                                                   (group[:, None] * m + np.arange(m)).ravel())),
-                               shape=(n_patterns, groups * m))
-    u_own = np.asarray((school_counts @ spread).todense()).reshape(-1, groups, m)   # (S, G, m)
-    u_shared = np.asarray(school_counts @ per_unit_shared)                           # (S, 4)
-    y = np.einsum("gij,sgj->sgi", a_inv, u_own)
-    z = (u_shared - np.einsum("gms,sgm->s" if False else "gmt,sgm->st", b, y)) @ schur_inv.T
-    x_own = y - np.einsum("gmt,st->sgm", a_inv_b, z)
-    return x_own, z, finite
+    return {"a_inv": a_inv, "b": b, "a_inv_b": a_inv_b, "schur_inv": schur_inv, "finite": finite,
+            "per_unit": per_unit, "per_unit_shared": per_unit_shared}
 
 
 def fit_view(counts: "pd.DataFrame | SchoolPatterns", by: Sequence[str], rounds: int, replicates: int = BOOTSTRAP_REPLICATES,
