@@ -150,7 +150,16 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     the (group, pattern) cells, a few thousand, become a frame (a national view has hundreds of
     thousands of school cells: a frame of them, and its groupby on strings, cost more than the fit)."""
     by = list(by)
-    sql, params = _pattern_counts_sql(filters, by, config)
+    dims = filters.replace(months_min=None, months_max=None)
+    table = rollups.pattern_table(by, dims)
+    if table is not None:
+        # the stored cells as they are, not summed per group, school and pattern in DuckDB: numpy
+        # sums them anyway (the cells per key below, the schools' counts in fit_view's sparse matrix)
+        where, params = dims.where("practice", alias="r", hindrance_rows=True)
+        keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
+        sql = f"select {keys}r.pattern, r.units from {table} r where {where}"
+    else:
+        sql, params = _pattern_counts_sql(filters, by, config)
     # on a cursor of its own: a relation cannot start while `con` holds an unfinished result
     cursor = sibling_cursor(con)
     try:
