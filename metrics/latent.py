@@ -168,6 +168,8 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
         cursor.close()
     if table.num_rows == 0:
         return None
+    # the rows' path codes the pattern as a wider integer (a sum of powers of 5)
+    table = table.set_column(table.column_names.index("pattern"), "pattern", pc.cast(table["pattern"], "int64"))
     schools = pc.dictionary_encode(table["school_id"]).combine_chunks()
     # ascending school_id, as pd.factorize(sort=True) numbers them
     names = np.asarray(schools.dictionary.to_pylist(), dtype=object)
