@@ -236,20 +236,23 @@ def _half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
 
 def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, config: Config | None = None,
                    schools_of=None) -> dict:
-    """half_life's values for one group from its counts per round (`retention_round_totals`:
-    months, retained, n, teachers, schools); `schools_of()` gives its counts per school and round
+    """half_life's values for one group from its counts per round (`_round_schools`: months,
+    retained, n, teachers and the bounds of its schools); `schools_of()` gives its counts per school and round
     (read only when the interval needs them). With `model_curve` (the latent model's (estimate,
     replicates) at 0 and every round, `latent.group_curves`), the curve and its interval are the
     model's, read at the same usable rounds."""
-    per_round = per_round.set_index("months").sort_index()  # one row per round
+    # one row per round, as arrays (pandas indexing per group cost more than the reading)
+    per_round = per_round.sort_values("months")
     # a teacher has one placed visit per round, so the schools' teachers add up to the round's
-    usable = per_round.index[per_round["teachers"] >= minimum].to_numpy()
-    row = {"rounds": len(usable), "n": int(per_round.loc[usable, "n"].sum()), "half_life_months": np.nan,
+    kept = per_round["teachers"].to_numpy() >= minimum
+    usable = per_round["months"].to_numpy()[kept]
+    retained, observed = per_round["retained"].to_numpy()[kept], per_round["n"].to_numpy()[kept]
+    row = {"rounds": len(usable), "n": int(observed.sum()), "half_life_months": np.nan,
            "ci_low": np.nan, "ci_high": np.nan, "reached": None, "decay_per_month": np.nan, "horizon_months": np.nan}
     if not len(usable):
         return row | {"note": f"no round after month 0 rests on {minimum} or more teachers"}
     horizon = int(usable.max())
-    curve = (per_round.loc[usable, "retained"] / per_round.loc[usable, "n"]).to_numpy()
+    curve = retained / observed
     if model_curve is not None:
         at = np.searchsorted(np.array(sorted({0, *config.schedule.months})), usable)
         curve = model_curve[0][at]
@@ -261,12 +264,12 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     # certain, too few when all of them together have too few, or all are one school; else
     # counted from the schools' cells
     used = None
-    at_round = per_round.loc[usable]
-    if at_round["schools_low"].max() >= MIN_SCHOOLS_INTERVAL:
+    first, last = per_round["first_school"][kept], per_round["last_school"][kept]
+    if per_round["schools_low"].to_numpy()[kept].max() >= MIN_SCHOOLS_INTERVAL:
         enough = True
-    elif at_round["schools_high"].sum() < MIN_SCHOOLS_INTERVAL:
+    elif per_round["schools_high"].to_numpy()[kept].sum() < MIN_SCHOOLS_INTERVAL:
         enough = False
-    elif at_round["first_school"].notna().all() and at_round["first_school"].min() == at_round["last_school"].max():
+    elif first.notna().all() and first.min() == last.max():
         enough = False
     else:
         cells = schools_of()
@@ -299,7 +302,7 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
 
     # the model's only covariate is the round, so its likelihood (and lambda) rests on the rounds'
     # pooled counts: fitted on those, not on every school's cell (its clustered se is not shown)
-    fit = fit_decay(usable, per_round.loc[usable, "retained"], per_round.loc[usable, "n"])
+    fit = fit_decay(usable, retained, observed)
     row["decay_per_month"] = fit["decay_per_month"]
     if fit["note"]:
         notes.append(fit["note"])
