@@ -688,20 +688,21 @@ def school_persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seq
     of schools decaying reads (`by_school`), without reading every school's name."""
     chosen = group_columns(by, PERSISTENCE_BY)
     keys = ["school_id", "programme", "district", *[c for c in chosen if c not in ("school_id", "programme", "district")]]
-    cells = retention_counts(con, filters.replace(months_min=None, months_max=None), [*keys, "months"], config)
-    by_programme = cells.groupby(["programme", "months"], as_index=False)[["n"]].sum()
-    chosen_round = common_round(by_programme, filters)
+    dims = filters.replace(months_min=None, months_max=None)
+    # the round from the programmes' counts; then the schools' counts at month 0 and at that round
+    # only (not at every round: fewer rows to read and to number)
+    chosen_round = common_round(retention_counts(con, dims, ["programme", "months"], config), filters)
     columns = [*[c for c in chosen if c not in PERSISTENCE_COLUMNS], *PERSISTENCE_COLUMNS]
+    month0 = retention_counts(con, dims.replace(months_min=0, months_max=0), [*keys, "months"], config)
     # one row per key at month 0 or at the round (a unit seen at the round lies where it was
     # then, maybe not at its month-0 school), with the round's counts (0 where it has none);
-    # cells hold one row per key and round, and the rows are ordered by key below
-    months = cells["months"].to_numpy()
-    at_round = months == chosen_round if chosen_round is not None else np.zeros(len(cells), dtype=bool)
-    base = months == 0
-    if chosen_round is None or not base.any():
-        frame = cells.loc[base, keys].assign(round=pd.NA, retained=0, n=0, teachers=0)
+    # the rows are ordered by key below
+    if chosen_round is None or month0.empty:
+        frame = month0[keys].assign(round=pd.NA, retained=0, n=0, teachers=0)
     else:
-        rows = cells.loc[base | at_round].reset_index(drop=True)
+        later = retention_counts(con, dims.replace(months_min=chosen_round, months_max=chosen_round),
+                                 [*keys, "months"], config)
+        rows = pd.concat([month0, later], ignore_index=True) if len(later) else month0
         key = group_ids(rows, keys)
         first = ~pd.Series(key).duplicated().to_numpy()
         frame = rows.loc[first, keys].reset_index(drop=True).assign(round=chosen_round)
