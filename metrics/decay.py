@@ -375,9 +375,8 @@ def _round_schools(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequenc
         schools = rounds.pop("schools")
         return rounds.assign(schools_low=schools, schools_high=schools, first_school=None, last_school=None)
     cells, params = rollups.school_cells_sql("retention", grain, keys, filters, summed=False)
-    # a missing group value does not join: its groups' low bound is 0 (then decided otherwise)
-    joined = " and ".join(f"s.{c} = k.{c}" for c in keys)
-    return query(con, config, f"""
+    # two reads merged here: the sums and bounds per round, the sampled schools per round
+    sums = query(con, config, f"""
 cells as (
     {cells}
 ),
@@ -388,11 +387,17 @@ round_sums as (
            min(school_id) as first_school, max(school_id) as last_school
     from cells
     group by all
+)
+select * from round_sums
+""", params)
+    sampled = query(con, config, f"""
+cells as (
+    {cells}
 ),
 sampled_schools as (
     select {select_list(keys)}school_id
     from cells
-    where hash(school_id) % $school_sample = 0
+    where hash(school_id) % $school_sample::ubigint = 0  -- typed: an untyped parameter slows the filter 5x
     group by all
 ),
 sampled as (
@@ -400,11 +405,11 @@ sampled as (
     from sampled_schools
     group by all
 )
-select {select_list(keys, "s")}s.retained, s.n, s.teachers, coalesce(k.schools_low, 0) as schools_low, s.schools_high,
-       s.first_school, s.last_school
-from round_sums s
-left join sampled k on {joined}
+select * from sampled
 """, params | {"school_sample": SCHOOL_SAMPLE})
+    rounds = sums.merge(sampled, on=keys, how="left")
+    rounds["schools_low"] = rounds["schools_low"].fillna(0).astype("int64")
+    return rounds[[*keys, "retained", "n", "teachers", "schools_low", "schools_high", "first_school", "last_school"]]
 
 
 # `_round_schools`: one school in this many (by a hash of its id) is counted for the low bound
