@@ -179,16 +179,21 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     # one integer key per (group, pattern): the by-columns' dictionary codes (a missing value its own
     # code) in mixed radix, then the pattern
     key = np.zeros(table.num_rows, dtype="int64")
+    values = {}
     for column in by:
         codes = pc.dictionary_encode(table[column], null_encoding="encode").combine_chunks()
-        key = key * len(codes.dictionary) + codes.indices.to_numpy(zero_copy_only=False).astype("int64")
+        values[column] = (codes.dictionary.to_pandas(), codes.indices.to_numpy(zero_copy_only=False).astype("int64"))
+        key = key * len(codes.dictionary) + values[column][1]
     patterns = table["pattern"].to_numpy().astype("int64")
     key = key * (int(patterns.max()) + 1) + patterns
     # numbered in order of first appearance: a row is its cell's first where its number exceeds all before
     found = pd.factorize(key)[0]
     first = np.flatnonzero(np.r_[True, found[1:] > np.maximum.accumulate(found)[:-1]])
     units = table["units"].to_numpy().astype("int64")
-    small = table.select([*by, "pattern"]).take(first).to_pandas()
+    # each cell's by-values from the dictionaries, at its first row (not a take of the rows' table)
+    small = pd.DataFrame({column: dictionary.take(codes[first]).reset_index(drop=True)
+                          for column, (dictionary, codes) in values.items()})
+    small["pattern"] = patterns[first]
     small["units"] = np.bincount(found, weights=units, minlength=len(first)).astype("int64")
     # the cells in the order of fit_view's sorted groupby, and each found cell's place in it
     grouped = small.groupby([*by, "pattern"], sort=True, dropna=False)
