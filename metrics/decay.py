@@ -189,7 +189,7 @@ def _half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     # the counts per group and round, summed over schools in DuckDB; each school's counts only
     # when a group's interval needs them (no model curve, or too few schools to tell from the
     # rounds' counts): a national view has tens of thousands of schools
-    rounds = retention_round_totals(con, filters, by, config) if interval else _round_sums(con, filters, by, config)
+    rounds = _round_schools(con, filters, by, config) if interval else _round_sums(con, filters, by, config)
     rounds = rounds[rounds["months"] > 0]
     school_cells: list[pd.DataFrame] = []
 
@@ -236,20 +236,23 @@ def _half_life(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
 
 def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, config: Config | None = None,
                    schools_of=None) -> dict:
-    """half_life's values for one group from its counts per round (`retention_round_totals`:
-    months, retained, n, teachers, schools); `schools_of()` gives its counts per school and round
+    """half_life's values for one group from its counts per round (`_round_schools`: months,
+    retained, n, teachers and the bounds of its schools); `schools_of()` gives its counts per school and round
     (read only when the interval needs them). With `model_curve` (the latent model's (estimate,
     replicates) at 0 and every round, `latent.group_curves`), the curve and its interval are the
     model's, read at the same usable rounds."""
-    per_round = per_round.groupby("months")[["retained", "n", "teachers", "schools"]].sum()
+    # one row per round, as arrays (pandas indexing per group cost more than the reading)
+    per_round = per_round.sort_values("months")
     # a teacher has one placed visit per round, so the schools' teachers add up to the round's
-    usable = per_round.index[per_round["teachers"] >= minimum].to_numpy()
-    row = {"rounds": len(usable), "n": int(per_round.loc[usable, "n"].sum()), "half_life_months": np.nan,
+    kept = per_round["teachers"].to_numpy() >= minimum
+    usable = per_round["months"].to_numpy()[kept]
+    retained, observed = per_round["retained"].to_numpy()[kept], per_round["n"].to_numpy()[kept]
+    row = {"rounds": len(usable), "n": int(observed.sum()), "half_life_months": np.nan,
            "ci_low": np.nan, "ci_high": np.nan, "reached": None, "decay_per_month": np.nan, "horizon_months": np.nan}
     if not len(usable):
         return row | {"note": f"no round after month 0 rests on {minimum} or more teachers"}
     horizon = int(usable.max())
-    curve = (per_round.loc[usable, "retained"] / per_round.loc[usable, "n"]).to_numpy()
+    curve = retained / observed
     if model_curve is not None:
         at = np.searchsorted(np.array(sorted({0, *config.schedule.months})), usable)
         curve = model_curve[0][at]
@@ -257,13 +260,16 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
     notes = [] if reached[0] else [f"not reached by month {horizon}"]
     row |= {"half_life_months": float(value[0]), "reached": bool(reached[0]), "horizon_months": horizon}
 
-    # the schools of the usable rounds: enough when one round has enough, too few when all of
-    # them together have too few; else counted from the schools' cells
+    # the schools of the usable rounds (`_round_schools`): enough when one round has enough for
+    # certain, too few when all of them together have too few, or all are one school; else
+    # counted from the schools' cells
     used = None
-    at_round = per_round.loc[usable, "schools"]
-    if at_round.max() >= MIN_SCHOOLS_INTERVAL:
+    first, last = per_round["first_school"][kept], per_round["last_school"][kept]
+    if per_round["schools_low"].to_numpy()[kept].max() >= MIN_SCHOOLS_INTERVAL:
         enough = True
-    elif at_round.sum() < MIN_SCHOOLS_INTERVAL:
+    elif per_round["schools_high"].to_numpy()[kept].sum() < MIN_SCHOOLS_INTERVAL:
+        enough = False
+    elif first.notna().all() and first.min() == last.max():
         enough = False
     else:
         cells = schools_of()
@@ -296,7 +302,7 @@ def _half_life_row(per_round: pd.DataFrame, minimum: int, model_curve=None, conf
 
     # the model's only covariate is the round, so its likelihood (and lambda) rests on the rounds'
     # pooled counts: fitted on those, not on every school's cell (its clustered se is not shown)
-    fit = fit_decay(usable, per_round.loc[usable, "retained"], per_round.loc[usable, "n"])
+    fit = fit_decay(usable, retained, observed)
     row["decay_per_month"] = fit["decay_per_month"]
     if fit["note"]:
         notes.append(fit["note"])
@@ -347,6 +353,67 @@ def _readings(rounds: pd.DataFrame, by: list[str], minimum: int, curves: dict, c
               "" if r else f"not reached by month {h}" for u, r, h in zip(used, reached, horizon)])
     return frame[[*by, "rounds", "n", "half_life_months", "ci_low", "ci_high", "reached", "decay_per_month",
                   "horizon_months", "note"]]
+
+
+def _round_schools(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                   config: Config) -> pd.DataFrame:
+    """`_round_sums` per group and round (months, retained, n, teachers) with what `_half_life_row`
+    needs to tell whether the usable rounds rest on `MIN_SCHOOLS_INTERVAL` schools: `schools_low`
+    and `schools_high`, bounds of the round's distinct schools, and `first_school`, `last_school`
+    (the least and greatest school_id; blank when not read). Counting every group's distinct
+    schools per round hashes one entry per group, round and school (most of a national view's
+    cost, and more than linear in schools); the bounds need no such count: the high one is the
+    round's school cells (a school has one or more), the low one the distinct schools among a
+    fixed sixteenth of the schools (by a hash of school_id: exact for those), and a group is
+    decided by the bounds (`_half_life_row`) unless it has between 5 schools' cells and a
+    sixteenth's 5 schools (then its schools are counted from the cells). The rows' path (no
+    rollup for the view) counts them exactly: both bounds are `retention_round_totals`' schools."""
+    keys = [*by, "months"]
+    grain = rollups.rollup_grain(keys, filters, hindrance_cells=True)
+    if grain is None:
+        rounds = retention_round_totals(con, filters, by, config)
+        schools = rounds.pop("schools")
+        return rounds.assign(schools_low=schools, schools_high=schools, first_school=None, last_school=None)
+    cells, params = rollups.school_cells_sql("retention", grain, keys, filters, summed=False)
+    # two reads merged here: the sums and bounds per round, the sampled schools per round
+    sums = query(con, config, f"""
+cells as (
+    {cells}
+),
+round_sums as (
+    select {select_list(keys)}
+           sum(school_retained)::bigint as retained, sum(school_n)::bigint as n,
+           sum(school_teachers)::bigint as teachers, count(school_id) as schools_high,
+           min(school_id) as first_school, max(school_id) as last_school
+    from cells
+    group by all
+)
+select * from round_sums
+""", params)
+    sampled = query(con, config, f"""
+cells as (
+    {cells}
+),
+sampled_schools as (
+    select {select_list(keys)}school_id
+    from cells
+    where hash(school_id) % $school_sample::ubigint = 0  -- typed: an untyped parameter slows the filter 5x
+    group by all
+),
+sampled as (
+    select {select_list(keys)}count(*) as schools_low
+    from sampled_schools
+    group by all
+)
+select * from sampled
+""", params | {"school_sample": SCHOOL_SAMPLE})
+    rounds = sums.merge(sampled, on=keys, how="left")
+    rounds["schools_low"] = rounds["schools_low"].fillna(0).astype("int64")
+    return rounds[[*keys, "retained", "n", "teachers", "schools_low", "schools_high", "first_school", "last_school"]]
+
+
+# `_round_schools`: one school in this many (by a hash of its id) is counted for the low bound
+SCHOOL_SAMPLE = 16
 
 
 def _round_sums(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config) -> pd.DataFrame:
@@ -454,31 +521,126 @@ def fit_beta_prior(retained, n, weights=None) -> tuple[float, float]:
     """Empirical-Bayes Beta(a, b) prior of a school's retention from schools' (retained, n): the
     beta-binomial marginal likelihood sum_s w_s [B(k_s + a, n_s - k_s + b) - B(a, b)] (log beta
     functions) maximised over mean a / (a + b) (logit) and precision a + b (log, within
-    `PRECISION_BOUNDS`); `weights` count schools sharing a (k, n) pattern."""
+    `PRECISION_BOUNDS`); `weights` count schools sharing a (k, n) pattern. One group of
+    `fit_beta_priors`."""
     k = np.asarray(retained, dtype="float64")
-    n = np.asarray(n, dtype="float64")
     w = np.ones_like(k) if weights is None else np.asarray(weights, dtype="float64")
-    pooled = float(np.clip(np.sum(w * k) / np.sum(w * n), 1e-4, 1 - 1e-4))
+    a, b = fit_beta_priors(k, np.asarray(n, dtype="float64"), w, np.array([0, len(k)]))
+    return float(a[0]), float(b[0])
 
-    low, high = (math.log(v) for v in PRECISION_BOUNDS)
+
+# scipy's Nelder-Mead (scipy.optimize.minimize, method="Nelder-Mead", not adaptive): its
+# coefficients, first simplex and stopping rule, which `fit_beta_priors` follows step for step
+NM_REFLECT, NM_EXPAND, NM_CONTRACT, NM_SHRINK = 1.0, 2.0, 0.5, 0.5
+NM_NONZERO_STEP, NM_ZERO_STEP = 0.05, 0.00025
+NM_XATOL, NM_FATOL, NM_MAXITER = 1e-6, 1e-9, 2000
+
+
+def fit_beta_priors(k: np.ndarray, n: np.ndarray, w: np.ndarray, bounds: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """`fit_beta_prior` for several groups at once: group g's patterns are rows bounds[g] to
+    bounds[g + 1] of (k, n, w). Returns a and b per group.
+
+    Each group's fit is scipy's Nelder-Mead (xatol 1e-6, fatol 1e-9, 2,000 iterations) from the
+    same start, run for every group in lockstep: each step's trial points of all groups are
+    evaluated in one pass over their patterns, and every operation on a group's simplex is
+    scipy's, in its order, on the same values; the likelihood of a point is computed as one
+    group's alone would be (its terms elementwise, then summed over the group's patterns in one
+    np.sum), so each group takes the same steps to the same optimum, bit for bit, as a
+    one-group `optimize.minimize` would (tests/test_decay.py). The loop is per step, not per group:
+    a national view has a prior per programme and district."""
+    groups = len(bounds) - 1
+    sizes = np.diff(bounds)
     not_retained = n - k
-    # called a hundred times per fit, a fit per district: scalar clipping (np.clip on a scalar
-    # costs more than the likelihood) and n - k once; the same values, bit for bit
+    low, high = (math.log(v) for v in PRECISION_BOUNDS)
     betaln, expit = special.betaln, special.expit
 
     def parameters(theta):
         return expit(min(max(theta[0], -12.0), 12.0)), math.exp(min(max(theta[1], low), high))
 
-    def negative_log_likelihood(theta):
-        mean, precision = parameters(theta)
-        a, b = mean * precision, (1 - mean) * precision
-        return -float(np.sum(w * (betaln(k + a, not_retained + b) - betaln(a, b))))
+    def negative_log_likelihood(which: np.ndarray, thetas: np.ndarray) -> np.ndarray:
+        """The objective of group which[i] at thetas[i], for every i at once."""
+        a = np.empty(len(which))
+        b = np.empty(len(which))
+        ab = np.empty(len(which))
+        for i, theta in enumerate(thetas):
+            mean, precision = parameters((float(theta[0]), float(theta[1])))
+            a[i], b[i] = mean * precision, (1 - mean) * precision
+            ab[i] = betaln(a[i], b[i])
+        size = sizes[which]
+        ends = np.cumsum(size)
+        rows = np.arange(ends[-1]) - np.repeat(ends - size, size) + np.repeat(bounds[which], size)
+        terms = w[rows] * (betaln(k[rows] + np.repeat(a, size), not_retained[rows] + np.repeat(b, size))
+                           - np.repeat(ab, size))
+        return np.array([-float(np.sum(terms[end - m:end])) for end, m in zip(ends, size)])
 
-    # two parameters, a smooth likelihood: the simplex is quick and needs no gradient
-    result = optimize.minimize(negative_log_likelihood, x0=[special.logit(pooled), math.log(10.0)],
-                               method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000})
-    mean, precision = (float(v) for v in parameters(result.x))
-    return mean * precision, (1 - mean) * precision
+    # the first simplex: the start, then each coordinate moved by 5%
+    weighted_k = [np.sum(w[s:e] * k[s:e]) for s, e in zip(bounds[:-1], bounds[1:])]
+    weighted_n = [np.sum(w[s:e] * n[s:e]) for s, e in zip(bounds[:-1], bounds[1:])]
+    pooled = np.array([float(np.clip(a / b, 1e-4, 1 - 1e-4)) for a, b in zip(weighted_k, weighted_n)])
+    x0 = np.column_stack([special.logit(pooled), np.full(groups, math.log(10.0))])
+    simplex = np.repeat(x0[:, None, :], 3, axis=1)
+    for j in range(2):
+        simplex[:, j + 1, j] = np.where(x0[:, j] != 0, (1 + NM_NONZERO_STEP) * x0[:, j], NM_ZERO_STEP)
+    everyone = np.arange(groups)
+    values = np.stack([negative_log_likelihood(everyone, simplex[:, j]) for j in range(3)], axis=1)
+
+    def sort(which):
+        order = np.argsort(values[which], axis=1)
+        simplex[which] = np.take_along_axis(simplex[which], order[:, :, None], axis=1)
+        values[which] = np.take_along_axis(values[which], order, axis=1)
+
+    sort(everyone)
+    iterations = np.ones(groups, dtype="int64")
+    running = np.ones(groups, dtype=bool)
+    while True:
+        running &= iterations < NM_MAXITER
+        g = np.flatnonzero(running)
+        if not len(g):
+            break
+        converged = ((np.abs(simplex[g, 1:] - simplex[g, :1]).reshape(len(g), -1).max(axis=1) <= NM_XATOL)
+                     & (np.abs(values[g, :1] - values[g, 1:]).max(axis=1) <= NM_FATOL))
+        running[g[converged]] = False
+        g = g[~converged]
+        if not len(g):
+            break
+        worst = simplex[g, -1]
+        centre = np.add.reduce(simplex[g, :-1], 1) / 2
+        reflected = (1 + NM_REFLECT) * centre - NM_REFLECT * worst
+        f_reflected = negative_log_likelihood(g, reflected)
+        best, second, last = values[g, 0], values[g, -2], values[g, -1]
+        expand = f_reflected < best
+        accept = ~expand & (f_reflected < second)
+        outside = ~expand & ~accept & (f_reflected < last)
+        inside = ~expand & ~accept & ~outside
+        # the second trial of each group that needs one: expansion, or a contraction
+        trial = np.where(expand[:, None], (1 + NM_REFLECT * NM_EXPAND) * centre - NM_REFLECT * NM_EXPAND * worst,
+                         np.where(outside[:, None], (1 + NM_CONTRACT * NM_REFLECT) * centre
+                                  - NM_CONTRACT * NM_REFLECT * worst,
+                                  (1 - NM_CONTRACT) * centre + NM_CONTRACT * worst))
+        second_trial = ~accept
+        f_trial = np.full(len(g), np.nan)
+        if second_trial.any():
+            f_trial[second_trial] = negative_log_likelihood(g[second_trial], trial[second_trial])
+        take_trial = (expand & (f_trial < f_reflected)) | (outside & (f_trial <= f_reflected)) | \
+            (inside & (f_trial < last))
+        take_reflected = accept | (expand & ~(f_trial < f_reflected))
+        shrink = (outside & ~(f_trial <= f_reflected)) | (inside & ~(f_trial < last))
+        for mask, point, value in ((take_trial, trial, f_trial), (take_reflected, reflected, f_reflected)):
+            simplex[g[mask], -1] = point[mask]
+            values[g[mask], -1] = value[mask]
+        if shrink.any():
+            s = g[shrink]
+            for j in (1, 2):
+                simplex[s, j] = simplex[s, 0] + NM_SHRINK * (simplex[s, j] - simplex[s, 0])
+                values[s, j] = negative_log_likelihood(s, simplex[s, j])
+        iterations[g] += 1
+        sort(g)
+    a, b = np.empty(groups), np.empty(groups)
+    for i in range(groups):
+        mean, precision = (float(v) for v in parameters(simplex[i, 0]))
+        a[i], b[i] = mean * precision, (1 - mean) * precision
+    return a, b
 
 
 def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -531,20 +693,21 @@ def school_persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seq
     of schools decaying reads (`by_school`), without reading every school's name."""
     chosen = group_columns(by, PERSISTENCE_BY)
     keys = ["school_id", "programme", "district", *[c for c in chosen if c not in ("school_id", "programme", "district")]]
-    cells = retention_counts(con, filters.replace(months_min=None, months_max=None), [*keys, "months"], config)
-    by_programme = cells.groupby(["programme", "months"], as_index=False)[["n"]].sum()
-    chosen_round = common_round(by_programme, filters)
+    dims = filters.replace(months_min=None, months_max=None)
+    # the round from the programmes' counts; then the schools' counts at month 0 and at that round
+    # only (not at every round: fewer rows to read and to number)
+    chosen_round = common_round(retention_counts(con, dims, ["programme", "months"], config), filters)
     columns = [*[c for c in chosen if c not in PERSISTENCE_COLUMNS], *PERSISTENCE_COLUMNS]
+    month0 = retention_counts(con, dims.replace(months_min=0, months_max=0), [*keys, "months"], config)
     # one row per key at month 0 or at the round (a unit seen at the round lies where it was
     # then, maybe not at its month-0 school), with the round's counts (0 where it has none);
-    # cells hold one row per key and round, and the rows are ordered by key below
-    months = cells["months"].to_numpy()
-    at_round = months == chosen_round if chosen_round is not None else np.zeros(len(cells), dtype=bool)
-    base = months == 0
-    if chosen_round is None or not base.any():
-        frame = cells.loc[base, keys].assign(round=pd.NA, retained=0, n=0, teachers=0)
+    # the rows are ordered by key below
+    if chosen_round is None or month0.empty:
+        frame = month0[keys].assign(round=pd.NA, retained=0, n=0, teachers=0)
     else:
-        rows = cells.loc[base | at_round].reset_index(drop=True)
+        later = retention_counts(con, dims.replace(months_min=chosen_round, months_max=chosen_round),
+                                 [*keys, "months"], config)
+        rows = pd.concat([month0, later], ignore_index=True) if len(later) else month0
         key = group_ids(rows, keys)
         first = ~pd.Series(key).duplicated().to_numpy()
         frame = rows.loc[first, keys].reset_index(drop=True).assign(round=chosen_round)
@@ -660,10 +823,14 @@ def _priors(k: np.ndarray, n: np.ndarray, group: np.ndarray, rows: np.ndarray
     new = np.flatnonzero(np.r_[True, (stacked[1:] != stacked[:-1]).any(axis=1)])
     patterns, weight = stacked[new], np.diff(np.r_[new, len(stacked)])
     starts = np.flatnonzero(np.r_[True, patterns[1:, 0] != patterns[:-1, 0]])
-    for start, end in zip(starts, np.r_[starts[1:], len(patterns)]):
-        g = int(patterns[start, 0])
-        schools[g] = int(weight[start:end].sum())
-        # a group of fewer schools than a prior needs is not used (`_shrink`): its fit is skipped
-        if schools[g] >= MIN_PRIOR_SCHOOLS:
-            a[g], b[g] = fit_beta_prior(patterns[start:end, 1], patterns[start:end, 2], weight[start:end])
+    ends = np.r_[starts[1:], len(patterns)]
+    present = patterns[starts, 0].astype("int64")
+    schools[present] = np.add.reduceat(weight, starts)
+    # a group of fewer schools than a prior needs is not used (`_shrink`): its fit is skipped
+    fitted = schools[present] >= MIN_PRIOR_SCHOOLS
+    if fitted.any():
+        keep = np.repeat(fitted, ends - starts)
+        sizes = (ends - starts)[fitted]
+        a[present[fitted]], b[present[fitted]] = fit_beta_priors(
+            patterns[keep, 1], patterns[keep, 2], weight[keep].astype("float64"), np.r_[0, np.cumsum(sizes)])
     return a, b, schools

@@ -50,15 +50,16 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from scipy import sparse, special
 
 from sustain.config import Config
-from sustain.db import execute
+from sustain.db import execute, relation, sibling_cursor
 # the round symbols (the base-5 digits of a pattern code) and the code itself
 from sustain.patterns import BASE, GONE, IN_USE, LEAVING_STATUSES, LEFT, MISSING, NOT_IN_USE, unit_pattern_ctes
 
 from . import rollups
-from .base import filtered_rows, query, select_list
+from .base import BASE_CTES, base_params, filtered_rows, select_list
 from .filters import Filters
 from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, percentile_interval
 
@@ -102,15 +103,20 @@ def pattern_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequenc
     `pattern_hindrance_cells` for one hindrance or grouped by hindrance) when the view allows
     (metrics/rollups.py `pattern_table`); else coded from the model's rows here. Both give the
     same counts (tests/test_rollups.py)."""
+    sql, params = _pattern_counts_sql(filters, by, config)
+    return execute(con, sql, params).df()
+
+
+def _pattern_counts_sql(filters: Filters, by: Sequence[str], config: Config) -> tuple[str, dict]:
+    """`pattern_counts`'s SQL (a whole statement) and parameters."""
     dims = filters.replace(months_min=None, months_max=None)
     followup = [m for m in config.schedule.months if m > 0]
     if rollups.patterns_readable(by, dims):
-        sql, params = rollups.pattern_cells_sql(by, dims)
-        return execute(con, sql, params).df()
+        return rollups.pattern_cells_sql(by, dims)
     rows, params = filtered_rows(by, dims, relation="baseline")
     keys = select_list(by, "s")
     school = "" if "school_id" in by else "s.school_id, "
-    return query(con, config, f"""
+    return f"""with {BASE_CTES},
 baseline as (
     select * from observations where months = 0
 ),
@@ -122,7 +128,78 @@ select {keys}{school}y.pattern, count(*) as units
 from shown s
 join unit_patterns y using (teacher_key, practice)
 group by all
-""", params | {"followup_months": followup, "leaving_statuses": LEAVING_STATUSES})
+""", base_params(config) | params | {"followup_months": followup, "leaving_statuses": LEAVING_STATUSES}
+
+
+@dataclass
+class SchoolPatterns:
+    """`pattern_counts` as the fit reads it, without a frame of one row per school cell: `cells`
+    (the by-columns, `pattern`, `units` summed over schools: one row per group and pattern, in the
+    order of a sorted groupby), and per (group, school, pattern) row of `pattern_counts`: `school`
+    (the school's number in ascending school_id order), `cell` (its row of `cells`) and `units`."""
+    cells: pd.DataFrame
+    school: np.ndarray
+    cell: np.ndarray
+    units: np.ndarray
+
+
+def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                    config: Config) -> SchoolPatterns | None:
+    """`pattern_counts` numbered in numpy (None when no unit is in view): the rows come as Arrow
+    columns, the schools and cells are numbered by dictionary codes and integer keys, and only
+    the (group, pattern) cells, a few thousand, become a frame (a national view has hundreds of
+    thousands of school cells: a frame of them, and its groupby on strings, cost more than the fit)."""
+    by = list(by)
+    dims = filters.replace(months_min=None, months_max=None)
+    table = rollups.pattern_table(by, dims)
+    if table is not None:
+        # the stored cells as they are, not summed per group, school and pattern in DuckDB: numpy
+        # sums them anyway (the cells per key below, the schools' counts in fit_view's sparse matrix)
+        where, params = dims.where("practice", alias="r", hindrance_rows=True)
+        keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
+        sql = f"select {keys}r.pattern, r.units from {table} r where {where}"
+    else:
+        sql, params = _pattern_counts_sql(filters, by, config)
+    # on a cursor of its own: a relation cannot start while `con` holds an unfinished result
+    cursor = sibling_cursor(con)
+    try:
+        table = relation(cursor, sql, params).to_arrow_table()
+    finally:
+        cursor.close()
+    if table.num_rows == 0:
+        return None
+    # the rows' path codes the pattern as a wider integer (a sum of powers of 5)
+    table = table.set_column(table.column_names.index("pattern"), "pattern", pc.cast(table["pattern"], "int64"))
+    schools = pc.dictionary_encode(table["school_id"]).combine_chunks()
+    # ascending school_id, as pd.factorize(sort=True) numbers them
+    names = np.asarray(schools.dictionary.to_pylist(), dtype=object)
+    rank = np.empty(len(names), dtype="int64")
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+    school = rank[schools.indices.to_numpy(zero_copy_only=False)]
+    # one integer key per (group, pattern): the by-columns' dictionary codes (a missing value its own
+    # code) in mixed radix, then the pattern
+    key = np.zeros(table.num_rows, dtype="int64")
+    values = {}
+    for column in by:
+        codes = pc.dictionary_encode(table[column], null_encoding="encode").combine_chunks()
+        values[column] = (codes.dictionary.to_pandas(), codes.indices.to_numpy(zero_copy_only=False).astype("int64"))
+        key = key * len(codes.dictionary) + values[column][1]
+    patterns = table["pattern"].to_numpy().astype("int64")
+    key = key * (int(patterns.max()) + 1) + patterns
+    # numbered in order of first appearance: a row is its cell's first where its number exceeds all before
+    found = pd.factorize(key)[0]
+    first = np.flatnonzero(np.r_[True, found[1:] > np.maximum.accumulate(found)[:-1]])
+    units = table["units"].to_numpy().astype("int64")
+    # each cell's by-values from the dictionaries, at its first row (not a take of the rows' table)
+    small = pd.DataFrame({column: dictionary.take(codes[first]).reset_index(drop=True)
+                          for column, (dictionary, codes) in values.items()})
+    small["pattern"] = patterns[first]
+    small["units"] = np.bincount(found, weights=units, minlength=len(first)).astype("int64")
+    # the cells in the order of fit_view's sorted groupby, and each found cell's place in it
+    grouped = small.groupby([*by, "pattern"], sort=True, dropna=False)
+    cells = grouped["units"].sum().reset_index()
+    place = grouped.ngroup().to_numpy()
+    return SchoolPatterns(cells=cells, school=school, cell=place[found], units=units)
 
 
 def decode(patterns: np.ndarray, rounds: int) -> np.ndarray:
@@ -289,16 +366,48 @@ def _pattern_scores(symbols, group, w, groups, q, p, e, leave) -> tuple[np.ndarr
 def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict) -> np.ndarray:
     """Cluster-robust (CR1, by school) covariance of each group's logit hazards, (G x K x K):
     V = H^-1 M H^-1, M = S/(S-1) sum_s U_s U_s' over the schools' scores U_s, H the Hessian of the
-    log-likelihood by central differences of the score (`school_influence`)."""
+    log-likelihood by central differences of the score (`school_influence`).
+
+    Each school's influence x_sg = H^-1 U_s (its group g's block) is linear in its score vector
+    U_s (every group's own parameters, then the shared ones: D = G (K+1) + 4 values), x_sg = L_g U_s,
+    so sum_s x_sg x_sg' = L_g (sum_s U_s U_s') L_g': one D x D Gram matrix of the schools' scores
+    (a single matrix product over the schools) instead of an (S x G x K+1) array of influences and
+    its per-school products. A view of many groups (D above `GRAM_LIMIT`) takes the influences."""
     k = symbols.shape[1] - 1
-    x_own, _, finite = school_influence(symbols, group, school_counts, groups, estimate)
-    if x_own is None:
+    m = k + 1
+    dimension = groups * m + SHARED
+    parts = _influence_parts(symbols, group, school_counts, groups, estimate)
+    if parts.get("singular") or school_counts.shape[0] == 0:
         return np.full((groups, k, k), np.nan)
-    schools = x_own.shape[0]
+    schools = school_counts.shape[0]
     factor = schools / (schools - 1) if schools > 1 else np.nan
-    covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
-    covariance[~finite] = np.nan
+    if dimension > GRAM_LIMIT:
+        x_own, _ = _influences(school_counts, group, groups, m, parts)
+        covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
+    else:
+        # U (S x D): the schools' scores, each pattern's per-unit score placed at its group's columns
+        n_patterns = len(group)
+        spread = np.zeros((n_patterns, dimension))
+        spread[np.arange(n_patterns)[:, None], group[:, None] * m + np.arange(m)] = parts["per_unit"]
+        spread[:, groups * m:] = parts["per_unit_shared"]
+        scores = np.asarray(school_counts @ spread)
+        gram = scores.T @ scores
+        # z_s = S^-1 (u_shared_s - sum_g B_g' A_g^-1 u_sg) = Z U_s; x_sg = A_g^-1 u_sg - A_g^-1 B_g z_s = L_g U_s
+        to_shared = np.zeros((SHARED, dimension))
+        to_shared[:, groups * m:] = np.eye(SHARED)
+        to_shared[:, :groups * m] = -np.transpose(np.matmul(np.transpose(parts["b"], (0, 2, 1)), parts["a_inv"]),
+                                                  (1, 0, 2)).reshape(SHARED, groups * m)
+        shared_map = parts["schur_inv"] @ to_shared
+        maps = -np.matmul(parts["a_inv_b"], shared_map)                  # (G, m, D)
+        for g in range(groups):
+            maps[g, :, g * m:(g + 1) * m] += parts["a_inv"][g]
+        covariance = factor * np.matmul(np.matmul(maps, gram), np.transpose(maps, (0, 2, 1)))
+    covariance[~parts["finite"]] = np.nan
     return covariance[:, :k, :k]
+
+
+# `robust_covariance`: the largest score dimension G (K+1) + 4 summed through the Gram matrix
+GRAM_LIMIT = 512
 
 
 def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict):
@@ -309,7 +418,35 @@ def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: i
     influence of a school on the parameters, for the sandwich and for the delta method. The
     Hessian is block-arrowhead (a group's parameters meet only its own and the shared ones), so
     each block is differenced for every group at once and H^-1 U_s is solved through the Schur
-    complement of the shared block."""
+    complement of the shared block (`_influence_parts`)."""
+    parts = _influence_parts(symbols, group, school_counts, groups, estimate)
+    if parts.get("singular"):
+        return None, None, parts["finite"]
+    x_own, z = _influences(school_counts, group, groups, symbols.shape[1], parts)
+    return x_own, z, parts["finite"]
+
+
+def _influences(school_counts, group, groups: int, m: int, parts: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(x_own (S x G x m), x_shared (S x 4)) of `school_influence` from `_influence_parts`."""
+    per_unit, per_unit_shared = parts["per_unit"], parts["per_unit_shared"]
+    n_patterns = len(group)
+    spread = sparse.csr_matrix((per_unit.ravel(), (np.repeat(np.arange(n_patterns), m),
+                                                   (group[:, None] * m + np.arange(m)).ravel())),
+                               shape=(n_patterns, groups * m))
+    u_own = np.asarray((school_counts @ spread).todense()).reshape(-1, groups, m)   # (S, G, m)
+    u_shared = np.asarray(school_counts @ per_unit_shared)                           # (S, 4)
+    a_inv, b, a_inv_b, schur_inv = parts["a_inv"], parts["b"], parts["a_inv_b"], parts["schur_inv"]
+    y = np.einsum("gij,sgj->sgi", a_inv, u_own)
+    z = (u_shared - np.einsum("gmt,sgm->st", b, y)) @ schur_inv.T
+    x_own = y - np.einsum("gmt,st->sgm", a_inv_b, z)
+    return x_own, z
+
+
+def _influence_parts(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict) -> dict:
+    """What `school_influence` solves the schools' scores with: the Hessian's blocks (a_inv: each
+    group's own block inverted, b: own x shared, a_inv_b, schur_inv: the shared block's Schur
+    complement inverted), finite (G), and each pattern's score per unit at the estimate
+    (per_unit (P x K+1), per_unit_shared (P x 4)); {"finite", "singular"} when H cannot be inverted."""
     k = symbols.shape[1] - 1
     m = k + 1
     w = np.asarray(school_counts.sum(axis=0)).ravel()[None, :]
@@ -349,34 +486,29 @@ def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: i
         schur = d - np.einsum("gms,gmt->st", b, a_inv_b)
         schur_inv = np.linalg.pinv(schur) if np.isfinite(schur).all() else np.zeros((SHARED, SHARED))
     except np.linalg.LinAlgError:
-        return None, None, finite
+        return {"finite": finite, "singular": True}
     # the schools' scores at the estimate: per unit of a pattern, times the school's units
     own0, shared0 = _pattern_scores(symbols, group, w, groups, estimate["q"][None], estimate["p"][None],
                                     estimate["e"][None], estimate["leave"][None])
     with np.errstate(divide="ignore", invalid="ignore"):
         per_unit = np.where(w[0][:, None] > 0, own0[0] / w[0][:, None], 0.0)
         per_unit_shared = np.where(w[0][:, None] > 0, shared0[0] / w[0][:, None], 0.0)
-    n_patterns = len(group)
-    spread = sparse.csr_matrix((per_unit.ravel(), (np.repeat(np.arange(n_patterns), m),
-                                                   (group[:, None] * m + np.arange(m)).ravel())),
-                               shape=(n_patterns, groups * m))
-    u_own = np.asarray((school_counts @ spread).todense()).reshape(-1, groups, m)   # (S, G, m)
-    u_shared = np.asarray(school_counts @ per_unit_shared)                           # (S, 4)
-    y = np.einsum("gij,sgj->sgi", a_inv, u_own)
-    z = (u_shared - np.einsum("gms,sgm->s" if False else "gmt,sgm->st", b, y)) @ schur_inv.T
-    x_own = y - np.einsum("gmt,st->sgm", a_inv_b, z)
-    return x_own, z, finite
+    return {"a_inv": a_inv, "b": b, "a_inv_b": a_inv_b, "schur_inv": schur_inv, "finite": finite,
+            "per_unit": per_unit, "per_unit_shared": per_unit_shared}
 
 
-def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: int = BOOTSTRAP_REPLICATES,
+def fit_view(counts: "pd.DataFrame | SchoolPatterns", by: Sequence[str], rounds: int, replicates: int = BOOTSTRAP_REPLICATES,
              seed: int = BOOTSTRAP_SEED) -> tuple[pd.DataFrame, dict, np.ndarray]:
-    """Fit the model to `pattern_counts` (every group of the view at once, shared emissions) and
+    """Fit the model to `pattern_counts` (a frame, or `school_patterns`; every group of the view at once, shared emissions) and
     draw `replicates` curves from the estimate's cluster-robust sampling distribution (the logit
     hazards of each group ~ normal with the sandwich covariance by school; seeded). Returns
     (groups, estimate, replicate survival curves (B x groups x rounds+1))."""
     by = list(by)
-    grouped = counts.groupby([*by, "pattern"], sort=True, dropna=False) if by else counts.groupby("pattern", sort=True)
-    cells = grouped["units"].sum().reset_index()
+    if isinstance(counts, SchoolPatterns):
+        cells = counts.cells
+    else:
+        grouped = counts.groupby([*by, "pattern"], sort=True, dropna=False) if by else counts.groupby("pattern", sort=True)
+        cells = grouped["units"].sum().reset_index()
     if by:
         groups = cells[by].drop_duplicates().reset_index(drop=True)
         group = cells[by].merge(groups.assign(_g=np.arange(len(groups))), on=by, how="left")["_g"].to_numpy()
@@ -387,11 +519,14 @@ def fit_view(counts: pd.DataFrame, by: Sequence[str], rounds: int, replicates: i
     estimate = fit_hmm(symbols, group, cells["units"].to_numpy(float), len(groups))
     if replicates <= 0:
         return groups, estimate, np.empty((0, len(groups), rounds + 1))
-    column_key = grouped.ngroup().to_numpy()  # each row's cell: the cells are the groups, in order
-    school = pd.factorize(counts["school_id"].astype("string"), sort=True)[0]
+    if isinstance(counts, SchoolPatterns):
+        school, column_key, units = counts.school, counts.cell, counts.units.astype(float)
+    else:
+        column_key = grouped.ngroup().to_numpy()  # each row's cell: the cells are the groups, in order
+        school = pd.factorize(counts["school_id"].astype("string"), sort=True)[0]
+        units = counts["units"].to_numpy(float)
     n_schools = int(school.max()) + 1 if len(school) else 0
-    school_counts = sparse.csr_matrix((counts["units"].to_numpy(float), (school, column_key)),
-                                      shape=(n_schools, len(cells)))
+    school_counts = sparse.csr_matrix((units, (school, column_key)), shape=(n_schools, len(cells)))
     covariance = robust_covariance(symbols, group, school_counts, len(groups), estimate)
     rng = np.random.default_rng(seed)
     centre = _logit(estimate["q"])                                  # (G, K)
@@ -410,8 +545,8 @@ def latent_survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
                     replicates: int = BOOTSTRAP_REPLICATES) -> LatentFit | None:
     """The model fitted to the view (filters) for each group of `by` (None when no unit is in
     view): S(t) at 0 and every follow-up round, with the school-bootstrap percentile interval."""
-    counts = pattern_counts(con, filters, by, config)
-    if counts.empty:
+    counts = school_patterns(con, filters, by, config)
+    if counts is None:
         return None
     months = np.array(sorted({0, *config.schedule.months}), dtype="int64")
     rounds = len(months) - 1

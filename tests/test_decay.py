@@ -362,3 +362,65 @@ def test_persistence_suppression_on_codes_is_suppress_on_names(sample_db, filter
         con.close()
     assert by_name["suppressed"].any() and not by_name["suppressed"].all()
     pd.testing.assert_frame_equal(by_code, by_name)
+
+
+def test_beta_priors_in_lockstep_are_scipys_nelder_mead():
+    """fit_beta_priors runs scipy's Nelder-Mead for every group at once: each group's a, b are
+    bit for bit those of optimize.minimize on that group alone (same start, same objective),
+    groups of one pattern, all retained and none retained included."""
+    from metrics.decay import PRECISION_BOUNDS, fit_beta_priors
+    from scipy import special
+
+    def scipy_fit(k, n, w):
+        pooled = float(np.clip(np.sum(w * k) / np.sum(w * n), 1e-4, 1 - 1e-4))
+        low, high = (math.log(v) for v in PRECISION_BOUNDS)
+
+        def parameters(theta):
+            return special.expit(min(max(theta[0], -12.0), 12.0)), math.exp(min(max(theta[1], low), high))
+
+        def negative(theta):
+            mean, precision = parameters(theta)
+            a, b = mean * precision, (1 - mean) * precision
+            return -float(np.sum(w * (special.betaln(k + a, n - k + b) - special.betaln(a, b))))
+
+        x = optimize.minimize(negative, x0=[special.logit(pooled), math.log(10.0)], method="Nelder-Mead",
+                              options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000}).x
+        mean, precision = (float(v) for v in parameters(x))
+        return mean * precision, (1 - mean) * precision
+
+    rng = np.random.default_rng(3)
+    groups = []
+    for g, size in enumerate([1, 2, 7, 40, 120, 33, 5, 60]):
+        n = rng.integers(1, 30, size).astype(float)
+        k = rng.binomial(n.astype(int), rng.beta(2, 3, size)).astype(float)
+        k = n.copy() if g == 2 else np.zeros(size) if g == 6 else k
+        groups.append((k, n, rng.integers(1, 4, size).astype(float)))
+    bounds = np.r_[0, np.cumsum([len(k) for k, _, _ in groups])]
+    a, b = fit_beta_priors(*(np.concatenate([group[i] for group in groups]) for i in range(3)), bounds)
+    assert [(float(x), float(y)) for x, y in zip(a, b)] == [scipy_fit(*group) for group in groups]
+
+
+def test_round_school_bounds_hold_the_distinct_schools(sample_db):
+    """_round_schools' bounds of each round's distinct schools hold the exact count of
+    retention_round_totals, with and without a hindrance filter; the low one is positive where a
+    round has many schools (the sampled sixteenth finds some)."""
+    from metrics.decay import _round_schools
+    from metrics.indicators import retention_round_totals
+    from sustain.config import load_config
+
+    con = duckdb.connect(str(sample_db), read_only=True)
+    try:
+        config = load_config()
+        for filters, by in [(Filters(), ["practice"]), (Filters(hindrance=("low_pay",)), ["district"]),
+                            (Filters(), ["school_id"])]:
+            keys = [*by, "months"]
+            bounds = _round_schools(con, filters, by, config).sort_values(keys).reset_index(drop=True)
+            exact = retention_round_totals(con, filters, by, config).sort_values(keys).reset_index(drop=True)
+            assert bounds[keys].equals(exact[keys])
+            assert (bounds["schools_low"] <= exact["schools"]).all() and (exact["schools"] <= bounds["schools_high"]).all()
+            assert bounds[["retained", "n", "teachers"]].equals(exact[["retained", "n", "teachers"]])
+            one = exact["schools"] == 1
+            assert (bounds.loc[one, "first_school"] == bounds.loc[one, "last_school"]).all()
+            assert (bounds.loc[exact["schools"] >= 100, "schools_low"] > 0).all()
+    finally:
+        con.close()

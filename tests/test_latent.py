@@ -166,3 +166,54 @@ def test_pattern_codes_round_trip():
                                               [MISSING, LEFT])))
     codes = (symbols * latent.BASE ** np.arange(3)).sum(axis=1)
     assert np.array_equal(latent.decode(codes, 2), symbols)
+
+
+def test_robust_covariance_through_the_gram_matrix_is_the_influences():
+    """The covariance summed through the schools' Gram matrix equals the one summed over each
+    school's influence (`GRAM_LIMIT` 0 takes that path): three groups, 30 schools."""
+    rng = np.random.default_rng(11)
+    parts = [_small_data(seed=s, units=900, k=2, q=q) for s, q in ((7, (0.3, 0.2)), (8, (0.4, 0.1)), (9, (0.1, 0.1)))]
+    patterns = np.concatenate([p for p, _, _ in parts])
+    counts = np.concatenate([c for _, c, _ in parts])
+    groups = np.repeat([0, 1, 2], [len(p) for p, _, _ in parts])
+    per_school = sparse.csr_matrix(np.stack([rng.multinomial(int(c), np.full(30, 1 / 30)) for c in counts],
+                                            axis=1).astype(float))
+    fit = latent.fit_hmm(patterns, groups, counts, 3)
+    gram = latent.robust_covariance(patterns, groups, per_school, 3, fit)
+    limit = latent.GRAM_LIMIT
+    try:
+        latent.GRAM_LIMIT = 0
+        influences = latent.robust_covariance(patterns, groups, per_school, 3, fit)
+    finally:
+        latent.GRAM_LIMIT = limit
+    assert np.isfinite(gram).all()
+    np.testing.assert_allclose(gram, influences, rtol=1e-9, atol=1e-14)
+
+
+def test_school_patterns_are_the_pattern_counts(sample_db):
+    """school_patterns (Arrow columns numbered in numpy) holds pattern_counts: the same cells in
+    a sorted groupby's order, and each school's counts, from the stored cells and from the rows."""
+    import duckdb
+    import pandas as pd
+    from metrics import Filters
+    from sustain.config import load_config
+
+    config = load_config()
+    con = duckdb.connect(str(sample_db), read_only=True)
+    try:
+        for filters, by in [(Filters(), ["practice"]), (Filters(hindrance=("low_pay",)), ["district"]),
+                            (Filters(hindrance=("low_pay", "no_followup")), ["programme"]), (Filters(), [])]:
+            counts = latent.pattern_counts(con, filters, by, config)
+            found = latent.school_patterns(con, filters, by, config)
+            grouped = counts.groupby([*by, "pattern"], sort=True, dropna=False)["units"].sum().reset_index()
+            grouped["pattern"] = grouped["pattern"].astype("int64")  # the rows' path gives it as a float
+            pd.testing.assert_frame_equal(found.cells, grouped)
+            schools = sorted(counts["school_id"].unique())
+            expected = counts.assign(school=counts["school_id"].map({s: i for i, s in enumerate(schools)}),
+                                     cell=counts.groupby([*by, "pattern"], sort=True, dropna=False).ngroup())
+            expected = expected.groupby(["school", "cell"])["units"].sum()
+            got = pd.DataFrame({"school": found.school, "cell": found.cell, "units": found.units})
+            got = got.groupby(["school", "cell"])["units"].sum()
+            pd.testing.assert_series_equal(got, expected, check_dtype=False)
+    finally:
+        con.close()
