@@ -59,21 +59,21 @@ def test_page_views_are_the_calls_each_page_makes(db, monkeypatch, page_caches):
             pd.testing.assert_frame_equal(shared, result_store.read_stored(db, version_id(db), k), obj=k["name"])
 
 
-@pytest.mark.parametrize("filters", [Filters(), Filters(district=("Pishin",)), Filters(hindrance=("no_followup",)),
-                                     Filters(scope=("Quetta", "Thatta"))], ids=["country", "district", "hindrance", "scope"])
+@pytest.mark.parametrize("filters", [Filters(), Filters(district=("Pishin", "Quetta"), hindrance=("no_followup",),
+                                                          scope=("Pishin", "Quetta", "Thatta"))],
+                         ids=["country", "districts+hindrance+scope"])
 def test_a_kept_table_reads_back_exactly_as_computed(db, filters):
-    """Every default view, kept then read back: same columns, dtypes, values and attrs (lists stay
-    lists, the preview's row count stays)."""
+    """Every default view, computed and kept, then read back: same columns, dtypes, values and
+    attrs (lists stay lists, the preview's row count stays)."""
     config = load_config()
     for name, by in warm.default_views():
-        first = result_store.stored_table(name, filters, by, db, config)
+        first = result_store.stored_table(name, filters, by, db, config)  # not kept yet: computed
         kept = result_store.read_stored(db, version_id(db), result_store.table_key(name, filters, by, config))
         assert kept is not None, name
-        pd.testing.assert_frame_equal(kept, computed(db, name, filters, by, config), check_exact=True, obj=name)
         pd.testing.assert_frame_equal(kept, first, check_exact=True, obj=name)
         assert kept.attrs == first.attrs, name
     trends = result_store.stored_table("school_trends", filters, (), db, config)
-    assert all(isinstance(v, list) for v in trends["retention"].dropna())
+    assert len(trends) and all(isinstance(v, list) for v in trends["retention"].dropna())
 
 
 def test_new_data_config_or_filters_are_never_answered_from_an_older_table(db, tmp_path):
