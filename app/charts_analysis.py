@@ -658,13 +658,14 @@ def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def plan_caption(plan: pd.DataFrame, shown: int, min_n: int) -> str:
-    """What the plan's decay figures compare, and how many schools are shown."""
-    rounds = plan["round"].dropna()
-    at = (t("{months} months after the programme (the latest round every programme reached)",
-            months=int(rounds.max())) if len(rounds) else t("the latest round every programme reached"))
+    """What the plan's decay figures compare, and how many schools are shown (`plan`: the
+    visit_plan_head table, which counts the whole plan in its attrs)."""
+    latest = plan.attrs["latest_round"]
+    at = (t("{months} months after the programme (the latest round every programme reached)", months=latest)
+          if latest is not None else t("the latest round every programme reached"))
     return t("Every school is compared with its programme's schools at the same time: {at}. A school with fewer than "
              "{min_n} teachers seen then is judged on its chance only (its counts are not shown). Showing {shown} of "
-             "{schools} schools.", at=at, min_n=min_n, shown=shown, schools=len(plan))
+             "{schools} schools.", at=at, min_n=min_n, shown=shown, schools=plan.attrs["schools"])
 
 
 # -- Communities of practice ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ from metrics.lookups import config_choices
 from app import access, result_store
 # what the pages need from the layers below, so that a page imports the app layer only
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
-from metrics.planner import SCORE_EXPLANATION  # noqa: F401
+from metrics.planner import PLAN_HEAD_ROWS, SCORE_EXPLANATION  # noqa: F401
 from metrics.schools import within  # noqa: F401
 from report import answers, exports  # noqa: F401
 from sustain.config import Config, load_config

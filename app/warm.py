@@ -41,7 +41,7 @@ PAGE_VIEWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "hindrances": (("hindrance_effect", ()), ("hindrance_prevalence", ("district", "months"))),
     "districts": (("school_trends", ()),),
     "communities": (("retention", ("programme",)), ("retention_by_cop", ()), ("cop_activity", ("cluster",))),
-    "planner": (("visit_plan", ()),),
+    "planner": (("visit_plan_head", ()),),
     "data": (("coverage", ("months",)), ("import_ledger", ()), ("sync_log", ()), ("quarantine_rows", ()),
              ("tidy_preview", ())),
 }

@@ -74,6 +74,8 @@ SCORE_LINES = [
 # the workbook's "About" sheet: names its need_score column
 SCORE_EXPLANATION = "need_score: " + " ".join(SCORE_LINES)
 
+# the most schools the planner page plans at once (its "Schools to plan" box goes up to it)
+PLAN_HEAD_ROWS = 100
 PLAN_COLUMNS = ["rank", "school_id", "school_name", "cluster", "district", "need_score", "reason", "order_note",
                 "retention_index", "n", "round", "p_below_programme", "persistence_class", "top_hindrances", "hindrance_share", "recent_visits",
                 "last_visit", "months_since_visit", "cop_active", "teachers", "suppressed"]
@@ -129,6 +131,19 @@ def visit_plan(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[st
     plan = _ranked(plan[ROW_COLUMNS])
     plan["rank"] = np.arange(1, len(plan) + 1)
     return plan[PLAN_COLUMNS]
+
+
+def visit_plan_head(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
+                    config: Config, today: dt.date | None = None) -> pd.DataFrame:
+    """The first PLAN_HEAD_ROWS rows of `visit_plan`: what the planner page shows and downloads.
+    attrs `schools`: the whole plan's number of schools; `latest_round`: the latest round its
+    schools are compared at (None when none is). A national plan has one row per school (166,667
+    at a million teachers) that no page shows; the page reads, keeps and copies these rows only."""
+    plan = visit_plan(con, filters, by, config, today)
+    head = plan.head(PLAN_HEAD_ROWS).reset_index(drop=True)
+    rounds = plan["round"].dropna()
+    head.attrs.update(schools=len(plan), latest_round=int(rounds.max()) if len(rounds) else None)
+    return head
 
 
 GONE_REASON = ("every trained teacher of the school is recorded as left or transferred: "

@@ -15,7 +15,7 @@ from .communities import retention_by_cop
 from .schools import area_hindrances, school_trends, teacher_practices
 from .overview import headline
 from .survival import survival
-from .planner import visit_plan
+from .planner import visit_plan, visit_plan_head
 from .records import import_ledger, quarantine_rows, sync_log, tidy_observations, tidy_preview
 
 INDICATORS = {
@@ -37,6 +37,7 @@ DATASETS: dict = {
     "area_hindrances": area_hindrances,
     "retention_by_cop": retention_by_cop,
     "visit_plan": visit_plan,
+    "visit_plan_head": visit_plan_head,
     "import_ledger": import_ledger,
     "quarantine_rows": quarantine_rows,
     "sync_log": sync_log,

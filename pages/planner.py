@@ -1,4 +1,5 @@
-"""Follow-up planner: which schools to visit next, and why (metrics/planner.py `visit_plan`)."""
+"""Follow-up planner: which schools to visit next, and why (metrics/planner.py `visit_plan`; the page reads
+its first rows, `visit_plan_head`)."""
 import streamlit as st
 
 from app import charts, charts_analysis, ui
@@ -6,15 +7,16 @@ from app import charts, charts_analysis, ui
 
 filters = ui.sidebar_filters()  # first: it stops here before login
 st.title(ui.t("Follow-up planner"))
-count = st.number_input(ui.t("Schools to plan"), min_value=1, max_value=100, value=5, step=1, key="plan_count")
-plan = ui.indicator("visit_plan", filters)
+count = st.number_input(ui.t("Schools to plan"), min_value=1, max_value=ui.PLAN_HEAD_ROWS, value=5, step=1,
+                        key="plan_count")
+plan = ui.indicator("visit_plan_head", filters)  # the plan's first rows; its attrs count them all
 if plan is not None and plan.empty:
     st.info(ui.t("No schools match these filters."))
 elif plan is not None:
     chosen = plan.head(int(count))
     # the shown schools' reasons in the current language (the download keeps the data's English)
     in_words = chosen.assign(reason=chosen["reason"].map(ui.data_words), order_note=chosen["order_note"].map(ui.data_words))
-    charts.show_answer(ui.answers.plan_answer(in_words, len(chosen), schools=len(plan)))
+    charts.show_answer(ui.answers.plan_answer(in_words, len(chosen), schools=plan.attrs["schools"]))
     st.caption(ui.t("Schools ranked by need for a follow-up visit; the reason says why, in plain words. "
                     "A visit is support for a school, not a judgement of its teachers."))
     # a static table: the reason wraps in full, no sideways scrolling (phones too)

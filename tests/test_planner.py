@@ -36,7 +36,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import Filters
-from metrics.planner import WEIGHTS, visit_plan
+from metrics.planner import PLAN_HEAD_ROWS, WEIGHTS, visit_plan, visit_plan_head
 from support import ROOT_DIR, teacher, visit, write_kobo, write_roster
 
 TODAY = dt.date(2025, 6, 14)
@@ -345,3 +345,19 @@ def test_reason_shares_are_worded_as_format_words_them():
 
     shares = sorted({k / n for n in range(1, 201) for k in range(n + 1)} | {0.005, 0.015, 0.125, 0.285, 0.845, 0.995})
     assert _percent(np.array(shares)).tolist() == [f"{share:.0%}" for share in shares]
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(district=("Pishin",))], ids=["country", "district"])
+def test_the_pages_plan_is_the_plans_first_rows_and_counts_them_all(sample_db, filters):
+    """The planner page reads `visit_plan_head`: the plan's first rows (a national plan has a row
+    per school) with the whole plan's count and latest round, which its answer and caption say."""
+    from sustain.config import load_config
+    from sustain.db import read_only
+
+    config = load_config()
+    with read_only(sample_db) as con:
+        whole = visit_plan(con, filters, [], config, today=TODAY)
+        head = visit_plan_head(con, filters, [], config, today=TODAY)
+    pd.testing.assert_frame_equal(head, whole.head(PLAN_HEAD_ROWS))
+    assert head.attrs == {"schools": len(whole), "latest_round": int(whole["round"].max())}
+    assert (len(head) == PLAN_HEAD_ROWS < len(whole)) if not filters.district else len(head) == len(whole)
