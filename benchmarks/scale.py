@@ -294,6 +294,8 @@ def markdown(result: dict, everything: dict[int, dict]) -> str:
                   f"{over} of {len(result['views'])} over the target"]
     lines += [""]
     base = result["baselines"]
+    if not base:
+        return "\n".join(lines) + "\n"
     lines += [f"Baselines, same run, same tables (pandas load into memory: {base['pandas_load_ms']:.0f} ms, "
               "not counted):", "",
               "| aggregate | indicator (ms) | raw DuckDB (ms) | pandas (ms) | x faster than pandas | x raw DuckDB |",
@@ -350,6 +352,8 @@ def main() -> None:
                         help="which of country, province, district, school to time (comma-separated)")
     parser.add_argument("--pages", default="", help="time only these pages (comma-separated names of PAGES)")
     parser.add_argument("--out", default=str(ARTIFACTS), help="folder of the markdown table and JSON figures")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="time only the views (a focused rerun; the table then has no baselines)")
     parser.add_argument("--compare", metavar="FOLDER",
                         help="only print a before/after table: this size's figures in FOLDER (before) and in --out")
     args = parser.parse_args()
@@ -367,7 +371,7 @@ def main() -> None:
     sizes = table_sizes(db)
     print(f"{args.teachers:,} teachers: {sizes}", flush=True)
     result = {"teachers": args.teachers, "build": build_info, "sizes": sizes,
-              "baselines": baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat, args.scopes.split(","),
+              "baselines": {} if args.no_baselines else baselines(db, config, args.repeat), "views": time_views(db, config, args.repeat, args.scopes.split(","),
                                   [p for p in args.pages.split(",") if p]),
               "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     artifacts.mkdir(parents=True, exist_ok=True)
