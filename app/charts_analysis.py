@@ -68,6 +68,17 @@ TOP_SCHOOLS = 15
 SCHOOLS_LISTED = 2_000
 
 
+def drill_values(values, current: str | None) -> tuple[list, str | None]:
+    """The values a drill-down box (cluster, school) offers, sorted, and None; past
+    SCHOOLS_LISTED values only the `current` choice (a link's), and a sentence saying to narrow
+    first: a box of a country's 166,667 schools is megabytes sent to every browser on each rerun,
+    and no one scrolls it."""
+    if len(values) <= SCHOOLS_LISTED:
+        return sorted(values), None
+    return ([current] if current in set(values) else []), t(
+        "{count} to choose from: choose a district (in the sidebar) or a cluster first.", count=f"{len(values):,}")
+
+
 def listed_schools(schools: pd.DataFrame) -> pd.DataFrame:
     """The schools the table lists: the first SCHOOLS_LISTED of school_trends' order (strongest
     evidence first); `ranking_caption` says when some are left out."""

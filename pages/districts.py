@@ -34,13 +34,18 @@ charts.show_answer(ui.answers.schools_answer(table, ui.answers.join_words(filter
 names = dict(zip(table["school_id"], table["school_name"]))
 narrowed = filters
 for column, (level, key, title) in zip(st.columns(len(LEVELS)), LEVELS):
-    options = [ALL, *sorted(ui.within(table, narrowed)[level].unique())]
+    # a country's schools are too many for one box: it then asks to narrow first (a link's school kept)
+    values, too_many = charts_analysis.drill_values(ui.within(table, narrowed)[level].unique(),
+                                                    st.session_state.get(key, st.query_params.get(key)))
+    options = [ALL, *values]
     if st.session_state.get(key, ALL) not in options:
         st.session_state[key] = ALL
     label = ((lambda v: ui.t(v) if v == ALL else f"{v} · {names.get(v, '')}") if level == "school_id"
              else (lambda v: ui.t(v) if v == ALL else str(v)))
     with column:  # kept in the URL, so a link opens the same school
         chosen = ui.url_selectbox(ui.t(title), options, key=key, format_func=label)
+        if too_many:
+            st.caption(too_many)
     if chosen != ALL:
         narrowed = narrowed.replace(**{level: (chosen,)})
 

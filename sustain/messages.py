@@ -519,6 +519,8 @@ URDU: dict[str, str] = {
         "{schools} میں سے {judged} اسکولوں کا جائزہ ہوا؛ مضبوط ترین ثبوت والے {drawn} دکھائے گئے ہیں (اسکول دیکھنے کے لیے اس پر کرسر رکھیں یا کلک کریں؛ جدول میں ہر اسکول ہے)۔",
     "{judged} of {schools} schools judged; the {drawn} with the strongest evidence are drawn (hover or click a school to see it). The table lists the {listed} with the strongest evidence: choose a district or a cluster above to list all of theirs.":
         "{schools} میں سے {judged} اسکولوں کا جائزہ ہوا؛ مضبوط ترین ثبوت والے {drawn} دکھائے گئے ہیں (اسکول دیکھنے کے لیے اس پر کرسر رکھیں یا کلک کریں)۔ جدول میں مضبوط ترین ثبوت والے {listed} اسکول ہیں: ان سب کو دیکھنے کے لیے اوپر کوئی ضلع یا کلسٹر منتخب کریں۔",
+    "{count} to choose from: choose a district (in the sidebar) or a cluster first.":
+        "انتخاب کے لیے {count}: پہلے کوئی ضلع (سائیڈ بار میں) یا کلسٹر منتخب کریں۔",
     "{hidden} schools have fewer than {min_n} teachers (or are hidden with them, so that no school can be worked out from its cluster's or district's figures): their retention and hindrances are too few to show and their chance is shown rounded.":
         "{hidden} اسکولوں میں {min_n} سے کم اساتذہ ہیں (یا ان کے ساتھ چھپائے گئے ہیں، تاکہ کلسٹر یا ضلع کے اعداد سے کوئی اسکول معلوم نہ ہو سکے): ان کی شرح اور رکاوٹیں دکھانے کے لیے بہت کم ہیں اور ان کا امکان گول کر کے دکھایا گیا ہے۔",
     "Class too few to show: not visited at the round schools are compared at.": "درجہ دکھانے کے لیے بہت کم: اس دور میں دورہ نہیں ہوا جس پر اسکولوں کا موازنہ ہوتا ہے۔",

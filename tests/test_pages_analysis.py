@@ -96,8 +96,29 @@ def test_a_country_of_more_schools_than_the_table_lists_says_so(app, monkeypatch
     assert (f"of {len(listed):,} schools judged" in caption or f"{len(listed):,} schools judged" in caption)
     assert "The table lists the 150 with the strongest evidence: choose a district or a cluster" in caption
     assert "the table lists every school" not in caption
+    # nor does the School box offer them all: it asks to narrow first; the cluster box still lists
+    assert at.selectbox(key="drill_school").options == ["all"]
+    assert f"{len(listed):,} to choose from: choose a district (in the sidebar) or a cluster first." in caption
+    assert len(at.selectbox(key="drill_cluster").options) > 10
     at.multiselect(key="filter_district").set_value(["Quetta"]).run()
     assert 0 < len(at.dataframe[0].value) < 150 and any("the table lists every school" in c.value for c in at.caption)
+    assert len(at.selectbox(key="drill_school").options) == len(at.dataframe[0].value) + 1
+    assert not any("to choose from" in c.value for c in at.caption)
+
+
+def test_a_link_to_a_school_opens_it_where_the_box_cannot_list_every_school(app, monkeypatch):
+    from app import charts_analysis
+
+    monkeypatch.setattr(charts_analysis, "SCHOOLS_LISTED", 150)
+    at = app("pages/districts.py", **SCHOOLS_SHOWN)
+    school = at.dataframe[0].value["school_id"].iloc[-1]  # beyond the listed ones
+    at = AppTest.from_file(str(ROOT_DIR / "pages/districts.py"), default_timeout=60)
+    at.query_params["drill_school"] = school
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="drill_school").options[1].startswith(school)
+    assert at.selectbox(key="drill_school").value == school
+    assert at.table, "the chosen school's card"
 
 
 def test_districts_filter_and_drill_down(app, sample_db):
