@@ -59,13 +59,12 @@ def test_page_views_are_the_calls_each_page_makes(db, monkeypatch, page_caches):
             pd.testing.assert_frame_equal(shared, result_store.read_stored(db, version_id(db), k), obj=k["name"])
 
 
-@pytest.mark.parametrize("filters", [Filters(), Filters(district=("Pishin", "Quetta"), hindrance=("no_followup",),
-                                                          scope=("Pishin", "Quetta", "Thatta"))],
-                         ids=["country", "districts+hindrance+scope"])
-def test_a_kept_table_reads_back_exactly_as_computed(db, filters):
+def test_a_kept_table_reads_back_exactly_as_computed(db):
     """Every default view, computed and kept, then read back: same columns, dtypes, values and
-    attrs (lists stay lists, the preview's row count stays)."""
+    attrs (lists stay lists, the preview's row count stays), under filters of every kind (the
+    unfiltered views are read back in the page test above)."""
     config = load_config()
+    filters = Filters(district=("Pishin", "Quetta"), hindrance=("no_followup",), scope=("Pishin", "Quetta", "Thatta"))
     for name, by in warm.default_views():
         first = result_store.stored_table(name, filters, by, db, config)  # not kept yet: computed
         kept = result_store.read_stored(db, version_id(db), result_store.table_key(name, filters, by, config))
