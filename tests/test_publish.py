@@ -221,7 +221,7 @@ def test_two_servers_serve_sessions_through_a_publish_without_errors(tmp_path):
     """benchmarks/load.py, short: 2 real servers, a few sessions, one publish mid-run."""
     out = tmp_path / "load.md"
     run = subprocess.run([sys.executable, "benchmarks/load.py", "--servers", "2", "--sessions", "4",
-                          "--seconds", "20", "--out", str(out), "--json"],
+                          "--seconds", "10", "--out", str(out), "--json"],
                          cwd=ROOT_DIR, capture_output=True, text=True, timeout=600,
                          env=os.environ | {"SUSTAIN_SALT": "load-test-salt"})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
