@@ -156,40 +156,49 @@ def _remove_unused_versions(current: Path, grace_seconds: float) -> None:
                 pass
 
 
+def is_kept(db: str | Path, version: str, key: dict) -> bool:
+    """A file is kept for `key` at `version` (without reading it)."""
+    return (_version_folder(db, version) / _file_name(key)).exists()
+
+
+def _kept_or_computed(db: str | Path, version: str | None, key: dict, config: Config, compute) -> pd.DataFrame:
+    """The table kept for `key` at `version` (None: the data's current one), else `compute(con)`
+    on a read-only connection, kept."""
+    version = version_id(db) if version is None else version
+    stored = read_stored(db, version, key)
+    if stored is not None:
+        return stored
+    with read_only(db) as con:
+        frame = compute(con)
+    write_stored(db, version, key, frame, config.publish.grace_seconds)
+    return frame
+
+
 def stored_table(name: str, filters: Filters, by: Sequence[str], db: str | Path, config: Config,
                  version: str | None = None) -> pd.DataFrame:
     """The table `TABLES[name](connection, filters, by, config)` at the data's current version:
     read from the store when kept, else computed and kept. `version` is the caller's
     `version_id(db)` when it keys its own cache on it (resolved before reading, so a key never
     names a newer version than the data it holds)."""
-    version = version_id(db) if version is None else version
-    key = table_key(name, filters, by, config)
-    stored = read_stored(db, version, key)
-    if stored is not None:
-        return stored
-    with read_only(db) as con:
-        frame = TABLES[name](con, filters, list(by), config)
-    write_stored(db, version, key, frame, config.publish.grace_seconds)
-    return frame
+    return _kept_or_computed(db, version, table_key(name, filters, by, config), config,
+                             lambda con: TABLES[name](con, filters, list(by), config))
 
 
 def stored_choices(db: str | Path, scope: tuple[str, ...] | None, config: Config,
                    version: str | None = None) -> dict[str, list[str]]:
     """The sidebar's roster choices for a viewer's `scope` (metrics.lookups.filter_choices), kept
-    like a table (at a million teachers they cost half a second, on every server's first page)."""
-    version = version_id(db) if version is None else version
-    key = table_key(CHOICES, Filters(scope=scope), (), config)
-    stored = read_stored(db, version, key)
-    if stored is not None:
-        values = stored.groupby("dimension", sort=False)["value"].agg(list)
-        return {name: values.get(name, []) for name in stored.attrs["dimensions"]}
-    with read_only(db) as con:
+    like a table, one row per dimension and value (at a million teachers they cost half a second,
+    on every server's first page)."""
+    def as_table(con) -> pd.DataFrame:
         choices = filter_choices(con, scope)
-    frame = pd.DataFrame([(name, value) for name, values in choices.items() for value in values],
-                         columns=["dimension", "value"])
-    frame.attrs["dimensions"] = list(choices)
-    write_stored(db, version, key, frame, config.publish.grace_seconds)
-    return choices
+        frame = pd.DataFrame([(name, value) for name, values in choices.items() for value in values],
+                             columns=["dimension", "value"])
+        frame.attrs["dimensions"] = list(choices)
+        return frame
+
+    table = _kept_or_computed(db, version, table_key(CHOICES, Filters(scope=scope), (), config), config, as_table)
+    values = table.groupby("dimension", sort=False)["value"].agg(list)
+    return {name: values.get(name, []) for name in table.attrs["dimensions"]}
 
 
 def stored_keys(db: str | Path, version: str | None = None) -> list[dict]:

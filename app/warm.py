@@ -23,16 +23,16 @@ from typing import Iterator
 import duckdb
 
 from metrics import Filters
-from metrics.lookups import config_choices, filter_choices
+from metrics.lookups import config_choices
 from sustain.config import Config, ConfigError, load_config
-from sustain.db import DatabaseMissing, DataRefreshing, SchemaMismatch, read_only, version_id
+from sustain.db import DatabaseMissing, DataRefreshing, SchemaMismatch, version_id
 from sustain.dimensions import sidebar_dimensions
 
 from app import access, result_store
 
 # Each page's indicator calls with its default widgets, as (name, by): the calls a page makes on
-# its first render, whatever the sidebar's filters. tests/test_warm.py checks this against the
-# pages themselves (run with AppTest), and benchmarks/scale.py times the pages from it.
+# its first render, whatever the sidebar's filters. tests/test_result_store.py checks this against
+# the pages themselves (run with AppTest), and benchmarks/scale.py times the pages from it.
 PAGE_VIEWS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "overview": (("retention", ("programme",)), ("hindrance_effect", ()), ("headline", ()),
                  ("retention", ("programme", "district")), ("import_ledger", ())),
@@ -61,14 +61,14 @@ def viewer_scopes(config: Config) -> list[tuple[str, ...] | None]:
     return sorted((s for s in scopes if s != ()), key=lambda s: (s is not None, s or ()))
 
 
-def places(con: duckdb.DuckDBPyConnection, config: Config, levels: tuple[str, ...],
-           factors: bool = False) -> Iterator[tuple[str, Filters]]:
+def places(db, config: Config, levels: tuple[str, ...], factors: bool = False,
+           version: str | None = None) -> Iterator[tuple[str, Filters]]:
     """(label, filters) of each place to warm: per viewer scope, the country, then each province,
-    then each district that scope can see; with `factors`, each place also with each single value
-    of each of FACTORS."""
+    then each district that scope can see (the sidebar's choices, kept in the store as the pages
+    read them); with `factors`, each place also with each single value of each of FACTORS."""
     for scope in viewer_scopes(config):
         seen_as = "" if scope is None else f" (as a viewer of {', '.join(scope)})"
-        choices = {**filter_choices(con, scope), **config_choices(config)}
+        choices = {**result_store.stored_choices(db, scope, config, version), **config_choices(config)}
         chosen = []
         if "country" in levels:
             chosen.append(("country", Filters(scope=scope)))
@@ -86,17 +86,13 @@ def places(con: duckdb.DuckDBPyConnection, config: Config, levels: tuple[str, ..
 def warm(db, config: Config, levels: tuple[str, ...] = LEVELS, factors: bool = False, out=sys.stdout) -> int:
     """Compute and keep the default views of every place; returns the number of failed views."""
     version = version_id(db)
-    with read_only(db) as con:
-        to_warm = list(places(con, config, levels, factors))
-    for scope in viewer_scopes(config):  # the sidebar's choices, on every page
-        result_store.stored_choices(db, scope, config, version)
+    to_warm = list(places(db, config, levels, factors, version))
     views = default_views()
     failed, total_started, total_computed = 0, time.perf_counter(), 0
     for label, filters in to_warm:
         started, computed = time.perf_counter(), 0
         for name, by in views:
-            key = result_store.table_key(name, filters, by, config)
-            if result_store.read_stored(db, version, key) is not None:
+            if result_store.is_kept(db, version, result_store.table_key(name, filters, by, config)):
                 continue
             try:
                 result_store.stored_table(name, filters, by, db, config, version)

@@ -59,26 +59,29 @@ def largest_districts(db: Path, n: int) -> list[str]:
             {"n": n}).fetchall()]
 
 
+def new_server_caches() -> None:
+    """Streamlit's caches emptied, as in another server process (the result store stays)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
 def time_page(page: str, districts: list[str], db: Path, timeout: float) -> dict:
     def fresh_session():
         return AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=timeout)
 
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    new_server_caches()
     shutil.rmtree(result_store.store_folder(db), ignore_errors=True)
     at = fresh_session()
     figures = {"first": timed(at.run)}
     if at.exception:
         raise RuntimeError(f"{page}: {at.exception[0].message}")
-    st.cache_data.clear()  # another server process: its own caches empty, the store shared
-    st.cache_resource.clear()
+    new_server_caches()
     figures["first_kept"] = timed(fresh_session().run)
     changes, kept, reruns = [], [], []
     for district in districts:
         changes.append(timed(lambda: at.multiselect(key="filter_district").set_value([district]).run()))
         reruns.append(timed(at.run))
-        st.cache_data.clear()
-        st.cache_resource.clear()
+        new_server_caches()
         kept.append(timed(at.run))
     figures.update(change=statistics.median(changes), change_kept=statistics.median(kept),
                    rerun=statistics.median(reruns))

@@ -137,11 +137,9 @@ def test_warm_keeps_every_default_view_of_each_place_once(db):
     assert sorted((k["name"], tuple(k["by"])) for k in keys) == sorted(warm.default_views() + [(result_store.CHOICES, ())])
     assert warm.warm(db, load_config(), ("country",), out=out) == 0
     assert out.getvalue().splitlines()[-1].startswith("warmed 1 places x 17 views: 0 tables computed in")
-    with read_only(db) as con:
-        labels = [label for label, _ in warm.places(con, load_config(), warm.LEVELS)]
+    labels = [label for label, _ in warm.places(db, load_config(), warm.LEVELS)]
     assert labels[:3] == ["country", "province Balochistan", "province Sindh"] and len(labels) == 9
-    with read_only(db) as con:
-        by_factor = list(warm.places(con, load_config(), ("country",), factors=True))
+    by_factor = list(warm.places(db, load_config(), ("country",), factors=True))
     config = load_config()
     with read_only(db) as con:
         values = {**filter_choices(con, None), **config_choices(config)}
@@ -154,8 +152,7 @@ def test_warm_keeps_every_default_view_of_each_place_once(db):
 def test_warm_takes_each_configured_viewers_scope(db, tmp_path):
     config = load_config(write_config(tmp_path, **{"access.users": {"officer": ["Quetta"], "manager": ["*"]}}))
     assert warm.viewer_scopes(config) == [None, ("Quetta",)]
-    with read_only(db) as con:
-        labels = [label for label, _ in warm.places(con, config, ("country", "district"))]
+    labels = [label for label, _ in warm.places(db, config, ("country", "district"))]
     assert "country (as a viewer of Quetta)" in labels and "district Quetta (as a viewer of Quetta)" in labels
     assert not any("Thatta" in label and "viewer" in label for label in labels)
 
