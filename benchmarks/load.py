@@ -184,13 +184,16 @@ async def publisher(config: Path, env: dict, at: float, published: dict) -> None
 
 
 async def drive(addresses: list[str], config: Path, env: dict, args) -> tuple[list[Session], dict, float]:
-    # warm each server's caches as its first visitor would, so the figures are of the shared cache
+    # warm each server's caches as its first visitor would, so the figures are of the shared cache;
+    # one server after the other: the first computes each view and keeps it in the result store
+    # beside the database, the others read it back (as servers behind one load balancer do)
     async def warm(address: str):
         async with websockets.connect(f"ws://{address}/_stcore/stream", subprotocols=["streamlit"],
                                       max_size=None) as ws:
             for page in PAGES:
                 await view(ws, page, 600)
-    await asyncio.gather(*(warm(a) for a in addresses))
+    for address in addresses:
+        await warm(address)
     sessions = [Session(n, addresses[n % len(addresses)]) for n in range(args.sessions)]
     started = time.monotonic()
     stop_at = started + args.seconds
