@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
@@ -81,8 +82,14 @@ def drill_values(values, current: str | None) -> tuple[list, str | None]:
 
 def listed_schools(schools: pd.DataFrame) -> pd.DataFrame:
     """The schools the table lists: the first SCHOOLS_LISTED of school_trends' order (strongest
-    evidence first); `ranking_caption` says when some are left out."""
-    return schools.head(SCHOOLS_LISTED)
+    evidence first); `ranking_caption` says when some are left out. Arrow list columns (as the
+    result store gives them) become lists of the listed rows only: Streamlit's table cannot convert a
+    slice of an Arrow list column."""
+    listed = schools.head(SCHOOLS_LISTED)
+    arrow_lists = {name: listed[name].tolist() for name, dtype in listed.dtypes.items()
+                   if isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype)}
+    return listed.assign(**{name: pd.Series(values, index=listed.index, dtype=object)
+                            for name, values in arrow_lists.items()})
 
 
 def school_label(row) -> str:
