@@ -20,6 +20,7 @@ from metrics.base import TOO_FEW
 from metrics.filters import BY_COLUMNS, Filters
 from metrics.lookups import config_choices
 from app import access, result_store
+from app.table_cache import TableCache
 # what the pages need from the layers below, so that a page imports the app layer only
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
 from metrics.planner import PLAN_HEAD_ROWS, SCORE_EXPLANATION  # noqa: F401
@@ -173,13 +174,19 @@ def _database_version() -> str:
     return version_id(database_path())
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
+@st.cache_resource
+def _table_cache() -> TableCache:
+    """The tables this process's sessions share, up to `publish.table_cache_mb` (other server
+    processes share the result store); emptied with Streamlit's resource caches."""
+    return TableCache(config().publish.table_cache_mb * 2**20)
+
+
 def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str, version: str) -> pd.DataFrame:
-    """This process's sessions share this cache; other server processes share the result store.
-    A resource cache, not st.cache_data: that one keeps a pickle and unpickles it on every hit
-    (0.9 s for the country's schools table at a million teachers); `indicator` hands each caller
-    its own copy instead (milliseconds), so no page can change the table another session reads."""
-    return result_store.stored_table(name, filters, by, db, config(), version)
+    """The shared table, not a copy: `indicator` hands each caller its own copy (milliseconds), so
+    no page can change the table another session reads. Not st.cache_data: that one keeps a pickle
+    and unpickles it on every hit (0.9 s for the country's schools table at a million teachers)."""
+    return _table_cache().get((name, filters, by, db, version),
+                              lambda: result_store.stored_table(name, filters, by, db, config(), version))
 
 
 def current_user() -> str | None:

@@ -156,6 +156,7 @@ class Publish(_Strict):
     enabled: bool = False
     keep_versions: int = Field(default=3, ge=1)          # the newest versions kept (the current one included)
     grace_seconds: float = Field(default=600, ge=0)      # an older version is removed this long after it was replaced
+    table_cache_mb: int = Field(default=2048, ge=0)     # tables each server process holds in memory (app/table_cache.py)
 
 
 class Config(_Strict):
