@@ -92,6 +92,12 @@ def listed_schools(schools: pd.DataFrame) -> pd.DataFrame:
                             for name, values in arrow_lists.items()})
 
 
+def school_names(schools: pd.DataFrame, codes: list) -> dict:
+    """school_id -> school_name of the schools `codes` (a box's choices), looked up for those only."""
+    chosen = schools[schools["school_id"].isin(codes)]
+    return dict(zip(chosen["school_id"], chosen["school_name"]))
+
+
 def school_label(row) -> str:
     """A school as the ranking names it: "GGHS Saranan (SCH-0417)"."""
     return f"{row['school_name']} ({row['school_id']})"
@@ -102,9 +108,10 @@ def ranking_caption(schools: pd.DataFrame, min_n: int) -> str:
     figures are hidden (a school's chance is still shown, rounded, for a small school: it is weighed
     against its district's schools, so it cannot be read back into its teachers' scores)."""
     judged = int((schools["persistence_class"] != TOO_FEW).sum())
-    figures = schools.loc[~schools["suppressed"]]
+    shown = ~schools["suppressed"]
     text = (t("Each school's retention rests on up to {n} observations of {teachers} teachers; ",
-              n=f"{int(figures['n'].max()):,}", teachers=f"{int(figures['teachers'].max()):,}") if len(figures) else "")
+              n=f"{int(schools.loc[shown, 'n'].max()):,}", teachers=f"{int(schools.loc[shown, 'teachers'].max()):,}")
+            if shown.any() else "")
     counts = dict(judged=f"{judged:,}", schools=f"{len(schools):,}", drawn=min(TOP_SCHOOLS, len(schools)))
     if len(schools) <= SCHOOLS_LISTED:
         text += t("{judged} of {schools} schools judged; the {drawn} with the strongest evidence are drawn (hover or "
@@ -142,10 +149,12 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
     top), bigger, outlined and named in bold. Hover names the school, its programme's retention at
     the round and its hindrances; each point carries its school_id first in customdata (a click
     chooses the school). Schools not observed at the round are not drawn."""
-    ranked = table[table["p_below_programme"].notna()]
-    shown = ranked.head(top)
-    if chosen is not None and chosen in set(ranked["school_id"]) and chosen not in set(shown["school_id"]):
-        shown = pd.concat([shown, ranked[ranked["school_id"] == chosen]])
+    # positions first, rows after: a country's table has 166,667 schools at 1M teachers
+    ranked = np.flatnonzero(table["p_below_programme"].notna().to_numpy())
+    shown = table.iloc[ranked[:top]]
+    if chosen is not None and chosen not in set(shown["school_id"]):
+        picked = ranked[table["school_id"].to_numpy()[ranked] == chosen]
+        shown = pd.concat([shown, table.iloc[picked]])
     position = {code: len(shown) - 1 - i for i, code in enumerate(shown["school_id"])}  # first on top
     figure = go.Figure()
     for kind in ("decaying", "uncertain", "persisting"):
@@ -171,11 +180,13 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
     for level, words, side in ((evidence, t("decaying →"), "right"), (1 - evidence, t("← persisting"), "left")):
         figure.add_vline(x=level, line_dash="dash", line_color="#555", annotation_text=words,
                          annotation_position=f"top {side}", layer="below")
-    for code, (_, row) in zip(shown["school_id"], shown.iterrows()):
-        figure.add_annotation(x=0, xref="paper", y=position[code] + 0.15, yref="y", showarrow=False,
-                              xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
-                              text=f"<b>{school_label(row)} ◀ {t('chosen')}</b>" if code == chosen else school_label(row),
-                              font=dict(size=12, color="#111" if code == chosen else "#333"))
+    # the names in one update: add_annotation copies every annotation so far on each call
+    figure.update_layout(annotations=[*figure.layout.annotations, *(
+        dict(x=0, xref="paper", y=position[code] + 0.15, yref="y", showarrow=False,
+             xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+             text=f"<b>{school_label(row)} ◀ {t('chosen')}</b>" if code == chosen else school_label(row),
+             font=dict(size=12, color="#111" if code == chosen else "#333"))
+        for code, (_, row) in zip(shown["school_id"], shown.iterrows()))])
     return _layout(figure, _title_lines(title),
                    xaxis=dict(title=None, tickformat=".0%", range=[-0.02, 1.02], side="top"),
                    yaxis=dict(title=None, showticklabels=False, range=[-0.5, len(shown) - 0.2], zeroline=False,

@@ -31,13 +31,13 @@ charts.show_answer(ui.answers.schools_answer(table, ui.answers.join_words(filter
                                              evidence=cfg.thresholds.class_evidence))
 
 # drill-down: each level's choices are the schools' values inside the levels above it
-names = dict(zip(table["school_id"], table["school_name"]))
 narrowed = filters
 for column, (level, key, title) in zip(st.columns(len(LEVELS)), LEVELS):
     # a country's schools are too many for one box: it then asks to narrow first (a link's school kept)
     values, too_many = charts_analysis.drill_values(ui.within(table, narrowed)[level].unique(),
                                                     st.session_state.get(key, st.query_params.get(key)))
     options = [ALL, *values]
+    names = charts_analysis.school_names(table, values) if level == "school_id" else {}
     if st.session_state.get(key, ALL) not in options:
         st.session_state[key] = ALL
     label = ((lambda v: ui.t(v) if v == ALL else f"{v} · {names.get(v, '')}") if level == "school_id"
