@@ -199,7 +199,10 @@ with practice_cutoffs as (
     select unnest($practice_codes) as practice, unnest($practice_cutoffs) as retained_at
 ),
 scoped as (
-    select * from model_visits
+    -- the scope's model_visits rows were just written in the stored order (district, school, teacher,
+    -- round), so their row ids are in that order: sorting by the row id keeps it without comparing
+    -- text (the order serves the zone maps only; the rows are the same in any order)
+    select *, rowid as visit_row from model_visits
     where $scope_all or teacher_key in (select teacher_key from model_scope)
 )
 select pv.submission_id, pv.teacher_key, pv.months, pv.visit_date, pv.days_since_end,
@@ -211,7 +214,7 @@ from scoped pv
 join visit_practices vp using (submission_id)
 join practice_cutoffs pc using (practice)
 where pv.teacher_status = 'present' and vp.score is not null
-order by pv.district, pv.school_id, pv.teacher_key, pv.months, vp.practice
+order by pv.visit_row, vp.practice
 """
 
 PERSON_PERIOD_SQL = f"""
