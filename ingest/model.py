@@ -224,6 +224,9 @@ with schedule as (
 ),
 scoped_visits as (
     select teacher_key, submission_id, months, hindrances,
+           school_id, cluster, district, province, school_type,
+           -- written just before in the stored order (district, school, teacher, round): see below
+           rowid as visit_row,
            lag(months) over (partition by teacher_key order by months) as months_prev,
            lag(hindrances) over (partition by teacher_key order by months) as hindrances_prev
     from model_visits
@@ -244,7 +247,7 @@ rounds as (
 followups as (
     -- a unit's observations after month 0 in sequence. Only observed rounds need it (every flag
     -- below is false at a round not observed), so the windows sort these rows, not every round's.
-    select teacher_key, practice, months, retained, school_id, cluster, district, province, school_type,
+    select teacher_key, practice, months, retained,
            -- rounds observed not retained before this one: the unit has left the risk set
            coalesce(sum(case when not retained then 1 else 0 end)
                     over (partition by teacher_key, practice order by months
@@ -255,15 +258,8 @@ followups as (
     where months > 0 and ($scope_all or teacher_key in (select teacher_key from model_scope))
 ),
 sequenced as (
-    select r.teacher_key, r.practice, r.months,
-           o.teacher_key is not null as observed,
-           o.retained, o.earlier_drops, o.last_observed, o.next_retained,
-           coalesce(o.school_id, r.school_id) as school_id,
-           coalesce(o.cluster, r.cluster) as cluster,
-           coalesce(o.district, r.district) as district,
-           coalesce(o.province, r.province) as province,
-           coalesce(o.school_type, r.school_type) as school_type,
-           {_columns('r')}, r.m0_submission
+    select r.*, o.teacher_key is not null as observed,
+           o.retained, o.earlier_drops, o.last_observed, o.next_retained
     from rounds r
     left join followups o
       on o.teacher_key = r.teacher_key and o.practice = r.practice and o.months = r.months
@@ -280,12 +276,20 @@ select s.teacher_key, s.practice, s.months,
        coalesce(v.hindrances, []::varchar[]) as hindrances_now,
        coalesce(v.hindrances_prev, []::varchar[]) as hindrances_prev,
        coalesce(m0.hindrances, []::varchar[]) as hindrances_m0,
-       s.school_id, s.cluster, s.district, s.province, s.school_type,
+       -- an observed round is where its visit was (the observation's place), else the unit's month-0 place
+       coalesce(case when s.observed then v.school_id end, s.school_id) as school_id,
+       coalesce(case when s.observed then v.cluster end, s.cluster) as cluster,
+       coalesce(case when s.observed then v.district end, s.district) as district,
+       coalesce(case when s.observed then v.province end, s.province) as province,
+       coalesce(case when s.observed then v.school_type end, s.school_type) as school_type,
        {_columns('s')}
 from sequenced s
 left join scoped_visits v on v.teacher_key = s.teacher_key and v.months = s.months
 left join scoped_visits m0 on m0.submission_id = s.m0_submission
-order by s.district, s.school_id, s.teacher_key, s.practice, s.months
+-- stored by district and school (zone maps): a row's place is its round's visit's or its month-0
+-- visit's, and the scope's model_visits rows were just written in that order, so their row ids
+-- sort the rows by district and school without comparing text
+order by case when s.observed then v.visit_row else m0.visit_row end, s.practice, s.months
 """
 
 
