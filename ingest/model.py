@@ -101,10 +101,13 @@ unit's unscored rounds lie at its month-0 school, one of them).
   are theirs alone, so the counts add up as in `rollup_cells`; across hindrances they do not. Their
   refresh scope is `pattern_hindrance_cells`'.
 
-Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
-per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
-country; an incremental refresh appends its teachers' rows after them (a full rebuild,
-`--rebuild-model`, orders everything again).
+Rows are written ordered by district and school, so that DuckDB's per-row-group min/max (zone
+maps) let a district's or a school's view skip the rest of the country; an incremental refresh
+appends its teachers' rows after them (a full rebuild, `--rebuild-model`, orders everything again).
+Within a school the order is the cheapest to produce, not a contract: `model_visits` by teacher and
+round; `model_observations` and `person_period` sort by the row id of the `model_visits` row whose
+place they take (written just before in that order: an integer sort, not five text keys), so a
+teacher's rows stay together; the cells by an integer place id numbered in district-and-school order.
 """
 from __future__ import annotations
 
