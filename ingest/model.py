@@ -119,8 +119,8 @@ import duckdb
 
 from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
-from sustain.dimensions import (CATALOGUE, HINDRANCE_GRAINS, MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis, rollup_grains,
-                                teacher_dimensions, teacher_select)
+from sustain.dimensions import (CATALOGUE, HINDRANCE_GRAINS, MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis,
+                                rollup_grains, teacher_dimensions, teacher_select)
 from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
@@ -323,6 +323,8 @@ order by teacher_key, practice
 # was most of the rollups' cost), and takes the place's columns back when its cells are written.
 # A place is the whole tuple, not the school: a school's district can change (the roster's history).
 PLACE_COLUMNS = tuple(d.name for d in CATALOGUE if d.level == "school")
+# place ids follow the cells' stored order, district then school (the other columns only break ties)
+_PLACE_TIES = [c for c in PLACE_COLUMNS if c not in ("district", "school_id")]
 _SAME_PLACE = " and ".join(f"s.{c} is not distinct from p.{c}" for c in PLACE_COLUMNS)
 
 
@@ -346,8 +348,7 @@ with places as (
     select distinct {_listed(PLACE_COLUMNS)} from person_period
     where $scope_all or school_id in (select school_id from rollup_scope)
 )
-select row_number() over (order by district, school_id, {_listed(c for c in PLACE_COLUMNS if c not in ("district", "school_id"))})
-           as place_id, *
+select row_number() over (order by district, school_id, {_listed(_PLACE_TIES)}) as place_id, *
 from places
 """
 
