@@ -101,10 +101,13 @@ unit's unscored rounds lie at its month-0 school, one of them).
   are theirs alone, so the counts add up as in `rollup_cells`; across hindrances they do not. Their
   refresh scope is `pattern_hindrance_cells`'.
 
-Rows are written ordered by district and school (then teacher, practice, round), so that DuckDB's
-per-row-group min/max (zone maps) let a district's or a school's view skip the rest of the
-country; an incremental refresh appends its teachers' rows after them (a full rebuild,
-`--rebuild-model`, orders everything again).
+Rows are written ordered by district and school, so that DuckDB's per-row-group min/max (zone
+maps) let a district's or a school's view skip the rest of the country; an incremental refresh
+appends its teachers' rows after them (a full rebuild, `--rebuild-model`, orders everything again).
+Within a school the order is the cheapest to produce, not a contract: `model_visits` by teacher and
+round; `model_observations` and `person_period` sort by the row id of the `model_visits` row whose
+place they take (written just before in that order: an integer sort, not five text keys), so a
+teacher's rows stay together; the cells by an integer place id numbered in district-and-school order.
 """
 from __future__ import annotations
 
@@ -116,8 +119,8 @@ import duckdb
 
 from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
-from sustain.dimensions import (HINDRANCE_GRAINS, MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis, rollup_grains,
-                                teacher_dimensions, teacher_select)
+from sustain.dimensions import (CATALOGUE, HINDRANCE_GRAINS, MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis,
+                                rollup_grains, teacher_dimensions, teacher_select)
 from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
@@ -199,7 +202,10 @@ with practice_cutoffs as (
     select unnest($practice_codes) as practice, unnest($practice_cutoffs) as retained_at
 ),
 scoped as (
-    select * from model_visits
+    -- the scope's model_visits rows were just written in the stored order (district, school, teacher,
+    -- round), so their row ids are in that order: sorting by the row id keeps it without comparing
+    -- text (the order serves the zone maps only; the rows are the same in any order)
+    select *, rowid as visit_row from model_visits
     where $scope_all or teacher_key in (select teacher_key from model_scope)
 )
 select pv.submission_id, pv.teacher_key, pv.months, pv.visit_date, pv.days_since_end,
@@ -211,7 +217,7 @@ from scoped pv
 join visit_practices vp using (submission_id)
 join practice_cutoffs pc using (practice)
 where pv.teacher_status = 'present' and vp.score is not null
-order by pv.district, pv.school_id, pv.teacher_key, pv.months, vp.practice
+order by pv.visit_row, vp.practice
 """
 
 PERSON_PERIOD_SQL = f"""
@@ -219,12 +225,12 @@ insert into person_period by name
 with schedule as (
     select unnest($schedule_months) as months
 ),
-scoped_observations as (
-    select * from model_observations
-    where $scope_all or teacher_key in (select teacher_key from model_scope)
-),
 scoped_visits as (
-    select *, lag(months) over (partition by teacher_key order by months) as months_prev,
+    select teacher_key, submission_id, months, hindrances,
+           school_id, cluster, district, province, school_type,
+           -- written just before in the stored order (district, school, teacher, round): see below
+           rowid as visit_row,
+           lag(months) over (partition by teacher_key order by months) as months_prev,
            lag(hindrances) over (partition by teacher_key order by months) as hindrances_prev
     from model_visits
     where $scope_all or teacher_key in (select teacher_key from model_scope)
@@ -233,38 +239,33 @@ units as (
     -- teacher-practices in use when the programme ended
     select teacher_key, practice, school_id, cluster, district, province, school_type,
            {_columns()}, submission_id as m0_submission
-    from scoped_observations
-    where months = 0 and retained
+    from model_observations
+    where months = 0 and retained and ($scope_all or teacher_key in (select teacher_key from model_scope))
 ),
 rounds as (
     select u.*, s.months
     from units u cross join schedule s
     where s.months > 0
 ),
-with_observation as (
-    select r.teacher_key, r.practice, r.months,
-           o.teacher_key is not null as observed,
-           o.retained,
-           coalesce(o.school_id, r.school_id) as school_id,
-           coalesce(o.cluster, r.cluster) as cluster,
-           coalesce(o.district, r.district) as district,
-           coalesce(o.province, r.province) as province,
-           coalesce(o.school_type, r.school_type) as school_type,
-           {_columns('r')}, r.m0_submission
-    from rounds r
-    left join scoped_observations o
-      on o.teacher_key = r.teacher_key and o.practice = r.practice and o.months = r.months
-),
-sequenced as (
-    select *,
+followups as (
+    -- a unit's observations after month 0 in sequence. Only observed rounds need it (every flag
+    -- below is false at a round not observed), so the windows sort these rows, not every round's.
+    select teacher_key, practice, months, retained,
            -- rounds observed not retained before this one: the unit has left the risk set
-           coalesce(sum(case when observed and not retained then 1 else 0 end)
+           coalesce(sum(case when not retained then 1 else 0 end)
                     over (partition by teacher_key, practice order by months
                           rows between unbounded preceding and 1 preceding), 0) as earlier_drops,
-           max(case when observed then months end)
-               over (partition by teacher_key, practice) as last_observed,
+           max(months) over (partition by teacher_key, practice) as last_observed,
            lead(retained ignore nulls) over (partition by teacher_key, practice order by months) as next_retained
-    from with_observation
+    from model_observations
+    where months > 0 and ($scope_all or teacher_key in (select teacher_key from model_scope))
+),
+sequenced as (
+    select r.*, o.teacher_key is not null as observed,
+           o.retained, o.earlier_drops, o.last_observed, o.next_retained
+    from rounds r
+    left join followups o
+      on o.teacher_key = r.teacher_key and o.practice = r.practice and o.months = r.months
 )
 select s.teacher_key, s.practice, s.months,
        s.observed,
@@ -278,12 +279,20 @@ select s.teacher_key, s.practice, s.months,
        coalesce(v.hindrances, []::varchar[]) as hindrances_now,
        coalesce(v.hindrances_prev, []::varchar[]) as hindrances_prev,
        coalesce(m0.hindrances, []::varchar[]) as hindrances_m0,
-       s.school_id, s.cluster, s.district, s.province, s.school_type,
+       -- an observed round is where its visit was (the observation's place), else the unit's month-0 place
+       coalesce(case when s.observed then v.school_id end, s.school_id) as school_id,
+       coalesce(case when s.observed then v.cluster end, s.cluster) as cluster,
+       coalesce(case when s.observed then v.district end, s.district) as district,
+       coalesce(case when s.observed then v.province end, s.province) as province,
+       coalesce(case when s.observed then v.school_type end, s.school_type) as school_type,
        {_columns('s')}
 from sequenced s
 left join scoped_visits v on v.teacher_key = s.teacher_key and v.months = s.months
 left join scoped_visits m0 on m0.submission_id = s.m0_submission
-order by s.district, s.school_id, s.teacher_key, s.practice, s.months
+-- stored by district and school (zone maps): a row's place is its round's visit's or its month-0
+-- visit's, and the scope's model_visits rows were just written in that order, so their row ids
+-- sort the rows by district and school without comparing text
+order by case when s.observed then v.visit_row else m0.visit_row end, s.practice, s.months
 """
 
 
@@ -307,171 +316,196 @@ select teacher_key, practice, pattern from unit_patterns
 order by teacher_key, practice
 """
 
-# the rows the rollups aggregate, of every school (`$scope_all`) or of those in temp table
-# `rollup_scope(school_id)`; the columns are the finest grain's
-_ROLLUP_COLUMNS = ", ".join(rollup_grains()["practice_teacher"])
+# The cells are built from temp tables of the scoped rows in which the school's place (the text
+# columns every grain keeps: province, district, cluster, school_id, school_type) is one integer,
+# `place_id`, numbered in the order the cells are stored (district, then school): each grain groups
+# and sorts integers and a few short codes instead of five text columns (grouping and sorting them
+# was most of the rollups' cost), and takes the place's columns back when its cells are written.
+# A place is the whole tuple, not the school: a school's district can change (the roster's history).
+PLACE_COLUMNS = tuple(d.name for d in CATALOGUE if d.level == "school")
+# place ids follow the cells' stored order, district then school (the other columns only break ties)
+_PLACE_TIES = [c for c in PLACE_COLUMNS if c not in ("district", "school_id")]
+_SAME_PLACE = " and ".join(f"s.{c} is not distinct from p.{c}" for c in PLACE_COLUMNS)
+
+
+def _unplaced(grain: str) -> list[str]:
+    """A grain's kept columns but the place's (`rollup_grains`: every grain keeps the place)."""
+    return [c for c in rollup_grains()[grain] if c not in PLACE_COLUMNS]
+
+
+def _listed(columns, alias: str = "") -> str:
+    return ", ".join(f"{alias}{c}" for c in columns)
+
+
+# the places of every school (`$scope_all`) or of those in temp table `rollup_scope(school_id)`:
+# every place a model row of these schools has
+ROLLUP_PLACES_SQL = f"""
+create or replace temp table rollup_places as
+with places as (
+    select distinct {_listed(PLACE_COLUMNS)} from model_observations
+    where $scope_all or school_id in (select school_id from rollup_scope)
+    union
+    select distinct {_listed(PLACE_COLUMNS)} from person_period
+    where $scope_all or school_id in (select school_id from rollup_scope)
+)
+select row_number() over (order by district, school_id, {_listed(_PLACE_TIES)}) as place_id, *
+from places
+"""
+
+# the rows the rollups aggregate, with the finest grain's columns (the place as `place_id`)
+_SOURCE_COLUMNS = _listed(rollup_grains()["practice_teacher"])
 ROLLUP_SOURCE_SQL = f"""
 create or replace temp table rollup_source as
-select 'prevalence' as measure, teacher_key, {_ROLLUP_COLUMNS}, retained
-from model_observations
-where $scope_all or school_id in (select school_id from rollup_scope)
-union all
-select 'retention', teacher_key, {_ROLLUP_COLUMNS}, retained
-from model_observations
-where months = 0 and retained and ($scope_all or school_id in (select school_id from rollup_scope))
-union all
-select 'retention', teacher_key, {_ROLLUP_COLUMNS}, retained
-from person_period
-where observed and ($scope_all or school_id in (select school_id from rollup_scope))
+with scoped as (
+    select 'prevalence' as measure, teacher_key, {_SOURCE_COLUMNS}, retained
+    from model_observations
+    where $scope_all or school_id in (select school_id from rollup_scope)
+    union all
+    select 'retention', teacher_key, {_SOURCE_COLUMNS}, retained
+    from model_observations
+    where months = 0 and retained and ($scope_all or school_id in (select school_id from rollup_scope))
+    union all
+    select 'retention', teacher_key, {_SOURCE_COLUMNS}, retained
+    from person_period
+    where observed and ($scope_all or school_id in (select school_id from rollup_scope))
+)
+select s.measure, s.teacher_key, p.place_id, {_listed(_unplaced("practice_teacher"), "s.")}, s.retained
+from scoped s join rollup_places p on {_SAME_PLACE}
+"""
+
+# retention's units not scored at a round, with their pattern (`unscored_cells`); an unscored row
+# lies at its unit's month-0 place, one of its teacher's observations
+ROLLUP_UNSCORED_SQL = f"""
+create or replace temp table rollup_unscored as
+select s.teacher_key, p.place_id, {_listed(_unplaced("practice_teacher"), "s.")}, u.pattern
+from person_period s
+join model_unit_patterns u using (teacher_key, practice)
+join rollup_places p on {_SAME_PLACE}
+where not s.observed and ($scope_all or s.school_id in (select school_id from rollup_scope))
+"""
+
+# the units (teacher-practices scored at month 0) with their pattern, by their month-0 cell
+# (`pattern_cells`): the month-0 observations among the prevalence rows
+_PATTERN_COLUMNS = [c for c in _unplaced("practice_teacher") if c != "months"]
+ROLLUP_UNITS_SQL = f"""
+create or replace temp table rollup_units as
+select s.teacher_key, s.place_id, {_listed(_PATTERN_COLUMNS, "s.")}, u.pattern
+from rollup_source s
+join model_unit_patterns u using (teacher_key, practice)
+where s.measure = 'prevalence' and s.months = 0
+"""
+
+# each teacher of the rows once per hindrance they reported at any placed visit (the rule of a
+# hindrance filter or group, `teacher_hindrances` in metrics/base.py); the teachers of the unscored
+# rows and of the units are among those of `rollup_source`
+ROLLUP_HINDRANCES_SQL = """
+create or replace temp table rollup_hindrances as
+select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
+where $scope_all or teacher_key in (select teacher_key from rollup_source)
+"""
+
+ROLLUP_TEMP_TABLES = ("rollup_places", "rollup_source", "rollup_unscored", "rollup_units", "rollup_hindrances",
+                      "rollup_fine_cells")
+
+
+def _write_cells(table: str, cells: str, leading: list[str], order: list[str], columns: list[str]) -> str:
+    """Insert into `table` the cells the query `cells` returns (with `place_id` and `columns`), with
+    their place's columns, in the stored order: `order`, then district and school (`place_id`'s).
+    `leading`: the select's first expressions (e.g. the grain)."""
+    return f"""
+insert into {table} by name
+with cells as ({cells})
+select {", ".join(leading)}, {_listed(PLACE_COLUMNS, "p.")}, {_listed(columns, "c.")}
+from cells c join rollup_places p using (place_id)
+order by {", ".join([*order, "c.place_id"])}
 """
 
 
-def _kept(grain: str) -> str:
-    return ", ".join(rollup_grains()[grain])
+_CELL_COUNTS = ["retained", "n", "teachers"]
 
 
-def _regrouped(coarse: str, fine: str) -> tuple[str, dict]:
-    """A grain that drops teacher-level columns from a finer one, summed from the finer grain's rows
-    just written (a teacher's columns are the same in all its rows, so its cells' teachers add up)."""
+def _rollup_cells(grain: str, cells: str) -> tuple[str, dict]:
+    return _write_cells("rollup_cells", cells, ["c.measure", "$grain as grain"], ["c.measure"],
+                        [*_unplaced(grain), *_CELL_COUNTS]), {"grain": grain}
+
+
+def _summed(coarse: str, rows: str) -> str:
+    """A grain's cells summed from a finer grain's `rows` (a teacher's columns are the same in all
+    its rows, so the cells' teachers add up when a grain drops teacher-level columns)."""
     return f"""
-insert into rollup_cells by name
-select measure, $grain as grain, {_kept(coarse)},
+select measure, place_id, {_listed(_unplaced(coarse))},
        sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers
-from rollup_cells
-where grain = $finer and ($scope_all or school_id in (select school_id from rollup_scope))
-group by all
-order by measure, district, school_id
-""", {"grain": coarse, "finer": fine}
+from {rows}
+group by all"""
 
 
 # The four grains from two passes over `rollup_source`. A source row is one teacher-practice-round
 # (of one measure), so at the grains that keep the practice each row is its own teacher in its cell;
 # at the grains that pool practices a teacher counts once per cell. The grains without the
-# teacher-level factors are sums of those with them.
-ROLLUP_SQL = [
-    (f"""
-insert into rollup_cells by name
-select measure, $grain as grain, {_kept('practice_teacher')},
-       count(*) filter (where retained) as retained, count(*) as n, count(*) as teachers
+# teacher-level factors are sums of those with them (the finer grain's cells are kept in
+# `rollup_fine_cells` meanwhile).
+def _rollup_pass(fine: str, coarse: str, teachers: str) -> list[tuple[str, dict]]:
+    fine_cells = f"""
+create or replace temp table rollup_fine_cells as
+select measure, place_id, {_listed(_unplaced(fine))},
+       count(*) filter (where retained) as retained, count(*) as n, {teachers} as teachers
 from rollup_source
-group by all
-order by measure, district, school_id
-""", {"grain": "practice_teacher"}),
-    _regrouped("practice", "practice_teacher"),
-    (f"""
-insert into rollup_cells by name
-select measure, $grain as grain, {_kept('teacher')},
-       count(*) filter (where retained) as retained, count(*) as n, count(distinct teacher_key) as teachers
-from rollup_source
-group by all
-order by measure, district, school_id
-""", {"grain": "teacher"}),
-    _regrouped("core", "teacher"),
-]
+group by all"""
+    return [(fine_cells, {}), _rollup_cells(fine, "select * from rollup_fine_cells"),
+            _rollup_cells(coarse, _summed(coarse, "rollup_fine_cells"))]
 
-# the grains of `unscored_cells`: those of the rollups that keep the practice, finest first (the
-# coarser one is summed from it)
+
+ROLLUP_SQL = [*_rollup_pass("practice_teacher", "practice", "count(*)"),
+              *_rollup_pass("teacher", "core", "count(distinct teacher_key)")]
+
+# the grains of `unscored_cells`: those of the rollups that keep the practice (each counts the
+# unscored rows of its cell)
 UNSCORED_GRAINS = [g for g in reversed(rollup_grains()) if "practice" in rollup_grains()[g]]
 UNSCORED_CELLS_SQL = [
-    (f"""
-insert into unscored_cells by name
-select $grain as grain, {", ".join(f"pp.{c}" for c in rollup_grains()[UNSCORED_GRAINS[0]])}, p.pattern,
-       count(*) as units
-from person_period pp
-join model_unit_patterns p using (teacher_key, practice)
-where not pp.observed and ($scope_all or pp.school_id in (select school_id from rollup_scope))
-group by all
-order by pp.district, pp.school_id
-""", {"grain": UNSCORED_GRAINS[0]}),
-    *[(f"""
-insert into unscored_cells by name
-select $grain as grain, {_kept(coarse)}, pattern, sum(units)::bigint as units
-from unscored_cells
-where grain = $finer and ($scope_all or school_id in (select school_id from rollup_scope))
-group by all
-order by district, school_id
-""", {"grain": coarse, "finer": UNSCORED_GRAINS[0]}) for coarse in UNSCORED_GRAINS[1:]],
+    (_write_cells("unscored_cells", f"""
+select place_id, {_listed(_unplaced(grain))}, pattern, count(*) as units
+from rollup_unscored
+group by all""", ["$grain as grain"], [], [*_unplaced(grain), "pattern", "units"]), {"grain": grain})
+    for grain in UNSCORED_GRAINS
 ]
 
+# the latent model's pattern counts of the units by their month-0 cell
+PATTERN_CELLS_SQL = _write_cells("pattern_cells", f"""
+select place_id, {_listed(_PATTERN_COLUMNS)}, pattern, count(*) as units
+from rollup_units
+group by all""", ["c.pattern"], [], [*_PATTERN_COLUMNS, "units"])
 
-# the latent model's pattern counts of the units (teacher-practices scored at month 0) of every
-# school (`$scope_all`) or of those in temp table `rollup_scope`, by their month-0 cell
-_PATTERN_COLUMNS = [c for c in rollup_grains()["practice_teacher"] if c != "months"]
-PATTERN_CELLS_SQL = f"""
-insert into pattern_cells by name
-select {", ".join(f"o.{c}" for c in _PATTERN_COLUMNS)}, p.pattern, count(*) as units
-from model_observations o
-join model_unit_patterns p using (teacher_key, practice)
-where o.months = 0 and ($scope_all or o.school_id in (select school_id from rollup_scope))
-group by all
-order by o.district, o.school_id
-"""
-
-# `pattern_cells` per hindrance: each unit once per hindrance its teacher reported at any placed
-# visit (the rule of a hindrance filter or group, `teacher_hindrances` in metrics/base.py)
-PATTERN_HINDRANCE_CELLS_SQL = f"""
-insert into pattern_hindrance_cells by name
-with month0_units as (
-    select * from model_observations
-    where months = 0 and ($scope_all or school_id in (select school_id from rollup_scope))
-),
-unit_hindrances as (
-    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
-    where $scope_all or teacher_key in (select teacher_key from month0_units)
-)
-select h.hindrance, {", ".join(f"o.{c}" for c in _PATTERN_COLUMNS)}, p.pattern, count(*) as units
-from month0_units o
-join model_unit_patterns p using (teacher_key, practice)
-join unit_hindrances h using (teacher_key)
-group by all
-order by h.hindrance, o.district, o.school_id
-"""
+# `pattern_cells` per hindrance: each unit once per hindrance its teacher reported
+PATTERN_HINDRANCE_CELLS_SQL = _write_cells("pattern_hindrance_cells", f"""
+select h.hindrance, u.place_id, {_listed(_PATTERN_COLUMNS, "u.")}, u.pattern, count(*) as units
+from rollup_units u
+join rollup_hindrances h using (teacher_key)
+group by all""", ["c.hindrance", "c.pattern"], ["c.hindrance"], [*_PATTERN_COLUMNS, "units"])
 
 
 # retention's cells per hindrance (`rollup_hindrance_cells`, `unscored_hindrance_cells`): each
-# row of a teacher once per hindrance the teacher reported at any placed visit (the rule of a
-# hindrance filter or group, `teacher_hindrances` in metrics/base.py), at HINDRANCE_GRAINS
-_SCOPED_TEACHER_HINDRANCES = """
-scoped_hindrances as (
-    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
-    where $scope_all or teacher_key in (select teacher_key from {rows})
-)"""
-
-
+# row of a teacher once per hindrance the teacher reported, at HINDRANCE_GRAINS
 def _hindrance_rollup(grain: str) -> tuple[str, dict]:
     # at a grain keeping the practice a source row is its own teacher in its cell (as ROLLUP_SQL)
     teachers = "count(*)" if "practice" in rollup_grains()[grain] else "count(distinct s.teacher_key)"
-    return f"""
-insert into rollup_hindrance_cells by name
-with {_SCOPED_TEACHER_HINDRANCES.format(rows="rollup_source")}
-select h.hindrance, s.measure, $grain as grain, {", ".join(f"s.{c}" for c in rollup_grains()[grain])},
+    return _write_cells("rollup_hindrance_cells", f"""
+select h.hindrance, s.measure, s.place_id, {_listed(_unplaced(grain), "s.")},
        count(*) filter (where s.retained) as retained, count(*) as n, {teachers} as teachers
 from rollup_source s
-join scoped_hindrances h using (teacher_key)
+join rollup_hindrances h using (teacher_key)
 where s.measure = 'retention'
-group by all
-order by h.hindrance, s.district, s.school_id
-""", {"grain": grain}
+group by all""", ["c.hindrance", "c.measure", "$grain as grain"], ["c.hindrance"],
+                        [*_unplaced(grain), *_CELL_COUNTS]), {"grain": grain}
 
 
 ROLLUP_HINDRANCE_SQL = [_hindrance_rollup(grain) for grain in HINDRANCE_GRAINS]
 UNSCORED_HINDRANCE_GRAIN = next(g for g in HINDRANCE_GRAINS if "practice" in rollup_grains()[g])
-UNSCORED_HINDRANCE_SQL = (f"""
-insert into unscored_hindrance_cells by name
-with unscored as (
-    select pp.teacher_key, {", ".join(f"pp.{c}" for c in rollup_grains()[UNSCORED_HINDRANCE_GRAIN])}, p.pattern
-    from person_period pp
-    join model_unit_patterns p using (teacher_key, practice)
-    where not pp.observed and ($scope_all or pp.school_id in (select school_id from rollup_scope))
-),
-{_SCOPED_TEACHER_HINDRANCES.format(rows="unscored").strip()}
-select h.hindrance, $grain as grain, {", ".join(f"u.{c}" for c in rollup_grains()[UNSCORED_HINDRANCE_GRAIN])},
-       u.pattern, count(*) as units
-from unscored u
-join scoped_hindrances h using (teacher_key)
-group by all
-order by h.hindrance, u.district, u.school_id
-""", {"grain": UNSCORED_HINDRANCE_GRAIN})
+UNSCORED_HINDRANCE_SQL = (_write_cells("unscored_hindrance_cells", f"""
+select h.hindrance, u.place_id, {_listed(_unplaced(UNSCORED_HINDRANCE_GRAIN), "u.")}, u.pattern, count(*) as units
+from rollup_unscored u
+join rollup_hindrances h using (teacher_key)
+group by all""", ["c.hindrance", "$grain as grain"], ["c.hindrance"],
+    [*_unplaced(UNSCORED_HINDRANCE_GRAIN), "pattern", "units"]), {"grain": UNSCORED_HINDRANCE_GRAIN})
 
 
 def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
@@ -483,12 +517,14 @@ def refresh_rollups(con: duckdb.DuckDBPyConnection, scope_all: bool) -> None:
             con.execute(f"delete from {table}")
         else:
             con.execute(f"delete from {table} where school_id in (select school_id from rollup_scope)")
-    execute(con, ROLLUP_SOURCE_SQL, {"scope_all": scope_all})
-    for sql, params in [*ROLLUP_SQL, *UNSCORED_CELLS_SQL, *ROLLUP_HINDRANCE_SQL, UNSCORED_HINDRANCE_SQL]:
-        execute(con, sql, params | {"scope_all": scope_all})
-    con.execute("drop table if exists rollup_source")
-    execute(con, PATTERN_CELLS_SQL, {"scope_all": scope_all})
-    execute(con, PATTERN_HINDRANCE_CELLS_SQL, {"scope_all": scope_all})
+    scope = {"scope_all": scope_all}
+    for sql in (ROLLUP_PLACES_SQL, ROLLUP_SOURCE_SQL, ROLLUP_UNSCORED_SQL, ROLLUP_UNITS_SQL, ROLLUP_HINDRANCES_SQL):
+        execute(con, sql, scope)
+    for sql, params in [*ROLLUP_SQL, *UNSCORED_CELLS_SQL, *ROLLUP_HINDRANCE_SQL, UNSCORED_HINDRANCE_SQL,
+                        (PATTERN_CELLS_SQL, {}), (PATTERN_HINDRANCE_CELLS_SQL, {})]:
+        execute(con, sql, params)
+    for table in ROLLUP_TEMP_TABLES:
+        con.execute(f"drop table if exists {table}")
 
 
 TOUCHED_SCHOOLS_SQL = """

@@ -6,6 +6,8 @@ an edit, a teacher leaving and a re-import, and the unit patterns and retention'
 hindrance stored at import are their definitions'; an import rewrites
 the cells of the schools it touched only, and they equal a full rebuild; a visit's scores and
 hindrances stay one row per pair without the primary keys migration 6 dropped."""
+import datetime as dt
+
 import duckdb
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ from metrics.registry import INDICATORS, TABLES
 from sustain.config import load_config
 from sustain.db import execute, open_for_writing
 from sustain.patterns import GONE, LEAVING_STATUSES, LEFT, unit_pattern_ctes
-from support import rows, teacher, visit, write_kobo, write_roster
+from support import END, rows, teacher, visit, write_kobo, write_roster
 
 # views read from the rollups (a grain is chosen), and some read from the rows (hindrance, two
 # practices pooled), each compared across both paths
@@ -391,3 +393,47 @@ def test_scores_and_hindrances_stay_one_row_per_pair_without_primary_keys(import
                            group by all having count(*) > 1""") == []
     assert rows(config, "select score from visit_practices where submission_id = 'T3-3' order by practice") == [
         (1,), (3,)]  # the edit's scores replaced the first version's
+
+
+# the cells' counts per place and round, and the same counts from the model's rows: every row is in
+# a cell of its own place (the place, not the school: a school moved by the roster has two)
+PLACE = "province, district, cluster, school_id, school_type"
+CELLS_BY_PLACE = {
+    "prevalence": f"select {PLACE}, months, sum(n) from rollup_cells where measure = 'prevalence' "
+                  f"and grain = 'practice_teacher' group by all order by all",
+    "retention": f"select {PLACE}, months, sum(n) from rollup_cells where measure = 'retention' "
+                 f"and grain = 'core' group by all order by all",
+    "unscored": f"select {PLACE}, months, sum(units) from unscored_cells where grain = 'practice' "
+                f"group by all order by all",
+    "units": f"select {PLACE}, sum(units) from pattern_cells group by all order by all",
+}
+ROWS_BY_PLACE = {
+    "prevalence": f"select {PLACE}, months, count(*) from model_observations group by all order by all",
+    "retention": f"""select {PLACE}, months, count(*) from (
+                         select {PLACE}, months from model_observations where months = 0 and retained
+                         union all select {PLACE}, months from person_period where observed)
+                     group by all order by all""",
+    "unscored": f"select {PLACE}, months, count(*) from person_period where not observed group by all order by all",
+    "units": f"select {PLACE}, count(*) from model_observations where months = 0 group by all order by all",
+}
+
+
+def test_the_cells_hold_every_row_at_its_place_when_a_school_moves_and_a_place_column_is_empty(
+        tmp_path, config_factory, load):
+    """The cells are grouped by a number standing for the place (ingest/model.py `rollup_places`):
+    a school moved by the roster from a past date, and a school without a school type, keep every
+    row in the right cell."""
+    config = config_factory(**{"thresholds.min_group_n": 1})
+    roster = [teacher("T1", "S1", school_type=""), teacher("T2", "S2"), teacher("T3", "S2", gender="male")]
+    load(config, write_roster(tmp_path / "roster.csv", roster))
+    load(config, write_kobo(tmp_path / "visits.csv", [
+        visit(f"{t}-{month}", t, school, month, scores=SCORES if month < 6 else LOWER)
+        for t, school in (("T1", "S1"), ("T2", "S2"), ("T3", "S2")) for month in (0, 3, 6, 12)]))
+    moved_from = (END["CBM"] + dt.timedelta(days=150)).isoformat()  # after month 3, before month 6
+    load(config, write_roster(tmp_path / "moved.csv", [
+        r | {"valid_from": moved_from} | ({"district": "Sanghar", "cluster": "SAN-C1"} if r["school_id"] == "S2" else {})
+        for r in roster]))
+    places = rows(config, "select distinct school_id, district, school_type from model_observations order by all")
+    assert places == [("S1", "Thatta", None), ("S2", "Sanghar", "primary"), ("S2", "Thatta", "primary")]
+    for name, sql in CELLS_BY_PLACE.items():
+        assert rows(config, sql) == rows(config, ROWS_BY_PLACE[name]), name
