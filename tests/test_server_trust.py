@@ -156,6 +156,7 @@ def test_server_defaults_for_deployment():
     settings = tomllib.loads((ROOT_DIR / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert settings["server"]["address"] == "localhost"
     assert settings["client"]["toolbarMode"] == "minimal"
+    assert settings["server"]["fileWatcherType"] == "none"  # no watcher thread, no module scan per rerun
     readme = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
     assert "--server.address 0.0.0.0" in readme and "toolbarMode" in readme
     dashboard = (ROOT_DIR / "dashboard.py").read_text(encoding="utf-8")
