@@ -268,6 +268,65 @@ def e_step(symbols: np.ndarray, group: np.ndarray, w: np.ndarray, q: np.ndarray,
     return out
 
 
+def _bounded(values: np.ndarray, fill: float, low: float, high: float) -> np.ndarray:
+    """`values` with NaN (0/0: nobody at risk) as `fill`, inside [low, high] (np.nan_to_num then
+    np.clip, in two ufuncs: the EM calls it four times an iteration)."""
+    return np.clip(np.where(np.isnan(values), fill, values), low, high)
+
+
+def _count_masks(symbols: np.ndarray) -> np.ndarray:
+    """(4 x P x K+1) of 0/1: the rounds a pattern was scored in use, scored, left at, and still
+    followed at (leaving and following counted from the first follow-up round): what the shared
+    emissions e and leave are re-estimated from."""
+    enrolled = symbols != GONE
+    left = symbols == LEFT
+    left[:, 0] = enrolled[:, 0] = False
+    return np.stack([symbols == IN_USE, np.isin(symbols, (IN_USE, NOT_IN_USE)), left, enrolled]).astype(float)
+
+
+def _em_counts(symbols, group, member, masks, w, q, p, e, leave):
+    """One E-step of `fit_hmm`, summed as its M-step needs it: (moves (B x G x K), at_u (B x G x K),
+    start_u (B x G), counted (B x 4 x 2: scored in use, scored, left, followed, per state), loglik
+    per unit). The same forward-backward as `e_step`, over arrays holding every round, with one
+    group sum per step (a Python loop over rounds and quantities cost more than the arithmetic
+    on a school's or district's few hundred patterns)."""
+    reps, n_patterns = w.shape
+    k = symbols.shape[1] - 1
+    month0, later = _emission_tables(e, leave)
+    b = np.empty((reps, n_patterns, k + 1, 2))
+    b[:, :, 0, :] = month0[:, symbols[:, 0], :]
+    b[:, :, 1:, :] = later[:, symbols[:, 1:], :]
+    qp = q[:, group, :]                                                  # (B, P, K)
+    pp = p[:, group]
+    alpha = np.empty_like(b)
+    alpha[:, :, 0, 0] = pp * b[:, :, 0, 0]
+    alpha[:, :, 0, 1] = (1 - pp) * b[:, :, 0, 1]
+    for j in range(1, k + 1):
+        u, a, move = alpha[:, :, j - 1, 0], alpha[:, :, j - 1, 1], qp[:, :, j - 1]
+        alpha[:, :, j, 0] = u * (1 - move) * b[:, :, j, 0]
+        alpha[:, :, j, 1] = (u * move + a) * b[:, :, j, 1]
+    likelihood = alpha[:, :, k, 0] + alpha[:, :, k, 1]
+    beta = np.empty_like(b)
+    beta[:, :, k, :] = 1.0
+    for j in range(k, 0, -1):
+        bu, ba = beta[:, :, j, 0] * b[:, :, j, 0], beta[:, :, j, 1] * b[:, :, j, 1]
+        beta[:, :, j - 1, 0] = (1 - qp[:, :, j - 1]) * bu + qp[:, :, j - 1] * ba
+        beta[:, :, j - 1, 1] = ba
+    positive = likelihood > 0
+    scale = np.where(positive, w / np.where(positive, likelihood, 1.0), 0.0)
+    gamma = alpha * beta * scale[:, :, None, None]                       # (B, P, K+1, 2)
+    per_pattern = np.empty((reps, n_patterns, 2 * k + 1))
+    per_pattern[:, :, :k] = alpha[:, :, :-1, 0] * qp * b[:, :, 1:, 1] * beta[:, :, 1:, 1] * scale[:, :, None]
+    per_pattern[:, :, k:2 * k] = gamma[:, :, :-1, 0]
+    per_pattern[:, :, 2 * k] = gamma[:, :, 0, 0]
+    # every quantity's group sums in one product: (G x P) @ (P x B(2K+1))
+    summed = np.asarray(member @ per_pattern.transpose(1, 0, 2).reshape(n_patterns, -1))
+    summed = summed.reshape(-1, reps, 2 * k + 1).transpose(1, 0, 2)      # (B, G, 2K+1)
+    counted = np.einsum("bpjs,mpj->bms", gamma, masks)
+    loglik = float(np.sum(w * np.log(np.where(positive, likelihood, 1.0))) / max(w.sum(), 1.0))
+    return summed[:, :, :k], summed[:, :, k:2 * k], summed[:, :, 2 * k], counted, loglik
+
+
 def _sum_by_group(values: np.ndarray, group, groups: int) -> np.ndarray:
     """(B x P) summed by the patterns' groups into (B x G); `group` is the patterns' group index
     or its (G x P) membership matrix (`_membership`, built once per fit)."""
@@ -299,21 +358,19 @@ def fit_hmm(symbols: np.ndarray, group: np.ndarray, weights: np.ndarray, groups:
     leave = np.broadcast_to(np.asarray(start.get("leave", START["leave"]), float), (reps, 2)).copy()
     member = _membership(group, groups)
     units = _sum_by_group(w, member, groups)
+    masks = _count_masks(symbols)
     previous, loglik, done = -np.inf, np.nan, 0
     for done in range(1, iterations + 1):
-        expected = e_step(symbols, group, w, q, p, e, leave)
-        loglik = float(expected["loglik"].sum() / max(w.sum(), 1.0))
+        moves, at_u, start_u, counted, loglik = _em_counts(symbols, group, member, masks, w, q, p, e, leave)
         with np.errstate(divide="ignore", invalid="ignore"):
-            for j in range(k):
-                at_u = _sum_by_group(expected["at_u"][j], member, groups)
-                q[:, :, j] = np.where(at_u > 0, _sum_by_group(expected["moves"][j], member, groups) / at_u, q[:, :, j])
-            p = np.where(units > 0, _sum_by_group(expected["start_u"], member, groups) / units, p)
-            e = expected["scored_in"].sum(axis=1) / expected["scored"].sum(axis=1)
-            leave = expected["left"].sum(axis=1) / expected["enrolled"].sum(axis=1)
-        q = np.clip(np.nan_to_num(q, nan=START["q"]), 0.0, 1.0 - EPS)
-        p = np.clip(np.nan_to_num(p, nan=START["p"]), EPS, 1.0)
-        e = np.clip(np.nan_to_num(e, nan=0.5), EPS, 1 - EPS)
-        leave = np.clip(np.nan_to_num(leave, nan=0.0), 0.0, 1 - EPS)
+            q = np.where(at_u > 0, moves / at_u, q)
+            p = np.where(units > 0, start_u / units, p)
+            e = counted[:, 0] / counted[:, 1]
+            leave = counted[:, 2] / counted[:, 3]
+        q = _bounded(q, START["q"], 0.0, 1.0 - EPS)
+        p = _bounded(p, START["p"], EPS, 1.0)
+        e = _bounded(e, 0.5, EPS, 1 - EPS)
+        leave = _bounded(leave, 0.0, 0.0, 1 - EPS)
         if abs(loglik - previous) < tolerance:
             break
         previous = loglik
