@@ -28,7 +28,7 @@ Estimand: S_g(t) = P(U at t | U at month 0) = prod_{j: t_j <= t} (1 - q_{g,j}), 
 teacher-practices truly in use at the programme's end still in use at t, over all of them (also
 those later unobserved or gone).
 
-Fit. Maximum likelihood by EM (Baum-Welch) on SUFFICIENT STATISTICS: DuckDB codes each unit's
+Fit. Maximum likelihood by EM (Baum-Welch, accelerated by SQUAREM) on SUFFICIENT STATISTICS: DuckDB codes each unit's
 sequence of round symbols as one integer (base 5: 0 after leaving, 1 not scored, 2 in use,
 3 not in use, 4 left at this round) and counts units per group, school and pattern; the
 likelihood depends on the data only through these counts, so the fit costs the same for 1,000
@@ -274,6 +274,18 @@ def _bounded(values: np.ndarray, fill: float, low: float, high: float) -> np.nda
     return np.clip(np.where(np.isnan(values), fill, values), low, high)
 
 
+def _within_bounds(state: tuple) -> tuple:
+    """(q, p, e, leave) inside the bounds every step keeps them in (NaN, from 0/0, as the start)."""
+    q, p, e, leave = state
+    return (_bounded(q, START["q"], 0.0, 1.0 - EPS), _bounded(p, START["p"], EPS, 1.0),
+            _bounded(e, 0.5, EPS, 1 - EPS), _bounded(leave, 0.0, 0.0, 1 - EPS))
+
+
+def _per_replicate(values: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """(B,) values shaped to broadcast against `like` (B x ...)."""
+    return values.reshape((-1,) + (1,) * (like.ndim - 1))
+
+
 def _count_masks(symbols: np.ndarray) -> np.ndarray:
     """(4 x P x K+1) of 0/1: the rounds a pattern was scored in use, scored, left at, and still
     followed at (leaving and following counted from the first follow-up round): what the shared
@@ -286,8 +298,8 @@ def _count_masks(symbols: np.ndarray) -> np.ndarray:
 
 def _em_counts(symbols, group, member, masks, w, q, p, e, leave):
     """One E-step of `fit_hmm`, summed as its M-step needs it: (moves (B x G x K), at_u (B x G x K),
-    start_u (B x G), counted (B x 4 x 2: scored in use, scored, left, followed, per state), loglik
-    per unit). The same forward-backward as `e_step`, over arrays holding every round, with one
+    start_u (B x G), counted (B x 4 x 2: scored in use, scored, left, followed, per state), the
+    log-likelihood (B)). The same forward-backward as `e_step`, over arrays holding every round, with one
     group sum per step (a Python loop over rounds and quantities cost more than the arithmetic
     on a school's or district's few hundred patterns)."""
     reps, n_patterns = w.shape
@@ -323,7 +335,7 @@ def _em_counts(symbols, group, member, masks, w, q, p, e, leave):
     summed = np.asarray(member @ per_pattern.transpose(1, 0, 2).reshape(n_patterns, -1))
     summed = summed.reshape(-1, reps, 2 * k + 1).transpose(1, 0, 2)      # (B, G, 2K+1)
     counted = np.einsum("bpjs,mpj->bms", gamma, masks)
-    loglik = float(np.sum(w * np.log(np.where(positive, likelihood, 1.0))) / max(w.sum(), 1.0))
+    loglik = np.sum(w * np.log(np.where(positive, likelihood, 1.0)), axis=1)
     return summed[:, :, :k], summed[:, :, k:2 * k], summed[:, :, 2 * k], counted, loglik
 
 
@@ -359,21 +371,61 @@ def fit_hmm(symbols: np.ndarray, group: np.ndarray, weights: np.ndarray, groups:
     member = _membership(group, groups)
     units = _sum_by_group(w, member, groups)
     masks = _count_masks(symbols)
-    previous, loglik, done = -np.inf, np.nan, 0
-    for done in range(1, iterations + 1):
+    total = max(w.sum(), 1.0)
+
+    def update(state):
+        """One EM step from `state`: (the next state, the log-likelihood per replicate at `state`)."""
+        q, p, e, leave = state
         moves, at_u, start_u, counted, loglik = _em_counts(symbols, group, member, masks, w, q, p, e, leave)
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.where(at_u > 0, moves / at_u, q)
             p = np.where(units > 0, start_u / units, p)
             e = counted[:, 0] / counted[:, 1]
             leave = counted[:, 2] / counted[:, 3]
-        q = _bounded(q, START["q"], 0.0, 1.0 - EPS)
-        p = _bounded(p, START["p"], EPS, 1.0)
-        e = _bounded(e, 0.5, EPS, 1 - EPS)
-        leave = _bounded(leave, 0.0, 0.0, 1 - EPS)
-        if abs(loglik - previous) < tolerance:
-            break
+        return _within_bounds((q, p, e, leave)), loglik
+
+    # SQUAREM (Varadhan & Roland 2008, scheme S3): two EM steps, then a step along their
+    # extrapolation, kept only where it does not lower the likelihood; the same maximum as plain EM
+    # in a fraction of the steps (plain EM took about 260 on a school's view). Stops, as plain EM
+    # did, at the first step whose log-likelihood per unit moved less than `tolerance`.
+    state, previous, loglik, done = (q, p, e, leave), -np.inf, np.nan, 0
+
+    def step(state):
+        nonlocal previous, loglik, done
+        following, per_replicate = update(state)
+        done += 1
+        loglik = float(per_replicate.sum() / total)
+        converged = abs(loglik - previous) < tolerance
         previous = loglik
+        return following, per_replicate, converged or done >= iterations
+
+    while True:
+        first, _, stop = step(state)
+        if stop:
+            state = first
+            break
+        second, at_first, stop = step(first)
+        if stop:
+            state = second
+            break
+        r = [a - b for a, b in zip(first, state)]
+        v = [c - 2 * a + b for c, a, b in zip(second, first, state)]
+        r_norm = np.sqrt(sum(np.square(x).reshape(reps, -1).sum(axis=1) for x in r))
+        v_norm = np.sqrt(sum(np.square(x).reshape(reps, -1).sum(axis=1) for x in v))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = np.minimum(np.where(v_norm > 0, -r_norm / v_norm, -1.0), -1.0)
+        jumped = _within_bounds(tuple(b - 2 * _per_replicate(alpha, x) * dr + _per_replicate(alpha ** 2, x) * dv
+                                      for b, dr, dv, x in zip(state, r, v, state)))
+        after_jump, at_jump, stop = step(jumped)
+        worse = ~(at_jump >= at_first)  # a lower likelihood, or not finite: that replicate steps from `second`
+        if worse.any() and not stop:
+            after_second, _, stop = step(second)
+            after_jump = tuple(np.where(_per_replicate(worse, x), s2, sj)
+                               for s2, sj, x in zip(after_second, after_jump, after_jump))
+        state = after_jump
+        if stop:
+            break
+    q, p, e, leave = state
     out = {"q": q, "p": p, "e": e, "leave": leave, "survival": survival_curves(q, units),
            "loglik": loglik, "iterations": done}
     if single:
