@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import hashlib
 import json
 import logging
@@ -100,7 +101,12 @@ def read_stored(db: str | Path, version: str, key: dict) -> pd.DataFrame | None:
     """The stored table for `key` at `version`, or None (not stored, or unreadable)."""
     path = _version_folder(db, version) / _file_name(key)
     try:
-        with pa.OSFile(str(path), "rb") as source:  # read into memory: nothing refers to the file after
+        # memory-mapped: the compressed buffers are decompressed straight from the page cache (a
+        # buffered read of the country's 24 MB schools table at a million teachers took 30-190 ms,
+        # the map 18 ms). A kept file is never written in place (`write_stored` replaces it whole),
+        # so a buffer left uncompressed and still mapped stays valid when the file is replaced or
+        # removed
+        with pa.memory_map(str(path), "r") as source:
             table = pa.ipc.open_file(source).read_all()
     except FileNotFoundError:
         return None
@@ -126,8 +132,17 @@ def _frame_of(table: pa.Table) -> pd.DataFrame:
         if pa.types.is_list(field.type) and pa.types.is_null(field.type.value_type):
             table = table.set_column(index, field.with_type(LIST_OF_NOTHING_AS),
                                      table.column(index).cast(LIST_OF_NOTHING_AS))
-    frame = table.to_pandas(types_mapper=lambda arrow_type: pd.ArrowDtype(arrow_type)
-                            if pa.types.is_list(arrow_type) else None)
+    # the text columns become one Python string per cell (about a million objects for that
+    # table): the cyclic garbage collector, which they would set off several times over the
+    # server's whole heap, waits until they are made (none of them can be part of a cycle)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        frame = table.to_pandas(types_mapper=lambda arrow_type: pd.ArrowDtype(arrow_type)
+                                if pa.types.is_list(arrow_type) else None)
+    finally:
+        if collecting:
+            gc.enable()
     frame.attrs.update(json.loads((table.schema.metadata or {}).get(ATTRS_FIELD, b"{}")))
     return frame
 
