@@ -143,7 +143,10 @@ def survival_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     does not need the schools (the latent model's; a national view has tens of thousands of schools)."""
     row_columns = ", ".join(ROW_COLUMNS)
     dims = filters.replace(months_min=None, months_max=None)
-    rows, params = filtered_rows(by, dims, relation="unit_rounds")
+    # filtered in each part: DuckDB pushed a filter on the union into the follow-up rows only, and
+    # read every month-0 row of the country for one school's view (3.9M rows at a million teachers)
+    month0_rows, params = filtered_rows(by, dims, relation="baseline")
+    later_rows, _ = filtered_rows(by, dims, relation="unit_periods")
     keys = select_list(by)
     if units_whole(by, dims):
         # every row of a unit is in its month-0 row's group: the group's units are its month-0
@@ -166,13 +169,10 @@ baseline as (
     from observations
     where months = 0 and retained
 ),
-unit_rounds as (
-    select * from baseline
-    union all by name
-    select * from unit_periods
-),
 shown as (
-    {rows}
+    {month0_rows}
+    union all by name
+    {later_rows}
 ),
 cells as (
     select {keys}{school}months, count(*) as at_risk, count(*) filter (where event) as events
