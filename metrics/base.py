@@ -98,8 +98,10 @@ def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observat
 
 # the school hierarchy, parent first: a level's groups are parts of every level above it
 HIERARCHY = ["province", "district", "cluster", "school_id"]
-# `SchoolHierarchy.of_schools`: the most schools looked up by name (more: the whole table is read)
+# `schools_of`: the most schools looked up by code (more: the whole table is read), and the
+# columns it may read
 SCHOOLS_LISTED = 20_000
+SCHOOL_COLUMNS = (*HIERARCHY, "school_name")
 
 
 class SchoolHierarchy:
@@ -121,19 +123,29 @@ class SchoolHierarchy:
         return self._con.execute(f"select {', '.join(chosen)} from schools").df()
 
     def of_schools(self, school_ids: Sequence[str]) -> pd.DataFrame:
-        """Every hierarchy column of these schools only (a district's or a school's table reads its
-        own schools' rows, not the country's: at a million teachers the whole table cost 40 ms and
-        its lookups 100 ms more per call); past SCHOOLS_LISTED schools, every school's."""
-        if len(school_ids) > SCHOOLS_LISTED:
-            return self[HIERARCHY]
-        return execute(self._con, f"""select {', '.join(HIERARCHY)} from schools
-where school_id in (select unnest($school_ids::varchar[]))""", {"school_ids": [str(s) for s in school_ids]}).df()
+        """Every hierarchy column of these schools only (`schools_of`)."""
+        return schools_of(self._con, school_ids, HIERARCHY)
 
     def pairs(self, child: str, parent: str) -> pd.DataFrame:
         """The distinct (child, parent) pairs, computed by DuckDB."""
         if child not in HIERARCHY or parent not in HIERARCHY:
             raise KeyError(f"not a hierarchy column: {child}, {parent}")
         return self._con.execute(f"select distinct {child}, {parent} from schools").df()
+
+
+def schools_of(con: duckdb.DuckDBPyConnection, school_ids: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """`columns` of the `schools` table (allow-listed: SCHOOL_COLUMNS) for these schools only: a
+    district's or a school's table reads its own schools' rows, not the country's (at a million
+    teachers the whole table cost 40 ms, and the lookups in it 100 ms more, per call); past
+    SCHOOLS_LISTED schools, every school's rows (a list that long costs more to bind than the scan)."""
+    unknown = [c for c in columns if c not in SCHOOL_COLUMNS]
+    if unknown:
+        raise KeyError(f"not a column of schools: {unknown}")
+    chosen = ", ".join(columns)
+    if len(school_ids) > SCHOOLS_LISTED:
+        return con.execute(f"select {chosen} from schools").df()
+    return execute(con, f"select {chosen} from schools where school_id in (select unnest($school_ids::varchar[]))",
+                   {"school_ids": [str(s) for s in school_ids]}).df()
 
 
 def school_hierarchy(con: duckdb.DuckDBPyConnection) -> SchoolHierarchy:

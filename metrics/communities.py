@@ -48,9 +48,10 @@ COP_BY = [c for c in BY_COLUMNS if c != "cluster"]
 COLUMNS = ["cop", "months", "rate", "retained", "n", "ci_low", "ci_high", "clusters", "teachers", "suppressed"]
 
 
-def cluster_cop_class(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, str]:
-    """cluster -> "active" / "inactive" (see the module docstring)."""
-    rates = cluster_meetings_per_month(con, config)
+def cluster_cop_class(con: duckdb.DuckDBPyConnection, config: Config, within: Filters | None = None) -> dict[str, str]:
+    """cluster -> "active" / "inactive" (see the module docstring); `within`: only the clusters of
+    those filters' places (`cluster_meetings_per_month`)."""
+    rates = cluster_meetings_per_month(con, config, within)
     return {cluster: ACTIVE if rate >= ACTIVE_MEETINGS_PER_MONTH else INACTIVE
             for cluster, rate in zip(rates["cluster"], rates["meetings_per_month"])}
 
@@ -61,7 +62,7 @@ def retention_by_cop(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     by = group_columns(by, COP_BY, always=["months"])
     keys = [c for c in by if c != "months"] + ["cop", "months"]
     values = [c for c in COLUMNS if c not in ("cop", "months")]
-    classes = cluster_cop_class(con, config)
+    classes = cluster_cop_class(con, config, filters)
     groups = [c for c in by if c != "months"]
     parts = []
     for cop in (ACTIVE, INACTIVE):

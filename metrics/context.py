@@ -67,16 +67,38 @@ from group_hindrances
     return frame[[*by, "hindrance", "rate", "n", "reported", "teachers", "suppressed"]]
 
 
-def _cluster_meetings_ctes(by_months: bool) -> str:
+ALL_CLUSTERS = "select distinct cluster from schools"
+
+
+def _view_clusters(filters: Filters | None) -> tuple[str, dict]:
+    """(a query of the clusters where the visits of these filters' places are placed, its
+    parameters): `ALL_CLUSTERS` when the filters name no place (province, district, cluster,
+    school, scope), so a country's view does not list them from its visits."""
+    if filters is None:
+        return ALL_CLUSTERS, {}
+    place = Filters(province=filters.province, district=filters.district, cluster=filters.cluster,
+                    school_id=filters.school_id, scope=filters.scope)
+    if place == Filters():
+        return ALL_CLUSTERS, {}
+    where, params = place.where("visit", alias="v")
+    return f"select distinct v.cluster from model_visits v where {where}", params
+
+
+def _cluster_meetings_ctes(by_months: bool, clusters: str = ALL_CLUSTERS) -> str:
     """The CTEs ending in `cluster_meetings`: each cluster's CoP meetings logged after its programme
     ended and the months elapsed, over one period from the end to the last round (or today,
-    whichever is first), or one period per round (since the previous round) when by months."""
+    whichever is first), or one period per round (since the previous round) when by months; for
+    the clusters the query `clusters` names (`chosen_clusters`), each over all its schools."""
     periods = ("select months, lag(months) over (order by months) as previous, months as upto from schedule"
                if by_months else "select null::integer as months, 0 as previous, max(months) as upto from schedule")
     return f"""
+chosen_clusters as (
+    {clusters}
+),
 cluster_end as (
     select sc.cluster, min(p.end_date) as end_date
     from schools sc join teachers t using (school_id) join programmes p using (programme)
+    where sc.cluster in (select cluster from chosen_clusters)
     group by sc.cluster
 ),
 periods as (
@@ -119,10 +141,11 @@ def cop_activity(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[
     by_months = "months" in by
     # the columns read below, so the visits shared by two CTEs are held narrow
     kept = [*by, *(c for c in ("cluster", "teacher_key", "cop_active") if c not in by)]
+    clusters, cluster_params = _view_clusters(filters)
     frame = query(con, config, f"""
 filtered as (
     select {", ".join(kept)} from ({rows}) where months > 0 and teacher_status = 'present'
-),{_cluster_meetings_ctes(by_months)},
+),{_cluster_meetings_ctes(by_months, clusters)},
 group_clusters as (
     select distinct {select_list(by)} cluster as group_cluster from filtered
 ),
@@ -142,24 +165,30 @@ group_visits as (
 )
 select {select_list(by, "v")} gm.meetings, gm.months_elapsed, v.active_share, v.n, v.teachers
 from group_visits v left join group_meetings gm using ({", ".join(by)})
-""", params | {"today": _today()})
+""", params | cluster_params | {"today": _today()})
     frame["meetings_per_month"] = _meetings_per_month(frame)
     frame = suppress(order_rows(frame, by), by, ["meetings_per_month", "active_share", "n", "meetings", "teachers"],
                      config.thresholds.min_group_n, n_column="teachers", hierarchy=school_hierarchy(con))
     return frame[[*by, "meetings_per_month", "active_share", "n", "meetings", "teachers", "suppressed"]]
 
 
-def cluster_meetings_per_month(con: duckdb.DuckDBPyConnection, config: Config) -> pd.DataFrame:
+def cluster_meetings_per_month(con: duckdb.DuckDBPyConnection, config: Config,
+                               within: Filters | None = None) -> pd.DataFrame:
     """`cop_activity`'s meetings_per_month by cluster, unfiltered and unsuppressed (cluster,
     meetings_per_month), for the clusters it has a row for (a follow-up visit after month 0 with
-    the teacher present) and a rate (months elapsed): the same CTEs, without counting the visits."""
-    frame = query(con, config, f"""{_cluster_meetings_ctes(False)},
+    the teacher present) and a rate (months elapsed): the same CTEs, without counting the visits.
+    `within`: only the clusters where visits in these filters' places (province, district,
+    cluster, school, scope) are placed, each still over all its schools: a school's view reads
+    its cluster's rows, not the country's."""
+    clusters, params = _view_clusters(within)
+    frame = query(con, config, f"""{_cluster_meetings_ctes(False, clusters)},
 followed_clusters as (
-    select distinct cluster from placed_visits where months > 0 and teacher_status = 'present'
+    select distinct cluster from placed_visits
+    where months > 0 and teacher_status = 'present' and cluster in (select cluster from chosen_clusters)
 )
 select f.cluster, cm.meetings, cm.months_elapsed
 from followed_clusters f join cluster_meetings cm using (cluster)
-""", {"today": _today()})
+""", params | {"today": _today()})
     frame["meetings_per_month"] = _meetings_per_month(frame)
     return frame.loc[frame["meetings_per_month"].notna(), ["cluster", "meetings_per_month"]].reset_index(drop=True)
 

@@ -22,7 +22,7 @@ from sustain.config import Config
 
 from sustain.db import execute
 
-from .base import (TOO_FEW, group_columns, group_ids, order_rows, query, school_hierarchy, select_list, suppress,
+from .base import (TOO_FEW, group_columns, group_ids, order_rows, query, school_hierarchy, schools_of, select_list, suppress,
                    suppress_by_school)
 from .filters import BY_COLUMNS, Filters
 from . import latent, rollups
@@ -682,7 +682,7 @@ def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[s
     its counts cannot be solved back from them.
     """
     frame = school_persistence(con, filters, by, config)
-    names = query(con, config, "names as (select school_id, school_name from schools)\nselect * from names")
+    names = schools_of(con, frame["school_id"].dropna().unique(), ["school_id", "school_name"])
     frame["school_name"] = frame["school_id"].map(names.set_index("school_id")["school_name"])
     return frame
 
