@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 
 from sustain.config import Config
-from sustain.db import (MEMORY_LIMIT, DatabaseUnwritable, execute, limit_threads, open_for_writing, quiet,
+from sustain.db import (MEMORY_LIMIT, READ_INSTANCE, DatabaseUnwritable, execute, limit_threads, open_for_writing, quiet,
                         storage_problem, wait_for_lock)
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
@@ -242,6 +242,7 @@ def _copy_database(source: Path, target: Path) -> None:
             quiet(con)
             limit_threads(con)
             # an import holding the real database is waited for, then reported as busy (no traceback)
+            READ_INSTANCE.detach_idle(source)  # one file, one attachment per process
             wait_for_lock(lambda: con.execute("attach ? as source (read_only)", [str(source)]), source)
             con.execute("copy from database source to scratch")
             con.execute("detach source")
