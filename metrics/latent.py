@@ -28,14 +28,13 @@ Estimand: S_g(t) = P(U at t | U at month 0) = prod_{j: t_j <= t} (1 - q_{g,j}), 
 teacher-practices truly in use at the programme's end still in use at t, over all of them (also
 those later unobserved or gone).
 
-Fit. Maximum likelihood by EM (Baum-Welch, accelerated by SQUAREM) on SUFFICIENT STATISTICS: DuckDB codes each unit's
-sequence of round symbols as one integer (base 5: 0 after leaving, 1 not scored, 2 in use,
-3 not in use, 4 left at this round) and counts units per group, school and pattern; the
-likelihood depends on the data only through these counts, so the fit costs the same for 1,000
-or 1,000,000 teachers (a few hundred patterns per group). Interval: percentile school bootstrap
-(`stats.school_bootstrap_weights`, seeded; the same replicates for every group shown): each
-replicate's pattern counts are W (replicates x schools) @ C (schools x patterns) and the model is
-refitted on them, started from the full-data estimate.
+Fit. Maximum likelihood by EM (Baum-Welch, accelerated by SQUAREM: `fit_hmm`) on SUFFICIENT
+STATISTICS: DuckDB codes each unit's sequence of round symbols as one integer (base 5: 0 after
+leaving, 1 not scored, 2 in use, 3 not in use, 4 left at this round) and counts units per group,
+school and pattern; the likelihood depends on the data only through these counts, so the fit costs
+the same for 1,000 or 1,000,000 teachers (a few hundred patterns per group). Interval: percentile
+of curves drawn from the estimate's cluster-robust sampling distribution (each group's logit
+hazards normal with the sandwich covariance by school, `robust_covariance`; seeded: `fit_view`).
 
 Identification rests on the absorbing assumption: a unit scored in use after a visit scored not
 in use must have been misscored once. A practice that truly comes back after a lapse is, to this
