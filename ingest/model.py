@@ -129,8 +129,21 @@ CELL_TABLES = ("rollup_cells", "unscored_cells", "pattern_cells", "pattern_hindr
                "rollup_hindrance_cells", "unscored_hindrance_cells")
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
 # (3: `pattern_cells`; 4: `model_unit_patterns` and `unscored_cells`, without the response classes;
-# 5: `pattern_hindrance_cells`; 6: `rollup_hindrance_cells`, `unscored_hindrance_cells`)
-MODEL_VERSION = 6
+# 5: `pattern_hindrance_cells`; 6: `rollup_hindrance_cells`, `unscored_hindrance_cells`;
+# 7: `model_teacher_hindrances`)
+MODEL_VERSION = 7
+# the model's tables of one row per teacher and something, rebuilt with the teacher's rows
+TEACHER_TABLES = ("model_unit_patterns", "model_teacher_hindrances")
+
+
+# each teacher with every hindrance any of their placed visits reported, once, in hindrance order
+# (a hindrance filter reads that hindrance's rows: DuckDB skips the others by their min and max)
+TEACHER_HINDRANCES_SQL = """
+insert into model_teacher_hindrances
+select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
+where $scope_all or teacher_key in (select teacher_key from model_scope)
+order by hindrance, teacher_key
+"""
 
 
 def _columns(alias: str = "") -> str:
@@ -566,7 +579,7 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
     full = teachers_sql is None or not model_is_current(con, config)
     if full:
         ensure_dimension_columns(con)
-        for table in (*MODEL_TABLES, "model_unit_patterns"):
+        for table in (*MODEL_TABLES, *TEACHER_TABLES):
             con.execute(f"delete from {table}")
     else:
         execute(con, f"create or replace temp table model_scope as select distinct teacher_key from ({teachers_sql})",
@@ -574,13 +587,13 @@ def refresh_model(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: 
         # the schools whose rollup cells change: where these teachers were observed, before and after
         con.execute("create or replace temp table rollup_scope (school_id varchar)")
         con.execute(TOUCHED_SCHOOLS_SQL)
-        for table in (*MODEL_TABLES, "model_unit_patterns"):
+        for table in (*MODEL_TABLES, *TEACHER_TABLES):
             con.execute(f"delete from {table} where teacher_key in (select teacher_key from model_scope)")
     if full:
         con.execute("create or replace temp table model_scope (teacher_key varchar)")
         con.execute("create or replace temp table rollup_scope (school_id varchar)")
     values = model_params(config) | {"scope_all": full}
-    for sql in (PLACED_VISITS_SQL, OBSERVATIONS_SQL, PERSON_PERIOD_SQL):
+    for sql in (PLACED_VISITS_SQL, TEACHER_HINDRANCES_SQL, OBSERVATIONS_SQL, PERSON_PERIOD_SQL):
         execute(con, sql, values)
     execute(con, UNIT_PATTERNS_SQL, {"scope_all": full, "leaving_statuses": LEAVING_STATUSES,
                                      "followup_months": sorted(m for m in config.schedule.months if m > 0)})

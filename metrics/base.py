@@ -6,7 +6,9 @@ Placement is done once, at import, by the analysis model (ingest/model.py docume
 - `placed_visits`: `model_visits`, one row per teacher and scheduled round;
 - `observations`: `model_observations`, one row per teacher, practice and round where the teacher
   was present and the practice was scored (`na` is missing, never 0), with `retained`;
-- `teacher_hindrances`: each teacher with every hindrance any of their placed visits reported;
+- `teacher_hindrances`: each teacher with every hindrance any of their placed visits reported
+  (`model_teacher_hindrances`, kept by the model: unnesting every visit's hindrances in the country
+  cost 200-270 ms a statement at a million teachers);
 - `observed_visit_practices`: placed visits with each practice scored at them, the visit-level
   relation used when a visit-level indicator is grouped or filtered by practice.
 """
@@ -38,7 +40,7 @@ schedule as (
     select unnest($schedule_months) as months
 ),
 teacher_hindrances as (
-    select distinct teacher_key, unnest(hindrances) as hindrance from model_visits
+    select teacher_key, hindrance from model_teacher_hindrances
 ),
 placed_visits as (
     select * exclude (hindrances) from model_visits

@@ -341,6 +341,12 @@ create table if not exists unscored_hindrance_cells (
     pattern bigint, units bigint
 );
 """),
+    (11, "each teacher's hindrances (ingest/model.py `model_teacher_hindrances`)", """
+-- each teacher with every hindrance any of their placed visits reported, once: what a hindrance
+-- filter keeps a teacher by (metrics/base.py `teacher_hindrances`), stored by hindrance so a
+-- filter reads one hindrance's rows; filled by the model build (the model version changed)
+create table if not exists model_teacher_hindrances (teacher_key varchar, hindrance varchar);
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -195,6 +195,10 @@ def test_an_import_rewrites_the_rollups_of_the_schools_it_touched_equal_to_a_ful
                         "order by all") == [("low_pay",), ("no_followup",)]
     patterns = rows(config, "select * from model_unit_patterns order by all")
     assert unscored and patterns
+    # each teacher's hindrances, kept for the hindrance filter: as their placed visits report them
+    teacher_hindrances = rows(config, "select * from model_teacher_hindrances order by all")
+    assert ("low_pay",) in {(h,) for _, h in teacher_hindrances}
+    assert teacher_hindrances == rows(config, TEACHER_HINDRANCES)
     assert rows(config, "select sum(n) from rollup_cells where measure = 'retention' and grain = 'core' "
                         "and school_id = 'S2' and months = 12") == [(1,)]  # group_work (teaching_aids: na)
     con = open_for_writing(config.database_path())
@@ -206,10 +210,13 @@ def test_an_import_rewrites_the_rollups_of_the_schools_it_touched_equal_to_a_ful
     assert rows(config, UNSCORED_CELLS) == unscored
     assert [rows(config, sql) for sql in HINDRANCE_CELLS] == per_hindrance
     assert rows(config, "select * from model_unit_patterns order by all") == patterns
+    assert rows(config, "select * from model_teacher_hindrances order by all") == teacher_hindrances
     assert MARK not in {r[0] for r in rows(config, "select teachers from rollup_cells where school_id = 'S1'")}
 
 
 PATTERN_CELLS = "select * from pattern_cells where school_id in ('S2', 'S3') order by all"
+# `model_teacher_hindrances` by its definition: every hindrance of each teacher's placed visits, once
+TEACHER_HINDRANCES = "select distinct teacher_key, unnest(hindrances) from model_visits order by all"
 
 
 def test_an_import_rewrites_the_pattern_counts_of_the_schools_it_touched_equal_to_a_full_rebuild(
@@ -324,6 +331,8 @@ def assert_retention_cells_equal_rows(config, monkeypatch):
         defined = execute(con, DEFINED_PATTERNS, {"followup_months": followup,
                                                   "leaving_statuses": LEAVING_STATUSES}).fetchall()
         assert con.execute("select * from model_unit_patterns order by all").fetchall() == defined
+        assert con.execute("select * from model_teacher_hindrances order by all").fetchall() == \
+            con.execute(TEACHER_HINDRANCES).fetchall()
         assert con.execute("select sum(units) from unscored_cells where months in "
                            "(select months from model_observations)").fetchone()[0] > 0
     finally:
