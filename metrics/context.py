@@ -14,7 +14,7 @@ import pandas as pd
 from sustain.config import Config
 from sustain.dimensions import teacher_select
 
-from .base import (filtered_rows, group_columns, hindrance_join, order_rows, query, school_hierarchy, select_list,
+from .base import (HIERARCHY, filtered_rows, group_columns, hindrance_join, order_rows, query, school_hierarchy, select_list,
                    suppress)
 from .filters import BY_COLUMNS, Filters
 
@@ -76,8 +76,7 @@ def _view_clusters(filters: Filters | None) -> tuple[str, dict]:
     school, scope), so a country's view does not list them from its visits."""
     if filters is None:
         return ALL_CLUSTERS, {}
-    place = Filters(province=filters.province, district=filters.district, cluster=filters.cluster,
-                    school_id=filters.school_id, scope=filters.scope)
+    place = Filters(**{level: getattr(filters, level) for level in HIERARCHY}, scope=filters.scope)
     if place == Filters():
         return ALL_CLUSTERS, {}
     where, params = place.where("visit", alias="v")

@@ -232,75 +232,21 @@ def e_step(symbols: np.ndarray, group: np.ndarray, w: np.ndarray, q: np.ndarray,
     at month 0), `in_use[j]` (in U at round j = 0..K; with w = 1, the posterior P(U at j | pattern)); per state (B x P x 2): `scored_in`, `scored`, `left`, `enrolled` (rounds where
     the unit was in that state and scored in use / scored / left / still followed); `loglik`
     (total, B)."""
-    reps, n_patterns = w.shape
     k = symbols.shape[1] - 1
-    month0, later = _emission_tables(e, leave)
-    b = [[month0[:, symbols[:, 0], s] for s in (0, 1)]]
-    b += [[later[:, symbols[:, j], s] for s in (0, 1)] for j in range(1, k + 1)]
-    qp = [q[:, group, j] for j in range(k)]
-    pp = p[:, group]
-    alpha = [[pp * b[0][0], (1 - pp) * b[0][1]]]
-    for j in range(1, k + 1):
-        u, a = alpha[-1]
-        alpha.append([u * (1 - qp[j - 1]) * b[j][0], (u * qp[j - 1] + a) * b[j][1]])
-    likelihood = alpha[k][0] + alpha[k][1]
-    beta = [None] * (k + 1)
-    beta[k] = [np.ones_like(likelihood), np.ones_like(likelihood)]
-    for j in range(k, 0, -1):
-        bu, ba = beta[j][0] * b[j][0], beta[j][1] * b[j][1]
-        beta[j - 1] = [(1 - qp[j - 1]) * bu + qp[j - 1] * ba, ba]
-    positive = likelihood > 0
-    scale = np.where(positive, w / np.where(positive, likelihood, 1.0), 0.0)
-    gamma = [[alpha[j][s] * beta[j][s] * scale for s in (0, 1)] for j in range(k + 1)]
-    out = {"moves": [alpha[j - 1][0] * qp[j - 1] * b[j][1] * beta[j][1] * scale for j in range(1, k + 1)],
-           "at_u": [gamma[j][0] for j in range(k)], "start_u": gamma[0][0],
-           "in_use": [gamma[j][0] for j in range(k + 1)],
-           "loglik": np.sum(w * np.log(np.where(positive, likelihood, 1.0)), axis=1)}
-    scored_in = (symbols == IN_USE)
-    scored = np.isin(symbols, (IN_USE, NOT_IN_USE))
-    left = (symbols == LEFT)
-    enrolled = (symbols != GONE)
-    left[:, 0] = enrolled[:, 0] = False
-    for name, mask in (("scored_in", scored_in), ("scored", scored), ("left", left), ("enrolled", enrolled)):
-        out[name] = np.stack([sum(np.where(mask[:, j], gamma[j][s], 0.0) for j in range(k + 1)) for s in (0, 1)],
+    gamma, moves, loglik = _forward_backward(symbols, group, w, q, p, e, leave)
+    out = {"moves": [moves[:, :, j] for j in range(k)], "at_u": [gamma[:, :, j, 0] for j in range(k)],
+           "start_u": gamma[:, :, 0, 0], "in_use": [gamma[:, :, j, 0] for j in range(k + 1)], "loglik": loglik}
+    for name, mask in zip(("scored_in", "scored", "left", "enrolled"), _count_masks(symbols)):
+        out[name] = np.stack([sum(np.where(mask[:, j], gamma[:, :, j, s], 0.0) for j in range(k + 1)) for s in (0, 1)],
                              axis=-1)
     return out
 
 
-def _bounded(values: np.ndarray, fill: float, low: float, high: float) -> np.ndarray:
-    """`values` with NaN (0/0: nobody at risk) as `fill`, inside [low, high] (np.nan_to_num then
-    np.clip, in two ufuncs: the EM calls it four times an iteration)."""
-    return np.clip(np.where(np.isnan(values), fill, values), low, high)
-
-
-def _within_bounds(state: tuple) -> tuple:
-    """(q, p, e, leave) inside the bounds every step keeps them in (NaN, from 0/0, as the start)."""
-    q, p, e, leave = state
-    return (_bounded(q, START["q"], 0.0, 1.0 - EPS), _bounded(p, START["p"], EPS, 1.0),
-            _bounded(e, 0.5, EPS, 1 - EPS), _bounded(leave, 0.0, 0.0, 1 - EPS))
-
-
-def _per_replicate(values: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """(B,) values shaped to broadcast against `like` (B x ...)."""
-    return values.reshape((-1,) + (1,) * (like.ndim - 1))
-
-
-def _count_masks(symbols: np.ndarray) -> np.ndarray:
-    """(4 x P x K+1) of 0/1: the rounds a pattern was scored in use, scored, left at, and still
-    followed at (leaving and following counted from the first follow-up round): what the shared
-    emissions e and leave are re-estimated from."""
-    enrolled = symbols != GONE
-    left = symbols == LEFT
-    left[:, 0] = enrolled[:, 0] = False
-    return np.stack([symbols == IN_USE, np.isin(symbols, (IN_USE, NOT_IN_USE)), left, enrolled]).astype(float)
-
-
-def _em_counts(symbols, group, member, masks, w, q, p, e, leave):
-    """One E-step of `fit_hmm`, summed as its M-step needs it: (moves (B x G x K), at_u (B x G x K),
-    start_u (B x G), counted (B x 4 x 2: scored in use, scored, left, followed, per state), the
-    log-likelihood (B)). The same forward-backward as `e_step`, over arrays holding every round, with one
-    group sum per step (a Python loop over rounds and quantities cost more than the arithmetic
-    on a school's or district's few hundred patterns)."""
+def _forward_backward(symbols, group, w, q, p, e, leave) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forward-backward pass of `e_step` and of `fit_hmm`'s steps, over arrays holding every
+    round (a Python loop over rounds and quantities cost more than the arithmetic on a school's or
+    district's few hundred patterns): (gamma (B x P x K+1 x 2): the units in each state at each
+    round, moves (B x P x K): the units moving U -> A in each interval, the log-likelihood (B))."""
     reps, n_patterns = w.shape
     k = symbols.shape[1] - 1
     month0, later = _emission_tables(e, leave)
@@ -325,16 +271,55 @@ def _em_counts(symbols, group, member, masks, w, q, p, e, leave):
         beta[:, :, j - 1, 1] = ba
     positive = likelihood > 0
     scale = np.where(positive, w / np.where(positive, likelihood, 1.0), 0.0)
-    gamma = alpha * beta * scale[:, :, None, None]                       # (B, P, K+1, 2)
+    gamma = alpha * beta * scale[:, :, None, None]
+    moves = alpha[:, :, :-1, 0] * qp * b[:, :, 1:, 1] * beta[:, :, 1:, 1] * scale[:, :, None]
+    loglik = np.sum(w * np.log(np.where(positive, likelihood, 1.0)), axis=1)
+    return gamma, moves, loglik
+
+
+def _bounded(values: np.ndarray, fill: float, low: float, high: float) -> np.ndarray:
+    """`values` with NaN (0/0: nobody at risk) as `fill`, inside [low, high] (np.nan_to_num then
+    np.clip, in two ufuncs: the EM calls it four times an iteration)."""
+    return np.clip(np.where(np.isnan(values), fill, values), low, high)
+
+
+def _within_bounds(state: tuple) -> tuple:
+    """(q, p, e, leave) inside the bounds every step keeps them in (NaN, from 0/0, as the start)."""
+    q, p, e, leave = state
+    return (_bounded(q, START["q"], 0.0, 1.0 - EPS), _bounded(p, START["p"], EPS, 1.0),
+            _bounded(e, 0.5, EPS, 1 - EPS), _bounded(leave, 0.0, 0.0, 1 - EPS))
+
+
+def _per_replicate(values: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """(B,) values shaped to broadcast against `like` (B x ...)."""
+    return values.reshape((-1,) + (1,) * (like.ndim - 1))
+
+
+def _count_masks(symbols: np.ndarray) -> np.ndarray:
+    """(4 x P x K+1) booleans: the rounds a pattern was scored in use, scored, left at, and still
+    followed at (leaving and following counted from the first follow-up round): what the shared
+    emissions e and leave are re-estimated from."""
+    enrolled = symbols != GONE
+    left = symbols == LEFT
+    left[:, 0] = enrolled[:, 0] = False
+    return np.stack([symbols == IN_USE, np.isin(symbols, (IN_USE, NOT_IN_USE)), left, enrolled])
+
+
+def _em_counts(symbols, group, member, masks, w, q, p, e, leave):
+    """One E-step of `fit_hmm`, summed as its M-step needs it: (moves (B x G x K), at_u (B x G x K),
+    start_u (B x G), counted (B x 4 x 2: scored in use, scored, left, followed, per state), the
+    log-likelihood (B)), with one group sum per step; `masks`: `_count_masks` as numbers."""
+    reps, n_patterns = w.shape
+    k = symbols.shape[1] - 1
+    gamma, moves, loglik = _forward_backward(symbols, group, w, q, p, e, leave)
     per_pattern = np.empty((reps, n_patterns, 2 * k + 1))
-    per_pattern[:, :, :k] = alpha[:, :, :-1, 0] * qp * b[:, :, 1:, 1] * beta[:, :, 1:, 1] * scale[:, :, None]
+    per_pattern[:, :, :k] = moves
     per_pattern[:, :, k:2 * k] = gamma[:, :, :-1, 0]
     per_pattern[:, :, 2 * k] = gamma[:, :, 0, 0]
     # every quantity's group sums in one product: (G x P) @ (P x B(2K+1))
     summed = np.asarray(member @ per_pattern.transpose(1, 0, 2).reshape(n_patterns, -1))
     summed = summed.reshape(-1, reps, 2 * k + 1).transpose(1, 0, 2)      # (B, G, 2K+1)
     counted = np.einsum("bpjs,mpj->bms", gamma, masks)
-    loglik = np.sum(w * np.log(np.where(positive, likelihood, 1.0)), axis=1)
     return summed[:, :, :k], summed[:, :, k:2 * k], summed[:, :, 2 * k], counted, loglik
 
 
@@ -369,7 +354,7 @@ def fit_hmm(symbols: np.ndarray, group: np.ndarray, weights: np.ndarray, groups:
     leave = np.broadcast_to(np.asarray(start.get("leave", START["leave"]), float), (reps, 2)).copy()
     member = _membership(group, groups)
     units = _sum_by_group(w, member, groups)
-    masks = _count_masks(symbols)
+    masks = _count_masks(symbols).astype(float)
     total = max(w.sum(), 1.0)
 
     def update(state):
