@@ -203,11 +203,12 @@ def tidy_ctes(filters: Filters, config: Config, upto: str | None = None,
     # the scored rows of the filtered visits' place and rounds: a scored row carries its visit's
     # columns (the analysis model copies them), so a district's visits are tested on its rows only
     place, place_params = filters.replace(practice=(), hindrance=()).where("visit")
-    # every table joined here is read for those teachers only: each row names its visit's teacher
-    # (so DuckDB joins a few rows, not every visit of the country)
-    # (and a row's placed visit is in the view's place: the model's rows carry their visit's place)
+    # the model's tables joined here are read for the view's place only (a row's placed visit is in
+    # it: the model's rows carry their visit's place) and, with `upto`, for those teachers only, so
+    # DuckDB joins a few rows, not every visit of the country; `visits` is joined for the sources
+    # of a whole export only (the preview looks its rows' up by submission)
     of_teachers = {"model_observations": f"(select * from model_observations where {place})",
-                   "model_visits": f"(select * from model_visits where {place})", "visits": "visits"}
+                   "model_visits": f"(select * from model_visits where {place})"}
     params = params | place_params
     if upto is not None:
         observed, visits = (f"select * from ({rows}) where teacher_key <= $tidy_upto" for rows in (observed, visits))
@@ -223,7 +224,7 @@ def tidy_ctes(filters: Filters, config: Config, upto: str | None = None,
     outer = ", ".join(
         f"case when mv.teacher_status = 'present' then list_contains(mv.hindrances, ${codes[c]}) end as {c}"
         if c in codes else f"{from_visit.get(c, 'r.' + c)} as {c}" for c in tidy_columns(config))
-    visits_join = f"\n    join {of_teachers['visits']} v on v.submission_id = r.submission_id" if sources else ""
+    visits_join = "\n    join visits v on v.submission_id = r.submission_id" if sources else ""
     submission = "" if sources else ", r.submission_id as submission_id"
     return f"""
 filtered as (
