@@ -690,6 +690,15 @@ def read_only(path: str | Path, retry_seconds: float = 3.0):
 MEMORY_LIMIT = "2GB"
 
 
+@dataclass
+class _Attachment:
+    """A file `ReadInstance` has attached: its alias, the queries reading it now, and since when
+    none has (0.0: in use, or no expiry timer pending)."""
+    alias: str
+    readers: int = 0
+    idle_since: float = 0.0
+
+
 class ReadInstance:
     """One in-memory DuckDB instance per process through which every read-only query runs: a
     database file is ATTACHed read-only while some query of this process reads it and DETACHed
@@ -705,7 +714,7 @@ class ReadInstance:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hub: duckdb.DuckDBPyConnection | None = None
-        self._attached: dict[str, list] = {}  # resolved path -> [alias, readers]
+        self._attached: dict[str, _Attachment] = {}  # by resolved path
 
     def open(self, path: Path) -> duckdb.DuckDBPyConnection:
         key = str(path)
@@ -724,12 +733,12 @@ class ReadInstance:
             if entry is None:
                 alias = f"db_{uuid.uuid4().hex[:12]}"
                 self._hub.execute(f"attach ? as {alias} (read_only)", [key])  # alias: ours, not the user's
-                entry = self._attached[key] = [alias, 0, 0.0]
-            entry[1] += 1
+                entry = self._attached[key] = _Attachment(alias)
+            entry.readers += 1
             cursor = self._hub.cursor()
         try:
             quiet(cursor)
-            cursor.execute(f"use {entry[0]}")
+            cursor.execute(f"use {entry.alias}")
         except BaseException:
             cursor.close()
             self.release(path)
@@ -742,14 +751,14 @@ class ReadInstance:
         key = str(path)
         with self._lock:
             entry = self._attached[key]
-            entry[1] -= 1
-            if entry[1] > 0:
+            entry.readers -= 1
+            if entry.readers > 0:
                 return
             if KEEP_ATTACHED_SECONDS <= 0 or import_waiting(path):
                 self._detach(key)
                 return
-            first_idle = entry[2] == 0.0
-            entry[2] = time.monotonic()
+            first_idle = entry.idle_since == 0.0
+            entry.idle_since = time.monotonic()
         if first_idle:
             self._expire_later(key, KEEP_ATTACHED_SECONDS)
 
@@ -762,12 +771,12 @@ class ReadInstance:
         """Detach `key` when it has been idle for KEEP_ATTACHED_SECONDS (else look again then)."""
         with self._lock:
             entry = self._attached.get(key)
-            if entry is None or entry[2] == 0.0:
+            if entry is None or entry.idle_since == 0.0:
                 return
-            if entry[1] > 0:  # in use again: its last reader starts the next wait
-                entry[2] = 0.0
+            if entry.readers > 0:  # in use again: its last reader starts the next wait
+                entry.idle_since = 0.0
                 return
-            left = entry[2] + KEEP_ATTACHED_SECONDS - time.monotonic()
+            left = entry.idle_since + KEEP_ATTACHED_SECONDS - time.monotonic()
             if left <= 0:
                 self._detach(key)
                 return
@@ -777,12 +786,11 @@ class ReadInstance:
         """Detach `path` (None: every file) where no query reads it: before this process writes
         it, or when a writer in another process is waiting for it."""
         with self._lock:
-            for key in [k for k, e in self._attached.items() if e[1] == 0 and (path is None or k == str(path))]:
+            for key in [k for k, e in self._attached.items() if e.readers == 0 and (path is None or k == str(path))]:
                 self._detach(key)
 
     def _detach(self, key: str) -> None:
-        entry = self._attached.pop(key)
-        self._hub.execute(f"detach {entry[0]}")
+        self._hub.execute(f"detach {self._attached.pop(key).alias}")
 
 
 READ_INSTANCE = ReadInstance()
