@@ -47,6 +47,7 @@ import yaml  # noqa: E402
 from app import result_store  # noqa: E402
 from app.warm import PAGE_VIEWS  # noqa: E402
 from metrics import Filters  # noqa: E402
+from metrics.indicators import retention_counts  # noqa: E402
 from metrics.registry import TABLES  # noqa: E402
 from sustain.config import load_config  # noqa: E402
 from sustain.db import read_only, version_id  # noqa: E402
@@ -57,6 +58,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 # pages by tests/test_result_store.py), and the Districts page with a school chosen
 PAGES = list(PAGE_VIEWS.items()) + [("districts: a school's teachers", (("teacher_practices", ()),))]
 LIKE_FOR_LIKE = "survival life table, first-drop rule (the baselines' rule)"
+COUNTS_LIKE_FOR_LIKE = "retention counts by district by round (the baselines' aggregate)"
 TARGET_MS = {100_000: 100, 1_000_000: 250}
 
 
@@ -241,6 +243,13 @@ select months, at_risk, event from person_period""").df()
                 lambda: TABLES["survival"](view, Filters(), [], config),
                 lambda: con.execute(LIFE_TABLE_SQL).fetchall(),
                 lambda: pandas_life_table(units)),
+            # like for like: the baselines compute the observed counts (retained, n, distinct teachers
+            # per district and round); the indicator layer's function for them is retention_counts,
+            # which the retention indicator's as-scored estimate and interval are built on
+            COUNTS_LIKE_FOR_LIKE: (
+                lambda: retention_counts(view, Filters(), ["district", "months"], config),
+                lambda: con.execute(RETENTION_SQL).fetchall(),
+                lambda: pandas_retention(followed)),
             # like for like: the baselines' life table is the first-drop rule's; the default
             # (latent) rule also fits the latent model, which neither baseline does
             LIKE_FOR_LIKE: (

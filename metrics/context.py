@@ -204,14 +204,8 @@ def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     per_practice = "practice" in by or bool(filters.practice)
     units = "expected_practices" if per_practice else "expected_teachers"
     # a hindrance filter keeps the teachers who reported one at any placed visit (`Filters.where`'s
-    # rule), read here from the one pass over each teacher's visits rather than `teacher_hindrances`
-    by_teacher_hindrance = bool(filters.hindrance) and "hindrance" not in by
-    kept = filters.replace(hindrance=()) if by_teacher_hindrance else filters
-    where, params = kept.where("practice" if per_practice else "visit", hindrance_rows="hindrance" in by)
-    reported = "true"
-    if by_teacher_hindrance:
-        reported = "coalesce(bool_or(list_has_any(hindrances, $coverage_hindrances)), false)"
-        where, params = f"{where} and r.reported_chosen", params | {"coverage_hindrances": list(filters.hindrance)}
+    # rule, read from the model's `teacher_hindrances`)
+    where, params = filters.where("practice" if per_practice else "visit", hindrance_rows="hindrance" in by)
     # a group holds each teacher once per round (and hindrance, when grouped by it): the roster has
     # one row per teacher, the schedule one per round; not so for teacher-practices (unless by practice)
     teachers = ("count(distinct teacher_key)" if per_practice and "practice" not in by
@@ -220,15 +214,13 @@ def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
 teacher_visits as (
     -- each teacher's placed rounds (one visit a round) and the first round recorded as gone
     select teacher_key, list(months) as visited_rounds,
-           min(months) filter (where teacher_status in ('left', 'transferred')) as gone_at,
-           {reported} as reported_chosen
+           min(months) filter (where teacher_status in ('left', 'transferred')) as gone_at
     from model_visits
     group by teacher_key
 ),
 roster as (
     select t.teacher_key, {teacher_select("t")}, t.school_id,
-           sc.cluster, sc.district, sc.province, sc.school_type, tv.visited_rounds, tv.gone_at,
-           coalesce(tv.reported_chosen, false) as reported_chosen
+           sc.cluster, sc.district, sc.province, sc.school_type, tv.visited_rounds, tv.gone_at
     from teachers t
     join schools sc using (school_id)
     left join teacher_visits tv using (teacher_key)

@@ -27,12 +27,10 @@ from .base import (TOO_FEW, group_columns, group_ids, order_rows, query, school_
 from .filters import BY_COLUMNS, Filters
 from . import latent, rollups
 from .indicators import retention_counts, retention_round_totals
-from .stats import percentile_interval, replicate_totals, school_bootstrap_weights
+from .stats import MIN_SCHOOLS_INTERVAL, percentile_interval, replicate_totals, school_bootstrap_weights
 
 HALF = 0.5
 HALF_LIFE_BY = [c for c in BY_COLUMNS if c != "months"]
-# the school bootstrap needs this many schools; with fewer the interval is left blank (said in `note`)
-MIN_SCHOOLS_INTERVAL = 5
 # a model with an intercept and a slope needs two rounds after month 0
 MIN_ROUNDS_DECAY = 2
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .stats import MIN_SCHOOLS_INTERVAL
+
 
 @dataclass(frozen=True)
 class Definition:
@@ -59,7 +61,8 @@ DEFINITIONS: dict[str, Definition] = {
         "round given the state), fitted by maximum likelihood (EM) on the counts of units' score sequences per "
         "school (units: teacher-practices scored at month 0; absent/`na` rounds missing at random); 95% "
         "interval: percentiles of 400 seeded draws from the cluster-robust (CR1, by school) sandwich "
-        "covariance of the logit hazards; `at_risk`, `events` are the first-drop life table's counts "
+        f"covariance of the logit hazards, blank for a group of fewer than {MIN_SCHOOLS_INTERVAL} schools; "
+        "`at_risk`, `events` are the first-drop life table's counts "
         "(units observed at u with no earlier visit not retained, and those not retained); `--rule "
         "first_drop` / `confirmed` (sensitivity) give that life table Π(1 − d_u/r_u) of the scores as they "
         "are, with a school-bootstrap interval (confirmed: only drops confirmed at the next visit, so the "

@@ -60,7 +60,7 @@ from sustain.patterns import BASE, GONE, IN_USE, LEAVING_STATUSES, LEFT, MISSING
 from . import rollups
 from .base import BASE_CTES, base_params, filtered_rows, select_list
 from .filters import Filters
-from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, percentile_interval
+from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MIN_SCHOOLS_INTERVAL, percentile_interval
 
 # EM: iterations and tolerance (on the log-likelihood per unit) for the estimate and the replicates
 MAX_ITERATIONS = 500
@@ -624,6 +624,10 @@ def fit_view(counts: "pd.DataFrame | SchoolPatterns", by: Sequence[str], rounds:
     n_schools = int(school.max()) + 1 if len(school) else 0
     school_counts = sparse.csr_matrix((units, (school, column_key)), shape=(n_schools, len(cells)))
     covariance = robust_covariance(symbols, group, school_counts, len(groups), estimate)
+    # no interval for a group of fewer than MIN_SCHOOLS_INTERVAL schools (grouped by school: each
+    # group's sandwich would be its one school's score, zero at the estimate)
+    group_schools = np.asarray(((school_counts @ _membership(group, len(groups)).T) > 0).sum(axis=0)).ravel()
+    covariance[group_schools < MIN_SCHOOLS_INTERVAL] = np.nan
     rng = np.random.default_rng(seed)
     centre = _logit(estimate["q"])                                  # (G, K)
     draws = rng.standard_normal((replicates, len(groups), rounds))

@@ -109,6 +109,11 @@ def clustered_ratio_intervals_from_sums(total_y, total, schools, residual, z: fl
     return tuple(np.where(empty, np.nan, a) for a in (se, low, high))
 
 
+# an interval clustered by school (the school bootstrap, the latent model's sandwich) needs this many
+# schools; with fewer it is left blank: a group of one school's sandwich is its score, zero at the
+# estimate (a falsely narrow band), and a few schools' resamples barely vary
+MIN_SCHOOLS_INTERVAL = 5
+
 # the school bootstrap at national scale: draws are made this many replicate-cells (replicates x
 # schools) at a time, and products with them are taken in blocks of that size, so a temporary
 # float64 copy stays small; drawn weight matrices are kept (they depend only on the number of

@@ -4,7 +4,8 @@ programme's end is abandoned; read from the person-period table (ingest/model.py
 Default (rule="latent", issue 10 validation): S(t) is the curve of the two-state hidden Markov model
 of `metrics.latent` (in use -> abandoned, absorbing; scoring error and leaving modelled), the share
 of teacher-practices truly in use at month 0 still in use at t; interval: percentiles of seeded
-draws from its cluster-robust (by school) sandwich covariance. `at_risk` and `events` are the
+draws from its cluster-robust (by school) sandwich covariance, blank for a group of fewer than
+`stats.MIN_SCHOOLS_INTERVAL` schools (`latent.fit_view`). `at_risk` and `events` are the
 first-drop counts below (what was observed); the model's emissions are shared by the groups of a
 view, so a group's curve can differ slightly between a grouped view and the same group filtered.
 Under scoring error the first-drop life table counts every misscored visit as an abandonment (on
@@ -104,6 +105,8 @@ PLACE_COLUMNS = [d.name for d in CATALOGUE if d.level == "school"]
 VALUE_COLUMNS = ["months", "survival", "ci_low", "ci_high", "at_risk", "events", "n", "teachers"]
 # (bootstrap replicates x group-round cells) computed at once, to bound memory with many groups
 BOOTSTRAP_CELLS = 4_000_000
+# a block's counts (schools x columns) up to this many cells are multiplied as a dense array
+DENSE_CELLS = 4_000_000
 
 # the risk set and events of each rule, one row per unit and round t > 0
 RULE_CTES = {
@@ -161,7 +164,10 @@ def survival_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
 group_totals as (
     select {keys}count(*) as n, count(distinct teacher_key) as teachers from group_units group by all
 )"""
-    school = "school_id, " if per_school else ""
+    # the school of each cell (a view grouped by school has it among its keys already)
+    grouped_by_school = "school_id" in by
+    school = "school_id, " if per_school and not grouped_by_school else ""
+    cell_school = school or ("" if grouped_by_school else "null::varchar as school_id, ")
     counts = query(con, config, f"""{RULE_CTES[rule].format(row_columns=row_columns)},
 baseline as (
     -- month 0: the units in use when the programme ended, where they were then
@@ -181,13 +187,13 @@ cells as (
     group by all
 ),
 {group_totals}
-select {keys}{school or "null::varchar as school_id, "}months, at_risk, events, null::bigint as n, null::bigint as teachers, false as group_total
+select {keys}{cell_school}months, at_risk, events, null::bigint as n, null::bigint as teachers, false as group_total
 from cells
 union all
-select {keys}null::varchar, null::integer, null::bigint, null::bigint, n, teachers, true
+select {keys}{"" if grouped_by_school else "null::varchar, "}null::integer, null::bigint, null::bigint, n, teachers, true
 from group_totals
 """, params)
-    cells = counts[~counts["group_total"]][[*by, "school_id", "months", "at_risk", "events"]]
+    cells = counts[~counts["group_total"]][list(dict.fromkeys([*by, "school_id", "months", "at_risk", "events"]))]
     # (without --by, the totals give a row even when no row is shown: n = 0)
     groups = counts[counts["group_total"] & (counts["n"] > 0)][[*by, "n", "teachers"]]
     return cells.reset_index(drop=True), groups.reset_index(drop=True)
@@ -248,8 +254,20 @@ def bootstrap_interval(cells_group: np.ndarray, cells_school: np.ndarray, cells_
     for first in range(0, groups, block):
         last = min(groups, first + block)
         columns = slice(first * rounds, last * rounds)
-        r = replicate_totals(weights, risk[:, columns]).reshape(replicates, last - first, rounds)
-        d = replicate_totals(weights, drop[:, columns]).reshape(replicates, last - first, rounds)
+        width = (last - first) * rounds
+        # at risk and events in one product: the weights are converted once per block
+        both = sparse.hstack([risk[:, columns], drop[:, columns]], format="csc")
+        present = np.unique(both.indices)  # the schools with a count in these groups
+        if len(present) * both.shape[1] <= DENSE_CELLS:
+            # as a dense array of those schools (BLAS): several times faster than the sparse
+            # product when most of them have a count in most columns (one group: every school);
+            # the sums are of whole numbers, so exactly the same
+            chosen = weights if len(present) == schools else weights[:, present]
+            totals = replicate_totals(chosen, both[present].toarray())
+        else:
+            totals = replicate_totals(weights, both)
+        r = totals[:, :width].reshape(replicates, last - first, rounds)
+        d = totals[:, width:].reshape(replicates, last - first, rounds)
         with np.errstate(divide="ignore", invalid="ignore"):
             hazard = np.where(observed[first:last], d / r, 0.0)  # NaN where the replicate has nobody at risk
         low[first:last], high[first:last] = percentile_interval(np.cumprod(1.0 - hazard, axis=-1))

@@ -433,3 +433,48 @@ def test_units_counted_from_month_0_rows_equal_the_units_of_every_row(sample, mo
     assert not module.units_whole(("district",), Filters())
     assert not module.units_whole((), Filters(school_id=("S1",)))
     assert not module.units_whole((), Filters(scope=("D1",)))
+
+
+@pytest.mark.parametrize("rule", ["first_drop", "latent"])
+def test_grouped_by_school_each_curve_is_the_schools_own(sample, rule):
+    """--by school_id (the school is then a key of the cells, not a column beside them): each
+    school's row of the grouped table is the school chosen by a filter, at every round."""
+    con, config = sample
+    config = with_min_group_n(config, 1)  # the sample's schools are small: show every one
+    grouped = survival(con, Filters(), ["school_id"], config, rule=rule)
+    shown = grouped[~grouped["suppressed"]]
+    assert shown["school_id"].nunique() >= 2
+    for school in shown["school_id"].unique()[:3]:
+        one = survival(con, Filters(school_id=(school,)), [], config, rule=rule)
+        part = shown[shown["school_id"] == school]
+        assert part["months"].tolist() == one["months"].tolist()
+        assert part["at_risk"].tolist() == one["at_risk"].tolist()
+        assert part["events"].tolist() == one["events"].tolist()
+        if rule == "first_drop":  # the latent model's emissions are shared by a view's groups
+            assert part["survival"].tolist() == pytest.approx(one["survival"].tolist(), abs=1e-12)
+        else:
+            # one school: no interval, grouped or filtered (the group's sandwich would be its one
+            # school's score, zero at the estimate: a band of almost no width)
+            later = part["months"] > 0
+            assert part.loc[later, "ci_low"].isna().all() and one.loc[one["months"] > 0, "ci_low"].isna().all()
+    if rule == "latent":  # groups of many schools keep theirs
+        by_programme = survival(con, Filters(), ["programme"], config)
+        assert by_programme.loc[by_programme["months"] > 0, "ci_low"].notna().all()
+
+
+def test_bootstrap_dense_and_sparse_products_give_the_same_interval(monkeypatch):
+    """The replicate counts are multiplied as a dense array of the schools present when small
+    enough (`DENSE_CELLS`), else as a sparse matrix: whole-number sums, so the same interval."""
+    import metrics.survival as module
+
+    rng = np.random.default_rng(5)
+    cells = 600
+    group, school, at = rng.integers(0, 4, cells), rng.integers(0, 90, cells), rng.integers(0, 3, cells)
+    risk = rng.integers(1, 30, cells)
+    events = rng.binomial(risk, 0.2)
+    dense = bootstrap_interval(group, school, at, risk, events, 4, 3)
+    monkeypatch.setattr(module, "DENSE_CELLS", 0)
+    sparse_ = bootstrap_interval(group, school, at, risk, events, 4, 3)
+    for mine, theirs in zip(dense, sparse_):
+        assert np.isfinite(mine).sum() > 0
+        np.testing.assert_array_equal(mine, theirs)
