@@ -210,19 +210,32 @@ def coverage(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     # one row per teacher, the schedule one per round; not so for teacher-practices (unless by practice)
     teachers = ("count(distinct teacher_key)" if per_practice and "practice" not in by
                 else "count(*)")
+    # the roster's own filters (place and teacher; not the round, practice or hindrance) narrow the
+    # teachers whose visits are read: a district's coverage reads its teachers' visits, not the
+    # country's (DuckDB did not push the filter that far once a hindrance filter was joined)
+    roster_where, roster_params = filters.replace(months_min=None, months_max=None, practice=(),
+                                                  hindrance=()).where("visit")
+    in_view = "" if roster_where == "true" else \
+        "where teacher_key in (select teacher_key from roster_in_view)"
     frame = query(con, config, f"""
+roster_in_view as (
+    select t.teacher_key, {teacher_select("t")}, t.school_id,
+           sc.cluster, sc.district, sc.province, sc.school_type
+    from teachers t
+    join schools sc using (school_id)
+    where {roster_where}
+),
 teacher_visits as (
     -- each teacher's placed rounds (one visit a round) and the first round recorded as gone
     select teacher_key, list(months) as visited_rounds,
            min(months) filter (where teacher_status in ('left', 'transferred')) as gone_at
     from model_visits
+    {in_view}
     group by teacher_key
 ),
 roster as (
-    select t.teacher_key, {teacher_select("t")}, t.school_id,
-           sc.cluster, sc.district, sc.province, sc.school_type, tv.visited_rounds, tv.gone_at
-    from teachers t
-    join schools sc using (school_id)
+    select r.*, tv.visited_rounds, tv.gone_at
+    from roster_in_view r
     left join teacher_visits tv using (teacher_key)
 ),
 due_rounds as (
@@ -252,7 +265,7 @@ select {select_list(by)}
        {teachers} as teachers
 from filtered
 group by all
-""", params | {"today": _today()})
+""", params | roster_params | {"today": _today()})
     frame["rate"] = frame["observed"] / frame["expected"]
     frame["n"] = frame["expected"]
     frame = suppress(order_rows(frame, by), by, ["observed", "expected", "rate", "n", "teachers"],
