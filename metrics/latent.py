@@ -468,7 +468,8 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
     U_s (every group's own parameters, then the shared ones: D = G (K+1) + 4 values), x_sg = L_g U_s,
     so sum_s x_sg x_sg' = L_g (sum_s U_s U_s') L_g': one D x D Gram matrix of the schools' scores
     (a single matrix product over the schools) instead of an (S x G x K+1) array of influences and
-    its per-school products. A view of many groups (D above `GRAM_LIMIT`) takes the influences."""
+    its per-school products. A view of many groups (D above `GRAM_LIMIT`) sums the influences'
+    products over the (school, group) pairs with units instead (`_influence_products`)."""
     k = symbols.shape[1] - 1
     m = k + 1
     dimension = groups * m + SHARED
@@ -478,8 +479,7 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
     schools = school_counts.shape[0]
     factor = schools / (schools - 1) if schools > 1 else np.nan
     if dimension > GRAM_LIMIT:
-        x_own, _ = _influences(school_counts, group, groups, m, parts)
-        covariance = factor * np.einsum("sgi,sgj->gij", x_own, x_own)
+        covariance = factor * _influence_products(school_counts, group, groups, m, parts)
     else:
         # U (S x D): the schools' scores, each pattern's per-unit score placed at its group's columns
         n_patterns = len(group)
@@ -536,6 +536,38 @@ def _influences(school_counts, group, groups: int, m: int, parts: dict) -> tuple
     z = (u_shared - np.einsum("gmt,sgm->st", b, y)) @ schur_inv.T
     x_own = y - np.einsum("gmt,st->sgm", a_inv_b, z)
     return x_own, z
+
+
+def _influence_products(school_counts, group, groups: int, m: int, parts: dict) -> np.ndarray:
+    """sum over schools of x_sg x_sg' for every group g (G x m x m), the influences of
+    `_influences` summed without their (S x G x m) array (at a national view grouped by school, S
+    and G are both in the hundred thousands). x_sg = y_sg - C_g z_s with y_sg = A_g^-1 u_sg (zero
+    for a school with no unit in g) and C_g = A_g^-1 B_g, so
+    sum_s x_sg x_sg' = sum_{s in g} (y y' - C_g z y' - y z' C_g') + C_g (sum_s z_s z_s') C_g':
+    sums over the (school, group) pairs with units, and one 4 x 4 matrix over every school."""
+    per_unit, per_unit_shared = parts["per_unit"], parts["per_unit_shared"]
+    a_inv, b, a_inv_b, schur_inv = parts["a_inv"], parts["b"], parts["a_inv_b"], parts["schur_inv"]
+    n_patterns = len(group)
+    spread = sparse.csr_matrix((per_unit.ravel(), (np.repeat(np.arange(n_patterns), m),
+                                                   (group[:, None] * m + np.arange(m)).ravel())),
+                               shape=(n_patterns, groups * m))
+    scores = (school_counts @ spread).tocoo()                                          # u_sg, sparse
+    pair_key, pair = np.unique(scores.row.astype(np.int64) * groups + scores.col // m, return_inverse=True)
+    pair_school, pair_group = pair_key // groups, pair_key % groups
+    u_own = np.zeros((len(pair_key), m))
+    np.add.at(u_own, (pair.reshape(-1), scores.col % m), scores.data)
+    y = np.einsum("pij,pj->pi", a_inv[pair_group], u_own)                             # (pairs, m)
+    u_shared = np.asarray(school_counts @ per_unit_shared)                           # (S, 4)
+    through_own = np.zeros_like(u_shared)
+    np.add.at(through_own, pair_school, np.einsum("pmt,pm->pt", b[pair_group], y))
+    z = (u_shared - through_own) @ schur_inv.T                                       # (S, 4)
+    products = np.zeros((groups, m, m))
+    np.add.at(products, pair_group, y[:, :, None] * y[:, None, :])
+    z_y = np.zeros((groups, SHARED, m))
+    np.add.at(z_y, pair_group, z[pair_school][:, :, None] * y[:, None, :])
+    cross = np.matmul(a_inv_b, z_y)                                                  # C_g sum z y'
+    return (products - cross - np.transpose(cross, (0, 2, 1))
+            + np.matmul(np.matmul(a_inv_b, z.T @ z), np.transpose(a_inv_b, (0, 2, 1))))
 
 
 def _influence_parts(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict) -> dict:

@@ -213,6 +213,36 @@ def test_robust_covariance_through_the_gram_matrix_is_the_influences():
     np.testing.assert_allclose(gram, influences, rtol=1e-9, atol=1e-14)
 
 
+def test_robust_covariance_of_groups_within_schools_sums_only_their_pairs():
+    """Grouped by school (each group's units in one to three of 40 schools), the covariance summed
+    over the (school, group) pairs with units (`GRAM_LIMIT` 0) equals the Gram matrix's and the sum
+    over every school's dense influence (`school_influence`): the schools outside a group still
+    move its hazards through the shared parameters."""
+    rng = np.random.default_rng(5)
+    parts = [_small_data(seed=20 + g, units=int(rng.integers(60, 200)), k=2, q=(0.3, 0.2)) for g in range(8)]
+    patterns = np.concatenate([p for p, _, _ in parts])
+    counts = np.concatenate([c for _, c, _ in parts])
+    groups = np.repeat(np.arange(8), [len(p) for p, _, _ in parts])
+    homes = [rng.choice(40, size=int(rng.integers(1, 4)), replace=False) for _ in range(8)]
+    per_school = np.zeros((40, len(counts)))
+    for column, (g, units) in enumerate(zip(groups, counts)):
+        per_school[:, column][homes[g]] = rng.multinomial(int(units), np.full(len(homes[g]), 1 / len(homes[g])))
+    per_school = sparse.csr_matrix(per_school)
+    fit = latent.fit_hmm(patterns, groups, counts, 8)
+    gram = latent.robust_covariance(patterns, groups, per_school, 8, fit)
+    x_own, _, finite = latent.school_influence(patterns, groups, per_school, 8, fit)
+    dense = 40 / 39 * np.einsum("sgi,sgj->gij", x_own, x_own)[:, :2, :2]
+    limit = latent.GRAM_LIMIT
+    try:
+        latent.GRAM_LIMIT = 0
+        pairs = latent.robust_covariance(patterns, groups, per_school, 8, fit)
+    finally:
+        latent.GRAM_LIMIT = limit
+    assert finite.all() and np.isfinite(pairs).all()
+    np.testing.assert_allclose(pairs, gram, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(pairs, dense, rtol=1e-9, atol=1e-14)
+
+
 def test_school_patterns_are_the_pattern_counts(sample_db):
     """school_patterns (Arrow columns numbered in numpy) holds pattern_counts: the same cells in
     a sorted groupby's order, and each school's counts, from the stored cells and from the rows."""
