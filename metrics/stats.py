@@ -173,12 +173,19 @@ def replicate_totals(weights: np.ndarray, totals) -> np.ndarray:
 
 
 def percentile_interval(replicates, alpha: float = 0.05):
-    """The (alpha/2, 1 - alpha/2) percentiles of bootstrap replicates along axis 0, ignoring NaN."""
+    """The (alpha/2, 1 - alpha/2) percentiles of bootstrap replicates along axis 0, ignoring NaN.
+    The columns without NaN go through one vectorised `np.percentile` (numpy's nanpercentile
+    takes every column one at a time once any holds a NaN: seconds for a view of thousands of
+    groups); only those with some NaN through `np.nanpercentile`; all-NaN columns are NaN."""
     values = np.asarray(replicates, dtype="float64")
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return (np.nanpercentile(values, 100 * alpha / 2, axis=0),
-                    np.nanpercentile(values, 100 * (1 - alpha / 2), axis=0))
+    flat = values.reshape(len(values), int(np.prod(values.shape[1:])))
+    missing = np.isnan(flat)
+    some, every = missing.any(axis=0), missing.all(axis=0)
+    low, high = np.full(flat.shape[1], np.nan), np.full(flat.shape[1], np.nan)
+    percents = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    clean, mixed = ~some, some & ~every
+    if clean.any() and len(flat):
+        low[clean], high[clean] = np.percentile(flat[:, clean], percents, axis=0)
+    if mixed.any():
+        low[mixed], high[mixed] = np.nanpercentile(flat[:, mixed], percents, axis=0)
+    return low.reshape(values.shape[1:])[()], high.reshape(values.shape[1:])[()]

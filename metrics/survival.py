@@ -298,9 +298,10 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     if groups.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
-    groups = suppress(groups, by, ["n"], config.thresholds.min_group_n, n_column="teachers",
+    # ordered first: the complementary rule breaks ties by row order, which must not be DuckDB's
+    # (it varies between runs, and two renders hiding different cells would tell both)
+    groups = suppress(order_rows(groups, by), by, ["n"], config.thresholds.min_group_n, n_column="teachers",
                       hierarchy=school_hierarchy(con))
-    groups = order_rows(groups, by)
     shown = groups[~groups["suppressed"]].reset_index(drop=True)
     parts = [groups[groups["suppressed"]][by].assign(suppressed=True)]
     if not shown.empty:

@@ -50,3 +50,22 @@ def test_the_overviews_schools_decaying_are_the_districts_pages(sample_db, filte
     assert len(judged) > 0 and row["n"] == len(judged)
     assert row["value"] == pytest.approx((judged["persistence_class"] == DECAYING).mean(), rel=1e-12)
     assert row["months"] == judged["round"].dropna().iloc[0]
+
+
+def test_percentile_interval_is_nanpercentile_column_by_column():
+    """Columns without NaN go through one vectorised percentile, those with some through
+    nanpercentile, all-NaN ones are NaN: the same numbers as nanpercentile over the whole array."""
+    import warnings
+
+    rng = np.random.default_rng(2)
+    values = rng.random((300, 40, 6))
+    values[:, 3, :] = np.nan                      # a group without an interval
+    values[rng.random(values.shape) < 0.002] = np.nan  # a few replicates with nobody at risk
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = (np.nanpercentile(values, 2.5, axis=0), np.nanpercentile(values, 97.5, axis=0))
+    low, high = stats.percentile_interval(values)
+    assert np.isnan(low[3]).all() and np.isfinite(low[0]).all()
+    np.testing.assert_array_equal(low, expected[0])
+    np.testing.assert_array_equal(high, expected[1])
+    assert float(stats.percentile_interval(np.array([1.0, 2.0, 3.0]))[0]) == np.percentile([1.0, 2.0, 3.0], 2.5)
