@@ -506,6 +506,8 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
 
 # `robust_covariance`: the largest score dimension G (K+1) + 4 summed through the Gram matrix
 GRAM_LIMIT = 512
+# `_influence_parts`: the parameter sets' pattern-round cells scored at once (memory stays bounded)
+SCORE_CELLS = 4_000_000
 
 
 def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict):
@@ -592,12 +594,19 @@ def _influence_parts(symbols, group, school_counts: sparse.csr_matrix, groups: i
                 own_sets[row, :, i] += sign * STEP
             else:
                 shared_sets[row, i - m] += sign * STEP
-    own, shared = _pattern_scores(symbols, group, np.repeat(w, 2 * slots, axis=0), groups,
-                                  _expit(own_sets[:, :, :k]), _expit(own_sets[:, :, k]),
-                                  _expit(shared_sets[:, :2]), _expit(shared_sets[:, 2:]))
     member = _membership(group, groups)
-    own_g = np.stack([_sum_by_group(own[:, :, i], member, groups) for i in range(m)], axis=-1)       # (2S, G, m)
-    shared_g = np.stack([_sum_by_group(shared[:, :, i], member, groups) for i in range(SHARED)], axis=-1)
+    sets = 2 * slots
+    own_g, shared_g = np.empty((sets, groups, m)), np.empty((sets, groups, SHARED))      # (2S, G, .)
+    # a few parameter sets at a time: their forward-backward arrays (sets x patterns x rounds x 2)
+    # stay within SCORE_CELLS (a national view grouped by school has millions of patterns)
+    chunk = max(1, SCORE_CELLS // max(1, len(group) * m * 2))
+    for first in range(0, sets, chunk):
+        part = slice(first, min(sets, first + chunk))
+        own, shared = _pattern_scores(symbols, group, np.repeat(w, part.stop - part.start, axis=0), groups,
+                                      _expit(own_sets[part, :, :k]), _expit(own_sets[part, :, k]),
+                                      _expit(shared_sets[part, :2]), _expit(shared_sets[part, 2:]))
+        own_g[part] = np.stack([_sum_by_group(own[:, :, i], member, groups) for i in range(m)], axis=-1)
+        shared_g[part] = np.stack([_sum_by_group(shared[:, :, i], member, groups) for i in range(SHARED)], axis=-1)
     diff_own = (own_g[0::2] - own_g[1::2]) / (2 * STEP)        # (slots, G, m): d own score / d slot
     diff_shared = (shared_g[0::2] - shared_g[1::2]) / (2 * STEP)  # (slots, G, 4)
     a = np.transpose(diff_own[:m], (1, 2, 0))                   # (G, m, m)  d own_i / d own_j

@@ -241,6 +241,14 @@ def test_robust_covariance_of_groups_within_schools_sums_only_their_pairs():
     assert finite.all() and np.isfinite(pairs).all()
     np.testing.assert_allclose(pairs, gram, rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(pairs, dense, rtol=1e-9, atol=1e-14)
+    # the perturbed parameter sets scored a few at a time (`SCORE_CELLS`): the same sums
+    cells = latent.SCORE_CELLS
+    try:
+        latent.SCORE_CELLS = 1
+        one_set_at_a_time = latent.robust_covariance(patterns, groups, per_school, 8, fit)
+    finally:
+        latent.SCORE_CELLS = cells
+    np.testing.assert_array_equal(one_set_at_a_time, gram)
 
 
 def test_school_patterns_are_the_pattern_counts(sample_db):
