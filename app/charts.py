@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from report.answers import interval
 from sustain.dimensions import sort_key  # groups in the catalogue's order (bands: 5-9 before 10-19)
 from sustain.messages import RIGHT_TO_LEFT, current_language, t
 
@@ -18,6 +19,14 @@ from sustain.messages import RIGHT_TO_LEFT, current_language, t
 # characters markdown would read as formatting inside a sentence (names come from the data)
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 
+
+
+def interval_hover(rows: pd.DataFrame, before: str = "", after: str = "<br>") -> list[str]:
+    """Each row's "95% CI 23–29%" (its ci_low, ci_high) between `before` and `after`, for its
+    hover (`%{text}`), or "" where it has no interval (month 0, a group resting on too few
+    schools): a hovertemplate's own `%{customdata:.0%}` prints "NaN%–NaN%" there."""
+    return [f"{before}{words}{after}" if (words := interval(low, high)) else ""
+            for low, high in zip(rows["ci_low"], rows["ci_high"])]
 
 def show_answer(sentence: str) -> None:
     """A page's answer (a sentence of report/answers.py, reached as `ui.answers`) under its title,
@@ -134,9 +143,9 @@ def retention_curve(table: pd.DataFrame, group: str | None, title: str, label=st
             name=label(value) if value is not None else t("all teachers"),
             error_y=dict(type="data", symmetric=False, array=shown["ci_high"] - shown["rate"],
                          arrayminus=shown["rate"] - shown["ci_low"], thickness=1),
-            customdata=shown[["n", "teachers", "ci_low", "ci_high"]].to_numpy(),
+            customdata=shown[["n", "teachers", "ci_low", "ci_high"]].to_numpy(), text=interval_hover(shown),
             hovertemplate=(t("month {months}: {share} retained", months="%{x}", share="%{y:.0%}") + "<br>"
-                           + t("95% CI {range}", range="%{customdata[2]:.0%}–%{customdata[3]:.0%}") + "<br>"
+                           + "%{text}"
                            + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[0]}",
                                teachers="%{customdata[1]}") + "<extra>%{fullData.name}</extra>"),
         ))
@@ -170,8 +179,8 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
                          arrayminus=latest["rate"] - latest["ci_low"]),
             texttemplate="%{x:.0%}", textposition="top center",
             customdata=latest[["ci_low", "ci_high", "n", "teachers"]].to_numpy(),
-            hovertemplate=("%{y}: %{x:.0%} (" + t("95% CI {range}", range="%{customdata[0]:.0%}–%{customdata[1]:.0%}")
-                           + ")<br>" + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[2]}",
+            text=interval_hover(latest, before=" (", after=")"),
+            hovertemplate=("%{y}: %{x:.0%}%{text}<br>" + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[2]}",
                                          teachers="%{customdata[3]}") + "<extra>%{fullData.name}</extra>"),
         ))
     wrapped = wrap_title(title)

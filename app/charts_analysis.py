@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from app.charts import TITLE_WIDTH, title_margin, titles_in_direction, wrap_title
+from app.charts import TITLE_WIDTH, interval_hover, title_margin, titles_in_direction, wrap_title
 from metrics.base import TOO_FEW
 from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
 from report.answers import EVIDENCE_P, fastest_hindrance
@@ -264,9 +264,9 @@ def practice_decay(table: pd.DataFrame, group: str | None, label: Callable[[str]
             figure.add_trace(go.Scatter(
                 x=shown["months"], y=shown["rate"], mode="lines+markers", name=name, legendgroup=practice,
                 showlegend=index == 0, line_color=colours[practice], error_y=_error_y(shown, "rate"),
-                customdata=shown[["n", "teachers", "ci_low", "ci_high"]].to_numpy(),
+                customdata=shown[["n", "teachers", "ci_low", "ci_high"]].to_numpy(), text=interval_hover(shown),
                 hovertemplate=(t("month {months}: {share} retained", months="%{x}", share="%{y:.0%}") + "<br>"
-                               + t("95% CI {range}", range="%{customdata[2]:.0%}–%{customdata[3]:.0%}") + "<br>"
+                               + "%{text}"
                                + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[0]}",
                                    teachers="%{customdata[1]}")
                                + ("<br>" + t("{hidden} round(s) too few to show", hidden=len(hidden)) if len(hidden) else "")
@@ -330,8 +330,9 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
             name=f"{name} (n = {int(shown['n'].iloc[0]):,})",
             legendgroup=name, line=dict(shape="hv", color=colour),
             customdata=shown[["ci_low", "ci_high", "at_risk", "events", "n", "teachers"]].to_numpy(),
+            text=interval_hover(shown),
             hovertemplate=(t("month {months}: {share} not abandoned", months="%{x}", share="%{y:.0%}") + "<br>"
-                           + t("95% CI {range}", range="%{customdata[0]:.0%}–%{customdata[1]:.0%}") + "<br>"
+                           + "%{text}"
                            + t("at risk {at_risk}, abandoned here {events}", at_risk="%{customdata[2]}",
                                events="%{customdata[3]}") + "<br>"
                            + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[4]}",

@@ -84,3 +84,31 @@ def test_a_page_run_directly_first_builds_the_missing_database(tmp_path, monkeyp
     assert db.exists()
     assert at.title and at.title[0].value
     assert at.sidebar.multiselect(key="filter_district").value == ["Pishin"]
+
+
+def test_a_point_without_an_interval_hovers_without_one(sample_db):
+    """Month 0's retention and a one-school survival curve have no interval: their hover leaves the
+    line out (plotly printed "95% CI NaN%–NaN%" from the template); other points show theirs."""
+    import duckdb
+
+    from app import charts, charts_analysis
+    from metrics import Filters
+    from metrics.indicators import retention
+    from metrics.survival import survival
+    from sustain.config import load_config
+
+    from support import with_min_group_n
+
+    config = with_min_group_n(load_config(), 1)  # the sample's schools are small: show one
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        by_programme = retention(con, Filters(), ["programme"], config)
+        school = con.execute("select school_id from teachers group by all order by count(*) desc, school_id limit 1").fetchone()[0]
+        one_school = survival(con, Filters(school_id=(school,)), [], config)
+    trace = charts.retention_curve(by_programme, "programme", "t").data[0]
+    texts = dict(zip(trace.x, trace.text))
+    assert texts[0] == "" and all(texts[m].startswith("95% CI ") for m in texts if m > 0)
+    assert "%{text}" in trace.hovertemplate and "NaN" not in "".join(trace.text)
+    later = one_school[(one_school["months"] > 0) & ~one_school["suppressed"]]
+    assert len(later) and later["ci_low"].isna().all()
+    curve = [t for t in charts_analysis.survival_curves(one_school, None, "t").data if t.mode == "lines+markers"][0]
+    assert [text for month, text in zip(curve.x, curve.text) if month > 0] == [""] * len(later)
