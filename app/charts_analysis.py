@@ -448,6 +448,29 @@ def _title_lines(title: str, width: int = TITLE_WIDTH) -> str:
     return "<br>".join(textwrap.wrap(title, width))
 
 
+def _effect_hover(shown: pd.DataFrame, label: Callable[[str], str]) -> list[str]:
+    """Each estimated hindrance's hover, built per point: a figure that is blank (the risk
+    difference with a months filter, the crude ratio or an interval that could not be had) is left
+    out, where a hovertemplate would print "NaN"."""
+    def number(value, spec: str) -> str:
+        return "–" if pd.isna(value) or not np.isfinite(value) else format(value, spec)
+
+    texts = []
+    for row in shown.itertuples(index=False):
+        span = f"{number(row.ci_low, '.2f')}–{number(row.ci_high, '.2f')}"
+        lines = [f"<b>{label(row.hindrance)}</b>", t(
+            "hazard ratio {ratio} ({interval}), p_adj {p}; crude {crude}", ratio=number(row.hazard_ratio, ".2f"),
+            interval=t("95% CI {range}", range=span), p=number(row.p_adj, ".3g"),
+            crude=number(row.crude_hazard_ratio, ".2f"))]
+        if pd.notna(row.risk_difference_12):
+            lines.append(t("difference in abandonment by month 12: {difference} ({low} to {high})",
+                           difference=number(row.risk_difference_12, "+.1%"), low=number(row.rd_ci_low, "+.1%"),
+                           high=number(row.rd_ci_high, "+.1%")))
+        lines.append(t("n = {n} teachers with the hindrance, {events} abandonments", n=row.n, events=row.events))
+        texts.append("<br>".join(lines))
+    return texts
+
+
 def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], title: str) -> go.Figure:
     """Hazard ratio of abandonment with vs without each hindrance (hindrance_effect), 95% interval
     robust to clustering by school, on a log axis ticked at 0.25, 0.5, 1, 2, 4 (plain numbers), a
@@ -485,17 +508,7 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
             x=shown["hazard_ratio"], y=y, mode="markers",
             name=str(value) if group else t("hazard ratio"), legendgroup=str(value),
             marker=dict(size=10, color=colour), error_x=_error_y(shown, "hazard_ratio") | {"thickness": 1.5},
-            customdata=np.column_stack([[label(h) for h in shown["hindrance"]],
-                                        shown[["ci_low", "ci_high", "p_adj", "risk_difference_12", "rd_ci_low",
-                                               "rd_ci_high", "n", "events", "crude_hazard_ratio"]].to_numpy()]),
-            hovertemplate=("<b>%{customdata[0]}</b><br>" + t(
-                "hazard ratio {ratio} ({interval}), p_adj {p}; crude {crude}", ratio="%{x:.2f}",
-                interval=t("95% CI {range}", range="%{customdata[1]:.2f}–%{customdata[2]:.2f}"), p="%{customdata[3]:.3g}",
-                crude="%{customdata[9]:.2f}") + "<br>" + t(
-                "difference in abandonment by month 12: {difference} ({low} to {high})", difference="%{customdata[4]:+.1%}",
-                low="%{customdata[5]:+.1%}", high="%{customdata[6]:+.1%}") + "<br>" + t(
-                "n = {n} teachers with the hindrance, {events} abandonments", n="%{customdata[7]}",
-                events="%{customdata[8]}") + "<extra>%{fullData.name}</extra>"),
+            text=_effect_hover(shown, label), hovertemplate="%{text}<extra>%{fullData.name}</extra>",
         ))
         # labels beyond the interval's end away from 1: off the point, the bar and the line at 1
         above = shown["hazard_ratio"] >= 1

@@ -112,3 +112,23 @@ def test_a_point_without_an_interval_hovers_without_one(sample_db):
     assert len(later) and later["ci_low"].isna().all()
     curve = [t for t in charts_analysis.survival_curves(one_school, None, "t").data if t.mode == "lines+markers"][0]
     assert [text for month, text in zip(curve.x, curve.text) if month > 0] == [""] * len(later)
+
+
+def test_the_hindrance_chart_hovers_only_the_figures_it_has(sample_db):
+    """With a months filter the risk difference by month 12 is blank: the hover leaves its line out
+    (the template printed "+NaN% (+NaN% to +NaN%)"); without one it is there."""
+    import duckdb
+
+    from app import charts_analysis
+    from metrics import Filters
+    from metrics.hindrance_effect import hindrance_effect
+    from sustain.config import load_config
+
+    config = load_config()
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        tables = {months: hindrance_effect(con, Filters(months_min=months), [], config) for months in (None, 6)}
+    for months, table in tables.items():
+        hovers = [text for trace in charts_analysis.forest(table, None, str, "t").data
+                  if trace.mode == "markers" for text in trace.text]
+        assert hovers and not any("NaN" in text or "nan" in text for text in hovers)
+        assert all(("difference in abandonment" in text) == (months is None) for text in hovers), months
