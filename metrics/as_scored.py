@@ -137,20 +137,20 @@ def fit_model(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel |
 
 
 def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None:
-    counts = latent.pattern_counts(con, Filters(), MODEL_BY, config)
-    if counts.empty:
+    # numbered in numpy from Arrow (`school_patterns`): a national model reads millions of school
+    # cells, whose frame of text columns took longer than the fit
+    counts = latent.school_patterns(con, Filters(), MODEL_BY, config)
+    if counts is None:
         return None
     followup = [m for m in sorted(config.schedule.months) if m > 0]
     rounds = len(followup)
-    cells = counts.groupby([*MODEL_BY, "pattern"], sort=True, dropna=False)["units"].sum().reset_index()
+    cells = counts.cells
     groups = cells[MODEL_BY].drop_duplicates().reset_index(drop=True)
     group = cells[MODEL_BY].merge(groups.assign(_g=np.arange(len(groups))), on=MODEL_BY, how="left")["_g"].to_numpy()
     symbols = latent.decode(cells["pattern"].to_numpy(), rounds)
     estimate = latent.fit_hmm(symbols, group, cells["units"].to_numpy(float), len(groups))
-    column = counts[[*MODEL_BY, "pattern"]].merge(cells[[*MODEL_BY, "pattern"]].assign(_c=np.arange(len(cells))),
-                                                  on=[*MODEL_BY, "pattern"], how="left")["_c"].to_numpy()
-    school_codes, schools = pd.factorize(counts["school_id"].astype("string"), sort=True)
-    school_counts = sparse.csr_matrix((counts["units"].to_numpy(float), (school_codes, column)),
+    schools = counts.school_ids
+    school_counts = sparse.csr_matrix((counts.units.astype(float), (counts.school, counts.cell)),
                                       shape=(len(schools), len(cells)))
     slots = rounds + 1 + latent.SHARED
     own = rounds + 1

@@ -134,12 +134,14 @@ group by all
 class SchoolPatterns:
     """`pattern_counts` as the fit reads it, without a frame of one row per school cell: `cells`
     (the by-columns, `pattern`, `units` summed over schools: one row per group and pattern, in the
-    order of a sorted groupby), and per (group, school, pattern) row of `pattern_counts`: `school`
-    (the school's number in ascending school_id order), `cell` (its row of `cells`) and `units`."""
+    order of a sorted groupby), and per (group, school, pattern) row of `pattern_counts` (or
+    several rows summing to it): `school` (the school's number in ascending school_id order, its
+    id `school_ids[school]`), `cell` (its row of `cells`) and `units`."""
     cells: pd.DataFrame
     school: np.ndarray
     cell: np.ndarray
     units: np.ndarray
+    school_ids: np.ndarray
 
 
 def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
@@ -198,7 +200,8 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     grouped = small.groupby([*by, "pattern"], sort=True, dropna=False)
     cells = grouped["units"].sum().reset_index()
     place = grouped.ngroup().to_numpy()
-    return SchoolPatterns(cells=cells, school=school, cell=place[found], units=units)
+    return SchoolPatterns(cells=cells, school=school, cell=place[found], units=units,
+                          school_ids=names[np.argsort(names, kind="stable")])
 
 
 def decode(patterns: np.ndarray, rounds: int) -> np.ndarray:
