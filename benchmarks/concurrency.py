@@ -80,8 +80,9 @@ def counts(db: Path) -> tuple[int, int]:
 # -- one reader process ----------------------------------------------------------------------------
 def reader(db: str, folder: str, name: str, retry: float, indicator: bool, hard_seconds: float,
            tail: float) -> None:
-    """Loop read-only queries until `tail` seconds after the ingest's end and an answer begun after it
-    (or hard_seconds)."""
+    """Loop read-only queries until `tail` seconds after the ingest's end and an answer begun after it,
+    or `hard_seconds` after the ingest's end (or after this reader's start while no ingest has
+    ended: the others may take long to start on a loaded machine, and the ingest starts after)."""
     from metrics import Filters
     from metrics.registry import INDICATORS
     from sustain.config import load_config
@@ -92,8 +93,8 @@ def reader(db: str, folder: str, name: str, retry: float, indicator: bool, hard_
     folder_path = Path(folder)
     outcomes = []  # (start, end, kind, visits, practices, detail)
     (folder_path / f"ready-{name}").write_text("1")
-    hard_deadline = time.time() + hard_seconds
-    while time.time() < hard_deadline:
+    looping_since = time.time()
+    while True:
         done = folder_path / "ingest-done"
         if done.exists():
             # at least `tail` seconds after the end, and until one answer began after it: the first
@@ -101,6 +102,10 @@ def reader(db: str, folder: str, name: str, retry: float, indicator: bool, hard_
             end = float(done.read_text() or 0)
             if time.time() > end + tail and any(o[2] == "answer" and o[0] > end for o in outcomes):
                 break
+            if time.time() > end + hard_seconds:
+                break
+        elif time.time() > looping_since + 2 * hard_seconds:  # no ingest ended (the readers' start and
+            break                                              # the ingest have hard_seconds each): failed
         started = time.time()
         try:
             with read_only(db, retry_seconds=retry) as con:
@@ -146,7 +151,8 @@ def run_scenario(db: Path, big: Path, folder: Path, readers: int = 3, retries: t
     (folder / "ingest-done").write_text(repr(ingest_end))
     for *_, p in procs:
         try:
-            p.wait(timeout=max(1.0, deadline - time.time()) + 10)
+            # a reader goes on for at most `timeout` after the ingest's end
+            p.wait(timeout=max(1.0, ingest_end + timeout - time.time()) + 10)
         except subprocess.TimeoutExpired:
             p.kill()
     after = counts(db)
