@@ -191,7 +191,16 @@ def test_pattern_codes_round_trip():
     assert np.array_equal(latent.decode(codes, 2), symbols)
 
 
-def test_robust_covariance_through_the_gram_matrix_is_the_influences():
+def _covariance_with(monkeypatch, settings: dict, *args) -> np.ndarray:
+    """`latent.robust_covariance(*args)` with module settings changed for the call (e.g. GRAM_LIMIT 0:
+    the influences' path instead of the Gram matrix)."""
+    with monkeypatch.context() as patched:
+        for name, value in settings.items():
+            patched.setattr(latent, name, value)
+        return latent.robust_covariance(*args)
+
+
+def test_robust_covariance_through_the_gram_matrix_is_the_influences(monkeypatch):
     """The covariance summed through the schools' Gram matrix equals the one summed over each
     school's influence (`GRAM_LIMIT` 0 takes that path): three groups, 30 schools."""
     rng = np.random.default_rng(11)
@@ -203,17 +212,12 @@ def test_robust_covariance_through_the_gram_matrix_is_the_influences():
                                             axis=1).astype(float))
     fit = latent.fit_hmm(patterns, groups, counts, 3)
     gram = latent.robust_covariance(patterns, groups, per_school, 3, fit)
-    limit = latent.GRAM_LIMIT
-    try:
-        latent.GRAM_LIMIT = 0
-        influences = latent.robust_covariance(patterns, groups, per_school, 3, fit)
-    finally:
-        latent.GRAM_LIMIT = limit
+    influences = _covariance_with(monkeypatch, {"GRAM_LIMIT": 0}, patterns, groups, per_school, 3, fit)
     assert np.isfinite(gram).all()
     np.testing.assert_allclose(gram, influences, rtol=1e-9, atol=1e-14)
 
 
-def test_robust_covariance_of_groups_within_schools_sums_only_their_pairs():
+def test_robust_covariance_of_groups_within_schools_sums_only_their_pairs(monkeypatch):
     """Grouped by school (each group's units in one to three of 40 schools), the covariance summed
     over the (school, group) pairs with units (`GRAM_LIMIT` 0) equals the Gram matrix's and the sum
     over every school's dense influence (`school_influence`): the schools outside a group still
@@ -232,22 +236,12 @@ def test_robust_covariance_of_groups_within_schools_sums_only_their_pairs():
     gram = latent.robust_covariance(patterns, groups, per_school, 8, fit)
     x_own, _, finite = latent.school_influence(patterns, groups, per_school, 8, fit)
     dense = 40 / 39 * np.einsum("sgi,sgj->gij", x_own, x_own)[:, :2, :2]
-    limit = latent.GRAM_LIMIT
-    try:
-        latent.GRAM_LIMIT = 0
-        pairs = latent.robust_covariance(patterns, groups, per_school, 8, fit)
-    finally:
-        latent.GRAM_LIMIT = limit
+    pairs = _covariance_with(monkeypatch, {"GRAM_LIMIT": 0}, patterns, groups, per_school, 8, fit)
     assert finite.all() and np.isfinite(pairs).all()
     np.testing.assert_allclose(pairs, gram, rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(pairs, dense, rtol=1e-9, atol=1e-14)
     # the perturbed parameter sets scored a few at a time (`SCORE_CELLS`): the same sums
-    cells = latent.SCORE_CELLS
-    try:
-        latent.SCORE_CELLS = 1
-        one_set_at_a_time = latent.robust_covariance(patterns, groups, per_school, 8, fit)
-    finally:
-        latent.SCORE_CELLS = cells
+    one_set_at_a_time = _covariance_with(monkeypatch, {"SCORE_CELLS": 1}, patterns, groups, per_school, 8, fit)
     np.testing.assert_array_equal(one_set_at_a_time, gram)
 
 
