@@ -713,6 +713,22 @@ def plan_caption(plan: pd.DataFrame, shown: int, min_n: int) -> str:
 
 # -- Communities of practice ---------------------------------------------------------------------
 
+def _meetings_hover(shown: pd.DataFrame) -> list[str]:
+    """Each cluster's hover, built per bar: a figure it does not have (no visit answered the CoP
+    question, no meeting logged) is left out, where a hovertemplate would print "NaN"."""
+    texts = []
+    for row in shown.itertuples(index=False):
+        lines = []
+        if pd.notna(row.meetings_per_month):
+            lines.append(t("{meetings} meetings per month ({logged} logged)", meetings=f"{row.meetings_per_month:.2f}",
+                           logged="–" if pd.isna(row.meetings) else f"{row.meetings:g}"))
+        if pd.notna(row.active_share):
+            lines.append(t("{share} of visits heard the CoP met last month", share=f"{row.active_share:.0%}"))
+        lines.append(t("n = {n} visits, {teachers} teachers", n=row.n, teachers=row.teachers))
+        texts.append("<br>".join(lines))
+    return texts
+
+
 def meetings_bars(table: pd.DataFrame, threshold: float, title: str) -> go.Figure:
     """CoP meetings per month after the programme by cluster (cop_activity), n (visits answering
     the CoP question) on each bar; the line marks the active-CoP threshold. Suppressed clusters
@@ -722,12 +738,7 @@ def meetings_bars(table: pd.DataFrame, threshold: float, title: str) -> go.Figur
     figure = go.Figure(go.Bar(
         x=shown["cluster"], y=shown["meetings_per_month"], name=t("meetings per month"),
         text=["n = " + str(n) for n in shown["n"]], textposition="outside",
-        customdata=shown[["meetings", "active_share", "n", "teachers"]].to_numpy(),
-        hovertemplate=("%{x}: " + t("{meetings} meetings per month ({logged} logged)", meetings="%{y:.2f}",
-                                    logged="%{customdata[0]}") + "<br>"
-                       + t("{share} of visits heard the CoP met last month", share="%{customdata[1]:.0%}") + "<br>"
-                       + t("n = {n} visits, {teachers} teachers", n="%{customdata[2]}", teachers="%{customdata[3]}")
-                       + "<extra></extra>"),
+        hovertext=_meetings_hover(shown), hovertemplate="%{x}: %{hovertext}<extra></extra>",
     ))
     if len(hidden):
         figure.add_trace(go.Scatter(x=hidden["cluster"], y=[0] * len(hidden), mode="text", text=[t(TOO_FEW)] * len(hidden),

@@ -132,3 +132,18 @@ def test_the_hindrance_chart_hovers_only_the_figures_it_has(sample_db):
                   if trace.mode == "markers" for text in trace.text]
         assert hovers and not any("NaN" in text or "nan" in text for text in hovers)
         assert all(("difference in abandonment" in text) == (months is None) for text in hovers), months
+
+
+def test_the_meetings_chart_hovers_only_the_figures_it_has():
+    """A cluster whose visits never answered the CoP question has no share of visits: its hover
+    leaves that line out (the template printed "NaN% of visits heard the CoP met")."""
+    import pandas as pd
+
+    from app import charts_analysis
+
+    table = pd.DataFrame({"cluster": ["A", "B"], "meetings_per_month": [1.5, 0.25], "active_share": [0.4, float("nan")],
+                          "n": [20, 0], "meetings": [18.0, 3.0], "teachers": [12, 11], "suppressed": [False, False]})
+    hover = dict(zip(table["cluster"], charts_analysis.meetings_bars(table, 1.0, "t").data[0].hovertext))
+    assert "40% of visits heard the CoP met last month" in hover["A"] and "1.50 meetings per month (18 logged)" in hover["A"]
+    assert "of visits heard" not in hover["B"] and "n = 0 visits, 11 teachers" in hover["B"]
+    assert not any("nan" in text.lower() for text in hover.values())
