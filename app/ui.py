@@ -235,13 +235,17 @@ def _run_through_dashboard() -> None:
     with a pages/ folder as a v1 app (a class-wide flag, `PagesManager.uses_pages_directory`),
     so a tab opened on /districts at that moment ran pages/districts.py directly, and kept the
     list of file names for good. dashboard.py calls `st.navigation` on every run, which clears
-    the flag; clearing it here and rerunning does the same for the early tab. (AppTest runs a page
-    as its own main script: untouched.)"""
+    the flag; clearing it here and rerunning does the same for the early tab. The test is this
+    run's, not the flag's: another tab's dashboard.py may have cleared the flag after this run
+    began as v1 (seen once in CI, three tabs opened at once), and the early tab then kept the file
+    names. A page under dashboard.py has its filters drawn already (`run_navigation`), so a page
+    that gets here with dashboard.py as the main script was run as v1. (AppTest runs a page as its
+    own main script: untouched.)"""
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     context = get_script_run_ctx()
-    if context is None or not PagesManager.uses_pages_directory:
+    if context is None:
         return
     if Path(context.pages_manager.main_script_path).name == "dashboard.py":
         PagesManager.uses_pages_directory = False
@@ -256,6 +260,12 @@ def sidebar_filters() -> Filters:
     if drawn is not None:
         return drawn
     _run_through_dashboard()
+    return _draw_filters()
+
+
+def _draw_filters() -> Filters:
+    """`sidebar_filters`' widgets, drawn: by `run_navigation` once per run under dashboard.py, or
+    by a page run as its own script (AppTest)."""
     use_language()
     require_login()
     cfg = config()
@@ -412,7 +422,7 @@ def run_navigation(navigation) -> None:
     ties a widget's identity to the script that draws it, so filters drawn by each page were new
     widgets on every page change (the state, and the URL with it, was lost); drawn here by the
     entry script they are the same widgets on every page, and the URL is written on every run."""
-    token = _FILTERS_THIS_RUN.set(sidebar_filters())
+    token = _FILTERS_THIS_RUN.set(_draw_filters())
     kept = _KEPT_THIS_RUN.set(set())
     st.sidebar.html(_CLOSE_SIDEBAR_AFTER_A_PAGE_IS_CHOSEN + _ONE_HISTORY_ENTRY_PER_PAGE, unsafe_allow_javascript=True)
     try:
