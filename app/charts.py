@@ -20,13 +20,13 @@ from sustain.messages import RIGHT_TO_LEFT, current_language, t
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 
 
-
 def interval_hover(rows: pd.DataFrame, before: str = "", after: str = "<br>") -> list[str]:
     """Each row's "95% CI 23–29%" (its ci_low, ci_high) between `before` and `after`, for its
     hover (`%{text}`), or "" where it has no interval (month 0, a group resting on too few
     schools): a hovertemplate's own `%{customdata:.0%}` prints "NaN%–NaN%" there."""
     return [f"{before}{words}{after}" if (words := interval(low, high)) else ""
             for low, high in zip(rows["ci_low"], rows["ci_high"])]
+
 
 def show_answer(sentence: str) -> None:
     """A page's answer (a sentence of report/answers.py, reached as `ui.answers`) under its title,

@@ -529,15 +529,21 @@ def school_influence(symbols, group, school_counts: sparse.csr_matrix, groups: i
     return x_own, z, parts["finite"]
 
 
+def _school_scores(school_counts, group, groups: int, m: int, parts: dict) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The schools' scores at the estimate from `_influence_parts`' per-unit scores: (own
+    (S x G m, sparse: each school's score on each group's parameters, zero outside its groups),
+    shared (S x 4))."""
+    n_patterns = len(group)
+    spread = sparse.csr_matrix((parts["per_unit"].ravel(), (np.repeat(np.arange(n_patterns), m),
+                                                            (group[:, None] * m + np.arange(m)).ravel())),
+                               shape=(n_patterns, groups * m))
+    return school_counts @ spread, np.asarray(school_counts @ parts["per_unit_shared"])
+
+
 def _influences(school_counts, group, groups: int, m: int, parts: dict) -> tuple[np.ndarray, np.ndarray]:
     """(x_own (S x G x m), x_shared (S x 4)) of `school_influence` from `_influence_parts`."""
-    per_unit, per_unit_shared = parts["per_unit"], parts["per_unit_shared"]
-    n_patterns = len(group)
-    spread = sparse.csr_matrix((per_unit.ravel(), (np.repeat(np.arange(n_patterns), m),
-                                                   (group[:, None] * m + np.arange(m)).ravel())),
-                               shape=(n_patterns, groups * m))
-    u_own = np.asarray((school_counts @ spread).todense()).reshape(-1, groups, m)   # (S, G, m)
-    u_shared = np.asarray(school_counts @ per_unit_shared)                           # (S, 4)
+    own, u_shared = _school_scores(school_counts, group, groups, m, parts)
+    u_own = np.asarray(own.todense()).reshape(-1, groups, m)                         # (S, G, m)
     a_inv, b, a_inv_b, schur_inv = parts["a_inv"], parts["b"], parts["a_inv_b"], parts["schur_inv"]
     y = np.einsum("gij,sgj->sgi", a_inv, u_own)
     z = (u_shared - np.einsum("gmt,sgm->st", b, y)) @ schur_inv.T
@@ -552,19 +558,14 @@ def _influence_products(school_counts, group, groups: int, m: int, parts: dict) 
     for a school with no unit in g) and C_g = A_g^-1 B_g, so
     sum_s x_sg x_sg' = sum_{s in g} (y y' - C_g z y' - y z' C_g') + C_g (sum_s z_s z_s') C_g':
     sums over the (school, group) pairs with units, and one 4 x 4 matrix over every school."""
-    per_unit, per_unit_shared = parts["per_unit"], parts["per_unit_shared"]
     a_inv, b, a_inv_b, schur_inv = parts["a_inv"], parts["b"], parts["a_inv_b"], parts["schur_inv"]
-    n_patterns = len(group)
-    spread = sparse.csr_matrix((per_unit.ravel(), (np.repeat(np.arange(n_patterns), m),
-                                                   (group[:, None] * m + np.arange(m)).ravel())),
-                               shape=(n_patterns, groups * m))
-    scores = (school_counts @ spread).tocoo()                                          # u_sg, sparse
+    own, u_shared = _school_scores(school_counts, group, groups, m, parts)
+    scores = own.tocoo()                                                             # u_sg, sparse
     pair_key, pair = np.unique(scores.row.astype(np.int64) * groups + scores.col // m, return_inverse=True)
     pair_school, pair_group = pair_key // groups, pair_key % groups
     u_own = np.zeros((len(pair_key), m))
     np.add.at(u_own, (pair.reshape(-1), scores.col % m), scores.data)
     y = np.einsum("pij,pj->pi", a_inv[pair_group], u_own)                             # (pairs, m)
-    u_shared = np.asarray(school_counts @ per_unit_shared)                           # (S, 4)
     through_own = np.zeros_like(u_shared)
     np.add.at(through_own, pair_school, np.einsum("pmt,pm->pt", b[pair_group], y))
     z = (u_shared - through_own) @ schur_inv.T                                       # (S, 4)
