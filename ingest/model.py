@@ -60,7 +60,9 @@ Columns, documented as dbt documents a model:
   month-0 observation, and each later round where it was scored), grain (sustain/dimensions.py
   `rollup_grains`: the dimension columns it keeps, null in the others) and the kept columns (always
   the school's place, programme and months): retained, n (rows) and teachers (distinct teachers of
-  the cell).
+  the cell); in retention's cells also survival's first-drop counts (metrics/survival.py): at_risk
+  (the rows in the risk set: every month-0 row, and the later rounds' `at_risk`) and events (null
+  in prevalence's cells).
 
 `unscored_cells`: retention's units not scored at a round (metrics/as_scored.py counts each one as
   the latent model's value for its pattern), per school cell: one row per grain (the grains of
@@ -130,8 +132,8 @@ CELL_TABLES = ("rollup_cells", "unscored_cells", "pattern_cells", "pattern_hindr
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
 # (3: `pattern_cells`; 4: `model_unit_patterns` and `unscored_cells`, without the response classes;
 # 5: `pattern_hindrance_cells`; 6: `rollup_hindrance_cells`, `unscored_hindrance_cells`;
-# 7: `model_teacher_hindrances`)
-MODEL_VERSION = 7
+# 7: `model_teacher_hindrances`; 8: survival's `at_risk` and `events` in retention's cells)
+MODEL_VERSION = 8
 # the model's tables of one row per teacher and something, rebuilt with the teacher's rows
 TEACHER_TABLES = ("model_unit_patterns", "model_teacher_hindrances")
 
@@ -370,19 +372,23 @@ _SOURCE_COLUMNS = _listed(rollup_grains()["practice_teacher"])
 ROLLUP_SOURCE_SQL = f"""
 create or replace temp table rollup_source as
 with scoped as (
-    select 'prevalence' as measure, teacher_key, {_SOURCE_COLUMNS}, retained
+    select 'prevalence' as measure, teacher_key, {_SOURCE_COLUMNS}, retained,
+           null::boolean as at_risk, null::boolean as event
     from model_observations
     where $scope_all or school_id in (select school_id from rollup_scope)
     union all
-    select 'retention', teacher_key, {_SOURCE_COLUMNS}, retained
+    -- a unit in use at month 0 is at risk there, with no event (metrics/survival.py `baseline`)
+    select 'retention', teacher_key, {_SOURCE_COLUMNS}, retained, true, false
     from model_observations
     where months = 0 and retained and ($scope_all or school_id in (select school_id from rollup_scope))
     union all
-    select 'retention', teacher_key, {_SOURCE_COLUMNS}, retained
+    -- survival's risk set and events are among the observed rounds
+    select 'retention', teacher_key, {_SOURCE_COLUMNS}, retained, at_risk, event
     from person_period
     where observed and ($scope_all or school_id in (select school_id from rollup_scope))
 )
-select s.measure, s.teacher_key, p.place_id, {_listed(_unplaced("practice_teacher"), "s.")}, s.retained
+select s.measure, s.teacher_key, p.place_id, {_listed(_unplaced("practice_teacher"), "s.")}, s.retained,
+       s.at_risk, s.event
 from scoped s join rollup_places p on {_SAME_PLACE}
 """
 
@@ -434,7 +440,8 @@ order by {", ".join([*order, "c.place_id"])}
 """
 
 
-_CELL_COUNTS = ["retained", "n", "teachers"]
+_CELL_COUNTS = ["retained", "n", "teachers", "at_risk", "events"]
+
 
 
 def _rollup_cells(grain: str, cells: str) -> tuple[str, dict]:
@@ -447,7 +454,8 @@ def _summed(coarse: str, rows: str) -> str:
     its rows, so the cells' teachers add up when a grain drops teacher-level columns)."""
     return f"""
 select measure, place_id, {_listed(_unplaced(coarse))},
-       sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers
+       sum(retained)::bigint as retained, sum(n)::bigint as n, sum(teachers)::bigint as teachers,
+       sum(at_risk)::bigint as at_risk, sum(events)::bigint as events
 from {rows}
 group by all"""
 
@@ -461,7 +469,9 @@ def _rollup_pass(fine: str, coarse: str, teachers: str) -> list[tuple[str, dict]
     fine_cells = f"""
 create or replace temp table rollup_fine_cells as
 select measure, place_id, {_listed(_unplaced(fine))},
-       count(*) filter (where retained) as retained, count(*) as n, {teachers} as teachers
+       count(*) filter (where retained) as retained, count(*) as n, {teachers} as teachers,
+       -- null in prevalence's cells (its rows carry no at_risk)
+       sum(at_risk::integer)::bigint as at_risk, sum((at_risk and event)::integer)::bigint as events
 from rollup_source
 group by all"""
     return [(fine_cells, {}), _rollup_cells(fine, "select * from rollup_fine_cells"),
@@ -503,7 +513,8 @@ def _hindrance_rollup(grain: str) -> tuple[str, dict]:
     teachers = "count(*)" if "practice" in rollup_grains()[grain] else "count(distinct s.teacher_key)"
     return _write_cells("rollup_hindrance_cells", f"""
 select h.hindrance, s.measure, s.place_id, {_listed(_unplaced(grain), "s.")},
-       count(*) filter (where s.retained) as retained, count(*) as n, {teachers} as teachers
+       count(*) filter (where s.retained) as retained, count(*) as n, {teachers} as teachers,
+       count(*) filter (where s.at_risk) as at_risk, count(*) filter (where s.at_risk and s.event) as events
 from rollup_source s
 join rollup_hindrances h using (teacher_key)
 where s.measure = 'retention'

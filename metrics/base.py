@@ -19,9 +19,11 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sustain.config import Config
-from sustain.db import execute
+from sustain.db import execute, relation, sibling_cursor
 from sustain.dimensions import sort_key
 
 from .filters import Filters, check_by
@@ -64,6 +66,30 @@ def query(con: duckdb.DuckDBPyConnection, config: Config, sql: str, params: dict
     """Run `with <BASE_CTES>, <sql>`; `sql` continues the WITH list (named CTEs, then a select)."""
     full = f"with {BASE_CTES},\n{sql}"
     return execute(con, full, base_params(config) | (params or {})).df()
+
+
+def query_arrow(con: duckdb.DuckDBPyConnection, config: Config, sql: str, params: dict | None = None) -> pa.Table:
+    """`query` as an Arrow table: text columns stay Arrow strings (a national view's 100,000s of
+    school ids cost more as Python strings than to count). On a cursor of its own (a relation
+    cannot start while `con` holds an unfinished result)."""
+    cursor = sibling_cursor(con)
+    try:
+        return relation(cursor, f"with {BASE_CTES},\n{sql}", base_params(config) | (params or {})).to_arrow_table()
+    finally:
+        cursor.close()
+
+
+def ascending_codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """(codes, distinct values ascending): each value's number among the distinct values in
+    ascending order, as `pd.factorize(sort=True)` numbers them (-1 for a missing value), through
+    the column's dictionary: only the distinct values are sorted, in Arrow (byte order of UTF-8 is
+    the order of Python's strings)."""
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order) + 1, dtype="int64")
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1  # index -1: missing
+    return rank[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)], encoded.dictionary.take(order)
 
 
 def group_columns(by: Sequence[str], allowed: Sequence[str], always: Sequence[str] = ()) -> list[str]:

@@ -58,7 +58,7 @@ from sustain.db import execute, relation, sibling_cursor
 from sustain.patterns import BASE, GONE, IN_USE, LEAVING_STATUSES, LEFT, MISSING, NOT_IN_USE, unit_pattern_ctes
 
 from . import rollups
-from .base import BASE_CTES, base_params, filtered_rows, select_list
+from .base import BASE_CTES, ascending_codes, base_params, filtered_rows, select_list
 from .filters import Filters
 from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MIN_SCHOOLS_INTERVAL, percentile_interval
 
@@ -171,12 +171,7 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
         return None
     # the rows' path codes the pattern as a wider integer (a sum of powers of 5)
     table = table.set_column(table.column_names.index("pattern"), "pattern", pc.cast(table["pattern"], "int64"))
-    schools = pc.dictionary_encode(table["school_id"]).combine_chunks()
-    # ascending school_id, as pd.factorize(sort=True) numbers them
-    names = np.asarray(schools.dictionary.to_pylist(), dtype=object)
-    rank = np.empty(len(names), dtype="int64")
-    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
-    school = rank[schools.indices.to_numpy(zero_copy_only=False)]
+    school, school_ids = ascending_codes(table["school_id"])
     # one integer key per (group, pattern): the by-columns' dictionary codes (a missing value its own
     # code) in mixed radix, then the pattern
     key = np.zeros(table.num_rows, dtype="int64")
@@ -201,7 +196,7 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     cells = grouped["units"].sum().reset_index()
     place = grouped.ngroup().to_numpy()
     return SchoolPatterns(cells=cells, school=school, cell=place[found], units=units,
-                          school_ids=names[np.argsort(names, kind="stable")])
+                          school_ids=school_ids.to_numpy(zero_copy_only=False))
 
 
 def decode(patterns: np.ndarray, rounds: int) -> np.ndarray:

@@ -153,18 +153,47 @@ def school_bootstrap_weights(schools: int, replicates: int = BOOTSTRAP_REPLICATE
     return weights
 
 
+# float32 holds every whole number below 2**24 exactly; a sum of whole numbers computed in float32
+# that comes out below half of that had no partial sum beyond it (all terms are non-negative), so it
+# is exact
+FLOAT32_EXACT_BELOW = 2.0**23
+
+
 def replicate_totals(weights: np.ndarray, totals) -> np.ndarray:
     """weights (replicates x schools) @ totals (schools x k, dense or scipy sparse), as float64
-    (replicates x k), a block of replicates at a time so that no float64 copy of all the weights
+    (replicates x k), a block of replicates at a time so that no float copy of all the weights
     is made. The counts and totals are whole numbers, so every block's sums are exact and the
-    result is the same as one product."""
+    result is the same as one float64 product. Whole-number totals are multiplied in float32 (half
+    the memory traffic of converting the weights); a column whose float32 sums reach
+    `FLOAT32_EXACT_BELOW` is multiplied again in float64, so the result is always exact."""
     replicates, schools = weights.shape
     columns = totals.shape[1] if len(totals.shape) > 1 else None
-    out = np.empty((replicates, columns) if columns is not None else replicates, dtype="float64")
+    values = totals.data if sparse.issparse(totals) else np.asarray(totals)
+    whole = bool(np.all(np.isfinite(values)) and np.all(values >= 0) and np.all(values == np.round(values)))
+    out = _replicate_products(weights, totals, "float32" if whole else "float64", columns).astype("float64")
+    if whole:
+        large = np.flatnonzero((out >= FLOAT32_EXACT_BELOW).reshape(replicates, -1).any(axis=0))
+        if len(large):
+            if columns is None:
+                out = _replicate_products(weights, totals, "float64", None)
+            else:
+                chosen = totals[:, large]
+                out[:, large] = _replicate_products(weights, chosen, "float64", len(large))
+    return out
+
+
+def _replicate_products(weights: np.ndarray, totals, dtype: str, columns: int | None) -> np.ndarray:
+    """weights @ totals in `dtype`, a block of replicates at a time (`replicate_totals`)."""
+    replicates, schools = weights.shape
+    out = np.empty((replicates, columns) if columns is not None else replicates, dtype=dtype)
     block = max(1, BOOTSTRAP_BLOCK_CELLS // max(1, schools))
-    transposed = totals.T if sparse.issparse(totals) else None
+    if sparse.issparse(totals):
+        transposed = totals.T.astype(dtype)
+    else:
+        totals = np.asarray(totals, dtype=dtype)
+        transposed = None
     for first in range(0, replicates, block):
-        part = weights[first:first + block].astype("float64")
+        part = weights[first:first + block].astype(dtype)
         if transposed is not None:
             out[first:first + block] = np.asarray(transposed @ part.T).T
         else:

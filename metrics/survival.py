@@ -82,13 +82,16 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 
 from sustain.config import Config
 from sustain.dimensions import CATALOGUE
 
-from . import latent
-from .base import filtered_rows, group_columns, order_rows, query, school_hierarchy, select_list, suppress
+from . import latent, rollups
+from .base import (ascending_codes, filtered_rows, group_columns, order_rows, query_arrow, school_hierarchy,
+                   select_list, suppress)
 from .filters import BY_COLUMNS, FilterError, Filters
 from .stats import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interval, replicate_totals,
                     school_bootstrap_weights)
@@ -144,8 +147,11 @@ def survival_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     and `teachers`. Unsuppressed: for estimators and tests, never shown as they are.
     `per_school` False: one cell per group and round (`school_id` null), for a view whose interval
     does not need the schools (the latent model's; a national view has tens of thousands of schools)."""
-    row_columns = ", ".join(ROW_COLUMNS)
     dims = filters.replace(months_min=None, months_max=None)
+    grain = cells_grain(by, dims) if rule == "first_drop" else None
+    if grain is not None:
+        return _counts_from_cells(con, grain, by, dims, config, per_school)
+    row_columns = ", ".join(ROW_COLUMNS)
     # filtered in each part: DuckDB pushed a filter on the union into the follow-up rows only, and
     # read every month-0 row of the country for one school's view (3.9M rows at a million teachers)
     month0_rows, params = filtered_rows(by, dims, relation="baseline")
@@ -168,7 +174,7 @@ group_totals as (
     grouped_by_school = "school_id" in by
     school = "school_id, " if per_school and not grouped_by_school else ""
     cell_school = school or ("" if grouped_by_school else "null::varchar as school_id, ")
-    counts = query(con, config, f"""{RULE_CTES[rule].format(row_columns=row_columns)},
+    counts = query_arrow(con, config, f"""{RULE_CTES[rule].format(row_columns=row_columns)},
 baseline as (
     -- month 0: the units in use when the programme ended, where they were then
     select teacher_key, practice, months, true as at_risk, false as event, {row_columns}
@@ -193,10 +199,63 @@ union all
 select {keys}{"" if grouped_by_school else "null::varchar, "}null::integer, null::bigint, null::bigint, n, teachers, true
 from group_totals
 """, params)
-    cells = counts[~counts["group_total"]][list(dict.fromkeys([*by, "school_id", "months", "at_risk", "events"]))]
+    return _split_counts(counts, by)
+
+
+def cells_grain(by: Sequence[str], filters: Filters) -> str | None:
+    """The grain of retention's cells the first-drop counts of a view grouped by `by` are summed
+    from, or None (read the person-period rows): a grain `rollups.rollup_grain` chooses for the
+    view by round, when no unit's rows are split between groups (`units_whole`: a group's units and
+    teachers are then its month-0 cells', which add up; a view by place counts a transferred
+    teacher's unit in each place it was observed, which cells cannot tell)."""
+    dims = filters.replace(months_min=None, months_max=None)
+    if not units_whole(by, dims):
+        return None
+    return rollups.rollup_grain([*by, "months"], dims, hindrance_cells=True)
+
+
+def _counts_from_cells(con: duckdb.DuckDBPyConnection, grain: str, by: Sequence[str], filters: Filters,
+                       config: Config, per_school: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`survival_counts` summed from retention's cells at `grain` (`rollups.survival_cells_sql`)
+    instead of the person-period rows: a life table at national scale reads thousands of cells.
+    The same (cells, groups): cells only where a unit is at risk (the rows' cells are counts of
+    the rows at risk), and a group's units and teachers are those of its month-0 cells (the
+    caller's `units_whole`)."""
+    cells_sql, params = rollups.survival_cells_sql(grain, by, filters, per_school)
+    # one pass over the cells: a group's units and teachers are the sums of its month-0 cells'
+    # (every unit is at risk at month 0), taken here rather than by a second read of the cells
+    counts = query_arrow(con, config, f"""
+cells as ({cells_sql})
+select * from cells where at_risk > 0
+""", params)
+    month0 = counts.filter(pc.equal(counts["months"], 0))
+    if by:
+        totals = month0.group_by(list(by)).aggregate([("n", "sum"), ("teachers", "sum")])
+        groups = totals.rename_columns([*("n" if c == "n_sum" else "teachers" if c == "teachers_sum" else c
+                                          for c in totals.column_names)]).select([*by, "n", "teachers"]).to_pandas()
+    else:
+        groups = pd.DataFrame({"n": [pc.sum(month0["n"]).as_py() or 0],
+                               "teachers": [pc.sum(month0["teachers"]).as_py() or 0]})
+    groups = groups[groups["n"] > 0].astype({"n": "int64", "teachers": "int64"})
+    return _cells_frame(counts, by), groups.reset_index(drop=True)
+
+
+def _cells_frame(cells: pa.Table, by: Sequence[str]) -> pd.DataFrame:
+    """`survival_counts`' cells: the by-columns, the school numbered (`school`: ascending school
+    id, as the bootstrap draws them; its id left in Arrow, not made Python strings), months,
+    at_risk and events."""
+    frame = cells.select([*by, "months", "at_risk", "events"]).to_pandas()
+    frame.insert(len(by), "school", ascending_codes(cells["school_id"])[0])
+    return frame
+
+
+def _split_counts(counts: pa.Table, by: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cells, groups) of `survival_counts` from its one query's rows (`group_total` marks a group's
+    totals)."""
+    cells = _cells_frame(counts.filter(pc.invert(counts["group_total"])), by)
+    groups = counts.filter(counts["group_total"]).select([*by, "n", "teachers"]).to_pandas()
     # (without --by, the totals give a row even when no row is shown: n = 0)
-    groups = counts[counts["group_total"] & (counts["n"] > 0)][[*by, "n", "teachers"]]
-    return cells.reset_index(drop=True), groups.reset_index(drop=True)
+    return cells, groups[groups["n"] > 0].reset_index(drop=True)
 
 
 def units_whole(by: Sequence[str], filters: Filters) -> bool:
@@ -245,9 +304,18 @@ def bootstrap_interval(cells_group: np.ndarray, cells_school: np.ndarray, cells_
     weights = school_bootstrap_weights(schools, replicates, seed)
     column = cells_group * rounds + cells_round
     shape = (schools, groups * rounds)
-    risk = sparse.csc_matrix((at_risk.astype("float64"), (cells_school, column)), shape=shape)
-    drop = sparse.csc_matrix((events.astype("float64"), (cells_school, column)), shape=shape)
-    observed = np.asarray(risk.sum(axis=0)).reshape(groups, rounds) > 0
+    whole_dense = schools * 2 * groups * rounds <= DENSE_CELLS
+    if whole_dense:
+        # few enough cells: at risk and events of every school as one dense array, built directly
+        counts = np.zeros((2, schools * groups * rounds))
+        np.add.at(counts, (0, cells_school * groups * rounds + column), at_risk.astype("float64"))
+        np.add.at(counts, (1, cells_school * groups * rounds + column), events.astype("float64"))
+        counts = counts.reshape(2, schools, groups * rounds)
+        observed = counts[0].sum(axis=0).reshape(groups, rounds) > 0
+    else:
+        risk = sparse.csc_matrix((at_risk.astype("float64"), (cells_school, column)), shape=shape)
+        drop = sparse.csc_matrix((events.astype("float64"), (cells_school, column)), shape=shape)
+        observed = np.asarray(risk.sum(axis=0)).reshape(groups, rounds) > 0
     low = np.full((groups, rounds), np.nan)
     high = np.full((groups, rounds), np.nan)
     block = max(1, BOOTSTRAP_CELLS // max(1, replicates * rounds))
@@ -256,14 +324,20 @@ def bootstrap_interval(cells_group: np.ndarray, cells_school: np.ndarray, cells_
         columns = slice(first * rounds, last * rounds)
         width = (last - first) * rounds
         # at risk and events in one product: the weights are converted once per block
-        both = sparse.hstack([risk[:, columns], drop[:, columns]], format="csc")
-        present = np.unique(both.indices)  # the schools with a count in these groups
-        if len(present) * both.shape[1] <= DENSE_CELLS:
+        if whole_dense:
+            both = np.hstack([counts[0][:, columns], counts[1][:, columns]])
+            present = np.flatnonzero(both.any(axis=1))
+        else:
+            both = sparse.hstack([risk[:, columns], drop[:, columns]], format="csc")
+            present = np.unique(both.indices)  # the schools with a count in these groups
+        if whole_dense or len(present) * both.shape[1] <= DENSE_CELLS:
             # as a dense array of those schools (BLAS): several times faster than the sparse
             # product when most of them have a count in most columns (one group: every school);
             # the sums are of whole numbers, so exactly the same
-            chosen = weights if len(present) == schools else weights[:, present]
-            totals = replicate_totals(chosen, both[present].toarray())
+            if len(present) == schools:
+                totals = replicate_totals(weights, both if whole_dense else both.toarray())
+            else:
+                totals = replicate_totals(weights[:, present], both[present] if whole_dense else both[present].toarray())
         else:
             totals = replicate_totals(weights, both)
         r = totals[:, :width].reshape(replicates, last - first, rounds)
@@ -339,8 +413,7 @@ def _curves(cells: pd.DataFrame, groups: pd.DataFrame, by: Sequence[str], config
     np.add.at(events, (g, t), cells["events"].to_numpy(dtype="float64"))
     estimate = life_table(at_risk, events)
     if interval:
-        school = pd.factorize(cells["school_id"].astype("string"), sort=True)[0]
-        boot_low, boot_high = bootstrap_interval(g, school, t, cells["at_risk"].to_numpy(),
+        boot_low, boot_high = bootstrap_interval(g, cells["school"].to_numpy(), t, cells["at_risk"].to_numpy(),
                                                  cells["events"].to_numpy(), n_groups, n_rounds)
         gw_low, gw_high = greenwood_interval(at_risk, events)
         low = np.fmin(boot_low, gw_low)

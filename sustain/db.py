@@ -347,6 +347,15 @@ create table if not exists unscored_hindrance_cells (
 -- filter reads one hindrance's rows; filled by the model build (the model version changed)
 create table if not exists model_teacher_hindrances (teacher_key varchar, hindrance varchar);
 """),
+    (12, "survival's first-drop counts in retention's cells (ingest/model.py `rollup_cells`)", """
+-- per retention cell, its units at risk and its events under the first-drop rule (metrics/survival.py),
+-- so a life table sums cells instead of the person-period rows; filled by the model build (the
+-- model version changed)
+alter table rollup_cells add column if not exists at_risk bigint;
+alter table rollup_cells add column if not exists events bigint;
+alter table rollup_hindrance_cells add column if not exists at_risk bigint;
+alter table rollup_hindrance_cells add column if not exists events bigint;
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ingest.model import refresh_model
-from metrics import Filters, latent, rollups
+from metrics import Filters, latent, rollups, survival
 from metrics.registry import INDICATORS, TABLES
 from sustain.config import load_config
 from sustain.db import execute, open_for_writing
@@ -76,6 +76,37 @@ def test_every_other_table_is_the_same_on_either_path(sample, name, monkeypatch)
 def test_the_views_that_can_read_a_rollup_do():
     grains = [rollups.rollup_grain([*by, "months"], filters) for filters, by in VIEWS]
     assert grains == ["core", "practice", "teacher", "teacher", "practice", "core", None, None]
+
+
+# survival's first-drop counts: summed from retention's cells when no unit's rows are split between
+# groups (nothing by place), else read from the rows
+SURVIVAL_VIEWS = [
+    (Filters(), [], "core"),
+    (Filters(months_min=6), ["practice"], "practice"),
+    (Filters(gender=("female",)), ["programme"], "teacher"),
+    (Filters(practice=("group_work",), experience_band=("5-9", "10-19")), ["gender"], "practice_teacher"),
+    (Filters(), ["hindrance"], "core"),
+    (Filters(hindrance=("low_pay",)), ["practice"], "practice"),
+    (Filters(hindrance=("low_pay",)), ["gender"], None),                     # no hindrance cell keeps gender
+    (Filters(hindrance=("low_pay", "no_followup")), [], None),              # a teacher with both is one
+    (Filters(practice=("group_work", "questioning")), [], None),             # two practices pooled
+    (Filters(), ["district"], None),                                         # by place
+    (Filters(district=("Thatta",)), ["practice"], None),                     # filtered by place
+]
+
+
+@pytest.mark.parametrize("filters, by, grain", SURVIVAL_VIEWS)
+@pytest.mark.parametrize("rule", ["first_drop", "latent"])
+def test_survival_from_the_cells_equals_survival_from_the_rows(sample, filters, by, grain, rule, monkeypatch):
+    con, config = sample
+    assert survival.cells_grain(by, filters) == grain
+    monkeypatch.setattr(rollups, "ENABLED", True)
+    from_cells = survival.survival(con, filters, by, config, rule=rule)
+    monkeypatch.setattr(rollups, "ENABLED", False)
+    assert survival.cells_grain(by, filters) is None
+    from_rows = survival.survival(con, filters, by, config, rule=rule)
+    assert not from_rows["suppressed"].all() and from_rows["events"].sum() > 0
+    pd.testing.assert_frame_equal(from_cells, from_rows, rtol=1e-9, obj=f"{rule} {filters.describe()} by {by}")
 
 
 # the latent model's views: survival and half-life with factor filters and groups (a school shows

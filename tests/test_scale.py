@@ -33,6 +33,29 @@ def test_replicate_totals_equal_one_product_dense_and_sparse(monkeypatch):
     assert np.array_equal(stats.replicate_totals(weights, sparse.csc_matrix(totals)), expected)
 
 
+def test_replicate_totals_are_exact_beyond_float32s_whole_numbers():
+    """Whole-number totals are multiplied in float32; a column whose sums reach 2**23 is multiplied
+    again in float64 (float32 holds whole numbers exactly below 2**24 only), and fractional totals
+    go straight to float64: the result equals the float64 product in every case."""
+    rng = np.random.default_rng(8)
+    weights = stats.school_bootstrap_weights(500, 40, 2)
+    small = rng.integers(0, 50, size=(500, 3)).astype("float64")
+    large = small.copy()
+    large[:, 1] += 3_000_000  # replicate sums about 1.5e9: float32 would round them
+    fractional = small + rng.random((500, 3))
+    for totals in (small, large):
+        expected = weights.astype("float64") @ totals
+        assert np.array_equal(stats.replicate_totals(weights, totals), expected)
+        assert np.array_equal(stats.replicate_totals(weights, sparse.csc_matrix(totals)), expected)
+        assert np.array_equal(stats.replicate_totals(weights, totals[:, 1]), expected[:, 1])
+    # fractions are summed in float64 (in another order by the sparse product: to rounding)
+    expected = weights.astype("float64") @ fractional
+    assert np.array_equal(stats.replicate_totals(weights, fractional), expected)
+    np.testing.assert_allclose(stats.replicate_totals(weights, sparse.csc_matrix(fractional)), expected, rtol=1e-13)
+    assert not np.array_equal((weights.astype("float32") @ large.astype("float32")).astype("float64"),
+                              weights.astype("float64") @ large)  # the premise: float32 alone is wrong
+
+
 # the Overview's share of schools decaying, read from persistence, is the Districts page's table's
 OVERVIEW_VIEWS = [Filters(), Filters(programme=("CBT",), gender=("female",), hindrance=("low_pay",), months_min=6)]
 
