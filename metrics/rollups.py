@@ -99,20 +99,30 @@ group by all
 
 
 def survival_cells_sql(grain: str, by: Sequence[str], filters: Filters, per_school: bool = True) -> tuple[str, dict]:
-    """`select <by>, school_id, months, at_risk, events, n, teachers` per group, school and round
-    from retention's cells at `grain` (a grain `rollup_grain` chose for the view grouped by `by`
-    and months): survival's first-drop counts (ingest/model.py `rollup_cells`), and at month 0 the
-    units in use (`n`, every one at risk) and their distinct teachers. `per_school` False: summed
-    over the schools (`school_id` null). The caller makes sure the group's units and teachers are
-    its month-0 rows' (metrics/survival.py `units_whole`); months bounds do not apply (the life
-    table reads the whole follow-up)."""
+    """`select <by>, school_id, months, at_risk, events, n, teachers` from retention's cells at
+    `grain` (a grain `rollup_grain` chose for the view grouped by `by` and months): survival's
+    first-drop counts (ingest/model.py `rollup_cells`), and at month 0 the units in use (`n`, every
+    one at risk) and their distinct teachers, null at later rounds. `per_school`: the stored cells
+    as they are (a group, school and round can have several, from the grain's further columns: the
+    reader sums them, as it sums per group and round anyway); False: summed per group and round
+    (`school_id` null). The caller makes sure the group's units and teachers are its month-0
+    rows' (metrics/survival.py `units_whole`); months bounds do not apply (the life table reads the
+    whole follow-up)."""
     dims = filters.replace(months_min=None, months_max=None)
     table = rollup_table(by, dims)
     where, params = dims.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
     keys = "".join(f"r.{c}, " for c in by if c != "school_id")
-    school = "r.school_id" if per_school or "school_id" in by else "null::varchar"
+    params = params | {"rollup_grain": grain}
+    if per_school:
+        sql = f"""
+select {keys}r.school_id, r.months, r.at_risk, r.events,
+       case when r.months = 0 then r.n end as n, case when r.months = 0 then r.teachers end as teachers
+from {table} r
+where r.measure = 'retention' and r.grain = $rollup_grain and {where}
+"""
+        return sql, params
     sql = f"""
-select {keys}{school} as school_id, r.months,
+select {keys}null::varchar as school_id, r.months,
        sum(r.at_risk)::bigint as at_risk, sum(r.events)::bigint as events,
        sum(r.n) filter (where r.months = 0)::bigint as n,
        sum(r.teachers) filter (where r.months = 0)::bigint as teachers
@@ -120,7 +130,7 @@ from {table} r
 where r.measure = 'retention' and r.grain = $rollup_grain and {where}
 group by all
 """
-    return sql, params | {"rollup_grain": grain}
+    return sql, params
 
 
 def unscored_cells_sql(grain: str, by: Sequence[str], filters: Filters) -> tuple[str, dict]:

@@ -142,11 +142,14 @@ unit_periods as (
 
 def survival_counts(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str], config: Config,
                     rule: str = "first_drop", per_school: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(cells, groups) from one DuckDB query: `cells` has one row per group, school and round
-    (month 0 included) with `at_risk` and `events`; `groups` one row per group with `n` (units)
-    and `teachers`. Unsuppressed: for estimators and tests, never shown as they are.
-    `per_school` False: one cell per group and round (`school_id` null), for a view whose interval
-    does not need the schools (the latent model's; a national view has tens of thousands of schools)."""
+    """(cells, groups) from one DuckDB query: `cells` has the group's columns, `school` (the
+    school's number in ascending school id, as the bootstrap draws them), `months` (month 0
+    included), `at_risk` and `events`, where a unit is at risk: one row per group, school and round
+    from the rows, possibly several from retention's cells (`cells_grain`; their sum is the
+    count); `groups` one row per group with `n` (units) and `teachers`. Unsuppressed: for
+    estimators and tests, never shown as they are. `per_school` False: one cell per group and
+    round (`school` -1), for a view whose interval does not need the schools (the latent model's;
+    a national view has tens of thousands of schools)."""
     dims = filters.replace(months_min=None, months_max=None)
     grain = cells_grain(by, dims) if rule == "first_drop" else None
     if grain is not None:
@@ -241,11 +244,14 @@ select * from cells where at_risk > 0
 
 
 def _cells_frame(cells: pa.Table, by: Sequence[str]) -> pd.DataFrame:
-    """`survival_counts`' cells: the by-columns, the school numbered (`school`: ascending school
+    """`survival_counts`' cells: the by-columns (Categoricals), the school numbered (`school`: ascending school
     id, as the bootstrap draws them; its id left in Arrow, not made Python strings), months,
     at_risk and events."""
-    frame = cells.select([*by, "months", "at_risk", "events"]).to_pandas()
-    frame.insert(len(by), "school", ascending_codes(cells["school_id"])[0])
+    frame = cells.select(["months", "at_risk", "events"]).to_pandas()
+    frame.insert(0, "school", ascending_codes(cells["school_id"])[0])
+    for position, column in enumerate(by):
+        # as Categoricals: one Python string per distinct value (`_group_of` matches their codes)
+        frame.insert(position, column, pc.dictionary_encode(cells[column]).combine_chunks().to_pandas())
     return frame
 
 
@@ -396,15 +402,33 @@ def survival(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str]
     return order_rows(frame[columns], [*by, "months"])
 
 
+def _group_of(cells: pd.DataFrame, groups: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """Each cell's row of `groups` (-1: its group is not among them), matched on the by-columns'
+    codes (the cells' Categoricals, `_cells_frame`) rather than by a merge on text: a national
+    view by practice has hundreds of thousands of cells."""
+    cell_key = np.zeros(len(cells), dtype="int64")
+    group_key = np.zeros(len(groups), dtype="int64")
+    for column in by:
+        values = pd.Categorical(cells[column])
+        categories = values.categories
+        missing, absent = len(categories), len(categories) + 1
+        cell_code = np.where(values.codes < 0, missing, values.codes).astype("int64")
+        found = categories.get_indexer(groups[column])
+        group_code = np.where(groups[column].isna(), missing, np.where(found < 0, absent, found)).astype("int64")
+        cell_key = cell_key * (absent + 1) + cell_code
+        group_key = group_key * (absent + 1) + group_code
+    return pd.Index(group_key).get_indexer(cell_key)
+
+
 def _curves(cells: pd.DataFrame, groups: pd.DataFrame, by: Sequence[str], config: Config,
             interval: bool = True) -> pd.DataFrame:
     """The life table of every group of `groups` (rows 0..G-1) from the cells' counts, vectorised:
     (groups x rounds) arrays, then one long frame. `interval` False: ci_low and ci_high are NaN
     (the caller takes the latent model's)."""
     rounds = np.array(sorted({0, *config.schedule.months}), dtype="int64")
-    index = groups[list(by)].assign(group=np.arange(len(groups)))
-    cells = cells.merge(index, on=list(by), how="inner") if by else cells.assign(group=0)
-    g = cells["group"].to_numpy()
+    group = _group_of(cells, groups, by)
+    cells = cells[group >= 0]  # the cells of groups shown
+    g = group[group >= 0]
     t = np.searchsorted(rounds, cells["months"].to_numpy())
     n_groups, n_rounds = len(groups), len(rounds)
     at_risk = np.zeros((n_groups, n_rounds))
