@@ -49,6 +49,7 @@ from app.warm import PAGE_VIEWS  # noqa: E402
 from metrics import Filters  # noqa: E402
 from metrics.indicators import retention_counts  # noqa: E402
 from metrics.registry import TABLES  # noqa: E402
+from metrics.survival import life_table, survival_counts  # noqa: E402
 from sustain.config import load_config  # noqa: E402
 from sustain.db import read_only, version_id  # noqa: E402
 from sustain.samples import sample_files  # noqa: E402
@@ -59,6 +60,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 PAGES = list(PAGE_VIEWS.items()) + [("districts: a school's teachers", (("teacher_practices", ()),))]
 LIKE_FOR_LIKE = "survival life table, first-drop rule (the baselines' rule)"
 COUNTS_LIKE_FOR_LIKE = "retention counts by district by round (the baselines' aggregate)"
+SURVIVAL_COUNTS_LIKE_FOR_LIKE = "survival's at-risk and event counts by round, with S(t) (the baselines' aggregate)"
 TARGET_MS = {100_000: 100, 1_000_000: 250}
 
 
@@ -222,6 +224,13 @@ def pandas_life_table(units: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def survival_life_table(view, config) -> np.ndarray:
+    """The country's first-drop life table from the indicator layer's counts (one cell per round)."""
+    cells, _ = survival_counts(view, Filters(), [], config, per_school=False)
+    rounds = cells.sort_values("months")
+    return life_table(rounds["at_risk"].to_numpy(float), rounds["events"].to_numpy(float))
+
+
 def baselines(db: Path, config, repeat: int) -> dict:
     """The same aggregates three ways on the same tables: the indicator, raw DuckDB, plain pandas."""
     con = duckdb.connect(str(db), read_only=True)
@@ -257,6 +266,13 @@ select months, at_risk, event from person_period""").df()
                 lambda: con.execute(LIFE_TABLE_SQL).fetchall(),
                 lambda: pandas_life_table(units)),
         }
+        # like for like: the baselines count the units at risk and the events per round and take the
+        # product; the indicator layer's function for the counts is survival_counts (the latent
+        # rule's at_risk and events), with its life_table
+        figures[SURVIVAL_COUNTS_LIKE_FOR_LIKE] = (
+            lambda: survival_life_table(view, config),
+            lambda: con.execute(LIFE_TABLE_SQL).fetchall(),
+            lambda: pandas_life_table(units))
         for label, (indicator, raw, plain) in figures.items():
             indicator()
             raw()

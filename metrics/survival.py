@@ -72,7 +72,10 @@ Decisions:
   (months too).
 - Aggregation is in DuckDB (one query: per group x school x round counts of the rows at risk, and
   per group n and teachers); the life table and the bootstrap are numpy over those counts. Under
-  the latent rule the counts are per group x round only (the interval is the model's).
+  the latent rule the counts are per group x round only (the interval is the model's). A view
+  with nothing by place (grouped or filtered: `units_whole`) reads the first-drop counts stored in
+  retention's cells (ingest/model.py `rollup_cells`, `cells_grain`) instead of the person-period
+  rows: thousands of cells, not millions of rows, with the same figures (tests/test_rollups.py).
 
 """
 from __future__ import annotations
