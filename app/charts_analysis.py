@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from app.charts import TITLE_WIDTH, interval_hover, title_margin, titles_in_direction, wrap_title
+from app.charts import TITLE_WIDTH, interval_hover, legend_below, title_margin, titles_in_direction, wrap_title
 from metrics.base import TOO_FEW
 from metrics.planner import SCORE_LINES  # noqa: F401 (the planner page's explanation)
 from report.answers import EVIDENCE_P, fastest_hindrance
@@ -275,10 +275,8 @@ def practice_decay(table: pd.DataFrame, group: str | None, label: Callable[[str]
         figure.update_xaxes(title_text=t(MONTHS_AXIS) if row == rows else None, row=row, col=col)
     figure.update_yaxes(tickformat=".0%", range=[0, 1.05])
     figure.update_yaxes(title_text=t("share retained"), col=1)
-    # the legend under the panels: at the right it left a phone's chart 67 px of plot
     return _layout(figure, title, height=max(450, 330 * rows) + 40 * math.ceil(len(practices) / 2),
-                   legend=dict(title=dict(text=t("practice"), side="top"), orientation="h", yanchor="top",
-                               y=-0.18, x=0, xanchor="left"))
+                   legend=legend_below(t("practice")))
 
 
 def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str], str], title: str) -> go.Figure:
@@ -305,7 +303,7 @@ def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str]
         ))
     return _layout(figure, title, scattermode="group", legend_traceorder="reversed",
                    xaxis=dict(title=t("half-life (months)"), rangemode="tozero"),
-                   yaxis=dict(title=None, categoryorder="category descending"), legend_title=group or "",
+                   yaxis=dict(title=None, categoryorder="category descending"), legend=legend_below(group or ""),
                    height=max(460, table["practice"].nunique() * (30 + 16 * _count(table, group)) + 150))
 
 
@@ -340,7 +338,7 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
         ))
     return _layout(figure, title, xaxis_title=t(MONTHS_AXIS),
                    yaxis=dict(title=t("share of practices not yet abandoned"), tickformat=".0%", range=[0, 1.05]),
-                   legend_title=group or "")
+                   legend=legend_below(group or ""))
 
 
 # -- Hindrances --------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ with half_life_tab:
         st.plotly_chart(charts.by_value(charts.readable(figure, legend=group_name if group else "")),
                         key="half_life_chart")
         st.caption(ui.n_caption(table, "teachers") + " " + ui.answers.gloss("half_life") + " "
-                   + ui.t("95% interval from resampling schools.") + " " + ui.answers.gloss("lambda"))
+                   + ui.t("95% interval, allowing for teachers of one school being alike.") + " "
+                   + ui.answers.gloss("lambda"))
         st.dataframe(ui.answers.half_life_table(table, ui.practice_label, group, group_name),
                      hide_index=True, key="half_life_table")
 
@@ -59,6 +60,7 @@ with survival_tab:
         st.plotly_chart(charts.readable(figure, cfg.schedule.months, group_name if group else ""),
                         key="survival_chart")
         st.caption(ui.n_caption(table, "teachers", group=group) + " "
-                   + ui.t("Abandoned: the first visit at which the practice was not retained (it stopped since the "
-                          "last visit where it was).") + " " + ui.answers.gloss("kaplan_meier") + " "
-                   + ui.answers.gloss("censoring") + " " + ui.t("Band: 95% interval from resampling schools."))
+                   + ui.t("Abandoned: no longer in use. One low score does not by itself count as a drop: it is "
+                          "weighed against the visits before and after it, as observers sometimes misscore.") + " "
+                   + ui.answers.gloss("kaplan_meier") + " " + ui.answers.gloss("censoring") + " "
+                   + ui.t("Band: 95% interval, allowing for teachers of one school being alike."))

@@ -436,10 +436,12 @@ URDU: dict[str, str] = {
     "Decay curves": "کمی کے خط",
     "Survival (life table)": "بقا (لائف ٹیبل)",
     "Bars: 95% intervals.": "لکیریں: 95% وقفے۔",
-    "95% interval from resampling schools.": "95% وقفہ اسکولوں کی دوبارہ نمونہ گیری سے۔",
-    "Abandoned: the first visit at which the practice was not retained (it stopped since the last visit where it was).":
-        "ترک شدہ: پہلا دورہ جس پر طریقہ برقرار نہیں تھا (پچھلے دورے کے بعد سے بند ہوا جہاں وہ برقرار تھا)۔",
-    "Band: 95% interval from resampling schools.": "پٹی: اسکولوں کی دوبارہ نمونہ گیری سے 95% وقفہ۔",
+    "95% interval, allowing for teachers of one school being alike.":
+        "95% وقفہ، اس بات کو مدنظر رکھتے ہوئے کہ ایک اسکول کے اساتذہ ایک جیسے ہوتے ہیں۔",
+    "Abandoned: no longer in use. One low score does not by itself count as a drop: it is weighed against the visits before and after it, as observers sometimes misscore.":
+        "ترک شدہ: اب استعمال میں نہیں۔ صرف ایک کم اسکور خود بخود ترک کرنا شمار نہیں ہوتا: اسے اس سے پہلے اور بعد کے دوروں کے ساتھ پرکھا جاتا ہے، کیونکہ مشاہدہ کار کبھی کبھی غلط اسکور دیتے ہیں۔",
+    "Band: 95% interval, allowing for teachers of one school being alike.":
+        "پٹی: 95% وقفہ، اس بات کو مدنظر رکھتے ہوئے کہ ایک اسکول کے اساتذہ ایک جیسے ہوتے ہیں۔",
     "Reported, by district and round": "رپورٹ شدہ، ضلع اور دور کے لحاظ سے",
     "Abandonment with vs without": "ساتھ اور بغیر ترک کرنا",
     "Share of visits reporting each hindrance, by district and round": "ہر رکاوٹ رپورٹ کرنے والے دوروں کا حصہ، ضلع اور دور کے لحاظ سے",

@@ -218,6 +218,34 @@ def test_practices_compare_by_changes_the_figures(app):
     assert names(figure(at, "half_life_chart")) == {"Balochistan", "Sindh"}
 
 
+def test_the_survival_tab_says_what_its_curve_counts_as_abandoned(app, sample_db):
+    """The tab draws survival's default (latent) curve: its caption must not define abandonment as
+    the first visit not retained (the first-drop rule, a sensitivity rule the tab does not draw), as
+    it did since the latent model became the default; nor give the interval as a school bootstrap."""
+    import inspect
+
+    import duckdb
+
+    from metrics import Filters
+    from metrics.survival import survival
+    from sustain.config import load_config
+
+    assert inspect.signature(survival).parameters["rule"].default == "latent"
+    at = app("pages/practices.py")
+    assert not at.exception
+    caption = " ".join(c.value for c in at.caption)
+    assert "One low score does not by itself count as a drop" in caption
+    assert "first visit at which the practice was not retained" not in caption
+    assert "resampling schools" not in caption
+    # the curve drawn is the latent rule's, which differs from the first-drop life table
+    drawn = [t for t in figure(at, "survival_chart")["data"] if str(t.get("name", "")).startswith("all practices")][0]
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        latent = survival(con, Filters(), [], load_config())
+        first_drop = survival(con, Filters(), [], load_config(), rule="first_drop")
+    assert values(drawn["y"]) == pytest.approx(latent["survival"].tolist())
+    assert values(drawn["y"]) != pytest.approx(first_drop["survival"].tolist())
+
+
 def test_hindrances_filter_and_compare_by(app):
     at = app("pages/hindrances.py")
     heat = figure(at, "prevalence_chart")
