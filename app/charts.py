@@ -193,5 +193,6 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
     wrapped = wrap_title(title)
     figure.update_layout(title=wrapped, xaxis=dict(tickformat=".0%", range=[0, 1], title=t("share retained")),
                          yaxis=dict(title="", categoryorder="category descending"),
-                         margin=dict(t=title_margin(wrapped), l=10, r=10, b=10), showlegend=True, legend=legend_below(t("Programme")))
+                         margin=dict(t=title_margin(wrapped), l=10, r=10, b=10), showlegend=True,
+                         legend=legend_below(t("Programme")))
     return titles_in_direction(figure)
