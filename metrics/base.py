@@ -110,17 +110,19 @@ def hindrance_join(by: Sequence[str], relation: str) -> str:
     return f"(select r.*, th.hindrance from {relation} r join teacher_hindrances th using (teacher_key))"
 
 
-def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observations") -> tuple[str, dict]:
+def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observations",
+                  hindrance_teachers: str = "teacher_hindrances") -> tuple[str, dict]:
     """`select * from <relation, joined to hindrance groups when grouped by them> where <filters>`.
     A visit-level relation (`placed_visits`) becomes `observed_visit_practices` when practice is
-    grouped on or filtered, so "by practice" means visits at which that practice was scored."""
+    grouped on or filtered, so "by practice" means visits at which that practice was scored.
+    `hindrance_teachers`: see `Filters.where`."""
     level = "practice"
     if relation == "placed_visits":
         if "practice" in by or filters.practice:
             relation = "observed_visit_practices"
         else:
             level = "visit"
-    where, params = filters.where(level, hindrance_rows="hindrance" in by)
+    where, params = filters.where(level, hindrance_rows="hindrance" in by, hindrance_teachers=hindrance_teachers)
     return f"select * from {hindrance_join(by, relation)} r where {where}", params
 
 

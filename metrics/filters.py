@@ -90,11 +90,14 @@ class _FilterMethods:
             text += f" (limited to the districts {', '.join(self.scope) or '(none)'})"
         return text
 
-    def where(self, level: str = "practice", alias: str = "", hindrance_rows: bool = False) -> tuple[str, dict]:
+    def where(self, level: str = "practice", alias: str = "", hindrance_rows: bool = False,
+              hindrance_teachers: str = "teacher_hindrances") -> tuple[str, dict]:
         """(`clause`, params) for the base relation; `level` is "practice" or "visit"
         (visit-level relations have no practice column, so a practice filter is ignored there).
         `hindrance_rows`: the relation has one row per hindrance (grouped by hindrance), so the
-        hindrance filter keeps those rows rather than testing teachers' membership."""
+        hindrance filter keeps those rows rather than testing teachers' membership.
+        `hindrance_teachers`: the relation (teacher_key, hindrance) a teacher's membership is
+        tested in (a caller may narrow `teacher_hindrances` to the teachers its rows can hold)."""
         prefix = f"{alias}." if alias else ""
         clauses, params = [], {}
         for name, column in DIMENSIONS.items():
@@ -105,7 +108,8 @@ class _FilterMethods:
             params[key] = list(values)
             if name == "hindrance" and not hindrance_rows:
                 clauses.append(
-                    f"{prefix}teacher_key in (select teacher_key from teacher_hindrances where list_contains(${key}, hindrance))"
+                    f"{prefix}teacher_key in (select teacher_key from {hindrance_teachers} "
+                    f"where list_contains(${key}, hindrance))"
                 )
             else:
                 clauses.append(f"list_contains(${key}, {prefix}{column})")

@@ -139,14 +139,16 @@ def tidy_preview(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[
     without the joins that only carry columns: each row has one placed visit, one visit and one
     school (the analysis model is built from them, and refreshed with them)."""
     ctes, params = tidy_ctes(filters, config)
+    # the bound and the export's row count in one pass over the view's rows
     bound = query(con, config, f"""{ctes},
 last_teacher as (
     select teacher_key from filtered order by teacher_key limit 1 offset $last_row
 )
-select * from last_teacher
+select (select teacher_key from last_teacher) as teacher_key,
+       (select count(*) from filtered) + (select count(*) from unscored_visits) as rows
 """, params | {"last_row": PREVIEW_ROWS - 1})
     # fewer scored rows than the preview shows: a small export, read whole
-    upto = bound["teacher_key"].iloc[0] if len(bound) else None
+    upto = bound["teacher_key"].iloc[0] if pd.notna(bound["teacher_key"].iloc[0]) else None
     sql, params = tidy_sql(filters, config, upto, sources=False)
     preview = query(con, config, f"{sql}\nlimit $preview_rows", params | {"preview_rows": PREVIEW_ROWS})
     preview["visit_date"] = pd.to_datetime(preview["visit_date"]).dt.date
@@ -158,14 +160,8 @@ where submission_id in (select unnest($submissions::varchar[]))""",
     found = found.set_index("submission_id")
     for column in ("source_file", "source_sha256"):
         preview[column] = preview["submission_id"].map(found[column]).astype(object)
-    summary = query(con, config, f"""{ctes},
-summary as (
-    select (select count(*) from filtered) + (select count(*) from unscored_visits) as rows
-)
-select * from summary
-""", params)
     preview = preview[tidy_columns(config)]
-    preview.attrs["rows"] = int(summary["rows"].iloc[0])
+    preview.attrs["rows"] = int(bound["rows"].iloc[0])
     return preview
 
 
@@ -197,12 +193,24 @@ def tidy_ctes(filters: Filters, config: Config, upto: str | None = None,
     parameters; `upto`: only the rows of teachers whose key is at most this one; `sources`: see
     `tidy_sql`. Hindrance columns are named from config codes (lower-case identifiers, checked by
     config)."""
-    observed, params = filtered_rows([], filters)
-    # visit-level: a practice filter does not apply to a visit at which nothing was scored
-    visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")
     # the scored rows of the filtered visits' place and rounds: a scored row carries its visit's
     # columns (the analysis model copies them), so a district's visits are tested on its rows only
     place, place_params = filters.replace(practice=(), hindrance=()).where("visit")
+    # a hindrance filter tests the teachers who reported it among those with a placed visit of the
+    # view (every row here is one of their visits, or an observation at one): a district's few
+    # thousand, not the hundreds of thousands who reported it in the country
+    narrowed = bool(filters.hindrance) and place != "true"
+    hindrance_teachers = "view_teacher_hindrances" if narrowed else "teacher_hindrances"
+    observed, params = filtered_rows([], filters, hindrance_teachers=hindrance_teachers)
+    # visit-level: a practice filter does not apply to a visit at which nothing was scored
+    visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits",
+                                         hindrance_teachers=hindrance_teachers)
+    view_hindrances = f"""
+view_teacher_hindrances as (
+    select teacher_key, hindrance from teacher_hindrances
+    where list_contains($f_hindrance, hindrance)
+      and teacher_key in (select teacher_key from placed_visits where {place})
+),""" if narrowed else ""
     # the model's tables joined here are read for the view's place only (a row's placed visit is in
     # it: the model's rows carry their visit's place) and, with `upto`, for those teachers only, so
     # DuckDB joins a few rows, not every visit of the country; `visits` is joined for the sources
@@ -226,7 +234,7 @@ def tidy_ctes(filters: Filters, config: Config, upto: str | None = None,
         if c in codes else f"{from_visit.get(c, 'r.' + c)} as {c}" for c in tidy_columns(config))
     visits_join = "\n    join visits v on v.submission_id = r.submission_id" if sources else ""
     submission = "" if sources else ", r.submission_id as submission_id"
-    return f"""
+    return f"""{view_hindrances}
 filtered as (
     {observed}
 ),

@@ -265,6 +265,27 @@ def test_preview_is_the_first_rows_of_the_export_and_its_count(data_db):
     assert any(0 < head["practice"].notna().sum() < PREVIEW_ROWS for head in heads)
 
 
+@pytest.mark.parametrize("place", [{"district": ("Quetta",)}, {"province": ("Sindh",)}, {"scope": ("Thatta", "Pishin")}])
+def test_a_place_with_a_hindrance_filter_exports_its_teachers_who_reported_it_anywhere(sample_db, place):
+    """With a place, the export tests the hindrance among the teachers with a placed visit there
+    (`view_teacher_hindrances`): the same rows as the place's export kept to the teachers who
+    reported the hindrance at any placed visit of theirs, in the place or not (the filter's rule)."""
+    from sustain.config import load_config
+
+    config = load_config()
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        reported = set(con.execute("select distinct teacher_key from model_visits "
+                                   "where list_contains(hindrances, 'no_resources')").df()["teacher_key"])
+        whole = tidy_observations(con, Filters(**place), [], config)
+        filtered = tidy_observations(con, Filters(**place, hindrance=("no_resources",)), [], config)
+        preview = tidy_preview(con, Filters(**place, hindrance=("no_resources",)), [], config)
+    expected = whole[whole["teacher_key"].isin(reported)].reset_index(drop=True)
+    assert 0 < len(expected) < len(whole)
+    pd.testing.assert_frame_equal(filtered, expected)
+    assert preview.attrs["rows"] == len(expected)
+    pd.testing.assert_frame_equal(preview, expected.head(PREVIEW_ROWS), check_dtype=False)
+
+
 def test_records(data_db):
     from report import exports
     from sustain.config import load_config
