@@ -122,7 +122,7 @@ import duckdb
 from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
 from sustain.dimensions import (CATALOGUE, HINDRANCE_GRAINS, MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis,
-                                rollup_grains, teacher_dimensions, teacher_select)
+                                place_columns, rollup_grains, teacher_dimensions, teacher_select)
 from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
@@ -337,7 +337,7 @@ order by teacher_key, practice
 # and sorts integers and a few short codes instead of five text columns (grouping and sorting them
 # was most of the rollups' cost), and takes the place's columns back when its cells are written.
 # A place is the whole tuple, not the school: a school's district can change (the roster's history).
-PLACE_COLUMNS = tuple(d.name for d in CATALOGUE if d.level == "school")
+PLACE_COLUMNS = place_columns()
 # place ids follow the cells' stored order, district then school (the other columns only break ties)
 _PLACE_TIES = [c for c in PLACE_COLUMNS if c not in ("district", "school_id")]
 _SAME_PLACE = " and ".join(f"s.{c} is not distinct from p.{c}" for c in PLACE_COLUMNS)

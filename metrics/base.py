@@ -110,20 +110,36 @@ def hindrance_join(by: Sequence[str], relation: str) -> str:
     return f"(select r.*, th.hindrance from {relation} r join teacher_hindrances th using (teacher_key))"
 
 
-def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observations",
-                  hindrance_teachers: str = "teacher_hindrances") -> tuple[str, dict]:
+def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observations") -> tuple[str, dict]:
     """`select * from <relation, joined to hindrance groups when grouped by them> where <filters>`.
     A visit-level relation (`placed_visits`) becomes `observed_visit_practices` when practice is
     grouped on or filtered, so "by practice" means visits at which that practice was scored.
-    `hindrance_teachers`: see `Filters.where`."""
+    `relation` is the analysis model's (a placed visit, or a row placed at one of its teacher's
+    placed visits): a hindrance filter with a place tests the teachers with a placed visit there
+    only (`view_hindrance_teachers`), not the hundreds of thousands who reported it in the country."""
     level = "practice"
     if relation == "placed_visits":
         if "practice" in by or filters.practice:
             relation = "observed_visit_practices"
         else:
             level = "visit"
-    where, params = filters.where(level, hindrance_rows="hindrance" in by, hindrance_teachers=hindrance_teachers)
+    where, params = filters.where(level, hindrance_rows="hindrance" in by,
+                                  hindrance_teachers=view_hindrance_teachers(filters))
     return f"select * from {hindrance_join(by, relation)} r where {where}", params
+
+
+def view_hindrance_teachers(filters: Filters) -> str:
+    """The relation (teacher_key, hindrance) a hindrance filter tests the rows' teachers in:
+    `teacher_hindrances` (each teacher with every hindrance they reported at any placed visit),
+    kept to the teachers with a placed visit in the filters' place when there is one. The same
+    rows pass: a row of the analysis model is placed at one of its teacher's placed visits, so a
+    row in the place is a teacher with a visit there. The place's clause binds the same
+    parameters as the filters' own (`Filters.where`)."""
+    place, _ = filters.place_only().where("visit")
+    if not filters.hindrance or place == "true":
+        return "teacher_hindrances"
+    return (f"(select teacher_key, hindrance from teacher_hindrances "
+            f"where teacher_key in (select teacher_key from placed_visits where {place}))")
 
 
 # the school hierarchy, parent first: a level's groups are parts of every level above it

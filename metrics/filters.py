@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from sustain.dimensions import by_columns, filter_dimensions, teacher_dimensions
+from sustain.dimensions import by_columns, filter_dimensions, place_columns, teacher_dimensions
 
 # filter field -> column of the base relations (metrics/base.py), from the catalogue
 DIMENSIONS: dict[str, str] = {d.name: d.name for d in filter_dimensions()}
@@ -77,6 +77,10 @@ class _FilterMethods:
 
     def replace(self, **changes) -> "Filters":
         return dataclasses.replace(self, **changes)
+
+    def place_only(self) -> "Filters":
+        """These filters' place (the place dimensions and the viewer's scope), nothing else."""
+        return type(self)(**{name: getattr(self, name) for name in place_columns()}, scope=self.scope)
 
     def as_pairs(self) -> list[tuple[str, str]]:
         pairs = [(name, v) for name in DIMENSIONS for v in getattr(self, name)]

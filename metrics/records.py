@@ -196,21 +196,9 @@ def tidy_ctes(filters: Filters, config: Config, upto: str | None = None,
     # the scored rows of the filtered visits' place and rounds: a scored row carries its visit's
     # columns (the analysis model copies them), so a district's visits are tested on its rows only
     place, place_params = filters.replace(practice=(), hindrance=()).where("visit")
-    # a hindrance filter tests the teachers who reported it among those with a placed visit of the
-    # view (every row here is one of their visits, or an observation at one): a district's few
-    # thousand, not the hundreds of thousands who reported it in the country
-    narrowed = bool(filters.hindrance) and place != "true"
-    hindrance_teachers = "view_teacher_hindrances" if narrowed else "teacher_hindrances"
-    observed, params = filtered_rows([], filters, hindrance_teachers=hindrance_teachers)
+    observed, params = filtered_rows([], filters)
     # visit-level: a practice filter does not apply to a visit at which nothing was scored
-    visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits",
-                                         hindrance_teachers=hindrance_teachers)
-    view_hindrances = f"""
-view_teacher_hindrances as (
-    select teacher_key, hindrance from teacher_hindrances
-    where list_contains($f_hindrance, hindrance)
-      and teacher_key in (select teacher_key from placed_visits where {place})
-),""" if narrowed else ""
+    visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")
     # the model's tables joined here are read for the view's place only (a row's placed visit is in
     # it: the model's rows carry their visit's place) and, with `upto`, for those teachers only, so
     # DuckDB joins a few rows, not every visit of the country; `visits` is joined for the sources
@@ -234,7 +222,7 @@ view_teacher_hindrances as (
         if c in codes else f"{from_visit.get(c, 'r.' + c)} as {c}" for c in tidy_columns(config))
     visits_join = "\n    join visits v on v.submission_id = r.submission_id" if sources else ""
     submission = "" if sources else ", r.submission_id as submission_id"
-    return f"""{view_hindrances}
+    return f"""
 filtered as (
     {observed}
 ),

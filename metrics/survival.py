@@ -90,7 +90,7 @@ import pyarrow.compute as pc
 from scipy import sparse
 
 from sustain.config import Config
-from sustain.dimensions import CATALOGUE
+from sustain.dimensions import place_columns
 
 from . import latent, rollups
 from .base import (ascending_codes, filtered_rows, group_columns, order_rows, query_arrow, school_hierarchy,
@@ -106,7 +106,7 @@ ROW_COLUMNS = [c for c in BY_COLUMNS if c not in ("months", "hindrance")]
 RULES = ("latent", "first_drop", "confirmed")
 # the place columns: a person-period row's are where the unit was observed at t, so a unit's rows
 # can lie in several place groups; every other column is the teacher's or the unit's own
-PLACE_COLUMNS = [d.name for d in CATALOGUE if d.level == "school"]
+PLACE_COLUMNS = list(place_columns())
 
 VALUE_COLUMNS = ["months", "survival", "ci_low", "ci_high", "at_risk", "events", "n", "teachers"]
 # (bootstrap replicates x group-round cells) computed at once, to bound memory with many groups

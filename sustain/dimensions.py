@@ -187,13 +187,19 @@ def model_fingerprint_basis() -> list[list[str]]:
     return [[d.name, d.roster_sql] for d in teacher_dimensions()]
 
 
+def place_columns() -> tuple[str, ...]:
+    """The place dimensions (level school): where a school is, so where each visit, and each row
+    of the analysis model, took place."""
+    return tuple(d.name for d in CATALOGUE if d.level == "school")
+
+
 def rollup_grains() -> dict[str, tuple[str, ...]]:
     """The grains of the analysis model's rollups (ingest/model.py builds them, metrics/rollups.py
     reads them), coarsest first: name -> the dimension columns a grain keeps. Every grain keeps the
     school's place (the clustered intervals need per-school totals), the programme and the round
     (retention's response weights are per programme and round); the finer ones add the practice,
     the other teacher-level dimensions, or both."""
-    place = tuple(d.name for d in CATALOGUE if d.level == "school")
+    place = place_columns()
     factors = tuple(d.name for d in teacher_dimensions() if d.name != "programme")
     core = (*place, "programme", "months")
     return {"core": core, "practice": (*core, "practice"), "teacher": (*core, *factors),
