@@ -443,7 +443,6 @@ order by {", ".join([*order, "c.place_id"])}
 _CELL_COUNTS = ["retained", "n", "teachers", "at_risk", "events"]
 
 
-
 def _rollup_cells(grain: str, cells: str) -> tuple[str, dict]:
     return _write_cells("rollup_cells", cells, ["c.measure", "$grain as grain"], ["c.measure"],
                         [*_unplaced(grain), *_CELL_COUNTS]), {"grain": grain}

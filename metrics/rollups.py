@@ -111,7 +111,7 @@ def survival_cells_sql(grain: str, by: Sequence[str], filters: Filters, per_scho
     dims = filters.replace(months_min=None, months_max=None)
     table = rollup_table(by, dims)
     where, params = dims.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
-    keys = "".join(f"r.{c}, " for c in by if c != "school_id")
+    keys = "".join(f"r.{c}, " for c in by)  # never the school: a view by place reads the rows
     params = params | {"rollup_grain": grain}
     if per_school:
         sql = f"""

@@ -234,14 +234,10 @@ def _counts_from_cells(con: duckdb.DuckDBPyConnection, grain: str, by: Sequence[
 cells as ({cells_sql})
 select * from cells where at_risk > 0
 """, params)
-    month0 = counts.filter(pc.equal(counts["months"], 0))
-    if by:
-        totals = month0.group_by(list(by)).aggregate([("n", "sum"), ("teachers", "sum")])
-        groups = totals.rename_columns([*("n" if c == "n_sum" else "teachers" if c == "teachers_sum" else c
-                                          for c in totals.column_names)]).select([*by, "n", "teachers"]).to_pandas()
-    else:
-        groups = pd.DataFrame({"n": [pc.sum(month0["n"]).as_py() or 0],
-                               "teachers": [pc.sum(month0["teachers"]).as_py() or 0]})
+    # (without --by, one row; null sums when no cell is shown, left out below as n = 0 would be)
+    totals = counts.filter(pc.equal(counts["months"], 0)).group_by(list(by)).aggregate(
+        [("n", "sum"), ("teachers", "sum")])
+    groups = totals.select([*by, "n_sum", "teachers_sum"]).rename_columns([*by, "n", "teachers"]).to_pandas()
     groups = groups[groups["n"] > 0].astype({"n": "int64", "teachers": "int64"})
     return _cells_frame(counts, by), groups.reset_index(drop=True)
 
@@ -343,10 +339,8 @@ def bootstrap_interval(cells_group: np.ndarray, cells_school: np.ndarray, cells_
             # as a dense array of those schools (BLAS): several times faster than the sparse
             # product when most of them have a count in most columns (one group: every school);
             # the sums are of whole numbers, so exactly the same
-            if len(present) == schools:
-                totals = replicate_totals(weights, both if whole_dense else both.toarray())
-            else:
-                totals = replicate_totals(weights[:, present], both[present] if whole_dense else both[present].toarray())
+            chosen = slice(None) if len(present) == schools else present  # a slice: no copy
+            totals = replicate_totals(weights[:, chosen], both[chosen] if whole_dense else both[chosen].toarray())
         else:
             totals = replicate_totals(weights, both)
         r = totals[:, :width].reshape(replicates, last - first, rounds)
