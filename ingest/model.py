@@ -103,13 +103,17 @@ unit's unscored rounds lie at its month-0 school, one of them).
   are theirs alone, so the counts add up as in `rollup_cells`; across hindrances they do not. Their
   refresh scope is `pattern_hindrance_cells`'.
 
-Rows are written ordered by district and school, so that DuckDB's per-row-group min/max (zone
-maps) let a district's or a school's view skip the rest of the country; an incremental refresh
-appends its teachers' rows after them (a full rebuild, `--rebuild-model`, orders everything again).
-Within a school the order is the cheapest to produce, not a contract: `model_visits` by teacher and
-round; `model_observations` and `person_period` sort by the row id of the `model_visits` row whose
-place they take (written just before in that order: an integer sort, not five text keys), so a
-teacher's rows stay together; the cells by an integer place id numbered in district-and-school order.
+Every row and cell carries `district_key` (sustain/dimensions.py `district_key_sql`: an integer hash of
+its district, which a district's filter also tests), and rows are written ordered by province,
+district key and school, so that DuckDB's per-row-group min/max (zone maps) let a province's, a
+district's or a school's view skip the rest of the country (DuckDB keeps only the first bytes of a
+text's min and max: districts named alike could not be told apart by their names); an incremental
+refresh appends its teachers' rows after them (a full rebuild, `--rebuild-model`, orders everything
+again). Within a school the order is the cheapest to produce, not a contract: `model_visits` by
+teacher and round; `model_observations` and `person_period` sort by the row id of the
+`model_visits` row whose place they take (written just before in that order: an integer sort, not
+five text keys), so a teacher's rows stay together; the cells by an integer place id numbered in
+that place order.
 """
 from __future__ import annotations
 
@@ -121,8 +125,9 @@ import duckdb
 
 from sustain.config import DAYS_PER_MONTH, Config
 from sustain.db import execute
-from sustain.dimensions import (CATALOGUE, HINDRANCE_GRAINS, MODEL_CORE_TEACHER_COLUMNS, model_fingerprint_basis,
-                                place_columns, rollup_grains, teacher_dimensions, teacher_select)
+from sustain.dimensions import (CATALOGUE, HINDRANCE_GRAINS, MODEL_CORE_TEACHER_COLUMNS, district_key_sql,
+                                model_fingerprint_basis, place_columns, rollup_grains, teacher_dimensions,
+                                teacher_select)
 from sustain.patterns import LEAVING_STATUSES, unit_pattern_ctes
 
 MODEL_TABLES = ("model_visits", "model_observations", "person_period")
@@ -132,8 +137,9 @@ CELL_TABLES = ("rollup_cells", "unscored_cells", "pattern_cells", "pattern_hindr
 # what the model's tables are made of; a change here rebuilds every model at the next import or start
 # (3: `pattern_cells`; 4: `model_unit_patterns` and `unscored_cells`, without the response classes;
 # 5: `pattern_hindrance_cells`; 6: `rollup_hindrance_cells`, `unscored_hindrance_cells`;
-# 7: `model_teacher_hindrances`; 8: survival's `at_risk` and `events` in retention's cells)
-MODEL_VERSION = 8
+# 7: `model_teacher_hindrances`; 8: survival's `at_risk` and `events` in retention's cells;
+# 9: `district_key` on the rows and cells, stored by province, district key and school)
+MODEL_VERSION = 9
 # the model's tables of one row per teacher and something, rebuilt with the teacher's rows
 TEACHER_TABLES = ("model_unit_patterns", "model_teacher_hindrances")
 
@@ -205,10 +211,11 @@ reported as (
 select p.submission_id, p.teacher_key, p.months, p.visit_date, p.days_since_end,
        p.teacher_status, p.cop_active, p.cop_meetings_3m,
        p.school_id, p.cluster, p.district, p.province, p.school_type,
+       {district_key_sql('p.district')} as district_key,
        {_columns('p')},
        coalesce(r.hindrances, []::varchar[]) as hindrances
 from placed p left join reported r using (submission_id)
-order by p.district, p.school_id, p.teacher_key, p.months
+order by p.province, district_key, p.district, p.school_id, p.teacher_key, p.months
 """
 
 OBSERVATIONS_SQL = f"""
@@ -217,15 +224,15 @@ with practice_cutoffs as (
     select unnest($practice_codes) as practice, unnest($practice_cutoffs) as retained_at
 ),
 scoped as (
-    -- the scope's model_visits rows were just written in the stored order (district, school, teacher,
-    -- round), so their row ids are in that order: sorting by the row id keeps it without comparing
+    -- the scope's model_visits rows were just written in the stored order (province, district, school,
+    -- teacher, round), so their row ids are in that order: sorting by the row id keeps it without comparing
     -- text (the order serves the zone maps only; the rows are the same in any order)
     select *, rowid as visit_row from model_visits
     where $scope_all or teacher_key in (select teacher_key from model_scope)
 )
 select pv.submission_id, pv.teacher_key, pv.months, pv.visit_date, pv.days_since_end,
        pv.teacher_status, pv.cop_active, pv.cop_meetings_3m,
-       pv.school_id, pv.cluster, pv.district, pv.province, pv.school_type,
+       pv.school_id, pv.cluster, pv.district, pv.province, pv.school_type, pv.district_key,
        {_columns('pv')},
        vp.practice, vp.score, vp.score >= pc.retained_at as retained
 from scoped pv
@@ -242,8 +249,8 @@ with schedule as (
 ),
 scoped_visits as (
     select teacher_key, submission_id, months, hindrances,
-           school_id, cluster, district, province, school_type,
-           -- written just before in the stored order (district, school, teacher, round): see below
+           school_id, cluster, district, province, school_type, district_key,
+           -- written just before in the stored order (province, district, school, teacher, round): see below
            rowid as visit_row,
            lag(months) over (partition by teacher_key order by months) as months_prev,
            lag(hindrances) over (partition by teacher_key order by months) as hindrances_prev
@@ -252,7 +259,7 @@ scoped_visits as (
 ),
 units as (
     -- teacher-practices in use when the programme ended
-    select teacher_key, practice, school_id, cluster, district, province, school_type,
+    select teacher_key, practice, school_id, cluster, district, province, school_type, district_key,
            {_columns()}, submission_id as m0_submission
     from model_observations
     where months = 0 and retained and ($scope_all or teacher_key in (select teacher_key from model_scope))
@@ -300,13 +307,14 @@ select s.teacher_key, s.practice, s.months,
        coalesce(case when s.observed then v.district end, s.district) as district,
        coalesce(case when s.observed then v.province end, s.province) as province,
        coalesce(case when s.observed then v.school_type end, s.school_type) as school_type,
+       coalesce(case when s.observed then v.district_key end, s.district_key) as district_key,
        {_columns('s')}
 from sequenced s
 left join scoped_visits v on v.teacher_key = s.teacher_key and v.months = s.months
 left join scoped_visits m0 on m0.submission_id = s.m0_submission
--- stored by district and school (zone maps): a row's place is its round's visit's or its month-0
--- visit's, and the scope's model_visits rows were just written in that order, so their row ids
--- sort the rows by district and school without comparing text
+-- stored by province, district and school (zone maps): a row's place is its round's visit's or its
+-- month-0 visit's, and the scope's model_visits rows were just written in that order, so their row
+-- ids sort the rows by place without comparing text
 order by case when s.observed then v.visit_row else m0.visit_row end, s.practice, s.months
 """
 
@@ -333,13 +341,14 @@ order by teacher_key, practice
 
 # The cells are built from temp tables of the scoped rows in which the school's place (the text
 # columns every grain keeps: province, district, cluster, school_id, school_type) is one integer,
-# `place_id`, numbered in the order the cells are stored (district, then school): each grain groups
+# `place_id`, numbered in the order the cells are stored (province, district, school): each grain groups
 # and sorts integers and a few short codes instead of five text columns (grouping and sorting them
 # was most of the rollups' cost), and takes the place's columns back when its cells are written.
 # A place is the whole tuple, not the school: a school's district can change (the roster's history).
 PLACE_COLUMNS = place_columns()
-# place ids follow the cells' stored order, district then school (the other columns only break ties)
-_PLACE_TIES = [c for c in PLACE_COLUMNS if c not in ("district", "school_id")]
+# place ids follow the cells' stored order, province, district (its key, sustain/dimensions.py
+# `district_key_sql`) then school (the other columns only break ties)
+_PLACE_TIES = [c for c in PLACE_COLUMNS if c not in ("province", "district", "school_id")]
 _SAME_PLACE = " and ".join(f"s.{c} is not distinct from p.{c}" for c in PLACE_COLUMNS)
 
 
@@ -363,8 +372,8 @@ with places as (
     select distinct {_listed(PLACE_COLUMNS)} from person_period
     where $scope_all or school_id in (select school_id from rollup_scope)
 )
-select row_number() over (order by district, school_id, {_listed(_PLACE_TIES)}) as place_id, *
-from places
+select row_number() over (order by province, district_key, district, school_id, {_listed(_PLACE_TIES)}) as place_id, *
+from (select *, {district_key_sql("district")} as district_key from places)
 """
 
 # the rows the rollups aggregate, with the finest grain's columns (the place as `place_id`)
@@ -429,12 +438,13 @@ ROLLUP_TEMP_TABLES = ("rollup_places", "rollup_source", "rollup_unscored", "roll
 
 def _write_cells(table: str, cells: str, leading: list[str], order: list[str], columns: list[str]) -> str:
     """Insert into `table` the cells the query `cells` returns (with `place_id` and `columns`), with
-    their place's columns, in the stored order: `order`, then district and school (`place_id`'s).
+    their place's columns and district key, in the stored order: `order`, then province, district
+    and school (`place_id`'s).
     `leading`: the select's first expressions (e.g. the grain)."""
     return f"""
 insert into {table} by name
 with cells as ({cells})
-select {", ".join(leading)}, {_listed(PLACE_COLUMNS, "p.")}, {_listed(columns, "c.")}
+select {", ".join(leading)}, {_listed(PLACE_COLUMNS, "p.")}, p.district_key, {_listed(columns, "c.")}
 from cells c join rollup_places p using (place_id)
 order by {", ".join([*order, "c.place_id"])}
 """

@@ -71,7 +71,7 @@ from .stats import clustered_ratio_intervals_from_sums
 MODEL_BY = ["programme", "practice"]
 # the columns of the rows retention (and prevalence) count: one row per teacher-practice and round
 ROW_COLUMNS = ["teacher_key", "practice", "months", "retained", "school_id", "cluster", "district", "province",
-               "school_type", *TEACHER_COLUMNS]
+               "school_type", "district_key", *TEACHER_COLUMNS]  # the key: a district filter tests it
 # fitted models kept per database state (path, model build time, configuration fingerprint)
 CACHE_SIZE = 4
 _fits: "OrderedDict[tuple, AsScoredModel]" = OrderedDict()

@@ -124,7 +124,7 @@ def filtered_rows(by: Sequence[str], filters: Filters, relation: str = "observat
         else:
             level = "visit"
     where, params = filters.where(level, hindrance_rows="hindrance" in by,
-                                  hindrance_teachers=view_hindrance_teachers(filters))
+                                  hindrance_teachers=view_hindrance_teachers(filters), keyed=True)
     return f"select * from {hindrance_join(by, relation)} r where {where}", params
 
 
@@ -135,7 +135,7 @@ def view_hindrance_teachers(filters: Filters) -> str:
     rows pass: a row of the analysis model is placed at one of its teacher's placed visits, so a
     row in the place is a teacher with a visit there. The place's clause binds the same
     parameters as the filters' own (`Filters.where`)."""
-    place, _ = filters.place_only().where("visit")
+    place, _ = filters.place_only().where("visit", keyed=True)
     if not filters.hindrance or place == "true":
         return "teacher_hindrances"
     return (f"(select teacher_key, hindrance from teacher_hindrances "

@@ -32,7 +32,7 @@ def hindrance_prevalence(con: duckdb.DuckDBPyConnection, filters: Filters, by: S
     per_practice = "practice" in by or bool(filters.practice)
     relation = ("(select o.*, mv.hindrances from observed_visit_practices o join model_visits mv using (submission_id))"
                 if per_practice else "model_visits")
-    where, params = filters.replace(hindrance=()).where("practice" if per_practice else "visit")
+    where, params = filters.replace(hindrance=()).where("practice" if per_practice else "visit", keyed=True)
     # a group by months holds a teacher's one visit of that round (one row per practice scored at it,
     # by practice); otherwise a teacher may be in a group several times
     once = "months" in by and (not per_practice or "practice" in by)
@@ -79,7 +79,7 @@ def _view_clusters(filters: Filters | None) -> tuple[str, dict]:
     place = Filters(**{level: getattr(filters, level) for level in HIERARCHY}, scope=filters.scope)
     if place == Filters():
         return ALL_CLUSTERS, {}
-    where, params = place.where("visit", alias="v")
+    where, params = place.where("visit", alias="v", keyed=True)
     return f"select distinct v.cluster from model_visits v where {where}", params
 
 

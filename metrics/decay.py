@@ -445,7 +445,7 @@ def _model_estimates(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     table = rollups.pattern_table(by, dims)
     if table is not None:
         # rollups.pattern_cells_sql's cells and filter, summed without the school (a tenth of its cost)
-        where, params = dims.where("practice", alias="r", hindrance_rows=True)
+        where, params = dims.where("practice", alias="r", hindrance_rows=True, keyed=True)
         counts = execute(con, f"""
 select {select_list(by, "r")}r.pattern, sum(r.units)::bigint as units
 from {table} r

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from sustain.dimensions import by_columns, filter_dimensions, place_columns, teacher_dimensions
+from sustain.dimensions import by_columns, district_key_sql, filter_dimensions, place_columns, teacher_dimensions
 
 # filter field -> column of the base relations (metrics/base.py), from the catalogue
 DIMENSIONS: dict[str, str] = {d.name: d.name for d in filter_dimensions()}
@@ -95,13 +95,17 @@ class _FilterMethods:
         return text
 
     def where(self, level: str = "practice", alias: str = "", hindrance_rows: bool = False,
-              hindrance_teachers: str = "teacher_hindrances") -> tuple[str, dict]:
+              hindrance_teachers: str = "teacher_hindrances", keyed: bool = False) -> tuple[str, dict]:
         """(`clause`, params) for the base relation; `level` is "practice" or "visit"
         (visit-level relations have no practice column, so a practice filter is ignored there).
         `hindrance_rows`: the relation has one row per hindrance (grouped by hindrance), so the
         hindrance filter keeps those rows rather than testing teachers' membership.
         `hindrance_teachers`: the relation (teacher_key, hindrance) a teacher's membership is
-        tested in (a caller may narrow `teacher_hindrances` to the teachers its rows can hold)."""
+        tested in (a caller may narrow `teacher_hindrances` to the teachers its rows can hold).
+        `keyed`: the relation is one of the analysis model's tables (or carries their
+        `district_key`), so a district filter or scope also tests the districts' keys
+        (sustain/dimensions.py `district_key_sql`), which DuckDB skips the other districts' row
+        groups by; the same rows pass."""
         prefix = f"{alias}." if alias else ""
         clauses, params = [], {}
         for name, column in DIMENSIONS.items():
@@ -117,10 +121,14 @@ class _FilterMethods:
                 )
             else:
                 clauses.append(f"list_contains(${key}, {prefix}{column})")
+                if keyed and name == "district":
+                    clauses.append(_district_keys_clause(key, prefix))
         if self.scope is not None:
             clauses.append(f"list_contains($f_scope, {prefix}district)" if self.scope else "false")
             if self.scope:
                 params["f_scope"] = list(self.scope)
+                if keyed:
+                    clauses.append(_district_keys_clause("f_scope", prefix))
         if self.months_min is not None:
             clauses.append(f"{prefix}months >= $f_months_min")
             params["f_months_min"] = self.months_min
@@ -141,6 +149,12 @@ Filters = dataclasses.make_dataclass(
     bases=(_FilterMethods,), frozen=True)
 Filters.__module__ = __name__
 Filters.__doc__ = "Filters on the catalogue's dimensions and the months; see the module's docstring."
+
+
+def _district_keys_clause(parameter: str, prefix: str) -> str:
+    """The rows whose `district_key` is the key of one of the districts of list `$parameter`
+    (DuckDB computes the keys once, as constants, and skips row groups by them)."""
+    return f"list_contains(list_transform(${parameter}, lambda d: {district_key_sql('d')}), {prefix}district_key)"
 
 
 def _months(column: str, value) -> int:

@@ -123,7 +123,7 @@ def hindrance_effect(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     out_columns = [*by, *COLUMNS]
     codes = [c for c in config.hindrance_codes if not filters.hindrance or c in filters.hindrance]
     factors = ["months", "practice", "programme"] + (["district"] if adjust_district else [])
-    where, params = filters.replace(hindrance=()).where("practice", alias="pp")
+    where, params = filters.replace(hindrance=()).where("practice", alias="pp", keyed=True)
     if not codes:  # a hindrance filter naming none of the config's
         return pd.DataFrame({c: pd.Series(dtype="object") for c in out_columns})
     sql = _Sql(config, by, factors, codes, EXPOSURES[exposure], where, params)

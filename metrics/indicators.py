@@ -75,7 +75,7 @@ group by all
     grain = _unit_level_grain(by, filters)
     if grain is not None:
         table = rollup_table([*by, "months"], filters)
-        where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
+        where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells", keyed=True)
         return f"""
 unit_cells as (
     select {select_list(by, "r")}
@@ -139,7 +139,7 @@ def retention_round_totals(con: duckdb.DuckDBPyConnection, filters: Filters, by:
     grain = rollup_grain(keys, filters, hindrance_cells=True)
     if grain is not None:
         table = rollup_table(keys, filters)
-        where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
+        where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells", keyed=True)
         return query(con, config, f"""
 round_totals as (
     select {select_list(keys, "r")}

@@ -156,7 +156,7 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     if table is not None:
         # the stored cells as they are, not summed per group, school and pattern in DuckDB: numpy
         # sums them anyway (the cells per key below, the schools' counts in fit_view's sparse matrix)
-        where, params = dims.where("practice", alias="r", hindrance_rows=True)
+        where, params = dims.where("practice", alias="r", hindrance_rows=True, keyed=True)
         keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
         sql = f"select {keys}r.pattern, r.units from {table} r where {where}"
     else:

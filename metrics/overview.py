@@ -54,7 +54,7 @@ def _row(figure, label, value=np.nan, ci_low=np.nan, ci_high=np.nan, n=0, months
 
 def _teachers_followed(con, filters, config) -> tuple[dict, list[str]]:
     """The teachers-followed row, and the codes of the programmes the selection holds."""
-    where, params = filters.where("practice")
+    where, params = filters.where("practice", keyed=True)
     # one row per teacher and programme first: the distinct counts then run over ~1 row per
     # teacher, not over every practice score
     followed, rostered, programmes = query(con, config, f"""

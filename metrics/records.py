@@ -195,7 +195,7 @@ def tidy_ctes(filters: Filters, config: Config, upto: str | None = None,
     config)."""
     # the scored rows of the filtered visits' place and rounds: a scored row carries its visit's
     # columns (the analysis model copies them), so a district's visits are tested on its rows only
-    place, place_params = filters.replace(practice=(), hindrance=()).where("visit")
+    place, place_params = filters.replace(practice=(), hindrance=()).where("visit", keyed=True)
     observed, params = filtered_rows([], filters)
     # visit-level: a practice filter does not apply to a visit at which nothing was scored
     visits, visit_params = filtered_rows([], filters.replace(practice=()), "placed_visits")

@@ -77,7 +77,7 @@ def school_cells_sql(measure: str, grain: str, by: Sequence[str], filters: Filte
     hindrance or filtered by one reads retention's cells per hindrance (`rollup_table`): a hindrance
     filter keeps that hindrance's cells."""
     table = rollup_table(by, filters) if measure == "retention" else "rollup_cells"
-    where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
+    where, params = filters.where("practice", alias="r", hindrance_rows=table != "rollup_cells", keyed=True)
     keys = "".join(f"r.{c}, " for c in by)
     if not summed:
         sql = f"""
@@ -110,7 +110,7 @@ def survival_cells_sql(grain: str, by: Sequence[str], filters: Filters, per_scho
     whole follow-up)."""
     dims = filters.replace(months_min=None, months_max=None)
     table = rollup_table(by, dims)
-    where, params = dims.where("practice", alias="r", hindrance_rows=table != "rollup_cells")
+    where, params = dims.where("practice", alias="r", hindrance_rows=table != "rollup_cells", keyed=True)
     keys = "".join(f"r.{c}, " for c in by)  # never the school: a view by place reads the rows
     params = params | {"rollup_grain": grain}
     if per_school:
@@ -143,7 +143,7 @@ def unscored_cells_sql(grain: str, by: Sequence[str], filters: Filters) -> tuple
     table = "unscored_hindrance_cells" if hindrance else "unscored_cells"
     unscored_grain = next(g for g, columns in rollup_grains().items() if "practice" in columns and kept <= set(columns)
                           and (not hindrance or g in HINDRANCE_GRAINS))
-    where, params = filters.where("practice", alias="r", hindrance_rows=hindrance)
+    where, params = filters.where("practice", alias="r", hindrance_rows=hindrance, keyed=True)
     keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
     sql = f"""
 select {keys}r.programme as model_programme, r.practice as model_practice, r.pattern,
@@ -189,7 +189,7 @@ def pattern_cells_sql(by: Sequence[str], filters: Filters) -> tuple[str, dict]:
     if table is None:
         raise ValueError("this view's pattern counts are not stored: read the rows")
     where, params = filters.replace(months_min=None, months_max=None).where("practice", alias="r",
-                                                                            hindrance_rows=True)
+                                                                            hindrance_rows=True, keyed=True)
     keys = "".join(f"r.{c}, " for c in by) + ("" if "school_id" in by else "r.school_id, ")
     sql = f"""
 select {keys}r.pattern, sum(r.units)::bigint as units

@@ -102,7 +102,8 @@ from .stats import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Z95, percentile_interv
 # --by columns of survival: all but months (time is the table's own axis)
 SURVIVAL_BY = [c for c in BY_COLUMNS if c != "months"]
 # the grouping columns a person-period row carries (hindrance comes from teacher_hindrances)
-ROW_COLUMNS = [c for c in BY_COLUMNS if c not in ("months", "hindrance")]
+# and the district key, which a district filter tests (sustain/dimensions.py `district_key_sql`)
+ROW_COLUMNS = [*(c for c in BY_COLUMNS if c not in ("months", "hindrance")), "district_key"]
 RULES = ("latent", "first_drop", "confirmed")
 # the place columns: a person-period row's are where the unit was observed at t, so a unit's rows
 # can lie in several place groups; every other column is the teacher's or the unit's own

@@ -356,6 +356,20 @@ alter table rollup_cells add column if not exists events bigint;
 alter table rollup_hindrance_cells add column if not exists at_risk bigint;
 alter table rollup_hindrance_cells add column if not exists events bigint;
 """),
+    (13, "the district's integer key on the analysis model's tables (sustain/dimensions.py `district_key_sql`)", """
+-- beside each model row's district, an integer key of it that DuckDB's row-group min and max can
+-- tell apart (they keep only the first bytes of a text); filled by the model build (the model
+-- version changed), which stores the rows in its order
+alter table model_visits add column if not exists district_key ubigint;
+alter table model_observations add column if not exists district_key ubigint;
+alter table person_period add column if not exists district_key ubigint;
+alter table rollup_cells add column if not exists district_key ubigint;
+alter table unscored_cells add column if not exists district_key ubigint;
+alter table pattern_cells add column if not exists district_key ubigint;
+alter table pattern_hindrance_cells add column if not exists district_key ubigint;
+alter table rollup_hindrance_cells add column if not exists district_key ubigint;
+alter table unscored_hindrance_cells add column if not exists district_key ubigint;
+"""),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -193,6 +193,20 @@ def place_columns() -> tuple[str, ...]:
     return tuple(d.name for d in CATALOGUE if d.level == "school")
 
 
+def district_key_sql(district: str) -> str:
+    """The SQL of the integer key of the district named by the SQL expression `district`: the
+    analysis model's tables (ingest/model.py) carry it as `district_key` beside `district` and are
+    stored in its order, and a filter on districts also tests it (metrics/filters.py `Filters.where`
+    with `keyed`). DuckDB's per-row-group min and max of a text keep only its first bytes, so
+    districts named alike ("Karachi East", "Karachi West", the national sample's "Balochistan
+    District 008") could not be told apart by their names and a district's view read every row
+    group of its namesakes; an integer key it can skip row groups by. A hash of the name, computed
+    in SQL both when rows are written and when a filter's names are (never bound from Python), so
+    it needs no table of its own; a filter tests the name too, so two names with one key would
+    only read more row groups."""
+    return f"md5_number_upper({district})"
+
+
 def rollup_grains() -> dict[str, tuple[str, ...]]:
     """The grains of the analysis model's rollups (ingest/model.py builds them, metrics/rollups.py
     reads them), coarsest first: name -> the dimension columns a grain keeps. Every grain keeps the

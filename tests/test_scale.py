@@ -1,6 +1,9 @@
 """National-scale building blocks (issue 12): the school bootstrap's weights in bounded memory and
 products with them, equal to the plain computation; the Overview's figures read from the indicators
-they summarise without building the pages' tables, and equal to them."""
+they summarise without building the pages' tables, and equal to them; a district's rows are stored
+together, keyed so that DuckDB reads only that district's row groups."""
+import re
+
 import duckdb
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ from metrics import Filters, stats
 from metrics.base import TOO_FEW
 from metrics import overview
 from metrics.schools import DECAYING, school_trends
+from ingest.model import CELL_TABLES, MODEL_TABLES
 from sustain.config import load_config
 
 
@@ -92,3 +96,49 @@ def test_percentile_interval_is_nanpercentile_column_by_column():
     np.testing.assert_array_equal(low, expected[0])
     np.testing.assert_array_equal(high, expected[1])
     assert float(stats.percentile_interval(np.array([1.0, 2.0, 3.0]))[0]) == np.percentile([1.0, 2.0, 3.0], 2.5)
+
+
+def test_every_model_row_carries_its_districts_key_and_a_districts_rows_are_stored_together(sample_db):
+    """Every row and cell's `district_key` is the key of its own district (a district filter tests
+    it: a wrong key would drop rows), and the rows of the model's tables are stored district by
+    district (the order the row groups' min and max skip the others by)."""
+    con = duckdb.connect(str(sample_db), read_only=True)
+    try:
+        for table in (*MODEL_TABLES, *CELL_TABLES):
+            wrong, rows = con.execute(f"select count(*) filter (where district_key is distinct from "
+                                      f"md5_number_upper(district)), count(*) from {table}").fetchone()
+            assert rows and wrong == 0, table
+        for table in MODEL_TABLES:
+            scattered = con.execute(f"""select district from {table} group by district
+                                        having max(rowid) - min(rowid) + 1 <> count(*)""").fetchall()
+            assert scattered == [], table
+    finally:
+        con.close()
+
+
+def test_a_district_filter_reads_only_that_districts_row_groups_when_names_share_their_start(tmp_path):
+    """DuckDB keeps only the first bytes of a text's min and max per row group: with districts
+    named alike, a filter on the name alone reads every row group; with the key (`keyed`) it reads
+    the district's own, and the same rows pass."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{tmp_path / 'alike.duckdb'}' as alike (row_group_size 2048, storage_version 'v1.2.0')")
+        con.execute("""create table alike.rows as
+                       select 'Karachi District ' || lpad((i // 5000)::varchar, 3, '0') as district, i
+                       from range(100000) t(i)""")
+        con.execute("""create table alike.stored as
+                       select *, md5_number_upper(district) as district_key from alike.rows
+                       order by district_key, i""")
+        filters = Filters(district=("Karachi District 007",))
+        scanned = {}
+        for keyed in (False, True):
+            where, params = filters.where("visit", keyed=keyed)
+            assert con.execute(f"select count(*) from alike.stored where {where}", params).fetchone() == (5000,)
+            plan = con.execute(f"explain analyze select count(*) from alike.stored where {where}", params).fetchall()
+            scanned[keyed] = int(re.search(r"Row Groups Scanned: (\d+) /", plan[0][1]).group(1))
+        assert scanned[False] == 49 and scanned[True] <= 5000 // 2048 + 2
+        # a viewer's scope of two districts, tested by their keys too
+        where, params = Filters(scope=("Karachi District 003", "Karachi District 011")).where("visit", keyed=True)
+        assert con.execute(f"select count(*) from alike.stored where {where}", params).fetchone() == (10000,)
+    finally:
+        con.close()
