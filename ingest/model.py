@@ -638,7 +638,8 @@ ALL_MODEL_TEACHERS = "select teacher_key from teachers union select teacher_key 
 def refresh_model_in_batches(con: duckdb.DuckDBPyConnection, config: Config, teachers_sql: str,
                              on_batch: Callable[[int, int], None] | None = None) -> int:
     """Refresh the model rows of the teachers `teachers_sql` selects, `MODEL_BATCH_TEACHERS` at a
-    time (by district and school, so a school's cells are rebuilt about once), a transaction and a
+    time (in the rows' stored order: by province, district key and school, so a school's cells are
+    rebuilt about once and a district's rows lie in one or two batches), a transaction and a
     checkpoint each; `model_info` says current only after the last batch, so a command stopped
     between batches leaves a model the next import or upgrade rebuilds. `on_batch(batches done,
     batches)` reports progress. Returns the number of batches. Outside a transaction."""
@@ -647,7 +648,8 @@ def refresh_model_in_batches(con: duckdb.DuckDBPyConnection, config: Config, tea
         f"""create or replace temp table model_batches as
             with due as (select distinct teacher_key from ({teachers_sql}))
             select d.teacher_key,
-                   (row_number() over (order by sc.district, sc.school_id, d.teacher_key) - 1)
+                   (row_number() over (order by sc.province, {district_key_sql("sc.district")}, sc.district,
+                                       sc.school_id, d.teacher_key) - 1)
                    // {int(MODEL_BATCH_TEACHERS)} as batch
             from due d left join teachers t using (teacher_key) left join schools sc using (school_id)"""
     )
