@@ -22,7 +22,8 @@ of `person_period`, grouped where the unit was at t, else at month 0) counts
 at t it is the observed share; a unit missed at t but seen in use later counts about e_U.
 The model is fitted over the whole analysis model, not per view (as the response weights were),
 so a figure does not depend on the filters beyond the units it counts, and one fit serves every
-view until the next import (cached on the model's build time).
+view until the next import (cached on the model's build time, and kept by the app's result store
+for its other processes: `models_kept_by`).
 
 Reading. A unit's pattern is stored at import (ingest/model.py `model_unit_patterns`), and so are the
 unscored units per school cell and pattern (`unscored_cells`), beside the scored counts
@@ -47,6 +48,8 @@ other shares (`stats.clustered_ratio_intervals_from_sums`; Wilson's where it can
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
@@ -75,6 +78,13 @@ ROW_COLUMNS = ["teacher_key", "practice", "months", "retained", "school_id", "cl
 # fitted models kept per database state (path, model build time, configuration fingerprint)
 CACHE_SIZE = 4
 _fits: "OrderedDict[tuple, AsScoredModel]" = OrderedDict()
+# where fitted models are kept beyond this process: the app's result store sets a keeper around
+# each view it computes (`models_kept_by`), so a dashboard process reads the model its first
+# retention view needs instead of fitting it again (3.3 s at a million teachers, on every server
+# process and restart). A keeper has `load(key) -> pa.Table | None` and `save(key, table)`, `key`
+# a JSON-ready dict; each part of a model (MODEL_PARTS) is one table.
+_keeper: contextvars.ContextVar = contextvars.ContextVar("as_scored_keeper", default=None)
+MODEL_PARTS = ("values", "influence", "groups", "parameters")
 
 
 @dataclass
@@ -114,6 +124,33 @@ class AsScoredModel:
         self.schools_arrow = pa.table({"school_id": pa.array(self.schools.astype(str), pa.string()),
                                        "position": pa.array(np.arange(len(self.schools), dtype="int32"))})
 
+    def to_tables(self) -> dict[str, pa.Table]:
+        """The model as Arrow tables (MODEL_PARTS), numbers only, which `from_tables` reads back
+        exactly: `values` as fitted (its pandas types kept), `influence` one row per school (its id,
+        then a column per parameter), `groups`, `parameters` one row per parameter (`unstable`,
+        then its row of `covariance`)."""
+        parameters = self.influence.shape[1]
+        return {
+            "values": pa.Table.from_pandas(self.values, preserve_index=False),
+            "influence": pa.table({"school_id": pa.array(self.schools.astype(str), pa.string()),
+                                   **{f"x{j}": self.influence[:, j] for j in range(parameters)}}),
+            "groups": pa.Table.from_pandas(self.groups, preserve_index=False),
+            "parameters": pa.table({"unstable": self.unstable,
+                                    **{f"c{j}": self.covariance[:, j] for j in range(parameters)}}),
+        }
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, pa.Table]) -> "AsScoredModel":
+        influence, parameters = tables["influence"], tables["parameters"]
+        values = tables["values"].to_pandas()
+        return cls(values=values, schools=pd.Index(influence.column("school_id").to_pylist(), dtype=object),
+                   influence=np.column_stack([influence.column(f"x{j}").to_numpy()
+                                              for j in range(influence.num_columns - 1)]),
+                   groups=tables["groups"].to_pandas(), unstable=parameters.column("unstable").to_numpy(),
+                   slots=sum(1 for c in values.columns if c.startswith("d") and c[1:].isdigit()),
+                   covariance=np.column_stack([parameters.column(f"c{j}").to_numpy()
+                                               for j in range(parameters.num_columns - 1)]))
+
 
 def model_state(con: duckdb.DuckDBPyConnection) -> tuple:
     """What the fitted model depends on: the database file and the analysis model's build (every
@@ -123,17 +160,49 @@ def model_state(con: duckdb.DuckDBPyConnection) -> tuple:
     return (path[0] if path else None, *(built or (None, None)))
 
 
+@contextlib.contextmanager
+def models_kept_by(keeper):
+    """Within this block (this thread or task only), fitted models are read from and kept with
+    `keeper` (see `_keeper`)."""
+    token = _keeper.set(keeper)
+    try:
+        yield
+    finally:
+        _keeper.reset(token)
+
+
 def fit_model(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None:
-    """The model for retention (see `AsScoredModel`), fitted once per database state and kept."""
+    """The model for retention (see `AsScoredModel`), fitted once per database state and kept in
+    this process, and with the keeper of `models_kept_by` when there is one."""
     key = (model_state(con), tuple(config.schedule.months))
     if key[0][2] is not None and key in _fits:
         _fits.move_to_end(key)
         return _fits[key]
-    model = _fit(con, config)
+    keeper = _keeper.get() if key[0][2] is not None else None
+    # what the model depends on besides the data version the keeper keeps it at (never the path:
+    # a published database is read under a new name each version)
+    kept_key = {"model": "as_scored", "config": key[0][1], "built_at": str(key[0][2]), "months": list(key[1])}
+    model = _kept_model(keeper, kept_key) if keeper is not None else None
+    if model is None:
+        model = _fit(con, config)
+        if keeper is not None and model is not None:
+            for part, table in model.to_tables().items():
+                keeper.save(kept_key | {"part": part}, table)
     _fits[key] = model
     while len(_fits) > CACHE_SIZE:
         _fits.popitem(last=False)
     return model
+
+
+def _kept_model(keeper, key: dict) -> AsScoredModel | None:
+    """The model `keeper` keeps for `key`, or None (not kept, a part missing or unreadable)."""
+    tables = {part: keeper.load(key | {"part": part}) for part in MODEL_PARTS}
+    if any(table is None for table in tables.values()):
+        return None
+    try:
+        return AsScoredModel.from_tables(tables)
+    except (KeyError, ValueError, TypeError, pa.ArrowException):  # a part of another shape: fitted again
+        return None
 
 
 def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None:

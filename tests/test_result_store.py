@@ -207,3 +207,37 @@ def test_the_sidebars_choices_are_kept_as_computed(db, scope):
     assert result_store.stored_choices(db, scope, config) == expected
     if scope:
         assert expected["district"] == ["Quetta", "Thatta"]
+
+
+def test_a_fitted_model_is_kept_once_and_read_by_the_next_process_with_the_same_figures(db, monkeypatch):
+    """Retention's model (metrics/as_scored.py), fitted by the first view a process computes, is
+    kept in the store's `models` folder of the data version; a process without it in memory (a
+    restart, another server) reads it back instead of fitting it again, and its figures are those
+    of a fitted model to the last digit. A damaged part is fitted again."""
+    from metrics import as_scored
+
+    config = load_config()
+    fits = []
+    real_fit = as_scored._fit
+    monkeypatch.setattr(as_scored, "_fit", lambda con, cfg: fits.append(1) or real_fit(con, cfg))
+    as_scored._fits.clear()
+    result_store.stored_table("retention", Filters(district=("Thatta",)), ["programme"], db, config)
+    models = result_store._version_folder(db, version_id(db)) / result_store.MODELS
+    assert len(fits) == 1 and len(list(models.glob("*" + result_store.SUFFIX_TABLE))) == len(as_scored.MODEL_PARTS)
+
+    as_scored._fits.clear()  # another process
+    view = (Filters(gender=("female",)), ["district"])
+    from_kept = result_store.stored_table("retention", *view, db, config)
+    assert len(fits) == 1  # read, not fitted
+    as_scored._fits.clear()
+    pd.testing.assert_frame_equal(from_kept, computed(db, "retention", *view, config), check_dtype=False)
+    assert len(fits) == 2  # `computed` has no keeper: it fitted
+
+    for path in models.glob("*" + result_store.SUFFIX_TABLE):
+        path.write_bytes(b"not an arrow file")
+    as_scored._fits.clear()
+    again = result_store.stored_table("retention", Filters(gender=("male",)), ["district"], db, config)
+    assert len(fits) == 3 and not again.empty  # fitted again, and kept again
+    as_scored._fits.clear()
+    result_store.stored_table("retention", Filters(school_type=("primary",)), ["district"], db, config)
+    assert len(fits) == 3
