@@ -142,3 +142,19 @@ def test_a_district_filter_reads_only_that_districts_row_groups_when_names_share
         assert con.execute(f"select count(*) from alike.stored where {where}", params).fetchone() == (10000,)
     finally:
         con.close()
+
+
+def test_the_model_relations_filters_test_the_district_key():
+    """The readers of the analysis model's rows and cells ask for the key with a district or a
+    viewer's scope (`keyed`), so DuckDB skips the other districts' row groups: the rows'
+    relation (`filtered_rows`, every indicator reading rows), the visits' place a hindrance
+    filter narrows to, and the rollups' cells."""
+    from metrics.base import filtered_rows, view_hindrance_teachers
+    from metrics.rollups import school_cells_sql
+
+    for filters in (Filters(district=("Thatta",)), Filters(scope=("Thatta", "Quetta"))):
+        assert "district_key" in filtered_rows([], filters)[0]
+        assert "district_key" in filtered_rows(["practice"], filters, "placed_visits")[0]
+        assert "district_key" in view_hindrance_teachers(filters.replace(hindrance=("low_pay",)))
+        assert "district_key" in school_cells_sql("retention", "core", ["programme", "months"], filters)[0]
+    assert "district_key" not in filtered_rows([], Filters(province=("Sindh",)))[0]
