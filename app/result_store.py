@@ -97,7 +97,17 @@ def table_key(name: str, filters: Filters, by: Sequence[str], config: Config) ->
     key = {"name": name, "by": list(by), "filters": dataclasses.asdict(filters),
            "config": hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16],
            "code": code_fingerprint()}
-    return json.loads(json.dumps(key, sort_keys=True))  # as it reads back from a file: tuples as lists
+    return _as_read_back(key)
+
+
+def _as_read_back(key: dict) -> dict:
+    """`key` as it reads back from a kept file's metadata (JSON: tuples as lists)."""
+    return json.loads(json.dumps(key, sort_keys=True))
+
+
+def _kept_path(db: str | Path, version: str, key: dict, part: str = "") -> Path:
+    """Where the table for `key` is kept at `version` (in the version folder's subfolder `part`)."""
+    return _version_folder(db, version) / part / _file_name(key)
 
 
 def _file_name(key: dict) -> str:
@@ -106,7 +116,7 @@ def _file_name(key: dict) -> str:
 
 def read_stored(db: str | Path, version: str, key: dict) -> pd.DataFrame | None:
     """The stored table for `key` at `version`, or None (not stored, or unreadable)."""
-    table = _read_table(_version_folder(db, version) / _file_name(key), key)
+    table = _read_table(_kept_path(db, version, key), key)
     return None if table is None else _frame_of(table)
 
 
@@ -177,7 +187,8 @@ def write_stored(db: str | Path, version: str, key: dict, frame: pd.DataFrame | 
     `part`, e.g. MODELS); False when it was not kept (folder full or not writable: the caller has
     the table anyway)."""
     version_folder = _version_folder(db, version)
-    folder = version_folder / part
+    path = _kept_path(db, version, key, part)
+    folder = path.parent
     try:
         if not version_folder.exists():
             version_folder.mkdir(parents=True, exist_ok=True)
@@ -187,10 +198,10 @@ def write_stored(db: str | Path, version: str, key: dict, frame: pd.DataFrame | 
         elif sum(1 for _ in os.scandir(folder)) >= MAX_TABLES:
             return False
         table = frame if isinstance(frame, pa.Table) else _as_arrow(frame, key)
-        draft = folder / f".{_file_name(key)}.{os.getpid()}.{time.monotonic_ns()}"
+        draft = folder / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}"
         with pa.ipc.new_file(str(draft), table.schema, options=WRITE_OPTIONS) as writer:
             writer.write_table(table)
-        os.replace(draft, folder / _file_name(key))
+        os.replace(draft, path)
         return True
     except OSError as exc:
         log.warning("result store: could not keep a table in %s (%s)", folder, exc)
@@ -210,7 +221,7 @@ def _remove_unused_versions(current: Path, grace_seconds: float) -> None:
 
 def is_kept(db: str | Path, version: str, key: dict) -> bool:
     """A file is kept for `key` at `version` (without reading it)."""
-    return (_version_folder(db, version) / _file_name(key)).exists()
+    return _kept_path(db, version, key).exists()
 
 
 class ModelKeeper:
@@ -223,11 +234,11 @@ class ModelKeeper:
         self.db, self.version, self.grace_seconds = db, version, grace_seconds
 
     def _key(self, key: dict) -> dict:
-        return json.loads(json.dumps(key | {"code": code_fingerprint()}, sort_keys=True))
+        return _as_read_back(key | {"code": code_fingerprint()})
 
     def load(self, key: dict) -> pa.Table | None:
         key = self._key(key)
-        return _read_table(_version_folder(self.db, self.version) / MODELS / _file_name(key), key)
+        return _read_table(_kept_path(self.db, self.version, key, MODELS), key)
 
     def save(self, key: dict, table: pa.Table) -> None:
         key = self._key(key)
