@@ -19,8 +19,9 @@ import streamlit as st
 from metrics.base import TOO_FEW
 from metrics.filters import BY_COLUMNS, Filters
 from metrics.lookups import config_choices
-from app import access, result_store
+from app import access, result_store, together
 from app.table_cache import TableCache
+from app.warm import PAGE_VIEWS
 # what the pages need from the layers below, so that a page imports the app layer only
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
 from metrics.planner import PLAN_HEAD_ROWS, SCORE_EXPLANATION  # noqa: F401
@@ -185,8 +186,15 @@ def _cached_indicator(name: str, filters: Filters, by: tuple[str, ...], db: str,
     """The shared table, not a copy: `indicator` hands each caller its own copy (milliseconds), so
     no page can change the table another session reads. Not st.cache_data: that one keeps a pickle
     and unpickles it on every hit (0.9 s for the country's schools table at a million teachers)."""
-    return _table_cache().get((name, filters, by, db, version),
-                              lambda: result_store.stored_table(name, filters, by, db, config(), version))
+    return _shared_table(_table_cache(), config(), name, filters, by, db, version)
+
+
+def _shared_table(cache: TableCache, cfg: Config, name: str, filters: Filters, by: tuple[str, ...], db: str,
+                  version: str) -> pd.DataFrame:
+    """`_cached_indicator` with the process's cache and config resolved by the caller (a view thread
+    has no Streamlit script context to resolve them in)."""
+    return cache.get((name, filters, by, db, version),
+                     lambda: result_store.stored_table(name, filters, by, db, cfg, version))
 
 
 def current_user() -> str | None:
@@ -208,6 +216,7 @@ def indicator(name: str, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataF
     """The one cached metric call of a page (any name of metrics.registry.TABLES). The viewer's
     district scope is applied here, on the one path every page's data takes, and is part of the
     cache key. None, with a message shown, while an import holds the database."""
+    _record_page_view(name, tuple(by))
     scoped = filters.replace(scope=viewer_scope())
     try:
         return _cached_indicator(name, scoped, tuple(by), str(database_path()), _database_version()).copy()
@@ -255,12 +264,73 @@ def _run_through_dashboard() -> None:
 def sidebar_filters() -> Filters:
     """The shared sidebar; its state is read from and written to the URL so a view can be sent.
     Under dashboard.py the sidebar is drawn once per run, before the page (`run_navigation`), and
-    this returns the filters drawn there."""
+    this returns the filters drawn there. Every page calls it first: it also starts computing the
+    page's views together (`start_page_views`)."""
     drawn = _FILTERS_THIS_RUN.get()
-    if drawn is not None:
-        return drawn
-    _run_through_dashboard()
-    return _draw_filters()
+    if drawn is None:
+        _run_through_dashboard()
+        drawn = _draw_filters()
+    start_page_views(drawn)
+    return drawn
+
+
+# the (name, by) of each view a page asked for on its last run in this session, by page
+_PAGE_VIEWS_ASKED = "_sustain_page_views"
+# this run's page and the views it has asked for so far
+_VIEWS_THIS_RUN: ContextVar[tuple[str, list] | None] = ContextVar("sustain_views_this_run", default=None)
+
+
+def _page_name() -> str:
+    """The running page's file name without `.py` (the keys of app/warm.py PAGE_VIEWS), under
+    dashboard.py's navigation or run on its own (AppTest); "" outside a script run."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is None:
+        return ""
+    page = context.pages_manager.get_pages().get(context.page_script_hash) or {}
+    return Path(page.get("script_path") or "").stem
+
+
+def start_page_views(filters: Filters) -> None:
+    """Start computing, together on the process's view threads (app/together.py), the views this
+    page will ask for with `filters`: those it asked for on its last run in this session (a filter
+    changed: a page's own selectors, "Compare by", usually did not), else its first render's
+    (`PAGE_VIEWS`). The page's own `indicator` calls then wait for them in the shared table cache
+    instead of computing one after the other. A view already kept costs a look-up; a failure is
+    left for the page's own call to meet and show."""
+    page = _page_name()
+    views = st.session_state.get(_PAGE_VIEWS_ASKED, {}).get(page) or PAGE_VIEWS.get(page, ())
+    _VIEWS_THIS_RUN.set((page, []))
+    if len(views) < 2:
+        return  # nothing to overlap
+    try:
+        scoped, db, version = filters.replace(scope=viewer_scope()), str(database_path()), _database_version()
+    except DataRefreshing:
+        return
+    cache, cfg = _table_cache(), config()
+    for name, by in views:
+        together.start(_quietly, _shared_table, cache, cfg, name, scoped, by, db, version)
+
+
+def _quietly(job, *args) -> None:
+    """A view started ahead of its page: an error is the page's own call's to show (it computes
+    the view again and meets the error in the session it can show it to)."""
+    try:
+        job(*args)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _record_page_view(name: str, by: tuple[str, ...]) -> None:
+    """Note that this run's page asked for (name, by), for `start_page_views` on its next run."""
+    this_run = _VIEWS_THIS_RUN.get()
+    if this_run is None:
+        return  # not on a page (e.g. the donor pack's build)
+    page, asked = this_run
+    if (name, by) not in asked:
+        asked.append((name, by))
+        st.session_state[_PAGE_VIEWS_ASKED] = {**st.session_state.get(_PAGE_VIEWS_ASKED, {}), page: tuple(asked)}
 
 
 def _draw_filters() -> Filters:

@@ -59,6 +59,49 @@ def test_page_views_are_the_calls_each_page_makes(db, monkeypatch, page_caches):
             pd.testing.assert_frame_equal(shared, result_store.read_stored(db, version_id(db), k), obj=k["name"])
 
 
+def test_a_page_starts_the_views_it_asked_for_last_together(db, monkeypatch, page_caches):
+    """On a filter change a page starts, on the view threads, exactly the views it asked for on
+    its last run (here with "Compare by" gender, not the first render's defaults), and asks for
+    nothing else: every view it started is one it uses, each computed once."""
+    from streamlit.testing.v1 import AppTest
+
+    from app import together
+
+    monkeypatch.setenv("SUSTAIN_DB", str(db))
+    page_caches()
+    shutil.rmtree(result_store.store_folder(db), ignore_errors=True)
+    at = AppTest.from_file(str(ROOT_DIR / "pages" / "practices.py"), default_timeout=120).run()
+    at.selectbox(key="compare_by").set_value("gender").run()
+    assert not at.exception
+    asked = {("retention", ("programme",)), ("half_life", ("practice",)), ("retention", ("practice", "gender")),
+             ("half_life", ("practice", "gender")), ("survival", ("gender",))}
+    assert set(at.session_state[ui._PAGE_VIEWS_ASKED]["practices"]) == asked
+
+    started = together.jobs_started()
+    at.multiselect(key="filter_district").set_value(["Pishin"]).run()
+    assert not at.exception
+    assert together.jobs_started() - started == len(asked)
+    kept = {(k["name"], tuple(k["by"])) for k in result_store.stored_keys(db)
+            if k["name"] != result_store.CHOICES and k["filters"]["district"] == ["Pishin"]}
+    assert kept == asked
+
+
+def test_views_run_together_give_each_result_in_order_and_the_first_failure():
+    from app import together
+
+    assert together.run_all([lambda: 1, lambda: "two", lambda: [3]]) == [1, "two", [3]]
+    ended = []
+
+    def slow():
+        time.sleep(0.2)
+        ended.append("slow")
+        return "slow"
+
+    with pytest.raises(ZeroDivisionError):
+        together.run_all([lambda: 1 / 0, slow])
+    assert ended == ["slow"]  # the failure was raised once every job had ended
+
+
 def test_a_kept_table_reads_back_exactly_as_computed(db):
     """Every default view, computed and kept, then read back: same columns, dtypes, values and
     attrs (lists stay lists, the preview's row count stays), under filters of every kind (the
