@@ -444,10 +444,7 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = value / units
     if not interval:
-        frame = groups[by].assign(rate=rate, retained=groups["retained"].astype("int64"),
-                                  n=groups["n"].astype("int64"), ci_low=np.nan, ci_high=np.nan,
-                                  teachers=groups["teachers"].astype("int64"))
-        return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
+        return _shares_frame(groups, by, rate, np.full(n_groups, np.nan), np.full(n_groups, np.nan))
     parts = parts.take(pa.array(order))
     school_gid, school_terms = _flatten(parts.column("school_terms"))
     # each school's spread: spread_s = value_s - rate units_s
@@ -473,12 +470,22 @@ def as_scored_shares(con: duckdb.DuckDBPyConnection, filters: Filters, by: Seque
     leans_on_unstable = (np.abs(gradient[:, model.unstable]) > 0).any(axis=1)
     residual = np.where(leans_on_unstable, np.nan, residual)
     _, low, high = clustered_ratio_intervals_from_sums(value, units, groups["schools"].to_numpy(float), residual)
-    frame = groups[by].assign(rate=rate, retained=groups["retained"].astype("int64"),
-                              n=groups["n"].astype("int64"), ci_low=low, ci_high=high,
-                              teachers=groups["teachers"].astype("int64"))
-    # a round where no unit of the group was scored is not reported (not yet visited, say): the
-    # model would give a figure, but no visit of the group would be behind it
-    return frame.loc[frame["n"] > 0, columns].reset_index(drop=True)
+    return _shares_frame(groups, by, rate, low, high)
+
+
+def _shares_frame(groups: pd.DataFrame, by: list[str], rate: np.ndarray, low: np.ndarray,
+                  high: np.ndarray) -> pd.DataFrame:
+    """`as_scored_shares`' table from its groups and figures, built from arrays (a frame's
+    assign-then-select cost milliseconds on every retention view).
+    A round where no unit of the group was scored is not reported (not yet visited, say): the
+    model would give a figure, but no visit of the group would be behind it."""
+    n = groups["n"].to_numpy(dtype="int64")
+    kept = n > 0
+    columns = {c: groups[c].array[kept] for c in by}
+    columns |= {"rate": rate[kept], "retained": groups["retained"].to_numpy(dtype="int64")[kept], "n": n[kept],
+                "ci_low": np.asarray(low, dtype="float64")[kept], "ci_high": np.asarray(high, dtype="float64")[kept],
+                "teachers": groups["teachers"].to_numpy(dtype="int64")[kept]}
+    return pd.DataFrame(columns)
 
 
 def _flatten(terms: pa.ChunkedArray) -> tuple[np.ndarray, pa.StructArray]:

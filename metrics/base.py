@@ -220,12 +220,11 @@ def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str
     count, not an outcome); a parent with 0 retained says so of every part.
     """
     frame = frame.copy()
-    teachers = pd.to_numeric(frame[n_column], errors="coerce").fillna(0).to_numpy(dtype="float64")
+    teachers = _numbers(frame[n_column])
     suppressed = teachers < min_n
     present = teachers > 0
     keyed = _with_parents(frame, by, hierarchy)
-    counts = [pd.to_numeric(frame[c], errors="coerce").fillna(0).to_numpy(dtype="float64")
-              for c in value_columns if c in frame.columns and c != n_column
+    counts = [_numbers(frame[c]) for c in value_columns if c in frame.columns and c != n_column
               and pd.api.types.is_integer_dtype(frame[c])]
     groupings = [group_ids(keyed, keys) for keys in _parent_groups(by, keyed.columns)]
     changed = len(frame) > 1
@@ -235,10 +234,27 @@ def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str
             changed |= _protect(ids, suppressed, present, teachers, counts)
     frame["suppressed"] = suppressed
     for column in (c for c in value_columns if c in frame.columns):
-        integer = pd.api.types.is_integer_dtype(frame[column])
-        frame[column] = frame[column].astype("Int64" if integer else "float64")
-        frame.loc[frame["suppressed"], column] = pd.NA if integer else np.nan
+        frame[column] = _blanked(frame[column], suppressed)
     return frame
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A column as float64, anything missing or not a number 0."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        return np.where(np.isnan(values), 0.0, values)
+    return pd.to_numeric(column, errors="coerce").fillna(0).to_numpy(dtype="float64")
+
+
+def _blanked(column: pd.Series, hidden: np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """A value column as shown: Int64 when it holds integers, else float64, missing where `hidden`
+    (built in numpy: a masked assignment per column cost about 0.3 ms, on every table of every view)."""
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return pd.arrays.IntegerArray(column.to_numpy(dtype="int64", na_value=0),
+                                      column.isna().to_numpy() | hidden)
+    values = column.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    values[hidden] = np.nan
+    return values
 
 
 def suppress_by_school(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, by: Sequence[str],

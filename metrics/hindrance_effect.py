@@ -480,8 +480,9 @@ class _PatternFit:
         keep, self.forced = _estimable_rows(patterns, factors)
         data = patterns[keep]
         arm = data["exposed"].to_numpy() == 1
+        line_events, line_trials = data["events"].to_numpy(dtype="float64"), data["trials"].to_numpy(dtype="float64")
         for name, mask in (("exposed", arm), ("unexposed", ~arm)):
-            events, trials = data.loc[mask, "events"].sum(), data.loc[mask, "trials"].sum()
+            events, trials = line_events[mask].sum(), line_trials[mask].sum()
             if trials == 0 or events == 0 or events == trials:
                 what = "no abandonment" if events == 0 else "only abandonment"
                 self.result["note"] = f"{what} among {name} rows: hazard ratio not estimable"
@@ -541,9 +542,13 @@ class _PatternFit:
                       ci_high=math.exp(beta + Z95 * se), p_value=float(2 * stats.norm.sf(abs(beta) / se)))
 
         # crude: exposure and round only, on the patterns collapsed to (round, exposed)
-        collapsed = self.data.groupby(["months", "exposed"], as_index=False)[["events", "trials"]].sum()
+        # (counts: whole numbers, so summed exactly in any order)
+        keys, pattern = np.unique(self.data[["months", "exposed"]].to_numpy(), axis=0, return_inverse=True)
+        pattern = pattern.reshape(-1)
+        collapsed = {"months": keys[:, 0], "exposed": keys[:, 1]}
         crude_design, _ = _design(collapsed, {"months": self.levels["months"]})
-        crude = fit_cloglog(collapsed["events"].to_numpy(), collapsed["trials"].to_numpy(), crude_design)
+        crude = fit_cloglog(np.bincount(pattern, weights=self.data["events"].to_numpy(dtype="float64")),
+                            np.bincount(pattern, weights=self.data["trials"].to_numpy(dtype="float64")), crude_design)
         if crude is not None:
             result["crude_hazard_ratio"] = math.exp(crude[0][1])
 
@@ -680,12 +685,13 @@ def _estimable_rows(lines: pd.DataFrame, factors: Sequence[str]) -> tuple[np.nda
     return keep, forced
 
 
-def _design(frame: pd.DataFrame, levels: dict) -> tuple[np.ndarray, list]:
+def _design(frame: "pd.DataFrame | dict[str, np.ndarray]", levels: dict) -> tuple[np.ndarray, list]:
     """Intercept, `exposed`, then a 0/1 column per non-reference level of each factor."""
-    columns = [np.ones(len(frame)), frame["exposed"].to_numpy(dtype="float64")]
+    exposed = np.asarray(frame["exposed"], dtype="float64")
+    columns = [np.ones(len(exposed)), exposed]
     names: list = ["const", "exposed"]
     for factor, values in levels.items():
-        column = frame[factor].to_numpy()
+        column = np.asarray(frame[factor])
         for level in values[1:]:
             columns.append((column == level).astype("float64"))
             names.append((factor, level))

@@ -185,8 +185,10 @@ def retention(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str
     Suppressed on distinct teachers (`base.suppress`)."""
     by = group_columns(by, BY_COLUMNS, always=["months"])
     frame = as_scored_shares(con, filters, by, config)
-    month0 = frame["months"] == 0
-    frame.loc[month0, ["ci_low", "ci_high"]] = np.nan
+    if len(frame):
+        month0 = (frame["months"] == 0).to_numpy()
+        for column in ("ci_low", "ci_high"):
+            frame[column] = np.where(month0, np.nan, frame[column].to_numpy(dtype="float64"))
     if frame.empty:  # no rows: the --by columns are untyped, as an empty table has always given them
         frame = frame.astype({c: object for c in by})
     frame = suppress(order_rows(frame, by), by, ["rate", "retained", "n", "ci_low", "ci_high", "teachers"],
