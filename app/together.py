@@ -19,6 +19,8 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
+from threadpoolctl import threadpool_limits
+
 # threads per server process: a page's views at most (the Data page asks for five, most pages for
 # two to four); more would only queue on the interpreter
 VIEW_THREADS = 4
@@ -33,8 +35,18 @@ def _threads() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
+            one_blas_thread()
             _pool = ThreadPoolExecutor(VIEW_THREADS, thread_name_prefix="sustain-view")
         return _pool
+
+
+def one_blas_thread() -> None:
+    """Limit numpy's and scipy's BLAS (OpenBLAS) to one thread in this process. Why: the views' own
+    threads are the parallelism; a BLAS call's extra threads wait for work spinning on a core
+    another view needs. At one district of a million teachers, started together, the Practices
+    page took 15% less CPU and 5-12% less wall time with one BLAS thread, and the Overview 3-10%
+    less (benchmarks/stop21.md)."""
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def start(job: Callable, *args) -> Future:

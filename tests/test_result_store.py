@@ -100,6 +100,11 @@ def test_views_run_together_give_each_result_in_order_and_the_first_failure():
     with pytest.raises(ZeroDivisionError):
         together.run_all([lambda: 1 / 0, slow])
     assert ended == ["slow"]  # the failure was raised once every job had ended
+    # the views' threads are the parallelism: numpy's and scipy's BLAS run one thread each
+    from threadpoolctl import threadpool_info
+
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    assert blas and all(info["num_threads"] == 1 for info in blas)
 
 
 def test_a_kept_table_reads_back_exactly_as_computed(db):
