@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import ui
 
+ui.freeze_imported_objects()  # once per process: the collection after each run then skips them
 # a file of the repo, served by this server: a :material/...: icon is fetched from fonts.gstatic.com
 FAVICON = Path(__file__).resolve().with_name("assets") / "favicon.png"
 st.set_page_config(page_title="Sustain", page_icon=str(FAVICON), layout="wide")

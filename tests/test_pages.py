@@ -173,3 +173,30 @@ def test_the_meetings_chart_hovers_only_the_figures_it_has():
     assert "40% of visits heard the CoP met last month" in hover["A"] and "1.50 meetings per month (18 logged)" in hover["A"]
     assert "of visits heard" not in hover["B"] and "n = 0 visits, 11 teachers" in hover["B"]
     assert not any("nan" in text.lower() for text in hover.values())
+
+
+def test_the_dashboard_keeps_the_libraries_out_of_each_runs_garbage_collection(sample_db):
+    """Streamlit collects garbage after every script run; a full collection walked the imported
+    libraries' objects (about 170,000: 50 ms holding the interpreter, every rerun of every session).
+    A run of dashboard.py, in a fresh interpreter, leaves them frozen out of the collector's sight,
+    and what is made after is still collected."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import gc, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
+assert not at.exception, at.exception
+frozen = gc.get_freeze_count()
+class Cycle: pass
+made_after = Cycle(); made_after.itself = made_after; del made_after
+print(frozen, gc.collect())
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT_DIR / "dashboard.py")], cwd=ROOT_DIR,
+                          env=os.environ | {"SUSTAIN_DB": str(sample_db)}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    frozen, collected = map(int, done.stdout.split()[-2:])
+    assert frozen > 100_000
+    assert collected >= 1
