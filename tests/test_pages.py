@@ -200,3 +200,8 @@ print(frozen, gc.collect())
     frozen, collected = map(int, done.stdout.split()[-2:])
     assert frozen > 100_000
     assert collected >= 1
+    # and the server does not collect the whole heap after every run (.streamlit/config.toml)
+    import tomllib
+
+    settings = tomllib.loads((ROOT_DIR / ".streamlit" / "config.toml").read_text())
+    assert settings["runner"]["postScriptGC"] is False
