@@ -7,6 +7,8 @@ and are named "too few to show" in hover text, tick labels or the legend. `label
 """
 from __future__ import annotations
 
+import functools
+import json
 import math
 import textwrap
 from typing import Callable
@@ -352,31 +354,38 @@ def _wrapped(text: str, width: int = 16) -> str:
 def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], str], title: str) -> go.Figure:
     """Share of visits reporting each hindrance (hindrance_prevalence by `row` and months): one
     heatmap per hindrance, `row` down, rounds across, on one colour scale. Suppressed cells are
-    blank, their hover says "too few to show"."""
+    blank, their hover says "too few to show".
+    Built as one dict and validated once: through plotly's setters (make_subplots, then an update per
+    axis and title) it cost about 75 ms a render, a fifth of a server's time under load."""
     hindrances = list(dict.fromkeys(table["hindrance"]))
     columns = 2  # four side by side left each title 40 px on a phone: they ran into each other
     rows = max(1, math.ceil(len(hindrances) / columns))
     subplot_titles = [_wrapped(label(h)) for h in hindrances]
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=subplot_titles,
-                           shared_yaxes=True, horizontal_spacing=0.03, vertical_spacing=0.14)
+    layout = _subplot_grid(rows, columns, len(subplot_titles))
+    for annotation, text in zip(layout["annotations"], subplot_titles):
+        annotation.update(text=text, font={"size": 11})  # the subplot titles
+    for name, axis in layout.items():
+        if name.startswith("xaxis"):
+            axis.update(type="category", title={"text": None})
+    for index in range((rows - 1) * columns + 1, rows * columns + 1):  # the bottom row's axes
+        layout.setdefault(_axis_name("xaxis", index), {})["title"] = {"text": t("month")}
     top = table.loc[~table["suppressed"], "rate"].max()
     top = float(top) if pd.notna(top) and top > 0 else 1.0
+    traces = []
     for index, hindrance in enumerate(hindrances):
         cells = table[table["hindrance"] == hindrance]
         rate = cells.pivot(index=row, columns="months", values="rate")
         hover = cells.assign(text=[t(TOO_FEW) if hidden else t("n = {n} visits, {teachers} teachers", n=n, teachers=k)
                                    for hidden, n, k in zip(cells["suppressed"], cells["n"], cells["teachers"])])
         text = hover.pivot(index=row, columns="months", values="text").reindex_like(rate).fillna(t("no visits"))
-        figure.add_trace(go.Heatmap(
-            z=rate.to_numpy(), x=[str(m) for m in rate.columns], y=[str(v) for v in rate.index],
+        traces.append(dict(
+            type="heatmap", z=rate.to_numpy(), x=[str(m) for m in rate.columns], y=[str(v) for v in rate.index],
             text=text.to_numpy(), zmin=0, zmax=top, coloraxis="coloraxis", name=label(hindrance),
             hovertemplate="%{y}, " + t("month {months}: {share}", months="%{x}", share="%{z:.0%}")
             + "<br>%{text}<extra>%{fullData.name}</extra>",
-            hoverongaps=True,
-        ), row=index // columns + 1, col=index % columns + 1)
-    figure.update_xaxes(type="category", title_text=None)
-    figure.update_xaxes(title_text=t("month"), row=rows)
-    figure.update_annotations(font_size=11)  # the subplot titles
+            hoverongaps=True, xaxis=_axis_name("x", index + 1), yaxis=_axis_name("y", index + 1),
+        ))
+    figure = go.Figure(data=traces, layout=layout)
     # the top row's titles stand above its plots, under the chart's title; the colour scale lies
     # under the heatmaps, where upright at their right it took a third of a phone's width
     title_lines = max((title.count("<br>") + 1 for title in subplot_titles), default=1)
@@ -385,6 +394,24 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
                                   colorbar=dict(title=dict(text=t("share of visits"), side="top"), tickformat=".0%",
                                                 orientation="h", yanchor="top", y=-0.1, x=0.5, len=0.9,
                                                 thickness=14)))
+
+
+def _axis_name(prefix: str, index: int) -> str:
+    """Plotly's name of the `index`-th subplot's axis (from 1): "xaxis", "xaxis2", ... ("x", "x2" in a trace)."""
+    return prefix if index == 1 else f"{prefix}{index}"
+
+
+@functools.lru_cache(maxsize=16)
+def _subplot_grid_cached(rows: int, columns: int, titles: int) -> str:
+    placeholder = make_subplots(rows=rows, cols=columns, subplot_titles=["-"] * titles, shared_yaxes=True,
+                                horizontal_spacing=0.03, vertical_spacing=0.14)
+    return json.dumps(placeholder.to_dict()["layout"])
+
+
+def _subplot_grid(rows: int, columns: int, titles: int) -> dict:
+    """The layout of prevalence_heatmaps' grid (axis domains, shared y axes, a title annotation
+    per subplot), from plotly's make_subplots once per shape: a fresh copy to fill in."""
+    return json.loads(_subplot_grid_cached(rows, columns, titles))
 
 
 FOREST_METHOD = ("Exposure = the hindrance was reported at the teacher's previous visit; n = teachers with the "
