@@ -35,14 +35,60 @@ MONTHS_AXIS = "months since programme end"
 def _layout(figure: go.Figure, title: str, **extra) -> go.Figure:
     """The common look: a finding as the title, wrapped to fit a phone (`charts.TITLE_WIDTH`),
     with the top margin its lines need (and `extra_top` more, for subplot titles under it)."""
+    figure.update_layout(**_common_layout(title, extra))
+    legend = _legend_in_words(figure.layout.legend.title.text)
+    if legend is not None:
+        figure.update_layout(legend_title_text=legend)
+    return titles_in_direction(figure)
+
+
+def _figure(traces: list[dict], layout: dict, title: str, **extra) -> go.Figure:
+    """`_layout`'s figure for one built as plain dicts (`traces`, `layout`): validated once, by
+    plotly's constructor. Through plotly's setters (an update per trace, line, name and title) a
+    chart with many annotations cost 30-80 ms a render, most of a server's time under load."""
+    layout = _merged(layout, _common_layout(title, extra))
+    legend = _legend_in_words(((layout.get("legend") or {}).get("title") or {}).get("text"))
+    if legend is not None:
+        layout = _merged(layout, {"legend": {"title": {"text": legend}}})
+    return titles_in_direction(go.Figure(data=traces, layout=layout))
+
+
+def _common_layout(title: str, extra: dict) -> dict:
+    extra = dict(extra)
     extra_top = extra.pop("extra_top", 0)
     wrapped = title if not title or "<br>" in title else wrap_title(title)
     top = max(70, title_margin(wrapped)) + extra_top
-    figure.update_layout(**(dict(title=wrapped, margin=dict(t=top, l=10, r=10, b=10), hovermode="closest") | extra))
-    legend = figure.layout.legend.title.text
-    if legend in BY_NAME and current_language() != "en":  # a legend titled by a dimension: its name in words
-        figure.update_layout(legend_title_text=t(BY_NAME[legend].label.lower()))
-    return titles_in_direction(figure)
+    return dict(title=wrapped, margin=dict(t=top, l=10, r=10, b=10), hovermode="closest") | extra
+
+
+def _legend_in_words(legend: str | None) -> str | None:
+    """A legend titled by a dimension: its name in words (None: as it is)."""
+    return t(BY_NAME[legend].label.lower()) if legend in BY_NAME and current_language() != "en" else None
+
+
+def _merged(base: dict, update: dict) -> dict:
+    """`update` merged into a copy of `base` as plotly's update_layout merges them: a dict into a
+    dict key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _vline_json(x: float, words: str | None, position: str | None) -> str:
+    """The dashed line at `x` (and its note `words` at `position`) as plotly's add_vline draws it:
+    its shapes and annotations, from a scratch figure once per line."""
+    scratch = go.Figure()
+    scratch.add_vline(x=x, line_dash="dash", line_color="#555", layer="below",
+                      **({"annotation_text": words, "annotation_position": position} if words is not None else {}))
+    layout = scratch.to_dict()["layout"]
+    return json.dumps({"shapes": layout.get("shapes", []), "annotations": layout.get("annotations", [])})
+
+
+def _vline(x: float, words: str | None = None, position: str | None = None) -> dict:
+    """`_vline_json`, a fresh copy: {"shapes": [...], "annotations": [...]}."""
+    return json.loads(_vline_json(x, words, position))
 
 
 def _groups(table: pd.DataFrame, group: str | None):
@@ -158,14 +204,15 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
         picked = ranked[table["school_id"].to_numpy()[ranked] == chosen]
         shown = pd.concat([shown, table.iloc[picked]])
     position = {code: len(shown) - 1 - i for i, code in enumerate(shown["school_id"])}  # first on top
-    figure = go.Figure()
+    traces = []
     for kind in ("decaying", "uncertain", "persisting"):
         rows = shown[shown["persistence_class"] == kind]
         if rows.empty:
             continue
         picked = (rows["school_id"] == chosen).to_numpy()
-        figure.add_trace(go.Scatter(
-            x=rows["p_below_programme"], y=[position[c] for c in rows["school_id"]], mode="markers", name=t(kind),
+        traces.append(dict(
+            type="scatter", x=rows["p_below_programme"], y=[position[c] for c in rows["school_id"]], mode="markers",
+            name=t(kind),
             marker=dict(color=CLASS_COLOURS[kind], size=np.where(picked, 16, 11),
                         line=dict(color="#111", width=np.where(picked, 2.5, 0))),
             customdata=np.column_stack([rows[["school_id", "round", "programme", "programme_retention"]]
@@ -179,17 +226,16 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
                 retention="%{customdata[3]:.0%}") + "<br>" + t("hindrances: {hindrances}", hindrances="%{customdata[4]}")
                 + "<extra>%{fullData.name}</extra>"),
         ))
-    for level, words, side in ((evidence, t("decaying →"), "right"), (1 - evidence, t("← persisting"), "left")):
-        figure.add_vline(x=level, line_dash="dash", line_color="#555", annotation_text=words,
-                         annotation_position=f"top {side}", layer="below")
-    # the names in one update: add_annotation copies every annotation so far on each call
-    figure.update_layout(annotations=[*figure.layout.annotations, *(
-        dict(x=0, xref="paper", y=position[code] + 0.15, yref="y", showarrow=False,
-             xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
-             text=f"<b>{school_label(row)} ◀ {t('chosen')}</b>" if code == chosen else school_label(row),
-             font=dict(size=12, color="#111" if code == chosen else "#333"))
-        for code, (_, row) in zip(shown["school_id"], shown.iterrows()))])
-    return _layout(figure, _title_lines(title),
+    lines = [_vline(level, words, f"top {side}")
+             for level, words, side in ((evidence, t("decaying →"), "right"), (1 - evidence, t("← persisting"), "left"))]
+    names = [dict(x=0, xref="paper", y=position[code] + 0.15, yref="y", showarrow=False,
+                  xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+                  text=f"<b>{school_label(row)} ◀ {t('chosen')}</b>" if code == chosen else school_label(row),
+                  font=dict(size=12, color="#111" if code == chosen else "#333"))
+             for code, (_, row) in zip(shown["school_id"], shown.iterrows())]
+    layout = {"shapes": [shape for line in lines for shape in line["shapes"]],
+              "annotations": [note for line in lines for note in line["annotations"]] + names}
+    return _figure(traces, layout, _title_lines(title),
                    xaxis=dict(title=None, tickformat=".0%", range=[-0.02, 1.02], side="top"),
                    yaxis=dict(title=None, showticklabels=False, range=[-0.5, len(shown) - 0.2], zeroline=False,
                               tickvals=[r + 0.5 for r in range(-1, len(shown))]),
@@ -507,7 +553,7 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
     label (the ratio, a star when the adjusted p is below 0.05) sits beyond the end of its
     interval on the side away from 1, so it covers neither a point nor the line at 1. Suppressed or
     unestimable rows say why at x = 1."""
-    figure = go.Figure()
+    traces = []
     order = list(dict.fromkeys(table["hindrance"]))
     row_of = {h: len(order) - 1 - i for i, h in enumerate(order)}  # first hindrance on top
     groups = _groups(table, group)
@@ -529,8 +575,8 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
             continue
         colour = PALETTE[index % len(PALETTE)]
         y = [row_of[h] + offsets[value] for h in shown["hindrance"]]
-        figure.add_trace(go.Scatter(
-            x=shown["hazard_ratio"], y=y, mode="markers",
+        traces.append(dict(
+            type="scatter", x=shown["hazard_ratio"], y=y, mode="markers",
             name=str(value) if group else t("hazard ratio"), legendgroup=str(value),
             marker=dict(size=10, color=colour), error_x=_error_y(shown, "hazard_ratio") | {"thickness": 1.5},
             text=_effect_hover(shown, label), hovertemplate="%{text}<extra>%{fullData.name}</extra>",
@@ -539,17 +585,17 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
         above = shown["hazard_ratio"] >= 1
         high = shown["ci_high"].replace([np.inf], np.nan).fillna(shown["hazard_ratio"])
         low = shown["ci_low"].where(shown["ci_low"] > 0, shown["hazard_ratio"])
-        figure.add_trace(go.Scatter(
-            x=np.where(above, high * LABEL_GAP, low / LABEL_GAP), y=y, mode="text", showlegend=False,
+        traces.append(dict(
+            type="scatter", x=np.where(above, high * LABEL_GAP, low / LABEL_GAP), y=y, mode="text", showlegend=False,
             legendgroup=str(value), hoverinfo="skip", cliponaxis=False,
             text=[_value_label(hr, p) for hr, p in zip(shown["hazard_ratio"], shown["p_adj"])],
             textposition=["middle right" if a else "middle left" for a in above],
             textfont=dict(size=11, color=colour),
         ))
     if missing_x:
-        figure.add_trace(go.Scatter(x=missing_x, y=missing_y, mode="text", showlegend=False, text=missing_text,
-                                    textposition="middle right", textfont=dict(color="#888"), hoverinfo="text"))
-    figure.add_vline(x=1, line_dash="dash", line_color="#555", layer="below")
+        traces.append(dict(type="scatter", x=missing_x, y=missing_y, mode="text", showlegend=False, text=missing_text,
+                           textposition="middle right", textfont=dict(color="#888"), hoverinfo="text"))
+    layout = _vline(1)
     # each hindrance named above its row, left-aligned: the whole width stays for the axis (phones)
     for hindrance in order:
         rows = table[table["hindrance"] == hindrance]
@@ -559,11 +605,11 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
             name += f" · {t(TOO_FEW)}" if row["suppressed"] or pd.isna(row["n"]) else \
                 " · " + t("n = {n} teachers with the hindrance, {events} abandonments", n=f"{int(row['n']):,}",
                           events=f"{int(row['events']):,}")
-        figure.add_annotation(x=0, xref="paper", y=row_of[hindrance] + DODGE_SPAN / 2 + 0.1, yref="y",
-                              text=name, showarrow=False, xanchor="left", yanchor="bottom",
-                              bgcolor="rgba(255,255,255,0.8)", font=dict(size=12, color="#333"))
+        layout["annotations"].append(dict(x=0, xref="paper", y=row_of[hindrance] + DODGE_SPAN / 2 + 0.1, yref="y",
+                                          text=name, showarrow=False, xanchor="left", yanchor="bottom",
+                                          bgcolor="rgba(255,255,255,0.8)", font=dict(size=12, color="#333")))
     rows = len(order)
-    return _layout(figure, _title_lines(title),
+    return _figure(traces, layout, _title_lines(title),
                    xaxis=dict(type="log", title=t("times as fast with the hindrance (1 = no difference)"),
                               tickvals=ticks, ticktext=[_tick_text(t) for t in ticks],
                               # room beyond the outer ticks for the value labels
