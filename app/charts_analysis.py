@@ -293,25 +293,29 @@ def school_card(row: pd.DataFrame, months: list[int], area_hindrances: str | Non
 # -- Practices ---------------------------------------------------------------------------------
 
 def practice_decay(table: pd.DataFrame, group: str | None, label: Callable[[str], str], title: str) -> go.Figure:
-    """Retention by months, one line per practice (colour), one panel per `group` value."""
+    """Retention by months, one line per practice (colour), one panel per `group` value (built as
+    dicts: `_figure`)."""
     panels = _groups(table, group)
     columns = min(len(panels), 3)
     rows = math.ceil(len(panels) / columns)
-    figure = make_subplots(rows=rows, cols=columns, shared_yaxes=True, vertical_spacing=0.12,
-                           subplot_titles=[str(v) for v, _ in panels] if group else None)
+    layout = _subplot_grid(rows, columns, len(panels) if group else 0, horizontal_spacing=None, vertical_spacing=0.12)
+    for annotation, (value, _) in zip(layout.get("annotations", []), panels):
+        annotation["text"] = str(value)
     practices = sorted(table["practice"].dropna().unique())
     colours = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(practices)}
+    traces = []
     for index, (value, rows_of_panel) in enumerate(panels):
-        row, col = index // columns + 1, index % columns + 1
+        row = index // columns + 1
         for practice, shown in rows_of_panel.groupby("practice", sort=True):
             name = label(practice)
             hidden = shown[shown["suppressed"]]
             shown = shown[~shown["suppressed"]]
             if shown.empty:
                 continue
-            figure.add_trace(go.Scatter(
-                x=shown["months"], y=shown["rate"], mode="lines+markers", name=name, legendgroup=practice,
-                showlegend=index == 0, line_color=colours[practice], error_y=_error_y(shown, "rate"),
+            traces.append(dict(
+                type="scatter", x=shown["months"], y=shown["rate"], mode="lines+markers", name=name,
+                legendgroup=practice, showlegend=index == 0, line=dict(color=colours[practice]),
+                error_y=_error_y(shown, "rate"),
                 customdata=shown[["n", "teachers", "ci_low", "ci_high"]].to_numpy(), text=interval_hover(shown),
                 hovertemplate=(t("month {months}: {share} retained", months="%{x}", share="%{y:.0%}") + "<br>"
                                + "%{text}"
@@ -319,11 +323,15 @@ def practice_decay(table: pd.DataFrame, group: str | None, label: Callable[[str]
                                    teachers="%{customdata[1]}")
                                + ("<br>" + t("{hidden} round(s) too few to show", hidden=len(hidden)) if len(hidden) else "")
                                + f"<extra>{name}{' · ' + str(value) if group else ''}</extra>"),
-            ), row=row, col=col)
-        figure.update_xaxes(title_text=t(MONTHS_AXIS) if row == rows else None, row=row, col=col)
-    figure.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    figure.update_yaxes(title_text=t("share retained"), col=1)
-    return _layout(figure, title, height=max(450, 330 * rows) + 40 * math.ceil(len(practices) / 2),
+                xaxis=_axis_name("x", index + 1), yaxis=_axis_name("y", index + 1),
+            ))
+        layout.setdefault(_axis_name("xaxis", index + 1), {})["title"] = {"text": t(MONTHS_AXIS) if row == rows else None}
+    for index in range(1, rows * columns + 1):
+        axis = layout.setdefault(_axis_name("yaxis", index), {})
+        axis.update(tickformat=".0%", range=[0, 1.05])
+        if (index - 1) % columns == 0:
+            axis["title"] = {"text": t("share retained")}
+    return _figure(traces, layout, title, height=max(450, 330 * rows) + 40 * math.ceil(len(practices) / 2),
                    legend=legend_below(t("practice")))
 
 
@@ -401,8 +409,8 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
     """Share of visits reporting each hindrance (hindrance_prevalence by `row` and months): one
     heatmap per hindrance, `row` down, rounds across, on one colour scale. Suppressed cells are
     blank, their hover says "too few to show".
-    Built as one dict and validated once: through plotly's setters (make_subplots, then an update per
-    axis and title) it cost about 75 ms a render, a fifth of a server's time under load."""
+    Built as one dict and validated once (`_figure`): through plotly's setters (make_subplots, then
+    an update per axis and title) it cost about 75 ms a render, a fifth of a server's time under load."""
     hindrances = list(dict.fromkeys(table["hindrance"]))
     columns = 2  # four side by side left each title 40 px on a phone: they ran into each other
     rows = max(1, math.ceil(len(hindrances) / columns))
@@ -431,11 +439,10 @@ def prevalence_heatmaps(table: pd.DataFrame, row: str, label: Callable[[str], st
             + "<br>%{text}<extra>%{fullData.name}</extra>",
             hoverongaps=True, xaxis=_axis_name("x", index + 1), yaxis=_axis_name("y", index + 1),
         ))
-    figure = go.Figure(data=traces, layout=layout)
     # the top row's titles stand above its plots, under the chart's title; the colour scale lies
     # under the heatmaps, where upright at their right it took a third of a phone's width
     title_lines = max((title.count("<br>") + 1 for title in subplot_titles), default=1)
-    return _layout(figure, title, height=260 * rows + 190, extra_top=14 * title_lines,
+    return _figure(traces, layout, title, height=260 * rows + 190, extra_top=14 * title_lines,
                    coloraxis=dict(colorscale="OrRd", cmin=0, cmax=top,
                                   colorbar=dict(title=dict(text=t("share of visits"), side="top"), tickformat=".0%",
                                                 orientation="h", yanchor="top", y=-0.1, x=0.5, len=0.9,
@@ -447,17 +454,21 @@ def _axis_name(prefix: str, index: int) -> str:
     return prefix if index == 1 else f"{prefix}{index}"
 
 
-@functools.lru_cache(maxsize=16)
-def _subplot_grid_cached(rows: int, columns: int, titles: int) -> str:
-    placeholder = make_subplots(rows=rows, cols=columns, subplot_titles=["-"] * titles, shared_yaxes=True,
-                                horizontal_spacing=0.03, vertical_spacing=0.14)
+@functools.lru_cache(maxsize=32)
+def _subplot_grid_cached(rows: int, columns: int, titles: int, horizontal_spacing: float | None,
+                         vertical_spacing: float) -> str:
+    placeholder = make_subplots(rows=rows, cols=columns, subplot_titles=["-"] * titles if titles else None,
+                                shared_yaxes=True, horizontal_spacing=horizontal_spacing,
+                                vertical_spacing=vertical_spacing)
     return json.dumps(placeholder.to_dict()["layout"])
 
 
-def _subplot_grid(rows: int, columns: int, titles: int) -> dict:
-    """The layout of prevalence_heatmaps' grid (axis domains, shared y axes, a title annotation
-    per subplot), from plotly's make_subplots once per shape: a fresh copy to fill in."""
-    return json.loads(_subplot_grid_cached(rows, columns, titles))
+def _subplot_grid(rows: int, columns: int, titles: int, horizontal_spacing: float | None = 0.03,
+                  vertical_spacing: float = 0.14) -> dict:
+    """The layout of a grid of panels sharing their y axes (axis domains, a title annotation per
+    panel when `titles`), from plotly's make_subplots once per shape: a fresh copy to fill in.
+    A trace of panel k (from 1, row by row) names its axes `_axis_name("x", k)`, `_axis_name("y", k)`."""
+    return json.loads(_subplot_grid_cached(rows, columns, titles, horizontal_spacing, vertical_spacing))
 
 
 FOREST_METHOD = ("Exposure = the hindrance was reported at the teacher's previous visit; n = teachers with the "
