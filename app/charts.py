@@ -169,7 +169,7 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
     """Retention at each programme's latest round for each district, one marker series per
     programme (named by `label`: never pooled), with its interval and value labels (districts
     with too few observations are named by `ui.n_caption`, not in the figure)."""
-    figure = go.Figure()
+    traces = []  # plain dicts, validated once by the figure
     groups = list(table.groupby("programme", sort=True)) if "programme" in table else [(None, table)]
     for code, rows in groups:
         shown = rows[~rows["suppressed"] & (rows["months"] > 0)]
@@ -177,8 +177,8 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
             continue
         latest = shown[shown["months"] == shown["months"].max()].sort_values("district")
         months = int(latest["months"].iloc[0])
-        figure.add_trace(go.Scatter(
-            x=latest["rate"], y=latest["district"], mode="markers+text", marker=dict(size=11),
+        traces.append(dict(
+            type="scatter", x=latest["rate"], y=latest["district"], mode="markers+text", marker=dict(size=11),
             name=(f"{label(code)} ({t('month {months}', months=months)})" if code is not None
                   else t("month {months}", months=months)),
             error_x=dict(type="data", symmetric=False, array=latest["ci_high"] - latest["rate"],
@@ -190,8 +190,8 @@ def districts_compared(table: pd.DataFrame, title: str, label=str) -> go.Figure:
                                          teachers="%{customdata[3]}") + "<extra>%{fullData.name}</extra>"),
         ))
     wrapped = wrap_title(title)
-    figure.update_layout(title=wrapped, xaxis=dict(tickformat=".0%", range=[0, 1], title=t("share retained")),
-                         yaxis=dict(title="", categoryorder="category descending"),
-                         margin=dict(t=title_margin(wrapped), l=10, r=10, b=10), showlegend=True,
-                         legend=legend_below(t("Programme")))
+    figure = go.Figure(data=traces, layout=dict(
+        title=wrapped, xaxis=dict(tickformat=".0%", range=[0, 1], title=dict(text=t("share retained"))),
+        yaxis=dict(title=dict(text=""), categoryorder="category descending"),
+        margin=dict(t=title_margin(wrapped), l=10, r=10, b=10), showlegend=True, legend=legend_below(t("Programme"))))
     return titles_in_direction(figure)

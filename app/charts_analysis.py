@@ -46,7 +46,7 @@ def _figure(traces: list[dict], layout: dict, title: str, **extra) -> go.Figure:
     """`_layout`'s figure for one built as plain dicts (`traces`, `layout`): validated once, by
     plotly's constructor. Through plotly's setters (an update per trace, line, name and title) a
     chart with many annotations cost 30-80 ms a render, most of a server's time under load."""
-    layout = _merged(layout, _common_layout(title, extra))
+    layout = _merged(layout, _expanded(_common_layout(title, extra)))
     legend = _legend_in_words(((layout.get("legend") or {}).get("title") or {}).get("text"))
     if legend is not None:
         layout = _merged(layout, {"legend": {"title": {"text": legend}}})
@@ -64,6 +64,18 @@ def _common_layout(title: str, extra: dict) -> dict:
 def _legend_in_words(legend: str | None) -> str | None:
     """A legend titled by a dimension: its name in words (None: as it is)."""
     return t(BY_NAME[legend].label.lower()) if legend in BY_NAME and current_language() != "en" else None
+
+
+def _expanded(settings: dict) -> dict:
+    """Plotly's "magic underscores" spelled out, as update_layout reads them: {"legend_traceorder":
+    "reversed"} -> {"legend": {"traceorder": "reversed"}} (no plotly property name has one)."""
+    out: dict = {}
+    for key, value in settings.items():
+        *path, last = key.split("_")
+        for step in reversed(path):
+            value, last = {last: value}, step
+        out = _merged(out, {last: value})
+    return out
 
 
 def _merged(base: dict, update: dict) -> dict:
@@ -338,15 +350,15 @@ def practice_decay(table: pd.DataFrame, group: str | None, label: Callable[[str]
 def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str], str], title: str) -> go.Figure:
     """Half-life by practice with its 95% interval (half_life), one colour per `group` value.
     No-decay and unfittable rows are not drawn; the y label carries the reason."""
-    figure = go.Figure()
+    traces = []
     for index, (value, rows) in enumerate(_groups(table, group)):
         finite = rows["half_life_months"].replace([np.inf, -np.inf], np.nan)
         shown = rows[~rows["suppressed"] & finite.notna()]
         if shown.empty:
             continue
         upper = shown["ci_high"].replace([np.inf], np.nan)
-        figure.add_trace(go.Scatter(
-            x=shown["half_life_months"], y=[label(p) for p in shown["practice"]], mode="markers", orientation="h",
+        traces.append(dict(
+            type="scatter", x=shown["half_life_months"], y=[label(p) for p in shown["practice"]], mode="markers", orientation="h",
             name=str(value) if group else t("all teachers"), marker=dict(size=10, color=PALETTE[index % len(PALETTE)]),
             error_x=dict(type="data", symmetric=False, array=upper - shown["half_life_months"],
                          arrayminus=shown["half_life_months"] - shown["ci_low"], thickness=1.5),
@@ -357,7 +369,7 @@ def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str]
                   .assign(ci_high=upper).itertuples(index=False)],
             hovertemplate=t("half-life {months} months", months="%{x:.1f}") + "<br>%{text}<extra>%{fullData.name}</extra>",
         ))
-    return _layout(figure, title, scattermode="group", legend_traceorder="reversed",
+    return _figure(traces, {}, title, scattermode="group", legend_traceorder="reversed",
                    xaxis=dict(title=t("half-life (months)"), rangemode="tozero"),
                    yaxis=dict(title=None, categoryorder="category descending"), legend=legend_below(group or ""),
                    height=max(460, table["practice"].nunique() * (30 + 16 * _count(table, group)) + 150))
@@ -366,21 +378,21 @@ def half_life_dots(table: pd.DataFrame, group: str | None, label: Callable[[str]
 def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Figure:
     """Life-table survival of retained practices (survival): a step line per group with its
     95% band. Suppressed groups appear in the legend as "too few to show", with nothing drawn."""
-    figure = go.Figure()
+    traces = []
     for index, (value, rows) in enumerate(_groups(table, group)):
         colour = PALETTE[index % len(PALETTE)]
         name = str(value) if group else t("all practices")
         shown = rows[~rows["suppressed"]]
         if shown.empty:
-            figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{name}: {t(TOO_FEW)}",
-                                        line=dict(color="#bbbbbb", dash="dot")))
+            traces.append(dict(type="scatter", x=[None], y=[None], mode="lines", name=f"{name}: {t(TOO_FEW)}",
+                               line=dict(color="#bbbbbb", dash="dot")))
             continue
         band = dict(mode="lines", line=dict(width=0, shape="hv", color=colour), hoverinfo="skip",
                     legendgroup=name, showlegend=False)
-        figure.add_trace(go.Scatter(x=shown["months"], y=shown["ci_high"], **band))
-        figure.add_trace(go.Scatter(x=shown["months"], y=shown["ci_low"], fill="tonexty", opacity=0.2, **band))
-        figure.add_trace(go.Scatter(
-            x=shown["months"], y=shown["survival"], mode="lines+markers",
+        traces.append(dict(type="scatter", x=shown["months"], y=shown["ci_high"], **band))
+        traces.append(dict(type="scatter", x=shown["months"], y=shown["ci_low"], fill="tonexty", opacity=0.2, **band))
+        traces.append(dict(
+            type="scatter", x=shown["months"], y=shown["survival"], mode="lines+markers",
             name=f"{name} (n = {int(shown['n'].iloc[0]):,})",
             legendgroup=name, line=dict(shape="hv", color=colour),
             customdata=shown[["ci_low", "ci_high", "at_risk", "events", "n", "teachers"]].to_numpy(),
@@ -392,7 +404,7 @@ def survival_curves(table: pd.DataFrame, group: str | None, title: str) -> go.Fi
                            + t("n = {n} teacher-practices ({teachers} teachers)", n="%{customdata[4]}",
                                teachers="%{customdata[5]}") + "<extra>%{fullData.name}</extra>"),
         ))
-    return _layout(figure, title, xaxis_title=t(MONTHS_AXIS),
+    return _figure(traces, {}, title, xaxis_title=t(MONTHS_AXIS),
                    yaxis=dict(title=t("share of practices not yet abandoned"), tickformat=".0%", range=[0, 1.05]),
                    legend=legend_below(group or ""))
 
