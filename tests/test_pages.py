@@ -175,6 +175,7 @@ def test_the_meetings_chart_hovers_only_the_figures_it_has():
     assert not any("nan" in text.lower() for text in hover.values())
 
 
+@pytest.mark.slow  # another Python runs the dashboard
 def test_the_dashboard_keeps_the_libraries_out_of_each_runs_garbage_collection(sample_db):
     """Streamlit collects garbage after every script run; a full collection walked the imported
     libraries' objects (about 170,000: 50 ms holding the interpreter, every rerun of every session).
