@@ -32,38 +32,22 @@ CLASS_COLOURS = {"decaying": "#d62728", "uncertain": "#9e9e9e", "persisting": "#
 MONTHS_AXIS = "months since programme end"
 
 
-def _layout(figure: go.Figure, title: str, **extra) -> go.Figure:
-    """The common look: a finding as the title, wrapped to fit a phone (`charts.TITLE_WIDTH`),
-    with the top margin its lines need (and `extra_top` more, for subplot titles under it)."""
-    figure.update_layout(**_common_layout(title, extra))
-    legend = _legend_in_words(figure.layout.legend.title.text)
-    if legend is not None:
-        figure.update_layout(legend_title_text=legend)
-    return titles_in_direction(figure)
-
-
 def _figure(traces: list[dict], layout: dict, title: str, **extra) -> go.Figure:
-    """`_layout`'s figure for one built as plain dicts (`traces`, `layout`): validated once, by
-    plotly's constructor. Through plotly's setters (an update per trace, line, name and title) a
-    chart with many annotations cost 30-80 ms a render, most of a server's time under load."""
-    layout = _merged(layout, _expanded(_common_layout(title, extra)))
-    legend = _legend_in_words(((layout.get("legend") or {}).get("title") or {}).get("text"))
-    if legend is not None:
-        layout = _merged(layout, {"legend": {"title": {"text": legend}}})
-    return titles_in_direction(go.Figure(data=traces, layout=layout))
-
-
-def _common_layout(title: str, extra: dict) -> dict:
-    extra = dict(extra)
+    """The figure of `traces` and `layout` (plain dicts) with the common look: a finding as the
+    title, wrapped to fit a phone (`charts.TITLE_WIDTH`), with the top margin its lines need (and
+    `extra_top` more, for subplot titles under it), and `extra` (layout settings, plotly's magic
+    underscores allowed). Validated once, by plotly's constructor: through plotly's setters (an
+    update per trace, line, name and title) a chart with many annotations cost 30-80 ms a render,
+    most of a server's time under load."""
     extra_top = extra.pop("extra_top", 0)
     wrapped = title if not title or "<br>" in title else wrap_title(title)
     top = max(70, title_margin(wrapped)) + extra_top
-    return dict(title=wrapped, margin=dict(t=top, l=10, r=10, b=10), hovermode="closest") | extra
-
-
-def _legend_in_words(legend: str | None) -> str | None:
-    """A legend titled by a dimension: its name in words (None: as it is)."""
-    return t(BY_NAME[legend].label.lower()) if legend in BY_NAME and current_language() != "en" else None
+    layout = _merged(layout, _expanded(dict(title=wrapped, margin=dict(t=top, l=10, r=10, b=10), hovermode="closest")
+                                       | extra))
+    legend = ((layout.get("legend") or {}).get("title") or {}).get("text")
+    if legend in BY_NAME and current_language() != "en":  # a legend titled by a dimension: its name in words
+        layout = _merged(layout, {"legend": {"title": {"text": t(BY_NAME[legend].label.lower())}}})
+    return titles_in_direction(go.Figure(data=traces, layout=layout))
 
 
 def _expanded(settings: dict) -> dict:
@@ -88,19 +72,22 @@ def _merged(base: dict, update: dict) -> dict:
 
 
 @functools.lru_cache(maxsize=32)
-def _vline_json(x: float, words: str | None, position: str | None) -> str:
-    """The dashed line at `x` (and its note `words` at `position`) as plotly's add_vline draws it:
-    its shapes and annotations, from a scratch figure once per line."""
+def _dashed_line_json(axis: str, at: float, words: str | None, position: str | None, layer: str | None) -> str:
+    """The dashed line across the plot at `at` on `axis` ("x": upright, "y": level), with its note
+    `words` at `position`, as plotly's add_vline / add_hline draws it: its shapes and annotations,
+    from a scratch figure once per line."""
     scratch = go.Figure()
-    scratch.add_vline(x=x, line_dash="dash", line_color="#555", layer="below",
-                      **({"annotation_text": words, "annotation_position": position} if words is not None else {}))
+    draw = scratch.add_vline if axis == "x" else scratch.add_hline
+    draw(at, line_dash="dash", line_color="#555", **({"layer": layer} if layer else {}),
+         **({"annotation_text": words, "annotation_position": position} if words is not None else {}))
     layout = scratch.to_dict()["layout"]
     return json.dumps({"shapes": layout.get("shapes", []), "annotations": layout.get("annotations", [])})
 
 
-def _vline(x: float, words: str | None = None, position: str | None = None) -> dict:
-    """`_vline_json`, a fresh copy: {"shapes": [...], "annotations": [...]}."""
-    return json.loads(_vline_json(x, words, position))
+def _dashed_line(axis: str, at: float, words: str | None = None, position: str | None = None,
+                 layer: str | None = "below") -> dict:
+    """`_dashed_line_json`, a fresh copy: {"shapes": [...], "annotations": [...]}."""
+    return json.loads(_dashed_line_json(axis, at, words, position, layer))
 
 
 def _groups(table: pd.DataFrame, group: str | None):
@@ -238,7 +225,7 @@ def school_ranking(table: pd.DataFrame, evidence: float, title: str, chosen: str
                 retention="%{customdata[3]:.0%}") + "<br>" + t("hindrances: {hindrances}", hindrances="%{customdata[4]}")
                 + "<extra>%{fullData.name}</extra>"),
         ))
-    lines = [_vline(level, words, f"top {side}")
+    lines = [_dashed_line("x", level, words, f"top {side}")
              for level, words, side in ((evidence, t("decaying →"), "right"), (1 - evidence, t("← persisting"), "left"))]
     names = [dict(x=0, xref="paper", y=position[code] + 0.15, yref="y", showarrow=False,
                   xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
@@ -618,7 +605,7 @@ def forest(table: pd.DataFrame, group: str | None, label: Callable[[str], str], 
     if missing_x:
         traces.append(dict(type="scatter", x=missing_x, y=missing_y, mode="text", showlegend=False, text=missing_text,
                            textposition="middle right", textfont=dict(color="#888"), hoverinfo="text"))
-    layout = _vline(1)
+    layout = _dashed_line("x", 1)
     # each hindrance named above its row, left-aligned: the whole width stays for the axis (phones)
     for hindrance in order:
         rows = table[table["hindrance"] == hindrance]
@@ -829,17 +816,17 @@ def meetings_bars(table: pd.DataFrame, threshold: float, title: str) -> go.Figur
     get no bar and a "too few to show" label."""
     shown = table[~table["suppressed"]]
     hidden = table[table["suppressed"]]
-    figure = go.Figure(go.Bar(
-        x=shown["cluster"], y=shown["meetings_per_month"], name=t("meetings per month"),
+    traces = [dict(
+        type="bar", x=shown["cluster"], y=shown["meetings_per_month"], name=t("meetings per month"),
         text=["n = " + str(n) for n in shown["n"]], textposition="outside",
         hovertext=_meetings_hover(shown), hovertemplate="%{x}: %{hovertext}<extra></extra>",
-    ))
+    )]
     if len(hidden):
-        figure.add_trace(go.Scatter(x=hidden["cluster"], y=[0] * len(hidden), mode="text", text=[t(TOO_FEW)] * len(hidden),
-                                    textposition="top center", showlegend=False, hoverinfo="skip"))
-    figure.add_hline(y=threshold, line_dash="dash", line_color="#555",
-                     annotation_text=t("active: {meetings} meetings per month or more", meetings=f"{threshold:g}"),
-                     annotation_position="top left")
-    return _layout(figure, title, xaxis=dict(title=t("cluster"), categoryorder="array",
-                                             categoryarray=table["cluster"].tolist()),
+        traces.append(dict(type="scatter", x=hidden["cluster"], y=[0] * len(hidden), mode="text",
+                           text=[t(TOO_FEW)] * len(hidden), textposition="top center", showlegend=False,
+                           hoverinfo="skip"))
+    line = _dashed_line("y", threshold, t("active: {meetings} meetings per month or more", meetings=f"{threshold:g}"),
+                        "top left", layer=None)
+    return _figure(traces, line, title, xaxis=dict(title=t("cluster"), categoryorder="array",
+                                                   categoryarray=table["cluster"].tolist()),
                    yaxis=dict(title=t("meetings per month after the programme"), rangemode="tozero"), showlegend=False)
