@@ -19,6 +19,9 @@ from typing import Callable, Hashable
 
 import pandas as pd
 
+from metrics.filters import Filters
+from metrics.registry import pinned_columns, with_pinned_columns
+
 # object cells (text, lists) measured on a sample of this many per column: deep=True on every cell
 # of the country's schools table costs as much as reading it
 SAMPLED_CELLS = 200
@@ -85,3 +88,17 @@ class TableCache:
             while self._bytes > self.budget_bytes:
                 _, (_, dropped) = self._tables.popitem(last=False)
                 self._bytes -= dropped
+
+
+def shared_table(cache: TableCache, name: str, filters: Filters, by: tuple[str, ...],
+                 load: Callable[[str, Filters, tuple[str, ...]], pd.DataFrame], place: tuple = ()) -> pd.DataFrame:
+    """The table `load(name, filters, by)` held in `cache` under (name, filters, by, *place) (`place`:
+    the database and its version). A table grouped by a column the filters pin to one value
+    (metrics/registry.py `pinned_columns`) is made from the table without that column, itself held
+    here: a district officer's Overview computes retention by programme once for its two charts."""
+    pinned = pinned_columns(name, filters, by)
+    if not pinned:
+        return cache.get((name, filters, by, *place), lambda: load(name, filters, by))
+    narrower = tuple(c for c in by if c not in pinned)
+    return cache.get((name, filters, by, *place), lambda: with_pinned_columns(
+        shared_table(cache, name, filters, narrower, load, place), by, pinned))

@@ -21,7 +21,7 @@ from metrics.base import TOO_FEW
 from metrics.filters import BY_COLUMNS, Filters
 from metrics.lookups import config_choices
 from app import access, result_store, together
-from app.table_cache import TableCache
+from app.table_cache import TableCache, shared_table
 from app.warm import PAGE_VIEWS
 # what the pages need from the layers below, so that a page imports the app layer only
 from metrics.communities import ACTIVE_MEETINGS_PER_MONTH  # noqa: F401
@@ -194,8 +194,8 @@ def _shared_table(cache: TableCache, cfg: Config, name: str, filters: Filters, b
                   version: str) -> pd.DataFrame:
     """`_cached_indicator` with the process's cache and config resolved by the caller (a view thread
     has no Streamlit script context to resolve them in)."""
-    return cache.get((name, filters, by, db, version),
-                     lambda: result_store.stored_table(name, filters, by, db, cfg, version))
+    return shared_table(cache, name, filters, by, lambda *view: result_store.stored_table(*view, db, cfg, version),
+                        (db, version))
 
 
 _FROZEN = threading.Lock()

@@ -7,8 +7,13 @@ the one cached path in app/ui.py.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
+import pandas as pd
+
 from .context import cop_activity, coverage, hindrance_prevalence
 from .decay import half_life, persistence
+from .filters import BY_COLUMNS, DIMENSIONS, Filters
 from .hindrance_effect import hindrance_effect
 from .indicators import prevalence, retention
 from .communities import retention_by_cop
@@ -46,3 +51,39 @@ DATASETS: dict = {
 }
 
 TABLES = INDICATORS | DATASETS
+
+# Tables whose rows grouped by a --by column the filters pin to one value are their rows without
+# that column, with the value in it (the same groups, estimates and suppression: nothing varies
+# along it). `pinned_columns` finds such columns, so the dashboard computes the narrower table once
+# and shares it (a district officer's Overview asks for retention by programme, and by programme
+# and district: one computation, not two). tests/test_registry.py checks every table and column
+# here against the table computed with the column.
+SHARES_PINNED_GROUPS = frozenset({"retention", "prevalence", "hindrance_prevalence", "coverage"})
+# the filters that pin a --by column of the same name: not `hindrance`, whose filter keeps a
+# teacher's every visit while grouping by it puts a teacher in every group they reported
+PINNING_FILTERS = tuple(c for c in BY_COLUMNS if c in DIMENSIONS and c != "hindrance")
+
+
+def pinned_columns(name: str, filters: Filters, by: Sequence[str]) -> dict[str, str]:
+    """The columns of `by` that `filters` pin to one value ({column: value}), for a table of
+    SHARES_PINNED_GROUPS; none when every column of `by` is pinned (a table keeps a group column)."""
+    if name not in SHARES_PINNED_GROUPS:
+        return {}
+    by = list(dict.fromkeys(by))
+    pinned = {c: getattr(filters, c)[0] for c in by if c in PINNING_FILTERS and len(getattr(filters, c)) == 1}
+    return pinned if len(pinned) < len(by) else {}
+
+
+def computed_by(name: str, filters: Filters, by: Sequence[str]) -> tuple[str, ...]:
+    """The --by columns the table is computed with: `by` without its pinned columns."""
+    pinned = pinned_columns(name, filters, by)
+    return tuple(c for c in by if c not in pinned)
+
+
+def with_pinned_columns(table: pd.DataFrame, by: Sequence[str], pinned: dict[str, str]) -> pd.DataFrame:
+    """`table` (grouped by `by` without the pinned columns) as grouped by `by`: each pinned column
+    holds its one value, in its place among the --by columns (object dtype, as computed)."""
+    out = table.copy()
+    for column in (c for c in by if c in pinned):
+        out.insert(list(by).index(column), column, pd.Series([pinned[column]] * len(out), index=out.index, dtype=object))
+    return out
