@@ -268,18 +268,18 @@ where trials > 0
 order by all
 """, self.params)
         # a teacher is exposed to h if one of their rows of the group reports h, unexposed if one
-        # does not: per teacher and hindrance, any and every row reporting it
+        # does not: per teacher, their rows and those reporting each hindrance (one test a row and
+        # hindrance)
         n = len(self.codes)
         per_code = {f"count_code_{i}": code for i, code in enumerate(self.codes)}
-        reports = "".join(f", bool_or(list_contains({self.reported}, $count_code_{i})) as any_{i}"
-                          f", bool_and(list_contains({self.reported}, $count_code_{i})) as all_{i}"
+        reports = "".join(f", count(*) filter (where list_contains({self.reported}, $count_code_{i})) as reporting_{i}"
                           for i in range(n))
-        tallies = "".join(f", count(*) filter (where any_{i}) as exposed_{i}"
-                          f", count(*) filter (where not all_{i}) as unexposed_{i}" for i in range(n))
+        tallies = "".join(f", count(*) filter (where reporting_{i} > 0) as exposed_{i}"
+                          f", count(*) filter (where reporting_{i} < rows) as unexposed_{i}" for i in range(n))
         pick = lambda name: "case c.i " + " ".join(f"when {i} then g.{name}_{i}" for i in range(n)) + " end"  # noqa: E731
         counts = query(con, self.config, f"""{self.ctes},
 teacher_reports as (
-    select {select_list(by)}teacher_key{reports}
+    select {select_list(by)}teacher_key, count(*) as rows{reports}
     from risk_set
     group by all
 ),
@@ -338,6 +338,7 @@ order by all
                 combos = first.patterns.groupby(level_factors, sort=False)["trials"].sum().reset_index()
             else:
                 combos = pd.DataFrame({"trials": [first.patterns["trials"].sum()]})
+            combo_values = {c: combos[c].to_numpy() for c in [*level_factors, "trials"]}
             frame = combos[level_factors].copy()
             for column, value in zip(by, first.keys):
                 frame[column] = value
@@ -345,7 +346,7 @@ order by all
             columns = {f"{name}_{i}": np.zeros(len(combos)) for i in range(len(codes))
                        for name in ("a0", "u0", "a1", "u1", "kept")}
             for fit in members:
-                for name, value in fit.pattern_values(combos, level_factors).items():
+                for name, value in fit.pattern_values(combo_values, level_factors).items():
                     columns[f"{name}_{slot[fit.hindrance]}"] = value
             frames.append(pd.concat([frame.reset_index(drop=True), pd.DataFrame(columns)], axis=1))
         values = pd.concat(frames, ignore_index=True)
@@ -498,31 +499,33 @@ class _PatternFit:
         self.fit = _fit_patterns(data["events"].to_numpy(), data["trials"].to_numpy(), design[:, self.columns])
         self.needs_meat = True
 
-    def pattern_values(self, combos: pd.DataFrame, level_factors) -> dict:
-        """Per combination of the group's factors (exposure aside, `combos`): this fit's a_p and
-        u_p at exposure 0 and 1, and whether its lines are in the fit (`kept`)."""
-        kept = np.ones(len(combos), dtype=bool)
+    def pattern_values(self, combos: dict[str, np.ndarray], level_factors) -> dict:
+        """Per combination of the group's factors (exposure aside, `combos`: its columns as
+        arrays, and `trials`): this fit's a_p and u_p at exposure 0 and 1, and whether its lines
+        are in the fit (`kept`)."""
+        size = len(combos["trials"])
+        kept = np.ones(size, dtype=bool)
         for factor in level_factors:
-            kept &= combos[factor].isin(self.levels[factor]).to_numpy()
-        values = {name: np.zeros(len(combos)) for name in ("a0", "u0", "a1", "u1")}
+            kept &= np.isin(combos[factor], self.levels[factor])
+        values = {name: np.zeros(size) for name in ("a0", "u0", "a1", "u1")}
         if self.fit is not None and kept.any():
-            design_frame = combos[kept].copy()
+            design_frame = {factor: combos[factor][kept] for factor in level_factors}
             for factor in self.factors:
-                if factor not in level_factors:
-                    design_frame[factor] = self.patterns[factor].iloc[0]
+                if factor not in level_factors:  # a --by factor: the group's one level
+                    design_frame[factor] = np.full(int(kept.sum()), self.patterns[factor].iloc[0], dtype=object)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 for exposed in (0, 1):
-                    design_frame["exposed"] = exposed
+                    design_frame["exposed"] = np.full(int(kept.sum()), exposed)
                     design, _ = _design(design_frame, self.levels)
                     u = np.exp(design[:, self.columns] @ self.fit[0])
                     values[f"a{exposed}"][kept] = u / -np.expm1(-u)
                     values[f"u{exposed}"][kept] = u
                 bound = float(np.max((values["a0"] + values["u0"] + values["a1"] + values["u1"])
-                                     * combos["trials"].to_numpy()))
+                                     * combos["trials"]))
             if not (all(np.isfinite(v).all() for v in values.values()) and np.isfinite(bound)):
                 # an infinite hazard (or a line's score beyond floating point): no covariance
                 self.fit = None
-                values = {name: np.zeros(len(combos)) for name in values}
+                values = {name: np.zeros(size) for name in values}
         return values | {"kept": kept.astype("float64")}
 
     def finish(self, meat: np.ndarray, schools: int) -> dict:
@@ -543,9 +546,12 @@ class _PatternFit:
 
         # crude: exposure and round only, on the patterns collapsed to (round, exposed)
         # (counts: whole numbers, so summed exactly in any order)
-        keys, pattern = np.unique(self.data[["months", "exposed"]].to_numpy(), axis=0, return_inverse=True)
+        # (np.unique of the (months, exposed) rows, in their order, by one integer a row)
+        month_levels, month_code = np.unique(self.data["months"].to_numpy(), return_inverse=True)
+        present, pattern = np.unique(month_code.reshape(-1) * 2 + (self.data["exposed"].to_numpy() == 1),
+                                     return_inverse=True)
         pattern = pattern.reshape(-1)
-        collapsed = {"months": keys[:, 0], "exposed": keys[:, 1]}
+        collapsed = {"months": month_levels[present // 2], "exposed": present % 2}
         crude_design, _ = _design(collapsed, {"months": self.levels["months"]})
         crude = fit_cloglog(np.bincount(pattern, weights=self.data["events"].to_numpy(dtype="float64")),
                             np.bincount(pattern, weights=self.data["trials"].to_numpy(dtype="float64")), crude_design)
