@@ -385,7 +385,15 @@ def _protect(ids: np.ndarray, suppressed: np.ndarray, present: np.ndarray, teach
 
 
 def order_rows(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """`frame` sorted by the `by` columns, stably, missing values last in each; a dimension with
+    declared values (bands) in the catalogue's order, not as text (`sort_key`). The order of
+    `frame.sort_values(by, kind="stable", key=sort_key)`, computed as one `np.lexsort` of each
+    column's rank among its sorted distinct values (pandas' sort by several keyed columns cost
+    about 1 ms a column, on every view)."""
     if frame.empty or not by:
         return frame.reset_index(drop=True)
-    # bands and other dimensions with declared values in the catalogue's order, not as text
-    return frame.sort_values(list(by), kind="stable", key=sort_key).reset_index(drop=True)
+    ranks = []
+    for column in by:
+        codes, uniques = pd.factorize(sort_key(frame[column]), sort=True)
+        ranks.append(np.where(codes < 0, len(uniques), codes))  # missing: after every value
+    return frame.take(np.lexsort(ranks[::-1])).reset_index(drop=True)

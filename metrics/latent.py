@@ -58,7 +58,7 @@ from sustain.db import execute, relation, sibling_cursor
 from sustain.patterns import BASE, GONE, IN_USE, LEAVING_STATUSES, LEFT, MISSING, NOT_IN_USE, unit_pattern_ctes
 
 from . import rollups
-from .base import BASE_CTES, ascending_codes, base_params, filtered_rows, select_list
+from .base import BASE_CTES, ascending_codes, base_params, filtered_rows, group_ids, select_list
 from .filters import Filters
 from .stats import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MIN_SCHOOLS_INTERVAL, percentile_interval
 
@@ -648,8 +648,8 @@ def fit_view(counts: "pd.DataFrame | SchoolPatterns", by: Sequence[str], rounds:
         grouped = counts.groupby([*by, "pattern"], sort=True, dropna=False) if by else counts.groupby("pattern", sort=True)
         cells = grouped["units"].sum().reset_index()
     if by:
-        groups = cells[by].drop_duplicates().reset_index(drop=True)
-        group = cells[by].merge(groups.assign(_g=np.arange(len(groups))), on=by, how="left")["_g"].to_numpy()
+        group = group_ids(cells, by)  # each cell's group, numbered in order of first appearance
+        groups = cells[by].iloc[np.unique(group, return_index=True)[1]].reset_index(drop=True)
     else:
         groups = pd.DataFrame(index=[0])
         group = np.zeros(len(cells), dtype="int64")
