@@ -226,7 +226,8 @@ def suppress(frame: pd.DataFrame, by: Sequence[str], value_columns: Sequence[str
     keyed = _with_parents(frame, by, hierarchy)
     counts = [_numbers(frame[c]) for c in value_columns if c in frame.columns and c != n_column
               and pd.api.types.is_integer_dtype(frame[c])]
-    groupings = [group_ids(keyed, keys) for keys in _parent_groups(by, keyed.columns)]
+    codes = {column: pd.factorize(keyed[column])[0] for column in keyed.columns}  # each column once
+    groupings = [_combined_ids([codes[c] for c in keys], len(keyed)) for keys in _parent_groups(by, keyed.columns)]
     changed = len(frame) > 1
     while changed:
         changed = False
@@ -343,14 +344,16 @@ def group_ids(frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     """The group of each row of `frame` by `keys` (missing values a group of their own), as
     integers from 0 in order of first appearance (a `groupby(sort=False, dropna=False).ngroup()`);
     one group when there is no key."""
-    if not keys:
-        return np.zeros(len(frame), dtype="int64")
     # each column factorised once, the codes combined as integers (a groupby of text columns costs
     # several times more); factorize numbers in order of first appearance, as ngroup does
-    group = np.zeros(len(frame), dtype="int64")
-    for column in keys:
-        codes, uniques = pd.factorize(frame[column])
-        group = pd.factorize(group * (len(uniques) + 1) + (codes + 1))[0]
+    return _combined_ids([pd.factorize(frame[column])[0] for column in keys], len(frame))
+
+
+def _combined_ids(codes: Sequence[np.ndarray], rows: int) -> np.ndarray:
+    """`group_ids` from each key column's factorize codes (-1: missing, a value of its own)."""
+    group = np.zeros(rows, dtype="int64")
+    for column_codes in codes:
+        group = pd.factorize(group * (int(column_codes.max(initial=-1)) + 2) + (column_codes + 1))[0]
     return group.astype("int64")
 
 

@@ -145,6 +145,8 @@ def _hindrance_effect(con, config: Config, by: list[str], factors: list[str], sq
     keys = patterns[by].astype(object).where(patterns[by].notna(), None)  # as stored, for the meat query
     patterns, counts, mix = (_fill_missing(f, by) for f in (patterns, counts, mix))
     pattern_groups = {key: part for key, part in patterns.groupby([*by, "hindrance"], sort=False)}
+    # each factor's levels numbered once for every fit (a fit's rows are a part of these)
+    factor_codes = {f: pd.factorize(patterns[f]) for f in factors}
     key_groups = {key: tuple(keys.loc[part.index[0]]) for key, part in pattern_groups.items()}
     mix_groups = dict(iter(mix.groupby(by, sort=False))) if by else {(): mix}
     rows, pending = [], []
@@ -160,7 +162,10 @@ def _hindrance_effect(con, config: Config, by: list[str], factors: list[str], sq
             row.update({c: math.nan for c in FIT_COLUMNS}, note="")  # suppressed below: not fitted
         else:
             key = (*group, record["hindrance"])
-            fit = _PatternFit(pattern_groups[key], factors, int(record["schools"]))
+            part = pattern_groups[key]
+            positions = part.index.to_numpy()  # the query's frame has a range index
+            fit = _PatternFit(part, factors, int(record["schools"]),
+                              {f: (codes[positions], uniques) for f, (codes, uniques) in factor_codes.items()})
             row.update(fit.result)
             if fit.needs_meat:
                 fit.mix, fit.rd_rounds, fit.row = mix_groups[group], rd_rounds, row
@@ -276,7 +281,8 @@ order by all
                           for i in range(n))
         tallies = "".join(f", count(*) filter (where reporting_{i} > 0) as exposed_{i}"
                           f", count(*) filter (where reporting_{i} < rows) as unexposed_{i}" for i in range(n))
-        pick = lambda name: "case c.i " + " ".join(f"when {i} then g.{name}_{i}" for i in range(n)) + " end"  # noqa: E731
+        pick = lambda name, alias="g": "case c.i " + " ".join(f"when {i} then {alias}.{name}_{i}" for i in range(n)) + " end"  # noqa: E731
+        exposed_events = "".join(f", sum(y1_{i})::bigint as events_{i}" for i in range(n))
         counts = query(con, self.config, f"""{self.ctes},
 teacher_reports as (
     select {select_list(by)}teacher_key, count(*) as rows{reports}
@@ -287,17 +293,17 @@ group_teachers as (
     select {select_list(by)}{tallies[2:]} from teacher_reports group by all
     having count(*) > 0  -- no empty group when there is no --by
 ),
-group_schools as (
-    select {select_list(by)}count(distinct school_id) as schools from risk_set group by all
+group_lines as (  -- the group's schools, and its events among rows reporting each hindrance
+    select {select_list(by)}count(distinct school_id) as schools{exposed_events} from {LINES} group by all
 ),
 coded as (
     select unnest($hindrance_codes::varchar[]) as hindrance,
            generate_subscripts($hindrance_codes::varchar[], 1) - 1 as i
 )
 select {select_list(by, "g")}c.hindrance, {pick("exposed")} as exposed_teachers,
-       {pick("unexposed")} as unexposed_teachers, s.schools
+       {pick("unexposed")} as unexposed_teachers, s.schools, {pick("events", "s")} as exposed_events
 from group_teachers g cross join coded c
-join group_schools s on {" and ".join(f"g.{c} is not distinct from s.{c}" for c in by) or "true"}
+join group_lines s on {" and ".join(f"g.{c} is not distinct from s.{c}" for c in by) or "true"}
 order by all
 """, self.params | per_code)
         mix_keys = list(dict.fromkeys([*by, *[f for f in factors if f != "months"]]))
@@ -307,11 +313,6 @@ from risk_set
 group by all
 order by all
 """, self.params)
-        # events among exposed rows, per (--by, hindrance), from the patterns
-        exposed = patterns[patterns["exposed"] == 1]
-        events = exposed.groupby([*by, "hindrance"], dropna=False)["events"].sum().rename("exposed_events")
-        counts = counts.merge(events.reset_index(), how="left", on=[*by, "hindrance"])
-        counts["exposed_events"] = counts["exposed_events"].fillna(0).astype("int64")
         self.school_bound = int(counts["schools"].sum())  # at least the schools of the lines
         return patterns, counts, mix
 
@@ -467,7 +468,7 @@ class _PatternFit:
     each covariate pattern's summed events and trials. `result` holds the FIT_COLUMNS and `note`
     so far; `needs_meat` says the clustered covariance is still to come (`finish`)."""
 
-    def __init__(self, patterns: pd.DataFrame, factors: Sequence[str], schools: int):
+    def __init__(self, patterns: pd.DataFrame, factors: Sequence[str], schools: int, coded: dict | None = None):
         self.factors, self.hindrance = list(factors), patterns["hindrance"].iloc[0]
         self.result = {c: math.nan for c in FIT_COLUMNS} | {"note": ""}
         self.needs_meat = False
@@ -478,7 +479,7 @@ class _PatternFit:
         if exposed.all():
             self.result["note"] = "no rows without the hindrance"
             return
-        keep, self.forced = _estimable_rows(patterns, factors)
+        keep, self.forced = _estimable_rows(patterns, factors, coded)
         data = patterns[keep]
         arm = data["exposed"].to_numpy() == 1
         line_events, line_trials = data["events"].to_numpy(dtype="float64"), data["trials"].to_numpy(dtype="float64")
@@ -668,12 +669,15 @@ def _patterns(design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique, pattern.reshape(-1)
 
 
-def _estimable_rows(lines: pd.DataFrame, factors: Sequence[str]) -> tuple[np.ndarray, dict]:
+def _estimable_rows(lines: pd.DataFrame, factors: Sequence[str], coded: dict | None = None
+                    ) -> tuple[np.ndarray, dict]:
     """Rows of levels (of any factor) with no event or only events leave the fit, repeatedly;
-    returns the rows kept and {factor: {level: hazard 0.0 or 1.0}} for the prediction."""
+    returns the rows kept and {factor: {level: hazard 0.0 or 1.0}} for the prediction. `coded`:
+    each factor's (codes, levels) of the lines, when known (`pd.factorize`'s, or a larger set of
+    levels: one without lines has no trials and leaves nothing)."""
     events = lines["events"].to_numpy(dtype="float64")
     trials = lines["trials"].to_numpy(dtype="float64")
-    coded = {f: pd.factorize(lines[f]) for f in factors}
+    coded = coded if coded is not None else {f: pd.factorize(lines[f]) for f in factors}
     keep = np.ones(len(lines), dtype=bool)
     forced: dict = {f: {} for f in factors}
     changed = True
