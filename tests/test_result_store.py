@@ -86,6 +86,36 @@ def test_a_page_starts_the_views_it_asked_for_last_together(db, monkeypatch, pag
     assert kept == asked
 
 
+def test_a_district_officers_overview_computes_retention_by_programme_once(db, monkeypatch, page_caches):
+    """With one district chosen, the Overview's retention by programme and district is the table by
+    programme with the district in a column (metrics/registry.py `pinned_columns`): computed and
+    kept once, by programme; the page shows the district's figures from it. The warm keeps the
+    same narrower tables for a district."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SUSTAIN_DB", str(db))
+    page_caches()
+    shutil.rmtree(result_store.store_folder(db), ignore_errors=True)
+    at = AppTest.from_file(str(ROOT_DIR / "pages" / "overview.py"), default_timeout=120)
+    at.query_params["district"] = "Pishin"
+    at.run()
+    assert not at.exception
+    assert ("retention", ("programme", "district")) in at.session_state[ui._PAGE_VIEWS_ASKED]["overview"]
+    kept = {(k["name"], tuple(k["by"])) for k in result_store.stored_keys(db)
+            if k["name"] == "retention" and k["filters"]["district"] == ["Pishin"]}
+    assert kept == {("retention", ("programme",))}
+    shown = [frame.value for frame in at.dataframe if "District" in frame.value.columns]
+    assert len(shown) == 1 and len(shown[0]) and set(shown[0]["District"]) == {"Pishin"}, shown
+
+    shutil.rmtree(result_store.store_folder(db), ignore_errors=True)
+    config = load_config()
+    places = [(label, filters) for label, filters in warm.places(db, config, ("district",)) if filters.district == ("Pishin",)]
+    monkeypatch.setattr(warm, "places", lambda *args, **kwargs: places)
+    assert warm.warm(db, config, ("district",), out=io.StringIO()) == 0
+    kept = {(k["name"], tuple(k["by"])) for k in result_store.stored_keys(db) if k["name"] == "retention"}
+    assert kept == {("retention", by) for by in [("programme",), ("practice",)]}
+
+
 def test_views_run_together_give_each_result_in_order_and_the_first_failure():
     from app import together
 
