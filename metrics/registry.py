@@ -65,13 +65,23 @@ PINNING_FILTERS = tuple(c for c in BY_COLUMNS if c in DIMENSIONS and c != "hindr
 
 
 def pinned_columns(name: str, filters: Filters, by: Sequence[str]) -> dict[str, str]:
-    """The columns of `by` that `filters` pin to one value ({column: value}), for a table of
-    SHARES_PINNED_GROUPS; none when every column of `by` is pinned (a table keeps a group column)."""
+    """The columns of `by` that `filters` pin to one value ({column: value}: a filter of one value,
+    or a viewer's scope of one district), for a table of SHARES_PINNED_GROUPS; none when every
+    column of `by` is pinned (a table keeps a group column)."""
     if name not in SHARES_PINNED_GROUPS:
         return {}
     by = list(dict.fromkeys(by))
-    pinned = {c: getattr(filters, c)[0] for c in by if c in PINNING_FILTERS and len(getattr(filters, c)) == 1}
+    pinned = {c: _pinned_values(filters, c)[0] for c in by if c in PINNING_FILTERS and len(_pinned_values(filters, c)) == 1}
     return pinned if len(pinned) < len(by) else {}
+
+
+def _pinned_values(filters: Filters, column: str) -> tuple[str, ...]:
+    """The values `filters` keep of `column`: its filter's, else, for the district, the viewer's
+    scope (an officer who sees one district)."""
+    values = getattr(filters, column)
+    if column == "district" and not values and filters.scope is not None:
+        return filters.scope
+    return values
 
 
 def computed_by(name: str, filters: Filters, by: Sequence[str]) -> tuple[str, ...]:

@@ -49,6 +49,14 @@ def test_a_pinned_column_shares_the_narrower_table(sample, name):
     assert suppressed_somewhere, "no case reached suppression: the rule's hardest part went untested"
 
 
+@pytest.mark.parametrize("name", sorted(SHARES_PINNED_GROUPS))
+def test_an_officers_one_district_pins_the_district_column(sample, name):
+    con, config = sample
+    for filters in (Filters(scope=("Pishin",)), Filters(scope=("Pishin",), gender=("female",))):
+        assert pinned_columns(name, filters, ("programme", "district")) == {"district": "Pishin"}
+        _assert_shared_equals_computed(con, config, name, filters, ("programme", "district"))
+
+
 def test_a_pinned_column_outside_the_viewers_districts_gives_the_same_empty_table(sample):
     con, config = sample
     filters = Filters(district=("Thatta",), scope=("Pishin",))
@@ -62,5 +70,8 @@ def test_what_the_rule_leaves_alone():
     # a hindrance filter keeps a teacher's every visit; grouping by hindrance splits them
     assert pinned_columns("hindrance_prevalence", pinned, ("hindrance", "district")) == {"district": "Thatta"}
     assert pinned_columns("retention", Filters(district=("Pishin", "Thatta")), ("programme", "district")) == {}
+    assert pinned_columns("retention", Filters(scope=("Pishin", "Thatta")), ("programme", "district")) == {}
+    assert pinned_columns("retention", Filters(scope=("Pishin", "Thatta"), district=("Thatta",)),
+                          ("programme", "district")) == {"district": "Thatta"}
     assert pinned_columns("half_life", pinned, ("programme", "district")) == {}  # not a table of the rule
     assert pinned_columns("retention", pinned, ("district",)) == {}  # every column pinned: computed as asked
