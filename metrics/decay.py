@@ -558,13 +558,12 @@ def fit_beta_priors(k: np.ndarray, n: np.ndarray, w: np.ndarray, bounds: np.ndar
 
     def negative_log_likelihood(which: np.ndarray, thetas: np.ndarray) -> np.ndarray:
         """The objective of group which[i] at thetas[i], for every i at once."""
-        a = np.empty(len(which))
-        b = np.empty(len(which))
-        ab = np.empty(len(which))
-        for i, theta in enumerate(thetas):
-            mean, precision = parameters((float(theta[0]), float(theta[1])))
-            a[i], b[i] = mean * precision, (1 - mean) * precision
-            ab[i] = betaln(a[i], b[i])
+        # `parameters` of every point at once: the same operations element by element (math.exp
+        # kept, as scipy's run of one group computes it)
+        mean = expit(np.minimum(np.maximum(thetas[:, 0].astype("float64"), -12.0), 12.0))
+        precision = np.array([math.exp(v) for v in np.minimum(np.maximum(thetas[:, 1].astype("float64"), low), high).tolist()])
+        a, b = mean * precision, (1 - mean) * precision
+        ab = betaln(a, b)
         size = sizes[which]
         ends = np.cumsum(size)
         rows = np.arange(ends[-1]) - np.repeat(ends - size, size) + np.repeat(bounds[which], size)
