@@ -27,21 +27,23 @@ def test_the_band_is_declared():
     assert BY_NAME["experience_band"].values  # else the keyed sort below tests nothing of it
 
 
+def _random_cases(seed: int, count: int = 80):
+    """`count` random frames, each with one to three of COLUMNS to sort or group by."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        frame = _random_frame(rng, int(rng.integers(1, 60)))
+        yield frame, list(rng.choice(COLUMNS, size=int(rng.integers(1, 4)), replace=False))
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_order_rows_sorts_as_pandas_does(seed):
-    rng = np.random.default_rng(seed)
-    for _ in range(80):
-        frame = _random_frame(rng, int(rng.integers(1, 60)))
-        by = list(rng.choice(COLUMNS, size=int(rng.integers(1, 4)), replace=False))
+    for frame, by in _random_cases(seed):
         expected = frame.sort_values(by, kind="stable", key=sort_key).reset_index(drop=True)
         pd.testing.assert_frame_equal(order_rows(frame, by), expected)
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_group_ids_number_groups_as_ngroup_does(seed):
-    rng = np.random.default_rng(seed)
-    for _ in range(80):
-        frame = _random_frame(rng, int(rng.integers(1, 60)))
-        keys = list(rng.choice(COLUMNS, size=int(rng.integers(1, 4)), replace=False))
+    for frame, keys in _random_cases(seed):
         expected = frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
         np.testing.assert_array_equal(group_ids(frame, keys), expected)
