@@ -280,12 +280,12 @@ order by all
         reports = "".join(f", count(*) filter (where list_contains({self.reported}, $count_code_{i})) as reporting_{i}"
                           for i in range(n))
         tallies = "".join(f", count(*) filter (where reporting_{i} > 0) as exposed_{i}"
-                          f", count(*) filter (where reporting_{i} < rows) as unexposed_{i}" for i in range(n))
+                          f", count(*) filter (where reporting_{i} < teacher_rows) as unexposed_{i}" for i in range(n))
         pick = lambda name, alias="g": "case c.i " + " ".join(f"when {i} then {alias}.{name}_{i}" for i in range(n)) + " end"  # noqa: E731
         exposed_events = "".join(f", sum(y1_{i})::bigint as events_{i}" for i in range(n))
         counts = query(con, self.config, f"""{self.ctes},
 teacher_reports as (
-    select {select_list(by)}teacher_key, count(*) as rows{reports}
+    select {select_list(by)}teacher_key, count(*) as teacher_rows{reports}
     from risk_set
     group by all
 ),
