@@ -451,13 +451,15 @@ select {select_list(by, "r")}r.pattern, sum(r.units)::bigint as units
 from {table} r
 where {where}
 group by all
+order by all  -- the cells as fit_view's grouping orders them
 """, params).df()
+        summed = True
     else:
-        counts = latent.pattern_counts(con, filters, by, config)
+        counts, summed = latent.pattern_counts(con, filters, by, config), False
     if counts.empty:
         return {}
     rounds = len({0, *config.schedule.months}) - 1
-    groups, estimate, _ = latent.fit_view(counts, by, rounds, replicates=0)
+    groups, estimate, _ = latent.fit_view(counts, by, rounds, replicates=0, summed=summed)
     keys = [tuple(row) for row in groups[list(by)].itertuples(index=False)] if by else [()]
     return {key: (estimate["survival"][g], None) for g, key in enumerate(keys)}
 

@@ -96,7 +96,7 @@ from scipy import sparse, stats
 from sustain.config import Config
 from sustain.db import execute, relation, sibling_cursor
 
-from .base import BASE_CTES, base_params, group_columns, query, select_list, suppress
+from .base import BASE_CTES, base_params, group_columns, group_ids, query, select_list, suppress
 from .filters import BY_COLUMNS, Filters
 from .stats import Z95
 
@@ -335,16 +335,12 @@ order by all
         for members in groups.values():
             # every hindrance of a group has the same patterns of factors (exposure aside)
             first = members[0]
-            if level_factors:
-                combos = first.patterns.groupby(level_factors, sort=False)["trials"].sum().reset_index()
-            else:
-                combos = pd.DataFrame({"trials": [first.patterns["trials"].sum()]})
-            combo_values = {c: combos[c].to_numpy() for c in [*level_factors, "trials"]}
-            frame = combos[level_factors].copy()
+            combo_values = _combinations(first.patterns, level_factors)
+            frame = pd.DataFrame({c: combo_values[c] for c in level_factors}, index=range(len(combo_values["trials"])))
             for column, value in zip(by, first.keys):
                 frame[column] = value
             frame = frame[key_columns]
-            columns = {f"{name}_{i}": np.zeros(len(combos)) for i in range(len(codes))
+            columns = {f"{name}_{i}": np.zeros(len(combo_values["trials"])) for i in range(len(codes))
                        for name in ("a0", "u0", "a1", "u1", "kept")}
             for fit in members:
                 for name, value in fit.pattern_values(combo_values, level_factors).items():
@@ -460,6 +456,21 @@ order by {order}
         finally:
             con.unregister("fitted_patterns")
         return list(zip(meats, schools))
+
+
+def _combinations(patterns: pd.DataFrame, factors: list[str]) -> dict[str, np.ndarray]:
+    """The distinct combinations of `factors` among `patterns` in order of first appearance, each
+    with its summed `trials`, as arrays: `patterns.groupby(factors, sort=False)["trials"].sum()`
+    (a combination with a missing value left out, as groupby leaves it), numbered by `group_ids`."""
+    trials = patterns["trials"].to_numpy(dtype="float64")
+    if not factors:
+        return {"trials": np.array([trials.sum()])}
+    ids = group_ids(patterns, factors)
+    firsts = np.unique(ids, return_index=True)[1]
+    combos = {c: patterns[c].to_numpy()[firsts] for c in factors}
+    combos["trials"] = np.bincount(ids, weights=trials)
+    complete = np.logical_and.reduce([pd.notna(combos[c]) for c in factors])
+    return {c: values[complete] for c, values in combos.items()}
 
 
 class _PatternFit:

@@ -636,14 +636,20 @@ def _influence_parts(symbols, group, school_counts: sparse.csr_matrix, groups: i
 
 
 def fit_view(counts: "pd.DataFrame | SchoolPatterns", by: Sequence[str], rounds: int, replicates: int = BOOTSTRAP_REPLICATES,
-             seed: int = BOOTSTRAP_SEED) -> tuple[pd.DataFrame, dict, np.ndarray]:
+             seed: int = BOOTSTRAP_SEED, summed: bool = False) -> tuple[pd.DataFrame, dict, np.ndarray]:
     """Fit the model to `pattern_counts` (a frame, or `school_patterns`; every group of the view at once, shared emissions) and
     draw `replicates` curves from the estimate's cluster-robust sampling distribution (the logit
     hazards of each group ~ normal with the sandwich covariance by school; seeded). Returns
-    (groups, estimate, replicate survival curves (B x groups x rounds+1))."""
+    (groups, estimate, replicate survival curves (B x groups x rounds+1)). `summed`: `counts` is
+    already one row per (by, pattern), sorted by them (missing values last), without schools: the
+    cells themselves (no replicates can be drawn from it)."""
     by = list(by)
+    if summed and replicates > 0:
+        raise ValueError("replicates need the counts by school, not summed ones")
     if isinstance(counts, SchoolPatterns):
         cells = counts.cells
+    elif summed:
+        cells = counts.reset_index(drop=True)
     else:
         grouped = counts.groupby([*by, "pattern"], sort=True, dropna=False) if by else counts.groupby("pattern", sort=True)
         cells = grouped["units"].sum().reset_index()
