@@ -115,7 +115,8 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
     drawn = [trace for trace in figure.data if _drawn(trace)]
     if sum(len(trace.x) for trace in drawn) > few:
         return figure
-    # room at the right for the last point's label (it was cut at "26" on a phone)
+    # room at the right for the last point's label (it was cut at "26" on a phone), and the labels
+    # drawn there: plotly clips a trace's text at its axes unless told not to ("11%" showed "11")
     figure.update_layout(margin_r=max(figure.layout.margin.r or 0, 28))
     for trace in drawn:
         values = [] if trace.y is None else list(trace.y)
@@ -124,7 +125,8 @@ def readable(figure: go.Figure, rounds=None, legend: str | None = None, few: int
         fmt = ".0%" if (axis.tickformat or "").endswith("%") else ".1f"
         trace.update(mode=(trace.mode or "markers").replace("+text", "") + "+text",
                      texttemplate=f"%{{{'x' if horizontal else 'y'}:{fmt}}}",
-                     textposition="top center" if horizontal else "top right", textfont=dict(size=11))
+                     textposition="top center" if horizontal else "top right", textfont=dict(size=11),
+                     cliponaxis=False)
     return figure
 
 
