@@ -158,11 +158,7 @@ def page_together(db: Path, config, calls, filters: Filters) -> tuple[np.ndarray
 
 def page_one_by_one(db: Path, config, calls, filters: Filters) -> np.ndarray:
     """The same calls one after the other, through one table cache: (wall, CPU) seconds."""
-    started, cpu = time.perf_counter(), time.process_time()
-    cache, compute = _computing_cache(db, config)
-    for name, by in calls:
-        shared_table(cache, name, filters, by, compute)
-    return np.array([time.perf_counter() - started, time.process_time() - cpu])
+    return _one_after_another(calls, filters, _computing_cache(db, config)[1])
 
 
 def _computing_cache(db: Path, config):
@@ -175,10 +171,16 @@ def read_kept(db: Path, config, calls, filters: Filters) -> np.ndarray:
     (its table cache empty): app/result_store.py `stored_table`, which reads the kept files,
     through one table cache (`shared_table`: a view grouped by a column the filters pin is made
     from the narrower table, read once). (wall, CPU) seconds."""
+    return _one_after_another(calls, filters, lambda *view: result_store.stored_table(*view, db, config))
+
+
+def _one_after_another(calls, filters: Filters, load) -> np.ndarray:
+    """A page's calls one after the other through one empty table cache loading with `load`, as
+    the dashboard's `shared_table`: (wall, CPU) seconds."""
     started, cpu = time.perf_counter(), time.process_time()
     cache = TableCache(2**40)
     for name, by in calls:
-        shared_table(cache, name, filters, by, lambda *view: result_store.stored_table(*view, db, config))
+        shared_table(cache, name, filters, by, load)
     return np.array([time.perf_counter() - started, time.process_time() - cpu])
 
 

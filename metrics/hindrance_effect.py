@@ -479,7 +479,7 @@ class _PatternFit:
     each covariate pattern's summed events and trials. `result` holds the FIT_COLUMNS and `note`
     so far; `needs_meat` says the clustered covariance is still to come (`finish`)."""
 
-    def __init__(self, patterns: pd.DataFrame, factors: Sequence[str], schools: int, coded: dict | None = None):
+    def __init__(self, patterns: pd.DataFrame, factors: Sequence[str], schools: int, coded: dict):
         self.factors, self.hindrance = list(factors), patterns["hindrance"].iloc[0]
         self.result = {c: math.nan for c in FIT_COLUMNS} | {"note": ""}
         self.needs_meat = False
@@ -490,7 +490,7 @@ class _PatternFit:
         if exposed.all():
             self.result["note"] = "no rows without the hindrance"
             return
-        keep, self.forced = _estimable_rows(patterns, factors, coded)
+        keep, self.forced = _estimable_rows(patterns, coded)
         data = patterns[keep]
         arm = data["exposed"].to_numpy() == 1
         line_events, line_trials = data["events"].to_numpy(dtype="float64"), data["trials"].to_numpy(dtype="float64")
@@ -680,17 +680,15 @@ def _patterns(design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique, pattern.reshape(-1)
 
 
-def _estimable_rows(lines: pd.DataFrame, factors: Sequence[str], coded: dict | None = None
-                    ) -> tuple[np.ndarray, dict]:
+def _estimable_rows(lines: pd.DataFrame, coded: dict) -> tuple[np.ndarray, dict]:
     """Rows of levels (of any factor) with no event or only events leave the fit, repeatedly;
     returns the rows kept and {factor: {level: hazard 0.0 or 1.0}} for the prediction. `coded`:
-    each factor's (codes, levels) of the lines, when known (`pd.factorize`'s, or a larger set of
-    levels: one without lines has no trials and leaves nothing)."""
+    each factor's (codes, levels) of the lines (`pd.factorize`'s of the call's patterns: a level
+    without lines here has no trials and leaves nothing)."""
     events = lines["events"].to_numpy(dtype="float64")
     trials = lines["trials"].to_numpy(dtype="float64")
-    coded = coded if coded is not None else {f: pd.factorize(lines[f]) for f in factors}
     keep = np.ones(len(lines), dtype=bool)
-    forced: dict = {f: {} for f in factors}
+    forced: dict = {f: {} for f in coded}
     changed = True
     while changed:
         changed = False

@@ -71,7 +71,8 @@ def pinned_columns(name: str, filters: Filters, by: Sequence[str]) -> dict[str, 
     if name not in SHARES_PINNED_GROUPS:
         return {}
     by = list(dict.fromkeys(by))
-    pinned = {c: _pinned_values(filters, c)[0] for c in by if c in PINNING_FILTERS and len(_pinned_values(filters, c)) == 1}
+    values = {c: _pinned_values(filters, c) for c in by if c in PINNING_FILTERS}
+    pinned = {c: kept[0] for c, kept in values.items() if len(kept) == 1}
     return pinned if len(pinned) < len(by) else {}
 
 
