@@ -208,7 +208,7 @@ def _kept_model(keeper, key: dict) -> AsScoredModel | None:
 def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None:
     # numbered in numpy from Arrow (`school_patterns`): a national model reads millions of school
     # cells, whose frame of text columns took longer than the fit
-    counts = latent.school_patterns(con, Filters(), MODEL_BY, config)
+    counts = latent.school_patterns(con, Filters(), MODEL_BY, config, ids=True)
     if counts is None:
         return None
     followup = [m for m in sorted(config.schedule.months) if m > 0]
@@ -219,8 +219,7 @@ def _fit(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None
     symbols = latent.decode(cells["pattern"].to_numpy(), rounds)
     estimate = latent.fit_hmm(symbols, group, cells["units"].to_numpy(float), len(groups))
     schools = counts.school_ids
-    school_counts = sparse.csr_matrix((counts.units.astype(float), (counts.school, counts.cell)),
-                                      shape=(len(schools), len(cells)))
+    school_counts = latent.school_cell_matrix(counts.school, counts.cell, counts.units, (len(schools), len(cells)))
     slots = rounds + 1 + latent.SHARED
     own = rounds + 1
     x_own, x_shared, finite = latent.school_influence(symbols, group, school_counts, len(groups), estimate)

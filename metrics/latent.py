@@ -135,8 +135,9 @@ class SchoolPatterns:
     """`pattern_counts` as the fit reads it, without a frame of one row per school cell: `cells`
     (the by-columns, `pattern`, `units` summed over schools: one row per group and pattern, in the
     order of a sorted groupby), and per (group, school, pattern) row of `pattern_counts` (or
-    several rows summing to it): `school` (the school's number in ascending school_id order, its
-    id `school_ids[school]`), `cell` (its row of `cells`) and `units`."""
+    several rows summing to it): `school` (the school's number in ascending school_id order; some
+    numbers may have no row, `school_patterns`), `cell` (its row of `cells`) and `units`;
+    `school_ids`, when asked for: each number's id (numbered consecutively then)."""
     cells: pd.DataFrame
     school: np.ndarray
     cell: np.ndarray
@@ -145,11 +146,21 @@ class SchoolPatterns:
 
 
 def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],
-                    config: Config) -> SchoolPatterns | None:
+                    config: Config, ids: bool = False) -> SchoolPatterns | None:
     """`pattern_counts` numbered in numpy (None when no unit is in view): the rows come as Arrow
-    columns, the schools and cells are numbered by dictionary codes and integer keys, and only
-    the (group, pattern) cells, a few thousand, become a frame (a national view has hundreds of
-    thousands of school cells: a frame of them, and its groupby on strings, cost more than the fit)."""
+    columns, the schools numbered by DuckDB and the cells by integer keys, and only the (group,
+    pattern) cells, a few thousand, become a frame (a national view has millions of school cells:
+    a frame of them, and its groupby on strings, cost more than the fit).
+
+    Each row's school (`school`) comes as its rank among the `schools` table's schools in the view's
+    place (ascending school_id, `_SCHOOL_RANKS`), an integer: at a national view the schools' ids,
+    carried out of DuckDB as text and numbered in Arrow, cost more than the rest of the rows
+    together. A number may then have no row (a school of the place with no unit in view): such
+    a school adds nothing to any sum, and `robust_covariance` counts only the schools with units.
+    A row whose school the table does not hold there (a school the roster has since moved or
+    dropped) has no rank: the rows are then numbered from their ids' text, consecutively.
+    `ids`: fill `school_ids` (the model fit's schools, numbered consecutively); else it is empty
+    (a view's fit needs only the numbers)."""
     by = list(by)
     dims = filters.replace(months_min=None, months_max=None)
     table = rollups.pattern_table(by, dims)
@@ -161,42 +172,104 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
         sql = f"select {keys}r.pattern, r.units from {table} r where {where}"
     else:
         sql, params = _pattern_counts_sql(filters, by, config)
+    place, place_params = filters.place_only().where("visit", alias="s")
+    ranked = f"""select {"".join(f"v.{c}, " for c in by)}v.pattern, v.units, k.school_rank
+from ({sql}) v
+left join ({_SCHOOL_RANKS.format(where=place)}) k on k.school_id = v.school_id"""
     # on a cursor of its own: a relation cannot start while `con` holds an unfinished result
     cursor = sibling_cursor(con)
     try:
-        table = relation(cursor, sql, params).to_arrow_table()
+        found, school_ids = None, None
+        if not ids:
+            found = relation(cursor, ranked, params | place_params).to_arrow_table()
+            if found.num_rows == 0:
+                return None
+            if found["school_rank"].null_count == 0:
+                school = found["school_rank"].to_numpy().astype("int64", copy=False)
+            else:
+                found = None
+        if found is None:  # the ids as text: for the fit's list of schools, or a school the table lacks
+            found = relation(cursor, sql, params).to_arrow_table()
+            if found.num_rows == 0:
+                return None
+            school, school_ids = ascending_codes(found["school_id"])
     finally:
         cursor.close()
-    if table.num_rows == 0:
-        return None
     # the rows' path codes the pattern as a wider integer (a sum of powers of 5)
-    table = table.set_column(table.column_names.index("pattern"), "pattern", pc.cast(table["pattern"], "int64"))
-    school, school_ids = ascending_codes(table["school_id"])
+    patterns = pc.cast(found["pattern"], "int64").to_numpy()
+    pattern_code, pattern_values = _dense_codes(patterns)
     # one integer key per (group, pattern): the by-columns' dictionary codes (a missing value its own
-    # code) in mixed radix, then the pattern
-    key = np.zeros(table.num_rows, dtype="int64")
+    # code) in mixed radix, then the pattern's number
+    key = np.zeros(found.num_rows, dtype="int64")
     values = {}
     for column in by:
-        codes = pc.dictionary_encode(table[column], null_encoding="encode").combine_chunks()
-        values[column] = (codes.dictionary.to_pandas(), codes.indices.to_numpy(zero_copy_only=False).astype("int64"))
-        key = key * len(codes.dictionary) + values[column][1]
-    patterns = table["pattern"].to_numpy().astype("int64")
-    key = key * (int(patterns.max()) + 1) + patterns
-    # numbered in order of first appearance: a row is its cell's first where its number exceeds all before
-    found = pd.factorize(key)[0]
-    first = np.flatnonzero(np.r_[True, found[1:] > np.maximum.accumulate(found)[:-1]])
-    units = table["units"].to_numpy().astype("int64")
-    # each cell's by-values from the dictionaries, at its first row (not a take of the rows' table)
-    small = pd.DataFrame({column: dictionary.take(codes[first]).reset_index(drop=True)
-                          for column, (dictionary, codes) in values.items()})
-    small["pattern"] = patterns[first]
-    small["units"] = np.bincount(found, weights=units, minlength=len(first)).astype("int64")
+        codes = pc.dictionary_encode(found[column], null_encoding="encode").combine_chunks()
+        values[column] = (codes.dictionary.to_pandas(), len(codes.dictionary))
+        key = key * len(codes.dictionary) + codes.indices.to_numpy(zero_copy_only=False).astype("int64")
+    key = key * len(pattern_values) + pattern_code
+    # each row's cell (numbered in ascending key), and each cell's key (without --by, the
+    # patterns' numbers already are)
+    if by:
+        cell_of_row, cell_keys = _dense_codes(key)
+    else:
+        cell_of_row, cell_keys = key, np.arange(len(pattern_values), dtype="int64")
+    units = found["units"].to_numpy().astype("int64", copy=False)
+    # each cell's by-values and pattern decoded from its key (mixed radix, last column first)
+    rest = cell_keys
+    small = {"pattern": pattern_values[rest % len(pattern_values)]}
+    rest = rest // len(pattern_values)
+    for column in reversed(by):
+        dictionary, size = values[column]
+        small[column] = dictionary.take(rest % size).reset_index(drop=True)
+        rest = rest // size
+    small = pd.DataFrame({column: small[column] for column in [*by, "pattern"]})
+    small["units"] = np.bincount(cell_of_row, weights=units, minlength=len(cell_keys)).astype("int64")
     # the cells in the order of fit_view's sorted groupby, and each found cell's place in it
     grouped = small.groupby([*by, "pattern"], sort=True, dropna=False)
     cells = grouped["units"].sum().reset_index()
-    place = grouped.ngroup().to_numpy()
-    return SchoolPatterns(cells=cells, school=school, cell=place[found], units=units,
-                          school_ids=school_ids.to_numpy(zero_copy_only=False))
+    place_of_cell = grouped.ngroup().to_numpy()
+    # (the cells in ascending key are most often in that order already: no copy of every row then)
+    in_order = np.array_equal(place_of_cell, np.arange(len(place_of_cell)))
+    school_ids = np.array([], dtype=object) if school_ids is None else school_ids.to_numpy(zero_copy_only=False)
+    return SchoolPatterns(cells=cells, school=school, cell=cell_of_row if in_order else place_of_cell[cell_of_row],
+                          units=units, school_ids=school_ids)
+
+
+# the schools of a view's place numbered in ascending school_id (`school_patterns`); {where}: the
+# place's clause on `schools s` (Filters.place_only().where, bound with the view's parameters)
+_SCHOOL_RANKS = """select school_id, (row_number() over (order by school_id) - 1)::integer as school_rank
+from schools s
+where {where}"""
+# `_dense_codes`: the widest range of values numbered through an array (else by hashing)
+DENSE_RANGE = 1 << 24
+
+
+def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each value's number among the distinct values in ascending order, the distinct values):
+    `pd.factorize(values, sort=True)` for non-negative integers, through an array of flags when
+    their range is at most DENSE_RANGE (a pattern code, a cell's key: no hashing)."""
+    if not len(values):
+        return np.zeros(0, dtype="int64"), values.astype("int64")
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high >= DENSE_RANGE:
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes.astype("int64"), np.asarray(uniques, dtype="int64")
+    present = np.zeros(high + 1, dtype=bool)
+    present[values] = True
+    number = np.cumsum(present, dtype="int64") - 1
+    return number[values], np.flatnonzero(present).astype("int64")
+
+
+def school_cell_matrix(school: np.ndarray, cell: np.ndarray, units: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """The (schools x cells) matrix of units from one entry per row (school, cell, units), built by
+    a counting sort of the rows by school. Several rows of one school and cell (stored cells finer
+    than the view's) stay separate entries, which every product and sum adds up: scipy's own
+    construction sorts and merges them, which at a national view (5 million rows) cost more than
+    the fit."""
+    order = np.argsort(school, kind="stable")
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(school, minlength=shape[0]), out=indptr[1:])
+    return sparse.csr_matrix((np.asarray(units, dtype=float)[order], np.asarray(cell)[order], indptr), shape=shape)
 
 
 def decode(patterns: np.ndarray, rounds: int) -> np.ndarray:
@@ -461,7 +534,8 @@ def _pattern_scores(symbols, group, w, groups, q, p, e, leave) -> tuple[np.ndarr
 
 def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: int, estimate: dict) -> np.ndarray:
     """Cluster-robust (CR1, by school) covariance of each group's logit hazards, (G x K x K):
-    V = H^-1 M H^-1, M = S/(S-1) sum_s U_s U_s' over the schools' scores U_s, H the Hessian of the
+    V = H^-1 M H^-1, M = S/(S-1) sum_s U_s U_s' over the schools' scores U_s (S: the rows of
+    `school_counts` with units; a row without any is no school of the view), H the Hessian of the
     log-likelihood by central differences of the score (`school_influence`).
 
     Each school's influence x_sg = H^-1 U_s (its group g's block) is linear in its score vector
@@ -474,9 +548,10 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
     m = k + 1
     dimension = groups * m + SHARED
     parts = _influence_parts(symbols, group, school_counts, groups, estimate)
-    if parts.get("singular") or school_counts.shape[0] == 0:
+    # the schools with units (a view's matrix may hold rows of its place's schools without any)
+    schools = int(np.count_nonzero(np.diff(school_counts.indptr)))
+    if parts.get("singular") or schools == 0:
         return np.full((groups, k, k), np.nan)
-    schools = school_counts.shape[0]
     factor = schools / (schools - 1) if schools > 1 else np.nan
     if dimension > GRAM_LIMIT:
         covariance = factor * _influence_products(school_counts, group, groups, m, parts)
@@ -670,11 +745,14 @@ def fit_view(counts: "pd.DataFrame | SchoolPatterns", by: Sequence[str], rounds:
         school = pd.factorize(counts["school_id"].astype("string"), sort=True)[0]
         units = counts["units"].to_numpy(float)
     n_schools = int(school.max()) + 1 if len(school) else 0
-    school_counts = sparse.csr_matrix((units, (school, column_key)), shape=(n_schools, len(cells)))
+    school_counts = school_cell_matrix(school, column_key, units, (n_schools, len(cells)))
     covariance = robust_covariance(symbols, group, school_counts, len(groups), estimate)
     # no interval for a group of fewer than MIN_SCHOOLS_INTERVAL schools (grouped by school: each
     # group's sandwich would be its one school's score, zero at the estimate)
-    group_schools = np.asarray(((school_counts @ _membership(group, len(groups)).T) > 0).sum(axis=0)).ravel()
+    if len(groups) == 1:  # the schools with units
+        group_schools = np.array([np.count_nonzero(np.diff(school_counts.indptr))])
+    else:
+        group_schools = np.asarray(((school_counts @ _membership(group, len(groups)).T) > 0).sum(axis=0)).ravel()
     covariance[group_schools < MIN_SCHOOLS_INTERVAL] = np.nan
     rng = np.random.default_rng(seed)
     centre = _logit(estimate["q"])                                  # (G, K)
