@@ -206,7 +206,7 @@ left join ({_SCHOOL_RANKS.format(where=place)}) k on k.school_id = v.school_id""
         codes = pc.dictionary_encode(found[column], null_encoding="encode").combine_chunks()
         values[column] = (codes.dictionary.to_pandas(), len(codes.dictionary))
         key = key * len(codes.dictionary) + codes.indices.to_numpy(zero_copy_only=False).astype("int64")
-    key = key * len(pattern_values) + pattern_code
+    key = key * len(pattern_values) + pattern_code if by else pattern_code
     # each row's cell (numbered in ascending key), and each cell's key (without --by, the
     # patterns' numbers already are)
     if by:
@@ -801,6 +801,12 @@ def with_latent_survival(table: pd.DataFrame, fit: LatentFit | None, by: Sequenc
     values = ["survival", "ci_low", "ci_high"]
     if fit is None:
         return table.assign(**{c: np.nan for c in values})
+    if not by:  # one group: each row's round is its place in the fit's months (NaN: not among them)
+        months = table["months"].to_numpy(dtype="int64")
+        at = np.minimum(np.searchsorted(fit.months, months), len(fit.months) - 1)
+        found = fit.months[at] == months
+        return table.assign(**{column: np.where(found, series[0][at], np.nan) for column, series in
+                               (("survival", fit.survival), ("ci_low", fit.low), ("ci_high", fit.high))})
     curves = curve_frame(fit, by)
     keys = [*by, "months"]
     for column in keys:
