@@ -49,6 +49,7 @@ from typing import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse, special
 
@@ -159,8 +160,8 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     a school adds nothing to any sum, and `robust_covariance` counts only the schools with units.
     A row whose school the table does not hold there (a school the roster has since moved or
     dropped) has no rank: the rows are then numbered from their ids' text, consecutively.
-    `ids`: fill `school_ids` (the model fit's schools, numbered consecutively); else it is empty
-    (a view's fit needs only the numbers)."""
+    `ids`: the schools numbered consecutively (in the same order), and `school_ids` each number's id
+    (the model fit's schools); else `school_ids` is empty (a view's fit needs only the numbers)."""
     by = list(by)
     dims = filters.replace(months_min=None, months_max=None)
     table = rollups.pattern_table(by, dims)
@@ -179,16 +180,18 @@ left join ({_SCHOOL_RANKS.format(where=place)}) k on k.school_id = v.school_id""
     # on a cursor of its own: a relation cannot start while `con` holds an unfinished result
     cursor = sibling_cursor(con)
     try:
-        found, school_ids = None, None
-        if not ids:
-            found = relation(cursor, ranked, params | place_params).to_arrow_table()
-            if found.num_rows == 0:
-                return None
-            if found["school_rank"].null_count == 0:
-                school = found["school_rank"].to_numpy().astype("int64", copy=False)
-            else:
-                found = None
-        if found is None:  # the ids as text: for the fit's list of schools, or a school the table lacks
+        school_ids = None
+        found = relation(cursor, ranked, params | place_params).to_arrow_table()
+        if found.num_rows == 0:
+            return None
+        if found["school_rank"].null_count == 0:
+            school = found["school_rank"].to_numpy().astype("int64", copy=False)
+            if ids:  # numbered consecutively, each number's id read from the ranks' own order
+                school, present = _dense_codes(school)
+                school_ids = relation(cursor, f"select school_id from ({_SCHOOL_RANKS.format(where=place)}) "
+                                              "order by school_rank", place_params).to_arrow_table()["school_id"]
+                school_ids = school_ids.take(pa.array(present))
+        else:  # a school the table lacks there: the rows numbered from their ids' text
             found = relation(cursor, sql, params).to_arrow_table()
             if found.num_rows == 0:
                 return None
