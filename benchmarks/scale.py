@@ -360,9 +360,15 @@ def markdown(result: dict, everything: dict[int, dict]) -> str:
                   f"{over} of {len(result['views'])} over the target"]
     lines += [""]
     base = result["baselines"]
-    if not base:
-        return "\n".join(lines) + "\n"
-    lines += [f"Baselines, same run, same tables (pandas load into memory: {base['pandas_load_ms']:.0f} ms, "
+    if base:
+        lines += _baseline_lines(base)
+    if len(everything) > 1:
+        lines += _linearity_lines(everything)
+    return "\n".join(lines) + "\n"
+
+
+def _baseline_lines(base: dict) -> list[str]:
+    lines = [f"Baselines, same run, same tables (pandas load into memory: {base['pandas_load_ms']:.0f} ms, "
               "not counted):", "",
               "| aggregate | indicator (ms) | raw DuckDB (ms) | pandas (ms) | x faster than pandas | x raw DuckDB |",
               "|---|---:|---:|---:|---:|---:|"]
@@ -370,21 +376,26 @@ def markdown(result: dict, everything: dict[int, dict]) -> str:
         b = base[label]
         lines.append(f"| {label} | {b['indicator_ms']:.1f} | {b['duckdb_ms']:.1f} | {b['pandas_ms']:.1f} | "
                      f"{b['pandas_ms'] / b['indicator_ms']:.1f} | {b['indicator_ms'] / b['duckdb_ms']:.1f} |")
-    if len(everything) > 1:
-        ns = sorted(everything)
-        lines += ["", "Linearity: each view's median (ms) at every size measured; the last column is the cost "
-                  "per 1,000 teachers at the largest size over that at the smallest (1 or less: linear or better).", "",
-                  "| scope | page | " + " | ".join(f"{k:,}" for k in ns) + " | per-teacher ratio |",
-                  "|---|---|" + "---:|" * (len(ns) + 1)]
-        keyed = {k: {(r["scope"].split(" ")[0] + (" +factor" if "+" in r["scope"] else ""), r["page"]): r["median_ms"]
-                     for r in everything[k]["views"]} for k in ns}
-        for key in keyed[ns[-1]]:
-            values = [keyed[k].get(key) for k in ns]
-            if None in values:
-                continue
-            ratio = (values[-1] / ns[-1]) / (values[0] / ns[0])
-            lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(f"{v:.0f}" for v in values) + f" | {ratio:.2f} |")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _linearity_lines(everything: dict[int, dict]) -> list[str]:
+    """Each view's median at every size measured (the sizes' JSON figures in the --out folder),
+    with or without baselines."""
+    ns = sorted(everything)
+    lines = ["", "Linearity: each view's median (ms) at every size measured; the last column is the cost "
+              "per 1,000 teachers at the largest size over that at the smallest (1 or less: linear or better).", "",
+              "| scope | page | " + " | ".join(f"{k:,}" for k in ns) + " | per-teacher ratio |",
+              "|---|---|" + "---:|" * (len(ns) + 1)]
+    keyed = {k: {(r["scope"].split(" ")[0] + (" +factor" if "+" in r["scope"] else ""), r["page"]): r["median_ms"]
+                 for r in everything[k]["views"]} for k in ns}
+    for key in keyed[ns[-1]]:
+        values = [keyed[k].get(key) for k in ns]
+        if None in values:
+            continue
+        ratio = (values[-1] / ns[-1]) / (values[0] / ns[0])
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(f"{v:.0f}" for v in values) + f" | {ratio:.2f} |")
+    return lines
 
 
 def comparison(before: dict, after: dict) -> str:

@@ -65,7 +65,7 @@ from sustain.config import Config
 from sustain.db import relation, sibling_cursor
 
 from . import latent
-from .base import BASE_CTES, base_params, filtered_rows, select_list
+from .base import BASE_CTES, base_params, database_state, filtered_rows, select_list
 from .filters import TEACHER_COLUMNS, Filters
 from .rollups import rollup_grain, school_cells_sql, unscored_cells_sql
 from .stats import clustered_ratio_intervals_from_sums
@@ -152,14 +152,6 @@ class AsScoredModel:
                                                for j in range(parameters.num_columns - 1)]))
 
 
-def model_state(con: duckdb.DuckDBPyConnection) -> tuple:
-    """What the fitted model depends on: the database file and the analysis model's build (every
-    import and rebuild rewrites `model_info`)."""
-    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
-    built = con.execute("select config_fingerprint, built_at from model_info limit 1").fetchone()
-    return (path[0] if path else None, *(built or (None, None)))
-
-
 @contextlib.contextmanager
 def models_kept_by(keeper):
     """Within this block (this thread or task only), fitted models are read from and kept with
@@ -174,7 +166,7 @@ def models_kept_by(keeper):
 def fit_model(con: duckdb.DuckDBPyConnection, config: Config) -> AsScoredModel | None:
     """The model for retention (see `AsScoredModel`), fitted once per database state and kept in
     this process, and with the keeper of `models_kept_by` when there is one."""
-    key = (model_state(con), tuple(config.schedule.months))
+    key = (database_state(con), tuple(config.schedule.months))
     if key[0][2] is not None and key in _fits:
         _fits.move_to_end(key)
         return _fits[key]

@@ -14,6 +14,8 @@ Placement is done once, at import, by the analysis model (ingest/model.py docume
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Sequence
 
 import duckdb
@@ -60,6 +62,15 @@ observations as (
 
 def base_params(config: Config) -> dict:
     return config.schedule_params()
+
+
+def database_state(con: duckdb.DuckDBPyConnection) -> tuple:
+    """What a process may keep derived from the database between calls: the database file and the
+    analysis model's build (every import and rebuild rewrites `model_info`, and a roster's schools
+    change only through an import)."""
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    built = con.execute("select config_fingerprint, built_at from model_info limit 1").fetchone()
+    return (path[0] if path else None, *(built or (None, None)))
 
 
 def query(con: duckdb.DuckDBPyConnection, config: Config, sql: str, params: dict | None = None) -> pd.DataFrame:
@@ -171,26 +182,19 @@ class SchoolHierarchy:
     def level_codes(self, school_ids: Sequence[str], levels: Sequence[str]) -> np.ndarray:
         """Per school of `school_ids` (in order) and level of `levels` (hierarchy columns), an
         integer code of the school's value there: equal values, equal codes; -1 for a missing
-        value or a school not in the table. Found by a join with the ids (an Arrow table on a
-        cursor of its own), the values coded in Arrow: at a province's 80,000 schools, reading
-        them as Python text and looking each one up cost 60 ms, where this is a few."""
+        value or a school not in the table. Looked up among every school's codes, which the
+        process keeps per database state (`_hierarchy_codes`): a district's view looks up its
+        1,600 schools instead of joining them to the country's schools at every call."""
         if any(level not in HIERARCHY for level in levels):
             raise KeyError(f"not a hierarchy column: {levels}")
         codes = np.full((len(school_ids), len(levels)), -1, dtype="int64")
         if not len(school_ids) or not len(levels):
             return codes
-        wanted = pa.table({"position": pa.array(np.arange(len(school_ids), dtype="int64")),
-                           "school_id": pa.array([str(s) for s in school_ids], pa.string())})
-        cursor = sibling_cursor(self._con)
-        try:
-            cursor.register("wanted_schools", wanted)
-            found = relation(cursor, f"""select w.position, {", ".join(f"s.{level}" for level in levels)}
-from wanted_schools w join schools s on s.school_id = w.school_id""").to_arrow_table()
-        finally:
-            cursor.close()
-        position = found.column("position").to_numpy()
+        ids, level_codes = _hierarchy_codes(self._con)
+        row = ids.get_indexer(pd.Index([str(s) for s in school_ids], dtype=object))
+        found = row >= 0
         for j, level in enumerate(levels):
-            codes[position, j] = ascending_codes(found.column(level))[0]
+            codes[found, j] = level_codes[level][row[found]]
         return codes
 
     def pairs(self, child: str, parent: str) -> pd.DataFrame:
@@ -198,6 +202,37 @@ from wanted_schools w join schools s on s.school_id = w.school_id""").to_arrow_t
         if child not in HIERARCHY or parent not in HIERARCHY:
             raise KeyError(f"not a hierarchy column: {child}, {parent}")
         return self._con.execute(f"select distinct {child}, {parent} from schools").df()
+
+
+# every school's id and code at each level above it, per database state (`SchoolHierarchy.level_codes`);
+# the newest few states (a server reads one published version at a time, and briefly its successor)
+_HIERARCHY_CODES: OrderedDict = OrderedDict()
+_HIERARCHY_CODES_KEPT = 2
+_HIERARCHY_CODES_LOCK = threading.Lock()
+
+
+def _hierarchy_codes(con: duckdb.DuckDBPyConnection) -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """(every school's id, {level: each school's code there}) for the levels above the school,
+    read once per database state: the codes are `ascending_codes` of the level's values (-1:
+    missing)."""
+    state = database_state(con)
+    with _HIERARCHY_CODES_LOCK:
+        kept = _HIERARCHY_CODES.get(state)
+        if kept is not None:
+            _HIERARCHY_CODES.move_to_end(state)
+            return kept
+    cursor = sibling_cursor(con)
+    try:
+        table = relation(cursor, f"select {', '.join(HIERARCHY)} from schools").to_arrow_table()
+    finally:
+        cursor.close()
+    kept = (pd.Index(table.column("school_id").to_pandas(), dtype=object),
+            {level: ascending_codes(table.column(level))[0] for level in HIERARCHY[:-1]})
+    with _HIERARCHY_CODES_LOCK:
+        _HIERARCHY_CODES[state] = kept
+        while len(_HIERARCHY_CODES) > _HIERARCHY_CODES_KEPT:
+            _HIERARCHY_CODES.popitem(last=False)
+    return kept
 
 
 def schools_of(con: duckdb.DuckDBPyConnection, school_ids: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:

@@ -512,7 +512,10 @@ def common_round(counts: pd.DataFrame, filters: Filters) -> int | None:
         followed = followed[followed["months"] <= filters.months_max]
     if filters.months_min is not None and filters.months_min == filters.months_max:
         return int(filters.months_min) if filters.months_min > 0 else None
-    rounds = [set(group["months"]) for _, group in followed.groupby("programme")]
+    # (a few rows: sets of plain numbers, not a groupby; a missing programme is no group, as in one)
+    named = followed["programme"].notna().to_numpy()
+    programmes, months = followed["programme"].to_numpy(dtype=object)[named], followed["months"].to_numpy()[named]
+    rounds = [set(months[programmes == p].tolist()) for p in dict.fromkeys(programmes.tolist())]
     common = set.intersection(*rounds) if rounds else set()
     return int(max(common)) if common else None
 

@@ -424,3 +424,31 @@ def test_round_school_bounds_hold_the_distinct_schools(sample_db):
             assert (bounds.loc[exact["schools"] >= 100, "schools_low"] > 0).all()
     finally:
         con.close()
+
+
+def test_hierarchy_codes_follow_the_database_state(sample_db, tmp_path):
+    """The schools' codes a process keeps (`base._hierarchy_codes`) are kept per database state and
+    read again when it changes (an import rewrites `model_info`): a school moved to another cluster
+    gets that cluster's code once the state has changed."""
+    import shutil
+
+    from metrics.base import school_hierarchy
+
+    copy = tmp_path / "moved.duckdb"
+    shutil.copy(sample_db, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        moved, other = con.execute("""select a.school_id, b.school_id from schools a join schools b
+on a.district = b.district and a.cluster < b.cluster order by all limit 1""").fetchone()
+        before = school_hierarchy(con).level_codes([moved, other, "no such school"], ["cluster", "district"])
+        assert before[0, 0] != before[1, 0] and before[0, 1] == before[1, 1] and (before[2] == -1).all()
+        con.execute("update schools set cluster = (select cluster from schools where school_id = ?) "
+                    "where school_id = ?", [other, moved])
+        # kept for the state it was read at (no import has rewritten model_info yet)
+        stale = school_hierarchy(con).level_codes([moved, other], ["cluster", "district"])
+        con.execute("update model_info set built_at = built_at + interval 1 second")  # as an import does
+        after = school_hierarchy(con).level_codes([moved, other], ["cluster", "district"])
+    finally:
+        con.close()
+    assert stale[0, 0] != stale[1, 0]
+    assert after[0, 0] == after[1, 0] and after[0, 1] == after[1, 1]
