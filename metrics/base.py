@@ -228,6 +228,8 @@ def _hierarchy_codes(con: duckdb.DuckDBPyConnection) -> tuple[pd.Index, dict[str
         cursor.close()
     kept = (pd.Index(table.column("school_id").to_pandas(), dtype=object),
             {level: ascending_codes(table.column(level))[0] for level in HIERARCHY[:-1]})
+    if state[2] is None:  # no model built (an import stopped before its refresh): nothing to key on
+        return kept
     with _HIERARCHY_CODES_LOCK:
         _HIERARCHY_CODES[state] = kept
         while len(_HIERARCHY_CODES) > _HIERARCHY_CODES_KEPT:
