@@ -318,3 +318,38 @@ def test_school_patterns_of_a_school_the_roster_moved(sample_db, tmp_path):
         return frame.groupby(["school", "cell"])["units"].sum()
     pd.testing.assert_series_equal(per_school(after), per_school(before))
     assert len(np.unique(after.school)) == after.school.max() + 1  # from the ids: consecutive
+
+
+def test_dense_codes_are_a_sorted_factorize():
+    """`_dense_codes` numbers non-negative integers as `pd.factorize(sort=True)` does, through an
+    array of flags within DENSE_RANGE and by hashing beyond it (a negative value too)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    for values in (rng.integers(0, 50, 1000), rng.integers(0, 5**7, 20_000), np.array([7]),
+                   np.array([latent.DENSE_RANGE + 5, 3, latent.DENSE_RANGE + 5]), np.array([-2, 4, -2, 0])):
+        codes, uniques = latent._dense_codes(values.astype("int64"))
+        expected_codes, expected_uniques = pd.factorize(values, sort=True)
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(uniques, expected_uniques)
+    codes, uniques = latent._dense_codes(np.zeros(0, dtype="int64"))
+    assert len(codes) == 0 and len(uniques) == 0
+
+
+def test_school_cell_matrix_is_scipys_with_duplicates_kept():
+    """The counting-sort matrix (`school_cell_matrix`, duplicate entries kept) gives the same sums
+    and products as scipy's own construction, which merges them; a school without rows is an
+    empty row."""
+    rng = np.random.default_rng(4)
+    rows = 5_000
+    school = rng.integers(0, 300, rows)
+    school[school == 7] = 8  # school 7 has no row
+    cell = rng.integers(0, 40, rows)
+    units = rng.integers(1, 20, rows)
+    ours = latent.school_cell_matrix(school, cell, units, (300, 40))
+    scipys = sparse.csr_matrix((units.astype(float), (school, cell)), shape=(300, 40))
+    np.testing.assert_array_equal(ours.toarray(), scipys.toarray())
+    spread = rng.standard_normal((40, 6))
+    np.testing.assert_allclose(ours @ spread, scipys @ spread, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(ours.sum(axis=0)), np.asarray(scipys.sum(axis=0)))
+    assert np.diff(ours.indptr)[7] == 0
