@@ -558,15 +558,18 @@ def fit_beta_priors(k: np.ndarray, n: np.ndarray, w: np.ndarray, bounds: np.ndar
     low, high = (math.log(v) for v in PRECISION_BOUNDS)
     betaln, expit = special.betaln, special.expit
 
-    def parameters(theta):
-        return expit(min(max(theta[0], -12.0), 12.0)), math.exp(min(max(theta[1], low), high))
+    def parameters(thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, precision) of each point (rows of `thetas`: logit mean, log precision), bounded;
+        the same operations element by element as on one point (math.exp kept, as scipy's run of
+        one group computes it)."""
+        thetas = np.asarray(thetas, dtype="float64").reshape(-1, 2)
+        mean = expit(np.minimum(np.maximum(thetas[:, 0], -12.0), 12.0))
+        precision = np.array([math.exp(v) for v in np.minimum(np.maximum(thetas[:, 1], low), high).tolist()])
+        return mean, precision
 
     def negative_log_likelihood(which: np.ndarray, thetas: np.ndarray) -> np.ndarray:
         """The objective of group which[i] at thetas[i], for every i at once."""
-        # `parameters` of every point at once: the same operations element by element (math.exp
-        # kept, as scipy's run of one group computes it)
-        mean = expit(np.minimum(np.maximum(thetas[:, 0].astype("float64"), -12.0), 12.0))
-        precision = np.array([math.exp(v) for v in np.minimum(np.maximum(thetas[:, 1].astype("float64"), low), high).tolist()])
+        mean, precision = parameters(thetas)
         a, b = mean * precision, (1 - mean) * precision
         ab = betaln(a, b)
         size = sizes[which]
@@ -638,11 +641,8 @@ def fit_beta_priors(k: np.ndarray, n: np.ndarray, w: np.ndarray, bounds: np.ndar
                 values[s, j] = negative_log_likelihood(s, simplex[s, j])
         iterations[g] += 1
         sort(g)
-    a, b = np.empty(groups), np.empty(groups)
-    for i in range(groups):
-        mean, precision = (float(v) for v in parameters(simplex[i, 0]))
-        a[i], b[i] = mean * precision, (1 - mean) * precision
-    return a, b
+    mean, precision = parameters(simplex[:, 0])
+    return mean * precision, (1 - mean) * precision
 
 
 def persistence(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequence[str],

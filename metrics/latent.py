@@ -174,9 +174,10 @@ def school_patterns(con: duckdb.DuckDBPyConnection, filters: Filters, by: Sequen
     else:
         sql, params = _pattern_counts_sql(filters, by, config)
     place, place_params = filters.place_only().where("visit", alias="s")
+    ranks = _SCHOOL_RANKS.format(where=place)
     ranked = f"""select {"".join(f"v.{c}, " for c in by)}v.pattern, v.units, k.school_rank
 from ({sql}) v
-left join ({_SCHOOL_RANKS.format(where=place)}) k on k.school_id = v.school_id"""
+left join ({ranks}) k on k.school_id = v.school_id"""
     # on a cursor of its own: a relation cannot start while `con` holds an unfinished result
     cursor = sibling_cursor(con)
     try:
@@ -188,8 +189,8 @@ left join ({_SCHOOL_RANKS.format(where=place)}) k on k.school_id = v.school_id""
             school = found["school_rank"].to_numpy().astype("int64", copy=False)
             if ids:  # numbered consecutively, each number's id read from the ranks' own order
                 school, present = _dense_codes(school)
-                school_ids = relation(cursor, f"select school_id from ({_SCHOOL_RANKS.format(where=place)}) "
-                                              "order by school_rank", place_params).to_arrow_table()["school_id"]
+                school_ids = relation(cursor, f"select school_id from ({ranks}) order by school_rank",
+                                      place_params).to_arrow_table()["school_id"]
                 school_ids = school_ids.take(pa.array(present))
         else:  # a school the table lacks there: the rows numbered from their ids' text
             found = relation(cursor, sql, params).to_arrow_table()
@@ -201,21 +202,19 @@ left join ({_SCHOOL_RANKS.format(where=place)}) k on k.school_id = v.school_id""
     # the rows' path codes the pattern as a wider integer (a sum of powers of 5)
     patterns = pc.cast(found["pattern"], "int64").to_numpy()
     pattern_code, pattern_values = _dense_codes(patterns)
-    # one integer key per (group, pattern): the by-columns' dictionary codes (a missing value its own
-    # code) in mixed radix, then the pattern's number
-    key = np.zeros(found.num_rows, dtype="int64")
+    # each row's cell, numbered in ascending order of one integer key per (group, pattern): the
+    # by-columns' dictionary codes (a missing value its own code) in mixed radix, then the pattern's
+    # number; and each cell's key (without --by, the patterns' numbers are the cells')
     values = {}
-    for column in by:
-        codes = pc.dictionary_encode(found[column], null_encoding="encode").combine_chunks()
-        values[column] = (codes.dictionary.to_pandas(), len(codes.dictionary))
-        key = key * len(codes.dictionary) + codes.indices.to_numpy(zero_copy_only=False).astype("int64")
-    key = key * len(pattern_values) + pattern_code if by else pattern_code
-    # each row's cell (numbered in ascending key), and each cell's key (without --by, the
-    # patterns' numbers already are)
     if by:
-        cell_of_row, cell_keys = _dense_codes(key)
+        key = np.zeros(found.num_rows, dtype="int64")
+        for column in by:
+            codes = pc.dictionary_encode(found[column], null_encoding="encode").combine_chunks()
+            values[column] = (codes.dictionary.to_pandas(), len(codes.dictionary))
+            key = key * len(codes.dictionary) + codes.indices.to_numpy(zero_copy_only=False).astype("int64")
+        cell_of_row, cell_keys = _dense_codes(key * len(pattern_values) + pattern_code)
     else:
-        cell_of_row, cell_keys = key, np.arange(len(pattern_values), dtype="int64")
+        cell_of_row, cell_keys = pattern_code, np.arange(len(pattern_values), dtype="int64")
     units = found["units"].to_numpy().astype("int64", copy=False)
     # each cell's by-values and pattern decoded from its key (mixed radix, last column first)
     rest = cell_keys
@@ -273,6 +272,12 @@ def school_cell_matrix(school: np.ndarray, cell: np.ndarray, units: np.ndarray, 
     indptr = np.zeros(shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(school, minlength=shape[0]), out=indptr[1:])
     return sparse.csr_matrix((np.asarray(units, dtype=float)[order], np.asarray(cell)[order], indptr), shape=shape)
+
+
+def schools_with_units(school_counts: sparse.csr_matrix) -> int:
+    """The rows of a `school_cell_matrix` with units (a view's matrix may hold rows of its place's
+    schools without any: no school of the view)."""
+    return int(np.count_nonzero(np.diff(school_counts.indptr)))
 
 
 def decode(patterns: np.ndarray, rounds: int) -> np.ndarray:
@@ -551,8 +556,7 @@ def robust_covariance(symbols, group, school_counts: sparse.csr_matrix, groups: 
     m = k + 1
     dimension = groups * m + SHARED
     parts = _influence_parts(symbols, group, school_counts, groups, estimate)
-    # the schools with units (a view's matrix may hold rows of its place's schools without any)
-    schools = int(np.count_nonzero(np.diff(school_counts.indptr)))
+    schools = schools_with_units(school_counts)
     if parts.get("singular") or schools == 0:
         return np.full((groups, k, k), np.nan)
     factor = schools / (schools - 1) if schools > 1 else np.nan
@@ -752,8 +756,8 @@ def fit_view(counts: "pd.DataFrame | SchoolPatterns", by: Sequence[str], rounds:
     covariance = robust_covariance(symbols, group, school_counts, len(groups), estimate)
     # no interval for a group of fewer than MIN_SCHOOLS_INTERVAL schools (grouped by school: each
     # group's sandwich would be its one school's score, zero at the estimate)
-    if len(groups) == 1:  # the schools with units
-        group_schools = np.array([np.count_nonzero(np.diff(school_counts.indptr))])
+    if len(groups) == 1:  # (the product below, without its pass over every entry)
+        group_schools = np.array([schools_with_units(school_counts)])
     else:
         group_schools = np.asarray(((school_counts @ _membership(group, len(groups)).T) > 0).sum(axis=0)).ravel()
     covariance[group_schools < MIN_SCHOOLS_INTERVAL] = np.nan
