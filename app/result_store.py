@@ -35,7 +35,6 @@ folder of an older version is removed once it has gone unused for the publish gr
 from __future__ import annotations
 
 import dataclasses
-import functools
 import gc
 import hashlib
 import json
@@ -54,8 +53,8 @@ from metrics.lookups import filter_choices
 from metrics.registry import TABLES
 from sustain.config import Config
 from sustain.db import read_only, version_id
+from sustain.fingerprints import config_digest, source_digest
 
-ROOT = Path(__file__).resolve().parent.parent
 # the code a stored table's figures come from (its source is part of every key)
 CODE_PACKAGES = ("metrics", "sustain")
 MAX_TABLES = 20_000
@@ -73,14 +72,9 @@ MODELS = "models"
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """A hash of the source of the packages that compute the tables (read once per process)."""
-    digest = hashlib.sha256()
-    for package in CODE_PACKAGES:
-        for path in sorted((ROOT / package).glob("*.py")):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return source_digest(CODE_PACKAGES)
 
 
 def store_folder(db: str | Path) -> Path:
@@ -95,7 +89,7 @@ def _version_folder(db: str | Path, version: str) -> Path:
 def table_key(name: str, filters: Filters, by: Sequence[str], config: Config) -> dict:
     """What a table's figures depend on, besides the data version (JSON-ready)."""
     key = {"name": name, "by": list(by), "filters": dataclasses.asdict(filters),
-           "config": hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16],
+           "config": config_digest(config),
            "code": code_fingerprint()}
     return _as_read_back(key)
 

@@ -1,4 +1,4 @@
-"""python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] [--allow-reassign] [--publish] FILE...
+"""python -m ingest [--db PATH] [--config PATH] [--dry-run] [--json] [--allow-reassign] [--reread] [--publish] FILE...
 
 Exit 0 when every file was taken (quarantined rows included), 1 when any file was refused,
 2 for a usage or configuration error, when another process kept the database locked
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--allow-reassign", action="store_true",
                         help="let a roster change a teacher's programme (moves month 0, reinterprets visits)")
+    parser.add_argument("--reread", action="store_true",
+                        help="read every file, even an export whose exact content was imported before with every "
+                             "row taken (by default such a file is recognised by its checksum and not read again)")
     parser.add_argument("--publish", action="store_true",
                         help="write a new version beside the database and publish it atomically "
                              "(always so with config publish.enabled, or once published)")
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         started = time.perf_counter()
         bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None  # none when piped
-        options = dict(allow_reassign=args.allow_reassign, cap_key="cli_max_file_mb",
+        options = dict(allow_reassign=args.allow_reassign, cap_key="cli_max_file_mb", reread=args.reread,
                        on_step=bar.step if bar else None)
         try:
             path = config.database_path(args.db)

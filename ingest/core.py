@@ -15,6 +15,7 @@ When the database itself cannot be written (read-only, disk full) the command st
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -33,6 +34,7 @@ import pandas as pd
 from sustain.config import Config
 from sustain.db import (MEMORY_LIMIT, READ_INSTANCE, DatabaseUnwritable, execute, limit_threads, open_for_writing, quiet,
                         storage_problem, wait_for_lock)
+from sustain.fingerprints import config_digest, source_digest
 from sustain.pseudonym import DEMO_SALT, resolve_salt, salt_fingerprint, shown_id
 
 from . import survey, tables
@@ -95,12 +97,15 @@ def ingest_files(
     allow_reassign: bool = False,
     cap_key: str = "max_file_mb",
     on_step: Callable[[str, int, int], None] | None = None,
+    reread: bool = False,
 ) -> ImportResult:
     """Import `paths` (and `tables` already read, e.g. by live sync); `allow_reassign` lets a roster
     change a teacher's programme (refused otherwise: it moves the teacher's month 0 and reinterprets
     every visit). `cap_key` names the size cap under `thresholds` (the command line has its own,
     higher one: its CSVs are read streaming; an XLSX is parsed in memory, so it keeps max_file_mb).
-    `on_step(file name, step done, steps)` follows each file's progress (the CLI's bar)."""
+    `on_step(file name, step done, steps)` follows each file's progress (the CLI's bar).
+    A survey export whose exact content was imported before with every row taken, under the same
+    configuration and code, is not read again (`taken_before`); `reread` reads it all the same."""
     db_path = config.database_path(db_path)
     salt, demo_salt = resolve_salt(config)
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
@@ -155,6 +160,7 @@ def ingest_files(
                 bring_model_up_to_date(con, config)
                 mismatch = _salt_mismatch(con, salt, demo_salt, config, db_path)
                 due = ModelDue(con)
+                reading = reading_fingerprint(config)
                 for position, (summary, raw) in enumerate(loaded):
                     if mismatch:
                         summary.refused = f"{raw.path.name}: {mismatch}"
@@ -163,6 +169,13 @@ def ingest_files(
                     step = (lambda done, name=raw.path.name: on_step(name, done, STEPS)) if on_step else None
                     if step:
                         step(0)
+                    earlier = None if reread else taken_before(con, raw, summary.kind, reading)
+                    if earlier is not None:
+                        _record_taken_before(con, raw, summary, earlier, config, run_id, reading)
+                        summary.seconds = time.perf_counter() - started
+                        if step:
+                            step(STEPS)
+                        continue
                     try:
                         load_raw(con, raw)
                         summary.rows = raw.records
@@ -182,7 +195,7 @@ def ingest_files(
                         progress(f"importing {raw.path.name} ({summary.rows} rows)")
                     try:
                         _ingest_one(con, raw, summary, config, salt, run_id, target, allow_reassign, step,
-                                    due, last=position == len(loaded) - 1)
+                                    due, last=position == len(loaded) - 1, reading=reading)
                     except DatabaseUnwritable as exc:
                         done = [Path(f.file).name for f, _ in loaded if f.seconds and not f.refused]
                         before = f"; {', '.join(done)} imported before it" if done else ""
@@ -345,9 +358,10 @@ def _refresh_due(con, config: Config, due: ModelDue, db_path: Path,
 def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: str, run_id: str,
                 db_path: Path, allow_reassign: bool = False,
                 step: Callable[[int], None] | None = None, due: ModelDue | None = None,
-                last: bool = True) -> None:
+                last: bool = True, reading: str | None = None) -> None:
     """One file in one transaction. Its analysis-model rows are refreshed in this transaction when
-    it is the command's `last` file (with those of the files before it, `due`), else left due."""
+    it is the command's `last` file (with those of the files before it, `due`), else left due.
+    `reading` (`reading_fingerprint`) is recorded with it in the ledger."""
     due = due or ModelDue(con)
     kind = summary.kind
     wal = Path(f"{db_path}.wal")
@@ -412,15 +426,14 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
             step(3)
         execute(
             con,
-            """insert into import_ledger (run_id, source_file, source_sha256, kind, started_at, finished_at,
-                                          rows_read, inserted, updated, unchanged, quarantined, refused, reason,
-                                          config_version, notes)
-               values ($run_id, $file, $sha, $kind, $started, now()::timestamp,
-                       $rows, $inserted, $updated, $unchanged, $quarantined, false, null, $version, $notes)""",
+            LEDGER_INSERT,
             base | {"kind": kind, "started": started_at, "rows": summary.rows, "inserted": summary.inserted,
                     "updated": summary.updated, "unchanged": summary.unchanged,
                     "quarantined": summary.quarantined, "version": config.version,
-                    "notes": "; ".join(summary.changes + summary.notes) or None},
+                    "notes": "; ".join(summary.changes + summary.notes) or None,
+                    # null: a row was kept aside for a reason a later import may find put right
+                    "reading": (reading or reading_fingerprint(config))
+                    if all(p["rule"] in RULES_OF_THE_ROW_ALONE for p in summary.problems) else None},
         )
         con.execute("commit")
         if refreshed:
@@ -464,6 +477,112 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
         raise _unwritable(con, wal, wal_before, db_path, raw, problem) from None
     if step:
         step(STEPS)
+
+
+# an import's line in the ledger (`import_ledger`), bound by name
+LEDGER_INSERT = """insert into import_ledger (run_id, source_file, source_sha256, kind, started_at, finished_at,
+                                   rows_read, inserted, updated, unchanged, quarantined, refused, reason,
+                                   config_version, notes, read_as)
+        values ($run_id, $file, $sha, $kind, $started, now()::timestamp,
+                $rows, $inserted, $updated, $unchanged, $quarantined, false, null, $version, $notes, $reading)"""
+# the packages whose code reads, validates and writes a file: part of `reading_fingerprint`
+READING_PACKAGES = ("ingest", "sustain")
+# the quarantine rules (README "Rules a row is quarantined for") a row breaks by its own cells under
+# the configuration, whatever the database holds and whenever it is read: reading the same content
+# again under the same configuration and code keeps the same rows aside. The others (a teacher,
+# school or cluster the roster lacks or places elsewhere, a date in the future, a conflict with a
+# stored submission) may be put right by a later roster or submission, or by time passing.
+RULES_OF_THE_ROW_ALONE = ("missing_instance_id", "bad_date", "impossible_date", "bad_score", "bad_status",
+                          "unknown_option", "bad_integer", "conflicting_duplicate", "malformed_record")
+
+
+def reading_fingerprint(config: Config) -> str:
+    """What an import's outcome depends on besides the file's bytes and the database: the whole
+    configuration's content (columns, formats, codes, rules) and the source of the code that reads,
+    validates and writes it. Recorded with an import (`import_ledger.read_as`) whose rows kept
+    aside, if any, broke only RULES_OF_THE_ROW_ALONE."""
+    basis = f"{config_digest(config)}:{source_digest(READING_PACKAGES)}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+
+@dataclass
+class EarlierImport:
+    """An import of a file's exact content that `taken_before` found: its file name, run, rows read
+    and rows kept aside, and those rows' problems as the quarantine holds them."""
+    file: str
+    run_id: str
+    rows: int
+    quarantined: int
+    problems: list[dict]
+
+
+def taken_before(con, raw: RawTable, kind: str, reading: str) -> EarlierImport | None:
+    """The newest import of this file's exact content (its sha256) as this kind, not refused, when
+    it was read (or found taken before) under `reading` and kept no row aside but for
+    RULES_OF_THE_ROW_ALONE, else None. Reading the file again would change nothing: each row taken
+    is stored as it is (or an edit of it has replaced it since, which an older version never
+    undoes), and each row kept aside would be kept aside again, for the same rules. Its problems
+    are read from the quarantine (the content's rows for those rules); when they are not exactly
+    that import's rows kept aside (an earlier reading under another configuration kept others) the
+    file is read again. Survey exports only: rosters and CoP logs are always read (an assignment
+    without a valid-from date holds from the day of its import)."""
+    if KINDS[kind].family != "survey":
+        return None
+    newest = execute(con, """
+with imports_of_this_content as (
+    select source_file, run_id, rows_read, quarantined, read_as, finished_at
+    from import_ledger
+    where source_sha256 = $sha and kind = $kind and not refused
+)
+select source_file, run_id, rows_read, quarantined, read_as from imports_of_this_content
+order by finished_at desc limit 1
+""", {"sha": raw.sha256, "kind": kind}).fetchone()
+    if newest is None or newest[4] != reading:
+        return None
+    problems = execute(con, """
+with kept_aside as (
+    select row_number, column_name, value, rule, detail
+    from quarantine
+    where source_sha256 = $sha and list_contains($rules, rule)
+)
+select * from kept_aside order by row_number, column_name
+""", {"sha": raw.sha256, "rules": list(RULES_OF_THE_ROW_ALONE)}).fetchall()
+    if len({row for row, *_ in problems}) != newest[3]:
+        return None
+    return EarlierImport(file=newest[0], run_id=newest[1], rows=int(newest[2]), quarantined=int(newest[3]),
+                         problems=[{"row": r, "column": c, "value": v, "rule": rule, "detail": d}
+                                   for r, c, v, rule, d in problems])
+
+
+def _record_taken_before(con, raw: RawTable, summary: FileSummary, earlier: EarlierImport, config: Config,
+                         run_id: str, reading: str) -> None:
+    """A file `taken_before` is not read: its rows count as that import left them (those taken
+    unchanged, those kept aside quarantined, with their problems), a note says why, and the ledger
+    records the check (one transaction)."""
+    summary.rows, summary.quarantined = earlier.rows, earlier.quarantined
+    summary.unchanged = summary.rows - summary.quarantined
+    summary.problems = earlier.problems
+    summary.notes = [f"the same content as {Path(earlier.file).name}, imported in run {earlier.run_id}: "
+                     "not read again"]
+    started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute("begin transaction")
+    try:
+        execute(con, LEDGER_INSERT, {
+            "run_id": run_id, "file": raw.path.name, "sha": raw.sha256, "kind": summary.kind, "started": started_at,
+            "rows": summary.rows, "inserted": 0, "updated": 0, "unchanged": summary.unchanged,
+            "quarantined": summary.quarantined,
+            "version": config.version, "notes": summary.notes[0], "reading": reading})
+        con.execute("commit")
+    except Exception as exc:
+        try:
+            con.execute("rollback")
+        except Exception:  # the commit itself failed, or DuckDB invalidated the connection
+            pass
+        problem = storage_problem(exc)
+        if problem is not None:
+            raise DatabaseUnwritable(f"cannot write the database: {problem[0]}; {problem[1]}, "
+                                     "then run the same command again") from None
+        raise
 
 
 # a file's staging, validation and merge tables (the model's own temp tables are dropped by model.py)

@@ -841,6 +841,8 @@ IMPORT_URDU = {
     "a roster row needs {column}": "فہرست کی ہر قطار میں {column} ضروری ہے",
     "an earlier row places this school in {place}": "ایک پچھلی قطار کے مطابق یہ اسکول {place} میں ہے",
     "cluster not in the roster": "کلسٹر فہرست میں نہیں",
+    "the same content as {file}, imported in run {run}: not read again":
+        "وہی مواد جو {file} میں تھا، رن {run} میں درآمد ہو چکا: دوبارہ نہیں پڑھا گیا",
     "practice {code}: no column in this file (an earlier form version?); imported as not scored":
         "طریقہ {code}: اس فائل میں اس کا کالم نہیں (فارم کا پرانا ورژن؟)؛ نمبر کے بغیر درآمد کیا گیا",
     # the kinds of file (ingest/kinds.py KIND_LABELS)

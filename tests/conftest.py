@@ -51,8 +51,8 @@ def load(tmp_path):
     """Import files through the real ingest into the config's temporary DuckDB file."""
     from ingest import ingest_files
 
-    def run(config, *files, dry_run=False):
-        return ingest_files(list(files), config, dry_run=dry_run)
+    def run(config, *files, dry_run=False, reread=False):
+        return ingest_files(list(files), config, dry_run=dry_run, reread=reread)
     return run
 
 

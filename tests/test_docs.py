@@ -161,3 +161,17 @@ def test_one_definition_of_an_active_community_of_practice():
     assert (f"A community of practice is *active* when it meets at least {rate} times a month: its CoP log "
             f"averages at least {rate} meetings a month after the programme ended (the planner: at least "
             f"{rate} of its recent visits say it met in the last month)") in sentence
+
+
+def test_readme_names_the_rules_an_unchanged_export_is_not_read_again_for():
+    """The rules of the row alone (ingest/core.py RULES_OF_THE_ROW_ALONE: a re-read keeps the same
+    rows aside) are the README's list, each a rule of its quarantine table."""
+    import re
+
+    from ingest.core import RULES_OF_THE_ROW_ALONE
+
+    listed = re.search(r"rules of the row alone\s*\(([^)]*)", README).group(1)
+    assert re.findall(r"`([a-z_]+)`", listed) == list(RULES_OF_THE_ROW_ALONE)
+    table = README[README.index("### Rules a row is quarantined for"):]
+    table = table[:table.index("\n\n", table.index("| rule |"))]
+    assert all(f"`{rule}`" in table for rule in RULES_OF_THE_ROW_ALONE)

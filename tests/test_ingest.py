@@ -61,6 +61,59 @@ def test_reimport_changes_nothing(tmp_path, setup, load):
     assert rows(setup, "select count(*) from import_ledger where kind = 'kobo'") == [(2,)]
 
 
+def test_an_unchanged_export_is_not_read_again(tmp_path, setup, load, config_factory):
+    """An export whose exact content was imported before under the same configuration and code,
+    whose rows kept aside (if any) broke only rules of the row alone, is recognised by its
+    checksum: its rows count as that import left them, its problems are those the quarantine
+    holds, the ledger records the check, and nothing else changes."""
+    kobo = write_kobo(tmp_path / "kobo.csv", [visit("u1", "T1", "S1", 0, scores=GOOD),
+                                              visit("u2", "T2", "S1", 0, scores={"group_work": "9"})])
+    first = load(setup, kobo).files[0]
+    assert (first.rows, first.inserted, first.quarantined) == (2, 1, 1)
+    visits, practices = rows(setup, "select * from visits"), rows(setup, "select * from visit_practices")
+    # the same bytes under another name: the content is what is recognised
+    copy = tmp_path / "kobo_downloaded_again.csv"
+    copy.write_bytes(kobo.read_bytes())
+    again = load(setup, copy).files[0]
+    assert (again.rows, again.inserted, again.updated, again.unchanged, again.quarantined) == (2, 0, 0, 1, 1)
+    first_run = rows(setup, "select run_id from import_ledger where kind = 'kobo' order by finished_at")[0][0]
+    assert again.notes == [f"the same content as kobo.csv, imported in run {first_run}: not read again"]
+    assert [(p["row"], p["column"], p["value"], p["rule"]) for p in again.problems] == [
+        (2, "group_work", "9", "bad_score")]
+    assert rows(setup, "select * from visits") == visits
+    assert rows(setup, "select * from visit_practices") == practices
+    ledger = rows(setup, "select source_file, rows_read, unchanged, quarantined, read_as is not null, notes "
+                         "from import_ledger where kind = 'kobo' order by finished_at")
+    assert [line[:5] for line in ledger] == [("kobo.csv", 2, 0, 1, True), ("kobo_downloaded_again.csv", 2, 1, 1, True)]
+    assert ledger[1][5] == again.notes[0]
+    # a dry run says the same; --reread (reread=True) reads it row by row, with the same counts
+    newest_run = rows(setup, "select run_id from import_ledger where kind = 'kobo' order by finished_at desc")[0][0]
+    assert load(setup, copy, dry_run=True).files[0].notes == [
+        f"the same content as kobo_downloaded_again.csv, imported in run {newest_run}: not read again"]
+    reread = load(setup, copy, reread=True).files[0]
+    assert (reread.rows, reread.inserted, reread.unchanged, reread.quarantined, reread.notes) == (2, 0, 1, 1, [])
+
+    # another configuration (any setting) reads it again
+    other = config_factory(**{"thresholds.min_group_n": 7})
+    assert load(other, copy).files[0].notes == []
+
+
+def test_an_export_with_a_row_kept_aside_for_the_roster_is_read_again(tmp_path, setup, load):
+    """A row kept aside for a reason a later import can put right (here a teacher the roster lacked)
+    makes the file read again, and the row is taken once the roster has the teacher."""
+    kobo = write_kobo(tmp_path / "kobo.csv", [visit("u1", "T1", "S1", 0, scores=GOOD),
+                                              visit("u9", "T9", "S1", 0, scores=GOOD)])
+    first = load(setup, kobo).files[0]
+    assert (first.inserted, first.quarantined) == (1, 1) and first.problems[0]["rule"] == "unknown_teacher"
+    assert rows(setup, "select read_as from import_ledger where kind = 'kobo'") == [(None,)]
+    load(setup, write_roster(tmp_path / "roster_with_t9.csv", [*TEACHERS, teacher("T9", "S1")]))
+    again = load(setup, kobo).files[0]
+    assert (again.inserted, again.unchanged, again.quarantined, again.notes) == (1, 1, 0, [])
+    assert rows(setup, "select count(*) from visits") == [(2,)]
+    # now every row is taken: the next import of the same content is not read again
+    assert "not read again" in load(setup, kobo).files[0].notes[0]
+
+
 def test_kobo_edit_replaces_earlier_version_in_either_order(tmp_path, setup, load):
     original = visit("v1", "T1", "S1", 0, scores={"group_work": "2"}, end_time="2024-01-01T10:00:00+05:00")
     edited = visit("v2", "T1", "S1", 0, root="v1", scores={"group_work": "3"}, end_time="2024-02-01T10:00:00+05:00")
@@ -71,10 +124,13 @@ def test_kobo_edit_replaces_earlier_version_in_either_order(tmp_path, setup, loa
     assert (summary.inserted, summary.updated) == (0, 1)
     assert rows(setup, "select submission_id, instance_id from visits") == [("v1", "v2")]
     assert rows(setup, "select score from visit_practices") == [(3,)]
-    # the earlier export imported again afterwards does not bring the old version back
-    again = load(setup, early).files[0]
-    assert (again.updated, again.unchanged) == (0, 1)
-    assert rows(setup, "select score from visit_practices") == [(3,)]
+    # the earlier export imported again afterwards does not bring the old version back: read again
+    # row by row, and recognised by its content (not read again), the same outcome
+    for reread in (True, False):
+        again = load(setup, early, reread=reread).files[0]
+        assert (again.updated, again.unchanged) == (0, 1)
+        assert ("not read again" in " ".join(again.notes)) is not reread
+        assert rows(setup, "select score from visit_practices") == [(3,)]
 
 
 def test_odk_edit_counter(tmp_path, setup, load):
@@ -232,3 +288,6 @@ def test_cli_json_and_exit_codes(tmp_path, setup):
     _, plain, _ = run_cli("ingest", ["--config", str(setup.source_path), "--dry-run", str(kobo)])
     assert "dry run: nothing was written" in plain
     assert "1 rows read, 0 inserted, 0 updated, 1 unchanged, 0 quarantined" in plain
+    assert "not read again" in plain  # k.csv was imported with every row taken
+    _, plain, _ = run_cli("ingest", ["--config", str(setup.source_path), "--dry-run", "--reread", str(kobo)])
+    assert "1 rows read, 0 inserted, 0 updated, 1 unchanged, 0 quarantined" in plain and "not read again" not in plain
