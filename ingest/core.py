@@ -433,7 +433,8 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
                     "notes": "; ".join(summary.changes + summary.notes) or None,
                     # null: a row was kept aside for a reason a later import may find put right
                     "reading": (reading or reading_fingerprint(config))
-                    if all(p["rule"] in RULES_OF_THE_ROW_ALONE for p in summary.problems) else None},
+                    if all(p["rule"] in (*RULES_OF_THE_ROW_ALONE, *RULES_OF_THE_ROSTER) for p in summary.problems)
+                    else None},
         )
         con.execute("commit")
         if refreshed:
@@ -489,18 +490,23 @@ LEDGER_INSERT = """insert into import_ledger (run_id, source_file, source_sha256
 READING_PACKAGES = ("ingest", "sustain")
 # the quarantine rules (README "Rules a row is quarantined for") a row breaks by its own cells under
 # the configuration, whatever the database holds and whenever it is read: reading the same content
-# again under the same configuration and code keeps the same rows aside. The others (a teacher,
-# school or cluster the roster lacks or places elsewhere, a date in the future, a conflict with a
-# stored submission) may be put right by a later roster or submission, or by time passing.
+# again under the same configuration and code keeps the same rows aside
 RULES_OF_THE_ROW_ALONE = ("missing_instance_id", "bad_date", "impossible_date", "bad_score", "bad_status",
                           "unknown_option", "bad_integer", "conflicting_duplicate", "malformed_record")
+# the rules a row breaks against the roster: the same again until a roster import changes a row.
+# The others (a date then in the future, a conflict with a stored submission, any rule not named
+# here) may be put right by a later submission or by time passing: such a file is always read.
+RULES_OF_THE_ROSTER = ("unknown_teacher", "unknown_school", "unknown_cluster", "school_not_in_district",
+                       "school_mismatch")
+# the kinds of file whose import changes the roster
+ROSTER_KINDS = [name for name, kind in KINDS.items() if kind.family == "roster"]
 
 
 def reading_fingerprint(config: Config) -> str:
     """What an import's outcome depends on besides the file's bytes and the database: the whole
     configuration's content (columns, formats, codes, rules) and the source of the code that reads,
     validates and writes it. Recorded with an import (`import_ledger.read_as`) whose rows kept
-    aside, if any, broke only RULES_OF_THE_ROW_ALONE."""
+    aside, if any, broke only RULES_OF_THE_ROW_ALONE or RULES_OF_THE_ROSTER."""
     basis = f"{config_digest(config)}:{source_digest(READING_PACKAGES)}"
     return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
@@ -518,14 +524,15 @@ class EarlierImport:
 
 def taken_before(con, raw: RawTable, kind: str, reading: str) -> EarlierImport | None:
     """The newest import of this file's exact content (its sha256) as this kind, not refused, when
-    it was read (or found taken before) under `reading` and kept no row aside but for
-    RULES_OF_THE_ROW_ALONE, else None. Reading the file again would change nothing: each row taken
-    is stored as it is (or an edit of it has replaced it since, which an older version never
-    undoes), and each row kept aside would be kept aside again, for the same rules. Its problems
-    are read from the quarantine (the content's rows for those rules); when they are not exactly
-    that import's rows kept aside (an earlier reading under another configuration kept others) the
-    file is read again. Survey exports only: rosters and CoP logs are always read (an assignment
-    without a valid-from date holds from the day of its import)."""
+    it was read (or found taken before) under `reading`, kept rows aside only for
+    RULES_OF_THE_ROW_ALONE or RULES_OF_THE_ROSTER, and, if for the roster's, no roster import has
+    changed a row since; else None. Reading the file again would change nothing: each row taken is
+    stored as it is (or an edit of it has replaced it since, which an older version never undoes),
+    and each row kept aside would be kept aside again, for the same rules. Its problems are read
+    from the quarantine (the content's rows for those rules); when they are not exactly that
+    import's rows kept aside (an earlier reading kept others, put right since) the file is read
+    again. Survey exports only: rosters and CoP logs are always read (an assignment without a
+    valid-from date holds from the day of its import)."""
     if KINDS[kind].family != "survey":
         return None
     newest = execute(con, """
@@ -534,7 +541,7 @@ with imports_of_this_content as (
     from import_ledger
     where source_sha256 = $sha and kind = $kind and not refused
 )
-select source_file, run_id, rows_read, quarantined, read_as from imports_of_this_content
+select source_file, run_id, rows_read, quarantined, read_as, finished_at from imports_of_this_content
 order by finished_at desc limit 1
 """, {"sha": raw.sha256, "kind": kind}).fetchone()
     if newest is None or newest[4] != reading:
@@ -546,8 +553,13 @@ with kept_aside as (
     where source_sha256 = $sha and list_contains($rules, rule)
 )
 select * from kept_aside order by row_number, column_name
-""", {"sha": raw.sha256, "rules": list(RULES_OF_THE_ROW_ALONE)}).fetchall()
+""", {"sha": raw.sha256, "rules": [*RULES_OF_THE_ROW_ALONE, *RULES_OF_THE_ROSTER]}).fetchall()
     if len({row for row, *_ in problems}) != newest[3]:
+        return None
+    if any(rule in RULES_OF_THE_ROSTER for *_, rule, _ in problems) and execute(con, """
+select count(*) from import_ledger
+where list_contains($roster_kinds, kind) and not refused and inserted + updated > 0 and finished_at > $since
+""", {"roster_kinds": ROSTER_KINDS, "since": newest[5]}).fetchone()[0]:
         return None
     return EarlierImport(file=newest[0], run_id=newest[1], rows=int(newest[2]), quarantined=int(newest[3]),
                          problems=[{"row": r, "column": c, "value": v, "rule": rule, "detail": d}

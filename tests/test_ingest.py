@@ -98,20 +98,38 @@ def test_an_unchanged_export_is_not_read_again(tmp_path, setup, load, config_fac
     assert load(other, copy).files[0].notes == []
 
 
-def test_an_export_with_a_row_kept_aside_for_the_roster_is_read_again(tmp_path, setup, load):
-    """A row kept aside for a reason a later import can put right (here a teacher the roster lacked)
-    makes the file read again, and the row is taken once the roster has the teacher."""
+def test_an_export_with_a_row_kept_aside_for_the_roster_is_read_again_once_the_roster_changes(tmp_path, setup, load):
+    """A row kept aside for the roster (here a teacher it lacked) stays aside while the roster does
+    not change (the file is not read again), and the file is read again after a roster import that
+    changed a row: the row is taken then."""
     kobo = write_kobo(tmp_path / "kobo.csv", [visit("u1", "T1", "S1", 0, scores=GOOD),
                                               visit("u9", "T9", "S1", 0, scores=GOOD)])
     first = load(setup, kobo).files[0]
     assert (first.inserted, first.quarantined) == (1, 1) and first.problems[0]["rule"] == "unknown_teacher"
-    assert rows(setup, "select read_as from import_ledger where kind = 'kobo'") == [(None,)]
+    roster = write_roster(tmp_path / "roster.csv", TEACHERS)
+    assert load(setup, roster).files[0].inserted == 0  # the same roster: no row changed
+    same = load(setup, kobo).files[0]
+    assert (same.unchanged, same.quarantined, [p["rule"] for p in same.problems]) == (1, 1, ["unknown_teacher"])
+    assert "not read again" in same.notes[0]
     load(setup, write_roster(tmp_path / "roster_with_t9.csv", [*TEACHERS, teacher("T9", "S1")]))
     again = load(setup, kobo).files[0]
     assert (again.inserted, again.unchanged, again.quarantined, again.notes) == (1, 1, 0, [])
     assert rows(setup, "select count(*) from visits") == [(2,)]
-    # now every row is taken: the next import of the same content is not read again
-    assert "not read again" in load(setup, kobo).files[0].notes[0]
+    # the quarantine still holds the row kept aside then: its rows are not this import's, so the
+    # file is read again (and found unchanged), never summarised with a row it no longer keeps aside
+    later = load(setup, kobo).files[0]
+    assert (later.unchanged, later.quarantined, later.notes) == (2, 0, [])
+
+
+def test_an_export_with_a_date_in_the_future_is_always_read_again(tmp_path, setup, load):
+    """A row kept aside for a rule not of the row alone nor of the roster (a date in the future, which
+    a later day may put right) makes the file read at every import."""
+    kobo = write_kobo(tmp_path / "kobo.csv", [visit("u1", "T1", "S1", 0, scores=GOOD),
+                                              visit("u2", "T2", "S1", 0, scores=GOOD, visit_date="2099-01-01")])
+    first = load(setup, kobo).files[0]
+    assert first.problems[0]["rule"] == "date_outside_programme"
+    assert rows(setup, "select read_as from import_ledger where kind = 'kobo'") == [(None,)]
+    assert load(setup, kobo).files[0].notes == []
 
 
 def test_kobo_edit_replaces_earlier_version_in_either_order(tmp_path, setup, load):
