@@ -104,8 +104,9 @@ def ingest_files(
     every visit). `cap_key` names the size cap under `thresholds` (the command line has its own,
     higher one: its CSVs are read streaming; an XLSX is parsed in memory, so it keeps max_file_mb).
     `on_step(file name, step done, steps)` follows each file's progress (the CLI's bar).
-    A survey export whose exact content was imported before with every row taken, under the same
-    configuration and code, is not read again (`taken_before`); `reread` reads it all the same."""
+    A survey export whose exact content was imported before, under the same configuration and code,
+    whose reading would give the same outcome again, is not read again (`taken_before`); `reread`
+    reads it all the same."""
     db_path = config.database_path(db_path)
     salt, demo_salt = resolve_salt(config)
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
