@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-reassign", action="store_true",
                         help="let a roster change a teacher's programme (moves month 0, reinterprets visits)")
     parser.add_argument("--reread", action="store_true",
-                        help="read every file, even an export whose exact content was imported before with every "
-                             "row taken (by default such a file is recognised by its checksum and not read again)")
+                        help="read every file, even an export whose exact content was imported before and whose "
+                             "reading would change nothing (by default such a file is recognised by its checksum and "
+                             "not read again)")
     parser.add_argument("--publish", action="store_true",
                         help="write a new version beside the database and publish it atomically "
                              "(always so with config publish.enabled, or once published)")

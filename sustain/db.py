@@ -371,8 +371,9 @@ alter table rollup_hindrance_cells add column if not exists district_key ubigint
 alter table unscored_hindrance_cells add column if not exists district_key ubigint;
 """),
     (14, "what each import read its file under (ingest/core.py `reading_fingerprint`)", """
--- a hash of the configuration and of the importing code a file was read under: a later import of the
--- same content (source_sha256) under the same one, whose rows were all taken, is not read again
+-- a hash of the configuration and of the importing code a file was read under (null when a row was
+-- kept aside for a reason a later import may find put right): a later import of the same content
+-- (source_sha256) under the same one is not read again
 alter table import_ledger add column if not exists read_as varchar;
 """),
 ]
