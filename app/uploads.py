@@ -24,7 +24,7 @@ from sustain.messages import current_language, import_words, t
 from sustain.pseudonym import DEMO_SALT_NOTE
 
 UPLOAD_TYPES = ["csv", "xlsx"]
-SUMMARY_COLUMNS = ["file", "kind", "rows", "inserted", "updated", "unchanged", "quarantined", "refused"]
+SUMMARY_COLUMNS = ["file", "kind", "rows", "inserted", "updated", "unchanged", "quarantined", "refused", "notes"]
 PROBLEM_COLUMNS = ["row", "column", "value", "rule", "detail"]
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
@@ -91,13 +91,16 @@ def import_upload(name: str, data: bytes, config: Config, db_path: str | Path) -
 
 
 def summary_frame(result: ImportResult) -> pd.DataFrame:
-    """One row per file: kind, rows read, inserted, updated, unchanged, quarantined, refused
-    (the file name without the temporary folder); in the current language (`record_words`)."""
+    """One row per file: kind, rows read, inserted, updated, unchanged, quarantined, refused and
+    notes (the assignments a roster changed and what the import assumed or found, e.g. a file
+    imported before and not read again: as the ledger's notes), the file name without the temporary
+    folder; in the current language (`record_words`)."""
     rows = []
     for summary in result.files:
         data = summary.as_json()
         data["file"] = Path(summary.file).name
         data["refused"] = summary.refused or ""
+        data["notes"] = "; ".join(summary.changes + summary.notes)
         rows.append({c: data[c] for c in SUMMARY_COLUMNS})
     return record_words(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
 

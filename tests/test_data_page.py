@@ -230,7 +230,10 @@ def test_preview_upload_is_a_dry_run(data_db, tmp_path, monkeypatch):
     data = hostile_file(tmp_path / "again.csv").read_bytes()
     result = uploads.preview_upload("folder/../again.csv", data, config, db)
     assert result.dry_run and result.ok
-    assert uploads.summary_frame(result)["file"].tolist() == ["again.csv"]
+    summary = uploads.summary_frame(result)
+    assert summary["file"].tolist() == ["again.csv"]
+    # the sample database imported this content before: the preview says so, and lists the row kept aside then
+    assert summary["notes"].str.endswith(": not read again").tolist() == [True]
     problems = uploads.problems_frame(result)
     assert problems[["row", "column", "value", "rule"]].values.tolist() == [[1, "group_work", SCRIPT, "bad_score"]]
     assert digest(db) == before
