@@ -172,7 +172,10 @@ def ingest_files(
                         step(0)
                     earlier = None if reread else taken_before(con, raw, summary.kind, reading)
                     if earlier is not None:
-                        _record_taken_before(con, raw, summary, earlier, config, run_id, reading)
+                        try:
+                            _record_taken_before(con, raw, summary, earlier, config, run_id, reading, target)
+                        except DatabaseUnwritable as exc:
+                            raise _with_files_before(exc, loaded) from None
                         summary.seconds = time.perf_counter() - started
                         if step:
                             step(STEPS)
@@ -198,9 +201,7 @@ def ingest_files(
                         _ingest_one(con, raw, summary, config, salt, run_id, target, allow_reassign, step,
                                     due, last=position == len(loaded) - 1, reading=reading)
                     except DatabaseUnwritable as exc:
-                        done = [Path(f.file).name for f, _ in loaded if f.seconds and not f.refused]
-                        before = f"; {', '.join(done)} imported before it" if done else ""
-                        raise DatabaseUnwritable(f"{exc}{before}") from None
+                        raise _with_files_before(exc, loaded) from None
                     summary.seconds = time.perf_counter() - started
                 if due.pending:  # too many teachers for the last file's transaction, or that file was refused
                     _refresh_due(con, config, due, target,
@@ -214,6 +215,13 @@ def ingest_files(
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     return ImportResult(files=summaries, run_id=run_id, demo_salt=demo_salt, dry_run=dry_run)
+
+
+def _with_files_before(exc: DatabaseUnwritable, loaded: list) -> DatabaseUnwritable:
+    """`exc` saying which of the command's files were imported before the one that failed."""
+    done = [Path(f.file).name for f, _ in loaded if f.seconds and not f.refused]
+    before = f"; {', '.join(done)} imported before it" if done else ""
+    return DatabaseUnwritable(f"{exc}{before}")
 
 
 def remove_stale_scratch(folder: str | Path | None = None) -> list[Path]:
@@ -362,7 +370,8 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
                 last: bool = True, reading: str | None = None) -> None:
     """One file in one transaction. Its analysis-model rows are refreshed in this transaction when
     it is the command's `last` file (with those of the files before it, `due`), else left due.
-    `reading` (`reading_fingerprint`) is recorded with it in the ledger."""
+    `reading` (`reading_fingerprint`) is recorded with it in the ledger (None: not recorded, so a
+    later import reads the file again)."""
     due = due or ModelDue(con)
     kind = summary.kind
     wal = Path(f"{db_path}.wal")
@@ -433,9 +442,7 @@ def _ingest_one(con, raw: RawTable, summary: FileSummary, config: Config, salt: 
                     "quarantined": summary.quarantined, "version": config.version,
                     "notes": "; ".join(summary.changes + summary.notes) or None,
                     # null: a row was kept aside for a reason a later import may find put right
-                    "reading": (reading or reading_fingerprint(config))
-                    if all(p["rule"] in (*RULES_OF_THE_ROW_ALONE, *RULES_OF_THE_ROSTER) for p in summary.problems)
-                    else None},
+                    "reading": reading if all(p["rule"] in RULES_READ_ALIKE for p in summary.problems) else None},
         )
         con.execute("commit")
         if refreshed:
@@ -499,6 +506,8 @@ RULES_OF_THE_ROW_ALONE = ("missing_instance_id", "bad_date", "impossible_date", 
 # here) may be put right by a later submission or by time passing: such a file is always read.
 RULES_OF_THE_ROSTER = ("unknown_teacher", "unknown_school", "unknown_cluster", "school_not_in_district",
                        "school_mismatch")
+# the rules of rows a file's next reading keeps aside again (with the roster's condition, `taken_before`)
+RULES_READ_ALIKE = RULES_OF_THE_ROW_ALONE + RULES_OF_THE_ROSTER
 # the kinds of file whose import changes the roster
 ROSTER_KINDS = [name for name, kind in KINDS.items() if kind.family == "roster"]
 
@@ -554,7 +563,7 @@ with kept_aside as (
     where source_sha256 = $sha and list_contains($rules, rule)
 )
 select * from kept_aside order by row_number, column_name
-""", {"sha": raw.sha256, "rules": [*RULES_OF_THE_ROW_ALONE, *RULES_OF_THE_ROSTER]}).fetchall()
+""", {"sha": raw.sha256, "rules": list(RULES_READ_ALIKE)}).fetchall()
     if len({row for row, *_ in problems}) != newest[3]:
         return None
     if any(rule in RULES_OF_THE_ROSTER for *_, rule, _ in problems) and execute(con, """
@@ -568,7 +577,7 @@ where list_contains($roster_kinds, kind) and not refused and inserted + updated 
 
 
 def _record_taken_before(con, raw: RawTable, summary: FileSummary, earlier: EarlierImport, config: Config,
-                         run_id: str, reading: str) -> None:
+                         run_id: str, reading: str, db_path: Path) -> None:
     """A file `taken_before` is not read: its rows count as that import left them (those taken
     unchanged, those kept aside quarantined, with their problems), a note says why, and the ledger
     records the check (one transaction)."""
@@ -578,6 +587,8 @@ def _record_taken_before(con, raw: RawTable, summary: FileSummary, earlier: Earl
     summary.notes = [f"the same content as {Path(earlier.file).name}, imported in run {earlier.run_id}: "
                      "not read again"]
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    wal = Path(f"{db_path}.wal")
+    wal_before = wal.exists()
     con.execute("begin transaction")
     try:
         execute(con, LEDGER_INSERT, {
@@ -593,8 +604,7 @@ def _record_taken_before(con, raw: RawTable, summary: FileSummary, earlier: Earl
             pass
         problem = storage_problem(exc)
         if problem is not None:
-            raise DatabaseUnwritable(f"cannot write the database: {problem[0]}; {problem[1]}, "
-                                     "then run the same command again") from None
+            raise _unwritable(con, wal, wal_before, db_path, raw, problem) from None
         raise
 
 
